@@ -1,0 +1,314 @@
+"""`read_access_log`: Gunicorn, nginx, Apache and JSON-lines access logs -> requests frame.
+
+The main path is columnar: files are read in large line-aligned blocks, each
+block is split into fields by Arrow's multi-threaded CSV tokenizer (clean
+blocks of space-separated formats) or by the format's RE2 pattern, and typed
+with Arrow compute. Python only loops over blocks, distinct values and the
+rejected lines it keeps as samples.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from collections import deque
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from perfkit.errors import InputError, PerfkitWarning
+from perfkit.io.account import ParseAccount
+from perfkit.io.logformat import JsonFormat, LogFormat, resolve, sniff
+from perfkit.io.logformat.convert import Converted, Rejects, convert, fixed_zone
+from perfkit.io.logformat.jsonl import extract_json
+from perfkit.io.logformat.parse import extract, lines_array, tokenize
+from perfkit.io.logformat.spec import diagnose
+from perfkit.io.paths import Paths, expand_paths
+from perfkit.io.redact import is_sensitive_column, redact_query, redact_text, redact_urls
+from perfkit.io.routes import route_labels
+from perfkit.io.textfiles import Block, TruncatedInput, read_blocks
+
+OnBadLines = Literal["error", "warn", "skip"]
+SNIFF_LINES = 100
+PARALLEL_BLOCKS = 2  # blocks parsed at once (Arrow releases the GIL)
+DIAGNOSED = 100  # rejected lines explained field by field; the rest get the block's reason
+
+# The requests frame, in order: column -> pandas dtype.
+STRING = pd.StringDtype("pyarrow")
+COLUMNS: dict[str, Any] = {
+    "time": None,  # datetime64[ns, tz]
+    "client": STRING,
+    "method": "category",
+    "path": STRING,
+    "query": STRING,
+    "route": "category",
+    "status": "int16",
+    "bytes": "Int64",
+    "referrer": STRING,
+    "user_agent": STRING,
+    "duration_ms": "float64",
+}
+OPTIONAL = {"upstream_ms": "float64", "source": "category", "protocol": STRING, "user": STRING,
+            "pid": "Int32"}
+_ARROW_TYPES = {"status": pa.int16(), "bytes": pa.int64(), "duration_ms": pa.float64(),
+                "upstream_ms": pa.float64(), "pid": pa.int32()}
+
+
+def read_access_log(
+    paths: Paths,
+    format: str | Mapping[str, str] | LogFormat | JsonFormat = "auto",  # noqa: A002
+    routes: Any = None,
+    tz: str | None = None,
+    on_bad_lines: OnBadLines = "warn",
+) -> pd.DataFrame:
+    """Read web-server access logs into the requests frame (one row per request).
+
+    Parameters
+    ----------
+    paths
+        A path, a glob, or a list of them; ``.gz``/``.bz2``/``.xz`` are read
+        transparently and rotated sets are read oldest first.
+    format
+        ``"auto"`` (sniff each file's first lines), a name from
+        `perfkit.list_formats()`, a Gunicorn ``access_log_format``, an nginx
+        ``log_format`` or an Apache ``LogFormat`` string, or a dict mapping
+        perfkit columns to the fields of JSON lines.
+    routes
+        A Flask app, a werkzeug ``Map`` or Flask rule strings to label each
+        request's ``route``; None collapses ids, UUIDs and hashes heuristically.
+    tz
+        Time zone for logged times that carry no UTC offset, and the zone of
+        the result; by default the offset the log carries (UTC when it
+        carries several).
+    on_bad_lines
+        ``"error"`` raises `InputError` at the first line that does not
+        parse; ``"warn"`` (default) and ``"skip"`` keep going. Either way the
+        account in ``df.attrs["perfkit"]`` counts every line and keeps the
+        rejected ones with file, line number and reason.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``time`` (tz-aware, end of request as logged), ``client``, ``method``,
+        ``path``, ``query`` (sensitive values redacted), ``route``,
+        ``status``, ``bytes``, ``referrer``, ``user_agent``, ``duration_ms``
+        (NaN when the format has no duration), optionally ``upstream_ms``,
+        and ``source`` (the file).
+    """
+    if on_bad_lines not in ("error", "warn", "skip"):
+        raise InputError(f"on_bad_lines must be 'error', 'warn' or 'skip', not {on_bad_lines!r}")
+    files = expand_paths(paths)
+    fixed = None if isinstance(format, str) and format == "auto" else resolve(format)
+    account = ParseAccount("read_access_log")
+    parts: list[tuple[pa.Table, set[int]]] = []
+    formats: dict[str, LogFormat | JsonFormat] = {}
+    with _progress(files) as progress:
+        for path in files:
+            parts.extend(_read_file(path, fixed, tz, on_bad_lines, account, formats, progress))
+    if account.lines == 0:
+        raise InputError(f"{_names(files)}: empty; there are no log lines to read")
+    account.format = ", ".join(dict.fromkeys(f.name for f in formats.values()))
+    account.format_string = " | ".join(dict.fromkeys(f.source for f in formats.values()))
+    frame = _assemble(parts, routes, tz, account)
+    if account.rejected and on_bad_lines == "warn":
+        warnings.warn(account.summary(), PerfkitWarning, stacklevel=2)
+    frame.attrs["perfkit"] = account.to_dict()
+    return frame
+
+
+def _read_file(path, fixed, tz, on_bad_lines, account, formats, progress):
+    counts = {"file": str(path), "lines": 0, "parsed": 0, "rejected": 0, "format": ""}
+    try:
+        for block, fmt, parsed in _parsed_blocks(path, fixed, tz):
+            counts["format"] = fmt.name
+            formats[str(path)] = fmt
+            table, offsets, rejects, lines = parsed
+            _account_block(block, fmt, rejects, lines, table.num_rows, counts, account, on_bad_lines)
+            if table.num_rows:
+                yield table, offsets
+            progress.update(block.lines)
+    except TruncatedInput as exc:
+        if on_bad_lines == "error":
+            raise
+        account.notes.append(str(exc))
+        if on_bad_lines == "warn":
+            warnings.warn(str(exc), PerfkitWarning, stacklevel=4)
+    if counts["lines"] == 0:
+        account.notes.append(f"{path}: empty")
+    account.files.append(counts)
+
+
+def _parsed_blocks(path: Path, fixed, tz):
+    """(block, format, parse result) in file order, parsing two blocks at a time."""
+    pending: deque = deque()
+    with ThreadPoolExecutor(PARALLEL_BLOCKS) as pool:
+        fmt = fixed
+        for block in read_blocks(path):
+            if fmt is None:
+                fmt = sniff(_head(block), str(path))
+            pending.append((block, fmt, pool.submit(_parse_block, block, fmt, tz)))
+            while len(pending) >= PARALLEL_BLOCKS:
+                done_block, done_fmt, future = pending.popleft()
+                yield done_block, done_fmt, future.result()
+        while pending:
+            done_block, done_fmt, future = pending.popleft()
+            yield done_block, done_fmt, future.result()
+
+
+def _head(block: Block) -> list[str]:
+    text = bytes(block.data[: 1 << 20]).decode("utf-8", errors="replace")
+    return text.splitlines()[:SNIFF_LINES]
+
+
+def _parse_block(block: Block, fmt: LogFormat | JsonFormat, tz: str | None):
+    """Typed table of one block's good lines, its UTC offsets, its rejects, its lines (or None)."""
+    rejects = Rejects(block.lines)
+    lines = None
+    raw = None if isinstance(fmt, JsonFormat) else tokenize(block.data, block.lines, fmt)
+    if raw is None:  # the exact path, line by line in Arrow
+        lines = lines_array(block.data, block.lines)
+        rejects.add(_blank(lines), "blank line")
+    if isinstance(fmt, JsonFormat):
+        raw, kinds, problems = extract_json(block.data, lines, fmt, _blank(lines))
+        for mask, reason in problems:
+            rejects.add(mask, reason)
+        server = "jsonl"
+    else:
+        kinds = {f.name: f.kind for f in fmt.fields}
+        server = fmt.server
+        if lines is not None:
+            raw, matched = extract(lines, fmt)
+            rejects.add(~matched, f"does not match the {fmt.name} format")
+    converted = convert(raw, kinds, server, tz, rejects, plain=lines is None)
+    return _typed_table(converted, block), converted.offsets_s, rejects, lines
+
+
+def _blank(lines: pa.Array) -> pa.Array:
+    return pc.equal(pc.utf8_length(pc.utf8_rtrim_whitespace(lines)), 0)
+
+
+def _typed_table(converted: Converted, block: Block) -> pa.Table:
+    ok = converted.rejects.ok
+    keep_all = bool(ok.all())
+    columns = {}
+    for name, values in converted.columns.items():
+        if is_sensitive_column(name):
+            values = pc.if_else(pc.is_valid(values), "REDACTED", pa.scalar(None, pa.string()))
+        columns[name] = values if keep_all else pc.filter(values, pa.array(ok))
+    table = pa.table(columns)
+    source = pa.DictionaryArray.from_arrays(
+        pa.array(np.zeros(table.num_rows, dtype=np.int32)), pa.array([block.path.name])
+    )
+    return table.append_column("source", source)
+
+
+def _account_block(block, fmt, rejects, lines, kept, counts, account, on_bad_lines) -> None:
+    n_bad = block.lines - kept
+    counts["lines"] += block.lines
+    counts["parsed"] += kept
+    counts["rejected"] += n_bad
+    account.lines += block.lines
+    account.parsed += kept
+    account.rejected += n_bad
+    if not n_bad:
+        return
+    for code, count in enumerate(np.bincount(rejects.codes)):
+        if code and count:
+            account.reasons[rejects.reasons[code]] += int(count)
+    bad_rows = np.flatnonzero(rejects.codes)
+    if lines is None:
+        lines = lines_array(block.data, block.lines)
+    for row in bad_rows[: max(account.room, 1 if on_bad_lines == "error" else 0)]:
+        text = lines[int(row)].as_py().rstrip("\r\n")
+        reason = rejects.reasons[rejects.codes[row]]
+        if reason.startswith("does not match") and len(account.rejected_lines) < DIAGNOSED:
+            reason = f"{reason}: {diagnose(fmt, text)}"
+        line_no = block.first_line + int(row)
+        if on_bad_lines == "error":
+            raise InputError(
+                f"{block.path}:{line_no}: {reason}; expected the {fmt.name} format "
+                f"{fmt.source!r}, got {redact_text(text)[:300]!r}"
+            )
+        account.keep(str(block.path), line_no, reason, redact_text(text))
+
+
+def _assemble(parts, routes, tz, account: ParseAccount) -> pd.DataFrame:
+    offsets: set[int] = set().union(*(o for _, o in parts)) if parts else set()
+    tables = [t for t, _ in parts]
+    tables.sort(key=lambda t: _first_time(t))
+    table = _unify(tables)
+    labels, info = route_labels(table.column("path").combine_chunks(), routes)
+    account.routes = info
+    table = table.append_column("route", labels)
+    table = table.set_column(table.schema.get_field_index("query"), "query",
+                             redact_query(table.column("query").combine_chunks()))
+    for name in ("referrer", "path"):
+        i = table.schema.get_field_index(name)
+        table = table.set_column(i, name, redact_urls(table.column(i).combine_chunks()))
+    zone = tz or fixed_zone(offsets) or "UTC"
+    return _to_pandas(table, zone)
+
+
+def _first_time(table: pa.Table) -> int:
+    first = pc.min(table.column("time")).as_py()
+    return 0 if first is None else int(first.timestamp() * 1e6)
+
+
+def _unify(tables: list[pa.Table]) -> pa.Table:
+    """One table with every standard column present (missing ones all-null)."""
+    if not tables:
+        tables = [pa.table({"time": pa.array([], pa.timestamp("ns", "UTC")), "source": pa.array([], pa.dictionary(pa.int32(), pa.string()))})]
+    table = pa.concat_tables(tables, promote_options="permissive")
+    n = table.num_rows
+    for name in COLUMNS:
+        if name not in table.column_names and name not in ("time", "route"):
+            table = table.append_column(name, pa.nulls(n, _ARROW_TYPES.get(name, pa.string())))
+    return table
+
+
+def _to_pandas(table: pa.Table, zone) -> pd.DataFrame:
+    df = table.to_pandas(types_mapper={pa.string(): STRING, pa.large_string(): STRING}.get)
+    df["time"] = df["time"].dt.tz_convert(zone)
+    for name in ("method", "route", "source"):
+        df[name] = df[name].astype("category")
+    dtypes = {**COLUMNS, **OPTIONAL}
+    for name, dtype in dtypes.items():
+        if dtype is not None and name in df and name not in ("method", "route", "source"):
+            if name == "status" and df[name].isna().any():
+                dtype = "Int16"
+            df[name] = df[name].astype(dtype)
+    order = [c for c in COLUMNS if c in df] + [c for c in OPTIONAL if c in df]
+    order += [c for c in df.columns if c not in order]
+    return df[order]
+
+
+def _names(files: list[Path]) -> str:
+    return str(files[0]) if len(files) == 1 else f"{len(files)} files ({files[0]}, ...)"
+
+
+class _NoProgress:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def update(self, n: int) -> None:
+        return None
+
+
+def _progress(files: list[Path]):
+    """A tqdm bar in lines for big inputs in a terminal or notebook; silent otherwise."""
+    size = sum(f.stat().st_size for f in files)
+    interactive = sys.stderr.isatty() or "ipykernel" in sys.modules
+    if size < (64 << 20) or not interactive:
+        return _NoProgress()
+    from tqdm.auto import tqdm
+
+    return tqdm(unit=" lines", unit_scale=True, desc="read_access_log", leave=False)

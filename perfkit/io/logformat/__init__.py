@@ -1,0 +1,141 @@
+"""Access-log formats: the named ones, user format strings, and sniffing.
+
+`resolve` turns what a user passes as ``format=`` into a compiled format:
+a name from `list_formats()`, a Gunicorn ``access_log_format``, an nginx
+``log_format``, an Apache ``LogFormat`` string, or a dict mapping perfkit
+columns to JSON fields. `sniff` picks among `CANDIDATES` from sample lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from perfkit.errors import InputError
+from perfkit.io.logformat import apache, gunicorn, nginx
+from perfkit.io.logformat.jsonl import JsonFormat
+from perfkit.io.logformat.spec import LogFormat
+
+__all__ = ["JsonFormat", "LogFormat", "list_formats", "resolve", "sniff"]
+
+# name -> (server, format string, description)
+NAMED: dict[str, tuple[str, str, str]] = {
+    "gunicorn": ("gunicorn", gunicorn.DEFAULT, "Gunicorn's default access_log_format"),
+    "gunicorn_timed": (
+        "gunicorn",
+        gunicorn.DEFAULT + " %(D)s",
+        "Gunicorn's default format plus the request time in microseconds",
+    ),
+    "combined": ("apache", apache.COMBINED, "NCSA combined (Apache, nginx, Gunicorn default)"),
+    "common": ("apache", apache.COMMON, "NCSA common log format"),
+    "combined_us": ("apache", apache.COMBINED + " %D", "combined plus microseconds (%D)"),
+    "combined_s": ("apache", apache.COMBINED + " %T", "combined plus whole seconds (%T)"),
+    "nginx": ("nginx", nginx.COMBINED, "nginx's predefined 'combined'"),
+    "nginx_main": ("nginx", nginx.MAIN, "nginx 'main' of Debian's nginx.conf"),
+    "nginx_timed": (
+        "nginx",
+        nginx.COMBINED + " $request_time",
+        "nginx combined plus $request_time (seconds)",
+    ),
+    "nginx_upstream": (
+        "nginx",
+        nginx.COMBINED + ' $request_time "$upstream_response_time"',
+        "nginx combined plus $request_time and quoted $upstream_response_time",
+    ),
+    "nginx_upstream_bare": (
+        "nginx",
+        nginx.COMBINED + " $request_time $upstream_response_time",
+        "nginx combined plus $request_time and bare $upstream_response_time",
+    ),
+    "jsonl": ("jsonl", "", "one JSON object per line, fields recognised by common names"),
+}
+
+# Tried by format="auto", most specific first: the first with the most matching lines wins.
+CANDIDATES = (
+    "nginx_upstream",
+    "nginx_upstream_bare",
+    "combined_us",
+    "nginx_timed",
+    "nginx_main",
+    "combined",
+    "common",
+)
+
+_COMPILERS = {"gunicorn": gunicorn.compile_format, "nginx": nginx.compile_format,
+              "apache": apache.compile_format}
+
+
+def list_formats() -> pd.DataFrame:
+    """The named formats `read_access_log(format=...)` accepts, with their strings."""
+    rows = [
+        {"name": name, "server": server, "format": text, "description": text_}
+        for name, (server, text, text_) in NAMED.items()
+    ]
+    rows.append({
+        "name": "<format string>",
+        "server": "gunicorn / nginx / apache",
+        "format": "any access_log_format, log_format or LogFormat string",
+        "description": "compiled by perfkit; the syntax tells the server",
+    })
+    return pd.DataFrame(rows)
+
+
+def named(name: str) -> LogFormat | JsonFormat:
+    """The named format `name`."""
+    server, text, _ = NAMED[name]
+    if server == "jsonl":
+        return JsonFormat()
+    return _COMPILERS[server](text, name)
+
+
+def resolve(fmt: str | Mapping[str, str] | LogFormat | JsonFormat) -> LogFormat | JsonFormat:
+    """Compile what a user passed as ``format=`` (anything but "auto")."""
+    if isinstance(fmt, LogFormat | JsonFormat):
+        return fmt
+    if isinstance(fmt, Mapping):
+        return JsonFormat(dict(fmt))
+    if not isinstance(fmt, str):
+        raise InputError(f"format= must be a name, a format string or a dict, not {type(fmt).__name__}")
+    key = fmt.strip().lower()
+    if key in ("json", "jsonlines", "ndjson"):
+        key = "jsonl"
+    if key in NAMED:
+        return named(key)
+    for server in ("gunicorn", "nginx", "apache"):
+        module = {"gunicorn": gunicorn, "nginx": nginx, "apache": apache}[server]
+        if module.looks_like(fmt):
+            return module.compile_format(fmt, name=f"{server} custom")
+    raise InputError(
+        f"format={fmt!r} is neither a known name ({', '.join(NAMED)}) nor a Gunicorn, "
+        "nginx or Apache format string"
+    )
+
+
+def sniff(lines: list[str], where: str) -> LogFormat | JsonFormat:
+    """Pick the format most of `lines` (the first lines of a file) match.
+
+    Raises `InputError` naming `where` when none matches any line.
+    """
+    sample = [line for line in lines if line.strip()]
+    if not sample:
+        raise InputError(f"{where}: no non-blank line to recognise the format from")
+    if sum(line.lstrip().startswith("{") for line in sample) * 2 > len(sample):
+        return named("jsonl")
+    array = pa.array(sample, pa.string())
+    best, best_hits = None, 0
+    for name in CANDIDATES:
+        fmt = named(name)
+        assert isinstance(fmt, LogFormat)
+        hits = pc.sum(pc.match_substring_regex(array, fmt.regex)).as_py() or 0
+        if hits > best_hits:
+            best, best_hits = fmt, hits
+    if best is None:
+        raise InputError(
+            f"{where}: could not recognise the log format from its first {len(sample)} lines "
+            f"(line 1: {sample[0][:200]!r}); pass format= a name from perfkit.list_formats() "
+            "or the server's own format string"
+        )
+    return best

@@ -1,0 +1,261 @@
+"""Raw text fields of access-log lines -> typed Arrow columns, with reasons for rejects.
+
+Both parsing paths (Arrow's CSV tokenizer and the RE2 extractor) hand over
+raw string columns named after their fields; this module validates them
+against their `Kind`, converts them, and marks rows it must reject with the
+first reason that applies. Work on repeated values (times, request lines,
+offsets) is done once per distinct value through dictionary encoding.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from perfkit.io.logformat.fields import DURATION_KINDS, KINDS, MS_PER_UNIT, UNESCAPE
+
+CLF_TIME = "%d/%b/%Y:%H:%M:%S %z"
+STRING_KINDS = ("client", "user", "referrer", "user_agent", "protocol", "extra", "extra_word")
+_REQUEST = (
+    r"^(?P<method>[A-Za-z][A-Za-z_-]{0,19}) (?P<target>\S+?)(?: (?P<protocol>HTTP/\d(?:\.\d)?))?$"
+)
+
+
+@dataclass
+class Rejects:
+    """Per-row reason codes (0 = kept) and the reasons they stand for."""
+
+    n: int
+    codes: np.ndarray = field(init=False)
+    reasons: list[str] = field(default_factory=lambda: [""])
+
+    def __post_init__(self) -> None:
+        self.codes = np.zeros(self.n, dtype=np.int32)
+
+    def add(self, bad: pa.Array | np.ndarray, reason: str) -> None:
+        """Mark rows where `bad` is true (nulls count as false) unless already marked."""
+        mask = _np_bool(bad)
+        if not mask.any():
+            return
+        self.reasons.append(reason)
+        self.codes[mask & (self.codes == 0)] = len(self.reasons) - 1
+
+    @property
+    def ok(self) -> np.ndarray:
+        return self.codes == 0
+
+
+@dataclass
+class Converted:
+    """Typed columns of one block of lines, aligned with its rows, and its rejects."""
+
+    columns: dict[str, pa.Array]
+    rejects: Rejects
+    offsets_s: set[int]  # UTC offsets the log's times carried, in seconds
+
+
+def convert(
+    raw: dict[str, pa.Array],
+    kinds: dict[str, str],
+    server: str,
+    tz: str | None,
+    rejects: Rejects | None = None,
+    plain: bool = False,
+) -> Converted:
+    """Validate and type `raw` columns (field name -> strings) of one block.
+
+    `kinds` maps each raw field name to its kind; `server` decides escapes;
+    `tz` is the zone of times that carry no offset (default UTC). `plain`
+    says the tokenizer already turned '-' into nulls and saw no escapes.
+    """
+    n = len(next(iter(raw.values())))
+    rejects = rejects if rejects is not None else Rejects(n)
+    by_kind: dict[str, str] = {}
+    for name, kind in kinds.items():
+        by_kind.setdefault(kind, name)
+        spec = KINDS[kind]
+        if spec.strict and name in raw and kind != "time_clf":  # strptime checks times
+            valid = pc.fill_null(pc.match_substring_regex(raw[name], f"^(?:{spec.pattern})$"), True)
+            if not pc.all(valid).as_py():
+                rejects.add(pc.invert(valid), f"{name}: expected {spec.expected}")
+                raw[name] = pc.if_else(valid, raw[name], pa.scalar(None, pa.string()))
+    out: dict[str, pa.Array] = {}
+    offsets: set[int] = set()
+    out["time"], offsets = _time(raw, by_kind, tz, rejects)
+    text = _plain if plain else _text
+    out.update(_request(raw, by_kind, server, text))
+    out.update(_numbers(raw, by_kind, rejects))
+    for name, kind in kinds.items():
+        if kind in STRING_KINDS and name in raw:
+            column = "client" if kind == "client" else name
+            out.setdefault(column, text(raw[name], server))
+    return Converted(out, rejects, offsets)
+
+
+def _time(raw, by_kind, tz, rejects) -> tuple[pa.Array, set[int]]:
+    n = rejects.n
+    if "time_clf" in by_kind:
+        name = by_kind["time_clf"]
+        values = _dictionary(raw[name])
+        parsed = pc.strptime(values.dictionary, format=CLF_TIME, unit="s", error_is_null=True)
+        offsets = {_offset_s(text) for text in pc.unique(pc.utf8_slice_codeunits(values.dictionary, -5)).to_pylist() if text}
+        stamps = pc.take(parsed.cast(pa.timestamp("ns", "UTC")), values.indices)
+        rejects.add(pc.and_(pc.is_null(stamps), pc.is_valid(raw[name])), f"{name}: expected a valid date and time")
+        rejects.add(pc.is_null(raw[name]), f"{name}: missing")
+        return stamps, offsets
+    if "time_iso" in by_kind:
+        name = by_kind["time_iso"]
+        values = _dictionary(raw[name])
+        stamps_u, offsets = _iso(values.dictionary, tz)
+        stamps = pc.take(stamps_u, values.indices)
+        rejects.add(pc.and_(pc.is_null(stamps), pc.is_valid(raw[name])), f"{name}: expected a valid ISO 8601 time")
+        rejects.add(pc.is_null(raw[name]), f"{name}: missing")
+        return stamps, offsets
+    if "time_epoch" in by_kind:
+        name = by_kind["time_epoch"]
+        seconds = pc.cast(raw[name], pa.float64())
+        seconds = pc.if_else(pc.greater(seconds, 1e11), pc.divide(seconds, 1000.0), seconds)
+        ns = pc.cast(pc.round(pc.multiply(seconds, 1e9)), pa.int64())
+        rejects.add(pc.is_null(raw[name]), f"{name}: missing")
+        return ns.cast(pa.timestamp("ns", "UTC")), set()
+    rejects.add(np.ones(n, bool), "the format has no time field")
+    return pa.nulls(n, pa.timestamp("ns", "UTC")), set()
+
+
+def _iso(values: pa.Array, tz: str | None) -> tuple[pa.Array, set[int]]:
+    """Parse distinct ISO 8601 strings; naive ones are read in `tz` (default UTC)."""
+    text = pd.Series(values.to_pandas(), dtype=object)
+    naive = ~text.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True, na=False)
+    result = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns, UTC]")
+    if (~naive).any():
+        aware = pd.to_datetime(text[~naive], format="ISO8601", utc=True, errors="coerce")
+        result[~naive] = aware
+    if naive.any():
+        local = pd.to_datetime(text[naive], format="ISO8601", errors="coerce")
+        result[naive] = local.dt.tz_localize(tz or "UTC", ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
+    offsets = {_offset_s(s[-6:].replace(":", "")) for s in text[~naive].dropna() if s[-1] != "Z"}
+    if (~naive & text.str.endswith("Z")).any():
+        offsets.add(0)
+    return pa.array(result, pa.timestamp("ns", "UTC")), offsets
+
+
+def _offset_s(text: str) -> int:
+    """'+0530' -> 19800."""
+    sign = -1 if text[0] == "-" else 1
+    return sign * (int(text[1:3]) * 3600 + int(text[3:5]) * 60)
+
+
+def _request(raw, by_kind, server, text) -> dict[str, pa.Array]:
+    """method, path, query and protocol from a request line or from separate fields."""
+    out: dict[str, pa.Array] = {}
+    target = None
+    if "request" in by_kind:
+        values = _dictionary(raw[by_kind["request"]])
+        parts = pc.extract_regex(text(values.dictionary, server), _REQUEST)
+        method = parts.field("method")
+        target = parts.field("target")
+        out["method"] = pc.take(pc.utf8_upper(method), values.indices)
+        out["protocol"] = pc.take(parts.field("protocol"), values.indices)
+        # a request line that is not 'METHOD target [HTTP/x]' keeps its text as the path
+        raw_text = text(values.dictionary, server)
+        target = pc.take(pc.if_else(pc.is_null(target), raw_text, target), values.indices)
+    if "method" in by_kind:
+        out["method"] = pc.utf8_upper(text(raw[by_kind["method"]], server))
+    if "protocol" in by_kind:
+        out["protocol"] = text(raw[by_kind["protocol"]], server)
+    if "request_uri" in by_kind:
+        target = text(raw[by_kind["request_uri"]], server)
+    if target is not None:
+        split = pc.split_pattern(target, "?", max_splits=1)
+        out["path"] = pc.list_element(split, 0)
+        has_query = pc.greater(pc.list_value_length(split), 1)
+        query = pc.if_else(has_query, _second(split), pa.scalar(None, pa.string()))
+        out["query"] = query
+    if "path" in by_kind:
+        out["path"] = text(raw[by_kind["path"]], server)
+    if "query" in by_kind:
+        out["query"] = text(raw[by_kind["query"]], server)
+    if "query_apache" in by_kind:
+        query = raw[by_kind["query_apache"]]
+        out["query"] = text(pc.if_else(pc.starts_with(query, "?"), pc.utf8_slice_codeunits(query, 1), None), server)
+    return out
+
+
+def _second(split: pa.Array) -> pa.Array:
+    padded = pc.if_else(pc.greater(pc.list_value_length(split), 1), split, pa.scalar(["", ""], split.type))
+    return pc.list_element(padded, 1)
+
+
+def _numbers(raw, by_kind, rejects) -> dict[str, pa.Array]:
+    out: dict[str, pa.Array] = {}
+    if "status" in by_kind:
+        out["status"] = pc.cast(raw[by_kind["status"]], pa.int16())
+        rejects.add(pc.is_null(out["status"]), f"{by_kind['status']}: missing")
+    if "bytes" in by_kind:
+        out["bytes"] = pc.cast(_dash_null(raw[by_kind["bytes"]]), pa.int64())
+    for kind in DURATION_KINDS:
+        if kind in by_kind:
+            seconds_or_units = pc.cast(raw[by_kind[kind]], pa.float64())
+            out["duration_ms"] = pc.multiply(seconds_or_units, MS_PER_UNIT[kind])
+            break
+    if "upstream_s" in by_kind:
+        out["upstream_ms"] = _upstream_ms(raw[by_kind["upstream_s"]])
+    if "pid" in by_kind:
+        digits = pc.replace_substring_regex(raw[by_kind["pid"]], r"[<>]", "")
+        out["pid"] = pc.cast(digits, pa.int32())
+    return out
+
+
+def _upstream_ms(values: pa.Array) -> pa.Array:
+    """Sum of an upstream time list ('0.010, 0.020', '0.1 : 0.2', '-') in milliseconds."""
+    lists = pc.split_pattern_regex(values, r"(?:, | : )")
+    flat = _dash_null(pc.list_flatten(lists))
+    seconds = pc.cast(flat, pa.float64()).to_numpy(zero_copy_only=False)
+    parents = pc.list_parent_indices(lists).to_numpy()
+    valid = ~np.isnan(seconds)
+    total = np.bincount(parents[valid], weights=seconds[valid], minlength=len(values))
+    counted = np.bincount(parents[valid], minlength=len(values))
+    return pa.array(np.where(counted > 0, total * 1e3, np.nan), pa.float64(), from_pandas=True)
+
+
+def _plain(values: pa.Array, server: str) -> pa.Array:
+    return values
+
+
+def _text(values: pa.Array, server: str) -> pa.Array:
+    """Strings with the server's escapes undone and '-' as null."""
+    values = _dash_null(values)
+    if pc.any(pc.match_substring(values, "\\")).as_py():
+        for escaped, plain in UNESCAPE.get(server, ()):
+            values = pc.replace_substring(values, escaped, plain)
+    return values
+
+
+def _dash_null(values: pa.Array) -> pa.Array:
+    if not pc.any(pc.equal(values, "-")).as_py():
+        return values
+    return pc.if_else(pc.equal(values, "-"), pa.scalar(None, values.type), values)
+
+
+def _dictionary(values: pa.Array) -> pa.DictionaryArray:
+    encoded = pc.dictionary_encode(values)
+    return encoded.combine_chunks() if isinstance(encoded, pa.ChunkedArray) else encoded
+
+
+def _np_bool(values: pa.Array | np.ndarray) -> np.ndarray:
+    if isinstance(values, np.ndarray):
+        return values.astype(bool)
+    return pc.fill_null(values, False).to_numpy(zero_copy_only=False).astype(bool)
+
+
+def fixed_zone(offsets: set[int]) -> dt.tzinfo | None:
+    """The one UTC offset a log carried as a tzinfo, or None when there were several or none."""
+    if len(offsets) != 1:
+        return None
+    (seconds,) = offsets
+    return dt.timezone.utc if seconds == 0 else dt.timezone(dt.timedelta(seconds=seconds))

@@ -1,0 +1,152 @@
+"""A compiled access-log format: literals and fields in order, and what follows from them.
+
+From the item sequence a `LogFormat` derives the full-line RE2 pattern (the
+general path) and, when every field is a space-separated token, the column
+layout for Arrow's multi-threaded CSV tokenizer (the fast path).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from perfkit.io.logformat.fields import QUOTED_BODY, Field, Literal
+
+Item = Field | Literal
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the fast tokenizer: which raw field it holds and how it is wrapped."""
+
+    name: str | None  # raw field name, or None for a literal word that is checked
+    literal: str | None = None  # the word expected when `name` is None
+    strip: str = ""  # characters wrapped around the value ('[', ']')
+
+
+@dataclass(frozen=True)
+class LogFormat:
+    """An access-log format of one server, compiled from its format string."""
+
+    name: str
+    server: str  # "gunicorn", "nginx", "apache" (decides quoting and escapes)
+    source: str  # the format string as the server's configuration writes it
+    items: tuple[Item, ...]
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def fields(self) -> list[Field]:
+        return [item for item in self.items if isinstance(item, Field)]
+
+    @property
+    def kinds(self) -> set[str]:
+        return {f.kind for f in self.fields}
+
+    @cached_property
+    def regex(self) -> str:
+        """The full-line RE2 pattern with one named group per field."""
+        return "^" + "".join(self._pieces(capture=True)) + r"\r?\n?$"
+
+    @cached_property
+    def python_regex(self) -> re.Pattern[str]:
+        """`regex` for Python's `re` (same syntax here), for diagnosing rejected lines."""
+        return re.compile(self.regex)
+
+    def _pieces(self, capture: bool) -> list[str]:
+        pieces: list[str] = []
+        items = list(self.items)
+        for i, item in enumerate(items):
+            if isinstance(item, Literal):
+                pieces.append(re.escape(item.text))
+                continue
+            pattern = item.spec.pattern
+            if _quoted(items, i):
+                pattern = QUOTED_BODY[self.server]
+            elif pattern == r"\S+" and i + 1 < len(items) and isinstance(items[i + 1], Field):
+                pattern = r"\S+?"  # let a field written right after it (%U%q) take its part
+            elif pattern == ".*" and i + 1 < len(items):
+                pattern = ".*?"
+            pieces.append(f"(?P<{item.name}>{pattern})" if capture else f"(?:{pattern})")
+        return pieces
+
+    @cached_property
+    def columns(self) -> tuple[Column, ...] | None:
+        """The fast tokenizer's columns, or None when the format is not space-tokenizable."""
+        text = _render(self.items)
+        columns: list[Column] = []
+        for word in text.split(" "):
+            column = _word_columns(word, self.items)
+            if column is None:
+                return None
+            columns.extend(column)
+        return tuple(columns)
+
+    @cached_property
+    def quotes_per_line(self) -> int:
+        """How many '"' a well-formed line holds (the fast path checks it)."""
+        return "".join(i.text for i in self.items if isinstance(i, Literal)).count('"')
+
+
+def _quoted(items: list[Item], i: int) -> bool:
+    before = items[i - 1] if i > 0 else None
+    after = items[i + 1] if i + 1 < len(items) else None
+    return (
+        isinstance(before, Literal)
+        and before.text.endswith('"')
+        and isinstance(after, Literal)
+        and after.text.startswith('"')
+    )
+
+
+_SLOT = re.compile(r"\x00(\d+)\x00")
+OFFSET_SUFFIX = "__offset"  # the tokenizer splits a CLF time at its space
+
+
+def _render(items: tuple[Item, ...]) -> str:
+    """The format with each field as a placeholder ``\\0N\\0`` (N its index in `items`)."""
+    return "".join(
+        item.text if isinstance(item, Literal) else f"\x00{n}\x00" for n, item in enumerate(items)
+    )
+
+
+def _word_columns(word: str, items: tuple[Item, ...]) -> list[Column] | None:
+    slots = _SLOT.findall(word)
+    if not slots:
+        return [Column(None, literal=word)]
+    if len(slots) != 1:
+        return None
+    item = items[int(slots[0])]
+    assert isinstance(item, Field)
+    wrapper = _SLOT.sub("", word)
+    inner = _SLOT.sub("X", word)
+    if wrapper == '""' and inner == '"X"':
+        return [Column(item.name)]
+    if item.spec.spaces and item.kind != "time_clf":
+        return None  # an unquoted value with spaces cannot be tokenized
+    if item.kind == "time_clf" and inner in ("X", "[X]"):
+        return [
+            Column(item.name, strip="[" if inner == "[X]" else ""),
+            Column(item.name + OFFSET_SUFFIX, strip="]" if inner == "[X]" else ""),
+        ]
+    if inner in ("X", "[X]"):
+        return [Column(item.name, strip="[]" if inner == "[X]" else "")]
+    return None
+
+
+def diagnose(fmt: LogFormat, line: str) -> str:
+    """Say where `line` first departs from `fmt`: what was expected at which column."""
+    pieces = fmt._pieces(capture=False)
+    pos = 0
+    for k, item in enumerate(fmt.items):
+        match = re.match("".join(pieces[: k + 1]), line)
+        if match is None:
+            got = line[pos : pos + 40]
+            if isinstance(item, Literal):
+                what = f"{item.text!r}"
+            else:
+                what = f"{item.spec.expected} ({item.name})"
+            return f"expected {what} at column {pos + 1}, got {got!r}"
+        pos = match.end()
+    rest = line[pos:].rstrip("\r\n")
+    return f"unexpected text after the last field at column {pos + 1}: {rest[:40]!r}"

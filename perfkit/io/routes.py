@@ -1,0 +1,172 @@
+"""Request paths -> route templates, so per-endpoint statistics group correctly.
+
+Given Flask rules (an app, a `werkzeug.routing.Map`, or rule strings such as
+``/orders/<int:order_id>``) each path gets the first rule that matches it,
+static rules before dynamic ones as Werkzeug orders them; paths no rule
+matches get `UNMATCHED`. Without rules, a heuristic collapses the path
+segments that are identifiers: numbers ``{id}``, UUIDs ``{uuid}``, hex hashes
+``{hash}``, dates ``{date}`` and long opaque tokens ``{token}``.
+
+All matching is done once per distinct path, with RE2 over Arrow arrays.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from perfkit.errors import InputError
+
+UNMATCHED = "(unmatched)"
+
+# Werkzeug's converters as RE2 patterns.
+CONVERTERS: dict[str, str] = {
+    "default": r"[^/]+",
+    "string": r"[^/]+",
+    "int": r"\d+",
+    "float": r"\d+\.\d+",
+    "path": r"[^/].*?",
+    "uuid": r"[A-Fa-f0-9]{8}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{12}",
+}
+_VARIABLE = re.compile(r"<(?:(?P<conv>[a-zA-Z_]\w*)(?:\((?P<args>[^)]*)\))?:)?(?P<name>[a-zA-Z_]\w*)>")
+
+# Heuristic segment classes, applied in order to whole path segments.
+SEGMENTS: tuple[tuple[str, str], ...] = (
+    (r"^\d+$", "{id}"),
+    (r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", "{uuid}"),
+    (r"^\d{4}-\d{2}-\d{2}$", "{date}"),
+    (r"^[0-9a-fA-F]*[0-9][0-9a-fA-F]*$", None),  # hex with a digit: a hash when long enough
+    (r"^[A-Za-z0-9_~.=-]*(?:[0-9][A-Za-z0-9_~.=-]*[A-Za-z]|[A-Za-z][A-Za-z0-9_~.=-]*[0-9])[A-Za-z0-9_~.=-]*$", None),
+)
+HASH_MIN_CHARS = 16
+TOKEN_MIN_CHARS = 20
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A Flask rule: its text (the route label) and the RE2 pattern of its paths."""
+
+    text: str
+    pattern: str
+    order: tuple[int, int, int]
+
+
+def compile_rule(text: str) -> Rule:
+    """Compile a Flask rule string like ``/orders/<int:order_id>``."""
+    pattern, pos, converters, has_path = "", 0, 0, 0
+    for match in _VARIABLE.finditer(text):
+        pattern += re.escape(text[pos : match.start()])
+        conv = match["conv"] or "default"
+        if conv == "any":
+            options = [o.strip().strip("'\"") for o in (match["args"] or "").split(",")]
+            piece = "(?:" + "|".join(re.escape(o) for o in options if o) + ")"
+        elif conv in CONVERTERS:
+            piece = CONVERTERS[conv]
+        else:
+            raise InputError(f"route {text!r}: unknown converter '{conv}'; known: any, {', '.join(CONVERTERS)}")
+        pattern += f"(?:{piece})"
+        converters += 1
+        has_path |= conv == "path"
+        pos = match.end()
+    if "<" in text[pos:] or ">" in text[pos:]:
+        raise InputError(f"route {text!r}: expected variables like <int:order_id>")
+    pattern += re.escape(text[pos:])
+    static = len(_VARIABLE.sub("", text))
+    return Rule(text, f"^{pattern}$", (has_path, converters, -static))
+
+
+def rules_from(routes: Any) -> list[Rule]:
+    """Rules from a Flask app, a Werkzeug Map, or an iterable of rule strings."""
+    url_map = getattr(routes, "url_map", routes)
+    if hasattr(url_map, "iter_rules"):
+        texts: Iterable[str] = (r.rule for r in url_map.iter_rules())
+    elif isinstance(routes, str):
+        texts = [routes]
+    else:
+        try:
+            texts = list(routes)
+        except TypeError as exc:
+            raise InputError(
+                "routes= takes a Flask app, a werkzeug Map or a list of rule strings, "
+                f"not {type(routes).__name__}"
+            ) from exc
+    rules = [compile_rule(str(t)) for t in dict.fromkeys(texts)]
+    return sorted(rules, key=lambda r: r.order)
+
+
+def route_labels(paths: pa.Array, routes: Any = None) -> tuple[pa.DictionaryArray, dict[str, Any]]:
+    """Route label per path (dictionary-encoded) and a summary of how they were found."""
+    encoded = pc.dictionary_encode(paths)
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
+    distinct = encoded.dictionary
+    if routes is None:
+        labels = heuristic_templates(distinct)
+        info: dict[str, Any] = {"source": "heuristic"}
+    else:
+        labels = _match_rules(distinct, rules_from(routes))
+        info = {"source": "rules"}
+    label_codes = pc.dictionary_encode(labels)
+    indices = pc.take(label_codes.indices, encoded.indices)
+    result = pa.DictionaryArray.from_arrays(indices, label_codes.dictionary)
+    if routes is not None:
+        info.update(_unmatched(result, encoded))
+    return result, info
+
+
+def _match_rules(distinct: pa.Array, rules: list[Rule]) -> pa.Array:
+    labels = np.full(len(distinct), None, dtype=object)
+    free = np.ones(len(distinct), dtype=bool)
+    for rule in rules:
+        hit = pc.fill_null(pc.match_substring_regex(distinct, rule.pattern), False).to_numpy(zero_copy_only=False)
+        hit &= free
+        labels[hit] = rule.text
+        free &= ~hit
+    labels[free] = UNMATCHED
+    return pa.array(labels, pa.string())
+
+
+def _unmatched(result: pa.DictionaryArray, encoded: pa.DictionaryArray) -> dict[str, Any]:
+    unmatched_code = result.dictionary.index(UNMATCHED).as_py()
+    mask = pc.equal(result.indices, unmatched_code) if unmatched_code >= 0 else None
+    count = int(pc.sum(mask).as_py() or 0) if mask is not None else 0
+    top: list[list[Any]] = []
+    if count:
+        paths = pc.filter(encoded, mask)
+        counts = pc.value_counts(paths.dictionary_decode()).to_pylist()
+        counts.sort(key=lambda c: -c["counts"])
+        top = [[c["values"], c["counts"]] for c in counts[:10]]
+    total = len(result)
+    return {"unmatched": count, "unmatched_share": count / total if total else 0.0, "top_unmatched": top}
+
+
+def heuristic_templates(paths: pa.Array) -> pa.Array:
+    """Collapse identifier-like segments of each path (see the module docstring)."""
+    segments = pc.split_pattern(paths, "/")
+    flat = pc.list_flatten(segments)
+    out = flat
+    for pattern, label in SEGMENTS:
+        if label is None:
+            continue
+        out = pc.replace_substring_regex(out, pattern, label)
+    untouched = pc.equal(out, flat)
+    lengths = pc.utf8_length(flat)
+    hexish = pc.and_(
+        pc.match_substring_regex(flat, SEGMENTS[3][0]), pc.greater_equal(lengths, HASH_MIN_CHARS)
+    )
+    tokenish = pc.and_(
+        pc.match_substring_regex(flat, SEGMENTS[4][0]), pc.greater_equal(lengths, TOKEN_MIN_CHARS)
+    )
+    out = pc.if_else(pc.and_(untouched, hexish), "{hash}", out)
+    out = pc.if_else(pc.and_(untouched, pc.and_(tokenish, pc.invert(hexish))), "{token}", out)
+    offsets = segments.offsets
+    if segments.offset:
+        offsets = pc.subtract(offsets, offsets[0])
+    rebuilt = pa.ListArray.from_arrays(offsets, out, mask=segments.is_null())
+    return pc.binary_join(rebuilt, "/")

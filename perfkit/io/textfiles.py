@@ -1,0 +1,143 @@
+"""Read text files in large line-aligned blocks, decompressing on the fly.
+
+A block is whole lines of one file (bytes, valid UTF-8) with the number of
+its first line, so columnar parsers see big buffers while every rejected
+line can still be named ``file:line``. Invalid UTF-8 is kept visible as
+``\\xNN`` escapes (what nginx writes for such bytes) rather than dropped.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import lzma
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from perfkit.errors import InputError
+
+BLOCK_BYTES = 32 << 20
+_SNIFF_BYTES = 8192
+_PIECE_BYTES = 1 << 20  # decompress in small pieces so damage loses little
+_OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+_TRUNCATED = (EOFError, zlib.error, OSError, lzma.LZMAError)
+
+
+class TruncatedInput(InputError):
+    """A compressed file ended early; the whole lines before the damage were read."""
+
+
+@dataclass(frozen=True)
+class Block:
+    """Whole lines of one file: `data` holds `lines` lines, the first numbered `first_line`.
+
+    `data` is a read-only view (no copy) ending with a newline.
+    """
+
+    path: Path
+    first_line: int
+    data: memoryview
+    lines: int
+
+
+def open_binary(path: Path) -> BinaryIO:
+    """Open `path` for reading bytes, through gzip/bz2/xz when its suffix says so."""
+    opener = _OPENERS.get(path.suffix.lower())
+    try:
+        return opener(path, "rb") if opener else open(path, "rb")  # noqa: SIM115
+    except PermissionError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror})") from exc
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be opened ({exc})") from exc
+
+
+def check_text(path: Path, head: bytes | bytearray | memoryview) -> None:
+    """Raise `InputError` when the first bytes of `path` look binary."""
+    if b"\x00" in bytes(head[:_SNIFF_BYTES]):
+        raise InputError(
+            f"{path}: looks like a binary file (NUL bytes in the first {_SNIFF_BYTES} bytes), "
+            "not a text log; compressed logs need a .gz, .bz2 or .xz suffix"
+        )
+
+
+def read_blocks(path: Path, block_bytes: int = BLOCK_BYTES) -> Iterator[Block]:
+    """Yield the lines of `path` as `Block`s of about `block_bytes` each.
+
+    A compressed file that ends early (a partial copy) yields every whole line
+    that was decompressed, then raises `TruncatedInput` naming the file.
+    """
+    line_no = 1
+    carry = b""
+    with open_binary(path) as stream:
+        piece = block_bytes if isinstance(stream, io.BufferedReader) else _PIECE_BYTES
+        while True:
+            buf = bytearray(len(carry) + block_bytes)
+            buf[: len(carry)] = carry
+            try:
+                filled = _fill(stream, buf, len(carry), piece)
+            except _Damaged as damage:
+                for block in _split(path, line_no, buf, damage.filled, final=False):
+                    line_no += block.lines
+                    yield block
+                raise TruncatedInput(
+                    f"{path}: the compressed stream is damaged or truncated after line "
+                    f"{line_no - 1} ({damage.__cause__}); the lines before it were read"
+                ) from damage.__cause__
+            if line_no == 1:
+                check_text(path, memoryview(buf)[:filled])
+            final = filled < len(buf)
+            for block in _split(path, line_no, buf, filled, final):
+                line_no += block.lines
+                yield block
+            if final:
+                return
+            carry = bytes(buf[buf.rfind(b"\n") + 1 :])
+
+
+class _Damaged(Exception):
+    def __init__(self, filled: int) -> None:
+        self.filled = filled
+
+
+def _fill(stream: BinaryIO, buf: bytearray, start: int, piece: int) -> int:
+    """Read into `buf` from `start` until full or end of stream; return bytes held."""
+    view = memoryview(buf)
+    pos = start
+    while pos < len(buf):
+        try:
+            got = stream.readinto(view[pos : min(pos + piece, len(buf))])
+        except _TRUNCATED as exc:
+            raise _Damaged(pos) from exc
+        if not got:
+            break
+        pos += got
+    return pos
+
+
+def _split(path: Path, line_no: int, buf: bytearray, filled: int, final: bool) -> list[Block]:
+    """The whole lines in `buf[:filled]` (all of it when `final`) as at most one block."""
+    if final and filled and buf[filled - 1] != 0x0A:  # a last line without its newline
+        del buf[filled:]
+        buf.append(0x0A)
+        filled += 1
+    cut = filled if final else buf.rfind(b"\n", 0, filled) + 1
+    if cut == 0:
+        return []
+    data = _to_utf8(memoryview(buf)[:cut], buf, cut)
+    return [Block(path, line_no, data, buf.count(b"\n", 0, cut))]
+
+
+def _to_utf8(view: memoryview, buf: bytearray, cut: int) -> memoryview:
+    """`view` unchanged when it is valid UTF-8, else a copy with bad bytes as ``\\xNN``."""
+    if buf.isascii():
+        return view.toreadonly()
+    raw = bytes(view)
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raw = raw.decode("utf-8", errors="backslashreplace").encode("utf-8")
+    return memoryview(raw)
