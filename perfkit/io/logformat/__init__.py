@@ -107,11 +107,23 @@ def resolve(fmt: str | Mapping[str, str] | LogFormat | JsonFormat) -> LogFormat 
     for server in ("gunicorn", "nginx", "apache"):
         module = {"gunicorn": gunicorn, "nginx": nginx, "apache": apache}[server]
         if module.looks_like(fmt):
-            return module.compile_format(fmt, name=f"{server} custom")
+            return _with_time(module.compile_format(fmt, name=f"{server} custom"))
     raise InputError(
         f"format={fmt!r} is neither a known name ({', '.join(NAMED)}) nor a Gunicorn, "
         "nginx or Apache format string"
     )
+
+
+TIME_KINDS = {"time_clf", "time_iso", "time_epoch"}
+
+
+def _with_time(fmt: LogFormat) -> LogFormat:
+    if not fmt.kinds & TIME_KINDS:
+        raise InputError(
+            f"format {fmt.source!r} has no time field; a requests frame needs one "
+            "(Gunicorn %(t)s, nginx $time_local/$time_iso8601/$msec, Apache %t)"
+        )
+    return fmt
 
 
 def sniff(lines: list[str], where: str) -> LogFormat | JsonFormat:

@@ -157,10 +157,10 @@ def _request(raw, by_kind, server, text) -> dict[str, pa.Array]:
     if "request" in by_kind:
         values = _dictionary(raw[by_kind["request"]])
         parts = pc.extract_regex(text(values.dictionary, server), _REQUEST)
-        method = parts.field("method")
-        target = parts.field("target")
+        method = pc.struct_field(parts, "method")
+        target = pc.struct_field(parts, "target")
         out["method"] = pc.take(pc.utf8_upper(method), values.indices)
-        out["protocol"] = pc.take(parts.field("protocol"), values.indices)
+        out["protocol"] = pc.take(pc.struct_field(parts, "protocol"), values.indices)
         # a request line that is not 'METHOD target [HTTP/x]' keeps its text as the path
         raw_text = text(values.dictionary, server)
         target = pc.take(pc.if_else(pc.is_null(target), raw_text, target), values.indices)

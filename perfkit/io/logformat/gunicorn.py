@@ -75,7 +75,7 @@ def _atom(atom: str, names: set[str], text: str) -> list[Item]:
             f"unknown Gunicorn atom '%({atom})s' in access_log_format {text!r}; "
             f"known: {' '.join(ATOMS)} t, {{header}}i, {{header}}o, {{variable}}e"
         )
-    key = header["key"].lower() if header["where"] != "e" else header["key"]
+    key = header["key"].lower()  # Gunicorn lower-cases header and environ keys
     kind = HEADER_KINDS.get(key, "extra") if header["where"] == "i" else "extra"
     prefix = {"i": "", "o": "response_", "e": "env_"}[header["where"]]
     return [Field(kind, unique_name(kind if kind != "extra" else prefix + column_name(key), names))]

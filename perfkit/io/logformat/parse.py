@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import io
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -46,10 +45,10 @@ def tokenize(data: memoryview, lines: int, fmt: LogFormat) -> dict[str, pa.Array
     columns = fmt.columns
     if columns is None:
         return None
-    raw_bytes = np.frombuffer(data, dtype=np.uint8)
-    if (raw_bytes == 0x5C).any():  # a backslash: escapes need the exact path
+    owner, size = data.obj, data.nbytes  # bytes or bytearray: search without copying
+    if owner.find(b"\\", 0, size) >= 0:  # a backslash: escapes need the exact path
         return None
-    if np.count_nonzero(raw_bytes == 0x22) != fmt.quotes_per_line * lines:
+    if owner.count(b'"', 0, size) != fmt.quotes_per_line * lines:
         return None
     invalid = 0
 
@@ -61,7 +60,7 @@ def tokenize(data: memoryview, lines: int, fmt: LogFormat) -> dict[str, pa.Array
     names = [f"c{i}" for i in range(len(columns))]
     try:
         table = pcsv.read_csv(
-            io.BytesIO(data),
+            pa.BufferReader(pa.py_buffer(data)),
             read_options=pcsv.ReadOptions(column_names=names, block_size=8 << 20),
             parse_options=pcsv.ParseOptions(
                 delimiter=" ",
@@ -114,5 +113,5 @@ def extract(lines: pa.Array, fmt: LogFormat) -> tuple[dict[str, pa.Array], np.nd
     else:
         struct = pc.extract_regex(lines, pattern)
     matched = struct.is_valid().to_numpy(zero_copy_only=False)
-    raw = {f.name: pc.cast(struct.field(f.name), pa.string()) for f in fmt.fields}
+    raw = {f.name: pc.cast(pc.struct_field(struct, f.name), pa.string()) for f in fmt.fields}
     return raw, matched

@@ -1,0 +1,96 @@
+"""Latency summaries of the requests frame: exact per-group percentiles.
+
+Percentiles use linear interpolation between order statistics (numpy's
+default, "linear"), computed for every group at once from one sort. A
+request counts as an error when its status is 500 or more (server errors;
+4xx are the client's and reported apart).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from perfkit.errors import InputError
+
+PERCENTILES = (50, 90, 95, 99)
+
+
+def summarize(
+    requests: pd.DataFrame,
+    by: str | Sequence[str] = "route",
+    freq: str | None = None,
+    metric: str = "duration_ms",
+    percentiles: Sequence[float] = PERCENTILES,
+) -> pd.DataFrame:
+    """Per group (and per time bucket of `freq`, e.g. ``"5min"``): count, error rates, latency.
+
+    Returns one row per group with ``count``, ``error_rate`` (share of 5xx),
+    ``client_error_rate`` (share of 4xx), ``mean_ms``, ``p50_ms`` ... ``p99_ms``
+    and ``max_ms`` of `metric` (NaN values are left out of the latency
+    figures but counted in ``count``), sorted by count, largest first.
+    """
+    keys = [by] if isinstance(by, str) else list(by)
+    missing = [k for k in [*keys, metric, "status"] if k not in requests.columns]
+    if missing:
+        raise InputError(f"summarize: the frame has no column {', '.join(missing)}")
+    frame = requests
+    if freq is not None:
+        bucket = requests["time"].dt.floor(freq).rename("bucket")
+        frame = requests.assign(bucket=bucket)
+        keys = [*keys, "bucket"]
+    codes, index = _group_codes(frame, keys)
+    status = frame["status"].to_numpy(dtype="float64", na_value=np.nan)
+    values = frame[metric].to_numpy(dtype="float64", na_value=np.nan)
+    n_groups = len(index)
+    count = np.bincount(codes, minlength=n_groups)
+    out = pd.DataFrame(index=index)
+    out["count"] = count
+    out["error_rate"] = np.bincount(codes, weights=status >= 500, minlength=n_groups) / count
+    out["client_error_rate"] = (
+        np.bincount(codes, weights=(status >= 400) & (status < 500), minlength=n_groups) / count
+    )
+    out = out.join(_latency(codes, values, n_groups, index, percentiles))
+    return out.sort_values("count", ascending=False, kind="stable")
+
+
+def _group_codes(frame: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, pd.Index]:
+    grouper = frame.groupby(keys, observed=True, sort=True, dropna=False)
+    codes = grouper.ngroup().to_numpy()
+    return codes, pd.Index(list(grouper.groups.keys()), name=keys[0]) if len(keys) == 1 else pd.MultiIndex.from_tuples(list(grouper.groups.keys()), names=keys)
+
+
+def _latency(codes, values, n_groups, index, percentiles) -> pd.DataFrame:
+    ok = ~np.isnan(values)
+    codes, values = codes[ok], values[ok]
+    order = np.lexsort((values, codes))
+    sorted_values = values[order]
+    n = np.bincount(codes, minlength=n_groups)
+    start = np.concatenate([[0], np.cumsum(n)[:-1]])
+    out = pd.DataFrame(index=index)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["mean_ms"] = np.bincount(codes, weights=values, minlength=n_groups) / n
+    for p in percentiles:
+        out[f"p{_label(p)}_ms"] = group_quantile(sorted_values, start, n, p / 100)
+    last = start + n - 1
+    out["max_ms"] = np.where(n > 0, sorted_values[np.clip(last, 0, None)] if len(sorted_values) else np.nan, np.nan)
+    return out
+
+
+def group_quantile(sorted_values: np.ndarray, start: np.ndarray, n: np.ndarray, q: float) -> np.ndarray:
+    """Linear-interpolated `q` quantile of each group of `sorted_values` (groups contiguous)."""
+    result = np.full(len(n), np.nan)
+    has = n > 0
+    pos = q * (n[has] - 1)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, n[has] - 1)
+    base = start[has]
+    low, high = sorted_values[base + lo], sorted_values[base + hi]
+    result[has] = low + (high - low) * (pos - lo)
+    return result
+
+
+def _label(p: float) -> str:
+    return str(int(p)) if float(p).is_integer() else str(p).replace(".", "_")

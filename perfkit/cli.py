@@ -1,0 +1,75 @@
+"""The `perfkit` command: a thin layer over the Python API.
+
+Exit codes: 0 fine, 1 a report found what ``--fail-on-*`` asked to fail on,
+2 bad input or usage (the message names the file and what was wrong).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from perfkit.errors import InputError
+
+EXIT_OK, EXIT_FOUND, EXIT_INPUT = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="perfkit", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser("demo", help="run every notebook on data/ and write HTML reports")
+    demo.add_argument("--out", type=Path, default=Path("reports"), help="folder for the HTML reports")
+    summary = commands.add_parser("summary", help="per-route latency table of access logs")
+    summary.add_argument("paths", nargs="+", help="log files or globs (.gz/.bz2/.xz fine)")
+    summary.add_argument("--format", default="auto", help="format name or the server's format string")
+    summary.add_argument("--by", default="route", help="column to group by")
+    summary.add_argument("--csv", type=Path, help="write the table as CSV here instead of printing it")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI with `argv` (default: sys.argv[1:]) and return the exit code."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return EXIT_OK if exc.code == 0 else EXIT_INPUT
+    try:
+        return _COMMANDS[args.command](args)
+    except InputError as exc:
+        print(f"perfkit: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from perfkit.report.demo import notebooks, run_demo
+
+    if not notebooks():
+        print("perfkit demo: no notebooks yet; nothing to run")
+        return EXIT_OK
+    for path in run_demo(args.out):
+        print(f"wrote {path}")
+    return EXIT_OK
+
+
+def _summary(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from perfkit.analysis.summary import summarize
+    from perfkit.io.access_log import read_access_log
+
+    requests = read_access_log(args.paths, format=args.format)
+    table = summarize(requests, by=args.by)
+    if args.csv:
+        table.to_csv(args.csv)
+        return EXIT_OK
+    with pd.option_context("display.width", 200, "display.max_rows", 200):
+        print(table.round(3).to_string())
+    return EXIT_OK
+
+
+_COMMANDS = {"demo": _demo, "summary": _summary}
+
+if __name__ == "__main__":
+    sys.exit(main())

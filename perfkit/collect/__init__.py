@@ -1,0 +1,1 @@
+"""perfkit.collect (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""perfkit.plots (see DESIGN.md)."""

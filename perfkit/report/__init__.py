@@ -1,0 +1,1 @@
+"""Reports: papermill runs of the notebooks, HTML exports, JSON summaries."""
