@@ -1,4 +1,4 @@
-"""perfkit: performance evidence of a Flask + Gunicorn + PostgreSQL service, as DataFrames and reports."""
+"""perfkit: a Flask + Gunicorn + PostgreSQL service's performance evidence as DataFrames."""
 
 from perfkit.analysis import LatencySketch, merge_sketches, sketch_by, summarize
 from perfkit.errors import InputError, PerfkitError, PerfkitWarning

@@ -19,12 +19,18 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="perfkit", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="run every notebook on data/ and write HTML reports")
-    demo.add_argument("--out", type=Path, default=Path("reports"), help="folder for the HTML reports")
+    demo.add_argument(
+        "--out", type=Path, default=Path("reports"), help="folder for the HTML reports"
+    )
     summary = commands.add_parser("summary", help="per-route latency table of access logs")
     summary.add_argument("paths", nargs="+", help="log files or globs (.gz/.bz2/.xz fine)")
-    summary.add_argument("--format", default="auto", help="format name or the server's format string")
+    summary.add_argument(
+        "--format", default="auto", help="format name or the server's format string"
+    )
     summary.add_argument("--by", default="route", help="column to group by")
-    summary.add_argument("--csv", type=Path, help="write the table as CSV here instead of printing it")
+    summary.add_argument(
+        "--csv", type=Path, help="write the table as CSV here instead of printing it"
+    )
     return parser
 
 

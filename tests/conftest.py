@@ -55,7 +55,9 @@ class GunicornWriter:
             environ["HTTP_USER_AGENT"] = user_agent
         req_headers = [(k.upper(), v) for k, v in (headers or {}).items()]
         req = SimpleNamespace(headers=req_headers)
-        resp = SimpleNamespace(status=status, sent=sent, headers=[("Content-Type", "application/json")])
+        resp = SimpleNamespace(
+            status=status, sent=sent, headers=[("Content-Type", "application/json")]
+        )
         self.logger.access(resp, req, environ, duration)
 
     def close(self) -> None:

@@ -61,8 +61,10 @@ def test_nginx_custom_format_with_upstream_lists(tmp_path):
 
 def test_nginx_iso8601_and_auto_upstream(tmp_path):
     fmt = '$remote_addr [$time_iso8601] "$request" $status $body_bytes_sent $request_time'
-    lines = ['10.0.0.1 [2024-03-31T01:59:59+01:00] "GET / HTTP/1.1" 200 1 0.001',
-             '10.0.0.1 [2024-03-31T03:00:01+02:00] "GET / HTTP/1.1" 200 1 0.002']
+    lines = [
+        '10.0.0.1 [2024-03-31T01:59:59+01:00] "GET / HTTP/1.1" 200 1 0.001',
+        '10.0.0.1 [2024-03-31T03:00:01+02:00] "GET / HTTP/1.1" 200 1 0.002',
+    ]
     df = read_access_log(write(tmp_path, lines), format=fmt)
     # two offsets (a DST change): shown in UTC, instants exact
     assert str(df["time"].dt.tz) == "UTC"
@@ -72,7 +74,10 @@ def test_nginx_iso8601_and_auto_upstream(tmp_path):
 
 
 def test_apache_combined_with_microseconds(tmp_path):
-    df = read_access_log(write(tmp_path, APACHE_COMBINED_D), format='%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i" %D')
+    df = read_access_log(
+        write(tmp_path, APACHE_COMBINED_D),
+        format='%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i" %D',
+    )
     assert df["duration_ms"].tolist() == pytest.approx([15.321, 0.099])
     assert df["user_agent"].iloc[1] == 'say "hi" \\o/'
     assert pd.isna(df["bytes"].iloc[1])
@@ -80,15 +85,21 @@ def test_apache_combined_with_microseconds(tmp_path):
 
 
 def test_apache_common_and_T_and_query_directive(tmp_path):
-    common = write(tmp_path, ['127.0.0.1 - - [10/Oct/2000:13:55:36 -0700] "GET /a.gif HTTP/1.0" 200 2326'])
+    common = write(
+        tmp_path, ['127.0.0.1 - - [10/Oct/2000:13:55:36 -0700] "GET /a.gif HTTP/1.0" 200 2326']
+    )
     df = read_access_log(common, format="common")
     assert df["bytes"].iloc[0] == 2326 and df["duration_ms"].isna().all()
     with pytest.raises(InputError, match="has no time field"):
         read_access_log(common, format="%h %m %U%q %>s %T")
-    fmt = '%h %t %m %U%q %>s %T'
+    fmt = "%h %t %m %U%q %>s %T"
     line = "1.2.3.4 [10/Oct/2000:13:55:36 -0700] GET /search?q=x 200 2"
     df = read_access_log(write(tmp_path, [line], "t2.log"), format=fmt)
-    assert (df["path"].iloc[0], df["query"].iloc[0], df["duration_ms"].iloc[0]) == ("/search", "q=x", 2000.0)
+    assert (df["path"].iloc[0], df["query"].iloc[0], df["duration_ms"].iloc[0]) == (
+        "/search",
+        "q=x",
+        2000.0,
+    )
 
 
 def test_auto_detection_records_format(tmp_path):
@@ -102,10 +113,22 @@ def test_auto_detection_records_format(tmp_path):
 
 def test_json_lines_common_names_and_mapping(tmp_path):
     rows = [
-        {"timestamp": "2024-10-10T13:55:36.250Z", "method": "GET", "path": "/api/stock/9",
-         "status": 200, "duration_ms": 12.5, "remote_addr": "10.0.0.9"},
-        {"timestamp": "2024-10-10T13:55:37Z", "method": "PUT", "path": "/api/stock/9",
-         "status": "503", "duration_ms": 40, "remote_addr": "10.0.0.9"},
+        {
+            "timestamp": "2024-10-10T13:55:36.250Z",
+            "method": "GET",
+            "path": "/api/stock/9",
+            "status": 200,
+            "duration_ms": 12.5,
+            "remote_addr": "10.0.0.9",
+        },
+        {
+            "timestamp": "2024-10-10T13:55:37Z",
+            "method": "PUT",
+            "path": "/api/stock/9",
+            "status": "503",
+            "duration_ms": 40,
+            "remote_addr": "10.0.0.9",
+        },
     ]
     path = write(tmp_path, [json.dumps(r) for r in rows] + ["{not json", ""], "app.jsonl")
     df = read_access_log(path, on_bad_lines="skip")
@@ -117,8 +140,16 @@ def test_json_lines_common_names_and_mapping(tmp_path):
     assert {r["line"] for r in account["rejected_lines"]} == {3, 4}
     nested = [{"ts": 1728568536.5, "req": {"verb": "GET", "uri": "/x"}, "code": 200, "took_s": 0.5}]
     path = write(tmp_path, [json.dumps(r) for r in nested], "nested.jsonl")
-    df = read_access_log(path, format={"time": "ts", "method": "req.verb", "path": "req.uri",
-                                       "status": "code", "duration_s": "took_s"})
+    df = read_access_log(
+        path,
+        format={
+            "time": "ts",
+            "method": "req.verb",
+            "path": "req.uri",
+            "status": "code",
+            "duration_s": "took_s",
+        },
+    )
     assert df["method"].iloc[0] == "GET" and df["path"].iloc[0] == "/x"
     assert df["duration_ms"].iloc[0] == 500.0
     assert df["time"].iloc[0] == pd.Timestamp(1728568536.5, unit="s", tz="UTC")

@@ -18,8 +18,15 @@ ALL_ATOMS = (
 
 def test_default_format(gunicorn_log):
     log = gunicorn_log()
-    log.request("GET", "/orders/42", query="page=2", status="200 OK", sent=512,
-                referer="https://wh.example.com/dash", user_agent="Mozilla/5.0 (X11)")
+    log.request(
+        "GET",
+        "/orders/42",
+        query="page=2",
+        status="200 OK",
+        sent=512,
+        referer="https://wh.example.com/dash",
+        user_agent="Mozilla/5.0 (X11)",
+    )
     log.request("POST", "/orders", status="201 CREATED", sent=None, user_agent=None)
     log.close()
     df = read_access_log(log.path, format="gunicorn")
@@ -40,8 +47,16 @@ def test_default_format(gunicorn_log):
 def test_every_atom_of_a_custom_format(gunicorn_log):
     log = gunicorn_log(ALL_ATOMS)
     took = dt.timedelta(seconds=1, microseconds=234_567)
-    log.request("DELETE", "/stock/7", query="force=1", status="404 NOT FOUND", sent=0,
-                duration=took, user_agent='agent "quoted" \\ back', headers={"X-Request-Id": "abc-1"})
+    log.request(
+        "DELETE",
+        "/stock/7",
+        query="force=1",
+        status="404 NOT FOUND",
+        sent=0,
+        duration=took,
+        user_agent='agent "quoted" \\ back',
+        headers={"X-Request-Id": "abc-1"},
+    )
     log.close()
     df = read_access_log(log.path, format=ALL_ATOMS)
     row = df.iloc[0]
@@ -82,7 +97,9 @@ def test_auto_detects_gunicorn_with_microseconds(gunicorn_log):
 
 
 def test_typed_columns(gunicorn_log):
-    log = gunicorn_log(gunicorn_log_format := '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(D)s')
+    log = gunicorn_log(
+        gunicorn_log_format := '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(D)s'
+    )
     log.request()
     log.close()
     df = read_access_log(log.path, format=gunicorn_log_format)

@@ -59,7 +59,9 @@ def summarize(
 def _group_codes(frame: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, pd.Index]:
     grouper = frame.groupby(keys, observed=True, sort=True, dropna=False)
     codes = grouper.ngroup().to_numpy()
-    return codes, pd.Index(list(grouper.groups.keys()), name=keys[0]) if len(keys) == 1 else pd.MultiIndex.from_tuples(list(grouper.groups.keys()), names=keys)
+    return codes, pd.Index(list(grouper.groups.keys()), name=keys[0]) if len(
+        keys
+    ) == 1 else pd.MultiIndex.from_tuples(list(grouper.groups.keys()), names=keys)
 
 
 def _latency(codes, values, n_groups, index, percentiles) -> pd.DataFrame:
@@ -75,11 +77,15 @@ def _latency(codes, values, n_groups, index, percentiles) -> pd.DataFrame:
     for p in percentiles:
         out[f"p{_label(p)}_ms"] = group_quantile(sorted_values, start, n, p / 100)
     last = start + n - 1
-    out["max_ms"] = np.where(n > 0, sorted_values[np.clip(last, 0, None)] if len(sorted_values) else np.nan, np.nan)
+    out["max_ms"] = np.where(
+        n > 0, sorted_values[np.clip(last, 0, None)] if len(sorted_values) else np.nan, np.nan
+    )
     return out
 
 
-def group_quantile(sorted_values: np.ndarray, start: np.ndarray, n: np.ndarray, q: float) -> np.ndarray:
+def group_quantile(
+    sorted_values: np.ndarray, start: np.ndarray, n: np.ndarray, q: float
+) -> np.ndarray:
     """Linear-interpolated `q` quantile of each group of `sorted_values` (groups contiguous)."""
     result = np.full(len(n), np.nan)
     has = n > 0

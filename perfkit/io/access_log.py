@@ -54,15 +54,25 @@ COLUMNS: dict[str, Any] = {
     "user_agent": STRING,
     "duration_ms": "float64",
 }
-OPTIONAL = {"upstream_ms": "float64", "source": "category", "protocol": STRING, "user": STRING,
-            "pid": "Int32"}
-_ARROW_TYPES = {"status": pa.int16(), "bytes": pa.int64(), "duration_ms": pa.float64(),
-                "upstream_ms": pa.float64(), "pid": pa.int32()}
+OPTIONAL = {
+    "upstream_ms": "float64",
+    "source": "category",
+    "protocol": STRING,
+    "user": STRING,
+    "pid": "Int32",
+}
+_ARROW_TYPES = {
+    "status": pa.int16(),
+    "bytes": pa.int64(),
+    "duration_ms": pa.float64(),
+    "upstream_ms": pa.float64(),
+    "pid": pa.int32(),
+}
 
 
 def read_access_log(
     paths: Paths,
-    format: str | Mapping[str, str] | LogFormat | JsonFormat = "auto",  # noqa: A002
+    format: str | Mapping[str, str] | LogFormat | JsonFormat = "auto",
     routes: Any = None,
     tz: str | None = None,
     on_bad_lines: OnBadLines = "warn",
@@ -129,7 +139,9 @@ def _read_file(path, fixed, tz, on_bad_lines, account, formats, progress):
             counts["format"] = fmt.name
             formats[str(path)] = fmt
             table, offsets, rejects, lines = parsed
-            _account_block(block, fmt, rejects, lines, table.num_rows, counts, account, on_bad_lines)
+            _account_block(
+                block, fmt, rejects, lines, table.num_rows, counts, account, on_bad_lines
+            )
             if table.num_rows:
                 yield table, offsets
             progress.update(block.lines)
@@ -145,20 +157,30 @@ def _read_file(path, fixed, tz, on_bad_lines, account, formats, progress):
 
 
 def _parsed_blocks(path: Path, fixed, tz):
-    """(block, format, parse result) in file order; the next block is read while one parses."""
+    """(block, format, parse result) in file order; the next block is read while one parses.
+
+    When the file turns out damaged, the blocks read before the damage are
+    still yielded, then the error is raised.
+    """
     pending: deque = deque()
+    damage: TruncatedInput | None = None
     with ThreadPoolExecutor(PARSE_THREADS) as pool:
         fmt = fixed
-        for block in read_blocks(path):
-            if fmt is None:
-                fmt = sniff(_head(block), str(path))
-            pending.append((block, fmt, pool.submit(_parse_block, block, fmt, tz)))
-            while len(pending) > PARSE_THREADS:
-                done_block, done_fmt, future = pending.popleft()
-                yield done_block, done_fmt, future.result()
+        try:
+            for block in read_blocks(path):
+                if fmt is None:
+                    fmt = sniff(_head(block), str(path))
+                pending.append((block, fmt, pool.submit(_parse_block, block, fmt, tz)))
+                while len(pending) > PARSE_THREADS:
+                    done_block, done_fmt, future = pending.popleft()
+                    yield done_block, done_fmt, future.result()
+        except TruncatedInput as exc:
+            damage = exc
         while pending:
             done_block, done_fmt, future = pending.popleft()
             yield done_block, done_fmt, future.result()
+    if damage is not None:
+        raise damage
 
 
 def _head(block: Block) -> list[str]:
@@ -246,8 +268,11 @@ def _assemble(parts, routes, tz, account: ParseAccount) -> pd.DataFrame:
     labels, info = route_labels(table.column("path").combine_chunks(), routes)
     account.routes = info
     table = table.append_column("route", labels)
-    table = table.set_column(table.schema.get_field_index("query"), "query",
-                             redact_query(table.column("query").combine_chunks()))
+    table = table.set_column(
+        table.schema.get_field_index("query"),
+        "query",
+        redact_query(table.column("query").combine_chunks()),
+    )
     i = table.schema.get_field_index("referrer")
     table = table.set_column(i, "referrer", redact_urls(table.column(i).combine_chunks()))
     zone = tz or fixed_zone(offsets) or "UTC"
@@ -262,7 +287,14 @@ def _first_time(table: pa.Table) -> int:
 def _unify(tables: list[pa.Table]) -> pa.Table:
     """One table with every standard column present (missing ones all-null)."""
     if not tables:
-        tables = [pa.table({"time": pa.array([], pa.timestamp("ns", "UTC")), "source": pa.array([], pa.dictionary(pa.int32(), pa.string()))})]
+        tables = [
+            pa.table(
+                {
+                    "time": pa.array([], pa.timestamp("ns", "UTC")),
+                    "source": pa.array([], pa.dictionary(pa.int32(), pa.string())),
+                }
+            )
+        ]
     table = pa.concat_tables(tables, promote_options="permissive")
     n = table.num_rows
     for name in COLUMNS:

@@ -37,7 +37,9 @@ class ParseAccount:
         """Record one rejected line verbatim while fewer than `KEEP_REJECTED` are kept."""
         if len(self.rejected_lines) < KEEP_REJECTED:
             clipped = text if len(text) <= KEEP_TEXT_CHARS else text[:KEEP_TEXT_CHARS] + "…"
-            self.rejected_lines.append({"file": file, "line": line, "reason": reason, "text": clipped})
+            self.rejected_lines.append(
+                {"file": file, "line": line, "reason": reason, "text": clipped}
+            )
 
     @property
     def room(self) -> int:
@@ -73,7 +75,9 @@ def parse_account(df: pd.DataFrame) -> dict[str, Any]:
     try:
         return df.attrs["perfkit"]
     except KeyError:
-        raise KeyError("this frame carries no perfkit parse account (df.attrs['perfkit'])") from None
+        raise KeyError(
+            "this frame carries no perfkit parse account (df.attrs['perfkit'])"
+        ) from None
 
 
 def rejected_frame(df: pd.DataFrame) -> pd.DataFrame:

@@ -49,7 +49,9 @@ def expand_paths(paths: Paths) -> list[Path]:
         if not path.exists():
             raise InputError(f"{path}: no such file")
         if path.is_dir():
-            raise InputError(f"{path}: is a folder; pass the log files in it (e.g. '{path}/*.log*')")
+            raise InputError(
+                f"{path}: is a folder; pass the log files in it (e.g. '{path}/*.log*')"
+            )
         found.append(path)
     unique = list(dict.fromkeys(found))
     return sorted(unique, key=rotation_key)

@@ -15,8 +15,19 @@ import pyarrow.compute as pc
 MASK = "REDACTED"
 # A query key is sensitive when it contains one of these (case-insensitive).
 SENSITIVE_PARTS = (
-    "token", "key", "secret", "passw", "pwd", "signature", "auth", "credential",
-    "session", "jwt", "bearer", "private", "otp",
+    "token",
+    "key",
+    "secret",
+    "passw",
+    "pwd",
+    "signature",
+    "auth",
+    "credential",
+    "session",
+    "jwt",
+    "bearer",
+    "private",
+    "otp",
 )
 SENSITIVE_KEYS = ("sig", "code", "pass", "pw")  # only as the whole key
 SENSITIVE_HEADERS = ("authorization", "cookie", "set_cookie", "proxy_authorization", "x_api_key")

@@ -34,7 +34,9 @@ CONVERTERS: dict[str, str] = {
     "path": r"[^/].*?",
     "uuid": r"[A-Fa-f0-9]{8}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{12}",
 }
-_VARIABLE = re.compile(r"<(?:(?P<conv>[a-zA-Z_]\w*)(?:\((?P<args>[^)]*)\))?:)?(?P<name>[a-zA-Z_]\w*)>")
+_VARIABLE = re.compile(
+    r"<(?:(?P<conv>[a-zA-Z_]\w*)(?:\((?P<args>[^)]*)\))?:)?(?P<name>[a-zA-Z_]\w*)>"
+)
 
 # Heuristic segment classes, applied in order to whole path segments.
 SEGMENTS: tuple[tuple[str, str], ...] = (
@@ -42,7 +44,10 @@ SEGMENTS: tuple[tuple[str, str], ...] = (
     (r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", "{uuid}"),
     (r"^\d{4}-\d{2}-\d{2}$", "{date}"),
     (r"^[0-9a-fA-F]*[0-9][0-9a-fA-F]*$", None),  # hex with a digit: a hash when long enough
-    (r"^[A-Za-z0-9_~.=-]*(?:[0-9][A-Za-z0-9_~.=-]*[A-Za-z]|[A-Za-z][A-Za-z0-9_~.=-]*[0-9])[A-Za-z0-9_~.=-]*$", None),
+    (
+        r"^[A-Za-z0-9_~.=-]*(?:[0-9][A-Za-z0-9_~.=-]*[A-Za-z]|[A-Za-z][A-Za-z0-9_~.=-]*[0-9])[A-Za-z0-9_~.=-]*$",
+        None,
+    ),
 )
 HASH_MIN_CHARS = 16
 TOKEN_MIN_CHARS = 20
@@ -69,7 +74,9 @@ def compile_rule(text: str) -> Rule:
         elif conv in CONVERTERS:
             piece = CONVERTERS[conv]
         else:
-            raise InputError(f"route {text!r}: unknown converter '{conv}'; known: any, {', '.join(CONVERTERS)}")
+            raise InputError(
+                f"route {text!r}: unknown converter '{conv}'; known: any, {', '.join(CONVERTERS)}"
+            )
         pattern += f"(?:{piece})"
         converters += 1
         has_path |= conv == "path"
@@ -124,7 +131,9 @@ def _match_rules(distinct: pa.Array, rules: list[Rule]) -> pa.Array:
     labels = np.full(len(distinct), None, dtype=object)
     free = np.ones(len(distinct), dtype=bool)
     for rule in rules:
-        hit = pc.fill_null(pc.match_substring_regex(distinct, rule.pattern), False).to_numpy(zero_copy_only=False)
+        hit = pc.fill_null(pc.match_substring_regex(distinct, rule.pattern), False).to_numpy(
+            zero_copy_only=False
+        )
         hit &= free
         labels[hit] = rule.text
         free &= ~hit
@@ -143,7 +152,11 @@ def _unmatched(result: pa.DictionaryArray, encoded: pa.DictionaryArray) -> dict[
         counts.sort(key=lambda c: -c["counts"])
         top = [[c["values"], c["counts"]] for c in counts[:10]]
     total = len(result)
-    return {"unmatched": count, "unmatched_share": count / total if total else 0.0, "top_unmatched": top}
+    return {
+        "unmatched": count,
+        "unmatched_share": count / total if total else 0.0,
+        "top_unmatched": top,
+    }
 
 
 def heuristic_templates(paths: pa.Array) -> pa.Array:

@@ -22,7 +22,9 @@ def run_demo(out: Path, folder: Path = NOTEBOOKS) -> list[Path]:
     written = []
     for notebook in notebooks(folder):
         executed = out / notebook.name
-        papermill.execute_notebook(str(notebook), str(executed), cwd=str(folder), progress_bar=False)
+        papermill.execute_notebook(
+            str(notebook), str(executed), cwd=str(folder), progress_bar=False
+        )
         html, _ = HTMLExporter().from_notebook_node(nbformat.read(executed, as_version=4))
         target = out / f"{notebook.stem}.html"
         target.write_text(html, encoding="utf-8")

@@ -64,8 +64,11 @@ CANDIDATES = (
     "common",
 )
 
-_COMPILERS = {"gunicorn": gunicorn.compile_format, "nginx": nginx.compile_format,
-              "apache": apache.compile_format}
+_COMPILERS = {
+    "gunicorn": gunicorn.compile_format,
+    "nginx": nginx.compile_format,
+    "apache": apache.compile_format,
+}
 
 
 def list_formats() -> pd.DataFrame:
@@ -74,12 +77,14 @@ def list_formats() -> pd.DataFrame:
         {"name": name, "server": server, "format": text, "description": text_}
         for name, (server, text, text_) in NAMED.items()
     ]
-    rows.append({
-        "name": "<format string>",
-        "server": "gunicorn / nginx / apache",
-        "format": "any access_log_format, log_format or LogFormat string",
-        "description": "compiled by perfkit; the syntax tells the server",
-    })
+    rows.append(
+        {
+            "name": "<format string>",
+            "server": "gunicorn / nginx / apache",
+            "format": "any access_log_format, log_format or LogFormat string",
+            "description": "compiled by perfkit; the syntax tells the server",
+        }
+    )
     return pd.DataFrame(rows)
 
 
@@ -98,7 +103,9 @@ def resolve(fmt: str | Mapping[str, str] | LogFormat | JsonFormat) -> LogFormat 
     if isinstance(fmt, Mapping):
         return JsonFormat(dict(fmt))
     if not isinstance(fmt, str):
-        raise InputError(f"format= must be a name, a format string or a dict, not {type(fmt).__name__}")
+        raise InputError(
+            f"format= must be a name, a format string or a dict, not {type(fmt).__name__}"
+        )
     key = fmt.strip().lower()
     if key in ("json", "jsonlines", "ndjson"):
         key = "jsonl"

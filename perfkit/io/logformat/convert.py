@@ -103,9 +103,16 @@ def _time(raw, by_kind, tz, rejects) -> tuple[pa.Array, set[int]]:
         name = by_kind["time_clf"]
         values = _dictionary(raw[name])
         parsed = pc.strptime(values.dictionary, format=CLF_TIME, unit="s", error_is_null=True)
-        offsets = {_offset_s(text) for text in pc.unique(pc.utf8_slice_codeunits(values.dictionary, -5)).to_pylist() if text}
+        offsets = {
+            _offset_s(text)
+            for text in pc.unique(pc.utf8_slice_codeunits(values.dictionary, -5)).to_pylist()
+            if text
+        }
         stamps = pc.take(parsed.cast(pa.timestamp("ns", "UTC")), values.indices)
-        rejects.add(pc.and_(pc.is_null(stamps), pc.is_valid(raw[name])), f"{name}: expected a valid date and time")
+        rejects.add(
+            pc.and_(pc.is_null(stamps), pc.is_valid(raw[name])),
+            f"{name}: expected a valid date and time",
+        )
         rejects.add(pc.is_null(raw[name]), f"{name}: missing")
         return stamps, offsets
     if "time_iso" in by_kind:
@@ -113,7 +120,10 @@ def _time(raw, by_kind, tz, rejects) -> tuple[pa.Array, set[int]]:
         values = _dictionary(raw[name])
         stamps_u, offsets = _iso(values.dictionary, tz)
         stamps = pc.take(stamps_u, values.indices)
-        rejects.add(pc.and_(pc.is_null(stamps), pc.is_valid(raw[name])), f"{name}: expected a valid ISO 8601 time")
+        rejects.add(
+            pc.and_(pc.is_null(stamps), pc.is_valid(raw[name])),
+            f"{name}: expected a valid ISO 8601 time",
+        )
         rejects.add(pc.is_null(raw[name]), f"{name}: missing")
         return stamps, offsets
     if "time_epoch" in by_kind:
@@ -137,7 +147,9 @@ def _iso(values: pa.Array, tz: str | None) -> tuple[pa.Array, set[int]]:
         result[~naive] = aware
     if naive.any():
         local = pd.to_datetime(text[naive], format="ISO8601", errors="coerce")
-        result[naive] = local.dt.tz_localize(tz or "UTC", ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
+        result[naive] = local.dt.tz_localize(
+            tz or "UTC", ambiguous="NaT", nonexistent="NaT"
+        ).dt.tz_convert("UTC")
     offsets = {_offset_s(s[-6:].replace(":", "")) for s in text[~naive].dropna() if s[-1] != "Z"}
     if (~naive & text.str.endswith("Z")).any():
         offsets.add(0)
@@ -182,12 +194,16 @@ def _request(raw, by_kind, server, text) -> dict[str, pa.Array]:
         out["query"] = text(raw[by_kind["query"]], server)
     if "query_apache" in by_kind:
         query = raw[by_kind["query_apache"]]
-        out["query"] = text(pc.if_else(pc.starts_with(query, "?"), pc.utf8_slice_codeunits(query, 1), None), server)
+        out["query"] = text(
+            pc.if_else(pc.starts_with(query, "?"), pc.utf8_slice_codeunits(query, 1), None), server
+        )
     return out
 
 
 def _second(split: pa.Array) -> pa.Array:
-    padded = pc.if_else(pc.greater(pc.list_value_length(split), 1), split, pa.scalar(["", ""], split.type))
+    padded = pc.if_else(
+        pc.greater(pc.list_value_length(split), 1), split, pa.scalar(["", ""], split.type)
+    )
     return pc.list_element(padded, 1)
 
 
@@ -258,4 +274,4 @@ def fixed_zone(offsets: set[int]) -> dt.tzinfo | None:
     if len(offsets) != 1:
         return None
     (seconds,) = offsets
-    return dt.timezone.utc if seconds == 0 else dt.timezone(dt.timedelta(seconds=seconds))
+    return dt.UTC if seconds == 0 else dt.timezone(dt.timedelta(seconds=seconds))

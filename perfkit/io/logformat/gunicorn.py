@@ -11,8 +11,8 @@ import re
 
 from perfkit.errors import InputError
 from perfkit.io.logformat.fields import Field, Literal
-from perfkit.io.logformat.spec import Item, LogFormat
 from perfkit.io.logformat.naming import column_name, merge_literals, unique_name
+from perfkit.io.logformat.spec import Item, LogFormat
 
 DEFAULT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"'
 

@@ -24,7 +24,10 @@ from perfkit.errors import InputError
 # perfkit column -> (raw kind, JSON names tried in order when no mapping is given)
 COMMON_NAMES: dict[str, tuple[str, tuple[str, ...]]] = {
     "time": ("time", ("time", "timestamp", "@timestamp", "ts", "datetime", "time_iso8601", "date")),
-    "client": ("client", ("client", "remote_addr", "client_ip", "remote_ip", "ip", "clientip", "h")),
+    "client": (
+        "client",
+        ("client", "remote_addr", "client_ip", "remote_ip", "ip", "clientip", "h"),
+    ),
     "method": ("method", ("method", "request_method", "verb", "m")),
     "path": ("path", ("path", "uri", "request_path", "url_path", "U")),
     "request_uri": ("request_uri", ("request_uri", "url", "target")),
@@ -34,7 +37,10 @@ COMMON_NAMES: dict[str, tuple[str, tuple[str, ...]]] = {
     "bytes": ("bytes", ("bytes", "body_bytes_sent", "bytes_sent", "response_size", "size", "b")),
     "referrer": ("referrer", ("referrer", "referer", "http_referer", "f")),
     "user_agent": ("user_agent", ("user_agent", "http_user_agent", "agent", "ua", "a")),
-    "duration_ms": ("duration_ms", ("duration_ms", "response_time_ms", "elapsed_ms", "latency_ms", "M")),
+    "duration_ms": (
+        "duration_ms",
+        ("duration_ms", "response_time_ms", "elapsed_ms", "latency_ms", "M"),
+    ),
     "duration_us": ("duration_us", ("duration_us", "response_time_us", "D")),
     "duration_s": ("duration_s", ("duration_s", "request_time", "elapsed_s", "L")),
     "upstream_s": ("upstream_s", ("upstream_response_time",)),
@@ -72,7 +78,9 @@ def extract_json(data: memoryview, lines: pa.Array, fmt: JsonFormat, blank: pa.A
             kind = _time_kind(pieces, source)
         parts = [_string_column(table, source, len(idx)) for table, idx in pieces]
         strings = pa.concat_arrays(parts) if parts else pa.array([], pa.string())
-        full = _scatter(strings, np.concatenate([idx for _, idx in pieces]) if pieces else np.array([], int), n)
+        full = _scatter(
+            strings, np.concatenate([idx for _, idx in pieces]) if pieces else np.array([], int), n
+        )
         raw[column] = full
         kinds[column] = kind
     if not any(k.startswith("time") for k in kinds.values()):
@@ -94,7 +102,10 @@ def _parse_ranges(lines: pa.Array, rows: np.ndarray, lo: int, hi: int):
         return [], []
     text = _join(lines, rows[lo:hi])
     try:
-        table = pj.read_json(pa.BufferReader(text), read_options=pj.ReadOptions(block_size=max(len(text), 1 << 16) + 1))
+        table = pj.read_json(
+            pa.BufferReader(text),
+            read_options=pj.ReadOptions(block_size=max(len(text), 1 << 16) + 1),
+        )
         if table.num_rows == hi - lo:
             return [(table, rows[lo:hi])], []
         error = f"read {table.num_rows} objects from {hi - lo} lines"
@@ -112,7 +123,9 @@ def _join(lines: pa.Array, rows: np.ndarray) -> bytes:
     if len(rows) and rows[-1] - rows[0] + 1 == len(rows):  # contiguous: one slice, no copy of lines
         chunk = lines.slice(int(rows[0]), len(rows))
         buffers = chunk.buffers()
-        offsets = np.frombuffer(buffers[1], dtype=np.int32)[chunk.offset : chunk.offset + len(rows) + 1]
+        offsets = np.frombuffer(buffers[1], dtype=np.int32)[
+            chunk.offset : chunk.offset + len(rows) + 1
+        ]
         return bytes(memoryview(buffers[2])[offsets[0] : offsets[-1]])
     return "".join(pc.take(lines, pa.array(rows)).to_pylist()).encode()
 
@@ -160,7 +173,9 @@ def _string_column(table: pa.Table, dotted: str, n: int) -> pa.Array:
 def _time_kind(pieces, source: str) -> str:
     for table, _ in pieces:
         column = _get(table, source)
-        if column is not None and (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
+        if column is not None and (
+            pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
+        ):
             return "time_epoch"
     return "time_iso"
 

@@ -108,7 +108,9 @@ def extract(lines: pa.Array, fmt: LogFormat) -> tuple[dict[str, pa.Array], np.nd
     starts = range(0, len(lines), _SLICE_LINES)
     if len(starts) > 1:
         with ThreadPoolExecutor(_THREADS) as pool:
-            parts = list(pool.map(lambda s: pc.extract_regex(lines.slice(s, _SLICE_LINES), pattern), starts))
+            parts = list(
+                pool.map(lambda s: pc.extract_regex(lines.slice(s, _SLICE_LINES), pattern), starts)
+            )
         struct = pa.concat_arrays(parts)
     else:
         struct = pc.extract_regex(lines, pattern)

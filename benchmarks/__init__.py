@@ -1,0 +1,1 @@
+"""perfkit's speed and memory benchmarks (``python -m benchmarks``); not part of the tests."""

@@ -1,0 +1,129 @@
+"""Benchmark runner: perfkit's access-log path against GoAccess on the same file.
+
+Times file -> typed DataFrame (`read_access_log`) and the per-route latency
+table (`summarize`), each in a fresh process so peak RSS is its own, and
+GoAccess 1.x (``goaccess``) parsing the same file into its JSON report when it
+is installed. Prints lines/second, peak RSS and the ratios; the goal is at
+least 10x GoAccess's throughput with peak RSS at most 3x the DataFrame.
+
+Usage: python -m benchmarks [--lines N] [--repeat K] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.genlog import generate
+
+GOACCESS_FORMAT = '%h %^[%d:%t %^] "%r" %s %b "%R" "%u" %D'
+CHILD = r"""
+import json, resource, sys, time
+t0 = time.perf_counter()
+import perfkit
+t1 = time.perf_counter()
+df = perfkit.read_access_log(sys.argv[1], format="gunicorn_timed")
+t2 = time.perf_counter()
+table = perfkit.summarize(df)
+t3 = time.perf_counter()
+print(json.dumps({"import_s": t1 - t0, "read_s": t2 - t1, "summary_s": t3 - t2, "rows": len(df),
+                  "routes": len(table), "frame_bytes": int(df.memory_usage(deep=True).sum()),
+                  "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+"""
+
+
+def run_perfkit(path: Path) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(path)], check=True, capture_output=True, text=True
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run_goaccess(path: Path) -> dict | None:
+    exe = shutil.which("goaccess")
+    if exe is None:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "report.json"
+        t0 = time.perf_counter()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        subprocess.run(
+            [
+                exe,
+                str(path),
+                f"--log-format={GOACCESS_FORMAT}",
+                "--date-format=%d/%b/%Y",
+                "--time-format=%T",
+                "--no-global-config",
+                "--no-progress",
+                "-o",
+                str(report),
+            ],
+            check=True,
+            capture_output=True,
+        )
+        seconds = time.perf_counter() - t0
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        version = subprocess.run([exe, "--version"], capture_output=True, text=True).stdout.split(
+            "\n"
+        )[0]
+    return {
+        "seconds": seconds,
+        "peak_rss_bytes": max(peak, before) * 1024,
+        "version": version.strip(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each; the best is reported")
+    parser.add_argument("--file", type=Path, help="use this log instead of generating one")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = args.file or generate(Path(tmp) / "gunicorn.log", args.lines)
+        size_mb = path.stat().st_size / 1e6
+        print(
+            f"input: {path.name}, {args.lines:,} lines, {size_mb:.0f} MB (Gunicorn default + %(D)s)"
+        )
+        ours = min(
+            (run_perfkit(path) for _ in range(args.repeat)),
+            key=lambda r: r["read_s"] + r["summary_s"],
+        )
+        total = ours["read_s"] + ours["summary_s"]
+        n = ours["rows"]
+        print(
+            f"perfkit read_access_log : {ours['read_s']:.2f} s  {n / ours['read_s']:,.0f} lines/s"
+        )
+        print(f"perfkit summarize       : {ours['summary_s']:.2f} s  ({ours['routes']} routes)")
+        print(f"perfkit file -> table   : {total:.2f} s  {n / total:,.0f} lines/s")
+        print(f"DataFrame size          : {ours['frame_bytes'] / 2**20:.0f} MiB")
+        ratio = ours["peak_rss_bytes"] / ours["frame_bytes"]
+        print(
+            f"peak RSS                : {ours['peak_rss_bytes'] / 2**20:.0f} MiB "
+            f"({ratio:.2f}x the DataFrame; goal <= 3x)"
+        )
+        goaccess = run_goaccess(path)
+        if goaccess is None:
+            print("GoAccess                : not installed (apt-get install goaccess); no ratio")
+            return 0
+        speed = args.lines / goaccess["seconds"]
+        print(
+            f"{goaccess['version']:<24}: {goaccess['seconds']:.2f} s  {speed:,.0f} lines/s, "
+            f"peak RSS {goaccess['peak_rss_bytes'] / 2**20:.0f} MiB"
+        )
+        print(f"ratio perfkit/GoAccess  : {(n / total) / speed:.1f}x lines/s (goal >= 10x)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

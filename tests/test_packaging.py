@@ -1,0 +1,38 @@
+"""environment.yml mirrors pyproject.toml; the README states the two commands."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CONDA_NAMES = {"psycopg[binary]": "psycopg"}
+
+
+def _name(requirement: str) -> str:
+    name = re.split(r"[<>=!~ ;]", requirement.strip(), maxsplit=1)[0].lower()
+    return CONDA_NAMES.get(name, re.sub(r"\[.*\]", "", name))
+
+
+def test_environment_yml_mirrors_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = {_name(r) for r in project["dependencies"] + project["optional-dependencies"]["dev"]}
+    listed = set()
+    text = (ROOT / "environment.yml").read_text()
+    for line in text.split("dependencies:", 1)[1].splitlines():
+        match = re.match(r"^\s+-\s+([A-Za-z0-9_.\-\[\]]+)", line)
+        if match and match[1] not in ("pip", "python") and not line.strip().startswith("- -e"):
+            listed.add(_name(match[1]))
+    assert wanted == listed, (
+        f"only in pyproject: {wanted - listed}; only in environment.yml: {listed - wanted}"
+    )
+    assert project["requires-python"] == ">=3.11"
+
+
+def test_readme_and_ci_run_the_two_commands():
+    readme = (ROOT / "README.md").read_text()
+    first_section = readme.split("## Usage")[0]  # the two commands come first
+    assert "make demo" in first_section and "make test" in first_section
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "set -euo pipefail" in ci and "make test" in ci
