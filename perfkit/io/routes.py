@@ -160,14 +160,27 @@ def _unmatched(result: pa.DictionaryArray, encoded: pa.DictionaryArray) -> dict[
 
 
 def heuristic_templates(paths: pa.Array) -> pa.Array:
-    """Collapse identifier-like segments of each path (see the module docstring)."""
+    """Collapse identifier-like segments of each path (see the module docstring).
+
+    Every class needs a digit, so only segments holding one are examined.
+    """
     segments = pc.split_pattern(paths, "/")
     flat = pc.list_flatten(segments)
+    candidate = pc.fill_null(pc.match_substring_regex(flat, "[0-9]"), False)
+    if pc.any(candidate).as_py():
+        flat = pc.replace_with_mask(flat, candidate, _template_segments(pc.filter(flat, candidate)))
+    offsets = segments.offsets
+    if segments.offset:
+        offsets = pc.subtract(offsets, offsets[0])
+    rebuilt = pa.ListArray.from_arrays(offsets, flat, mask=segments.is_null())
+    return pc.binary_join(rebuilt, "/")
+
+
+def _template_segments(flat: pa.Array) -> pa.Array:
     out = flat
     for pattern, label in SEGMENTS:
-        if label is None:
-            continue
-        out = pc.replace_substring_regex(out, pattern, label)
+        if label is not None:
+            out = pc.replace_substring_regex(out, pattern, label)
     untouched = pc.equal(out, flat)
     lengths = pc.utf8_length(flat)
     hexish = pc.and_(
@@ -177,9 +190,4 @@ def heuristic_templates(paths: pa.Array) -> pa.Array:
         pc.match_substring_regex(flat, SEGMENTS[4][0]), pc.greater_equal(lengths, TOKEN_MIN_CHARS)
     )
     out = pc.if_else(pc.and_(untouched, hexish), "{hash}", out)
-    out = pc.if_else(pc.and_(untouched, pc.and_(tokenish, pc.invert(hexish))), "{token}", out)
-    offsets = segments.offsets
-    if segments.offset:
-        offsets = pc.subtract(offsets, offsets[0])
-    rebuilt = pa.ListArray.from_arrays(offsets, out, mask=segments.is_null())
-    return pc.binary_join(rebuilt, "/")
+    return pc.if_else(pc.and_(untouched, pc.and_(tokenish, pc.invert(hexish))), "{token}", out)

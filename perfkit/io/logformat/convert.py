@@ -21,9 +21,8 @@ from perfkit.io.logformat.fields import DURATION_KINDS, KINDS, MS_PER_UNIT, UNES
 
 CLF_TIME = "%d/%b/%Y:%H:%M:%S %z"
 STRING_KINDS = ("client", "user", "referrer", "user_agent", "protocol", "extra", "extra_word")
-_REQUEST = (
-    r"^(?P<method>[A-Za-z][A-Za-z_-]{0,19}) (?P<target>\S+?)(?: (?P<protocol>HTTP/\d(?:\.\d)?))?$"
-)
+_METHOD = r"^[A-Za-z][A-Za-z_-]{0,19}$"
+_PROTOCOL = r"^HTTP/\d(?:\.\d)?$"
 
 
 @dataclass
@@ -167,15 +166,22 @@ def _request(raw, by_kind, server, text) -> dict[str, pa.Array]:
     out: dict[str, pa.Array] = {}
     target = None
     if "request" in by_kind:
-        values = _dictionary(raw[by_kind["request"]])
-        parts = pc.extract_regex(text(values.dictionary, server), _REQUEST)
-        method = pc.struct_field(parts, "method")
-        target = pc.struct_field(parts, "target")
-        out["method"] = pc.take(pc.utf8_upper(method), values.indices)
-        out["protocol"] = pc.take(pc.struct_field(parts, "protocol"), values.indices)
+        request = text(raw[by_kind["request"]], server)
+        parts = pc.split_pattern(request, " ", max_splits=2)
+        count = pc.list_value_length(parts)
+        method, target, protocol = (_nth(parts, i) for i in range(3))
+        well_formed = pc.and_(
+            pc.and_(pc.greater_equal(count, 2), pc.greater(pc.utf8_length(target), 0)),
+            pc.and_(
+                pc.match_substring_regex(method, _METHOD),
+                pc.fill_null(pc.match_substring_regex(protocol, _PROTOCOL), True),
+            ),
+        )
+        well_formed = pc.fill_null(well_formed, False)
         # a request line that is not 'METHOD target [HTTP/x]' keeps its text as the path
-        raw_text = text(values.dictionary, server)
-        target = pc.take(pc.if_else(pc.is_null(target), raw_text, target), values.indices)
+        out["method"] = pc.utf8_upper(pc.if_else(well_formed, method, pa.scalar(None, pa.string())))
+        out["protocol"] = pc.if_else(well_formed, protocol, pa.scalar(None, pa.string()))
+        target = pc.if_else(well_formed, target, request)
     if "method" in by_kind:
         out["method"] = pc.utf8_upper(text(raw[by_kind["method"]], server))
     if "protocol" in by_kind:
@@ -198,6 +204,16 @@ def _request(raw, by_kind, server, text) -> dict[str, pa.Array]:
             pc.if_else(pc.starts_with(query, "?"), pc.utf8_slice_codeunits(query, 1), None), server
         )
     return out
+
+
+def _nth(lists: pa.Array, i: int) -> pa.Array:
+    """Element `i` of each list, null where a list is shorter."""
+    sliced = pc.list_slice(lists, i, i + 1)
+    positions = np.full(len(lists), -1, dtype=np.int64)
+    positions[pc.list_parent_indices(sliced).to_numpy()] = np.arange(
+        len(pc.list_flatten(sliced)), dtype=np.int64
+    )
+    return pc.take(pc.list_flatten(sliced), pa.array(positions, mask=positions < 0))
 
 
 def _second(split: pa.Array) -> pa.Array:
