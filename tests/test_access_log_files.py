@@ -204,6 +204,6 @@ def test_secrets_are_redacted_on_load(tmp_path):
     df = read_access_log(write(tmp_path / "s.log", rows), format=FMT, on_bad_lines="skip")
     assert df["query"].iloc[0] == "api_key=REDACTED&order=5&Access_Token=REDACTED"
     assert df["referrer"].iloc[0] == "https://u:REDACTED@wh.example.com/cb?session=REDACTED&x=1"
-    text = df.to_json() + str(df.attrs)
+    text = df.to_json(date_format="iso") + str(df.attrs)
     for n in range(1, 6):
         assert f"SEKRET{n}" not in text

@@ -57,11 +57,9 @@ def summarize(
 
 
 def _group_codes(frame: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, pd.Index]:
-    grouper = frame.groupby(keys, observed=True, sort=True, dropna=False)
-    codes = grouper.ngroup().to_numpy()
-    return codes, pd.Index(list(grouper.groups.keys()), name=keys[0]) if len(
-        keys
-    ) == 1 else pd.MultiIndex.from_tuples(list(grouper.groups.keys()), names=keys)
+    """Group number of each row, and the group keys in that numbering."""
+    grouper = frame.groupby(keys[0] if len(keys) == 1 else keys, observed=True, dropna=False)
+    return grouper.ngroup().to_numpy(), grouper.size().index
 
 
 def _latency(codes, values, n_groups, index, percentiles) -> pd.DataFrame:
