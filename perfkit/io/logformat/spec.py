@@ -48,11 +48,6 @@ class LogFormat:
         """The full-line RE2 pattern with one named group per field."""
         return "^" + "".join(self._pieces(capture=True)) + r"\r?\n?$"
 
-    @cached_property
-    def python_regex(self) -> re.Pattern[str]:
-        """`regex` for Python's `re` (same syntax here), for diagnosing rejected lines."""
-        return re.compile(self.regex)
-
     def _pieces(self, capture: bool) -> list[str]:
         pieces: list[str] = []
         items = list(self.items)
