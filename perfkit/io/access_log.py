@@ -31,12 +31,12 @@ from perfkit.io.logformat.parse import extract, lines_array, tokenize
 from perfkit.io.logformat.spec import diagnose
 from perfkit.io.paths import Paths, expand_paths
 from perfkit.io.redact import is_sensitive_column, redact_query, redact_text, redact_urls
-from perfkit.io.routes import route_labels
+from perfkit.io.routes import merge_route_info, route_labels, rules_from
 from perfkit.io.textfiles import Block, TruncatedInput, read_blocks
 
 OnBadLines = Literal["error", "warn", "skip"]
 SNIFF_LINES = 100
-PARSE_THREADS = 1  # blocks parsed at once; Arrow's CSV reader already uses every core
+PARSE_THREADS = 2  # blocks parsed at once, one per core (Arrow releases the GIL)
 DIAGNOSED = 100  # rejected lines explained field by field; the rest get the block's reason
 
 # The requests frame, in order: column -> pandas dtype.
@@ -115,35 +115,39 @@ def read_access_log(
         raise InputError(f"on_bad_lines must be 'error', 'warn' or 'skip', not {on_bad_lines!r}")
     files = expand_paths(paths)
     fixed = None if isinstance(format, str) and format == "auto" else resolve(format)
+    rules = None if routes is None else rules_from(routes)
     account = ParseAccount("read_access_log")
     parts: list[tuple[pa.Table, set[int]]] = []
     formats: dict[str, LogFormat | JsonFormat] = {}
     with _progress(files) as progress:
         for path in files:
-            parts.extend(_read_file(path, fixed, tz, on_bad_lines, account, formats, progress))
+            parts.extend(
+                _read_file(path, fixed, tz, rules, on_bad_lines, account, formats, progress)
+            )
     if account.lines == 0:
         raise InputError(f"{_names(files)}: empty; there are no log lines to read")
     account.format = ", ".join(dict.fromkeys(f.name for f in formats.values()))
     account.format_string = " | ".join(dict.fromkeys(f.source for f in formats.values()))
-    frame = _assemble(parts, routes, tz, account)
+    account.routes = merge_route_info([info for _, _, info in parts])
+    frame = _assemble(parts, tz)
     if account.rejected and on_bad_lines == "warn":
         warnings.warn(account.summary(), PerfkitWarning, stacklevel=2)
     frame.attrs["perfkit"] = account.to_dict()
     return frame
 
 
-def _read_file(path, fixed, tz, on_bad_lines, account, formats, progress):
+def _read_file(path, fixed, tz, rules, on_bad_lines, account, formats, progress):
     counts = {"file": str(path), "lines": 0, "parsed": 0, "rejected": 0, "format": ""}
     try:
-        for block, fmt, parsed in _parsed_blocks(path, fixed, tz):
+        for block, fmt, parsed in _parsed_blocks(path, fixed, tz, rules):
             counts["format"] = fmt.name
             formats[str(path)] = fmt
-            table, offsets, rejects, lines = parsed
+            table, offsets, rejects, lines, route_info = parsed
             _account_block(
                 block, fmt, rejects, lines, table.num_rows, counts, account, on_bad_lines
             )
             if table.num_rows:
-                yield table, offsets
+                yield table, offsets, route_info
             progress.update(block.lines)
     except TruncatedInput as exc:
         if on_bad_lines == "error":
@@ -156,7 +160,7 @@ def _read_file(path, fixed, tz, on_bad_lines, account, formats, progress):
     account.files.append(counts)
 
 
-def _parsed_blocks(path: Path, fixed, tz):
+def _parsed_blocks(path: Path, fixed, tz, rules):
     """(block, format, parse result) in file order; the next block is read while one parses.
 
     When the file turns out damaged, the blocks read before the damage are
@@ -170,7 +174,7 @@ def _parsed_blocks(path: Path, fixed, tz):
             for block in read_blocks(path):
                 if fmt is None:
                     fmt = sniff(_head(block), str(path))
-                pending.append((block, fmt, pool.submit(_parse_block, block, fmt, tz)))
+                pending.append((block, fmt, pool.submit(_parse_block, block, fmt, tz, rules)))
                 while len(pending) > PARSE_THREADS:
                     done_block, done_fmt, future = pending.popleft()
                     yield done_block, done_fmt, future.result()
@@ -188,8 +192,12 @@ def _head(block: Block) -> list[str]:
     return text.splitlines()[:SNIFF_LINES]
 
 
-def _parse_block(block: Block, fmt: LogFormat | JsonFormat, tz: str | None):
-    """Typed table of one block's good lines, its UTC offsets, its rejects, its lines (or None)."""
+def _parse_block(block: Block, fmt: LogFormat | JsonFormat, tz: str | None, rules):
+    """One block's good lines as a typed, routed, redacted table.
+
+    Returns the table, the UTC offsets its times carried, its rejects, its
+    lines (None when the fast path never needed them) and its route info.
+    """
     rejects = Rejects(block.lines)
     lines = None
     raw = None if isinstance(fmt, JsonFormat) else tokenize(block.data, block.lines, fmt)
@@ -208,7 +216,22 @@ def _parse_block(block: Block, fmt: LogFormat | JsonFormat, tz: str | None):
             raw, matched = extract(lines, fmt)
             rejects.add(~matched, f"does not match the {fmt.name} format")
     converted = convert(raw, kinds, server, tz, rejects, plain=lines is None)
-    return _typed_table(converted, block), converted.offsets_s, rejects, lines
+    table, route_info = _finish(_typed_table(converted, block), rules)
+    return table, converted.offsets_s, rejects, lines, route_info
+
+
+def _finish(table: pa.Table, rules) -> tuple[pa.Table, dict[str, Any]]:
+    """Standard columns present, route labels added, secrets redacted."""
+    n = table.num_rows
+    for name in COLUMNS:
+        if name not in table.column_names and name not in ("time", "route"):
+            table = table.append_column(name, pa.nulls(n, _ARROW_TYPES.get(name, pa.string())))
+    labels, info = route_labels(table.column("path").combine_chunks(), rules)
+    table = table.append_column("route", labels)
+    for name, redact in (("query", redact_query), ("referrer", redact_urls)):
+        i = table.schema.get_field_index(name)
+        table = table.set_column(i, name, redact(table.column(i).combine_chunks()))
+    return table, info
 
 
 def _blank(lines: pa.Array) -> pa.Array:
@@ -260,21 +283,11 @@ def _account_block(block, fmt, rejects, lines, kept, counts, account, on_bad_lin
         account.keep(str(block.path), line_no, reason, redact_text(text))
 
 
-def _assemble(parts, routes, tz, account: ParseAccount) -> pd.DataFrame:
-    offsets: set[int] = set().union(*(o for _, o in parts)) if parts else set()
-    tables = [t for t, _ in parts]
-    tables.sort(key=lambda t: _first_time(t))
-    table = _unify(tables)
-    labels, info = route_labels(table.column("path").combine_chunks(), routes)
-    account.routes = info
-    table = table.append_column("route", labels)
-    table = table.set_column(
-        table.schema.get_field_index("query"),
-        "query",
-        redact_query(table.column("query").combine_chunks()),
-    )
-    i = table.schema.get_field_index("referrer")
-    table = table.set_column(i, "referrer", redact_urls(table.column(i).combine_chunks()))
+def _assemble(parts, tz) -> pd.DataFrame:
+    """The blocks' tables in time order (by file), as the requests frame."""
+    offsets: set[int] = set().union(*(o for _, o, _ in parts)) if parts else set()
+    tables = sorted((t for t, _, _ in parts), key=_first_time)
+    table = pa.concat_tables(tables, promote_options="permissive") if tables else _empty()
     zone = tz or fixed_zone(offsets) or "UTC"
     return _to_pandas(table, zone)
 
@@ -284,22 +297,12 @@ def _first_time(table: pa.Table) -> int:
     return 0 if first is None else int(first.timestamp() * 1e6)
 
 
-def _unify(tables: list[pa.Table]) -> pa.Table:
-    """One table with every standard column present (missing ones all-null)."""
-    if not tables:
-        tables = [
-            pa.table(
-                {
-                    "time": pa.array([], pa.timestamp("ns", "UTC")),
-                    "source": pa.array([], pa.dictionary(pa.int32(), pa.string())),
-                }
-            )
-        ]
-    table = pa.concat_tables(tables, promote_options="permissive")
-    n = table.num_rows
-    for name in COLUMNS:
-        if name not in table.column_names and name not in ("time", "route"):
-            table = table.append_column(name, pa.nulls(n, _ARROW_TYPES.get(name, pa.string())))
+def _empty() -> pa.Table:
+    """A table of no requests with the standard columns."""
+    empty = pa.table({"time": pa.array([], pa.timestamp("ns", "UTC"))})
+    table, _ = _finish(
+        empty.append_column("source", pa.array([], pa.dictionary(pa.int32(), pa.string()))), None
+    )
     return table
 
 

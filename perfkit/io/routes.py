@@ -107,34 +107,63 @@ def rules_from(routes: Any) -> list[Rule]:
     return sorted(rules, key=lambda r: r.order)
 
 
-def route_labels(paths: pa.Array, routes: Any = None) -> tuple[pa.DictionaryArray, dict[str, Any]]:
-    """Route label per path (dictionary-encoded) and a summary of how they were found."""
+def route_labels(
+    paths: pa.Array, rules: list[Rule] | None = None
+) -> tuple[pa.DictionaryArray, dict[str, Any]]:
+    """Route label per path (dictionary-encoded) and how they were found.
+
+    `rules` come from `rules_from`; None uses the heuristic. With rules, the
+    info counts the requests no rule matched and their paths (most frequent
+    `TOP_UNMATCHED`), for `merge_route_info` to combine across blocks.
+    """
     encoded = pc.dictionary_encode(paths)
     if isinstance(encoded, pa.ChunkedArray):
         encoded = encoded.combine_chunks()
     distinct = encoded.dictionary
-    if routes is None:
-        labels = heuristic_templates(distinct)
-        info: dict[str, Any] = {"source": "heuristic"}
-    else:
-        labels = _match_rules(distinct, rules_from(routes))
-        info = {"source": "rules"}
+    labels = heuristic_templates(distinct) if rules is None else _match_rules(distinct, rules)
     label_codes = pc.dictionary_encode(labels)
     indices = pc.take(label_codes.indices, encoded.indices)
     result = pa.DictionaryArray.from_arrays(indices, label_codes.dictionary)
-    if routes is not None:
+    info: dict[str, Any] = {
+        "source": "heuristic" if rules is None else "rules",
+        "requests": len(paths),
+    }
+    if rules is not None:
         info.update(_unmatched(result, encoded))
     return result, info
+
+
+TOP_UNMATCHED = 10
+
+
+def merge_route_info(infos: list[dict[str, Any]]) -> dict[str, Any]:
+    """Combine per-block route infos into the account's: share and top unmatched paths."""
+    if not infos:
+        return {}
+    merged: dict[str, Any] = {"source": infos[0]["source"]}
+    if merged["source"] != "rules":
+        return merged
+    total = sum(i["requests"] for i in infos)
+    unmatched = sum(i["unmatched"] for i in infos)
+    counts: dict[str, int] = {}
+    for info in infos:
+        for path, count in info["unmatched_paths"]:
+            counts[path] = counts.get(path, 0) + count
+    top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_UNMATCHED]
+    merged.update(
+        unmatched=unmatched,
+        unmatched_share=unmatched / total if total else 0.0,
+        top_unmatched=[[path, count] for path, count in top],
+    )
+    return merged
 
 
 def _match_rules(distinct: pa.Array, rules: list[Rule]) -> pa.Array:
     labels = np.full(len(distinct), None, dtype=object)
     free = np.ones(len(distinct), dtype=bool)
     for rule in rules:
-        hit = pc.fill_null(pc.match_substring_regex(distinct, rule.pattern), False).to_numpy(
-            zero_copy_only=False
-        )
-        hit &= free
+        matched = pc.match_substring_regex(distinct, rule.pattern)
+        hit = pc.fill_null(matched, False).to_numpy(zero_copy_only=False) & free
         labels[hit] = rule.text
         free &= ~hit
     labels[free] = UNMATCHED
@@ -142,20 +171,15 @@ def _match_rules(distinct: pa.Array, rules: list[Rule]) -> pa.Array:
 
 
 def _unmatched(result: pa.DictionaryArray, encoded: pa.DictionaryArray) -> dict[str, Any]:
-    unmatched_code = result.dictionary.index(UNMATCHED).as_py()
-    mask = pc.equal(result.indices, unmatched_code) if unmatched_code >= 0 else None
-    count = int(pc.sum(mask).as_py() or 0) if mask is not None else 0
-    top: list[list[Any]] = []
-    if count:
-        paths = pc.filter(encoded, mask)
-        counts = pc.value_counts(paths.dictionary_decode()).to_pylist()
-        counts.sort(key=lambda c: -c["counts"])
-        top = [[c["values"], c["counts"]] for c in counts[:10]]
-    total = len(result)
+    code = result.dictionary.index(UNMATCHED).as_py()
+    if code < 0:
+        return {"unmatched": 0, "unmatched_paths": []}
+    mask = pc.equal(result.indices, code)
+    counts = pc.value_counts(pc.filter(encoded, mask).dictionary_decode()).to_pylist()
+    counts.sort(key=lambda c: -c["counts"])
     return {
-        "unmatched": count,
-        "unmatched_share": count / total if total else 0.0,
-        "top_unmatched": top,
+        "unmatched": int(pc.sum(mask).as_py() or 0),
+        "unmatched_paths": [(c["values"], c["counts"]) for c in counts[: TOP_UNMATCHED * 100]],
     }
 
 

@@ -12,11 +12,15 @@ import bz2
 import gzip
 import io
 import lzma
+import mmap
+import os
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+
+import numpy as np
 
 from perfkit.errors import InputError
 
@@ -72,6 +76,9 @@ def read_blocks(path: Path, block_bytes: int = BLOCK_BYTES) -> Iterator[Block]:
     A compressed file that ends early (a partial copy) yields every whole line
     that was decompressed, then raises `TruncatedInput` naming the file.
     """
+    if path.suffix.lower() not in _OPENERS:
+        yield from _mapped_blocks(path, block_bytes)
+        return
     line_no = 1
     carry = b""
     with open_binary(path) as stream:
@@ -98,6 +105,49 @@ def read_blocks(path: Path, block_bytes: int = BLOCK_BYTES) -> Iterator[Block]:
             if final:
                 return
             carry = bytes(buf[buf.rfind(b"\n") + 1 :])
+
+
+def _mapped_blocks(path: Path, block_bytes: int) -> Iterator[Block]:
+    """Blocks of a plain file as views of its memory map: no copy, no fresh memory."""
+    try:
+        with open(path, "rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            if size == 0:
+                return
+            mapped = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+    except PermissionError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror})") from exc
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be opened ({exc})") from exc
+    check_text(path, mapped[:_SNIFF_BYTES])
+    start, line_no = 0, 1
+    while start < size:
+        cut = min(start + block_bytes, size)
+        if cut < size:
+            cut = mapped.rfind(b"\n", start, cut) + 1
+            if cut <= start:  # one line longer than a block: take it whole
+                newline = mapped.find(b"\n", start + block_bytes)
+                cut = size if newline < 0 else newline + 1
+        view = memoryview(mapped)[start:cut]
+        if mapped[cut - 1 : cut] != b"\n":  # a last line without its newline
+            view = memoryview(bytes(view) + b"\n")
+        data = _valid_utf8(view)
+        lines = int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8) == 0x0A))
+        yield Block(path, line_no, data, lines)
+        line_no += lines
+        start = cut
+
+
+def _valid_utf8(view: memoryview) -> memoryview:
+    """`view` itself when it is valid UTF-8, else a copy with bad bytes as ``\\xNN``."""
+    if len(view) == 0 or np.frombuffer(view, dtype=np.uint8).max() < 0x80:
+        return view.toreadonly()
+    raw = bytes(view)
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raw = raw.decode("utf-8", errors="backslashreplace").encode("utf-8")
+    return memoryview(raw)
 
 
 class _Damaged(Exception):

@@ -10,6 +10,7 @@ offsets) is done once per distinct value through dictionary encoding.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,8 +19,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from perfkit.io.logformat.fields import DURATION_KINDS, KINDS, MS_PER_UNIT, UNESCAPE
+from perfkit.io.logformat.spec import OFFSET_SUFFIX
 
 CLF_TIME = "%d/%b/%Y:%H:%M:%S %z"
+CLF_LOCAL = "%d/%b/%Y:%H:%M:%S"
+_OFFSET = re.compile(r"^[+-]\d{4}$")
 STRING_KINDS = ("client", "user", "referrer", "user_agent", "protocol", "extra", "extra_word")
 _METHOD = r"^[A-Za-z][A-Za-z_-]{0,19}$"
 _PROTOCOL = r"^HTTP/\d(?:\.\d)?$"
@@ -78,7 +82,7 @@ def convert(
     for name, kind in kinds.items():
         by_kind.setdefault(kind, name)
         spec = KINDS[kind]
-        if spec.strict and name in raw and kind != "time_clf":  # strptime checks times
+        if spec.strict and name in raw and pa.types.is_string(raw[name].type):
             valid = pc.fill_null(pc.match_substring_regex(raw[name], f"^(?:{spec.pattern})$"), True)
             if not pc.all(valid).as_py():
                 rejects.add(pc.invert(valid), f"{name}: expected {spec.expected}")
@@ -98,6 +102,8 @@ def convert(
 
 def _time(raw, by_kind, tz, rejects) -> tuple[pa.Array, set[int]]:
     n = rejects.n
+    if "time_clf" in by_kind and by_kind["time_clf"] + OFFSET_SUFFIX in raw:
+        return _clf_halves(raw, by_kind["time_clf"], rejects)
     if "time_clf" in by_kind:
         name = by_kind["time_clf"]
         values = _dictionary(raw[name])
@@ -136,6 +142,19 @@ def _time(raw, by_kind, tz, rejects) -> tuple[pa.Array, set[int]]:
     return pa.nulls(n, pa.timestamp("ns", "UTC")), set()
 
 
+def _clf_halves(raw, name: str, rejects: Rejects) -> tuple[pa.Array, set[int]]:
+    """A CLF time the tokenizer split at its space: date-time and offset, both dictionaries."""
+    local, offset = raw[name], raw[name + OFFSET_SUFFIX]
+    parsed = pc.strptime(local.dictionary, format=CLF_LOCAL, unit="s", error_is_null=True)
+    seconds = [_offset_s(t) if _OFFSET.match(t) else None for t in offset.dictionary.to_pylist()]
+    local_s = pc.take(parsed.cast(pa.int64()), local.indices)
+    offset_s = pc.take(pa.array(seconds, pa.int64()), offset.indices)
+    utc_s = pc.subtract(local_s, offset_s)
+    stamps = pc.multiply(utc_s, 1_000_000_000).cast(pa.timestamp("ns", "UTC"))
+    rejects.add(pc.is_null(stamps), f"{name}: expected a valid date and time")
+    return stamps, {s for s in seconds if s is not None}
+
+
 def _iso(values: pa.Array, tz: str | None) -> tuple[pa.Array, set[int]]:
     """Parse distinct ISO 8601 strings; naive ones are read in `tz` (default UTC)."""
     text = pd.Series(values.to_pandas(), dtype=object)
@@ -167,33 +186,21 @@ def _request(raw, by_kind, server, text) -> dict[str, pa.Array]:
     target = None
     if "request" in by_kind:
         request = text(raw[by_kind["request"]], server)
-        parts = pc.split_pattern(request, " ", max_splits=2)
-        count = pc.list_value_length(parts)
-        method, target, protocol = (_nth(parts, i) for i in range(3))
-        well_formed = pc.and_(
-            pc.and_(pc.greater_equal(count, 2), pc.greater(pc.utf8_length(target), 0)),
-            pc.and_(
-                pc.match_substring_regex(method, _METHOD),
-                pc.fill_null(pc.match_substring_regex(protocol, _PROTOCOL), True),
-            ),
-        )
-        well_formed = pc.fill_null(well_formed, False)
+        method, target, protocol, well_formed = _split_request(request)
         # a request line that is not 'METHOD target [HTTP/x]' keeps its text as the path
-        out["method"] = pc.utf8_upper(pc.if_else(well_formed, method, pa.scalar(None, pa.string())))
-        out["protocol"] = pc.if_else(well_formed, protocol, pa.scalar(None, pa.string()))
+        null = pa.scalar(None, pa.string())
+        out["method"] = pc.utf8_upper(pc.if_else(well_formed, method, null))
+        out["protocol"] = pc.if_else(well_formed, protocol, null)
         target = pc.if_else(well_formed, target, request)
     if "method" in by_kind:
-        out["method"] = pc.utf8_upper(text(raw[by_kind["method"]], server))
+        out["method"] = _on_values(raw[by_kind["method"]], lambda v: pc.utf8_upper(text(v, server)))
     if "protocol" in by_kind:
-        out["protocol"] = text(raw[by_kind["protocol"]], server)
+        out["protocol"] = _on_values(raw[by_kind["protocol"]], lambda v: text(v, server))
     if "request_uri" in by_kind:
         target = text(raw[by_kind["request_uri"]], server)
     if target is not None:
         split = pc.split_pattern(target, "?", max_splits=1)
-        out["path"] = pc.list_element(split, 0)
-        has_query = pc.greater(pc.list_value_length(split), 1)
-        query = pc.if_else(has_query, _second(split), pa.scalar(None, pa.string()))
-        out["query"] = query
+        out["path"], out["query"] = _nth(split, 0), _nth(split, 1)
     if "path" in by_kind:
         out["path"] = text(raw[by_kind["path"]], server)
     if "query" in by_kind:
@@ -206,21 +213,40 @@ def _request(raw, by_kind, server, text) -> dict[str, pa.Array]:
     return out
 
 
-def _nth(lists: pa.Array, i: int) -> pa.Array:
+def _split_request(request: pa.Array):
+    """method, target, protocol of 'METHOD target [HTTP/x.y]' lines, and which lines are so."""
+    parts = pc.split_pattern(request, " ", max_splits=2)
+    count = pc.list_value_length(parts)
+    method, target, protocol = (_nth(parts, i) for i in range(3))
+    well_formed = pc.and_(
+        pc.and_(pc.greater_equal(count, 2), pc.greater(pc.binary_length(target), 0)),
+        pc.and_(
+            _matches_distinct(method, _METHOD),
+            pc.fill_null(_matches_distinct(protocol, _PROTOCOL), True),
+        ),
+    )
+    return method, target, protocol, pc.fill_null(well_formed, False)
+
+
+def _matches_distinct(values: pa.Array, pattern: str) -> pa.Array:
+    """match_substring_regex evaluated once per distinct value (methods, protocols)."""
+    encoded = _dictionary(values)
+    return pc.take(pc.match_substring_regex(encoded.dictionary, pattern), encoded.indices)
+
+
+def _nth(lists: pa.ListArray, i: int) -> pa.Array:
     """Element `i` of each list, null where a list is shorter."""
-    sliced = pc.list_slice(lists, i, i + 1)
-    positions = np.full(len(lists), -1, dtype=np.int64)
-    positions[pc.list_parent_indices(sliced).to_numpy()] = np.arange(
-        len(pc.list_flatten(sliced)), dtype=np.int64
-    )
-    return pc.take(pc.list_flatten(sliced), pa.array(positions, mask=positions < 0))
+    offsets = lists.offsets.to_numpy()
+    starts, lengths = offsets[:-1], np.diff(offsets)
+    index = pa.array(starts - offsets[0] + i, mask=lengths <= i)
+    return pc.take(lists.values.slice(int(offsets[0])), index)
 
 
-def _second(split: pa.Array) -> pa.Array:
-    padded = pc.if_else(
-        pc.greater(pc.list_value_length(split), 1), split, pa.scalar(["", ""], split.type)
-    )
-    return pc.list_element(padded, 1)
+def _on_values(values: pa.Array, fn) -> pa.Array:
+    """`fn` applied to a dictionary's values (keeping it encoded) or to plain values."""
+    if pa.types.is_dictionary(values.type):
+        return pa.DictionaryArray.from_arrays(values.indices, fn(values.dictionary))
+    return fn(values)
 
 
 def _numbers(raw, by_kind, rejects) -> dict[str, pa.Array]:
@@ -269,7 +295,7 @@ def _text(values: pa.Array, server: str) -> pa.Array:
 
 
 def _dash_null(values: pa.Array) -> pa.Array:
-    if not pc.any(pc.equal(values, "-")).as_py():
+    if not pa.types.is_string(values.type) or not pc.any(pc.equal(values, "-")).as_py():
         return values
     return pc.if_else(pc.equal(values, "-"), pa.scalar(None, values.type), values)
 
