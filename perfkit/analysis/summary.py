@@ -58,6 +58,13 @@ def summarize(
 
 def _group_codes(frame: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, pd.Index]:
     """Group number of each row, and the group keys in that numbering."""
+    column = frame[keys[0]]
+    if len(keys) == 1 and isinstance(column.dtype, pd.CategoricalDtype) and not column.hasnans:
+        codes = column.cat.codes.to_numpy()
+        used = np.flatnonzero(np.bincount(codes, minlength=len(column.cat.categories)))
+        renumber = np.full(len(column.cat.categories), -1, dtype=np.int64)
+        renumber[used] = np.arange(len(used))
+        return renumber[codes], pd.Index(column.cat.categories[used], name=keys[0])
     grouper = frame.groupby(keys[0] if len(keys) == 1 else keys, observed=True, dropna=False)
     return grouper.ngroup().to_numpy(), grouper.size().index
 
@@ -65,7 +72,9 @@ def _group_codes(frame: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, pd.I
 def _latency(codes, values, n_groups, index, percentiles) -> pd.DataFrame:
     ok = ~np.isnan(values)
     codes, values = codes[ok], values[ok]
-    order = np.lexsort((values, codes))
+    order = np.argsort(values)
+    small = codes.astype(np.int16) if n_groups <= np.iinfo(np.int16).max else codes
+    order = order[np.argsort(small[order], kind="stable")]  # radix sort: by group, values kept
     sorted_values = values[order]
     n = np.bincount(codes, minlength=n_groups)
     start = np.concatenate([[0], np.cumsum(n)[:-1]])
