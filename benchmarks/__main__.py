@@ -100,21 +100,28 @@ def main(argv: list[str] | None = None) -> int:
         lines = _count_lines(path)
         print(f"input: {path.name}, {lines:,} lines, {size_mb:.0f} MB (Gunicorn default + %(D)s)")
         goaccess = run_goaccess(path)  # first, so the children's peak RSS is its own
-        ours = min(
+        runs = sorted(
             (run_perfkit(path) for _ in range(args.repeat)),
             key=lambda r: r["read_s"] + r["summary_s"],
         )
+        ours = runs[0]  # the best run: the machine's noise only ever adds time
         total = ours["read_s"] + ours["summary_s"]
+        median = runs[len(runs) // 2]
+        ours["peak_rss_bytes"] = max(r["peak_rss_bytes"] for r in runs)  # the worst peak
         n = ours["rows"]
         print(
             f"perfkit read_access_log : {ours['read_s']:.2f} s  {n / ours['read_s']:,.0f} lines/s"
         )
         print(f"perfkit summarize       : {ours['summary_s']:.2f} s  ({ours['routes']} routes)")
         print(f"perfkit file -> table   : {total:.2f} s  {n / total:,.0f} lines/s")
+        median_total = median["read_s"] + median["summary_s"]
+        print(
+            f"  (median of {len(runs)} runs: {median_total:.2f} s, {n / median_total:,.0f} lines/s)"
+        )
         print(f"DataFrame size          : {ours['frame_bytes'] / 2**20:.0f} MiB")
         ratio = ours["peak_rss_bytes"] / ours["frame_bytes"]
         print(
-            f"peak RSS                : {ours['peak_rss_bytes'] / 2**20:.0f} MiB "
+            f"peak RSS (worst run)    : {ours['peak_rss_bytes'] / 2**20:.0f} MiB "
             f"({ratio:.2f}x the DataFrame; goal <= 3x)"
         )
         if goaccess is None:
@@ -125,7 +132,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{goaccess['version']:<24}: {goaccess['seconds']:.2f} s  {speed:,.0f} lines/s, "
             f"peak RSS {goaccess['peak_rss_bytes'] / 2**20:.0f} MiB"
         )
-        print(f"ratio perfkit/GoAccess  : {(n / total) / speed:.1f}x lines/s (goal >= 10x)")
+        print(
+            f"ratio perfkit/GoAccess  : {(n / total) / speed:.1f}x lines/s, best run (goal >= 10x)"
+        )
+        print(f"                          {(n / median_total) / speed:.1f}x lines/s, median run")
     return 0
 
 

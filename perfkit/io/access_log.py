@@ -146,6 +146,8 @@ def _read_file(path, fixed, tz, rules, on_bad_lines, account, formats, progress)
             _account_block(
                 block, fmt, rejects, lines, table.num_rows, counts, account, on_bad_lines
             )
+            block.release()
+            pa.default_memory_pool().release_unused()  # keep the peak near what is live
             if table.num_rows:
                 yield table, offsets, route_info
             progress.update(block.lines)

@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from perfkit.io.logformat.spec import OFFSET_SUFFIX, Column, LogFormat
+from perfkit.io.textfiles import count_byte
 
 _THREADS = 2
 _SLICE_LINES = 50_000
@@ -51,12 +52,11 @@ def tokenize(data: memoryview, lines: int, fmt: LogFormat) -> dict[str, pa.Array
     columns = fmt.columns
     if columns is None:
         return None
-    octets = np.frombuffer(data, dtype=np.uint8)
-    if (octets == 0x5C).any():  # a backslash: escapes need the exact path
+    if count_byte(data, 0x5C):  # a backslash: escapes need the exact path
         return None
-    if np.count_nonzero(octets == 0x22) != fmt.quotes_per_line * lines:
+    if count_byte(data, 0x22) != fmt.quotes_per_line * lines:
         return None
-    if (octets == 0x0D).any():  # a CR ends a row for the tokenizer, not for the line count
+    if count_byte(data, 0x0D):  # a CR ends a row for the tokenizer, not for the line count
         return None
     kinds = {f.name: f.kind for f in fmt.fields}
     names = [f"c{i}" for i in range(len(columns))]
@@ -72,7 +72,7 @@ def tokenize(data: memoryview, lines: int, fmt: LogFormat) -> dict[str, pa.Array
         table = pcsv.read_csv(
             pa.BufferReader(pa.py_buffer(data)),
             read_options=pcsv.ReadOptions(
-                column_names=names, block_size=len(octets) + 1, use_threads=False
+                column_names=names, block_size=data.nbytes + 1, use_threads=False
             ),
             parse_options=pcsv.ParseOptions(
                 delimiter=" ",
