@@ -288,10 +288,30 @@ def _plain(values: pa.Array, server: str) -> pa.Array:
 def _text(values: pa.Array, server: str) -> pa.Array:
     """Strings with the server's escapes undone and '-' as null."""
     values = _dash_null(values)
-    if pc.any(pc.match_substring(values, "\\")).as_py():
-        for escaped, plain in UNESCAPE.get(server, ()):
-            values = pc.replace_substring(values, escaped, plain)
-    return values
+    if server not in UNESCAPE:
+        return values
+    escaped = pc.fill_null(pc.match_substring(values, "\\"), False)
+    if not pc.any(escaped).as_py():
+        return values
+    encoded = _dictionary(pc.filter(values, escaped))
+    pattern = re.compile(UNESCAPE[server])
+    plain = pa.array([_unescape(v, pattern) for v in encoded.dictionary.to_pylist()], pa.string())
+    return pc.replace_with_mask(values, escaped, pc.take(plain, encoded.indices))
+
+
+_C_ESCAPES = {b"n": b"\n", b"t": b"\t", b"r": b"\r", b"v": b"\v", b"f": b"\f", b"b": b"\b"}
+
+
+def _unescape(text: str, pattern: re.Pattern[bytes]) -> str:
+    """One distinct value with its escape sequences turned back into the bytes they stand for."""
+
+    def plain(match: re.Match[bytes]) -> bytes:
+        sequence = match.group(0)[1:]
+        if sequence[:1] == b"x":
+            return bytes([int(sequence[1:], 16)])
+        return _C_ESCAPES.get(sequence, sequence)
+
+    return pattern.sub(plain, text.encode("utf-8")).decode("utf-8", errors="backslashreplace")
 
 
 def _dash_null(values: pa.Array) -> pa.Array:

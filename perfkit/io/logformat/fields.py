@@ -22,11 +22,14 @@ QUOTED_BODY = {
     "nginx": r'[^"]*',
 }
 
-# Escapes undone after extraction, per server.
+# Escape sequences each server writes, undone after extraction (bytes regex -> replacement).
+# Gunicorn: only '"' as '\"'. nginx (escape=default): '"', '\\' and bytes outside
+# printable ASCII as \xHH. Apache: '"' and '\\' with a backslash, whitespace in C
+# notation (\n, \t), other non-printable bytes as \xhh.
 UNESCAPE = {
-    "gunicorn": (('\\"', '"'),),
-    "apache": (('\\"', '"'), ("\\\\", "\\")),
-    "nginx": (("\\x22", '"'), ("\\x5C", "\\"), ("\\x5c", "\\")),
+    "gunicorn": rb'\\(")',
+    "nginx": rb"\\x([0-9A-Fa-f]{2})",
+    "apache": rb'\\(?:x([0-9A-Fa-f]{2})|(["\\\\])|([ntrvfb]))',
 }
 
 _ANY = r"\S+"
