@@ -29,7 +29,7 @@ from perfkit.io.logformat.convert import Converted, Rejects, convert, fixed_zone
 from perfkit.io.logformat.jsonl import extract_json
 from perfkit.io.logformat.parse import extract, lines_array, tokenize
 from perfkit.io.logformat.spec import diagnose
-from perfkit.io.paths import Paths, expand_paths
+from perfkit.io.paths import Buffer, Paths, expand_paths
 from perfkit.io.redact import is_sensitive_column, redact_query, redact_text, redact_urls
 from perfkit.io.routes import merge_route_info, route_labels, rules_from
 from perfkit.io.textfiles import Block, TruncatedInput, read_blocks
@@ -339,11 +339,18 @@ class _NoProgress:
         return None
 
 
-def _progress(files: list[Path]):
+PROGRESS_MIN_BYTES = 64 << 20  # smaller inputs read in about a second: no bar
+
+
+def _interactive() -> bool:
+    """A terminal or a Jupyter kernel is watching."""
+    return sys.stderr.isatty() or "ipykernel" in sys.modules
+
+
+def _progress(files: list[Path | Buffer]):
     """A tqdm bar in lines for big inputs in a terminal or notebook; silent otherwise."""
-    size = sum(f.stat().st_size for f in files)
-    interactive = sys.stderr.isatty() or "ipykernel" in sys.modules
-    if size < (64 << 20) or not interactive:
+    size = sum(len(f.data) if isinstance(f, Buffer) else f.stat().st_size for f in files)
+    if size < PROGRESS_MIN_BYTES or not _interactive():
         return _NoProgress()
     from tqdm.auto import tqdm
 

@@ -1,6 +1,7 @@
 """Expand what a loader was given into an ordered list of files.
 
-Loaders accept one path, a glob pattern, or a list of either. Rotated sets are
+Loaders accept one path, a glob pattern, an open file (binary or text, e.g.
+``io.BytesIO``), or a list of them. Rotated sets are
 put in time order: ``access.log.3.gz`` (oldest), ``access.log.2.gz``,
 ``access.log.1``, ``access.log`` (newest); date-stamped rotations
 (``access.log-20240101.gz``) sort by their stamp, before the live file.
@@ -8,34 +9,72 @@ put in time order: ``access.log.3.gz`` (oldest), ``access.log.2.gz``,
 
 from __future__ import annotations
 
+import bz2
 import glob
+import gzip
+import lzma
 import os
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from perfkit.errors import InputError
 
 PathLike = str | os.PathLike
-Paths = PathLike | Iterable[PathLike]
+Paths = PathLike | IO | Iterable[PathLike | IO]
 
 COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz")
 _ROTATION = re.compile(r"^(?P<base>.*?)(?:[.-](?P<stamp>\d+))?$")
 _GLOB_CHARS = re.compile(r"[*?\[]")
 
 
-def expand_paths(paths: Paths) -> list[Path]:
-    """Return the files named by `paths` (path, glob or list), oldest rotation first.
+@dataclass(frozen=True)
+class Buffer:
+    """An input already open or in memory: its bytes (decompressed) and a name for messages."""
+
+    name: str
+    data: bytes
+    suffix: str = ""
+
+    def __str__(self) -> str:
+        return self.name
+
+
+_MAGIC = {b"\x1f\x8b": gzip.decompress, b"BZh": bz2.decompress, b"\xfd7zXZ\x00": lzma.decompress}
+
+
+def read_buffer(handle: IO) -> Buffer:
+    """Read an open file (binary or text) into a `Buffer`, decompressing gzip/bz2/xz data."""
+    name = str(getattr(handle, "name", "<buffer>"))
+    data = handle.read()
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    for magic, decompress in _MAGIC.items():
+        if data.startswith(magic):
+            try:
+                data = decompress(data)
+            except (OSError, EOFError, lzma.LZMAError) as exc:
+                raise InputError(f"{name}: compressed data is damaged ({exc})") from exc
+            break
+    return Buffer(name, bytes(data))
+
+
+def expand_paths(paths: Paths) -> list[Path | Buffer]:
+    """Return the inputs named by `paths`: open files in the order given, then files, oldest first.
 
     Raises `InputError` for a path that does not exist or a glob that matches
     nothing, naming it.
     """
-    if isinstance(paths, str | os.PathLike):
-        items: list[PathLike] = [paths]
+    if isinstance(paths, str | os.PathLike) or hasattr(paths, "read"):
+        items: list = [paths]
     else:
         items = list(paths)
     if not items:
         raise InputError("no input files were given")
+    buffers = [read_buffer(item) for item in items if hasattr(item, "read")]
+    items = [item for item in items if not hasattr(item, "read")]
     found: list[Path] = []
     for item in items:
         text = os.fspath(item)
@@ -54,7 +93,7 @@ def expand_paths(paths: Paths) -> list[Path]:
             )
         found.append(path)
     unique = list(dict.fromkeys(found))
-    return sorted(unique, key=rotation_key)
+    return [*buffers, *sorted(unique, key=rotation_key)]
 
 
 def strip_compression(name: str) -> str:

@@ -23,6 +23,7 @@ from typing import BinaryIO
 import numpy as np
 
 from perfkit.errors import InputError
+from perfkit.io.paths import Buffer
 
 BLOCK_BYTES = 16 << 20
 _SNIFF_BYTES = 8192
@@ -81,12 +82,17 @@ def check_text(path: Path, head: bytes | bytearray | memoryview) -> None:
         )
 
 
-def read_blocks(path: Path, block_bytes: int = BLOCK_BYTES) -> Iterator[Block]:
+def read_blocks(path: Path | Buffer, block_bytes: int = BLOCK_BYTES) -> Iterator[Block]:
     """Yield the lines of `path` as `Block`s of about `block_bytes` each.
 
     A compressed file that ends early (a partial copy) yields every whole line
     that was decompressed, then raises `TruncatedInput` naming the file.
     """
+    if isinstance(path, Buffer):
+        if path.data:
+            check_text(path, path.data[:_SNIFF_BYTES])
+            yield from _view_blocks(path, path.data, None, block_bytes)
+        return
     if path.suffix.lower() not in _OPENERS:
         yield from _mapped_blocks(path, block_bytes)
         return
@@ -131,20 +137,27 @@ def _mapped_blocks(path: Path, block_bytes: int) -> Iterator[Block]:
     except OSError as exc:
         raise InputError(f"{path}: cannot be opened ({exc})") from exc
     check_text(path, mapped[:_SNIFF_BYTES])
+    yield from _view_blocks(path, mapped, mapped, block_bytes)
+
+
+def _view_blocks(path, source: bytes | mmap.mmap, mapping, block_bytes: int) -> Iterator[Block]:
+    """Line-aligned blocks viewing `source` (bytes or a file map) without copying."""
+    size = len(source)
     start, line_no = 0, 1
     while start < size:
         cut = min(start + block_bytes, size)
         if cut < size:
-            cut = mapped.rfind(b"\n", start, cut) + 1
+            cut = source.rfind(b"\n", start, cut) + 1
             if cut <= start:  # one line longer than a block: take it whole
-                newline = mapped.find(b"\n", start + block_bytes)
+                newline = source.find(b"\n", start + block_bytes)
                 cut = size if newline < 0 else newline + 1
-        view = memoryview(mapped)[start:cut]
-        if mapped[cut - 1 : cut] != b"\n":  # a last line without its newline
+        view = memoryview(source)[start:cut]
+        if source[cut - 1 : cut] != b"\n":  # a last line without its newline
             view = memoryview(bytes(view) + b"\n")
         data = _valid_utf8(view)
         lines = count_byte(data, 0x0A)
-        yield Block(path, line_no, data, lines, mapped if data.obj is mapped else None, start)
+        mapped = mapping if mapping is not None and data.obj is mapping else None
+        yield Block(path, line_no, data, lines, mapped, start)
         line_no += lines
         start = cut
 
