@@ -258,8 +258,11 @@ def _numbers(raw, by_kind, rejects) -> dict[str, pa.Array]:
         out["bytes"] = pc.cast(_dash_null(raw[by_kind["bytes"]]), pa.int64())
     for kind in DURATION_KINDS:
         if kind in by_kind:
-            seconds_or_units = pc.cast(raw[by_kind[kind]], pa.float64())
-            out["duration_ms"] = pc.multiply(seconds_or_units, MS_PER_UNIT[kind])
+            value = pc.cast(raw[by_kind[kind]], pa.float64())
+            factor = MS_PER_UNIT[kind]
+            out["duration_ms"] = (
+                pc.divide(value, 1 / factor) if factor < 1 else pc.multiply(value, factor)
+            )
             break
     if "upstream_s" in by_kind:
         out["upstream_ms"] = _upstream_ms(raw[by_kind["upstream_s"]])

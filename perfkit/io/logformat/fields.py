@@ -89,6 +89,7 @@ KINDS: dict[str, Kind] = {
 }
 
 DURATION_KINDS = ("duration_us", "duration_ms", "duration_s")  # most precise first
+# milliseconds = value * MS_PER_UNIT; microseconds divide by 1000 instead (exactly rounded)
 MS_PER_UNIT = {"duration_us": 1e-3, "duration_ms": 1.0, "duration_s": 1e3}
 
 

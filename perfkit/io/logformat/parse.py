@@ -5,13 +5,11 @@
   only on blocks it provably reads like the full-line pattern would: no
   backslash in the block, every line with the expected number of columns
   and of quotes. Otherwise it returns None.
-- `extract`: the format's full-line RE2 pattern, run on slices of the block
-  in threads; a line that does not match is rejected.
+- `extract`: the format's full-line RE2 pattern; a line that does not match
+  is rejected.
 """
 
 from __future__ import annotations
-
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pyarrow as pa
@@ -20,9 +18,6 @@ import pyarrow.csv as pcsv
 
 from perfkit.io.logformat.spec import OFFSET_SUFFIX, Column, LogFormat
 from perfkit.io.textfiles import count_byte
-
-_THREADS = 2
-_SLICE_LINES = 50_000
 
 
 def lines_array(data: memoryview, count: int) -> pa.StringArray:
@@ -151,16 +146,7 @@ def _in_range(values: pa.Array, low: int, high: int) -> bool:
 
 def extract(lines: pa.Array, fmt: LogFormat) -> tuple[dict[str, pa.Array], np.ndarray]:
     """Raw columns by the full-line pattern, and a mask of the lines it matched."""
-    pattern = fmt.regex
-    starts = range(0, len(lines), _SLICE_LINES)
-    if len(starts) > 1:
-        with ThreadPoolExecutor(_THREADS) as pool:
-            parts = list(
-                pool.map(lambda s: pc.extract_regex(lines.slice(s, _SLICE_LINES), pattern), starts)
-            )
-        struct = pa.concat_arrays(parts)
-    else:
-        struct = pc.extract_regex(lines, pattern)
+    struct = pc.extract_regex(lines, fmt.regex)
     matched = struct.is_valid().to_numpy(zero_copy_only=False)
     raw = {f.name: pc.cast(pc.struct_field(struct, f.name), pa.string()) for f in fmt.fields}
     return raw, matched
