@@ -33,8 +33,8 @@ SENSITIVE_KEYS = ("sig", "code", "pass", "pw")  # only as the whole key
 SENSITIVE_HEADERS = ("authorization", "cookie", "set_cookie", "proxy_authorization", "x_api_key")
 
 _KEY = rf"[^=&#\s\"]*(?:{'|'.join(SENSITIVE_PARTS)})[^=&#\s\"]*|(?:{'|'.join(SENSITIVE_KEYS)})"
-_QUERY = rf"(?i)((?:^|&)(?:{_KEY})=)[^&#]*"
-_URL = rf"(?i)([?&;](?:{_KEY})=)[^&#\s\"]*"
+_QUERY = rf"(?i)((?:^|&)(?:{_KEY})=)[^&#]+"  # an empty value reveals nothing: kept
+_URL = rf"(?i)([?&;](?:{_KEY})=)[^&#\s\"]+"
 _USERINFO = r"(//[^/:@\s\"]+:)[^/@\s\"]+@"
 _PY_URL = re.compile(_URL.replace("(?i)", ""), re.IGNORECASE)
 _PY_USERINFO = re.compile(_USERINFO)
