@@ -158,3 +158,16 @@ def test_json_lines_common_names_and_mapping(tmp_path):
 def test_list_formats_names_the_formats():
     formats = list_formats()
     assert {"gunicorn", "nginx", "combined", "common", "jsonl"} <= set(formats["name"])
+
+
+def test_nginx_main_keeps_http_headers_as_columns(tmp_path):
+    line = (
+        '10.0.0.5 - - [10/Oct/2024:13:55:36 +0000] "GET /api/stock HTTP/1.1" 200 42 "-" '
+        '"kube-probe/1.28" "203.0.113.7, 10.0.0.1"'
+    )
+    df = read_access_log(write(tmp_path, [line]), format="nginx_main")
+    assert df["x_forwarded_for"].iloc[0] == "203.0.113.7, 10.0.0.1"
+    custom = '$remote_addr [$time_local] "$request" $status $http_x_request_id ${request_length}'
+    line = '10.0.0.5 [10/Oct/2024:13:55:36 +0000] "GET / HTTP/1.1" 200 req-9 512'
+    df = read_access_log(write(tmp_path, [line], "c.log"), format=custom)
+    assert (df["x_request_id"].iloc[0], df["request_length"].iloc[0]) == ("req-9", "512")

@@ -215,17 +215,5 @@ def _split(path: Path, line_no: int, buf: bytearray, filled: int, final: bool) -
     cut = filled if final else buf.rfind(b"\n", 0, filled) + 1
     if cut == 0:
         return []
-    data = _to_utf8(memoryview(buf)[:cut], buf, cut)
+    data = _valid_utf8(memoryview(buf)[:cut])
     return [Block(path, line_no, data, buf.count(b"\n", 0, cut))]
-
-
-def _to_utf8(view: memoryview, buf: bytearray, cut: int) -> memoryview:
-    """`view` unchanged when it is valid UTF-8, else a copy with bad bytes as ``\\xNN``."""
-    if buf.isascii():
-        return view.toreadonly()
-    raw = bytes(view)
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raw = raw.decode("utf-8", errors="backslashreplace").encode("utf-8")
-    return memoryview(raw)
