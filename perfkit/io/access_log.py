@@ -313,7 +313,12 @@ def _empty() -> pa.Table:
 
 
 def _to_pandas(table: pa.Table, zone) -> pd.DataFrame:
-    df = table.to_pandas(types_mapper={pa.string(): STRING, pa.large_string(): STRING}.get)
+    # column by column: several times faster than Table.to_pandas, which consolidates blocks
+    mapper = {pa.string(): STRING, pa.large_string(): STRING}.get
+    df = pd.DataFrame(
+        {name: table.column(name).to_pandas(types_mapper=mapper) for name in table.column_names},
+        copy=False,
+    )
     df["time"] = df["time"].dt.tz_convert(zone)
     for name in ("method", "route", "source"):
         df[name] = df[name].astype("category")

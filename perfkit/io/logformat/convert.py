@@ -189,7 +189,7 @@ def _request(raw, by_kind, server, text) -> dict[str, pa.Array]:
         method, target, protocol, well_formed = _split_request(request)
         # a request line that is not 'METHOD target [HTTP/x]' keeps its text as the path
         null = pa.scalar(None, pa.string())
-        out["method"] = pc.utf8_upper(pc.if_else(well_formed, method, null))
+        out["method"] = pc.dictionary_encode(pc.utf8_upper(pc.if_else(well_formed, method, null)))
         out["protocol"] = pc.if_else(well_formed, protocol, null)
         target = pc.if_else(well_formed, target, request)
     if "method" in by_kind:

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from perfkit.io.logformat.spec import OFFSET_SUFFIX, Column, LogFormat
-from perfkit.io.textfiles import count_byte
+from perfkit.io.textfiles import count_bytes
 
 
 def lines_array(data: memoryview, count: int) -> pa.StringArray:
@@ -47,11 +47,12 @@ def tokenize(data: memoryview, lines: int, fmt: LogFormat) -> dict[str, pa.Array
     columns = fmt.columns
     if columns is None:
         return None
-    if count_byte(data, 0x5C):  # a backslash: escapes need the exact path
+    backslashes, quotes, returns = count_bytes(data, b'\\"\r')
+    if backslashes:  # escapes need the exact path
         return None
-    if count_byte(data, 0x22) != fmt.quotes_per_line * lines:
+    if quotes != fmt.quotes_per_line * lines:
         return None
-    if count_byte(data, 0x0D):  # a CR ends a row for the tokenizer, not for the line count
+    if returns:  # a CR ends a row for the tokenizer, not for the line count
         return None
     kinds = {f.name: f.kind for f in fmt.fields}
     names = [f"c{i}" for i in range(len(columns))]
