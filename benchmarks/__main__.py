@@ -117,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"perfkit summarize       : {ours['summary_s']:.2f} s  ({ours['routes']} routes)")
         print(f"perfkit file -> table   : {total:.2f} s  {n / total:,.0f} lines/s")
         median_total = median["read_s"] + median["summary_s"]
+        every = " ".join(f"{r['read_s'] + r['summary_s']:.2f}" for r in runs)
+        print(f"  (file -> table, every run, sorted: {every} s)")
         print(
             f"  (median of {len(runs)} runs: {median_total:.2f} s, {n / median_total:,.0f} lines/s)"
         )

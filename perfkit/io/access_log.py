@@ -58,7 +58,7 @@ COLUMNS: dict[str, Any] = {
 OPTIONAL = {
     "upstream_ms": "float64",
     "source": "category",
-    "protocol": STRING,
+    "protocol": "category",
     "user": STRING,
     "pid": "Int32",
 }
@@ -236,7 +236,15 @@ def _finish(table: pa.Table, rules) -> tuple[pa.Table, dict[str, Any]]:
     for name, redact in (("query", redact_query), ("referrer", redact_urls)):
         i = table.schema.get_field_index(name)
         table = table.set_column(i, name, redact(table.column(i).combine_chunks()))
-    return table, info
+    return _large_strings(table), info
+
+
+def _large_strings(table: pa.Table) -> pa.Table:
+    """Strings with 64-bit offsets, as pandas keeps them (cast here, in parallel, not later)."""
+    schema = pa.schema(
+        [f.with_type(pa.large_string()) if f.type == pa.string() else f for f in table.schema]
+    )
+    return table.cast(schema)
 
 
 def _blank(lines: pa.Array) -> pa.Array:
@@ -314,17 +322,19 @@ def _empty() -> pa.Table:
 
 def _to_pandas(table: pa.Table, zone) -> pd.DataFrame:
     # column by column: several times faster than Table.to_pandas, which consolidates blocks
-    mapper = {pa.string(): STRING, pa.large_string(): STRING}.get
+    mapper = {
+        pa.string(): STRING,
+        pa.large_string(): STRING,
+        pa.int64(): pd.Int64Dtype(),  # nulls stay NA, no float round trip
+        pa.int32(): pd.Int32Dtype(),
+    }.get
     df = pd.DataFrame(
         {name: table.column(name).to_pandas(types_mapper=mapper) for name in table.column_names},
         copy=False,
     )
     df["time"] = df["time"].dt.tz_convert(zone)
-    for name in ("method", "route", "source"):
-        df[name] = df[name].astype("category")
-    dtypes = {**COLUMNS, **OPTIONAL}
-    for name, dtype in dtypes.items():
-        if dtype is not None and name in df and name not in ("method", "route", "source"):
+    for name, dtype in {**COLUMNS, **OPTIONAL}.items():
+        if dtype is not None and name in df and df[name].dtype != dtype:
             if name == "status" and df[name].isna().any():
                 dtype = "Int16"
             df[name] = df[name].astype(dtype)

@@ -201,6 +201,16 @@ def heuristic_templates(paths: pa.Array) -> pa.Array:
 
 
 def _template_segments(flat: pa.Array) -> pa.Array:
+    """Labels for segments holding a digit: pure numbers first (no regex), then the rest."""
+    number = pc.fill_null(pc.ascii_is_decimal(flat), False)
+    out = pc.if_else(number, "{id}", flat)
+    rest = pc.invert(number)
+    if pc.any(rest).as_py():
+        out = pc.replace_with_mask(out, rest, _classify_segments(pc.filter(flat, rest)))
+    return out
+
+
+def _classify_segments(flat: pa.Array) -> pa.Array:
     out = flat
     for pattern, label in SEGMENTS:
         if label is not None:

@@ -189,9 +189,11 @@ def _request(raw, by_kind, server, text) -> dict[str, pa.Array]:
         method, target, protocol, well_formed = _split_request(request)
         # a request line that is not 'METHOD target [HTTP/x]' keeps its text as the path
         null = pa.scalar(None, pa.string())
-        out["method"] = pc.dictionary_encode(pc.utf8_upper(pc.if_else(well_formed, method, null)))
-        out["protocol"] = pc.if_else(well_formed, protocol, null)
-        target = pc.if_else(well_formed, target, request)
+        method = _dictionary(pc.if_else(well_formed, method, null))
+        out["method"] = _on_values(method, pc.utf8_upper)
+        out["protocol"] = _dictionary(pc.if_else(well_formed, protocol, null))
+        if not pc.all(well_formed).as_py():
+            target = pc.if_else(well_formed, target, request)
     if "method" in by_kind:
         out["method"] = _on_values(raw[by_kind["method"]], lambda v: pc.utf8_upper(text(v, server)))
     if "protocol" in by_kind:
@@ -199,8 +201,7 @@ def _request(raw, by_kind, server, text) -> dict[str, pa.Array]:
     if "request_uri" in by_kind:
         target = text(raw[by_kind["request_uri"]], server)
     if target is not None:
-        split = pc.split_pattern(target, "?", max_splits=1)
-        out["path"], out["query"] = _nth(split, 0), _nth(split, 1)
+        out["path"], out["query"] = _split_target(target)
     if "path" in by_kind:
         out["path"] = text(raw[by_kind["path"]], server)
     if "query" in by_kind:
@@ -211,6 +212,17 @@ def _request(raw, by_kind, server, text) -> dict[str, pa.Array]:
             pc.if_else(pc.starts_with(query, "?"), pc.utf8_slice_codeunits(query, 1), None), server
         )
     return out
+
+
+def _split_target(target: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """path and query of request targets; only targets holding a '?' are split."""
+    asks = pc.fill_null(pc.match_substring(target, "?"), False)
+    if not pc.any(asks).as_py():
+        return target, pa.nulls(len(target), target.type)
+    split = pc.split_pattern(pc.filter(target, asks), "?", max_splits=1)
+    path = pc.replace_with_mask(target, asks, _nth(split, 0))
+    query = pc.replace_with_mask(pa.nulls(len(target), target.type), asks, _nth(split, 1))
+    return path, query
 
 
 def _split_request(request: pa.Array):
