@@ -82,11 +82,37 @@ def test_missing_empty_binary_and_unreadable_files(tmp_path):
     (tmp_path / "gz.log").write_bytes(gzip.compress(b"hello\n"))
     with pytest.raises(InputError, match="binary"):  # gzip data under a plain name
         read_access_log(tmp_path / "gz.log")
+    locked = write(tmp_path / "locked.log", lines(1))
+    locked.chmod(0)
     if os.geteuid() != 0:
-        locked = write(tmp_path / "locked.log", lines(1))
-        locked.chmod(0)
-        with pytest.raises(InputError, match="cannot"):
+        with pytest.raises(InputError, match=r"locked\.log: cannot be read"):
             read_access_log(locked)
+    else:  # root reads anything: fork, become 'nobody', and try there
+        assert "locked.log: cannot be read (Permission denied)" in _as_nobody(locked)
+
+
+def _as_nobody(path) -> str:
+    """The InputError message read_access_log(path) gives to an unprivileged user."""
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: drop root, try, report, exit without cleanup
+        os.close(reader)
+        message = "no error"
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            read_access_log(path)
+        except InputError as exc:
+            message = str(exc)
+        except BaseException as exc:  # report anything else too
+            message = f"{type(exc).__name__}: {exc}"
+        os.write(writer, message.encode())
+        os._exit(0)
+    os.close(writer)
+    with os.fdopen(reader) as pipe:
+        message = pipe.read()
+    os.waitpid(pid, 0)
+    return message
 
 
 def test_truncated_gzip_keeps_the_lines_before_the_damage(tmp_path):

@@ -15,6 +15,7 @@ import gzip
 import lzma
 import os
 import re
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,9 +86,13 @@ def expand_paths(paths: Paths) -> list[Path | Buffer]:
             found.extend(Path(m) for m in matches if os.path.isfile(m))
             continue
         path = Path(text)
-        if not path.exists():
-            raise InputError(f"{path}: no such file")
-        if path.is_dir():
+        try:
+            mode = path.stat().st_mode
+        except FileNotFoundError:
+            raise InputError(f"{path}: no such file") from None
+        except OSError as exc:  # e.g. a folder on the way that we may not enter
+            raise InputError(f"{path}: cannot be read ({exc.strerror})") from exc
+        if stat.S_ISDIR(mode):
             raise InputError(
                 f"{path}: is a folder; pass the log files in it (e.g. '{path}/*.log*')"
             )
