@@ -1,0 +1,171 @@
+"""`read_profile`: cProfile dumps and py-spy profiles as one `Profile`.
+
+`Profile.functions` has one row per function (``function`` is
+``file:line(name)``) with ``ncalls``, ``primcalls``, ``tottime_s`` (time in
+the function itself) and ``cumtime_s`` (including callees); `Profile.edges`
+one row per caller -> callee pair with the same counters for the calls along
+that edge. Deterministic profiles (cProfile) merge as `pstats.Stats.add`
+does; sampled ones (py-spy) turn sample weights into seconds and have no call
+counts (NA). `Profile.dumps` lists the inputs, `Profile.per_dump` keeps each
+dump's numbers for comparisons across requests.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from perfkit.errors import InputError
+from perfkit.io import cprofile, pyspy
+from perfkit.io.paths import Paths, expand_paths
+
+Kind = Literal["deterministic", "sampled"]
+FUNCTION_COLUMNS = ["function", "file", "line", "name", "ncalls", "primcalls", "tottime_s", "cumtime_s"]
+EDGE_COLUMNS = ["caller", "callee", "ncalls", "primcalls", "tottime_s", "cumtime_s"]
+
+
+@dataclass
+class Profile:
+    """Functions, caller edges and inputs of one or many merged profiles (times in seconds)."""
+
+    functions: pd.DataFrame
+    edges: pd.DataFrame
+    dumps: pd.DataFrame
+    kind: Kind
+    per_dump: pd.DataFrame = field(repr=False)  # dump, function, ncalls, tottime_s, cumtime_s
+    stacks: pd.DataFrame | None = field(default=None, repr=False)  # sampled: stack, weight_s
+
+    @property
+    def total_s(self) -> float:
+        """Total time profiled: the sum of every function's own time."""
+        return float(self.functions["tottime_s"].sum())
+
+    def tree(self, root: str | None = None, min_fraction: float = 0.005) -> pd.DataFrame:
+        """The inclusive call tree; see `perfkit.analysis.calltree.call_tree`."""
+        from perfkit.analysis.calltree import call_tree
+
+        return call_tree(self, root=root, min_fraction=min_fraction)
+
+    def to_pstats(self, path: str | os.PathLike) -> Path:
+        """Write the (merged) profile as a pstats dump, e.g. for snakeviz; returns the path."""
+        from perfkit.io.pstats_writer import write_pstats
+
+        return write_pstats(self, Path(path))
+
+
+def read_profile(paths: Paths, rate: float = 100.0) -> Profile:
+    """Read and merge profiles: cProfile/pstats dumps, py-spy speedscope JSON or raw stacks.
+
+    `rate` (samples per second) converts raw collapsed-stack counts to
+    seconds; speedscope files carry their own weights. All inputs must be of
+    one kind (deterministic or sampled).
+    """
+    files = expand_paths(paths)
+    if any(not isinstance(f, Path) for f in files):
+        raise InputError("read_profile reads files; save the buffer to a file first")
+    kinds = {f: _sniff(f) for f in files}
+    if len(set(kinds.values())) > 1:
+        raise InputError(
+            "read_profile: cannot merge deterministic (cProfile) and sampled (py-spy) profiles: "
+            + ", ".join(f"{f.name}={k}" for f, k in kinds.items())
+        )
+    if next(iter(kinds.values())) == "deterministic":
+        return _deterministic(files)
+    return _sampled(files, rate)
+
+
+def _sniff(path: Path) -> Kind:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror})") from exc
+    if not head:
+        raise InputError(f"{path}: empty file, not a profile; {cprofile.HOW_TO}")
+    text = head.lstrip()
+    if text.startswith(b"{") or (text[:1].isascii() and pyspy.looks_collapsed(head.decode("utf-8", "replace"))):
+        return "sampled"
+    return "deterministic"
+
+
+def _deterministic(files: list[Path]) -> Profile:
+    flat = cprofile.flatten([cprofile.load(f) for f in files])
+    labels = _labels(flat.keys)
+    rows = pd.DataFrame(flat.rows)
+    functions = rows.groupby("function", sort=False)[["ncalls", "primcalls", "tottime_s", "cumtime_s"]].sum()
+    functions = _function_frame(functions, labels, flat.keys)
+    edges_raw = pd.DataFrame(flat.edges)
+    edges = edges_raw.groupby(["caller", "callee"], sort=False)[
+        ["ncalls", "primcalls", "tottime_s", "cumtime_s"]
+    ].sum().reset_index()
+    edges["caller"] = labels[edges["caller"].to_numpy()]
+    edges["callee"] = labels[edges["callee"].to_numpy()]
+    per_dump = rows.assign(function=labels[rows["function"].to_numpy()])[
+        ["dump", "function", "ncalls", "tottime_s", "cumtime_s"]
+    ]
+    dumps = _dumps_frame(files, per_dump)
+    return Profile(functions, edges[EDGE_COLUMNS], dumps, "deterministic", per_dump)
+
+
+def _labels(keys: list[tuple]) -> np.ndarray:
+    return np.array([f"{file}:{line}({name})" for file, line, name in keys], dtype=object)
+
+
+def _function_frame(sums: pd.DataFrame, labels: np.ndarray, keys: list[tuple]) -> pd.DataFrame:
+    ids = sums.index.to_numpy()
+    frame = pd.DataFrame(
+        {
+            "function": labels[ids],
+            "file": [keys[i][0] for i in ids],
+            "line": np.array([keys[i][1] for i in ids], dtype=np.int64),
+            "name": [keys[i][2] for i in ids],
+            "ncalls": sums["ncalls"].to_numpy(),
+            "primcalls": sums["primcalls"].to_numpy(),
+            "tottime_s": sums["tottime_s"].to_numpy(),
+            "cumtime_s": sums["cumtime_s"].to_numpy(),
+        }
+    )
+    return frame.sort_values("cumtime_s", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def _dumps_frame(files: list[Path], per_dump: pd.DataFrame) -> pd.DataFrame:
+    totals = per_dump.groupby("dump")["tottime_s"].sum()
+    rows = []
+    for i, path in enumerate(files):
+        meta = cprofile.middleware_metadata(path)
+        rows.append({"dump": i, "file": str(path), "total_s": float(totals.get(i, 0.0)), **meta})
+    frame = pd.DataFrame(rows)
+    for column in ("method", "path", "request_ms", "timestamp"):
+        if column not in frame:
+            frame[column] = pd.NA
+    if frame["path"].notna().any():
+        from perfkit.io.routes import heuristic_templates
+        import pyarrow as pa
+
+        known = frame["path"].notna()
+        frame.loc[known, "route"] = heuristic_templates(pa.array(frame.loc[known, "path"], pa.string())).to_pylist()
+    else:
+        frame["route"] = pd.NA
+    return frame[["dump", "file", "method", "path", "route", "request_ms", "timestamp", "total_s"]]
+
+
+def _sampled(files: list[Path], rate: float) -> Profile:
+    parts = []
+    for i, path in enumerate(files):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        stacks = (
+            pyspy.read_speedscope(path, text) if text.lstrip().startswith("{")
+            else pyspy.read_collapsed(path, text, rate)
+        )
+        parts.append(stacks.assign(dump=i))
+    stacks = pd.concat(parts, ignore_index=True)
+    from perfkit.analysis.stacks import aggregate_stacks
+
+    functions, edges, per_dump = aggregate_stacks(stacks)
+    dumps = _dumps_frame(files, per_dump)
+    return Profile(functions, edges, dumps, "sampled", per_dump, stacks)
