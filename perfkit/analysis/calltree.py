@@ -28,14 +28,27 @@ if TYPE_CHECKING:
 
 ROOT = "(all)"
 MAX_NODES = 20_000
-TREE_COLUMNS = ["id", "parent", "function", "name", "file", "line", "depth", "total_s", "self_s", "fraction"]
+TREE_COLUMNS = [
+    "id",
+    "parent",
+    "function",
+    "name",
+    "file",
+    "line",
+    "depth",
+    "total_s",
+    "self_s",
+    "fraction",
+]
 APPROXIMATION = (
     "cProfile keeps caller->callee totals, not stacks: a function's time is split "
     "among its callers in proportion to each edge"
 )
 
 
-def call_tree(profile: Profile, root: str | None = None, min_fraction: float = 0.005) -> pd.DataFrame:
+def call_tree(
+    profile: Profile, root: str | None = None, min_fraction: float = 0.005
+) -> pd.DataFrame:
     """The inclusive call tree: ``id``, ``parent`` (``""`` for the root), ``function``, ``name``,
     ``file``, ``line``, ``depth``, ``total_s``, ``self_s`` and ``fraction`` of the root's time.
 
@@ -94,7 +107,9 @@ def _from_edges(profile: Profile, min_fraction: float) -> list[tuple]:
     cumtime = functions["cumtime_s"].to_dict()
     children: dict[str, list[tuple[str, float]]] = defaultdict(list)
     has_caller: set[str] = set()
-    for caller, callee, ct in profile.edges[["caller", "callee", "cumtime_s"]].itertuples(index=False, name=None):
+    for caller, callee, ct in profile.edges[["caller", "callee", "cumtime_s"]].itertuples(
+        index=False, name=None
+    ):
         if caller != callee:
             children[caller].append((callee, float(ct)))
             has_caller.add(callee)
@@ -115,7 +130,7 @@ def _from_edges(profile: Profile, min_fraction: float) -> list[tuple]:
         for callee, edge_time in sorted(children[function], key=lambda c: -c[1]):
             child_time = edge_time * scale
             if callee not in path and child_time >= floor:
-                queue.append((path + (callee,), child_time))
+                queue.append(((*path, callee), child_time))
     return _with_self(nodes, ids, children_total)
 
 

@@ -10,6 +10,7 @@ line shown is the smallest seen. Work is done once per distinct stack.
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 
 import numpy as np
@@ -17,7 +18,7 @@ import pandas as pd
 
 
 def aggregate_stacks(stacks: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """functions, edges and per-dump frames from ``dump``/``stack``/``weight_s``/``samples`` rows."""
+    """functions, edges and per-dump frames from rows of dump, stack, weight_s, samples."""
     distinct = stacks.groupby(["dump", "stack"], sort=False)[["weight_s", "samples"]].sum()
     ids: dict[tuple[str, str], int] = {}
     first_line: list[int] = []
@@ -32,7 +33,7 @@ def aggregate_stacks(stacks: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, 
             cell = own[(dump, fid)]
             cell[1] += weight
             cell[2] += count
-        pairs = set(zip(path, path[1:], strict=False))
+        pairs = set(itertools.pairwise(path))
         for caller, callee in pairs:
             cell = edge[(dump, caller, callee)]
             cell[1] += weight
@@ -57,7 +58,11 @@ def aggregate_stacks(stacks: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, 
         }
     ).sort_values("cumtime_s", ascending=False, kind="stable", ignore_index=True)
     edges = _frame(edge, ["dump", "caller", "callee"], labels)
-    edges = edges.groupby(["caller", "callee"], sort=False)[["tottime_s", "cumtime_s"]].sum().reset_index()
+    edges = (
+        edges.groupby(["caller", "callee"], sort=False)[["tottime_s", "cumtime_s"]]
+        .sum()
+        .reset_index()
+    )
     edges["caller"], edges["callee"] = labels[edges["caller"]], labels[edges["callee"]]
     edges.insert(2, "ncalls", pd.array([pd.NA] * len(edges), dtype="Int64"))
     edges.insert(3, "primcalls", pd.array([pd.NA] * len(edges), dtype="Int64"))
@@ -81,5 +86,9 @@ def _frame(cells: dict, key_names: list[str], labels: np.ndarray) -> pd.DataFram
     keys = np.array(list(cells.keys()), dtype=np.int64).reshape(-1, len(key_names))
     values = np.array(list(cells.values()), dtype=np.float64).reshape(-1, 3)
     frame = pd.DataFrame(keys, columns=key_names)
-    frame["tottime_s"], frame["cumtime_s"], frame["samples"] = values[:, 0], values[:, 1], values[:, 2]
+    frame["tottime_s"], frame["cumtime_s"], frame["samples"] = (
+        values[:, 0],
+        values[:, 1],
+        values[:, 2],
+    )
     return frame

@@ -50,7 +50,9 @@ def load(path: Path) -> dict:
     try:
         stats = marshal.loads(data)
     except EOFError as exc:
-        raise InputError(f"{path}: truncated profile dump (marshal data ends early); {HOW_TO}") from exc
+        raise InputError(
+            f"{path}: truncated profile dump (marshal data ends early); {HOW_TO}"
+        ) from exc
     except (ValueError, TypeError) as exc:
         raise InputError(
             f"{path}: not a profile dump readable by this Python ({exc}); it may be another "
@@ -67,7 +69,12 @@ def _check(path: Path, stats: object) -> None:
             f"(a dict of (file, line, function) -> (cc, nc, tt, ct, callers)); {HOW_TO}"
         )
     for key, value in list(stats.items())[:50]:
-        if not (isinstance(key, tuple) and len(key) == 3 and isinstance(value, tuple) and len(value) == 5):
+        if not (
+            isinstance(key, tuple)
+            and len(key) == 3
+            and isinstance(value, tuple)
+            and len(value) == 5
+        ):
             raise InputError(
                 f"{path}: marshal data is a dict but entry {key!r} is not "
                 f"(file, line, function) -> (cc, nc, tt, ct, callers); {HOW_TO}"
@@ -97,8 +104,12 @@ def flatten(stats_list: list[dict]) -> Dumps:
                 e_dump.append(dump)
                 e_caller.append(cid)
                 e_callee.append(fid)
-                e_vals.append(numbers if isinstance(numbers, tuple) else (numbers, numbers, 0.0, 0.0))
-    return Dumps(keys, _columns(f_dump, f_func, None, f_vals), _columns(e_dump, e_caller, e_callee, e_vals))
+                e_vals.append(
+                    numbers if isinstance(numbers, tuple) else (numbers, numbers, 0.0, 0.0)
+                )
+    return Dumps(
+        keys, _columns(f_dump, f_func, None, f_vals), _columns(e_dump, e_caller, e_callee, e_vals)
+    )
 
 
 def _columns(dump, first, second, values) -> dict[str, np.ndarray]:

@@ -25,7 +25,16 @@ from perfkit.io import cprofile, pyspy
 from perfkit.io.paths import Paths, expand_paths
 
 Kind = Literal["deterministic", "sampled"]
-FUNCTION_COLUMNS = ["function", "file", "line", "name", "ncalls", "primcalls", "tottime_s", "cumtime_s"]
+FUNCTION_COLUMNS = [
+    "function",
+    "file",
+    "line",
+    "name",
+    "ncalls",
+    "primcalls",
+    "tottime_s",
+    "cumtime_s",
+]
 EDGE_COLUMNS = ["caller", "callee", "ncalls", "primcalls", "tottime_s", "cumtime_s"]
 
 
@@ -88,7 +97,9 @@ def _sniff(path: Path) -> Kind:
     if not head:
         raise InputError(f"{path}: empty file, not a profile; {cprofile.HOW_TO}")
     text = head.lstrip()
-    if text.startswith(b"{") or (text[:1].isascii() and pyspy.looks_collapsed(head.decode("utf-8", "replace"))):
+    if text.startswith(b"{") or (
+        text[:1].isascii() and pyspy.looks_collapsed(head.decode("utf-8", "replace"))
+    ):
         return "sampled"
     return "deterministic"
 
@@ -97,12 +108,18 @@ def _deterministic(files: list[Path]) -> Profile:
     flat = cprofile.flatten([cprofile.load(f) for f in files])
     labels = _labels(flat.keys)
     rows = pd.DataFrame(flat.rows)
-    functions = rows.groupby("function", sort=False)[["ncalls", "primcalls", "tottime_s", "cumtime_s"]].sum()
+    functions = rows.groupby("function", sort=False)[
+        ["ncalls", "primcalls", "tottime_s", "cumtime_s"]
+    ].sum()
     functions = _function_frame(functions, labels, flat.keys)
     edges_raw = pd.DataFrame(flat.edges)
-    edges = edges_raw.groupby(["caller", "callee"], sort=False)[
-        ["ncalls", "primcalls", "tottime_s", "cumtime_s"]
-    ].sum().reset_index()
+    edges = (
+        edges_raw.groupby(["caller", "callee"], sort=False)[
+            ["ncalls", "primcalls", "tottime_s", "cumtime_s"]
+        ]
+        .sum()
+        .reset_index()
+    )
     edges["caller"] = labels[edges["caller"].to_numpy()]
     edges["callee"] = labels[edges["callee"].to_numpy()]
     per_dump = rows.assign(function=labels[rows["function"].to_numpy()])[
@@ -144,11 +161,14 @@ def _dumps_frame(files: list[Path], per_dump: pd.DataFrame) -> pd.DataFrame:
         if column not in frame:
             frame[column] = pd.NA
     if frame["path"].notna().any():
-        from perfkit.io.routes import heuristic_templates
         import pyarrow as pa
 
+        from perfkit.io.routes import heuristic_templates
+
         known = frame["path"].notna()
-        frame.loc[known, "route"] = heuristic_templates(pa.array(frame.loc[known, "path"], pa.string())).to_pylist()
+        frame.loc[known, "route"] = heuristic_templates(
+            pa.array(frame.loc[known, "path"], pa.string())
+        ).to_pylist()
     else:
         frame["route"] = pd.NA
     return frame[["dump", "file", "method", "path", "route", "request_ms", "timestamp", "total_s"]]
@@ -159,7 +179,8 @@ def _sampled(files: list[Path], rate: float) -> Profile:
     for i, path in enumerate(files):
         text = path.read_text(encoding="utf-8", errors="replace")
         stacks = (
-            pyspy.read_speedscope(path, text) if text.lstrip().startswith("{")
+            pyspy.read_speedscope(path, text)
+            if text.lstrip().startswith("{")
             else pyspy.read_collapsed(path, text, rate)
         )
         parts.append(stacks.assign(dump=i))

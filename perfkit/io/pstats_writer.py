@@ -23,12 +23,22 @@ def write_pstats(profile: Profile, path: Path) -> Path:
     """Marshal `profile` as ``{(file, line, name): (cc, nc, tt, ct, callers)}`` into `path`."""
     functions = profile.functions
     calls = _counts(functions, profile)
-    keys = {label: (file, int(line), name) for label, file, line, name in
-            zip(functions["function"], functions["file"], functions["line"], functions["name"], strict=True)}
+    keys = {
+        label: (file, int(line), name)
+        for label, file, line, name in zip(
+            functions["function"],
+            functions["file"],
+            functions["line"],
+            functions["name"],
+            strict=True,
+        )
+    }
     callers: dict[str, dict] = {label: {} for label in keys}
     edge_calls = _counts(profile.edges, profile)
     for (caller, callee, tt, ct), (cc, nc) in zip(
-        profile.edges[["caller", "callee", "tottime_s", "cumtime_s"]].itertuples(index=False, name=None),
+        profile.edges[["caller", "callee", "tottime_s", "cumtime_s"]].itertuples(
+            index=False, name=None
+        ),
         edge_calls,
         strict=True,
     ):

@@ -28,7 +28,7 @@ _LINE = re.compile(r"^(?P<stack>.*) (?P<count>\d+)$")
 
 
 def read_speedscope(path: Path, text: str) -> pd.DataFrame:
-    """Stacks of a speedscope file: ``stack`` (tuple of frames), ``weight_s``, ``samples``, ``thread``."""
+    """Stacks of a speedscope file: stack (tuple of frames), weight_s, samples, thread."""
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -43,19 +43,33 @@ def read_speedscope(path: Path, text: str) -> pd.DataFrame:
     rows = []
     for profile in profiles:
         if profile.get("type") != "sampled":
-            raise InputError(f"{path}: speedscope profile type {profile.get('type')!r}; only 'sampled' is read")
+            raise InputError(
+                f"{path}: speedscope profile type {profile.get('type')!r}; only 'sampled' is read"
+            )
         samples, weights = profile.get("samples"), profile.get("weights")
-        if not isinstance(samples, list) or not isinstance(weights, list) or len(samples) != len(weights):
-            raise InputError(f"{path}: speedscope profile {profile.get('name')!r} has no matching samples and weights")
-        scale = {"seconds": 1.0, "milliseconds": 1e-3, "microseconds": 1e-6, "nanoseconds": 1e-9}.get(
-            profile.get("unit", "none")
-        )
+        if (
+            not isinstance(samples, list)
+            or not isinstance(weights, list)
+            or len(samples) != len(weights)
+        ):
+            raise InputError(
+                f"{path}: speedscope profile {profile.get('name')!r} has no matching "
+                "samples and weights"
+            )
+        scale = {
+            "seconds": 1.0,
+            "milliseconds": 1e-3,
+            "microseconds": 1e-6,
+            "nanoseconds": 1e-9,
+        }.get(profile.get("unit", "none"))
         if scale is None:
             raise InputError(f"{path}: speedscope unit {profile.get('unit')!r} is not a time unit")
         thread = profile.get("name", "")
         rows.extend((tuple(s), w * scale, 1, thread) for s, w in zip(samples, weights, strict=True))
     table = pd.DataFrame(rows, columns=["stack", "weight_s", "samples", "thread"])
-    names = [(str(f.get("file", "")), int(f.get("line") or 0), str(f.get("name", "?"))) for f in frames]
+    names = [
+        (str(f.get("file", "")), int(f.get("line") or 0), str(f.get("name", "?"))) for f in frames
+    ]
     n = len(names)
     if len(table) and max((max(s) for s in table["stack"] if s), default=-1) >= n:
         raise InputError(f"{path}: a sample refers to a frame the file does not define")
@@ -72,7 +86,8 @@ def read_collapsed(path: Path, text: str, rate: float) -> pd.DataFrame:
         match = _LINE.match(line)
         if match is None:
             raise InputError(
-                f"{path}:{number}: expected 'frame;frame;... count' (py-spy --format raw), got {line[:120]!r}"
+                f"{path}:{number}: expected 'frame;frame;... count' (py-spy --format raw), "
+                f"got {line[:120]!r}"
             )
         stack = tuple(_frame(f) for f in match["stack"].split(";") if f) or IDLE
         count = int(match["count"])
@@ -93,5 +108,3 @@ def looks_collapsed(head: str) -> bool:
     """Whether the first lines read like collapsed stacks."""
     lines = [line for line in head.splitlines()[:20] if line.strip()]
     return bool(lines) and all(_LINE.match(line) for line in lines[:-1] or lines)
-
-

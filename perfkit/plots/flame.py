@@ -21,9 +21,18 @@ HOVER = (
 def flame(profile: Profile, root: str | None = None, min_fraction: float = 0.005) -> go.Figure:
     """Icicle of `profile`'s call tree, coloured by each node's own time share."""
     tree = call_tree(profile, root=root, min_fraction=min_fraction)
-    fig = go.Figure(_icicle(tree, color=tree["self_s"] / max(tree["total_s"].iloc[0], 1e-12),
-                            colorscale=SEQUENTIAL, colorbar="own time<br>share", cmid=None))
-    return styled(fig, f"Call tree: {_seconds(tree['total_s'].iloc[0])} profiled", _note(tree, profile))
+    fig = go.Figure(
+        _icicle(
+            tree,
+            color=tree["self_s"] / max(tree["total_s"].iloc[0], 1e-12),
+            colorscale=SEQUENTIAL,
+            colorbar="own time<br>share",
+            cmid=None,
+        )
+    )
+    return styled(
+        fig, f"Call tree: {_seconds(tree['total_s'].iloc[0])} profiled", _note(tree, profile)
+    )
 
 
 def flame_diff(base: Profile, cand: Profile, min_fraction: float = 0.005) -> go.Figure:
@@ -42,31 +51,50 @@ def flame_diff(base: Profile, cand: Profile, min_fraction: float = 0.005) -> go.
     after = cand_tree["total_s"].to_numpy() / per_cand
     change_ms = (after - before) * 1e3
     limit = float(np.nanmax(np.abs(change_ms))) if len(change_ms) else 1.0
-    fig = go.Figure(_icicle(cand_tree, color=change_ms, colorscale=DIVERGING,
-                            colorbar="change<br>ms/request", cmid=0.0, limit=limit or 1.0))
+    fig = go.Figure(
+        _icicle(
+            cand_tree,
+            color=change_ms,
+            colorscale=DIVERGING,
+            colorbar="change<br>ms/request",
+            cmid=0.0,
+            limit=limit or 1.0,
+        )
+    )
     total_change = (after[0] - base_tree["total_s"].iloc[0] / per_base) * 1e3 if len(after) else 0.0
-    subtitle = (f"per request: {before[0] * 1e3 if len(before) else 0:.1f} → {after[0] * 1e3:.1f} ms "
-                f"({total_change:+.1f} ms); {per_base} vs {per_cand} dumps. {_note(cand_tree, cand)}")
+    subtitle = (
+        f"per request: {before[0] * 1e3 if len(before) else 0:.1f} → {after[0] * 1e3:.1f} ms "
+        f"({total_change:+.1f} ms); {per_base} vs {per_cand} dumps. {_note(cand_tree, cand)}"
+    )
     return styled(fig, "Profile change, candidate vs baseline", subtitle)
 
 
 def _icicle(tree: pd.DataFrame, color, colorscale, colorbar: str, cmid, limit=None) -> go.Icicle:
     top = max(float(tree["total_s"].iloc[0]), 1e-12)
     where = [f"{f}:{line}" if f else "" for f, line in zip(tree["file"], tree["line"], strict=True)]
-    custom = np.column_stack([
-        [html.escape(str(n)) for n in tree["name"]],
-        [html.escape(w) for w in where],
-        [_seconds(t) for t in tree["total_s"]],
-        [_seconds(s) for s in tree["self_s"]],
-        [f"{t / top:.1%}" for t in tree["total_s"]],
-    ])
+    custom = np.column_stack(
+        [
+            [html.escape(str(n)) for n in tree["name"]],
+            [html.escape(w) for w in where],
+            [_seconds(t) for t in tree["total_s"]],
+            [_seconds(s) for s in tree["self_s"]],
+            [f"{t / top:.1%}" for t in tree["total_s"]],
+        ]
+    )
     marker = {"colors": color, "colorscale": colorscale, "colorbar": {"title": colorbar}}
     if cmid is not None:
         marker.update(cmid=cmid, cmin=-limit, cmax=limit)
     return go.Icicle(
-        ids=tree["id"], parents=tree["parent"], labels=[html.escape(str(n)) for n in tree["name"]],
-        values=tree["total_s"], branchvalues="total", customdata=custom, hovertemplate=HOVER,
-        marker=marker, tiling={"orientation": "v"}, maxdepth=12,
+        ids=tree["id"],
+        parents=tree["parent"],
+        labels=[html.escape(str(n)) for n in tree["name"]],
+        values=tree["total_s"],
+        branchvalues="total",
+        customdata=custom,
+        hovertemplate=HOVER,
+        marker=marker,
+        tiling={"orientation": "v"},
+        maxdepth=12,
     )
 
 
