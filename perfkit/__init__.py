@@ -1,8 +1,18 @@
 """perfkit: a Flask + Gunicorn + PostgreSQL service's performance evidence as DataFrames."""
 
-from perfkit.analysis import LatencySketch, merge_sketches, sketch_by, summarize
+from perfkit.analysis import (
+    LatencySketch,
+    call_tree,
+    hotspots,
+    merge_sketches,
+    sketch_by,
+    summarize,
+)
+from perfkit.analysis.profile_diff import compare_profiles
 from perfkit.errors import InputError, PerfkitError, PerfkitWarning
 from perfkit.io import list_formats, parse_account, read_access_log, rejected_frame
+from perfkit.io.profile import Profile, read_profile
+from perfkit.report.snakeviz import open_snakeviz
 
 __version__ = "0.1.0"
 
@@ -11,11 +21,17 @@ __all__ = [
     "LatencySketch",
     "PerfkitError",
     "PerfkitWarning",
+    "Profile",
     "__version__",
+    "call_tree",
+    "compare_profiles",
+    "hotspots",
     "list_formats",
     "merge_sketches",
+    "open_snakeviz",
     "parse_account",
     "read_access_log",
+    "read_profile",
     "rejected_frame",
     "sketch_by",
     "summarize",

@@ -65,7 +65,8 @@ def call_tree(
         tree = _subtree(tree, root)
     info = profile.functions.set_index("function")[["name", "file", "line"]]
     tree = tree.join(info, on="function")
-    tree.loc[tree["function"] == ROOT, ["name", "file", "line"]] = [ROOT, "", 0]
+    tree.loc[tree["function"] == ROOT, ["name", "file"]] = [ROOT, ""]
+    tree["line"] = tree["line"].fillna(0).astype("int64")
     top = tree["total_s"].iloc[0] if len(tree) else 0.0
     tree["fraction"] = tree["total_s"] / top if top else 0.0
     tree.attrs["approximation"] = APPROXIMATION if profile.kind == "deterministic" else ""

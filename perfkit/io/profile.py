@@ -97,9 +97,12 @@ def _sniff(path: Path) -> Kind:
     if not head:
         raise InputError(f"{path}: empty file, not a profile; {cprofile.HOW_TO}")
     text = head.lstrip()
-    if text.startswith(b"{") or (
-        text[:1].isascii() and pyspy.looks_collapsed(head.decode("utf-8", "replace"))
-    ):
+    if text[:1] == b"{" and text[1:].lstrip()[:1] in (
+        b'"',
+        b"}",
+    ):  # JSON (marshal dicts too start '{')
+        return "sampled"
+    if text[:1].isascii() and pyspy.looks_collapsed(head.decode("utf-8", "replace")):
         return "sampled"
     return "deterministic"
 

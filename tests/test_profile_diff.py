@@ -1,0 +1,67 @@
+"""compare_profiles on per-request dumps with a planted regression; flame_diff colours it."""
+
+from __future__ import annotations
+
+import pytest
+
+from perfkit import compare_profiles, read_profile
+from perfkit.plots import flame_diff
+from tests.apps.warehouse_views import create_app
+
+REQUESTS = 12
+
+
+def record(tmp_path, slow: bool):
+    from werkzeug.middleware.profiler import ProfilerMiddleware
+
+    folder = tmp_path / ("cand" if slow else "base")
+    folder.mkdir()
+    app = create_app(slow_pricing=slow)
+    app.wsgi_app = ProfilerMiddleware(app.wsgi_app, stream=None, profile_dir=str(folder))
+    client = app.test_client()
+    for i in range(REQUESTS):
+        assert client.get(f"/orders/{i}").status_code == 200
+    return read_profile(str(folder / "*.prof"))
+
+
+@pytest.fixture(scope="module")
+def sides(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("diff")
+    return record(tmp, slow=False), record(tmp, slow=True)
+
+
+def test_planted_regression_is_found_and_attributed(sides):
+    base, cand = sides
+    table = compare_profiles(base, cand).set_index("name")
+    # price_lines sleeps 20 ms instead of 5 ms per request: +15 ms, all of it in time.sleep
+    assert table.loc["price_lines", "change_s"] == pytest.approx(0.015, abs=0.005)
+    assert table.loc["price_lines", "verdict"] == "regressed"
+    assert table.loc["order", "verdict"] == "regressed"  # its caller carries it too
+    sleep = table.index[table.index.str.contains("time.sleep")][0]
+    assert table.loc[sleep, "contribution"] == pytest.approx(1.0, abs=0.25)
+    assert table.iloc[0].name == sleep  # sorted by contribution
+    assert table.loc["render", "verdict"] == "unchanged"  # untouched code
+    assert table["contribution"].sum() == pytest.approx(1.0, abs=1e-6)
+    assert (table.loc["price_lines", ["n_base", "n_cand"]] == REQUESTS).all()
+    assert table.attrs["total_s_cand"] - table.attrs["total_s_base"] == pytest.approx(
+        0.015, abs=0.006
+    )
+
+
+def test_one_dump_per_side_is_insufficient(sides, tmp_path):
+    base, cand = sides
+    one_base = read_profile(base.dumps["file"].iloc[0])
+    one_cand = read_profile(cand.dumps["file"].iloc[0])
+    table = compare_profiles(one_base, one_cand).set_index("name")
+    assert set(table["verdict"]) == {"insufficient data"}
+    assert table.loc["price_lines", "change_s"] > 0.005  # the numbers are still shown
+
+
+def test_flame_diff_colours_the_change(sides):
+    base, cand = sides
+    fig = flame_diff(base, cand)
+    icicle = fig.data[0]
+    colours = dict(zip(icicle.labels, icicle.marker.colors, strict=True))
+    assert colours["price_lines"] == pytest.approx(15.0, abs=5.0)  # ms per request
+    assert abs(colours["render"]) < 1.0
+    assert icicle.marker.cmid == 0
