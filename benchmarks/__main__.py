@@ -1,4 +1,4 @@
-"""Benchmark runner: perfkit's access-log path against GoAccess on the same file.
+"""Benchmark runner: perfkit against GoAccess (access logs) and pstats (profile dumps).
 
 Times file -> typed DataFrame (`read_access_log`) and the per-route latency
 table (`summarize`), each in a fresh process so peak RSS is its own, and
@@ -6,7 +6,7 @@ GoAccess 1.x (``goaccess``) parsing the same file into its JSON report when it
 is installed. Prints lines/second, peak RSS and the ratios; the goal is at
 least 10x GoAccess's throughput with peak RSS at most 3x the DataFrame.
 
-Usage: python -m benchmarks [--lines N] [--repeat K] [--keep]
+Usage: python -m benchmarks [all|access|profiles] [--lines N] [--dumps N] [--repeat K]
 """
 
 from __future__ import annotations
@@ -90,10 +90,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks", description=__doc__.splitlines()[0]
     )
+    parser.add_argument("which", nargs="?", choices=["all", "access", "profiles"], default="all")
     parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--dumps", type=int, default=1000, help="per-request dumps to merge")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each; the best is reported")
     parser.add_argument("--file", type=Path, help="use this log instead of generating one")
     args = parser.parse_args(argv)
+    if args.which in ("all", "profiles"):
+        from benchmarks.profiles import run
+
+        run(args.dumps, min(args.repeat, 3))
+        if args.which == "profiles":
+            return 0
+        print()
     with tempfile.TemporaryDirectory() as tmp:
         path = args.file or generate(Path(tmp) / "gunicorn.log", args.lines)
         size_mb = path.stat().st_size / 1e6
