@@ -81,3 +81,14 @@ def gunicorn_log(tmp_path):
     yield make
     for writer in writers:
         writer.close()
+
+
+@pytest.fixture(scope="session")
+def pg():
+    """A running throw-away PostgreSQL with pg_stat_statements (tests/pgcluster.py)."""
+    from tests.pgcluster import Cluster
+
+    cluster = Cluster()
+    cluster.psql("create extension if not exists pg_stat_statements")
+    yield cluster
+    cluster.close()

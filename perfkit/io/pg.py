@@ -1,0 +1,57 @@
+"""`read_pg_stat` and `snapshot_pg`: PostgreSQL statistics as frames, live or stored."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+from perfkit.errors import InputError, PerfkitWarning
+from perfkit.io import pg_csv, pg_stat, pg_store
+
+VIEW_NAMES = pg_stat.VIEWS
+
+
+def read_pg_stat(source, view: str, snapshot_time=None) -> pd.DataFrame:
+    """One statistics view as a frame with ``snapshot_time``.
+
+    `view` is one of ``statements``, ``tables``, ``indexes``, ``database``,
+    ``activity``. `source` is a DSN or psycopg connection (read live, now), a
+    snapshot store folder (every stored snapshot), or a psql CSV export
+    (`snapshot_time` for exports without that column and no time in their name).
+    """
+    if view not in VIEW_NAMES:
+        raise InputError(f"view must be one of {', '.join(VIEW_NAMES)}, not {view!r}")
+    kind, value = pg_stat.resolve_source(source)
+    if kind == "store":
+        return pg_store.read_store(value, view)
+    if kind == "csv":
+        return pg_csv.read_csv_export(value, snapshot_time)
+    frames, notes = _live(kind, value, (view,))
+    if view not in frames:
+        raise pg_stat.StatisticsUnavailable("; ".join(notes))
+    return frames[view]
+
+
+def snapshot_pg(source, store: str | Path, views: tuple[str, ...] = VIEW_NAMES) -> dict[str, Path]:
+    """Append one snapshot of every view to the `store` folder; return the files per view.
+
+    Nothing is reset. Views the server cannot give (pg_stat_statements not
+    installed) are skipped with a `PerfkitWarning` saying how to enable them.
+    """
+    kind, value = pg_stat.resolve_source(source)
+    if kind not in ("dsn", "conn"):
+        raise InputError("snapshot_pg reads a live server: pass a DSN or a psycopg connection")
+    frames, notes = _live(kind, value, views)
+    for note in notes:
+        warnings.warn(note, PerfkitWarning, stacklevel=2)
+    written = pg_store.write_snapshot(frames, Path(store))
+    return dict(zip(frames, written, strict=True))
+
+
+def _live(kind: str, value, views: tuple[str, ...]):
+    if kind == "conn":
+        return pg_stat.read_live(value, views)
+    with pg_stat.connect(value) as conn:
+        return pg_stat.read_live(conn, views)

@@ -1,0 +1,233 @@
+"""PostgreSQL's own statistics: live, from a snapshot store, or from psql CSV exports.
+
+Live reads use psycopg 3 in a READ ONLY transaction with `statement_timeout`
+and `lock_timeout` and ``application_name=perfkit``; they only SELECT from
+statistics views, never reset or write anything, and work for a role that
+has just ``pg_monitor``. One transaction reads every view of a snapshot, so
+all its rows share one ``snapshot_time`` (the transaction's ``now()``).
+
+Column names follow PostgreSQL (units too: times in ms, sizes in blocks or
+bytes as the view says); names PostgreSQL renamed between 13 and 17 map to
+the newest (``total_time`` -> ``total_exec_time``, ``blk_read_time`` ->
+``shared_blk_read_time``). Ages from pg_stat_activity are seconds
+(``*_age_s``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from perfkit.errors import InputError, PerfkitError
+
+VIEWS = ("statements", "tables", "indexes", "database", "activity")
+RENAMES = {
+    "total_time": "total_exec_time",
+    "min_time": "min_exec_time",
+    "max_time": "max_exec_time",
+    "mean_time": "mean_exec_time",
+    "stddev_time": "stddev_exec_time",
+    "blk_read_time": "shared_blk_read_time",
+    "blk_write_time": "shared_blk_write_time",
+}
+SQL = {
+    "statements": "select * from pg_stat_statements",
+    "statements_info": "select dealloc, stats_reset from pg_stat_statements_info",
+    "tables": """
+        select t.*, io.heap_blks_read, io.heap_blks_hit, io.idx_blks_read, io.idx_blks_hit,
+               io.toast_blks_read, io.toast_blks_hit, io.tidx_blks_read, io.tidx_blks_hit,
+               pg_relation_size(t.relid) as table_bytes,
+               pg_total_relation_size(t.relid) as total_bytes
+        from pg_stat_user_tables t join pg_statio_user_tables io using (relid)""",
+    "indexes": """
+        select s.*, io.idx_blks_read, io.idx_blks_hit,
+               pg_relation_size(s.indexrelid) as index_bytes,
+               pg_get_indexdef(s.indexrelid) as indexdef,
+               i.indisunique, i.indisprimary, i.indisvalid, i.indkey::text as indkey,
+               pg_get_expr(i.indpred, i.indrelid) as indpred
+        from pg_stat_user_indexes s
+        join pg_statio_user_indexes io using (indexrelid)
+        join pg_index i on i.indexrelid = s.indexrelid""",
+    "database": "select * from pg_stat_database where datname is not null",
+    "activity": """
+        select a.*,
+               extract(epoch from now() - a.backend_start)::float8 as backend_age_s,
+               extract(epoch from now() - a.xact_start)::float8 as xact_age_s,
+               extract(epoch from now() - a.query_start)::float8 as query_age_s,
+               extract(epoch from now() - a.state_change)::float8 as state_age_s
+        from pg_stat_activity a where a.pid <> pg_backend_pid()""",
+}
+ENABLE_HINT = (
+    "pg_stat_statements is not available: add shared_preload_libraries = 'pg_stat_statements' "
+    "to postgresql.conf, restart the server, then run CREATE EXTENSION pg_stat_statements; "
+    "in the database you connect to"
+)
+STATEMENT_TIMEOUT_MS = 5000
+LOCK_TIMEOUT_MS = 1000
+_PASSWORD = re.compile(r"(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)")
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
+
+
+class StatisticsUnavailable(PerfkitError):
+    """A statistics view cannot be read on this server (e.g. pg_stat_statements missing)."""
+
+
+def redact_dsn(dsn: str) -> str:
+    """`dsn` with any password replaced, for messages."""
+    return _URL_PASSWORD.sub(r"\1REDACTED@", _PASSWORD.sub(r"\1REDACTED", dsn))
+
+
+def connect(dsn: str = "", **kwargs: Any):
+    """A psycopg connection for statistics reads; `InputError` without the password on failure.
+
+    An empty `dsn` uses libpq's environment (PGHOST, PGUSER, PGSERVICE, .pgpass...).
+    """
+    import psycopg
+
+    try:
+        return psycopg.connect(dsn, application_name="perfkit", connect_timeout=10, **kwargs)
+    except psycopg.OperationalError as exc:
+        message = redact_dsn(str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc))
+        raise InputError(
+            f"cannot connect to PostgreSQL ({redact_dsn(dsn) or 'from PG* environment'}): {message}"
+        ) from exc
+
+
+def read_live(conn, views: tuple[str, ...] = VIEWS) -> tuple[dict[str, pd.DataFrame], list[str]]:
+    """Read `views` in one READ ONLY transaction; return frames and notes (views not read, why)."""
+    import psycopg
+
+    frames: dict[str, pd.DataFrame] = {}
+    notes: list[str] = []
+    previous = conn.read_only, conn.autocommit
+    conn.autocommit = False
+    conn.read_only = True
+    try:
+        with conn.transaction():
+            conn.execute(f"set local statement_timeout = {STATEMENT_TIMEOUT_MS}")
+            conn.execute(f"set local lock_timeout = {LOCK_TIMEOUT_MS}")
+            now = conn.execute("select now()").fetchone()[0]
+            for view in views:
+                try:
+                    with conn.transaction():  # a savepoint: one view failing leaves the others
+                        frames[view] = _query(conn, view, now)
+                except (
+                    psycopg.errors.UndefinedTable,
+                    psycopg.errors.ObjectNotInPrerequisiteState,
+                    psycopg.errors.UndefinedFunction,
+                ) as exc:
+                    if view != "statements":
+                        raise
+                    notes.append(f"{ENABLE_HINT} ({str(exc).strip().splitlines()[0]})")
+    finally:
+        if not conn.closed:
+            conn.read_only, conn.autocommit = previous
+    return frames, notes
+
+
+def _query(conn, view: str, now) -> pd.DataFrame:
+    frame = _select(conn, SQL[view])
+    if view == "statements":
+        info = _statements_info(conn)
+        for column in ("dealloc", "stats_reset"):
+            frame[column] = info.get(column)
+    frame = frame.rename(columns=RENAMES)
+    frame.insert(0, "snapshot_time", pd.Timestamp(now))
+    return frame
+
+
+def _statements_info(conn) -> dict[str, Any]:
+    import psycopg
+
+    try:
+        with conn.transaction():
+            row = _select(conn, SQL["statements_info"])
+    except psycopg.errors.UndefinedTable:  # PostgreSQL 13: no pg_stat_statements_info
+        return {}
+    return row.iloc[0].to_dict() if len(row) else {}
+
+
+def _select(conn, sql: str) -> pd.DataFrame:
+    with conn.cursor() as cur:
+        cur.execute(sql)
+        columns = [d.name for d in cur.description]
+        oids = [d.type_code for d in cur.description]
+        rows = cur.fetchall()
+    values = list(zip(*rows, strict=True)) if rows else [()] * len(columns)
+    arrays = [_typed(column, oid) for column, oid in zip(values, oids, strict=True)]
+    table = pa.table(arrays, names=columns)
+    return table.to_pandas(types_mapper=_PANDAS_TYPES.get)
+
+
+# PostgreSQL type OIDs -> Arrow types, for columns that hold only NULLs in a snapshot
+_OID_TYPES = {
+    16: pa.bool_(), 20: pa.int64(), 21: pa.int64(), 23: pa.int64(), 26: pa.int64(),
+    28: pa.int64(), 700: pa.float64(), 701: pa.float64(), 1700: pa.float64(),
+    1184: pa.timestamp("us", "UTC"), 1114: pa.timestamp("us"), 1186: pa.float64(),
+}  # fmt: skip
+
+
+_PANDAS_TYPES = {
+    pa.int16(): pd.Int16Dtype(),
+    pa.int32(): pd.Int32Dtype(),
+    pa.int64(): pd.Int64Dtype(),
+    pa.string(): pd.StringDtype("pyarrow"),
+    pa.large_string(): pd.StringDtype("pyarrow"),
+    pa.bool_(): pd.BooleanDtype(),
+}
+
+
+def _typed(values: tuple, oid: int) -> pa.Array:
+    """One column of rows as a typed Arrow array (numeric -> float, durations -> seconds)."""
+    sample = next((v for v in values if v is not None), None)
+    if sample is None:
+        return pa.nulls(len(values), _OID_TYPES.get(oid, pa.string()))
+    if isinstance(sample, Decimal):
+        return pa.array([None if v is None else float(v) for v in values], pa.float64())
+    if isinstance(sample, dt.timedelta):
+        return pa.array([None if v is None else v.total_seconds() for v in values], pa.float64())
+    try:
+        return pa.array(list(values))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+        return pa.array([None if v is None else str(v) for v in values], pa.string())
+
+
+def is_dsn(text: str) -> bool:
+    """Whether `text` reads as a libpq connection string or URL rather than a path."""
+    return text == "" or "=" in text or text.startswith(("postgresql://", "postgres://"))
+
+
+def normalise(frame: pd.DataFrame) -> pd.DataFrame:
+    """Renamed columns of older/newer servers under their newest names."""
+    return frame.rename(columns=RENAMES)
+
+
+def environment_dsn() -> str:
+    """The DSN libpq builds from the environment: always '' (libpq reads PG* itself)."""
+    return os.environ.get("PERFKIT_PG_DSN", "")
+
+
+def resolve_source(source) -> tuple[str, Any]:
+    """('conn', connection) | ('dsn', text) | ('store', folder) | ('csv', file) for `source`."""
+    if hasattr(source, "execute") and hasattr(source, "cursor"):
+        return ("conn", source)
+    if isinstance(source, Path) or (isinstance(source, str) and os.path.exists(source)):
+        path = Path(source)
+        if path.is_dir():
+            return ("store", path)
+        if path.suffix.lower() in (".csv", ".gz", ".bz2", ".xz"):
+            return ("csv", path)
+        raise InputError(f"{path}: expected a snapshot store folder or a psql CSV export")
+    if isinstance(source, str) and is_dsn(source):
+        return ("dsn", source)
+    raise InputError(
+        f"{redact_dsn(str(source))!r}: no such file or folder, and not a connection string "
+        "(host=... dbname=... or postgresql://...)"
+    )
