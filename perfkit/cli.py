@@ -31,6 +31,15 @@ def _parser() -> argparse.ArgumentParser:
     summary.add_argument(
         "--csv", type=Path, help="write the table as CSV here instead of printing it"
     )
+    collect = commands.add_parser("collect", help="long-running collectors").add_subparsers(
+        dest="collector", required=True
+    )
+    pg = collect.add_parser("pg", help="snapshots of PostgreSQL statistics into a store folder")
+    pg.add_argument("--dsn", default="", help="libpq DSN or URL; default: the PG* environment")
+    pg.add_argument("--store", type=Path, required=True, help="snapshot store folder")
+    pg.add_argument("--interval", type=float, default=60.0, help="seconds between snapshots")
+    pg.add_argument("--count", type=int, default=1, help="snapshots to take (0: until stopped)")
+    pg.add_argument("--retry", type=int, default=0, help="retries with backoff when unreachable")
     return parser
 
 
@@ -75,7 +84,17 @@ def _summary(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-_COMMANDS = {"demo": _demo, "summary": _summary}
+def _collect(args: argparse.Namespace) -> int:
+    from perfkit.collect.pg import collect_pg
+
+    try:
+        collect_pg(args.dsn, args.store, args.interval, args.count, args.retry)
+    except KeyboardInterrupt:
+        print("stopped", file=sys.stderr)
+    return EXIT_OK
+
+
+_COMMANDS = {"demo": _demo, "summary": _summary, "collect": _collect}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -69,6 +69,8 @@ class Cluster:
             "pg_stat_statements.track = all",
             "pg_stat_statements.max = 5000",
             "track_io_timing = on",
+            "log_statement = 'all'",
+            "log_line_prefix = '[%a] '",
         ]
         if preload:
             settings.append("shared_preload_libraries = 'pg_stat_statements'")
@@ -139,6 +141,10 @@ class Cluster:
             "pgbench", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", *args, dbname
         )
         return result.stdout + result.stderr
+
+    def log(self) -> str:
+        """The server log so far (statements are logged with the application name)."""
+        return (self.root / "server.log").read_text(errors="replace")
 
     def close(self) -> None:
         self.stop("immediate")

@@ -156,7 +156,7 @@ def _statements_info(conn) -> dict[str, Any]:
 
 def _select(conn, sql: str) -> pd.DataFrame:
     with conn.cursor() as cur:
-        cur.execute(sql)
+        cur.execute(sql.strip())
         columns = [d.name for d in cur.description]
         oids = [d.type_code for d in cur.description]
         rows = cur.fetchall()

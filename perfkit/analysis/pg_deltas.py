@@ -1,0 +1,121 @@
+"""Per-interval deltas of pg_stat_statements' cumulative counters, resets detected.
+
+pg_stat_statements only ever adds up, from when an entry was created or the
+statistics were last reset. Between two snapshots an entry's change is its
+later counters minus its earlier ones, unless something restarted them:
+
+- ``stats_reset`` (pg_stat_statements_info, PostgreSQL 14+) changed: every
+  entry restarted; the whole interval is ``reset``;
+- an entry's counters went down (reset of that statement, or evicted and
+  re-created): that entry is ``reset`` for the interval;
+- ``stats_since`` of an entry (PostgreSQL 17) changed: likewise.
+
+A ``reset`` row reports no deltas (NA), never a negative or inflated number.
+An entry absent from the earlier snapshot is ``new``: everything it counts
+happened in the interval. When ``dealloc`` grew, entries were evicted for
+room in the interval: an evicted entry re-created with more calls than it
+had cannot be told apart without ``stats_since`` (PostgreSQL 17), so such
+intervals carry ``evictions=True``. Times are PostgreSQL's milliseconds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from perfkit.errors import InputError
+
+KEY = ["queryid", "dbid", "userid", "toplevel"]
+COUNTERS = [
+    "calls", "total_exec_time", "rows", "plans", "total_plan_time",
+    "shared_blks_hit", "shared_blks_read", "shared_blks_dirtied", "shared_blks_written",
+    "local_blks_hit", "local_blks_read", "local_blks_dirtied", "local_blks_written",
+    "temp_blks_read", "temp_blks_written", "shared_blk_read_time", "shared_blk_write_time",
+    "wal_records", "wal_fpi", "wal_bytes",
+]  # fmt: skip
+
+
+def pg_deltas(snapshots: pd.DataFrame) -> pd.DataFrame:
+    """One row per statement per interval between consecutive snapshots (see the module docstring).
+
+    Columns: ``interval_start``, ``interval_end``, ``interval_s``, the key
+    (``queryid``, ``dbid``, ``userid``, ``toplevel``), ``query``, ``status``
+    (``ok``, ``new``, ``reset``), ``evictions``, the counters' deltas,
+    ``mean_exec_time`` (ms per call in the interval) and ``rows_per_call``.
+    """
+    if "snapshot_time" not in snapshots or "calls" not in snapshots:
+        raise InputError("pg_deltas needs pg_stat_statements snapshots (snapshot_time, calls, ...)")
+    key = [k for k in KEY if k in snapshots]
+    counters = [c for c in COUNTERS if c in snapshots]
+    frame = snapshots.dropna(subset=["queryid"]).copy()
+    times = np.sort(frame["snapshot_time"].unique())
+    if len(times) < 2:
+        raise InputError("pg_deltas needs at least two snapshots")
+    previous = dict(zip(times[1:], times[:-1], strict=True))
+    frame["interval_start"] = frame["snapshot_time"].map(previous)
+    later = frame[frame["interval_start"].notna()]
+    earlier = frame[[*key, "snapshot_time", *counters, *_optional(frame, "stats_since")]]
+    merged = later.merge(
+        earlier.rename(columns={"snapshot_time": "interval_start"}),
+        on=[*key, "interval_start"], how="left", suffixes=("", "_prev"), indicator=True,
+    )  # fmt: skip
+    status = _status(merged, frame, counters, times)
+    out = merged[["interval_start", "snapshot_time", *key, "query"]].rename(
+        columns={"snapshot_time": "interval_end"}
+    )
+    out["interval_s"] = (out["interval_end"] - out["interval_start"]).dt.total_seconds()
+    out["status"] = status
+    out["evictions"] = merged["snapshot_time"].isin(_flagged(_evictions(frame, times))).to_numpy()
+    for column in counters:
+        now = merged[column].astype("float64")
+        before = merged[f"{column}_prev"].astype("float64")
+        delta = np.where(status == "new", now, now - before)
+        out[column] = np.where(status == "reset", np.nan, delta)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["mean_exec_time"] = out["total_exec_time"] / out["calls"].where(out["calls"] > 0)
+        out["rows_per_call"] = out["rows"] / out["calls"].where(out["calls"] > 0)
+    return out.sort_values(
+        ["interval_end", "total_exec_time"], ascending=[True, False], ignore_index=True
+    )
+
+
+def _optional(frame: pd.DataFrame, *columns: str) -> list[str]:
+    return [c for c in columns if c in frame]
+
+
+def _status(merged: pd.DataFrame, frame: pd.DataFrame, counters: list[str], times) -> np.ndarray:
+    new = (merged["_merge"] == "left_only").to_numpy()
+    went_down = np.zeros(len(merged), dtype=bool)
+    for column in counters:
+        now, before = merged[column].astype("float64"), merged[f"{column}_prev"].astype("float64")
+        went_down |= (now < before).fillna(False).to_numpy()
+    if "stats_since" in merged:
+        went_down |= (merged["stats_since"] != merged["stats_since_prev"]).to_numpy() & ~new
+    everything = merged["snapshot_time"].isin(_flagged(_global_resets(frame, times))).to_numpy()
+    return np.where(everything | went_down, "reset", np.where(new, "new", "ok"))
+
+
+def _flagged(flags: dict) -> list:
+    """The snapshot times whose flag is true."""
+    return [time for time, flag in flags.items() if flag is True or flag == 1]
+
+
+def _per_snapshot(frame: pd.DataFrame, column: str) -> pd.Series:
+    return frame.groupby("snapshot_time")[column].first()
+
+
+def _global_resets(frame: pd.DataFrame, times) -> dict:
+    """snapshot_time -> whether stats_reset changed since the previous snapshot."""
+    if "stats_reset" not in frame:
+        return {}
+    reset = _per_snapshot(frame, "stats_reset").reindex(times)
+    changed = reset.ne(reset.shift()) & reset.shift().notna()
+    return changed.to_dict()
+
+
+def _evictions(frame: pd.DataFrame, times) -> dict:
+    """snapshot_time -> whether pg_stat_statements evicted entries since the previous snapshot."""
+    if "dealloc" not in frame:
+        return {}
+    dealloc = _per_snapshot(frame, "dealloc").reindex(times).astype("float64")
+    return (dealloc > dealloc.shift()).to_dict()
