@@ -90,12 +90,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks", description=__doc__.splitlines()[0]
     )
-    parser.add_argument("which", nargs="?", choices=["all", "access", "profiles"], default="all")
+    parser.add_argument(
+        "which", nargs="?", choices=["all", "access", "profiles", "pg"], default="all"
+    )
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--dumps", type=int, default=1000, help="per-request dumps to merge")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each; the best is reported")
     parser.add_argument("--file", type=Path, help="use this log instead of generating one")
     args = parser.parse_args(argv)
+    if args.which in ("all", "pg"):
+        from benchmarks.pg_snapshot import run as run_pg
+
+        run_pg()
+        if args.which == "pg":
+            return 0
+        print()
     if args.which in ("all", "profiles"):
         from benchmarks.profiles import run
 

@@ -67,7 +67,7 @@ class Cluster:
             "synchronous_commit = off",
             "full_page_writes = off",
             "pg_stat_statements.track = all",
-            "pg_stat_statements.max = 5000",
+            "pg_stat_statements.max = 10000",
             "track_io_timing = on",
             "log_statement = 'all'",
             "log_line_prefix = '[%a] '",

@@ -19,8 +19,9 @@ def _usable(deltas: pd.DataFrame) -> pd.DataFrame:
     """Rows with real deltas (``ok``/``new``), summed over intervals per statement."""
     rows = deltas[deltas["status"].isin(["ok", "new"])]
     key = [k for k in ("queryid", "dbid", "userid", "toplevel") if k in rows]
-    numbers = [c for c in ("calls", "total_exec_time", "rows", "shared_blks_hit", "shared_blks_read",
-                           "total_plan_time") if c in rows]  # fmt: skip
+    wanted = ("calls", "total_exec_time", "rows", "shared_blks_hit", "shared_blks_read",
+              "total_plan_time")  # fmt: skip
+    numbers = [c for c in wanted if c in rows]
     summed = rows.groupby(key, dropna=False, observed=True).agg(
         {
             **dict.fromkeys(numbers, "sum"),
@@ -88,7 +89,7 @@ def n_plus_one(
 
 
 def cache_hit_ratios(tables: pd.DataFrame, database: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Buffer cache hit ratio per table (heap and index blocks) and per database, latest snapshot."""
+    """Buffer cache hit ratio per table (heap and index blocks) and database, latest snapshot."""
     latest = _latest(tables)
     heap = latest["heap_blks_hit"] + latest["heap_blks_read"]
     out = pd.DataFrame(
@@ -199,8 +200,8 @@ def problem_sessions(
     )
     out = latest[long_running | idle_tx].copy()
     out["problem"] = np.where(long_running[out.index], "long-running query", "idle in transaction")
-    columns = ["pid", "usename", "application_name", "state", "problem", "query_age_s", "state_age_s",
-               "xact_age_s", "wait_event_type", "wait_event", "query"]  # fmt: skip
+    columns = ["pid", "usename", "application_name", "state", "problem", "query_age_s",
+               "state_age_s", "xact_age_s", "wait_event_type", "wait_event", "query"]  # fmt: skip
     return out[[c for c in columns if c in out]].reset_index(drop=True)
 
 

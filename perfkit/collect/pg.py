@@ -30,7 +30,7 @@ def collect_pg(
     say: Callable[[str], None] = print,
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
-    """Take `count` snapshots `interval_s` apart (count 0: until stopped); return how many were taken."""
+    """Take `count` snapshots `interval_s` apart (0: until stopped); return how many were taken."""
     taken = 0
     while count == 0 or taken < count:
         if taken:
@@ -55,12 +55,11 @@ def _snapshot_with_retry(dsn, store, retry, taken, say, sleep):
         except InputError as exc:
             if attempt >= retry:
                 raise InputError(
-                    f"{exc}; gave up after {attempt + 1} attempt(s); {taken} snapshot(s) of this run "
-                    f"are in {store}"
+                    f"{exc}; gave up after {attempt + 1} attempt(s); "
+                    f"{taken} snapshot(s) of this run are in {store}"
                 ) from exc
             wait = min(2.0**attempt, MAX_BACKOFF_S)
             attempt += 1
-            say(
-                f"cannot reach {redact_dsn(dsn) or 'the PG* environment'}; retry {attempt}/{retry} in {wait:.0f} s"
-            )
+            where = redact_dsn(dsn) or "the PG* environment"
+            say(f"cannot reach {where}; retry {attempt}/{retry} in {wait:.0f} s")
             sleep(wait)

@@ -31,7 +31,7 @@ def read_pg_stat(source, view: str, snapshot_time=None) -> pd.DataFrame:
     frames, notes = _live(kind, value, (view,))
     if view not in frames:
         raise pg_stat.StatisticsUnavailable("; ".join(notes))
-    return frames[view]
+    return pg_stat.to_frame(frames[view])
 
 
 def snapshot_pg(source, store: str | Path, views: tuple[str, ...] = VIEW_NAMES) -> dict[str, Path]:
@@ -43,15 +43,16 @@ def snapshot_pg(source, store: str | Path, views: tuple[str, ...] = VIEW_NAMES) 
     kind, value = pg_stat.resolve_source(source)
     if kind not in ("dsn", "conn"):
         raise InputError("snapshot_pg reads a live server: pass a DSN or a psycopg connection")
-    frames, notes = _live(kind, value, views)
+    known = pg_store.known_texts(Path(store))
+    frames, notes = _live(kind, value, views, known)
     for note in notes:
         warnings.warn(note, PerfkitWarning, stacklevel=2)
     written = pg_store.write_snapshot(frames, Path(store))
     return dict(zip(frames, written, strict=True))
 
 
-def _live(kind: str, value, views: tuple[str, ...]):
+def _live(kind: str, value, views: tuple[str, ...], known_texts: set[int] | None = None):
     if kind == "conn":
-        return pg_stat.read_live(value, views)
+        return pg_stat.read_live(value, views, known_texts)
     with pg_stat.connect(value) as conn:
-        return pg_stat.read_live(conn, views)
+        return pg_stat.read_live(conn, views, known_texts)

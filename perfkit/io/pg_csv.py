@@ -18,12 +18,13 @@ from perfkit.errors import InputError
 from perfkit.io.pg_stat import RENAMES
 
 _STAMP = re.compile(
-    r"(?P<y>\d{4})-?(?P<m>\d{2})-?(?P<d>\d{2})[T_ -]?(?P<H>\d{2})[:-]?(?P<M>\d{2})[:-]?(?P<S>\d{2})(?P<z>Z)?"
+    r"(?P<y>\d{4})-?(?P<m>\d{2})-?(?P<d>\d{2})[T_ -]?"
+    r"(?P<H>\d{2})[:-]?(?P<M>\d{2})[:-]?(?P<S>\d{2})(?P<z>Z)?"
 )
 
 
 def read_csv_export(path: Path, snapshot_time=None) -> pd.DataFrame:
-    """One psql CSV export as a frame with ``snapshot_time`` and PostgreSQL's (newest) column names."""
+    """One psql CSV export with ``snapshot_time`` and PostgreSQL's (newest) column names."""
     try:
         frame = pd.read_csv(path)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:

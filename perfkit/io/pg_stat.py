@@ -39,6 +39,9 @@ RENAMES = {
 }
 SQL = {
     "statements": "select * from pg_stat_statements",
+    # for stores: counters without the text file (cheap), then only texts not yet stored
+    "statements_notext": "select * from pg_stat_statements(false)",
+    "texts": "select queryid, query from pg_stat_statements where queryid = any(%s)",
     "statements_info": "select dealloc, stats_reset from pg_stat_statements_info",
     "tables": """
         select t.*, io.heap_blks_read, io.heap_blks_hit, io.idx_blks_read, io.idx_blks_hit,
@@ -100,8 +103,14 @@ def connect(dsn: str = "", **kwargs: Any):
         ) from exc
 
 
-def read_live(conn, views: tuple[str, ...] = VIEWS) -> tuple[dict[str, pd.DataFrame], list[str]]:
-    """Read `views` in one READ ONLY transaction; return frames and notes (views not read, why)."""
+def read_live(
+    conn, views: tuple[str, ...] = VIEWS, known_texts: set[int] | None = None
+) -> tuple[dict[str, pd.DataFrame], list[str]]:
+    """Read `views` in one READ ONLY transaction; return frames and notes (views not read, why).
+
+    With `known_texts` (query ids whose text a store already holds), statements
+    are read without their text and a ``texts`` frame brings only new texts.
+    """
     import psycopg
 
     frames: dict[str, pd.DataFrame] = {}
@@ -117,7 +126,7 @@ def read_live(conn, views: tuple[str, ...] = VIEWS) -> tuple[dict[str, pd.DataFr
             for view in views:
                 try:
                     with conn.transaction():  # a savepoint: one view failing leaves the others
-                        frames[view] = _query(conn, view, now)
+                        frames.update(_query(conn, view, now, known_texts))
                 except (
                     psycopg.errors.UndefinedTable,
                     psycopg.errors.ObjectNotInPrerequisiteState,
@@ -132,15 +141,30 @@ def read_live(conn, views: tuple[str, ...] = VIEWS) -> tuple[dict[str, pd.DataFr
     return frames, notes
 
 
-def _query(conn, view: str, now) -> pd.DataFrame:
-    frame = _select(conn, SQL[view])
+def _query(conn, view: str, now, known_texts: set[int] | None) -> dict[str, pa.Table]:
+    tables = {}
+    if view == "statements" and known_texts is not None:
+        table = _select(conn, SQL["statements_notext"])
+        new = set(table.column("queryid").to_pylist()) - known_texts - {None}
+        if new:  # usually none after the first snapshot: the text file is not read at all
+            tables["texts"] = _stamped(_select(conn, SQL["texts"], (sorted(new),)), now)
+    else:
+        table = _select(conn, SQL[view])
     if view == "statements":
         info = _statements_info(conn)
-        for column in ("dealloc", "stats_reset"):
-            frame[column] = info.get(column)
-    frame = frame.rename(columns=RENAMES)
-    frame.insert(0, "snapshot_time", pd.Timestamp(now))
-    return frame
+        n = table.num_rows
+        table = table.append_column("dealloc", pa.array([info.get("dealloc")] * n, pa.int64()))
+        table = table.append_column(
+            "stats_reset", pa.array([info.get("stats_reset")] * n, pa.timestamp("us", "UTC"))
+        )
+    table = table.rename_columns([RENAMES.get(c, c) for c in table.column_names])
+    tables[view] = _stamped(table, now)
+    return tables
+
+
+def _stamped(table: pa.Table, now) -> pa.Table:
+    stamp = pa.array([now] * table.num_rows, pa.timestamp("us", "UTC"))
+    return table.add_column(0, "snapshot_time", stamp)
 
 
 def _statements_info(conn) -> dict[str, Any]:
@@ -148,21 +172,25 @@ def _statements_info(conn) -> dict[str, Any]:
 
     try:
         with conn.transaction():
-            row = _select(conn, SQL["statements_info"])
+            row = _select(conn, SQL["statements_info"]).to_pylist()
     except psycopg.errors.UndefinedTable:  # PostgreSQL 13: no pg_stat_statements_info
         return {}
-    return row.iloc[0].to_dict() if len(row) else {}
+    return row[0] if row else {}
 
 
-def _select(conn, sql: str) -> pd.DataFrame:
-    with conn.cursor() as cur:
-        cur.execute(sql.strip())
+def _select(conn, sql: str, params: tuple | None = None) -> pa.Table:
+    with conn.cursor(binary=True) as cur:
+        cur.execute(sql.strip(), params)
         columns = [d.name for d in cur.description]
         oids = [d.type_code for d in cur.description]
         rows = cur.fetchall()
     values = list(zip(*rows, strict=True)) if rows else [()] * len(columns)
     arrays = [_typed(column, oid) for column, oid in zip(values, oids, strict=True)]
-    table = pa.table(arrays, names=columns)
+    return pa.table(arrays, names=columns)
+
+
+def to_frame(table: pa.Table) -> pd.DataFrame:
+    """An Arrow table of statistics as a pandas frame (nullable ints, pyarrow strings)."""
     return table.to_pandas(types_mapper=_PANDAS_TYPES.get)
 
 

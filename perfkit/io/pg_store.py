@@ -17,26 +17,24 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from perfkit.errors import InputError
+from perfkit.io.pg_stat import to_frame
 
 FORMAT_VERSION = 1
 MANIFEST = "perfkit-store.json"
 
 
-def write_snapshot(frames: dict[str, pd.DataFrame], store: Path) -> list[Path]:
-    """Write each view's frame of one snapshot atomically; return the files written."""
+def write_snapshot(frames: dict[str, pa.Table], store: Path) -> list[Path]:
+    """Write each view's table of one snapshot atomically; return the files written."""
     store.mkdir(parents=True, exist_ok=True)
     _manifest(store)
     written = []
-    for view, frame in frames.items():
+    for view, table in frames.items():
         folder = store / view
         folder.mkdir(exist_ok=True)
-        stamp = (
-            pd.Timestamp(frame["snapshot_time"].iloc[0])
-            if len(frame)
-            else pd.Timestamp.now(tz="UTC")
-        )
+        stamps = table.column("snapshot_time")
+        stamp = pd.Timestamp(stamps[0].as_py()) if len(stamps) else pd.Timestamp.now(tz="UTC")
         name = stamp.tz_convert("UTC").strftime("%Y%m%dT%H%M%S.%fZ") + ".parquet"
-        written.append(_atomic_parquet(_arrow_safe(frame), folder / name, view))
+        written.append(_atomic_parquet(table, folder / name, view))
     return written
 
 
@@ -55,24 +53,6 @@ def _manifest(store: Path) -> None:
     os.replace(tmp, path)
 
 
-def _arrow_safe(frame: pd.DataFrame) -> pa.Table:
-    """A table Parquet can hold: object columns of mixed Python values become strings."""
-    frame = frame.copy()
-    for column in frame.columns:
-        if frame[column].dtype == object:
-            values = frame[column]
-            kinds = {type(v) for v in values.dropna()}
-            if kinds and not kinds <= {str}:
-                if all(
-                    issubclass(k, pd.Timedelta | type(pd.Timedelta(0).to_pytimedelta()))
-                    for k in kinds
-                ):
-                    frame[column] = pd.to_timedelta(values).dt.total_seconds()
-                else:
-                    frame[column] = values.map(lambda v: None if v is None else str(v))
-    return pa.Table.from_pandas(frame, preserve_index=False)
-
-
 def _atomic_parquet(table: pa.Table, target: Path, view: str) -> Path:
     meta = dict(table.schema.metadata or {})
     meta.update(
@@ -88,6 +68,31 @@ def _atomic_parquet(table: pa.Table, target: Path, view: str) -> Path:
     return target
 
 
+def known_texts(store: Path) -> set[int]:
+    """Query ids whose text the store already holds (statements are stored without text)."""
+    folder = store / "texts"
+    ids: set[int] = set()
+    for path in sorted(folder.glob("*.parquet")) if folder.exists() else []:
+        column = pq.read_table(path, columns=["queryid"]).column("queryid")
+        ids.update(v for v in column.to_pylist() if v is not None)
+    return ids
+
+
+def _with_texts(store: Path, statements: pd.DataFrame) -> pd.DataFrame:
+    """Statements with their query text joined back from the store's texts."""
+    if "query" in statements and statements["query"].notna().all():
+        return statements
+    folder = store / "texts"
+    files = sorted(folder.glob("*.parquet")) if folder.exists() else []
+    if not files:
+        return statements
+    texts = pd.concat([pq.read_table(p, columns=["queryid", "query"]).to_pandas() for p in files])
+    latest = texts.drop_duplicates("queryid", keep="last").set_index("queryid")["query"]
+    stored = statements["queryid"].map(latest)
+    statements["query"] = stored.where(stored.notna(), statements.get("query"))
+    return statements
+
+
 def read_store(store: Path, view: str) -> pd.DataFrame:
     """Every snapshot of `view` in `store`, oldest first (one frame, ``snapshot_time`` per row)."""
     manifest = store / MANIFEST
@@ -97,16 +102,16 @@ def read_store(store: Path, view: str) -> pd.DataFrame:
         )
     meta = json.loads(manifest.read_text())
     if meta.get("format_version") != FORMAT_VERSION:
-        raise InputError(
-            f"{store}: store format_version {meta.get('format_version')!r}, expected {FORMAT_VERSION}"
-        )
+        found = meta.get("format_version")
+        raise InputError(f"{store}: store format_version {found!r}, expected {FORMAT_VERSION}")
     files = sorted((store / view).glob("*.parquet"))
     if not files:
         raise InputError(f"{store}: no snapshots of '{view}' in the store")
     frames = []
     for path in files:
         try:
-            frames.append(pq.read_table(path).to_pandas())
+            frames.append(to_frame(pq.read_table(path)))
         except (OSError, pa.ArrowInvalid) as exc:
             raise InputError(f"{path}: unreadable snapshot ({exc})") from exc
-    return pd.concat(frames, ignore_index=True)
+    series = pd.concat(frames, ignore_index=True)
+    return _with_texts(store, series) if view == "statements" else series
