@@ -8,9 +8,11 @@ from perfkit.analysis import (
     sketch_by,
     summarize,
 )
+from perfkit.analysis.pg_deltas import pg_deltas
 from perfkit.analysis.profile_diff import compare_profiles
 from perfkit.errors import InputError, PerfkitError, PerfkitWarning
 from perfkit.io import list_formats, parse_account, read_access_log, rejected_frame
+from perfkit.io.pg import read_pg_stat, snapshot_pg
 from perfkit.io.profile import Profile, read_profile
 from perfkit.report.snakeviz import open_snakeviz
 
@@ -30,9 +32,12 @@ __all__ = [
     "merge_sketches",
     "open_snakeviz",
     "parse_account",
+    "pg_deltas",
     "read_access_log",
+    "read_pg_stat",
     "read_profile",
     "rejected_frame",
     "sketch_by",
+    "snapshot_pg",
     "summarize",
 ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import warnings
 
 import psycopg
 import pyarrow.parquet as pq
@@ -108,3 +107,28 @@ def test_unreachable_server_and_secrets(bench):
         read_pg_stat("no/such/place", "statements")
     with pytest.raises(InputError, match="view must be one of"):
         read_pg_stat(bench.dsn(), "locks")
+
+
+def test_a_killed_collector_leaves_no_broken_file(bench, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    store = tmp_path / "store"
+    code = (
+        "import sys, perfkit\n"
+        "while True:\n"
+        "    perfkit.snapshot_pg(sys.argv[1], sys.argv[2])\n"
+    )
+    for delay in (0.4, 0.7, 1.1):  # kill at different points of the write loop
+        writer = subprocess.Popen([sys.executable, "-c", code, bench.dsn(), str(store)])
+        time.sleep(delay)
+        writer.send_signal(signal.SIGKILL)
+        writer.wait(timeout=30)
+    for view in ("statements", "tables", "database"):
+        frames = read_pg_stat(store, view)  # every complete file reads; partial ones were .tmp
+        assert frames["snapshot_time"].nunique() >= 1
+    assert not list(store.rglob("*.parquet.tmp"))
+    leftovers = list(store.rglob(".*.tmp"))  # at most one per kill, and never read
+    assert len(leftovers) <= 3
