@@ -22,12 +22,16 @@ def own_server():
 def test_cli_collects_count_snapshots(own_server, tmp_path, capsys):
     store = tmp_path / "store"
     dsn = own_server.dsn(password="hunter2")  # trust auth ignores it; it must never be echoed
-    code = main(["collect", "pg", "--dsn", dsn, "--store", str(store), "--interval", "0.1", "--count", "3"])
+    code = main(
+        ["collect", "pg", "--dsn", dsn, "--store", str(store), "--interval", "0.1", "--count", "3"]
+    )
     assert code == 0
     out = capsys.readouterr()
     assert out.out.count("snapshot ") == 3 and "hunter2" not in out.out + out.err
     assert read_pg_stat(store, "statements")["snapshot_time"].nunique() == 3
-    assert "hunter2" not in "".join(p.read_bytes().decode("latin-1") for p in store.rglob("*") if p.is_file())
+    assert "hunter2" not in "".join(
+        p.read_bytes().decode("latin-1") for p in store.rglob("*") if p.is_file()
+    )
 
 
 def test_server_stopped_mid_collection(own_server, tmp_path):
@@ -40,8 +44,18 @@ def test_server_stopped_mid_collection(own_server, tmp_path):
         if len(naps) == 1:
             own_server.stop("immediate")
 
-    with pytest.raises(InputError, match=r"cannot connect to PostgreSQL.*gave up after 3 attempt\(s\); 1 snapshot"):
-        collect_pg(own_server.dsn(), store, interval_s=0.1, count=3, retry=2, say=said.append, sleep=stop_then_wait)
+    with pytest.raises(
+        InputError, match=r"cannot connect to PostgreSQL.*gave up after 3 attempt\(s\); 1 snapshot"
+    ):
+        collect_pg(
+            own_server.dsn(),
+            store,
+            interval_s=0.1,
+            count=3,
+            retry=2,
+            say=said.append,
+            sleep=stop_then_wait,
+        )
     assert naps == [0.1, 1.0, 2.0]  # the interval, then backoff 1 s, 2 s
     assert sum("retry" in line for line in said) == 2
     kept = read_pg_stat(store, "database")  # what was written stays readable
@@ -49,7 +63,15 @@ def test_server_stopped_mid_collection(own_server, tmp_path):
 
 
 def test_unreachable_exits_two(tmp_path, capsys):
-    code = main(["collect", "pg", "--dsn", "host=127.0.0.1 port=1 user=x password=hunter2",
-                 "--store", str(tmp_path / "s")])
+    code = main(
+        [
+            "collect",
+            "pg",
+            "--dsn",
+            "host=127.0.0.1 port=1 user=x password=hunter2",
+            "--store",
+            str(tmp_path / "s"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "cannot connect to PostgreSQL" in err and "hunter2" not in err

@@ -30,7 +30,9 @@ def test_orm_n_plus_one_is_found(shop, tmp_path):
     engine = create_engine(f"postgresql+psycopg://postgres@127.0.0.1:{shop.port}/shop")
     Base.metadata.create_all(engine)
     with Session(engine) as session:
-        session.add_all(Order(id=i, customer=f"c{i}", lines=[Line(sku=f"SKU-{i}")]) for i in range(200))
+        session.add_all(
+            Order(id=i, customer=f"c{i}", lines=[Line(sku=f"SKU-{i}")]) for i in range(200)
+        )
         session.commit()
     store = tmp_path / "store"
     snapshot_pg(shop.dsn(dbname="shop"), store, views=("statements",))
@@ -70,7 +72,9 @@ def test_tables_and_indexes(shop):
     """
     shop.psql(sql, dbname="shop")
     for _ in range(3):
-        shop.psql("select count(*) from stock where note like '%y%'", dbname="shop")  # sequential scans
+        shop.psql(
+            "select count(*) from stock where note like '%y%'", dbname="shop"
+        )  # sequential scans
     shop.psql("select * from stock where sku = 'SKU-5'", dbname="shop")
     dsn = shop.dsn(dbname="shop")
     time.sleep(0.7)  # statistics reach the cumulative stats system within ~0.5 s of a transaction
@@ -81,12 +85,18 @@ def test_tables_and_indexes(shop):
     assert "stock_location" in unused
     assert "stock_pkey" not in unused and "stock_sku_location" not in unused  # pk and unique kept
     duplicates = db.duplicate_indexes(indexes)
-    assert len(duplicates) == 1 and set(duplicates.iloc[0][["index", "duplicate_of"]]) == {"stock_sku", "stock_sku_again"}
+    assert len(duplicates) == 1 and set(duplicates.iloc[0][["index", "duplicate_of"]]) == {
+        "stock_sku",
+        "stock_sku_again",
+    }
     dead = db.dead_tuples(tables).set_index("relname")
     assert dead.loc["stock", "n_dead_tup"] == 8000
     assert dead.loc["stock", "dead_ratio"] == pytest.approx(8000 / 28000, rel=0.02)
     ratios = db.cache_hit_ratios(tables, read_pg_stat(dsn, "database")).set_index("name")
-    assert 0 < ratios.loc["public.stock", "hit_ratio"] <= 1 and 0 < ratios.loc["shop", "hit_ratio"] <= 1
+    assert (
+        0 < ratios.loc["public.stock", "hit_ratio"] <= 1
+        and 0 < ratios.loc["shop", "hit_ratio"] <= 1
+    )
 
 
 def test_problem_sessions(shop):

@@ -116,13 +116,13 @@ def test_a_killed_collector_leaves_no_broken_file(bench, tmp_path):
     import time
 
     store = tmp_path / "store"
-    code = (
-        "import sys, perfkit\n"
-        "while True:\n"
-        "    perfkit.snapshot_pg(sys.argv[1], sys.argv[2])\n"
-    )
-    for delay in (0.4, 0.7, 1.1):  # kill at different points of the write loop
+    code = "import sys, perfkit\nwhile True:\n    perfkit.snapshot_pg(sys.argv[1], sys.argv[2])\n"
+    for delay in (0.0, 0.013, 0.029):  # kill at different points of the write loop
+        before = len(list(store.rglob("*.parquet")))
         writer = subprocess.Popen([sys.executable, "-c", code, bench.dsn(), str(store)])
+        deadline = time.monotonic() + 30
+        while len(list(store.rglob("*.parquet"))) <= before and time.monotonic() < deadline:
+            time.sleep(0.01)  # until this writer has written something
         time.sleep(delay)
         writer.send_signal(signal.SIGKILL)
         writer.wait(timeout=30)
