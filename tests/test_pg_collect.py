@@ -75,3 +75,12 @@ def test_unreachable_exits_two(tmp_path, capsys):
     )
     err = capsys.readouterr().err
     assert code == 2 and "cannot connect to PostgreSQL" in err and "hunter2" not in err
+
+
+def test_dsn_from_the_pg_environment(own_server, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PGHOST", "127.0.0.1")
+    monkeypatch.setenv("PGPORT", str(own_server.port))
+    monkeypatch.setenv("PGUSER", "postgres")
+    monkeypatch.setenv("PGDATABASE", "postgres")
+    assert main(["collect", "pg", "--store", str(tmp_path / "env-store")]) == 0
+    assert read_pg_stat(tmp_path / "env-store", "database")["snapshot_time"].nunique() == 1

@@ -113,3 +113,45 @@ def test_csv_exports(fresh, tmp_path):
         .notna()
         .all()
     )
+
+
+def test_evictions_are_flagged_and_never_negative(tmp_path):
+    from tests.pgcluster import Cluster
+
+    small = Cluster()  # its own server: pg_stat_statements.max at its minimum, 100
+    try:
+        with open(small.data / "postgresql.conf", "a") as conf:
+            conf.write("pg_stat_statements.max = 100\n")
+        small.stop()
+        small.start()
+        small.psql("create extension pg_stat_statements; create table t(a int)")
+        store = tmp_path / "store"
+        churn = (
+            "do $$ begin for i in 1..{n} loop execute format('select %s from t', "
+            "array_to_string(array_fill('a'::text, array[i]), ',')); end loop; end $$"
+        )
+        snapshot_pg(small.dsn(), store, views=("statements",))
+        small.psql(churn.format(n=10))
+        snapshot_pg(small.dsn(), store, views=("statements",))
+        small.psql(churn.format(n=300))  # far more distinct statements than fit: evictions
+        snapshot_pg(small.dsn(), store, views=("statements",))
+        deltas = pg_deltas(read_pg_stat(store, "statements"))
+        first, second = sorted(deltas["interval_end"].unique())
+        assert not deltas.loc[deltas["interval_end"] == first, "evictions"].any()
+        assert deltas.loc[deltas["interval_end"] == second, "evictions"].all()
+        assert (deltas["calls"].dropna() >= 0).all() and (
+            deltas["total_exec_time"].dropna() >= 0
+        ).all()
+    finally:
+        small.close()
+
+
+def test_older_column_names_map_to_the_newest(tmp_path):
+    csv = tmp_path / "pg12-20240101T000000Z.csv"
+    csv.write_text(
+        "queryid,dbid,userid,query,calls,total_time,mean_time,rows,blk_read_time\n"
+        "1,5,10,select 1,3,1.5,0.5,3,0.1\n"
+    )
+    frame = read_pg_stat(csv, "statements")
+    assert {"total_exec_time", "mean_exec_time", "shared_blk_read_time"} <= set(frame.columns)
+    assert "total_time" not in frame.columns and frame["total_exec_time"].iloc[0] == 1.5

@@ -125,3 +125,24 @@ def test_problem_sessions(shop):
 def _long_query(pg, release):
     with psycopg.connect(pg.dsn(dbname="shop"), autocommit=True) as conn:
         conn.execute("select pg_sleep(3)")
+
+
+def test_top_and_slow_statements(shop, tmp_path):
+    store = tmp_path / "store"
+    dsn = shop.dsn(dbname="shop")
+    snapshot_pg(dsn, store, views=("statements",))
+    for _ in range(3):
+        shop.psql("select pg_sleep(0.06)", dbname="shop")  # 60 ms each: over the 50 ms target
+    for _ in range(40):
+        shop.psql("select count(*) from pg_class", dbname="shop")
+    snapshot_pg(dsn, store, views=("statements",))
+    deltas = pg_deltas(read_pg_stat(store, "statements"))
+    slow = db.slow_statements(deltas, target_ms=50)
+    assert len(slow) == 1 and "pg_sleep" in slow.iloc[0]["query"]
+    assert (
+        slow.iloc[0]["mean_exec_time"] == pytest.approx(60, abs=15) and slow.iloc[0]["calls"] == 3
+    )
+    by_time = db.top_statements(deltas, by="total_exec_time", n=1)
+    assert "pg_sleep" in by_time.iloc[0]["query"] and 0 < by_time.iloc[0]["time_share"] <= 1
+    by_calls = db.top_statements(deltas, by="calls", n=1)
+    assert "pg_class" in by_calls.iloc[0]["query"] and by_calls.iloc[0]["calls"] == 40
