@@ -57,7 +57,8 @@ def test_reads_are_read_only_and_named(bench):
         "lock_timeout" in s for s in statements
     )
     allowed = re.compile(
-        r"(?is)^\s*(begin read only|commit|rollback|select|set local|savepoint|release)\b"
+        r"(?is)^\s*(begin read only|commit|rollback|select|set local|savepoint|release"
+        r"|copy \(select)\b"
     )
     assert statements and all(allowed.match(s) for s in statements), [
         s for s in statements if not allowed.match(s)
@@ -132,3 +133,18 @@ def test_a_killed_collector_leaves_no_broken_file(bench, tmp_path):
     assert not list(store.rglob("*.parquet.tmp"))
     leftovers = list(store.rglob(".*.tmp"))  # at most one per kill, and never read
     assert len(leftovers) <= 3
+
+
+def test_snapshots_never_wait_for_application_locks(bench, tmp_path):
+    import time
+
+    with psycopg.connect(bench.dsn()) as app:
+        app.execute("lock table pgbench_accounts in access exclusive mode")  # a migration, mid-way
+        start = time.monotonic()
+        written = snapshot_pg(bench.dsn(), tmp_path / "store")
+        took = time.monotonic() - start
+        app.rollback()
+    assert {"statements", "tables", "indexes", "database", "activity"} <= set(written)
+    assert took < 0.9  # lock_timeout is 1 s: a snapshot that waited would have failed
+    tables = read_pg_stat(tmp_path / "store", "tables").set_index("relname")
+    assert tables.loc["pgbench_accounts", "table_bytes"] > 1_000_000

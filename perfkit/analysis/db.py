@@ -146,31 +146,28 @@ def unused_indexes(indexes: pd.DataFrame) -> pd.DataFrame:
 
 
 def duplicate_indexes(indexes: pd.DataFrame) -> pd.DataFrame:
-    """Groups of indexes with the same definition on the same table (names aside); primary keys
-    and unique constraints are not counted as the duplicates to drop."""
+    """Groups of indexes with the same structure on the same table (method, columns, operator
+    classes, options, expressions, predicate); primary keys and unique indexes are kept, never
+    listed as the duplicate to drop."""
     latest = _latest(indexes).copy()
-    latest["shape"] = [
-        re.sub(r"^CREATE (UNIQUE )?INDEX \S+ ON ", "", d) for d in latest["indexdef"].fillna("")
-    ]
-    groups = latest.groupby(["relid", "shape"])
+    shape = [c for c in ("index_method", "indkey", "indclass", "indoption", "index_expressions",
+                         "index_predicate") if c in latest]  # fmt: skip
+    if not shape:  # e.g. a CSV export of pg_indexes: compare definitions without their names
+        latest["definition_shape"] = [
+            re.sub(r"^CREATE (UNIQUE )?INDEX \S+ ON ", "", d) for d in latest["indexdef"].fillna("")
+        ]
+        shape = ["definition_shape"]
     rows = []
-    for (_, shape), group in groups:
+    for _, group in latest.groupby(["relid", *shape], dropna=False):
         if len(group) < 2:
             continue
-        keep = group.sort_values(["indisprimary", "indisunique"], ascending=False).iloc[0]
-        for _, index in group.iterrows():
-            if index["indexrelname"] != keep["indexrelname"] and not (
-                index["indisprimary"] or index["indisunique"]
-            ):
-                rows.append(
-                    {
-                        "relname": index["relname"],
-                        "index": index["indexrelname"],
-                        "duplicate_of": keep["indexrelname"],
-                        "definition": shape,
-                        "index_bytes": index["index_bytes"],
-                    }
-                )
+        ranked = group.sort_values(["indisprimary", "indisunique"], ascending=False)
+        keep = ranked.iloc[0]
+        for _, index in ranked.iloc[1:].iterrows():
+            if not (index["indisprimary"] or index["indisunique"]):
+                rows.append({"relname": index["relname"], "index": index["indexrelname"],
+                             "duplicate_of": keep["indexrelname"], "definition": index["indexdef"],
+                             "index_bytes": index["index_bytes"]})  # fmt: skip
     return pd.DataFrame(
         rows, columns=["relname", "index", "duplicate_of", "definition", "index_bytes"]
     )

@@ -6,6 +6,12 @@ statistics views, never reset or write anything, and work for a role that
 has just ``pg_monitor``. One transaction reads every view of a snapshot, so
 all its rows share one ``snapshot_time`` (the transaction's ``now()``).
 
+No function that locks a relation is called: table and index sizes come
+from ``pg_class.relpages`` (as of the last VACUUM or ANALYZE) rather than
+``pg_relation_size``, and an index's ``indexdef`` (``btree (sku, location)``)
+is built from the catalogs rather than by ``pg_get_indexdef``, so a snapshot
+never waits behind, or queues ahead of, an application's ``ALTER TABLE``.
+
 Column names follow PostgreSQL (units too: times in ms, sizes in blocks or
 bytes as the view says); names PostgreSQL renamed between 13 and 17 map to
 the newest (``total_time`` -> ``total_exec_time``, ``blk_read_time`` ->
@@ -15,15 +21,14 @@ the newest (``total_time`` -> ``total_exec_time``, ``blk_read_time`` ->
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import re
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.csv as pcsv
 
 from perfkit.errors import InputError, PerfkitError
 
@@ -46,18 +51,28 @@ SQL = {
     "tables": """
         select t.*, io.heap_blks_read, io.heap_blks_hit, io.idx_blks_read, io.idx_blks_hit,
                io.toast_blks_read, io.toast_blks_hit, io.tidx_blks_read, io.tidx_blks_hit,
-               pg_relation_size(t.relid) as table_bytes,
-               pg_total_relation_size(t.relid) as total_bytes
-        from pg_stat_user_tables t join pg_statio_user_tables io using (relid)""",
+               c.relpages::bigint * current_setting('block_size')::bigint as table_bytes,
+               c.reltuples::float8 as reltuples
+        from pg_stat_user_tables t join pg_statio_user_tables io using (relid)
+        join pg_class c on c.oid = t.relid""",
     "indexes": """
         select s.*, io.idx_blks_read, io.idx_blks_hit,
-               pg_relation_size(s.indexrelid) as index_bytes,
-               pg_get_indexdef(s.indexrelid) as indexdef,
+               c.relpages::bigint * current_setting('block_size')::bigint as index_bytes,
+               am.amname || ' (' || (
+                   select string_agg(coalesce(a.attname, '(expression)'), ', ' order by k.n)
+                   from unnest(i.indkey) with ordinality as k(attnum, n)
+                   left join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum
+               ) || ')' || case when i.indpred is not null then ' where (predicate)' else '' end
+                   as indexdef,
                i.indisunique, i.indisprimary, i.indisvalid, i.indkey::text as indkey,
-               pg_get_expr(i.indpred, i.indrelid) as indpred
+               am.amname as index_method, i.indclass::text as indclass,
+               i.indoption::text as indoption, i.indexprs::text as index_expressions,
+               i.indpred::text as index_predicate
         from pg_stat_user_indexes s
         join pg_statio_user_indexes io using (indexrelid)
-        join pg_index i on i.indexrelid = s.indexrelid""",
+        join pg_index i on i.indexrelid = s.indexrelid
+        join pg_class c on c.oid = s.indexrelid
+        join pg_am am on am.oid = c.relam""",
     "database": "select * from pg_stat_database where datname is not null",
     "activity": """
         select a.*,
@@ -121,6 +136,8 @@ def read_live(
     try:
         with conn.transaction():
             conn.execute(f"set local statement_timeout = {STATEMENT_TIMEOUT_MS}")
+            conn.execute("set local datestyle = 'ISO'")  # what the CSV reader parses
+            conn.execute("set local timezone = 'UTC'")
             conn.execute(f"set local lock_timeout = {LOCK_TIMEOUT_MS}")
             now = conn.execute("select now()").fetchone()[0]
             for view in views:
@@ -179,14 +196,50 @@ def _statements_info(conn) -> dict[str, Any]:
 
 
 def _select(conn, sql: str, params: tuple | None = None) -> pa.Table:
-    with conn.cursor(binary=True) as cur:
-        cur.execute(sql.strip(), params)
-        columns = [d.name for d in cur.description]
-        oids = [d.type_code for d in cur.description]
-        rows = cur.fetchall()
-    values = list(zip(*rows, strict=True)) if rows else [()] * len(columns)
-    arrays = [_typed(column, oid) for column, oid in zip(values, oids, strict=True)]
-    return pa.table(arrays, names=columns)
+    """Run `sql` and read its rows as an Arrow table via COPY ... CSV (parsed by Arrow, in C++).
+
+    Column types come from PostgreSQL's own description of the query.
+    """
+    sql = sql.strip()
+    columns = _describe(conn, sql) if params is None else [("queryid", 20), ("query", 25)]
+    data = bytearray()
+    with (
+        conn.cursor() as cur,
+        cur.copy(f"copy ({sql}) to stdout (format csv, header)", params) as copy,
+    ):
+        for chunk in copy:
+            data += chunk
+    names = [name for name, _ in columns]
+    types = {name: _OID_TYPES.get(oid, pa.string()) for name, oid in columns}
+    if len(set(names)) != len(names):
+        raise PerfkitError(f"duplicate column names in a statistics query: {names}")
+    table = pcsv.read_csv(
+        pa.BufferReader(bytes(data)),
+        read_options=pcsv.ReadOptions(use_threads=False),
+        parse_options=pcsv.ParseOptions(newlines_in_values=True),
+        convert_options=pcsv.ConvertOptions(
+            column_types=types,
+            true_values=["t"],
+            false_values=["f"],
+            strings_can_be_null=True,  # COPY's CSV: NULL is empty, "" an empty string
+            quoted_strings_can_be_null=False,
+        ),
+    )
+    return table.select(names)
+
+
+def _describe(conn, sql: str) -> list[tuple[str, int]]:
+    """Column names and type OIDs of `sql`, from the server's description (not run)."""
+    import psycopg
+    from psycopg import pq
+
+    pgconn = conn.pgconn
+    prepared = pgconn.prepare(b"", sql.encode())
+    if prepared.status != pq.ExecStatus.COMMAND_OK:  # raise what running it would have raised
+        state = (prepared.error_field(pq.DiagnosticField.SQLSTATE) or b"XX000").decode()
+        raise psycopg.errors.lookup(state)(prepared.error_message.decode().strip())
+    described = pgconn.describe_prepared(b"")
+    return [(described.fname(i).decode(), described.ftype(i)) for i in range(described.nfields)]
 
 
 def to_frame(table: pa.Table) -> pd.DataFrame:
@@ -194,11 +247,11 @@ def to_frame(table: pa.Table) -> pd.DataFrame:
     return table.to_pandas(types_mapper=_PANDAS_TYPES.get)
 
 
-# PostgreSQL type OIDs -> Arrow types, for columns that hold only NULLs in a snapshot
+# PostgreSQL type OIDs -> Arrow types; every other type is read as text
 _OID_TYPES = {
     16: pa.bool_(), 20: pa.int64(), 21: pa.int64(), 23: pa.int64(), 26: pa.int64(),
     28: pa.int64(), 700: pa.float64(), 701: pa.float64(), 1700: pa.float64(),
-    1184: pa.timestamp("us", "UTC"), 1114: pa.timestamp("us"), 1186: pa.float64(),
+    1184: pa.timestamp("us", "UTC"), 1114: pa.timestamp("us"),
 }  # fmt: skip
 
 
@@ -210,21 +263,6 @@ _PANDAS_TYPES = {
     pa.large_string(): pd.StringDtype("pyarrow"),
     pa.bool_(): pd.BooleanDtype(),
 }
-
-
-def _typed(values: tuple, oid: int) -> pa.Array:
-    """One column of rows as a typed Arrow array (numeric -> float, durations -> seconds)."""
-    sample = next((v for v in values if v is not None), None)
-    if sample is None:
-        return pa.nulls(len(values), _OID_TYPES.get(oid, pa.string()))
-    if isinstance(sample, Decimal):
-        return pa.array([None if v is None else float(v) for v in values], pa.float64())
-    if isinstance(sample, dt.timedelta):
-        return pa.array([None if v is None else v.total_seconds() for v in values], pa.float64())
-    try:
-        return pa.array(list(values))
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
-        return pa.array([None if v is None else str(v) for v in values], pa.string())
 
 
 def is_dsn(text: str) -> bool:
