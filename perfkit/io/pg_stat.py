@@ -89,6 +89,12 @@ ENABLE_HINT = (
 )
 STATEMENT_TIMEOUT_MS = 5000
 LOCK_TIMEOUT_MS = 1000
+# transaction-local settings: time limits, and the formats the CSV reader parses
+SETTINGS = (
+    f"select now(), set_config('statement_timeout', '{STATEMENT_TIMEOUT_MS}', true), "
+    f"set_config('lock_timeout', '{LOCK_TIMEOUT_MS}', true), "
+    "set_config('datestyle', 'ISO', true), set_config('timezone', 'UTC', true)"
+)
 _PASSWORD = re.compile(r"(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)")
 _URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
 
@@ -135,14 +141,13 @@ def read_live(
     conn.read_only = True
     try:
         with conn.transaction():
-            conn.execute(f"set local statement_timeout = {STATEMENT_TIMEOUT_MS}")
-            conn.execute("set local datestyle = 'ISO'")  # what the CSV reader parses
-            conn.execute("set local timezone = 'UTC'")
-            conn.execute(f"set local lock_timeout = {LOCK_TIMEOUT_MS}")
-            now = conn.execute("select now()").fetchone()[0]
+            now = conn.execute(SETTINGS).fetchone()[0]  # one round trip: limits, formats, time
             for view in views:
+                if view != "statements":
+                    frames.update(_query(conn, view, now, known_texts))
+                    continue
                 try:
-                    with conn.transaction():  # a savepoint: one view failing leaves the others
+                    with conn.transaction():  # a savepoint: a missing extension leaves the rest
                         frames.update(_query(conn, view, now, known_texts))
                 except (
                     psycopg.errors.UndefinedTable,

@@ -68,14 +68,24 @@ def _atomic_parquet(table: pa.Table, target: Path, view: str) -> Path:
     return target
 
 
+_KNOWN: dict[Path, tuple[frozenset[str], set[int]]] = {}  # store -> (files read, ids)
+
+
 def known_texts(store: Path) -> set[int]:
-    """Query ids whose text the store already holds (statements are stored without text)."""
-    folder = store / "texts"
-    ids: set[int] = set()
-    for path in sorted(folder.glob("*.parquet")) if folder.exists() else []:
-        column = pq.read_table(path, columns=["queryid"]).column("queryid")
-        ids.update(v for v in column.to_pylist() if v is not None)
-    return ids
+    """Query ids whose text the store already holds (statements are stored without text).
+
+    Remembered per store within a process, so a collector reads each texts file once.
+    """
+    folder = store.resolve() / "texts"
+    files = frozenset(p.name for p in folder.glob("*.parquet")) if folder.exists() else frozenset()
+    seen, ids = _KNOWN.get(folder, (frozenset(), set()))
+    if not seen <= files:  # files went away: start over
+        seen, ids = frozenset(), set()
+    for name in sorted(files - seen):
+        column = pq.read_table(folder / name, columns=["queryid"]).column("queryid")
+        ids = ids | {v for v in column.to_pylist() if v is not None}
+    _KNOWN[folder] = (files, ids)
+    return set(ids)
 
 
 def _with_texts(store: Path, statements: pd.DataFrame) -> pd.DataFrame:
