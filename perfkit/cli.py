@@ -40,6 +40,12 @@ def _parser() -> argparse.ArgumentParser:
     pg.add_argument("--interval", type=float, default=60.0, help="seconds between snapshots")
     pg.add_argument("--count", type=int, default=1, help="snapshots to take (0: until stopped)")
     pg.add_argument("--retry", type=int, default=0, help="retries with backoff when unreachable")
+    rss = collect.add_parser("rss", help="RSS of a process and its children into a CSV file")
+    rss.add_argument("--pid", type=int, required=True, help="the Gunicorn master's pid")
+    rss.add_argument("--children", action="store_true", help="also every worker/child")
+    rss.add_argument("--out", type=Path, required=True, help="CSV file (appended to)")
+    rss.add_argument("--interval", type=float, default=1.0, help="seconds between samples")
+    rss.add_argument("--duration", type=float, help="stop after this many seconds")
     return parser
 
 
@@ -85,10 +91,16 @@ def _summary(args: argparse.Namespace) -> int:
 
 
 def _collect(args: argparse.Namespace) -> int:
-    from perfkit.collect.pg import collect_pg
-
     try:
-        collect_pg(args.dsn, args.store, args.interval, args.count, args.retry)
+        if args.collector == "pg":
+            from perfkit.collect.pg import collect_pg
+
+            collect_pg(args.dsn, args.store, args.interval, args.count, args.retry)
+        else:
+            from perfkit.collect.rss import collect_rss
+
+            rows = collect_rss(args.pid, args.out, args.children, args.interval, args.duration)
+            print(f"{rows} samples -> {args.out}")
     except KeyboardInterrupt:
         print("stopped", file=sys.stderr)
     return EXIT_OK

@@ -7,7 +7,11 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CONDA_NAMES = {"psycopg[binary]": "psycopg"}
+CONDA_NAMES = {
+    "psycopg[binary]": "psycopg",
+    "memory-profiler": "memory_profiler",
+    "prometheus-client": "prometheus_client",
+}
 
 
 def _name(requirement: str) -> str:

@@ -1,0 +1,99 @@
+"""`perfkit collect rss`: resident memory of a Gunicorn master and its workers over time.
+
+Every `interval_s` seconds it samples RSS (and USS, the memory only that
+process holds, where psutil can read it) of the master and, with
+`children`, every descendant, and appends one CSV row per process:
+``time`` (ISO 8601, UTC), ``pid``, ``ppid``, ``role`` (``master`` or
+``worker``), ``rss_bytes``, ``uss_bytes``, ``name``. Each row is flushed as it
+is written, so a kill loses at most the row being written. Workers that
+Gunicorn replaces (``max_requests``) simply show up under new pids. It stops
+when `duration_s` has passed or the master exits.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from perfkit.errors import InputError
+
+FIELDS = ["time", "pid", "ppid", "role", "rss_bytes", "uss_bytes", "name"]
+
+
+def collect_rss(
+    pid: int,
+    out: Path,
+    children: bool = True,
+    interval_s: float = 1.0,
+    duration_s: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Sample until `duration_s` passes or process `pid` exits; return the rows written."""
+    import psutil
+
+    try:
+        master = psutil.Process(pid)
+        master.memory_info()
+    except psutil.NoSuchProcess as exc:
+        raise InputError(f"no process with pid {pid}") from exc
+    except psutil.AccessDenied as exc:
+        raise InputError(
+            f"not allowed to read the memory of pid {pid}; run as its user or root"
+        ) from exc
+    fresh = not out.exists() or out.stat().st_size == 0
+    rows = 0
+    started = clock()
+    with open(out, "a", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=FIELDS)
+        if fresh:
+            writer.writeheader()
+            handle.flush()
+        while master.is_running() and master.status() != psutil.STATUS_ZOMBIE:
+            for row in _sample(master, children):
+                writer.writerow(row)
+                handle.flush()
+                rows += 1
+            if duration_s is not None and clock() - started >= duration_s:
+                break
+            sleep(interval_s)
+    return rows
+
+
+def _sample(master, children: bool) -> list[dict]:
+    import psutil
+
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+    processes = [master]
+    if children:
+        try:
+            processes += master.children(recursive=True)
+        except psutil.NoSuchProcess:
+            return []
+    rows = []
+    for process in processes:
+        try:
+            with process.oneshot():
+                rss = process.memory_info().rss
+                uss = _uss(process)
+                rows.append({
+                    "time": now, "pid": process.pid, "ppid": process.ppid(),
+                    "role": "master" if process.pid == master.pid else "worker",
+                    "rss_bytes": rss, "uss_bytes": "" if uss is None else uss,
+                    "name": process.name(),
+                })  # fmt: skip
+        except (psutil.NoSuchProcess, psutil.ZombieProcess):
+            continue  # a worker that ended between listing and reading
+    return rows
+
+
+def _uss(process) -> int | None:
+    import psutil
+
+    try:
+        return process.memory_full_info().uss
+    except (psutil.AccessDenied, AttributeError, OSError):
+        return None

@@ -1,0 +1,228 @@
+"""`read_memory`: process memory over time -> the memory frame.
+
+Sources, recognised by their content:
+
+- perfkit's RSS CSV (`perfkit collect rss`, or any psutil-based sampler):
+  ``time`` as ISO 8601 or epoch seconds, ``pid``, optional ``role``, and
+  memory in a column whose name gives its unit: ``rss_bytes``, ``rss_kib``,
+  ``rss_mib`` (also ``rss_kb``/``rss_mb`` as psutil users write them, read as
+  KiB/MiB);
+- memory_profiler's ``mprof run`` ``.dat`` files: ``MEM <MiB> <epoch s>`` for
+  the main process (pid 0, role ``main``), ``CHLD <pid> <MiB> <epoch s>`` for
+  children (role ``child``);
+- Prometheus: a text-exposition scrape holding ``process_resident_memory_bytes``
+  (the sample's timestamp in ms if present, else the file's modification
+  time) or the JSON of a range query (``/api/v1/query_range``); the process is
+  the ``pid`` label when present, its labels are kept in ``labels``.
+
+Result: ``time`` (UTC), ``pid``, ``role``, ``rss_bytes``, optional
+``uss_bytes``, ``labels``, ``source``, sorted by time.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from perfkit.errors import InputError
+from perfkit.io.paths import Buffer, Paths, expand_paths
+
+UNITS = {"bytes": 1, "kib": 1024, "kb": 1024, "mib": 1024**2, "mb": 1024**2, "gib": 1024**3}
+METRIC = "process_resident_memory_bytes"
+_PROM_LINE = re.compile(
+    r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>.*)\})?\s+(?P<value>\S+)(?:\s+(?P<ts>-?\d+))?\s*$"
+)
+_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+COLUMNS = ["time", "pid", "role", "rss_bytes", "uss_bytes", "labels", "source"]
+
+
+def read_memory(paths: Paths) -> pd.DataFrame:
+    """Read memory samples (see the module docstring) into one frame, oldest first."""
+    frames = [_read_one(item) for item in expand_paths(paths)]
+    frame = pd.concat(frames, ignore_index=True)
+    frame = frame.sort_values(["time", "pid"], kind="stable", ignore_index=True)
+    frame["pid"] = frame["pid"].astype("Int64")
+    frame["role"] = frame["role"].astype("category")
+    frame["source"] = frame["source"].astype("category")
+    frame["labels"] = frame["labels"].astype(pd.StringDtype("pyarrow"))
+    return frame[COLUMNS]
+
+
+def _read_one(item: Path | Buffer) -> pd.DataFrame:
+    text = _text(item)
+    name = item.name
+    head = text.lstrip()[:2000]
+    if not head:
+        raise InputError(f"{item}: empty file, no memory samples")
+    if head.startswith("{"):
+        frame = _prometheus_json(item, text)
+    elif head.startswith(("CMDLINE", "MEM ", "CHLD ")):
+        frame = _mprof(item, text)
+    elif METRIC in head or head.startswith("# HELP") or head.startswith("# TYPE"):
+        frame = _prometheus_text(item, text)
+    else:
+        frame = _csv(item, text)
+    frame["source"] = name
+    return frame
+
+
+def _text(item: Path | Buffer) -> str:
+    if isinstance(item, Buffer):
+        return item.data.decode("utf-8", errors="replace")
+    from perfkit.io.textfiles import open_binary
+
+    with open_binary(item) as handle:
+        return handle.read().decode("utf-8", errors="replace")
+
+
+def _csv(item, text: str) -> pd.DataFrame:
+    try:
+        raw = pd.read_csv(io.StringIO(text))
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise InputError(f"{item}: not a CSV of memory samples ({exc})") from exc
+    columns = {c.lower(): c for c in raw.columns}
+    memory = next((c for c in columns if re.fullmatch(r"rss_(bytes|kib|kb|mib|mb|gib)", c)), None)
+    if memory is None or "time" not in columns:
+        raise InputError(
+            f"{item}: expected a 'time' column and RSS with its unit in the name "
+            f"(rss_bytes, rss_kib or rss_mib); found {', '.join(raw.columns)}"
+        )
+    factor = UNITS[memory.split("_", 1)[1]]
+    rss = pd.to_numeric(raw[columns[memory]], errors="coerce")
+    bad = rss.isna() & raw[columns[memory]].notna()
+    if bad.any():
+        line = int(np.flatnonzero(bad)[0]) + 2
+        raise InputError(
+            f"{item}:{line}: expected a number in {memory}, "
+            f"got {raw[columns[memory]][bad].iloc[0]!r}"
+        )
+    frame = pd.DataFrame({
+        "time": _times(item, raw[columns["time"]]),
+        "pid": pd.to_numeric(raw[columns["pid"]], errors="coerce") if "pid" in columns else 0,
+        "role": raw[columns["role"]].astype(str) if "role" in columns else "process",
+        "rss_bytes": (rss * factor).round().astype("int64"),
+        "uss_bytes": _optional_bytes(raw, columns),
+        "labels": None,
+    })  # fmt: skip
+    return frame
+
+
+def _optional_bytes(raw: pd.DataFrame, columns: dict[str, str]) -> pd.Series:
+    name = next((c for c in columns if re.fullmatch(r"uss_(bytes|kib|kb|mib|mb|gib)", c)), None)
+    if name is None:
+        return pd.Series(pd.NA, index=raw.index, dtype="Int64")
+    values = pd.to_numeric(raw[columns[name]], errors="coerce") * UNITS[name.split("_", 1)[1]]
+    return values.round().astype("Int64")
+
+
+def _times(item, values: pd.Series) -> pd.Series:
+    """ISO 8601 strings or epoch seconds (as psutil-based samplers write them) -> UTC."""
+    numeric = pd.to_numeric(values, errors="coerce")
+    if numeric.notna().all():
+        return pd.to_datetime(numeric, unit="s", utc=True)
+    parsed = pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
+    if parsed.isna().any():
+        line = int(np.flatnonzero(parsed.isna())[0]) + 2
+        raise InputError(
+            f"{item}:{line}: expected a time (ISO 8601 or epoch seconds), "
+            f"got {values.iloc[line - 2]!r}"
+        )
+    return parsed
+
+
+def _mprof(item, text: str) -> pd.DataFrame:
+    rows = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        parts = line.split()
+        if not parts or parts[0] in ("CMDLINE", "FUNC"):
+            continue
+        try:
+            if parts[0] == "MEM":
+                rows.append((float(parts[2]), 0, "main", float(parts[1])))
+            elif parts[0] == "CHLD":
+                rows.append((float(parts[3]), int(parts[1]), "child", float(parts[2])))
+            else:
+                raise ValueError(parts[0])
+        except (ValueError, IndexError):
+            raise InputError(
+                f"{item}:{number}: expected 'MEM <MiB> <time>' or 'CHLD <pid> <MiB> <time>' "
+                f"(mprof .dat), got {line[:80]!r}"
+            ) from None
+    if not rows:
+        raise InputError(f"{item}: no MEM lines in this mprof file")
+    times, pids, roles, mib = zip(*rows, strict=True)
+    return pd.DataFrame({
+        "time": pd.to_datetime(np.array(times), unit="s", utc=True),
+        "pid": pids, "role": roles,
+        "rss_bytes": np.round(np.array(mib) * UNITS["mib"]).astype("int64"),
+        "uss_bytes": pd.array([pd.NA] * len(rows), dtype="Int64"), "labels": None,
+    })  # fmt: skip
+
+
+def _prometheus_text(item, text: str) -> pd.DataFrame:
+    fallback = (
+        pd.Timestamp(item.stat().st_mtime, unit="s", tz="UTC") if isinstance(item, Path) else None
+    )
+    rows = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        match = _PROM_LINE.match(line)
+        if match is None:
+            raise InputError(
+                f"{item}:{number}: expected a Prometheus sample 'name{{labels}} value [ms]', "
+                f"got {line[:80]!r}"
+            )
+        if match["name"] != METRIC:
+            continue
+        labels = dict(_LABEL.findall(match["labels"] or ""))
+        when = pd.Timestamp(int(match["ts"]), unit="ms", tz="UTC") if match["ts"] else fallback
+        if when is None:
+            raise InputError(
+                f"{item}:{number}: the sample has no timestamp and a buffer has no file time"
+            )
+        rows.append((when, labels, float(match["value"])))
+    return _prometheus_rows(item, rows)
+
+
+def _prometheus_json(item, text: str) -> pd.DataFrame:
+    try:
+        doc = json.loads(text)
+        result = doc["data"]["result"]
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise InputError(
+            f"{item}: not the JSON of a Prometheus range query (data.result) ({exc})"
+        ) from exc
+    rows = []
+    for series in result:
+        labels = series.get("metric", {})
+        if labels.get("__name__", METRIC) != METRIC:
+            continue
+        for ts, value in series.get("values", []) or (
+            [series["value"]] if "value" in series else []
+        ):
+            rows.append((pd.Timestamp(float(ts), unit="s", tz="UTC"), labels, float(value)))
+    return _prometheus_rows(item, rows)
+
+
+def _prometheus_rows(item, rows) -> pd.DataFrame:
+    if not rows:
+        raise InputError(
+            f"{item}: no {METRIC} samples (the metric is in bytes; other names are not memory)"
+        )
+    times, labels, values = zip(*rows, strict=True)
+    pids = [int(lab["pid"]) if str(lab.get("pid", "")).isdigit() else pd.NA for lab in labels]
+    text = [
+        ",".join(f"{k}={v}" for k, v in sorted(lab.items()) if k != "__name__") for lab in labels
+    ]
+    return pd.DataFrame({
+        "time": pd.DatetimeIndex(times), "pid": pd.array(pids, dtype="Int64"),
+        "role": [lab.get("role", lab.get("job", "process")) for lab in labels],
+        "rss_bytes": np.round(values).astype("int64"),
+        "uss_bytes": pd.array([pd.NA] * len(rows), dtype="Int64"), "labels": text,
+    })  # fmt: skip
