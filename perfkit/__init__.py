@@ -12,6 +12,7 @@ from perfkit.analysis.pg_deltas import pg_deltas
 from perfkit.analysis.profile_diff import compare_profiles
 from perfkit.errors import InputError, PerfkitError, PerfkitWarning
 from perfkit.io import list_formats, parse_account, read_access_log, rejected_frame
+from perfkit.io.jsonl import read_jsonl
 from perfkit.io.memory import read_memory
 from perfkit.io.pg import read_pg_stat, snapshot_pg
 from perfkit.io.profile import Profile, read_profile
@@ -35,6 +36,7 @@ __all__ = [
     "parse_account",
     "pg_deltas",
     "read_access_log",
+    "read_jsonl",
     "read_memory",
     "read_pg_stat",
     "read_profile",

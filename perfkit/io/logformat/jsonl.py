@@ -68,7 +68,7 @@ def extract_json(data: memoryview, lines: pa.Array, fmt: JsonFormat, blank: pa.A
     n = len(lines)
     blank_np = pc.fill_null(blank, True).to_numpy(zero_copy_only=False)
     rows = np.flatnonzero(~blank_np)  # Arrow's reader skips blank lines
-    pieces, problems = _parse_ranges(lines, rows, 0, len(rows))
+    pieces, problems = parse_json_lines(lines, rows, 0, len(rows))
     mapping = _mapping(fmt, pieces)
     raw: dict[str, pa.Array] = {}
     kinds: dict[str, str] = {}
@@ -96,8 +96,11 @@ def extract_json(data: memoryview, lines: pa.Array, fmt: JsonFormat, blank: pa.A
     return raw, kinds, masks
 
 
-def _parse_ranges(lines: pa.Array, rows: np.ndarray, lo: int, hi: int):
-    """Parse lines rows[lo:hi]; return ([(table, row numbers)], [(rows, reason)])."""
+def parse_json_lines(lines: pa.Array, rows: np.ndarray, lo: int, hi: int):
+    """Parse lines rows[lo:hi] with Arrow's JSON reader, isolating lines it refuses by halving.
+
+    Returns ([(table, row numbers)], [(row numbers, reason)]).
+    """
     if lo >= hi:
         return [], []
     text = _join(lines, rows[lo:hi])
@@ -114,8 +117,8 @@ def _parse_ranges(lines: pa.Array, rows: np.ndarray, lo: int, hi: int):
     if hi - lo == 1:
         return [], [(rows[lo:hi], f"expected one JSON object per line: {error}")]
     mid = (lo + hi) // 2 if hi - lo > _MIN_SPLIT else lo + 1
-    left = _parse_ranges(lines, rows, lo, mid)
-    right = _parse_ranges(lines, rows, mid, hi)
+    left = parse_json_lines(lines, rows, lo, mid)
+    right = parse_json_lines(lines, rows, mid, hi)
     return left[0] + right[0], left[1] + right[1]
 
 
