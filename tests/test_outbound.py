@@ -26,7 +26,7 @@ FLAKY_COUNTS: dict[str, int] = {}
 class FakeShippingAPI(BaseHTTPRequestHandler):
     """/slow waits 300 ms; /limited answers 429; /broken 503; /flaky 503 twice, then 200."""
 
-    def do_GET(self):  # noqa: N802 - the http.server API
+    def do_GET(self):
         path = self.path.split("?")[0]
         status = 200
         if path == "/slow":
