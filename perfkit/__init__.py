@@ -13,6 +13,7 @@ from perfkit.analysis.profile_diff import compare_profiles
 from perfkit.errors import InputError, PerfkitError, PerfkitWarning
 from perfkit.io import list_formats, parse_account, read_access_log, rejected_frame
 from perfkit.io.jsonl import read_jsonl
+from perfkit.io.loadtest import read_ab, read_locust, read_wrk
 from perfkit.io.memory import read_memory
 from perfkit.io.pg import read_pg_stat, snapshot_pg
 from perfkit.io.profile import Profile, read_profile
@@ -35,11 +36,14 @@ __all__ = [
     "open_snakeviz",
     "parse_account",
     "pg_deltas",
+    "read_ab",
     "read_access_log",
     "read_jsonl",
+    "read_locust",
     "read_memory",
     "read_pg_stat",
     "read_profile",
+    "read_wrk",
     "rejected_frame",
     "sketch_by",
     "snapshot_pg",

@@ -1,0 +1,199 @@
+"""Load-test results: Locust's ``--csv`` output, ApacheBench ``-g``/``-e`` files, ``wrk --latency``.
+
+Shapes, in snake_case with units in the names (ms, bytes, per second):
+
+- **stats**: one row per request name (Locust's ``Aggregated`` row kept as
+  ``name == "Aggregated"``): ``request_count``, ``failure_count``,
+  ``median_ms``, ``mean_ms``, ``min_ms``, ``max_ms``, ``requests_per_s``,
+  ``failures_per_s``, percentiles ``p50_ms`` ... ``p100_ms``;
+- **history** (Locust): one row per time step and name: ``time`` (UTC),
+  ``user_count``, ``requests_per_s``, ``failures_per_s``, percentiles and the
+  running totals — what a capacity fit needs;
+- **requests** (ApacheBench ``-g``): one row per request: ``time`` (UTC, whole
+  seconds as ab writes them), ``connect_ms``, ``processing_ms``, ``wait_ms``,
+  ``duration_ms``.
+
+Locust writes ``N/A`` where it has no value yet: that becomes NaN.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from perfkit.errors import InputError
+
+_PERCENT = re.compile(r"^(\d+(?:\.\d+)?)%$")
+_LOCUST_NAMES = {
+    "type": "type", "name": "name", "request_count": "request_count",
+    "failure_count": "failure_count", "median_response_time": "median_ms",
+    "average_response_time": "mean_ms", "min_response_time": "min_ms",
+    "max_response_time": "max_ms", "average_content_size": "average_content_size_bytes",
+    "requests/s": "requests_per_s", "failures/s": "failures_per_s", "timestamp": "time",
+    "user_count": "user_count", "total_request_count": "total_request_count",
+    "total_failure_count": "total_failure_count", "total_median_response_time": "total_median_ms",
+    "total_average_response_time": "total_mean_ms", "total_min_response_time": "total_min_ms",
+    "total_max_response_time": "total_max_ms",
+    "total_average_content_size": "total_average_content_size_bytes",
+}  # fmt: skip
+
+
+def read_locust(prefix: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(stats, history) from the files ``locust --csv PREFIX`` wrote.
+
+    Failures and exceptions (``PREFIX_failures.csv``, ``PREFIX_exceptions.csv``)
+    ride along in ``stats.attrs["perfkit"]``.
+    """
+    prefix = Path(prefix)
+    stats = _locust_csv(prefix, "stats")
+    history = _locust_csv(prefix, "stats_history")
+    history["time"] = pd.to_datetime(history["time"], unit="s", utc=True)
+    extras = {}
+    for kind in ("failures", "exceptions"):
+        path = prefix.with_name(f"{prefix.name}_{kind}.csv")
+        if path.exists():
+            frame = pd.read_csv(path)
+            frame.columns = [_snake(c) for c in frame.columns]
+            extras[kind] = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    stats.attrs["perfkit"] = {"loader": "read_locust", "prefix": str(prefix), **extras}
+    return stats, history
+
+
+def _locust_csv(prefix: Path, kind: str) -> pd.DataFrame:
+    path = prefix.with_name(f"{prefix.name}_{kind}.csv")
+    if not path.exists():
+        raise InputError(
+            f"{path}: no such file; expected the files `locust --csv {prefix.name}` writes"
+        )
+    try:
+        frame = pd.read_csv(path, na_values=["N/A"], keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise InputError(f"{path}: not a Locust CSV ({exc})") from exc
+    renamed = {}
+    for column in frame.columns:
+        percent = _PERCENT.match(column.strip())
+        if percent:
+            renamed[column] = "p" + percent[1].replace(".", "_") + "_ms"
+        else:
+            key = _snake(column)
+            if key not in _LOCUST_NAMES:
+                continue
+            renamed[column] = _LOCUST_NAMES[key]
+    if "name" not in renamed.values():
+        raise InputError(
+            f"{path}: expected Locust's columns (Type, Name, ...), found {list(frame.columns)}"
+        )
+    frame = frame[list(renamed)].rename(columns=renamed)
+    frame["name"] = frame["name"].fillna("").astype(str)
+    frame["type"] = frame["type"].fillna("").astype(str)
+    return frame
+
+
+def _snake(text: str) -> str:
+    return re.sub(r"\s+", "_", text.strip().lower())
+
+
+def read_ab(path: str | Path) -> pd.DataFrame:
+    """ApacheBench output: ``-g`` TSV (one row per request) or ``-e`` CSV (a stats row)."""
+    path = Path(path)
+    text = path.read_text(encoding="utf-8", errors="replace")
+    first = text.splitlines()[0] if text.strip() else ""
+    if first.startswith("starttime\tseconds"):
+        return _ab_requests(path, text)
+    if first.startswith("Percentage served"):
+        return _ab_percentiles(path, text)
+    raise InputError(
+        f"{path}: expected ab -g (starttime\\tseconds...) or ab -e (Percentage served,...) output"
+    )
+
+
+def _ab_requests(path: Path, text: str) -> pd.DataFrame:
+    raw = pd.read_csv(io.StringIO(text), sep="\t")
+    needed = {"seconds", "ctime", "dtime", "ttime", "wait"}
+    if not needed <= set(raw.columns):
+        raise InputError(f"{path}: ab -g file without its columns {sorted(needed)}")
+    frame = pd.DataFrame({
+        "time": pd.to_datetime(raw["seconds"], unit="s", utc=True),
+        "connect_ms": raw["ctime"].astype(float), "processing_ms": raw["dtime"].astype(float),
+        "wait_ms": raw["wait"].astype(float), "duration_ms": raw["ttime"].astype(float),
+    })  # fmt: skip
+    return frame.sort_values("time", kind="stable", ignore_index=True)
+
+
+def _ab_percentiles(path: Path, text: str) -> pd.DataFrame:
+    raw = pd.read_csv(io.StringIO(text))
+    values = dict(zip(raw.iloc[:, 0].astype(int), raw.iloc[:, 1].astype(float), strict=True))
+    row = {"type": "ab", "name": path.stem}
+    row.update(
+        {f"p{p}_ms": values[p] for p in (50, 66, 75, 80, 90, 95, 98, 99, 100) if p in values}
+    )
+    return pd.DataFrame([row])
+
+
+_WRK_TIME = re.compile(r"^([\d.]+)(us|ms|s|m|h)$")
+_WRK_SCALE = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4, "h": 3.6e6}
+_WRK_BYTES = re.compile(r"^([\d.]+)(B|KB|MB|GB)$")
+_WRK_BYTE_SCALE = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}
+
+
+def read_wrk(path: str | Path) -> pd.DataFrame:
+    """A ``wrk --latency`` summary as one stats row (latency percentiles, throughput, errors)."""
+    path = Path(path)
+    text = path.read_text(encoding="utf-8", errors="replace")
+    target = re.search(r"Running .* test @ (\S+)", text)
+    latency = re.search(r"^\s*Latency\s+(\S+)\s+(\S+)\s+(\S+)", text, re.MULTILINE)
+    total = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m|h),\s+(\S+) read", text)
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    if not (target and latency and total and rate):
+        raise InputError(
+            f"{path}: expected the output of `wrk --latency` "
+            "(Running ... test @, Latency, Requests/sec)"
+        )
+    row = {
+        "type": "wrk",
+        "name": target[1],
+        "request_count": int(total[1]),
+        "duration_s": _ms(f"{total[2]}{total[3]}", path) / 1e3,
+        "requests_per_s": float(rate[1]),
+        "mean_ms": _ms(latency[1], path),
+        "stdev_ms": _ms(latency[2], path),
+        "max_ms": _ms(latency[3], path),
+        "read_bytes": _bytes(total[4], path),
+    }
+    for percent, value in re.findall(r"^\s*(\d+)%\s+(\S+)\s*$", text, re.MULTILINE):
+        row[f"p{percent}_ms"] = _ms(value, path)
+    errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text
+    )
+    row["socket_errors"] = sum(int(e) for e in errors.groups()) if errors else 0
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    row["failure_count"] = int(non_2xx[1]) if non_2xx else 0
+    return pd.DataFrame([row])
+
+
+def _ms(value: str, path: Path) -> float:
+    match = _WRK_TIME.match(value)
+    if match is None:
+        raise InputError(f"{path}: expected a wrk duration like 83.87ms, got {value!r}")
+    return float(match[1]) * _WRK_SCALE[match[2]]
+
+
+def _bytes(value: str, path: Path) -> float:
+    match = _WRK_BYTES.match(value)
+    if match is None:
+        raise InputError(f"{path}: expected a wrk size like 44.10KB, got {value!r}")
+    return float(match[1]) * _WRK_BYTE_SCALE[match[2]]
+
+
+def throughput(history: pd.DataFrame) -> pd.DataFrame:
+    """Locust history reduced to the capacity fit's input: users and throughput per time step."""
+    rows = history[history["name"] == "Aggregated"]
+    return (
+        rows[["time", "user_count", "requests_per_s", "failures_per_s"]]
+        .reset_index(drop=True)
+        .replace({np.inf: np.nan})
+    )
