@@ -59,9 +59,9 @@ def server():
 
 
 def test_real_locust_run(server, tmp_path):
-    pytest.importorskip("locust")
-    (tmp_path / "locustfile.py").write_text(LOCUSTFILE)
+    # never import locust here: it monkey-patches the interpreter with gevent on import
     locust = ROOT / ".venv" / "bin" / "locust"
+    (tmp_path / "locustfile.py").write_text(LOCUSTFILE)
     run = subprocess.run(
         [
             str(locust),
