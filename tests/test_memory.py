@@ -72,7 +72,9 @@ def test_collector_follows_recycled_workers(recycling_gunicorn, tmp_path):
     assert booted <= workers  # every recycled worker was followed
     master = memory[memory["role"] == "master"]
     assert set(master["pid"]) == {proc.pid}
-    assert (memory["rss_bytes"] > 5 * 2**20).all()  # a Python process holds several MiB
+    # a Python process holds several MiB (a worker sampled while exiting may hold less)
+    assert (memory.groupby("pid")["rss_bytes"].max() > 5 * 2**20).all()
+    assert (memory["rss_bytes"] > 0).all()
     assert memory["time"].is_monotonic_increasing
     assert (
         memory["uss_bytes"].notna().any()
