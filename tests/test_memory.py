@@ -12,11 +12,12 @@ import sys
 import threading
 import time
 import urllib.request
+import warnings
 
 import pandas as pd
 import pytest
 
-from perfkit import InputError
+from perfkit import InputError, PerfkitWarning
 from perfkit.collect.rss import collect_rss
 from perfkit.io.memory import read_memory
 from tests.test_access_log_real_gunicorn import ROOT, free_port, wait_listening
@@ -218,3 +219,55 @@ def test_bad_memory_input(tmp_path):
     )
     with pytest.raises(InputError, match=r"other\.prom: no process_resident_memory_bytes samples"):
         read_memory(other_metric)
+
+
+def test_killed_collector_keeps_whole_rows(tmp_path):
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    out = tmp_path / "rss.csv"
+    collector = subprocess.Popen(
+        [
+            str(ROOT / ".venv" / "bin" / "perfkit"),
+            "collect",
+            "rss",
+            "--pid",
+            str(sleeper.pid),
+            "--out",
+            str(out),
+            "--interval",
+            "0.01",
+        ]
+    )
+    deadline = time.monotonic() + 30
+    while (not out.exists() or out.read_text().count("\n") < 22) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    collector.send_signal(signal.SIGKILL)
+    collector.wait(timeout=10)
+    sleeper.kill()
+    sleeper.wait()
+    whole = out.read_text().count("\n") - 1  # rows fully written (flushed) before the kill
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a partial last line, if the kill landed mid-row
+        memory = read_memory(out)
+    assert len(memory) == whole >= 20
+    assert set(memory["pid"]) == {sleeper.pid}
+    partial = tmp_path / "partial.csv"
+    partial.write_text(out.read_text().rstrip("\n") + "\n2026-01-01T00:00:00+00:00,1,0,wor")
+    with pytest.warns(PerfkitWarning, match=r"partial\.csv:\d+: incomplete last line left out"):
+        assert len(read_memory(partial)) == whole
+
+
+def test_load_test_files_from_buffers_and_gz(tmp_path):
+    from perfkit.io.loadtest import read_ab, read_wrk
+    from tests.conftest import DATA
+
+    tsv = (DATA / "loadtest" / "ab_gnuplot.tsv").read_bytes()
+    packed = tmp_path / "ab_gnuplot.tsv.gz"
+    packed.write_bytes(gzip.compress(tsv))
+    plain = read_ab(DATA / "loadtest" / "ab_gnuplot.tsv")
+    pd.testing.assert_frame_equal(plain, read_ab(packed))
+    pd.testing.assert_frame_equal(plain, read_ab(io.BytesIO(tsv)))
+    assert str(plain["time"].dt.tz) == "UTC"
+    text = (DATA / "loadtest" / "wrk_latency.txt").read_bytes()
+    pd.testing.assert_frame_equal(
+        read_wrk(DATA / "loadtest" / "wrk_latency.txt"), read_wrk(io.BytesIO(text))
+    )

@@ -97,10 +97,24 @@ def _snake(text: str) -> str:
     return re.sub(r"\s+", "_", text.strip().lower())
 
 
-def read_ab(path: str | Path) -> pd.DataFrame:
+def _one_text(source) -> tuple[Path, str]:
+    """The name and text of one input: a path, a .gz/.bz2/.xz file or an open file."""
+    from perfkit.io.paths import Buffer, expand_paths
+    from perfkit.io.textfiles import open_binary
+
+    items = expand_paths(source)
+    if len(items) != 1:
+        raise InputError(f"expected one file, got {len(items)}")
+    item = items[0]
+    if isinstance(item, Buffer):
+        return Path(item.name), item.data.decode("utf-8", errors="replace")
+    with open_binary(item) as handle:
+        return item, handle.read().decode("utf-8", errors="replace")
+
+
+def read_ab(source) -> pd.DataFrame:
     """ApacheBench output: ``-g`` TSV (one row per request) or ``-e`` CSV (a stats row)."""
-    path = Path(path)
-    text = path.read_text(encoding="utf-8", errors="replace")
+    path, text = _one_text(source)
     first = text.splitlines()[0] if text.strip() else ""
     if first.startswith("starttime\tseconds"):
         return _ab_requests(path, text)
@@ -127,7 +141,7 @@ def _ab_requests(path: Path, text: str) -> pd.DataFrame:
 def _ab_percentiles(path: Path, text: str) -> pd.DataFrame:
     raw = pd.read_csv(io.StringIO(text))
     values = dict(zip(raw.iloc[:, 0].astype(int), raw.iloc[:, 1].astype(float), strict=True))
-    row = {"type": "ab", "name": path.stem}
+    row = {"type": "ab", "name": path.name.split(".")[0]}
     row.update(
         {f"p{p}_ms": values[p] for p in (50, 66, 75, 80, 90, 95, 98, 99, 100) if p in values}
     )
@@ -140,10 +154,9 @@ _WRK_BYTES = re.compile(r"^([\d.]+)(B|KB|MB|GB)$")
 _WRK_BYTE_SCALE = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}
 
 
-def read_wrk(path: str | Path) -> pd.DataFrame:
+def read_wrk(source) -> pd.DataFrame:
     """A ``wrk --latency`` summary as one stats row (latency percentiles, throughput, errors)."""
-    path = Path(path)
-    text = path.read_text(encoding="utf-8", errors="replace")
+    path, text = _one_text(source)
     target = re.search(r"Running .* test @ (\S+)", text)
     latency = re.search(r"^\s*Latency\s+(\S+)\s+(\S+)\s+(\S+)", text, re.MULTILINE)
     total = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m|h),\s+(\S+) read", text)

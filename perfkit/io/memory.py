@@ -24,12 +24,13 @@ from __future__ import annotations
 import io
 import json
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from perfkit.errors import InputError
+from perfkit.errors import InputError, PerfkitWarning
 from perfkit.io.paths import Buffer, Paths, expand_paths
 
 UNITS = {"bytes": 1, "kib": 1024, "kb": 1024, "mib": 1024**2, "mb": 1024**2, "gib": 1024**3}
@@ -81,6 +82,12 @@ def _text(item: Path | Buffer) -> str:
 
 
 def _csv(item, text: str) -> pd.DataFrame:
+    if text and not text.endswith("\n") and "\n" in text:
+        # a sampler killed mid-row leaves a partial last line: every earlier row is whole
+        last = text.count("\n") + 1
+        warnings.warn(f"{item}:{last}: incomplete last line left out (the sampler stopped "
+                      "mid-write?)", PerfkitWarning, stacklevel=4)  # fmt: skip
+        text = text[: text.rfind("\n") + 1]
     try:
         raw = pd.read_csv(io.StringIO(text))
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
