@@ -8,6 +8,7 @@ from perfkit.analysis import (
     sketch_by,
     summarize,
 )
+from perfkit.analysis.capacity import USLFit, erlang_c, fit_usl, size_workers
 from perfkit.analysis.pg_deltas import pg_deltas
 from perfkit.analysis.profile_diff import compare_profiles
 from perfkit.errors import InputError, PerfkitError, PerfkitWarning
@@ -27,9 +28,12 @@ __all__ = [
     "PerfkitError",
     "PerfkitWarning",
     "Profile",
+    "USLFit",
     "__version__",
     "call_tree",
     "compare_profiles",
+    "erlang_c",
+    "fit_usl",
     "hotspots",
     "list_formats",
     "merge_sketches",
@@ -45,6 +49,7 @@ __all__ = [
     "read_profile",
     "read_wrk",
     "rejected_frame",
+    "size_workers",
     "sketch_by",
     "snapshot_pg",
     "summarize",
