@@ -78,6 +78,8 @@ def _sample(master, children: bool) -> list[dict]:
         try:
             with process.oneshot():
                 rss = process.memory_info().rss
+                if rss == 0:  # a worker that has already let go of its memory: exiting
+                    continue
                 uss = _uss(process)
                 rows.append({
                     "time": now, "pid": process.pid, "ppid": process.ppid(),
