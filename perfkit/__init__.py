@@ -9,6 +9,7 @@ from perfkit.analysis import (
     summarize,
 )
 from perfkit.analysis.capacity import USLFit, erlang_c, fit_usl, size_workers
+from perfkit.analysis.leak import fit_leak
 from perfkit.analysis.pg_deltas import pg_deltas
 from perfkit.analysis.profile_diff import compare_profiles
 from perfkit.errors import InputError, PerfkitError, PerfkitWarning
@@ -33,6 +34,7 @@ __all__ = [
     "call_tree",
     "compare_profiles",
     "erlang_c",
+    "fit_leak",
     "fit_usl",
     "hotspots",
     "list_formats",

@@ -1,0 +1,201 @@
+"""Memory-leak trend fits per process, aware of warm-up and of Gunicorn worker recycling.
+
+Assumptions: memory is sampled at roughly regular times; a leak is a steady
+growth (MiB per hour) on top of noise; the noise of successive samples may
+be serially dependent only weakly (the tests below are rank based, but
+strongly autocorrelated samples make intervals too narrow: sample no faster
+than memory changes).
+
+- Slope: Theil–Sen (the median of all pairwise slopes) with Sen's
+  distribution-free interval from the variance of Kendall's S; the trend
+  test is Mann–Kendall (Kendall's tau of memory against time).
+- Warm-up: a fast rise that flattens (imports, caches filling) is cut off:
+  the fit starts at the first of 0 %, 10 % ... 40 % of the run whose next
+  tenth lies on the steady trend of the run's second half, within noise.
+- Recycling: with ``max_requests`` each worker lives briefly and a new pid
+  starts low again (a sawtooth). Workers (role ``worker``) are pooled into
+  one fit: pairwise slopes are taken within each pid only and S, its
+  variance and the interval are summed over pids (a stratified Mann–Kendall),
+  so the drops between generations never count as shrinking.
+
+Verdicts (p-values Holm-adjusted across the processes of one call): ``leak``
+when the trend is significant, the interval is above 0
+and the slope is at least `min_mib_per_hour`; ``no leak`` when the interval
+lies below `min_mib_per_hour`; otherwise ``inconclusive``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+MIB = 2**20
+WARMUP_CUTS = (0.0, 0.1, 0.2, 0.3, 0.4)
+MAX_POINTS = 2000  # per process; longer series are thinned evenly (pairs grow as n^2)
+
+
+def fit_leak(
+    memory: pd.DataFrame,
+    by: str = "pid",
+    limit_bytes: float | None = None,
+    alpha: float = 0.05,
+    min_mib_per_hour: float = 1.0,
+    confidence: float = 0.95,
+    pool_workers: bool = True,
+    requests_per_hour: float | None = None,
+) -> pd.DataFrame:
+    """One row per process (and one ``workers (pooled)`` row when workers recycle).
+
+    Columns: ``pid``, ``role``, ``verdict``, ``slope_mib_per_hour``, ``ci_low``,
+    ``ci_high``, ``p_value``, ``warmup_end``, ``samples``, ``level_mib`` (latest
+    fitted level), ``time_to_limit_h`` (with ``ttl_low_h``/``ttl_high_h``) when
+    `limit_bytes` is given, and ``growth_per_request_kib`` and
+    ``max_requests_for_limit`` when `requests_per_hour` (per worker) is given.
+    """
+    frame = memory.dropna(subset=["time", "rss_bytes"]).sort_values("time")
+    start = frame["time"].min()
+    hours = (frame["time"] - start).dt.total_seconds().to_numpy() / 3600
+    frame = frame.assign(_h=hours, _mib=frame["rss_bytes"].to_numpy(dtype=float) / MIB)
+    rows = []
+    for key, group in frame.groupby(by, observed=True, sort=True):
+        role = str(group["role"].iloc[0]) if "role" in group else ""
+        rows.append(_row(key, role, [group], alpha, min_mib_per_hour, confidence))
+    workers = frame[frame["role"].astype(str) == "worker"] if "role" in frame else frame.iloc[0:0]
+    if pool_workers and workers[by].nunique() > 1:
+        groups = [g for _, g in workers.groupby(by, observed=True)]
+        rows.append(_row(pd.NA, "workers (pooled)", groups, alpha, min_mib_per_hour, confidence))
+    out = pd.DataFrame(rows)
+    _verdicts(out, alpha, min_mib_per_hour)
+    if limit_bytes is not None:
+        _time_to_limit(out, limit_bytes / MIB)
+    if requests_per_hour:
+        out["growth_per_request_kib"] = out["slope_mib_per_hour"] / requests_per_hour * 1024
+        if limit_bytes is not None:
+            headroom = limit_bytes / MIB - out["start_mib"]
+            per_request = out["ci_high"].clip(lower=1e-12) / requests_per_hour
+            out["max_requests_for_limit"] = np.floor(headroom / per_request).where(
+                out["verdict"] == "leak"
+            )
+    return out.drop(columns=["start_mib"])
+
+
+def _row(key, role, groups, alpha, floor, confidence) -> dict:
+    kept = [_after_warmup(_thin(g)) for g in groups]
+    slope, low, high, p_value, n = sen(
+        [k[0]["_h"].to_numpy() for k in kept], [k[0]["_mib"].to_numpy() for k in kept], confidence
+    )
+    warmup_end = max((k[1] for k in kept), default=None) if len(groups) == 1 else pd.NaT
+    level = float(np.median([g["_mib"].iloc[-max(1, len(g) // 10) :].median() for g, _ in kept]))
+    start_level = float(
+        np.median([g["_mib"].iloc[: max(1, len(g) // 10)].median() for g, _ in kept])
+    )
+    return {
+        "pid": key, "role": role, "verdict": "", "slope_mib_per_hour": slope,
+        "ci_low": low, "ci_high": high, "p_value": p_value, "warmup_end": warmup_end,
+        "samples": n, "level_mib": level, "start_mib": start_level,
+    }  # fmt: skip
+
+
+def _verdicts(out: pd.DataFrame, alpha: float, floor: float) -> None:
+    """Verdicts on Holm-adjusted p-values: many processes are many tests."""
+    from perfkit.analysis.significance import adjust
+
+    out["p_adjusted"] = adjust(out["p_value"].to_numpy(dtype=float), "holm")
+    verdicts = []
+    for row in out.itertuples(index=False):
+        if row.samples < 6 or np.isnan(row.p_value):
+            verdicts.append("inconclusive")
+        elif row.p_adjusted < alpha and row.ci_low > 0 and row.slope_mib_per_hour >= floor:
+            verdicts.append("leak")
+        elif row.ci_high < floor:
+            verdicts.append("no leak")
+        else:
+            verdicts.append("inconclusive")
+    out["verdict"] = verdicts
+
+
+def _thin(group: pd.DataFrame) -> pd.DataFrame:
+    if len(group) <= MAX_POINTS:
+        return group
+    return group.iloc[np.linspace(0, len(group) - 1, MAX_POINTS).round().astype(int)]
+
+
+def _after_warmup(group: pd.DataFrame) -> tuple[pd.DataFrame, object]:
+    """The part after warm-up, and when warm-up ended (the first sample's time if none).
+
+    The steady trend is the Theil–Sen line of the run's second half; the fit
+    starts at the first cut (0 %, 10 % ... 40 % of the run) whose next tenth
+    of samples is not below that line by more than noise allows (4 standard
+    errors of a median, noise from the second half's residuals), and leading
+    samples more than 1.5 noise deviations below the line are dropped too
+    (warm-ups faster than a tenth of the run).
+    """
+    if len(group) < 20:
+        return group, group["time"].iloc[0]
+    t = group["_h"].to_numpy()
+    y = group["_mib"].to_numpy()
+    span = t[-1] - t[0]
+    half = t >= t[0] + span / 2
+    slope, *_ = sen([t[half]], [y[half]], 0.95)
+    residual = y - slope * t
+    level = np.median(residual[half])
+    noise = 1.4826 * np.median(np.abs(residual[half] - level)) or 1e-9
+    for cut in WARMUP_CUTS:
+        window = (t >= t[0] + cut * span) & (t < t[0] + (cut + 0.1) * span)
+        if window.sum() < 3:
+            continue
+        standard_error = 1.2533 * noise / np.sqrt(window.sum())  # of a median
+        if np.median(residual[window]) - level >= -4 * standard_error:  # not still below the line
+            keep = t >= t[0] + cut * span
+            first = np.flatnonzero(keep & (residual - level >= -1.5 * noise))  # fast warm-ups
+            keep &= t >= t[first[0]] if len(first) else keep
+            return group[keep], group["time"][keep].iloc[0]
+    keep = t >= t[0] + (WARMUP_CUTS[-1] + 0.1) * span
+    return group[keep], group["time"][keep].iloc[0]
+
+
+def sen(times: list[np.ndarray], values: list[np.ndarray], confidence: float = 0.95):
+    """Theil–Sen slope over one or several series (pairs within a series only), Sen's interval,
+    and the (stratified) Mann–Kendall two-sided p-value: (slope, low, high, p, samples)."""
+    slopes, s_total, var_total, n_total = [], 0.0, 0.0, 0
+    for t, y in zip(times, values, strict=True):
+        n = len(t)
+        n_total += n
+        if n < 2:
+            continue
+        i, j = np.triu_indices(n, k=1)
+        dt, dy = t[j] - t[i], y[j] - y[i]
+        ok = dt != 0
+        slopes.append(dy[ok] / dt[ok])
+        s_total += float(np.sign(dy[ok] * np.sign(dt[ok])).sum())
+        var_total += _var_s(t)
+    if not slopes or var_total <= 0:
+        return (np.nan, np.nan, np.nan, np.nan, n_total)
+    pairs = np.sort(np.concatenate(slopes))
+    slope = float(np.median(pairs))
+    c = stats.norm.ppf(0.5 + confidence / 2) * np.sqrt(var_total)
+    m = len(pairs)
+    low = float(
+        pairs[max(int(np.round((m - c) / 2)) - 1, 0)]
+    )  # Sen's ranks, as scipy's theilslopes
+    high = float(pairs[min(int(np.round((m + c) / 2)), m - 1)])
+    z = (s_total - np.sign(s_total)) / np.sqrt(var_total) if s_total else 0.0
+    p_value = float(2 * stats.norm.sf(abs(z)))
+    return (slope, low, high, p_value, n_total)
+
+
+def _var_s(t: np.ndarray) -> float:
+    """Variance of Kendall's S under no trend, corrected for tied times (as scipy does)."""
+    n = len(t)
+    _, counts = np.unique(t, return_counts=True)
+    ties = counts[counts > 1]
+    return (n * (n - 1) * (2 * n + 5) - float((ties * (ties - 1) * (2 * ties + 5)).sum())) / 18.0
+
+
+def _time_to_limit(out: pd.DataFrame, limit_mib: float) -> None:
+    headroom = limit_mib - out["level_mib"]
+    growing = out["slope_mib_per_hour"] > 0
+    out["time_to_limit_h"] = (headroom / out["slope_mib_per_hour"]).where(growing)
+    out["ttl_low_h"] = (headroom / out["ci_high"]).where(out["ci_high"] > 0)
+    out["ttl_high_h"] = (headroom / out["ci_low"]).where(out["ci_low"] > 0)
