@@ -12,6 +12,7 @@ from perfkit.analysis.capacity import USLFit, erlang_c, fit_usl, size_workers
 from perfkit.analysis.leak import fit_leak
 from perfkit.analysis.pg_deltas import pg_deltas
 from perfkit.analysis.profile_diff import compare_profiles
+from perfkit.analysis.regression import compare, mix_adjusted_change
 from perfkit.errors import InputError, PerfkitError, PerfkitWarning
 from perfkit.io import list_formats, parse_account, read_access_log, rejected_frame
 from perfkit.io.jsonl import read_jsonl
@@ -32,6 +33,7 @@ __all__ = [
     "USLFit",
     "__version__",
     "call_tree",
+    "compare",
     "compare_profiles",
     "erlang_c",
     "fit_leak",
@@ -39,6 +41,7 @@ __all__ = [
     "hotspots",
     "list_formats",
     "merge_sketches",
+    "mix_adjusted_change",
     "open_snakeviz",
     "parse_account",
     "pg_deltas",
