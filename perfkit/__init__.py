@@ -1,61 +1,63 @@
-"""perfkit: a Flask + Gunicorn + PostgreSQL service's performance evidence as DataFrames."""
+"""perfkit: a Flask + Gunicorn + PostgreSQL service's performance evidence as DataFrames.
 
-from perfkit.analysis import (
-    LatencySketch,
-    call_tree,
-    hotspots,
-    merge_sketches,
-    sketch_by,
-    summarize,
-)
-from perfkit.analysis.capacity import USLFit, erlang_c, fit_usl, size_workers
-from perfkit.analysis.leak import fit_leak
-from perfkit.analysis.pg_deltas import pg_deltas
-from perfkit.analysis.profile_diff import compare_profiles
-from perfkit.analysis.regression import compare, mix_adjusted_change
-from perfkit.errors import InputError, PerfkitError, PerfkitWarning
-from perfkit.io import list_formats, parse_account, read_access_log, rejected_frame
-from perfkit.io.jsonl import read_jsonl
-from perfkit.io.loadtest import read_ab, read_locust, read_wrk
-from perfkit.io.memory import read_memory
-from perfkit.io.pg import read_pg_stat, snapshot_pg
-from perfkit.io.profile import Profile, read_profile
-from perfkit.report.snakeviz import open_snakeviz
+Names load on first use (PEP 562), so ``import perfkit`` stays light and a
+script that only reads access logs never imports scipy or plotly.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "InputError",
-    "LatencySketch",
-    "PerfkitError",
-    "PerfkitWarning",
-    "Profile",
-    "USLFit",
-    "__version__",
-    "call_tree",
-    "compare",
-    "compare_profiles",
-    "erlang_c",
-    "fit_leak",
-    "fit_usl",
-    "hotspots",
-    "list_formats",
-    "merge_sketches",
-    "mix_adjusted_change",
-    "open_snakeviz",
-    "parse_account",
-    "pg_deltas",
-    "read_ab",
-    "read_access_log",
-    "read_jsonl",
-    "read_locust",
-    "read_memory",
-    "read_pg_stat",
-    "read_profile",
-    "read_wrk",
-    "rejected_frame",
-    "size_workers",
-    "sketch_by",
-    "snapshot_pg",
-    "summarize",
-]
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    "LatencySketch": "perfkit.analysis.sketch",
+    "call_tree": "perfkit.analysis.calltree",
+    "hotspots": "perfkit.analysis.hotspots",
+    "merge_sketches": "perfkit.analysis.sketch",
+    "sketch_by": "perfkit.analysis.sketch",
+    "summarize": "perfkit.analysis.summary",
+    "InputError": "perfkit.errors",
+    "PerfkitError": "perfkit.errors",
+    "PerfkitWarning": "perfkit.errors",
+    "Profile": "perfkit.io.profile",
+    "USLFit": "perfkit.analysis.capacity",
+    "compare": "perfkit.analysis.regression",
+    "compare_profiles": "perfkit.analysis.profile_diff",
+    "erlang_c": "perfkit.analysis.capacity",
+    "fit_leak": "perfkit.analysis.leak",
+    "fit_usl": "perfkit.analysis.capacity",
+    "list_formats": "perfkit.io",
+    "mix_adjusted_change": "perfkit.analysis.regression",
+    "open_snakeviz": "perfkit.report.snakeviz",
+    "parse_account": "perfkit.io",
+    "pg_deltas": "perfkit.analysis.pg_deltas",
+    "read_ab": "perfkit.io.loadtest",
+    "read_access_log": "perfkit.io",
+    "read_jsonl": "perfkit.io.jsonl",
+    "read_locust": "perfkit.io.loadtest",
+    "read_memory": "perfkit.io.memory",
+    "read_pg_stat": "perfkit.io.pg",
+    "read_profile": "perfkit.io.profile",
+    "read_wrk": "perfkit.io.loadtest",
+    "rejected_frame": "perfkit.io",
+    "size_workers": "perfkit.analysis.capacity",
+    "snapshot_pg": "perfkit.io.pg",
+}
+
+__all__ = ["__version__", *sorted(_EXPORTS)]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'perfkit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

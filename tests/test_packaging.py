@@ -40,3 +40,18 @@ def test_readme_and_ci_run_the_two_commands():
     assert "make demo" in first_section and "make test" in first_section
     ci = (ROOT / ".ci" / "run").read_text()
     assert "set -euo pipefail" in ci and "make test" in ci
+
+
+def test_design_api_names_exist_and_load_lazily():
+    import subprocess
+    import sys
+
+    import perfkit
+
+    design = ["read_access_log", "read_profile", "read_pg_stat", "snapshot_pg", "pg_deltas",
+              "read_memory", "read_locust", "read_jsonl", "open_snakeviz", "summarize", "compare",
+              "compare_profiles", "fit_leak", "fit_usl", "erlang_c", "size_workers"]  # fmt: skip
+    assert all(callable(getattr(perfkit, name)) for name in design)
+    code = "import sys, perfkit; perfkit.read_access_log; print('scipy' in sys.modules)"
+    light = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert light.stdout.strip() == "False"  # reading logs does not pull in scipy

@@ -221,8 +221,11 @@ def _parse_block(block: Block, fmt: LogFormat | JsonFormat, tz: str | None, rule
             raw, matched = extract(lines, fmt)
             rejects.add(~matched, f"does not match the {fmt.name} format")
     converted = convert(raw, kinds, server, tz, rejects, plain=lines is None)
+    converted_offsets = converted.offsets_s
     table, route_info = _finish(_typed_table(converted, block), rules)
-    return table, converted.offsets_s, rejects, lines, route_info
+    del raw, converted
+    pa.default_memory_pool().release_unused()  # this thread's freed memory back to the OS
+    return table, converted_offsets, rejects, lines, route_info
 
 
 def _finish(table: pa.Table, rules) -> tuple[pa.Table, dict[str, Any]]:

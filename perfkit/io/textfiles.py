@@ -25,7 +25,7 @@ import numpy as np
 from perfkit.errors import InputError
 from perfkit.io.paths import Buffer
 
-BLOCK_BYTES = 16 << 20
+BLOCK_BYTES = 8 << 20
 _SNIFF_BYTES = 8192
 BINARY_NUL_SHARE = 0.05  # a text log may hold a stray NUL; binary data holds many
 _PIECE_BYTES = 64 << 10  # decompress in small pieces so damage loses little
