@@ -223,8 +223,6 @@ def _parse_block(block: Block, fmt: LogFormat | JsonFormat, tz: str | None, rule
     converted = convert(raw, kinds, server, tz, rejects, plain=lines is None)
     converted_offsets = converted.offsets_s
     table, route_info = _finish(_typed_table(converted, block), rules)
-    del raw, converted
-    pa.default_memory_pool().release_unused()  # this thread's freed memory back to the OS
     return table, converted_offsets, rejects, lines, route_info
 
 
