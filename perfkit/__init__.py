@@ -26,6 +26,7 @@ _EXPORTS: dict[str, str] = {
     "USLFit": "perfkit.analysis.capacity",
     "compare": "perfkit.analysis.regression",
     "compare_profiles": "perfkit.analysis.profile_diff",
+    "compare_queries": "perfkit.analysis.queries",
     "erlang_c": "perfkit.analysis.capacity",
     "fit_leak": "perfkit.analysis.leak",
     "fit_usl": "perfkit.analysis.capacity",

@@ -38,16 +38,24 @@ COUNTERS = [
 def pg_deltas(snapshots: pd.DataFrame) -> pd.DataFrame:
     """One row per statement per interval between consecutive snapshots (see the module docstring).
 
-    Columns: ``interval_start``, ``interval_end``, ``interval_s``, the key
-    (``queryid``, ``dbid``, ``userid``, ``toplevel``), ``query``, ``status``
-    (``ok``, ``new``, ``reset``), ``evictions``, the counters' deltas,
-    ``mean_exec_time`` (ms per call in the interval) and ``rows_per_call``.
+        Columns: ``interval_start``, ``interval_end``, ``interval_s``, the key
+        (``queryid``, ``dbid``, ``userid``, ``toplevel``), ``query``, ``status``
+        (``ok``, ``new``, ``reset``), ``evictions``, the counters' deltas,
+        ``mean_exec_time`` and ``stddev_exec_time`` (ms per call in the interval,
+    the spread from the cumulative sums of squares) and ``rows_per_call``.
     """
     if "snapshot_time" not in snapshots or "calls" not in snapshots:
         raise InputError("pg_deltas needs pg_stat_statements snapshots (snapshot_time, calls, ...)")
     key = [k for k in KEY if k in snapshots]
     counters = [c for c in COUNTERS if c in snapshots]
     frame = snapshots.dropna(subset=["queryid"]).copy()
+    if {"stddev_exec_time", "mean_exec_time"} <= set(frame.columns):
+        # cumulative sum of squared times, so each interval gets its own spread
+        frame["sumsq_exec_time"] = frame["calls"] * (
+            frame["stddev_exec_time"].astype(float) ** 2
+            + frame["mean_exec_time"].astype(float) ** 2
+        )
+        counters = [*counters, "sumsq_exec_time"]
     times = np.sort(frame["snapshot_time"].unique())
     if len(times) < 2:
         raise InputError("pg_deltas needs at least two snapshots")
@@ -74,6 +82,12 @@ def pg_deltas(snapshots: pd.DataFrame) -> pd.DataFrame:
     with np.errstate(divide="ignore", invalid="ignore"):
         out["mean_exec_time"] = out["total_exec_time"] / out["calls"].where(out["calls"] > 0)
         out["rows_per_call"] = out["rows"] / out["calls"].where(out["calls"] > 0)
+        if "sumsq_exec_time" in out:
+            variance = (
+                out["sumsq_exec_time"] / out["calls"].where(out["calls"] > 0)
+                - out["mean_exec_time"] ** 2
+            )
+            out["stddev_exec_time"] = np.sqrt(variance.clip(lower=0))
     return out.sort_values(
         ["interval_end", "total_exec_time"], ascending=[True, False], ignore_index=True
     )
