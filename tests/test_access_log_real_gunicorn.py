@@ -2,41 +2,17 @@
 
 from __future__ import annotations
 
-import signal
-import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from perfkit import read_access_log
+from tests.servers import gunicorn
 
 FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(D)s "%({x-request-id}i)s"'
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_listening(port: int, proc: subprocess.Popen, seconds: float = 20.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"gunicorn exited early: {proc.stderr.read().decode()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError("gunicorn did not start listening")
 
 
 def get(port: int, target: str, **headers: str) -> int:
@@ -51,33 +27,10 @@ def get(port: int, target: str, **headers: str) -> int:
 
 @pytest.fixture
 def gunicorn_server(tmp_path):
-    port = free_port()
     log = tmp_path / "access.log"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-            "--access-logfile",
-            str(log),
-            "--access-logformat",
-            FORMAT,
-            "tests.apps.tiny_wsgi:app",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        wait_listening(port, proc)
+    options = ("--workers", "1", "--access-logfile", str(log), "--access-logformat", FORMAT)
+    with gunicorn(*options) as (_, port):
         yield port, log
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=20)
 
 
 def test_real_gunicorn_log_matches_the_requests(gunicorn_server):

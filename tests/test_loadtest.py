@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import re
-import signal
 import subprocess
-import sys
 
 import pytest
 
 from perfkit import InputError
 from perfkit.io.loadtest import read_ab, read_locust, read_wrk, throughput
 from tests.conftest import DATA
-from tests.test_access_log_real_gunicorn import ROOT, free_port, wait_listening
+from tests.servers import ROOT, gunicorn
 
 LOCUSTFILE = """
 from locust import HttpUser, constant, task
@@ -36,26 +34,8 @@ class Shopper(HttpUser):
 
 @pytest.fixture
 def server():
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "tests.apps.tiny_wsgi:app",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    wait_listening(port, proc)
-    yield port
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=20)
+    with gunicorn("--workers", "2") as (_, port):
+        yield port
 
 
 def test_real_locust_run(server, tmp_path):

@@ -20,39 +20,16 @@ import pytest
 from perfkit import InputError, PerfkitWarning
 from perfkit.collect.rss import collect_rss
 from perfkit.io.memory import read_memory
-from tests.test_access_log_real_gunicorn import ROOT, free_port, wait_listening
+from tests.servers import ROOT, gunicorn
 
 
 @pytest.fixture
 def recycling_gunicorn(tmp_path):
-    port = free_port()
     errors = tmp_path / "gunicorn-error.log"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "--max-requests",
-            "4",
-            "--max-requests-jitter",
-            "0",
-            "--error-logfile",
-            str(errors),
-            "tests.apps.tiny_wsgi:app",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    wait_listening(port, proc)
-    yield proc, port, errors
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=20)
+    options = ("--workers", "2", "--max-requests", "4", "--max-requests-jitter", "0",
+               "--error-logfile", str(errors))  # fmt: skip
+    with gunicorn(*options) as (proc, port):
+        yield proc, port, errors
 
 
 def test_collector_follows_recycled_workers(recycling_gunicorn, tmp_path):

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from perfkit.errors import InputError, PerfkitWarning
 from perfkit.io.account import ParseAccount
-from perfkit.io.logformat.jsonl import parse_json_lines
+from perfkit.io.logformat.jsonl import get_field, parse_json_lines
 from perfkit.io.logformat.parse import lines_array
 from perfkit.io.paths import Paths, expand_paths
 from perfkit.io.textfiles import read_blocks
@@ -72,21 +72,9 @@ def _select(table: pa.Table, fields: Mapping[str, str] | None) -> pa.Table:
         return table
     columns = {}
     for output, source in fields.items():
-        column = _get(table, source)
+        column = get_field(table, source)
         columns[output] = column if column is not None else pa.nulls(table.num_rows)
     return pa.table(columns)
-
-
-def _get(table: pa.Table, dotted: str):
-    head, *rest = dotted.split(".")
-    if head not in table.column_names:
-        return None
-    column = table.column(head).combine_chunks()
-    for part in rest:
-        if not pa.types.is_struct(column.type) or column.type.get_field_index(part) < 0:
-            return None
-        column = pc.struct_field(column, part)
-    return column
 
 
 def _frame(tables: list[pa.Table], fields) -> pd.DataFrame:

@@ -275,16 +275,6 @@ def is_dsn(text: str) -> bool:
     return text == "" or "=" in text or text.startswith(("postgresql://", "postgres://"))
 
 
-def normalise(frame: pd.DataFrame) -> pd.DataFrame:
-    """Renamed columns of older/newer servers under their newest names."""
-    return frame.rename(columns=RENAMES)
-
-
-def environment_dsn() -> str:
-    """The DSN libpq builds from the environment: always '' (libpq reads PG* itself)."""
-    return os.environ.get("PERFKIT_PG_DSN", "")
-
-
 def resolve_source(source) -> tuple[str, Any]:
     """('conn', connection) | ('dsn', text) | ('store', folder) | ('csv', file) for `source`."""
     if hasattr(source, "execute") and hasattr(source, "cursor"):

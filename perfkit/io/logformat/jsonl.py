@@ -150,7 +150,8 @@ def _mapping(fmt: JsonFormat, pieces) -> dict[str, str]:
     return mapping
 
 
-def _get(table: pa.Table, dotted: str):
+def get_field(table: pa.Table, dotted: str):
+    """The column at a dotted path (``req.host`` reaches into nested objects), or None."""
     head, *rest = dotted.split(".")
     if head not in table.column_names:
         return None
@@ -163,7 +164,7 @@ def _get(table: pa.Table, dotted: str):
 
 
 def _string_column(table: pa.Table, dotted: str, n: int) -> pa.Array:
-    column = _get(table, dotted)
+    column = get_field(table, dotted)
     if column is None or pa.types.is_nested(column.type):
         return pa.nulls(n, pa.string())
     if pa.types.is_floating(column.type):
@@ -175,7 +176,7 @@ def _string_column(table: pa.Table, dotted: str, n: int) -> pa.Array:
 
 def _time_kind(pieces, source: str) -> str:
     for table, _ in pieces:
-        column = _get(table, source)
+        column = get_field(table, source)
         if column is not None and (
             pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
         ):
