@@ -86,7 +86,7 @@ def compare_queries(
         ["insufficient data", "regressed", "improved"], "unchanged",
     )  # fmt: skip
     out["test"] = "Welch t from pg_stat_statements mean/stddev"
-    for column in ("p50_base", "p50_cand", "p95_base", "p95_cand"):
-        out[column] = np.nan
+    for column in ("p50_base", "p50_cand", "p95_base", "p95_cand", *COLUMNS[-3:]):
+        out[column] = np.nan  # pg_stat_statements keeps no percentiles
     out["query"] = table["query_cand"].fillna(table["query_base"])
     return out[[*COLUMNS, "mean_ms_base", "mean_ms_cand", "query"]]
