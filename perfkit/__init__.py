@@ -15,6 +15,7 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     "LatencySketch": "perfkit.analysis.sketch",
     "call_tree": "perfkit.analysis.calltree",
+    "change_points": "perfkit.analysis.changepoints",
     "hotspots": "perfkit.analysis.hotspots",
     "merge_sketches": "perfkit.analysis.sketch",
     "sketch_by": "perfkit.analysis.sketch",
