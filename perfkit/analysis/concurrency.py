@@ -1,0 +1,114 @@
+"""Throughput and in-flight concurrency: from production access logs, and from Locust step loads.
+
+These are the points a Universal Scalability Law fit needs (`fit_usl`), so
+capacity can be estimated from the traffic a service already had, without a
+load test.
+
+From an access log each request occupies ``[end - duration, end]`` (``time``
+is the end as logged). Per interval the time-average number of requests in
+flight is exact: the area under the in-flight count, from cumulative sums of
+sorted starts and ends (no per-request loop; a long request counts in every
+interval it overlaps). Little's law, ``L = X * W`` (throughput of requests
+completed in the interval times their mean duration), is computed beside it
+as a cross-check: the two agree when intervals are long against request
+durations, and a large gap means the log misses requests or durations.
+
+Logs with whole-second times (Gunicorn's and nginx's default ``%t``
+truncates) place each end at the middle of its second, the unbiased choice;
+`time_resolution_s` says which was used.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from perfkit.errors import InputError
+
+
+def concurrency_from_log(requests: pd.DataFrame, interval: str = "1min") -> pd.DataFrame:
+    """Per `interval` (a pandas frequency): ``requests`` completed, ``throughput_per_s``,
+    ``concurrency`` (exact mean in flight), ``little_concurrency`` (throughput x mean
+    duration), ``mean_ms`` and ``p95_ms`` of the requests completed in it."""
+    frame = requests.dropna(subset=["time", "duration_ms"])
+    if frame.empty:
+        raise InputError("concurrency_from_log needs requests with time and duration_ms")
+    step = pd.Timedelta(interval)
+    if step <= pd.Timedelta(0):
+        raise InputError(f"interval must be positive, got {interval!r}")
+    step_s = step.total_seconds()
+    end_ns = frame["time"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[ns]")
+    end_int = end_ns.astype(np.int64)
+    whole_seconds = bool(np.all(end_int % 1_000_000_000 == 0))
+    origin = end_int.min() // step.value * step.value  # intervals on the clock's boundaries
+    end = (end_int - origin) / 1e9 + (0.5 if whole_seconds else 0.0)
+    duration = frame["duration_ms"].to_numpy(dtype=float) / 1000
+    start = end - duration
+    first = np.floor(start.min() / step_s) * step_s
+    edges = np.arange(first, end.max() + step_s, step_s)
+    area = _in_flight_area(np.sort(start), np.sort(end), edges)
+    bucket = np.clip(((end - first) // step_s).astype(int), 0, len(edges) - 2)
+    grouped = pd.DataFrame({"b": bucket, "ms": duration * 1000}).groupby("b")["ms"]
+    out = pd.DataFrame(index=pd.RangeIndex(len(edges) - 1))
+    out["requests"] = grouped.size().reindex(out.index, fill_value=0)
+    out["throughput_per_s"] = out["requests"] / step_s
+    out["concurrency"] = np.diff(area) / step_s
+    out["mean_ms"] = grouped.mean().reindex(out.index)
+    out["p95_ms"] = grouped.quantile(0.95).reindex(out.index)
+    out["little_concurrency"] = out["throughput_per_s"] * out["mean_ms"].fillna(0) / 1000
+    starts = pd.to_datetime(origin + np.round(edges[:-1] * 1e9).astype(np.int64), utc=True)
+    out.index = starts.tz_convert(frame["time"].dt.tz)
+    out.index.name = "interval_start"
+    out.attrs["time_resolution_s"] = 1.0 if whole_seconds else 1e-6
+    return out
+
+
+def _in_flight_area(starts: np.ndarray, ends: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Integral of the in-flight count from -inf to each of `at` (request-seconds).
+
+    A(x) = sum over started (x - s) - sum over ended (x - e), by binary search on
+    sorted starts and ends with prefix sums.
+    """
+    s_cum = np.concatenate([[0.0], np.cumsum(starts)])
+    e_cum = np.concatenate([[0.0], np.cumsum(ends)])
+    k_s = np.searchsorted(starts, at, side="right")
+    k_e = np.searchsorted(ends, at, side="right")
+    return (at * k_s - s_cum[k_s]) - (at * k_e - e_cum[k_e])
+
+
+def locust_steps(history: pd.DataFrame, settle_s: float = 10.0) -> pd.DataFrame:
+    """One row per user count of a Locust step load: ``users``, ``start``, ``end``,
+    ``seconds``, ``requests``, ``throughput_per_s``, ``mean_ms``, ``in_flight`` (Little:
+    throughput x mean response) and ``failures``.
+
+    Each step's first `settle_s` seconds are left out (users still ramping); the
+    figures come from the differences of Locust's running totals, so they are
+    exact for the kept window rather than averages of its rolling rate.
+    """
+    rows = history[history["name"] == "Aggregated"].sort_values("time")
+    rows = rows.dropna(subset=["user_count", "total_request_count"])
+    if rows.empty:
+        raise InputError("locust_steps needs Locust history rows (the Aggregated name)")
+    step_id = (rows["user_count"] != rows["user_count"].shift()).cumsum()
+    out = []
+    for _, step in rows.groupby(step_id):
+        kept = step[step["time"] >= step["time"].iloc[0] + pd.Timedelta(seconds=settle_s)]
+        if len(kept) < 2:
+            continue
+        a, b = kept.iloc[0], kept.iloc[-1]
+        seconds = (b["time"] - a["time"]).total_seconds()
+        count = b["total_request_count"] - a["total_request_count"]
+        if seconds <= 0 or count <= 0:
+            continue
+        response_total = b["total_mean_ms"] * b["total_request_count"] - (
+            a["total_mean_ms"] * a["total_request_count"]
+        )
+        mean_ms = response_total / count
+        throughput = count / seconds
+        out.append({
+            "users": int(a["user_count"]), "start": a["time"], "end": b["time"],
+            "seconds": seconds, "requests": int(count), "throughput_per_s": throughput,
+            "mean_ms": mean_ms, "in_flight": throughput * mean_ms / 1000,
+            "failures": int(b["total_failure_count"] - a["total_failure_count"]),
+        })  # fmt: skip
+    return pd.DataFrame(out)
