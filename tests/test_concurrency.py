@@ -105,7 +105,7 @@ def test_locust_steps_recover_each_steps_throughput_and_response():
     steps = [(1, 9.5, 105.0), (4, 35.0, 114.0), (16, 90.0, 177.0), (32, 96.0, 333.0)]
     out = locust_steps(locust_history(steps), settle_s=6)
     assert out["users"].tolist() == [1, 4, 16, 32]
-    for (users, rate, ms), row in zip(steps, out.itertuples(), strict=True):
+    for (_users, rate, ms), row in zip(steps, out.itertuples(), strict=True):
         assert row.throughput_per_s == pytest.approx(rate)
         assert row.mean_ms == pytest.approx(ms)
         assert row.in_flight == pytest.approx(rate * ms / 1000)
