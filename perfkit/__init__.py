@@ -49,6 +49,12 @@ _EXPORTS: dict[str, str] = {
     "rejected_frame": "perfkit.io",
     "size_workers": "perfkit.analysis.capacity",
     "snapshot_pg": "perfkit.io.pg",
+    "daily_peaks": "perfkit.analysis.growth",
+    "project_growth": "perfkit.analysis.growth",
+    "slo_compliance": "perfkit.analysis.slo",
+    "recommend_gunicorn": "perfkit.analysis.sizing",
+    "max_arrival_rate": "perfkit.analysis.capacity",
+    "Targets": "perfkit.targets",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]

@@ -188,3 +188,24 @@ def response_quantile(queue: ErlangC, q: float) -> float:
 
     upper = queue.service_time * 10 + stats.expon.ppf(q, scale=1 / min(mu, theta)) * 2
     return float(optimize.brentq(lambda t: cdf(t) - q, 0.0, upper))
+
+
+def max_arrival_rate(
+    service_time: float, servers: int, target_response_quantile: tuple[float, float]
+) -> float:
+    """The highest arrival rate at which `servers` still meet ``(q, t)``: the `q` quantile of
+    response time at most `t` (times in the unit of `service_time`; rate per that unit).
+
+    0 when even an idle server is too slow (the service time alone breaks the target).
+    """
+    q, limit = target_response_quantile
+    if stats.expon.ppf(q, scale=service_time) > limit:
+        return 0.0
+    top = servers / service_time * (1 - 1e-9)
+
+    def slack(rate: float) -> float:
+        return limit - response_quantile(erlang_c(rate, service_time, servers), q)
+
+    if slack(top) >= 0:
+        return top
+    return float(optimize.brentq(slack, top * 1e-9, top, xtol=1e-10 * top))
