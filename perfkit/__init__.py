@@ -55,6 +55,8 @@ _EXPORTS: dict[str, str] = {
     "recommend_gunicorn": "perfkit.analysis.sizing",
     "max_arrival_rate": "perfkit.analysis.capacity",
     "Targets": "perfkit.targets",
+    "attribute": "perfkit.analysis.attribution",
+    "Evidence": "perfkit.analysis.attribution",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]

@@ -21,7 +21,7 @@ from perfkit.analysis.significance import COLUMNS, adjust
 KEY = "queryid"
 
 
-def _window(deltas: pd.DataFrame) -> pd.DataFrame:
+def window_totals(deltas: pd.DataFrame) -> pd.DataFrame:
     rows = deltas[deltas["status"].isin(["ok", "new"])].copy()
     rows["sumsq_exec_time"] = rows.get("sumsq_exec_time", np.nan)
     summed = rows.groupby(KEY).agg(
@@ -47,7 +47,7 @@ def compare_queries(
     confidence: float = 0.95,
 ) -> pd.DataFrame:
     """Per queryid: calls, mean ms on each side, ratio with interval, Welch p-values, verdict."""
-    b, c = _window(base), _window(cand)
+    b, c = window_totals(base), window_totals(cand)
     table = b.add_suffix("_base").join(c.add_suffix("_cand"), how="outer")
     rows = []
     for _, r in table.iterrows():

@@ -28,6 +28,7 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -38,8 +39,17 @@ FIELDS = ("time", "host", "method", "endpoint", "status", "duration_ms", "attemp
 class OutboundLog:
     """A JSON-lines file of outbound calls; thread-safe, one flushed line per call."""
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(
+        self, path: str | os.PathLike, context: Callable[[], dict[str, Any]] | None = None
+    ) -> None:
+        """`context`, called in the calling thread at each call, adds fields to its line, e.g.
+        the inbound request's path, so `attribute` can split calls per endpoint::
+
+            OutboundLog(path, context=lambda: {"inbound_path": flask.request.path}
+                        if flask.has_request_context() else {})
+        """
         self.path = Path(path)
+        self._context = context
         self._lock = threading.Lock()
         self._handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
 
@@ -57,6 +67,12 @@ class OutboundLog:
             "attempt": attempt,
             "error": error,
         }
+        if self._context is not None:
+            try:
+                extra = self._context() or {}
+            except Exception as exc:  # a broken context must not break the app's call
+                extra = {"context_error": type(exc).__name__}
+            record.update({k: v for k, v in extra.items() if k not in record})
         line = json.dumps(record, separators=(",", ":")) + "\n"
         with self._lock:
             self._handle.write(line)
