@@ -92,3 +92,22 @@ def test_sawtooth_with_leak_is_found_pooled():
         assert pooled["verdict"] == "leak"
         assert pooled["ci_low"] <= 20.5 and pooled["ci_high"] >= 20.0  # within 2.5 % of the truth
         assert pooled["slope_mib_per_hour"] == pytest.approx(20.0, rel=0.1)
+
+
+def test_container_total_and_time_to_its_limit():
+    workers = [series(10 + w, hours=6, slope_mib_h=5.0, noise_mib=1.0, seed=w) for w in range(4)]
+    master = series(1, hours=6, slope_mib_h=0.0, noise_mib=0.3, seed=9, role="master", base_mib=40)
+    frame = pd.concat([master, *workers], ignore_index=True)
+    fits = fit_leak(frame, container_limit_bytes=2048 * MIB).set_index("role")
+    box = fits.loc["container"]
+    assert box["verdict"] == "leak"
+    assert box["slope_mib_per_hour"] == pytest.approx(20.0, rel=0.05)  # four workers x 5 MiB/h
+    # at the end: 40 + 4 x (300 + 30) = 1,360 MiB; 688 MiB of headroom at 20 MiB/h = 34.4 h
+    assert box["container_time_to_limit_h"] == pytest.approx(34.4, rel=0.05)
+    assert box["container_ttl_low_h"] <= 34.4 <= box["container_ttl_high_h"]
+    assert box["worst_case_mib"] == pytest.approx(40 + 4 * 330, abs=12)  # max sample: noise on top
+
+
+def test_recycled_workers_do_not_fill_the_container():
+    fits = fit_leak(recycled(0.0, 3), container_limit_bytes=1024 * MIB).set_index("role")
+    assert fits.loc["container", "verdict"] != "leak"

@@ -44,6 +44,7 @@ def fit_leak(
     confidence: float = 0.95,
     pool_workers: bool = True,
     requests_per_hour: float | None = None,
+    container_limit_bytes: float | None = None,
 ) -> pd.DataFrame:
     """One row per process (and one ``workers (pooled)`` row when workers recycle).
 
@@ -52,6 +53,12 @@ def fit_leak(
     fitted level), ``time_to_limit_h`` (with ``ttl_low_h``/``ttl_high_h``) when
     `limit_bytes` is given, and ``growth_per_request_kib`` and
     ``max_requests_for_limit`` when `requests_per_hour` (per worker) is given.
+
+    With `container_limit_bytes` a ``container`` row fits the sum of every
+    process's RSS (the container's memory as the limit sees it, samples
+    bucketed to the sampling interval), with its time to that limit, and
+    ``worst_case_mib``: the master plus as many workers as run at once, each
+    at the largest RSS any worker reached.
     """
     frame = memory.dropna(subset=["time", "rss_bytes"]).sort_values("time")
     start = frame["time"].min()
@@ -65,8 +72,20 @@ def fit_leak(
     if pool_workers and workers[by].nunique() > 1:
         groups = [g for _, g in workers.groupby(by, observed=True)]
         rows.append(_row(pd.NA, "workers (pooled)", groups, alpha, min_mib_per_hour, confidence))
+    if container_limit_bytes is not None:
+        total = _container_total(frame, by)
+        if len(total) >= 2:
+            rows.append(_row(pd.NA, "container", [total], alpha, min_mib_per_hour, confidence))
     out = pd.DataFrame(rows)
     _verdicts(out, alpha, min_mib_per_hour)
+    if container_limit_bytes is not None and (out["role"] == "container").any():
+        container = out["role"] == "container"
+        out.loc[container, "worst_case_mib"] = _worst_case_mib(frame, by)
+        limit = container_limit_bytes / MIB
+        ttl = out.loc[container].copy()
+        _time_to_limit(ttl, limit)
+        for column in ("time_to_limit_h", "ttl_low_h", "ttl_high_h"):
+            out.loc[container, f"container_{column}"] = ttl[column]
     if limit_bytes is not None:
         _time_to_limit(out, limit_bytes / MIB)
     if requests_per_hour:
@@ -87,6 +106,9 @@ def _row(key, role, groups, alpha, floor, confidence) -> dict:
     )
     warmup_end = max((k[1] for k in kept), default=None) if len(groups) == 1 else pd.NaT
     level = float(np.median([g["_mib"].iloc[-max(1, len(g) // 10) :].median() for g, _ in kept]))
+    if len(kept) == 1 and np.isfinite(slope):  # one series: its trend line at the last sample
+        t, y = kept[0][0]["_h"].to_numpy(), kept[0][0]["_mib"].to_numpy()
+        level = float(np.median(y - slope * t) + slope * t[-1])
     start_level = float(
         np.median([g["_mib"].iloc[: max(1, len(g) // 10)].median() for g, _ in kept])
     )
@@ -113,6 +135,31 @@ def _verdicts(out: pd.DataFrame, alpha: float, floor: float) -> None:
         else:
             verdicts.append("inconclusive")
     out["verdict"] = verdicts
+
+
+def _container_total(frame: pd.DataFrame, by: str) -> pd.DataFrame:
+    """Sum of all processes' RSS per sampling bucket (the median sampling interval)."""
+    steps = frame.groupby(by, observed=True)["_h"].diff().dropna()
+    step = float(steps[steps > 0].median()) if (steps > 0).any() else 1 / 60
+    bucket = np.floor(frame["_h"].to_numpy() / step)
+    per_process = frame.assign(_b=bucket).groupby(["_b", by], observed=True)["_mib"].mean()
+    total = per_process.groupby(level="_b").sum()
+    hours = total.index.to_numpy() * step
+    start = frame["time"].min()
+    return pd.DataFrame({
+        "time": start + pd.to_timedelta(hours * 3600, unit="s"), "_h": hours,
+        "_mib": total.to_numpy(),
+    })  # fmt: skip
+
+
+def _worst_case_mib(frame: pd.DataFrame, by: str) -> float:
+    roles = frame["role"].astype(str) if "role" in frame else pd.Series("worker", frame.index)
+    workers = frame[roles == "worker"]
+    others = frame[roles != "worker"].groupby(by, observed=True)["_mib"].max().sum()
+    if workers.empty:
+        return float(others)
+    at_once = workers.groupby(workers["time"].dt.floor("1min"))[by].nunique().median()
+    return float(others + np.ceil(at_once) * workers["_mib"].max())
 
 
 def _thin(group: pd.DataFrame) -> pd.DataFrame:
