@@ -27,6 +27,7 @@ _EXPORTS: dict[str, str] = {
     "USLFit": "perfkit.analysis.capacity",
     "compare": "perfkit.analysis.regression",
     "concurrency_from_log": "perfkit.analysis.concurrency",
+    "compare_loadtests": "perfkit.analysis.loadtest_compare",
     "compare_profiles": "perfkit.analysis.profile_diff",
     "compare_queries": "perfkit.analysis.queries",
     "erlang_c": "perfkit.analysis.capacity",
