@@ -1,6 +1,6 @@
 """Benchmark: one `snapshot_pg` on a database holding 5,000 distinct statements.
 
-Starts a throw-away PostgreSQL (tests/pgcluster.py), runs 5,000 structurally
+Starts a throw-away PostgreSQL (perfkit/sandbox/postgres.py), runs 5,000 structurally
 different statements so pg_stat_statements holds that many entries, then
 times `snapshot_pg` (every view, one READ ONLY transaction, Parquet written)
 and the statements view alone. Goal: under 100 ms. A store keeps each query
@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def run(statements: int = 5000, repeat: int = 7) -> dict[str, float]:
     sys.path.insert(0, str(ROOT))
     from perfkit.io.pg import read_pg_stat, snapshot_pg
-    from tests.pgcluster import Cluster
+    from perfkit.sandbox.postgres import Cluster
 
     cluster = Cluster()  # pg_stat_statements.max = 10000 there
     try:

@@ -85,10 +85,10 @@ def gunicorn_log(tmp_path):
 
 @pytest.fixture(scope="session")
 def pg():
-    """A running throw-away PostgreSQL with pg_stat_statements (tests/pgcluster.py)."""
-    from tests.pgcluster import Cluster
+    """A running throw-away PostgreSQL with pg_stat_statements (perfkit/sandbox/postgres.py)."""
+    from perfkit.sandbox.postgres import Cluster
 
-    cluster = Cluster()
+    cluster = Cluster(settings=("log_statement = 'all'",))  # the read-only test reads the log
     cluster.psql("create extension if not exists pg_stat_statements")
     yield cluster
     cluster.close()

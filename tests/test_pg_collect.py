@@ -8,7 +8,7 @@ from perfkit import InputError
 from perfkit.cli import main
 from perfkit.collect.pg import collect_pg
 from perfkit.io.pg import read_pg_stat
-from tests.pgcluster import Cluster
+from perfkit.sandbox.postgres import Cluster
 
 
 @pytest.fixture

@@ -116,7 +116,7 @@ def test_csv_exports(fresh, tmp_path):
 
 
 def test_evictions_are_flagged_and_never_negative(tmp_path):
-    from tests.pgcluster import Cluster
+    from perfkit.sandbox.postgres import Cluster
 
     small = Cluster()  # its own server: pg_stat_statements.max at its minimum, 100
     try:

@@ -1,4 +1,5 @@
-"""A throw-away PostgreSQL cluster for tests: initdb + pg_ctl, pg_stat_statements preloaded.
+"""A throw-away PostgreSQL cluster (tests, the reference workload): initdb + pg_ctl,
+pg_stat_statements preloaded.
 
 Runs the server as the ``postgres`` user when the tests run as root (the
 server refuses root), on 127.0.0.1 and a free port, with its socket and data
@@ -38,7 +39,8 @@ def free_port() -> int:
 class Cluster:
     """One server: `dsn(user=..., dbname=...)` to connect, `stop()`/`start()` to control it."""
 
-    def __init__(self, preload: bool = True) -> None:
+    def __init__(self, preload: bool = True, settings: tuple[str, ...] = ()) -> None:
+        """`settings`: extra postgresql.conf lines (e.g. ``"log_statement = 'all'"``)."""
         self.bin = bin_dir()
         self.root = Path(tempfile.mkdtemp(prefix="perfkit-pg-"))
         self.data = self.root / "data"
@@ -69,8 +71,8 @@ class Cluster:
             "pg_stat_statements.track = all",
             "pg_stat_statements.max = 10000",
             "track_io_timing = on",
-            "log_statement = 'all'",
             "log_line_prefix = '[%a] '",
+            *settings,
         ]
         if preload:
             settings.append("shared_preload_libraries = 'pg_stat_statements'")

@@ -1,0 +1,1 @@
+"""Throw-away servers for trying perfkit and for its tests (PostgreSQL)."""
