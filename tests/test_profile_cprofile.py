@@ -127,3 +127,26 @@ def test_bad_dumps_are_named(tmp_path, dumps):
     empty.write_bytes(b"")
     with pytest.raises(InputError, match=r"empty\.prof: empty file, not a profile"):
         read_profile(empty)
+
+
+def test_compressed_middleware_dumps_read_like_plain_ones(tmp_path):
+    import gzip
+    import shutil
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    sorted(range(50_000), key=lambda x: -x)
+    profiler.disable()
+    plain = tmp_path / "GET.orders.7.12ms.1767225600.prof"
+    profiler.dump_stats(plain)
+    packed = tmp_path / "packed" / (plain.name + ".gz")
+    packed.parent.mkdir()
+    with open(plain, "rb") as src, gzip.open(packed, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    a, b = read_profile(plain), read_profile(packed)
+    pd.testing.assert_frame_equal(a.functions, b.functions)
+    assert b.dumps["path"].iloc[0] == "/orders/7" and b.dumps["request_ms"].iloc[0] == 12
+    broken = tmp_path / "broken.prof.gz"
+    broken.write_bytes(packed.read_bytes()[:40])
+    with pytest.raises(InputError, match=r"broken\.prof\.gz"):
+        read_profile(broken)

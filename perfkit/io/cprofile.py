@@ -10,8 +10,10 @@ Many dumps merge exactly as `pstats.Stats.add` does: every number is summed.
 
 from __future__ import annotations
 
+import lzma
 import marshal
 import re
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +21,8 @@ import numpy as np
 import pandas as pd
 
 from perfkit.errors import InputError
+from perfkit.io.paths import strip_compression
+from perfkit.io.textfiles import open_binary
 
 HOW_TO = (
     "write one with `python -m cProfile -o out.prof script.py`, "
@@ -42,9 +46,11 @@ class Dumps:
 def load(path: Path) -> dict:
     """The stats dict of one dump; `InputError` naming the file when it is not one."""
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot be read ({exc.strerror}); {HOW_TO}") from exc
+        with open_binary(path) as handle:  # .gz/.bz2/.xz dumps too
+            data = handle.read()
+    except (EOFError, OSError, zlib.error, lzma.LZMAError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise InputError(f"{path}: cannot be read ({reason}); {HOW_TO}") from exc
     if not data:
         raise InputError(f"{path}: empty file, not a profile; {HOW_TO}")
     try:
@@ -133,7 +139,7 @@ def middleware_metadata(path: Path) -> dict[str, object]:
     Werkzeug writes the path with '/' as '.', so a dot in the real path reads
     back as '/': the path is a best effort, good for route templating.
     """
-    match = MIDDLEWARE_NAME.match(path.name)
+    match = MIDDLEWARE_NAME.match(strip_compression(path.name))
     if match is None:
         return {}
     raw = match["path"]

@@ -12,7 +12,9 @@ dump's numbers for comparisons across requests.
 
 from __future__ import annotations
 
+import lzma
 import os
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -23,6 +25,7 @@ import pandas as pd
 from perfkit.errors import InputError
 from perfkit.io import cprofile, pyspy
 from perfkit.io.paths import Paths, expand_paths
+from perfkit.io.textfiles import open_binary
 
 Kind = Literal["deterministic", "sampled"]
 FUNCTION_COLUMNS = [
@@ -90,10 +93,11 @@ def read_profile(paths: Paths, rate: float = 100.0) -> Profile:
 
 def _sniff(path: Path) -> Kind:
     try:
-        with open(path, "rb") as f:
+        with open_binary(path) as f:
             head = f.read(4096)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot be read ({exc.strerror})") from exc
+    except (EOFError, OSError, zlib.error, lzma.LZMAError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise InputError(f"{path}: cannot be read ({reason})") from exc
     if not head:
         raise InputError(f"{path}: empty file, not a profile; {cprofile.HOW_TO}")
     text = head.lstrip()
@@ -180,7 +184,8 @@ def _dumps_frame(files: list[Path], per_dump: pd.DataFrame) -> pd.DataFrame:
 def _sampled(files: list[Path], rate: float) -> Profile:
     parts = []
     for i, path in enumerate(files):
-        text = path.read_text(encoding="utf-8", errors="replace")
+        with open_binary(path) as handle:
+            text = handle.read().decode("utf-8", errors="replace")
         stacks = (
             pyspy.read_speedscope(path, text)
             if text.lstrip().startswith("{")
