@@ -5,7 +5,8 @@ Given Flask rules (an app, a `werkzeug.routing.Map`, or rule strings such as
 static rules before dynamic ones as Werkzeug orders them; paths no rule
 matches get `UNMATCHED`. Without rules, a heuristic collapses the path
 segments that are identifiers: numbers ``{id}``, UUIDs ``{uuid}``, hex hashes
-``{hash}``, dates ``{date}`` and long opaque tokens ``{token}``.
+``{hash}``, dates ``{date}``, long opaque tokens ``{token}`` and business codes
+holding a run of three or more digits (``SKU-001173``) ``{code}``.
 
 All matching is done once per distinct path, with RE2 over Arrow arrays.
 """
@@ -49,6 +50,7 @@ SEGMENTS: tuple[tuple[str, str], ...] = (
         None,
     ),
 )
+CODE = r"^[A-Za-z0-9_~.=-]*[0-9]{3}[A-Za-z0-9_~.=-]*$"  # SKU-001173, ORD2024X: business codes
 HASH_MIN_CHARS = 16
 TOKEN_MIN_CHARS = 20
 
@@ -224,4 +226,8 @@ def _classify_segments(flat: pa.Array) -> pa.Array:
         pc.match_substring_regex(flat, SEGMENTS[4][0]), pc.greater_equal(lengths, TOKEN_MIN_CHARS)
     )
     out = pc.if_else(pc.and_(untouched, hexish), "{hash}", out)
-    return pc.if_else(pc.and_(untouched, pc.and_(tokenish, pc.invert(hexish))), "{token}", out)
+    out = pc.if_else(pc.and_(untouched, pc.and_(tokenish, pc.invert(hexish))), "{token}", out)
+    has_letter = pc.match_substring_regex(flat, "[A-Za-z]")
+    codeish = pc.and_(pc.match_substring_regex(flat, CODE), has_letter)
+    still = pc.equal(out, flat)
+    return pc.if_else(pc.and_(still, codeish), "{code}", out)

@@ -1,0 +1,1 @@
+"""Examples: the reference warehouse workload that produces perfkit's demo data."""

@@ -1,0 +1,362 @@
+"""Record the demo data: every scenario of the warehouse service, with real tools, into data/.
+
+    python -m examples.warehouse.record                 # all scenarios into data/ (~12 minutes)
+    python -m examples.warehouse.record baseline leak   # some of them
+    python -m examples.warehouse.record --short --out /tmp/d baseline   # a quick one (tests)
+
+Per scenario: a throw-away PostgreSQL 15 with pg_stat_statements, seeded
+the same way each time; the API stubs and the service under Gunicorn
+(gthread, 2 workers x 4 threads, access log with %(D)s); perfkit's own
+collectors (`perfkit collect pg` every 10 s, `perfkit collect rss` every
+second, `OutboundLog` in the app, sampled per-request cProfile dumps);
+py-spy on one worker when it can attach; Locust, headless, drives the
+load. Outputs go to ``OUT/<scenario>/`` with a ``manifest.json`` holding
+the versions, the exact commands, the planted truth and what was measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import gzip
+import json
+import lzma
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+ACCESS_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(D)s %(p)s'
+PROFILES_PER_ROUTE = 6
+LEAK_BYTES_PER_CALL = 16 * 1024
+
+
+@dataclass
+class Plan:
+    """One scenario: the app's behaviour, Gunicorn's settings and the load."""
+
+    name: str
+    app_scenario: str
+    seconds: int
+    users: int = 15
+    max_requests: int = 0
+    steps: list[int] = field(default_factory=list)
+    step_s: int = 0
+    profile_rate: float = 0.06
+    truth: str = ""
+
+
+PLANS = {
+    "baseline": Plan("baseline", "baseline", 100, truth="the service as it should be"),
+    "baseline_repeat": Plan(
+        "baseline_repeat", "baseline", 100,
+        truth="the same service again: an A/A pair with baseline, no regression",
+    ),
+    "candidate": Plan(
+        "candidate", "candidate", 100,
+        truth="GET /api/orders/<id> loads lines and products lazily (an N+1, one query per "
+        "line, about 5 lines per order); the index on stock.product_id is dropped (GET "
+        "/api/stock/<sku> scans 100,000 lots); every other endpoint unchanged",
+    ),
+    "leak": Plan(
+        "leak", "leak", 150, profile_rate=0.0,
+        truth=f"GET /api/products/<id> keeps {LEAK_BYTES_PER_CALL // 1024} KiB per call in an "
+        "unbounded module-level dict: each worker grows by 16 KiB x its calls to that route",
+    ),
+    "recycling": Plan(
+        "recycling", "baseline", 150, max_requests=250, profile_rate=0.0,
+        truth="no leak; Gunicorn max_requests=250 (jitter 25) recycles workers: a sawtooth",
+    ),
+    "capacity": Plan(
+        "capacity", "baseline", 0, steps=[1, 2, 4, 8, 16, 32, 64], step_s=15, profile_rate=0.0,
+        truth="step load without think time, 1 to 64 users, 15 s per step",
+    ),
+}  # fmt: skip
+
+
+def free_port() -> int:
+    from perfkit.sandbox.postgres import free_port as port
+
+    return port()
+
+
+def wait_http(url: str, proc: subprocess.Popen, seconds: float = 30) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args[:4]} exited early with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as answer:
+                answer.read()
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer within {seconds} s")
+
+
+@contextlib.contextmanager
+def running(command: list[str], log: Path, env: dict | None = None, stop=signal.SIGTERM
+            ) -> Iterator[subprocess.Popen]:  # fmt: skip
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(stop)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def record(plan: Plan, out: Path, short: bool = False) -> dict:
+    """Record one scenario into `out` (replaced); returns its manifest."""
+    from perfkit.sandbox.postgres import Cluster
+
+    seconds = min(plan.seconds, 25) if short else plan.seconds
+    steps = plan.steps[:4] if short else plan.steps
+    step_s = min(plan.step_s, 6) if short else plan.step_s
+    if out.exists():
+        shutil.rmtree(out)
+    work = out.with_name(out.name + ".work")
+    shutil.rmtree(work, ignore_errors=True)
+    (work / "profiles").mkdir(parents=True)
+    started = dt.datetime.now(dt.UTC)
+    cluster = Cluster()
+    try:
+        cluster.psql("create database warehouse")
+        cluster.psql("create extension pg_stat_statements", dbname="warehouse")
+        db_url = f"postgresql+psycopg://postgres@127.0.0.1:{cluster.port}/warehouse"
+        dsn = cluster.dsn(dbname="warehouse")
+        from examples.warehouse.seed import seed
+
+        seed(db_url, plan.app_scenario)
+        cluster.psql("select pg_stat_statements_reset(); select pg_stat_reset();", "warehouse")
+        stub_port, app_port = free_port(), free_port()
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "WAREHOUSE_DB": db_url,
+               "WAREHOUSE_SCENARIO": plan.app_scenario,
+               "INVENTORY_API": f"http://127.0.0.1:{stub_port}",
+               "SHIPPING_API": f"http://127.0.0.1:{stub_port}",
+               "OUTBOUND_LOG": str(work / "outbound.jsonl")}  # fmt: skip
+        if plan.profile_rate:
+            env |= {"PROFILE_DIR": str(work / "profiles"), "PROFILE_RATE": str(plan.profile_rate)}
+        stub_cmd = [str(BIN / "python"), "-m", "gunicorn", "-b", f"127.0.0.1:{stub_port}",
+                    "-k", "gthread", "--workers", "1", "--threads", "64",
+                    "examples.warehouse.stub:app"]  # fmt: skip
+        app_cmd = [str(BIN / "python"), "-m", "gunicorn", "-b", f"127.0.0.1:{app_port}",
+                   "-k", "gthread", "--workers", "2", "--threads", "4",
+                   "--access-logfile", str(work / "access.log"),
+                   "--access-logformat", ACCESS_FORMAT]  # fmt: skip
+        if plan.max_requests:
+            app_cmd += ["--max-requests", str(plan.max_requests),
+                        "--max-requests-jitter", str(plan.max_requests // 10)]  # fmt: skip
+        app_cmd.append("examples.warehouse.app:create_app()")
+        locust_cmd = [str(BIN / "locust"), "-f", "examples/warehouse/locustfile.py", "--headless",
+                      "--host", f"http://127.0.0.1:{app_port}", "--csv", str(work / "locust"),
+                      "--only-summary", "--loglevel", "WARNING"]  # fmt: skip
+        locust_env = dict(env)
+        if steps:
+            locust_env |= {"WAREHOUSE_STEPS": ",".join(map(str, steps)),
+                           "WAREHOUSE_STEP_S": str(step_s)}  # fmt: skip
+            seconds = len(steps) * step_s
+        else:
+            locust_cmd += ["-u", str(plan.users), "-r", str(plan.users), "-t", f"{seconds}s"]
+        log = work / "servers.log"
+        with (
+            running(stub_cmd, log, env) as stub,
+            running(app_cmd, log, env) as app,
+        ):
+            wait_http(f"http://127.0.0.1:{stub_port}/products?sku=warmup", stub)
+            wait_http(f"http://127.0.0.1:{app_port}/health", app)
+            pg_cmd = [str(BIN / "perfkit"), "collect", "pg", "--dsn", dsn, "--store",
+                      str(work / "pg"), "--interval", "10", "--count", "0"]  # fmt: skip
+            rss_cmd = [str(BIN / "perfkit"), "collect", "rss", "--pid", str(app.pid), "--children",
+                       "--out", str(work / "memory.csv"), "--interval", "1"]  # fmt: skip
+            with (
+                running(pg_cmd, work / "collect.log", env, signal.SIGINT),
+                running(rss_cmd, work / "collect.log", env, signal.SIGINT),
+            ):
+                spy = _start_pyspy(app.pid, work, min(seconds, 40)) if plan.profile_rate else None
+                run = subprocess.run(locust_cmd, cwd=ROOT, env=locust_env, capture_output=True,
+                                     text=True, timeout=seconds + 120)  # fmt: skip
+                if run.returncode not in (0, 1):  # 1: some requests failed, as they may
+                    raise RuntimeError(f"locust failed ({run.returncode}): {run.stderr[-2000:]}")
+                if spy is not None:
+                    spy.wait(timeout=120)
+                time.sleep(1.5)  # a last RSS sample after the load
+                subprocess.run([str(BIN / "perfkit"), "collect", "pg", "--dsn", dsn, "--store",
+                                str(work / "pg"), "--count", "1"], check=True, env=env,
+                               capture_output=True)  # fmt: skip
+        server_version = cluster.psql("show server_version", "warehouse").strip()
+    finally:
+        cluster.close()
+    manifest = _finish(plan, work, out, started, seconds, short, server_version,
+                       [stub_cmd, app_cmd, locust_cmd])  # fmt: skip
+    shutil.rmtree(work, ignore_errors=True)
+    return manifest
+
+
+def _start_pyspy(master: int, work: Path, seconds: int) -> subprocess.Popen | None:
+    """py-spy on the first worker, when py-spy is installed and may attach (ptrace)."""
+    spy = shutil.which("py-spy") or (str(BIN / "py-spy") if (BIN / "py-spy").exists() else None)
+    if spy is None:
+        return None
+    import psutil
+
+    children = psutil.Process(master).children()
+    if not children:
+        return None
+    command = [spy, "record", "--pid", str(children[0].pid), "--duration", str(seconds),
+               "--rate", "50", "--format", "speedscope", "--output", str(work / "pyspy.json"),
+               "--nonblocking"]  # fmt: skip
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    time.sleep(0.5)
+    if proc.poll() not in (None, 0):
+        return None  # no ptrace permission here: recorded without py-spy
+    return proc
+
+
+def _finish(plan, work, out, started, seconds, short, server_version, commands) -> dict:
+    """Compress and sample the artifacts into `out`, measure them, write the manifest."""
+    import perfkit
+    from perfkit.analysis.concurrency import locust_steps
+
+    out.mkdir(parents=True)
+    _gzip(work / "access.log", out / "access.log.gz")
+    kept = _sample_profiles(work / "profiles", out / "profiles")
+    if (work / "pyspy.json").exists() and (work / "pyspy.json").stat().st_size:
+        _gzip(work / "pyspy.json", out / "pyspy.json.gz")
+    _gzip(work / "outbound.jsonl", out / "outbound.jsonl.gz")
+    shutil.copy(work / "memory.csv", out / "memory.csv")
+    shutil.copytree(work / "pg", out / "pg")
+    for name in ("locust_stats.csv", "locust_stats_history.csv", "locust_failures.csv",
+                 "locust_exceptions.csv"):  # fmt: skip
+        if (work / name).exists():
+            shutil.copy(work / name, out / name)
+    requests = perfkit.read_access_log(
+        out / "access.log.gz", format=ACCESS_FORMAT, on_bad_lines="error"
+    )
+    measured: dict = {
+        "requests": len(requests),
+        "duration_s": round((requests["time"].max() - requests["time"].min()).total_seconds(), 1),
+        "profiles_kept": kept,
+    }
+    if plan.name == "leak":  # per worker pid (%(p)s in the log): calls x 16 KiB over its life
+        leaking = requests[requests["route"] == "/api/products/{id}"]
+        per_worker = {}
+        for pid, calls in leaking.groupby("pid")["time"]:
+            served = requests.loc[requests["pid"] == pid, "time"]
+            hours = (served.max() - served.min()).total_seconds() / 3600
+            per_worker[str(pid)] = {
+                "calls": len(calls),
+                "mib_per_hour": round(len(calls) * LEAK_BYTES_PER_CALL / 2**20 / hours, 1),
+            }
+        measured["leak_per_worker"] = per_worker
+    if plan.steps:
+        _, history = perfkit.read_locust(out / "locust")
+        steps = locust_steps(history, settle_s=3 if short else 5)
+        measured["steps"] = (
+            steps[["users", "throughput_per_s", "mean_ms"]].round(2).to_dict("records")
+        )
+    manifest = {
+        "scenario": plan.name, "plan": asdict(plan), "short": short,
+        "started": started.isoformat(timespec="seconds"), "load_seconds": seconds,
+        "truth": plan.truth, "measured": measured,
+        "commands": [" ".join(_shown(c)) for c in commands],
+        "versions": _versions(server_version), "machine": _machine(),
+    }  # fmt: skip
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+    return manifest
+
+
+def _gzip(source: Path, target: Path) -> None:
+    with open(source, "rb") as src, gzip.open(target, "wb", 9) as dst:
+        shutil.copyfileobj(src, dst)
+
+
+def _shown(command: list[str]) -> list[str]:
+    return [Path(c).name if c.startswith(str(BIN)) else c.replace(str(ROOT) + "/", "")
+            for c in command]  # fmt: skip
+
+
+def _sample_profiles(source: Path, target: Path) -> int:
+    """Keep up to PROFILES_PER_ROUTE dumps per route, evenly through the run after its first
+    tenth (warm-up: imports, first connections), xz-compressed (smaller than gzip here)."""
+    from perfkit.io.cprofile import middleware_metadata
+    from perfkit.io.routes import heuristic_templates
+
+    files = sorted(source.glob("*.prof"))
+    if not files:
+        return 0
+    import pyarrow as pa
+
+    paths = [middleware_metadata(f).get("path", "/") for f in files]
+    routes = heuristic_templates(pa.array(paths, pa.string())).to_pylist()
+    target.mkdir()
+    times = [middleware_metadata(f)["timestamp"].timestamp() for f in files]
+    settled = min(times) + 0.1 * (max(times) - min(times))
+    kept = 0
+    for route in sorted(set(routes)):
+        mine = sorted((t, f) for f, r, t in zip(files, routes, times, strict=True)
+                      if r == route and t >= settled)  # fmt: skip
+        step = max(1, len(mine) // PROFILES_PER_ROUTE)
+        for _, f in mine[::step][:PROFILES_PER_ROUTE]:
+            with open(f, "rb") as src, lzma.open(target / (f.name + ".xz"), "wb", preset=9) as dst:
+                shutil.copyfileobj(src, dst)
+            kept += 1
+    return kept
+
+
+def _versions(server_version: str) -> dict:
+    names = ("flask", "sqlalchemy", "psycopg", "gunicorn", "locust", "py-spy", "perfkit")
+    found = {}
+    for name in names:
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            found[name] = metadata.version(name)
+    return {"python": platform.python_version(), "postgresql": server_version, **found}
+
+
+def _machine() -> dict:
+    model = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {"cpus": os.cpu_count(), "cpu": model, "system": platform.platform()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("scenarios", nargs="*", help=f"default: all of {', '.join(PLANS)}")
+    parser.add_argument("--out", default=str(ROOT / "data"), help="folder for the scenarios")
+    parser.add_argument("--short", action="store_true", help="25 s per scenario (tests)")
+    args = parser.parse_args(argv)
+    unknown = [s for s in args.scenarios if s not in PLANS]
+    if unknown:
+        parser.error(f"unknown scenarios {unknown}; choose from {list(PLANS)}")
+    for name in args.scenarios or list(PLANS):
+        began = time.monotonic()
+        manifest = record(PLANS[name], Path(args.out) / name, short=args.short)
+        took = time.monotonic() - began
+        requests = manifest["measured"]["requests"]
+        print(f"{name}: {requests} requests in {took:.0f} s -> {Path(args.out) / name}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
