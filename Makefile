@@ -22,6 +22,9 @@ lint: $(STAMP)
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -q
 
+record: $(STAMP)
+	$(BIN)/python -m examples.warehouse.record
+
 bench: $(STAMP)
 	command -v goaccess >/dev/null || (command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && apt-get install -y -qq goaccess >/dev/null) || echo "goaccess not installed: perfkit figures only"
 	$(BIN)/python -m benchmarks

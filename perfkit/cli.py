@@ -7,6 +7,7 @@ Exit codes: 0 fine, 1 a report found what ``--fail-on-*`` asked to fail on,
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -90,7 +91,19 @@ def _summary(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _stop_on_sigterm() -> None:
+    """SIGTERM (systemd's stop, a supervisor's, ``kill``) ends a collector as Ctrl-C does: cleanly,
+    with every whole row and snapshot kept. A background job started by a non-interactive
+    shell ignores SIGINT, so SIGTERM is the signal to rely on."""
+
+    def stop(_signum, _frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+
+
 def _collect(args: argparse.Namespace) -> int:
+    _stop_on_sigterm()
     try:
         if args.collector == "pg":
             from perfkit.collect.pg import collect_pg

@@ -233,6 +233,26 @@ def test_killed_collector_keeps_whole_rows(tmp_path):
         assert len(read_memory(partial)) == whole
 
 
+def test_sigterm_stops_the_collector_cleanly(tmp_path):
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    out = tmp_path / "rss.csv"
+    command = [str(ROOT / ".venv" / "bin" / "perfkit"), "collect", "rss", "--pid", str(sleeper.pid),
+               "--out", str(out), "--interval", "0.05"]  # fmt: skip
+    # started with SIGINT ignored, as a background job of a non-interactive shell is
+    collector = subprocess.Popen(command, stderr=subprocess.PIPE, text=True,
+                                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))  # fmt: skip
+    deadline = time.monotonic() + 30
+    while (not out.exists() or out.read_text().count("\n") < 6) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    collector.send_signal(signal.SIGTERM)
+    assert collector.wait(timeout=10) == 0
+    assert "stopped" in collector.stderr.read()
+    sleeper.kill()
+    sleeper.wait()
+    assert out.read_text().endswith("\n")  # no partial row
+    assert len(read_memory(out)) >= 5
+
+
 def test_load_test_files_from_buffers_and_gz(tmp_path):
     from perfkit.io.loadtest import read_ab, read_wrk
     from tests.conftest import DATA

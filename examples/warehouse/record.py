@@ -54,6 +54,7 @@ class Plan:
     step_s: int = 0
     profile_rate: float = 0.06
     truth: str = ""
+    expect: dict = field(default_factory=dict)  # what the reports must find (tests check it)
 
 
 PLANS = {
@@ -61,25 +62,31 @@ PLANS = {
     "baseline_repeat": Plan(
         "baseline_repeat", "baseline", 100,
         truth="the same service again: an A/A pair with baseline, no regression",
+        expect={"compare_with": "baseline", "regressed_routes": []},
     ),
     "candidate": Plan(
         "candidate", "candidate", 100,
         truth="GET /api/orders/<id> loads lines and products lazily (an N+1, one query per "
         "line, about 5 lines per order); the index on stock.product_id is dropped (GET "
         "/api/stock/<sku> scans 100,000 lots); every other endpoint unchanged",
+        expect={"compare_with": "baseline",
+                "regressed_routes": ["/api/orders/{id}", "/api/stock/{code}"]},
     ),
     "leak": Plan(
         "leak", "leak", 150, profile_rate=0.0,
         truth=f"GET /api/products/<id> keeps {LEAK_BYTES_PER_CALL // 1024} KiB per call in an "
         "unbounded module-level dict: each worker grows by 16 KiB x its calls to that route",
+        expect={"leak": True},
     ),
     "recycling": Plan(
         "recycling", "baseline", 150, max_requests=250, profile_rate=0.0,
         truth="no leak; Gunicorn max_requests=250 (jitter 25) recycles workers: a sawtooth",
+        expect={"leak": False},
     ),
     "capacity": Plan(
         "capacity", "baseline", 0, steps=[1, 2, 4, 8, 16, 32, 64], step_s=15, profile_rate=0.0,
         truth="step load without think time, 1 to 64 users, 15 s per step",
+        expect={"usl_fit": True},
     ),
 }  # fmt: skip
 
@@ -187,8 +194,8 @@ def record(plan: Plan, out: Path, short: bool = False) -> dict:
             rss_cmd = [str(BIN / "perfkit"), "collect", "rss", "--pid", str(app.pid), "--children",
                        "--out", str(work / "memory.csv"), "--interval", "1"]  # fmt: skip
             with (
-                running(pg_cmd, work / "collect.log", env, signal.SIGINT),
-                running(rss_cmd, work / "collect.log", env, signal.SIGINT),
+                running(pg_cmd, work / "collect.log", env),
+                running(rss_cmd, work / "collect.log", env),
             ):
                 spy = _start_pyspy(app.pid, work, min(seconds, 40)) if plan.profile_rate else None
                 run = subprocess.run(locust_cmd, cwd=ROOT, env=locust_env, capture_output=True,
@@ -355,6 +362,9 @@ def main(argv: list[str] | None = None) -> int:
         took = time.monotonic() - began
         requests = manifest["measured"]["requests"]
         print(f"{name}: {requests} requests in {took:.0f} s -> {Path(args.out) / name}", flush=True)
+    from examples.warehouse.readme import write_readme
+
+    print(f"wrote {write_readme(Path(args.out))}")
     return 0
 
 

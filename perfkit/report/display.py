@@ -1,0 +1,88 @@
+"""What notebooks show: figures that render offline, escaped text, and the machine-readable summary.
+
+`setup()` (called by every perfkit notebook) registers the ``perfkit``
+plotly renderer: each figure is shown as plotly's own mimetype (JupyterLab
+renders it natively) *and* as an HTML div whose script uses a plotly.js
+embedded once, inline, on first use - so an nbconvert HTML export renders
+offline, with no CDN and no MathJax. Strings from logs and SQL are data:
+`md` escapes them before they reach Markdown, and tables go out through
+pandas' escaping HTML writer.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from typing import Any
+
+import pandas as pd
+
+SUMMARY_MIME = "application/vnd.perfkit.summary+json"
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~])")
+
+
+def setup() -> None:
+    """Register and select the offline plotly renderer; escape every table's text."""
+    import plotly.io as pio
+    from plotly.io._base_renderers import NotebookRenderer
+
+    class OfflineRenderer(NotebookRenderer):
+        """plotly.js inline once per notebook; figures as mimetype + div, no MathJax, no CDN."""
+
+        def __init__(self) -> None:
+            super().__init__(connected=False, config={"displaylogo": False, "responsive": True})
+
+        def to_mimebundle(self, fig_dict: dict) -> dict:
+            div = pio.to_html(
+                fig_dict, config=self.config, include_plotlyjs=False, include_mathjax=False,
+                full_html=False, default_width="100%", default_height=460, validate=False,
+            )  # fmt: skip
+            return {"application/vnd.plotly.v1+json": {**fig_dict, "config": self.config},
+                    "text/html": div}  # fmt: skip
+
+    if "perfkit" not in pio.renderers:
+        pio.renderers["perfkit"] = OfflineRenderer()
+    pio.renderers.default = "perfkit"
+    pd.set_option("display.max_colwidth", 80)
+    pd.set_option("display.html.use_mathjax", False)  # "$" in a query is not maths
+
+
+def esc(text: object) -> str:
+    """`text` safe inside Markdown: HTML escaped, Markdown punctuation backslashed."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(str(text), quote=True))
+
+
+def md(template: str, **values: object) -> Any:
+    """Markdown from a trusted `template` with untrusted `values` escaped into it."""
+    from IPython.display import Markdown
+
+    return Markdown(template.format(**{k: esc(v) for k, v in values.items()}))
+
+
+def table(frame: pd.DataFrame, floats: str = "{:,.2f}") -> Any:
+    """An escaped HTML table (strings from logs and SQL stay text)."""
+    from IPython.display import HTML
+
+    shown = frame.copy()
+    for column in shown.columns:
+        if pd.api.types.is_float_dtype(shown[column]):
+            shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else floats.format(v))
+    return HTML(shown.to_html(escape=True, border=0, classes="perfkit-table", na_rep=""))
+
+
+def emit_summary(summary: dict) -> Any:
+    """Show the report's summary (verdicts, key figures) so `perfkit report --json` can read it."""
+    from IPython.display import display
+
+    data = json.loads(json.dumps(summary, default=_plain))
+    display({SUMMARY_MIME: data, "text/plain": json.dumps(data, indent=1)}, raw=True)
+    return None
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)

@@ -1,0 +1,148 @@
+"""One run's evidence, loaded from a folder laid out as perfkit's recorder writes it (or by paths).
+
+A run folder may hold any of: ``access.log*`` (or ``*.log*``), ``profiles/``
+(cProfile dumps, plain or compressed), ``pyspy.json*``, ``pg/`` (a
+`snapshot_pg` store), ``memory.csv`` (or ``*.dat``, ``*.prom``),
+``locust_stats.csv`` and ``locust_stats_history.csv``, ``outbound.jsonl*``.
+Whatever is missing is None and the reports say so; whatever is present
+but broken raises `InputError` naming the file.
+"""
+
+from __future__ import annotations
+
+import glob
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from perfkit.errors import InputError
+
+
+@dataclass
+class Run:
+    """A run's frames (None when not collected) and where they came from."""
+
+    name: str
+    requests: pd.DataFrame | None = None
+    profile: object | None = None
+    pyspy: object | None = None
+    statements: pd.DataFrame | None = None  # pg_deltas of pg_stat_statements
+    pg_store: Path | None = None
+    memory: pd.DataFrame | None = None
+    locust_stats: pd.DataFrame | None = None
+    locust_history: pd.DataFrame | None = None
+    outbound: pd.DataFrame | None = None
+    sources: dict[str, list[str]] = field(default_factory=dict)
+
+    def evidence(self):
+        """This run as attribution `Evidence`."""
+        from perfkit.analysis.attribution import Evidence
+
+        return Evidence(self.requests, self.profile, self.outbound, self.statements)
+
+    def trust(self) -> pd.DataFrame:
+        """The data-trust table: per source, what was read, what was rejected, time range."""
+        rows = []
+        if self.requests is not None:
+            account = self.requests.attrs.get("perfkit", {})
+            rows.append({
+                "source": "access log", "records": len(self.requests),
+                "rejected": account.get("lines_rejected", 0),
+                "from": self.requests["time"].min(), "to": self.requests["time"].max(),
+                "note": _rejections(account),
+            })  # fmt: skip
+        if self.profile is not None:
+            dumps = self.profile.dumps
+            rows.append({"source": "profiles", "records": len(dumps), "rejected": 0,
+                         "from": dumps["timestamp"].min(), "to": dumps["timestamp"].max(),
+                         "note": f"{dumps['route'].nunique()} routes profiled"})  # fmt: skip
+        if self.statements is not None:
+            status = self.statements.drop_duplicates(["snapshot_time"])["status"]
+            resets = int(self.statements["status"].eq("reset").any())
+            statements = int(self.statements["queryid"].nunique())
+            rows.append({
+                "source": "pg_stat_statements", "records": statements,
+                "rejected": 0, "from": self.statements["snapshot_time"].min(),
+                "to": self.statements["snapshot_time"].max(),
+                "note": f"{len(status)} intervals; statistics reset inside the window: "
+                f"{'yes' if resets else 'no'}",
+            })  # fmt: skip
+        if self.memory is not None:
+            rows.append({"source": "memory samples", "records": len(self.memory), "rejected": 0,
+                         "from": self.memory["time"].min(), "to": self.memory["time"].max(),
+                         "note": f"{self.memory['pid'].nunique()} processes"})  # fmt: skip
+        if self.outbound is not None:
+            rows.append({"source": "outbound calls", "records": len(self.outbound), "rejected": 0,
+                         "from": self.outbound["time"].min(), "to": self.outbound["time"].max(),
+                         "note": f"{self.outbound['host'].nunique()} hosts"})  # fmt: skip
+        if self.locust_stats is not None:
+            total = self.locust_stats.set_index("name")["request_count"].get("Aggregated", 0)
+            rows.append({"source": "Locust", "records": int(total), "rejected": 0,
+                         "from": pd.NaT, "to": pd.NaT, "note": "load-test statistics"})  # fmt: skip
+        return pd.DataFrame(rows, columns=["source", "records", "rejected", "from", "to", "note"])
+
+
+def _rejections(account: dict) -> str:
+    rejected = account.get("rejected") or []
+    if not rejected:
+        return f"format {account.get('format', '?')}; no line rejected"
+    first = rejected[0]
+    where = f"{Path(str(first.get('file', ''))).name}:{first.get('line', '?')}"
+    return f"format {account.get('format', '?')}; e.g. {where} ({first.get('reason', '')})"
+
+
+def _first(folder: Path, patterns: tuple[str, ...]) -> list[str]:
+    for pattern in patterns:
+        found = sorted(glob.glob(str(folder / pattern)))
+        if found:
+            return found
+    return []
+
+
+def load_run(
+    folder: str | Path,
+    log_format: str = "auto",
+    routes: object = None,
+    name: str | None = None,
+) -> Run:
+    """Read every artifact found in `folder` (see the module docstring)."""
+    import perfkit
+    from perfkit.analysis.pg_deltas import pg_deltas
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"{folder}: no such run folder (expected a folder of collected evidence)")
+    run = Run(name or folder.name)
+    logs = _first(folder, ("access.log*", "access*.log*", "*.log.gz", "*.log"))
+    if logs:
+        run.requests = perfkit.read_access_log(logs, format=log_format, routes=routes)
+        run.sources["access log"] = logs
+    dumps = _first(folder, ("profiles/*.prof*", "*.prof", "*.prof.*"))
+    if dumps:
+        run.profile = perfkit.read_profile(dumps)
+        run.sources["profiles"] = dumps
+    spy = _first(folder, ("pyspy.json*", "*.speedscope.json*"))
+    if spy:
+        run.pyspy = perfkit.read_profile(spy)
+        run.sources["py-spy"] = spy
+    if (folder / "pg").is_dir():
+        run.pg_store = folder / "pg"
+        run.statements = pg_deltas(perfkit.read_pg_stat(folder / "pg", "statements"))
+        run.sources["pg"] = [str(folder / "pg")]
+    memory = _first(folder, ("memory.csv", "rss*.csv", "*.dat", "*.prom"))
+    if memory:
+        run.memory = perfkit.read_memory(memory)
+        run.sources["memory"] = memory
+    if (folder / "locust_stats.csv").exists():
+        run.locust_stats, run.locust_history = perfkit.read_locust(folder / "locust")
+        run.sources["locust"] = [str(folder / "locust_stats.csv")]
+    outbound = _first(folder, ("outbound.jsonl*",))
+    if outbound:
+        run.outbound = perfkit.read_jsonl(outbound)
+        run.sources["outbound"] = outbound
+    if not run.sources:
+        raise InputError(
+            f"{folder}: no evidence found (access.log*, profiles/, pg/, memory.csv...)"
+        )
+    return run
