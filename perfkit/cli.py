@@ -23,6 +23,17 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--out", type=Path, default=Path("reports"), help="folder for the HTML reports"
     )
+    report = commands.add_parser("report", help="run one report notebook and export it as HTML")
+    report.add_argument("name", help="regression, memory_leak, capacity, overview (or a .ipynb)")
+    report.add_argument("-p", "--parameter", action="append", default=[], metavar="KEY=VALUE",
+                        help="a notebook parameter (repeatable); JSON or text")  # fmt: skip
+    report.add_argument("-o", "--out", type=Path, help="HTML file (default reports/NAME.html)")
+    report.add_argument("--json", type=Path, help="also write the verdicts and figures as JSON")
+    report.add_argument("--fail-on-regression", action="store_true",
+                        help="exit 1 when an endpoint regressed")  # fmt: skip
+    report.add_argument("--fail-on-leak", action="store_true", help="exit 1 when a leak is found")
+    report.add_argument("--keep-notebook", action="store_true",
+                        help="keep the executed notebook beside the HTML")  # fmt: skip
     summary = commands.add_parser("summary", help="per-route latency table of access logs")
     summary.add_argument("paths", nargs="+", help="log files or globs (.gz/.bz2/.xz fine)")
     summary.add_argument(
@@ -68,10 +79,36 @@ def _demo(args: argparse.Namespace) -> int:
     from perfkit.report.demo import notebooks, run_demo
 
     if not notebooks():
-        print("perfkit demo: no notebooks yet; nothing to run")
+        print("perfkit demo: no notebooks found; nothing to run")
         return EXIT_OK
-    for path in run_demo(args.out):
-        print(f"wrote {path}")
+    written = run_demo(args.out, say=lambda text: print(text, flush=True))
+    print(f"{len(written)} reports in {args.out.resolve()}: " + ", ".join(p.name for p in written))
+    return EXIT_OK
+
+
+def _report(args: argparse.Namespace) -> int:
+    from perfkit.report.run import ReportFailed, parse_value, run_report
+
+    parameters = {}
+    for item in args.parameter:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InputError(f"-p expects KEY=VALUE, got {item!r}")
+        parameters[key.strip()] = parse_value(value)
+    out = args.out or Path("reports") / f"{Path(args.name).stem}.html"
+    try:
+        keep = args.keep_notebook
+        summary = run_report(args.name, parameters, out, args.json, keep_notebook=keep)
+    except ReportFailed as exc:
+        print(f"perfkit: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    print(f"wrote {out}" + (f" and {args.json}" if args.json else ""))
+    if args.fail_on_regression and summary.get("regressed"):
+        print(f"regressed: {', '.join(summary['regressed'])}", file=sys.stderr)
+        return EXIT_FOUND
+    if args.fail_on_leak and summary.get("leak", bool(summary.get("leaks"))):
+        print(f"leaking: {', '.join(map(str, summary.get('leaks', [])))}", file=sys.stderr)
+        return EXIT_FOUND
     return EXIT_OK
 
 
@@ -119,7 +156,7 @@ def _collect(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-_COMMANDS = {"demo": _demo, "summary": _summary, "collect": _collect}
+_COMMANDS = {"demo": _demo, "report": _report, "summary": _summary, "collect": _collect}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -111,3 +111,14 @@ def test_container_total_and_time_to_its_limit():
 def test_recycled_workers_do_not_fill_the_container():
     fits = fit_leak(recycled(0.0, 3), container_limit_bytes=1024 * MIB).set_index("role")
     assert fits.loc["container", "verdict"] != "leak"
+
+
+def test_a_short_run_with_a_small_steep_rise_is_not_called_a_leak():
+    # two minutes of a fresh worker filling caches: 12 MiB/h is only 0.4 MiB in all
+    frame = series(5, hours=2 / 60, slope_mib_h=12.0, noise_mib=0.02, seed=1, every_s=1)
+    fit = fit_leak(frame).iloc[0]
+    assert fit["p_value"] < 1e-6 and fit["ci_low"] > 1  # steep and significant...
+    assert fit["growth_mib"] == pytest.approx(0.4, abs=0.05)
+    assert fit["verdict"] == "inconclusive"  # ...but under the 4 MiB growth floor
+    longer = fit_leak(series(5, hours=1, slope_mib_h=12.0, noise_mib=0.5, seed=1)).iloc[0]
+    assert longer["verdict"] == "leak"  # the same slope for an hour: 12 MiB

@@ -28,6 +28,7 @@ from examples.warehouse.models import Location, Order, OrderLine, Product, Shipm
 from perfkit.collect.outbound import OutboundLog
 
 _RENDERED: dict[tuple[int, int], bytes] = {}  # the leak scenario's unbounded cache
+LEAK_KIB = int(os.environ.get("WAREHOUSE_LEAK_KIB", "64"))  # per call to GET /api/products/<id>
 _served = 0
 
 
@@ -100,13 +101,16 @@ def create_app() -> flask.Flask:
             .order_by(func.sum(OrderLine.quantity).desc())
             .limit(10)
         ).all()
+        on_hand = (
+            select(Stock.product_id, func.sum(Stock.quantity).label("on_hand"))
+            .group_by(Stock.product_id)
+            .having(func.sum(Stock.quantity) < 6_000)
+            .subquery()
+        )  # every lot is summed: a full scan whatever the indexes
         low = s.execute(
-            select(Product.sku, func.sum(Stock.quantity).label("on_hand"))
-            .join(Stock, Stock.product_id == Product.id)
-            .where(Product.category == "tools")
-            .group_by(Product.id)
-            .having(func.sum(Stock.quantity) < 10_000)
-            .order_by("on_hand")
+            select(Product.sku, on_hand.c.on_hand)
+            .join(on_hand, on_hand.c.product_id == Product.id)
+            .order_by(on_hand.c.on_hand)
             .limit(15)
         ).all()
         recent = s.scalars(select(Shipment).order_by(Shipment.created_at.desc()).limit(20)).all()
@@ -127,16 +131,17 @@ def create_app() -> flask.Flask:
         item = s.get(Product, product_id)
         if item is None:
             flask.abort(404)
-        lots = s.execute(
-            select(Location.code, func.sum(Stock.quantity))
-            .join(Stock, Stock.location_id == Location.id)
-            .where(Stock.product_id == product_id)
-            .group_by(Location.code)
-        ).all()
-        body = {**_product(item), "stock": {code: int(q) for code, q in lots}}
+        since = dt.datetime.now(dt.UTC) - dt.timedelta(days=90)
+        sold = s.execute(
+            select(func.count(), func.coalesce(func.sum(OrderLine.quantity), 0))
+            .select_from(OrderLine)
+            .join(Order, Order.id == OrderLine.order_id)
+            .where(OrderLine.product_id == product_id, Order.created_at >= since)
+        ).one()
+        body = {**_product(item), "orders_90d": int(sold[0]), "units_90d": int(sold[1])}
         if scenario == "leak":  # "cache" every rendering, keyed so that nothing is ever reused
             _served += 1
-            _RENDERED[(product_id, _served)] = os.urandom(16 * 1024)
+            _RENDERED[(product_id, _served)] = os.urandom(LEAK_KIB * 1024)
         return body
 
     @app.get("/api/orders/<int:order_id>")

@@ -85,7 +85,7 @@ def write_readme(data: Path) -> Path:
             for pid, figures in measured["leak_per_worker"].items():
                 lines.append(
                     f"- Worker {pid}: {figures['calls']} leaking calls, so it should grow by "
-                    f"{figures['mib_per_hour']} MiB/hour (16 KiB per call, plus dict overhead)."
+                    f"{figures['mib_per_hour']} MiB/hour (64 KiB per call, plus dict overhead)."
                 )
         if "steps" in measured:
             lines.append("- Measured per step (Locust, after 5 s of settling):")

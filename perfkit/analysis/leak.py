@@ -20,8 +20,12 @@ than memory changes).
 
 Verdicts (p-values Holm-adjusted across the processes of one call): ``leak``
 when the trend is significant, the interval is above 0
-and the slope is at least `min_mib_per_hour`; ``no leak`` when the interval
-lies below `min_mib_per_hour`; otherwise ``inconclusive``.
+the slope is at least `min_mib_per_hour`, and the growth over the fitted
+span (``growth_mib``: slope x span; for pooled workers, x the median worker
+life) is at least `min_growth_mib`; ``no leak`` when the interval lies below
+`min_mib_per_hour`; otherwise ``inconclusive``. The growth floor is what
+keeps a short run honest: a fresh worker's caches fill for minutes, and a
+few hundred KiB of that over two minutes is a steep but meaningless slope.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ def fit_leak(
     limit_bytes: float | None = None,
     alpha: float = 0.05,
     min_mib_per_hour: float = 1.0,
+    min_growth_mib: float = 4.0,
     confidence: float = 0.95,
     pool_workers: bool = True,
     requests_per_hour: float | None = None,
@@ -77,7 +82,7 @@ def fit_leak(
         if len(total) >= 2:
             rows.append(_row(pd.NA, "container", [total], alpha, min_mib_per_hour, confidence))
     out = pd.DataFrame(rows)
-    _verdicts(out, alpha, min_mib_per_hour)
+    _verdicts(out, alpha, min_mib_per_hour, min_growth_mib)
     if container_limit_bytes is not None and (out["role"] == "container").any():
         container = out["role"] == "container"
         out.loc[container, "worst_case_mib"] = _worst_case_mib(frame, by)
@@ -96,6 +101,7 @@ def fit_leak(
             out["max_requests_for_limit"] = np.floor(headroom / per_request).where(
                 out["verdict"] == "leak"
             )
+    out["growth_mib"] = out["slope_mib_per_hour"] * out["span_h"]
     return out.drop(columns=["start_mib"])
 
 
@@ -116,10 +122,11 @@ def _row(key, role, groups, alpha, floor, confidence) -> dict:
         "pid": key, "role": role, "verdict": "", "slope_mib_per_hour": slope,
         "ci_low": low, "ci_high": high, "p_value": p_value, "warmup_end": warmup_end,
         "samples": n, "level_mib": level, "start_mib": start_level,
+        "span_h": float(np.median([g["_h"].iloc[-1] - g["_h"].iloc[0] for g, _ in kept])),
     }  # fmt: skip
 
 
-def _verdicts(out: pd.DataFrame, alpha: float, floor: float) -> None:
+def _verdicts(out: pd.DataFrame, alpha: float, floor: float, min_growth: float) -> None:
     """Verdicts on Holm-adjusted p-values: many processes are many tests."""
     from perfkit.analysis.significance import adjust
 
@@ -128,7 +135,8 @@ def _verdicts(out: pd.DataFrame, alpha: float, floor: float) -> None:
     for row in out.itertuples(index=False):
         if row.samples < 6 or np.isnan(row.p_value):
             verdicts.append("inconclusive")
-        elif row.p_adjusted < alpha and row.ci_low > 0 and row.slope_mib_per_hour >= floor:
+        elif (row.p_adjusted < alpha and row.ci_low > 0 and row.slope_mib_per_hour >= floor
+              and row.slope_mib_per_hour * row.span_h >= min_growth):  # fmt: skip
             verdicts.append("leak")
         elif row.ci_high < floor:
             verdicts.append("no leak")

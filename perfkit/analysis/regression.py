@@ -30,13 +30,58 @@ def compare(
     min_abs: float = 1.0,
     min_n: int = 20,
     seed: int = 0,
+    normalize: bool = False,
 ) -> pd.DataFrame:
     """The comparison frame per `by` (see DESIGN.md): medians, p95s, ratio with its interval,
-    p-values and the verdict; `min_abs` is in the unit of `metric` (1 ms by default)."""
-    return compare_samples(
-        baseline, candidate, by, metric, statistic="median", alpha=alpha, correction=correction,
+    p-values and the verdict; `min_abs` is in the unit of `metric` (1 ms by default).
+
+    With `normalize`, the run-wide shift (`common_shift`: every endpoint a bit slower on a
+    busier machine) is divided out of the candidate before testing, so the ratios,
+    intervals, tests and verdicts say how each key moved *relative to the rest of the
+    service*; ``p50_cand``/``p95_cand`` stay the raw values and ``attrs["shift"]`` holds the
+    factor. Use it when runs come from different machines or times; report the shift beside.
+    The intervals do not carry the shift's own uncertainty (about 1 % with a few thousand
+    requests), so they are that much too narrow.
+    """
+    shift = common_shift(baseline, candidate, by, metric, min_n) if normalize else 1.0
+    scaled = candidate.assign(**{metric: candidate[metric] / shift}) if shift != 1.0 else candidate
+    out = compare_samples(
+        baseline, scaled, by, metric, statistic="median", alpha=alpha, correction=correction,
         min_ratio=min_ratio, min_abs=min_abs, min_n=min_n, seed=seed,
     )  # fmt: skip
+    if shift != 1.0:
+        for column, q in (("p50_cand", 50), ("p95_cand", 95)):
+            raw = candidate.dropna(subset=[metric]).groupby(by, observed=True)[metric]
+            out[column] = raw.quantile(q / 100).reindex(out.index).to_numpy()
+        out["test"] = out["test"] + f"; relative to the run-wide shift x{shift:.3f}"
+    out.attrs["shift"] = shift
+    return out
+
+
+def common_shift(
+    baseline: pd.DataFrame,
+    candidate: pd.DataFrame,
+    by: str = "route",
+    metric: str = "duration_ms",
+    min_n: int = 20,
+) -> float:
+    """The run-wide latency factor: the median over keys of the candidate/baseline median
+    ratio, each key weighted by its smaller sample (keys under `min_n` left out; 1.0 when
+    fewer than three keys qualify). A robust median: a few keys that really changed do not
+    move it."""
+    stats = ["median", "size"]
+    base = baseline.dropna(subset=[metric]).groupby(by, observed=True)[metric].agg(stats)
+    cand = candidate.dropna(subset=[metric]).groupby(by, observed=True)[metric].agg(stats)
+    both = base.join(cand, lsuffix="_b", rsuffix="_c", how="inner")
+    both = both[(both["size_b"] >= min_n) & (both["size_c"] >= min_n) & (both["median_b"] > 0)]
+    if len(both) < 3:
+        return 1.0
+    logs = np.log(both["median_c"] / both["median_b"]).to_numpy()
+    weights = np.minimum(both["size_b"], both["size_c"]).to_numpy(dtype=float)
+    order = np.argsort(logs)
+    cumulative = np.cumsum(weights[order])
+    middle = logs[order][np.searchsorted(cumulative, cumulative[-1] / 2)]
+    return float(np.exp(middle))
 
 
 @dataclass(frozen=True)

@@ -1,1 +1,32 @@
-"""Reports: papermill runs of the notebooks, HTML exports, JSON summaries."""
+"""Reports: what the notebooks call, papermill runs of them, HTML exports, JSON summaries.
+
+Every notebook is thin: ``import perfkit.report as pr; pr.setup()``, then one
+call per section (``pr.regression_report(...)``, ``report.verdict()`` ...).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "setup": "perfkit.report.display",
+    "md": "perfkit.report.display",
+    "table": "perfkit.report.display",
+    "emit_summary": "perfkit.report.display",
+    "show_all": "perfkit.report.display",
+    "load_run": "perfkit.report.evidence",
+    "regression_report": "perfkit.report.regression",
+    "memory_report": "perfkit.report.memory",
+    "capacity_report": "perfkit.report.capacity",
+    "overview_report": "perfkit.report.overview",
+    "run_report": "perfkit.report.run",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'perfkit.report' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -1,33 +1,36 @@
-"""Run every shipped notebook on the demo data and export each to HTML."""
+"""`perfkit demo`: every shipped notebook on the demo data (data/), exported to HTML."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+from perfkit.report.run import NOTEBOOKS, run_report
+
+ORDER = ("overview", "regression", "memory_leak", "capacity")
 
 
 def notebooks(folder: Path = NOTEBOOKS) -> list[Path]:
-    """The notebooks `perfkit demo` runs, in name order."""
-    return sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith("."))
+    """The notebooks `perfkit demo` runs: the four reports first, then any others by name."""
+    found = {p.stem: p for p in folder.glob("*.ipynb") if not p.name.startswith(".")}
+    return [found[n] for n in ORDER if n in found] + [
+        found[n] for n in sorted(found) if n not in ORDER
+    ]
 
 
-def run_demo(out: Path, folder: Path = NOTEBOOKS) -> list[Path]:
-    """Execute each notebook with papermill and write ``out/<name>.html``; return the files."""
-    import nbformat
-    import papermill
-    from nbconvert import HTMLExporter
-
+def run_demo(
+    out: Path, folder: Path = NOTEBOOKS, say: Callable[[str], None] = lambda _text: None
+) -> list[Path]:
+    """Run each notebook with its default parameters into ``out/<name>.html`` (+ .json)."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for notebook in notebooks(folder):
-        executed = out / notebook.name
-        papermill.execute_notebook(
-            str(notebook), str(executed), cwd=str(folder), progress_bar=False
-        )
-        html, _ = HTMLExporter().from_notebook_node(nbformat.read(executed, as_version=4))
+    books = notebooks(folder)
+    for i, notebook in enumerate(books, 1):
+        began = time.monotonic()
+        say(f"[{i}/{len(books)}] {notebook.stem} ...")
         target = out / f"{notebook.stem}.html"
-        target.write_text(html, encoding="utf-8")
-        executed.unlink()
+        run_report(str(notebook), {}, target, out / f"{notebook.stem}.json", folder=folder)
+        say(f"[{i}/{len(books)}] {notebook.stem}: {target} ({time.monotonic() - began:.0f} s)")
         written.append(target)
     return written

@@ -86,3 +86,11 @@ def _plain(value: object) -> object:
     if hasattr(value, "item"):
         return value.item()
     return str(value)
+
+
+def show_all(figures: list) -> None:
+    """Display several figures (or messages) in order."""
+    from IPython.display import display
+
+    for figure in figures:
+        display(figure)

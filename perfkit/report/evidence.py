@@ -4,6 +4,8 @@ A run folder may hold any of: ``access.log*`` (or ``*.log*``), ``profiles/``
 (cProfile dumps, plain or compressed), ``pyspy.json*``, ``pg/`` (a
 `snapshot_pg` store), ``memory.csv`` (or ``*.dat``, ``*.prom``),
 ``locust_stats.csv`` and ``locust_stats_history.csv``, ``outbound.jsonl*``.
+An ``access_log_format.txt`` beside the log gives the server's log format
+(e.g. Gunicorn's ``access_log_format``) when it is not one perfkit detects.
 Whatever is missing is None and the reports say so; whatever is present
 but broken raises `InputError` naming the file.
 """
@@ -58,15 +60,15 @@ class Run:
                          "from": dumps["timestamp"].min(), "to": dumps["timestamp"].max(),
                          "note": f"{dumps['route'].nunique()} routes profiled"})  # fmt: skip
         if self.statements is not None:
-            status = self.statements.drop_duplicates(["snapshot_time"])["status"]
-            resets = int(self.statements["status"].eq("reset").any())
+            intervals = self.statements["interval_end"].nunique()
+            resets = int(self.statements["status"].eq("reset").sum())
             statements = int(self.statements["queryid"].nunique())
             rows.append({
                 "source": "pg_stat_statements", "records": statements,
-                "rejected": 0, "from": self.statements["snapshot_time"].min(),
-                "to": self.statements["snapshot_time"].max(),
-                "note": f"{len(status)} intervals; statistics reset inside the window: "
-                f"{'yes' if resets else 'no'}",
+                "rejected": resets, "from": self.statements["interval_start"].min(),
+                "to": self.statements["interval_end"].max(),
+                "note": f"{intervals} intervals; statement rows inside a statistics reset "
+                f"(no delta): {resets}",
             })  # fmt: skip
         if self.memory is not None:
             rows.append({"source": "memory samples", "records": len(self.memory), "rejected": 0,
@@ -115,6 +117,9 @@ def load_run(
         raise InputError(f"{folder}: no such run folder (expected a folder of collected evidence)")
     run = Run(name or folder.name)
     logs = _first(folder, ("access.log*", "access*.log*", "*.log.gz", "*.log"))
+    sidecar = folder / "access_log_format.txt"
+    if log_format == "auto" and sidecar.exists():  # the server's own format, saved beside the log
+        log_format = sidecar.read_text(encoding="utf-8").strip()
     if logs:
         run.requests = perfkit.read_access_log(logs, format=log_format, routes=routes)
         run.sources["access log"] = logs

@@ -1,0 +1,199 @@
+"""The reports' charts. Every figure aggregates, so its size does not grow with the input:
+ECDFs on a fixed grid of quantiles, time series as per-bucket percentiles or medians with a
+bounded number of buckets, comparisons as one mark per key."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from perfkit.plots.theme import IMPROVED, NEUTRAL, REGRESSED, styled
+
+QUANTILES = np.linspace(0, 1, 201)  # ECDF grid: 201 points per line, whatever the sample size
+MAX_BUCKETS = 240  # time series: at most this many points per line
+VERDICT_COLOURS = {"regressed": REGRESSED, "improved": IMPROVED, "unchanged": NEUTRAL,
+                   "insufficient data": "#d5dbdb"}  # fmt: skip
+
+
+def _label(text: object, width: int = 60) -> str:
+    """A label for plotly: its pseudo-HTML neutralised, long texts shortened."""
+    value = str(text)
+    value = value if len(value) <= width else value[: width - 1] + "…"
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def forest(table: pd.DataFrame, title: str, what: str = "median") -> go.Figure:
+    """Change ratio per key with its interval, coloured by verdict; p95 ratio as a second mark."""
+    shown = table.dropna(subset=["ratio"]).sort_values("ratio")
+    labels = [_label(k) for k in shown.index]
+    colours = [VERDICT_COLOURS.get(v, NEUTRAL) for v in shown["verdict"]]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(
+        x=shown["ratio"], y=labels, mode="markers", name=f"{what} ratio",
+        marker={"color": colours, "size": 10},
+        error_x={"type": "data", "symmetric": False, "array": shown["ci_high"] - shown["ratio"],
+                 "arrayminus": shown["ratio"] - shown["ci_low"], "color": "#7f8c8d"},
+        hovertemplate="%{y}<br>ratio %{x:.3f}<extra></extra>",
+    ))  # fmt: skip
+    if "p95_ratio" in shown and shown["p95_ratio"].notna().any():
+        fig.add_trace(go.Scatter(
+            x=shown["p95_ratio"], y=labels, mode="markers", name="p95 ratio",
+            marker={"symbol": "diamond-open", "size": 9, "color": "#34495e"},
+            hovertemplate="%{y}<br>p95 ratio %{x:.3f}<extra></extra>",
+        ))  # fmt: skip
+    fig.add_vline(x=1.0, line_dash="dot", line_color="#7f8c8d")
+    fig.update_layout(height=max(260, 28 * len(shown) + 120), xaxis_title="candidate / baseline")
+    return styled(fig, title, "marks: point estimate; bars: 95 % interval; colour: verdict")
+
+
+def ecdf(base: pd.Series, cand: pd.Series, title: str) -> go.Figure:
+    """The two sides' distributions as ECDFs on a fixed grid of quantiles (log x axis)."""
+    fig = go.Figure()
+    for values, name, colour in ((base, "baseline", NEUTRAL), (cand, "candidate", REGRESSED)):
+        clean = values.dropna().to_numpy(dtype=float)
+        if len(clean):
+            fig.add_trace(go.Scatter(
+                x=np.quantile(clean, QUANTILES), y=QUANTILES, mode="lines", name=name,
+                line={"color": colour, "shape": "hv"},
+                hovertemplate="%{x:.1f} ms: %{y:.0%} of requests at or under<extra></extra>",
+            ))  # fmt: skip
+    fig.update_layout(xaxis_type="log", xaxis_title="ms (log scale)", yaxis_title="share",
+                      yaxis_tickformat=".0%", height=340)  # fmt: skip
+    return styled(fig, title, "a curve to the right is slower; the gap at 0.95 is the p95 change")
+
+
+def _buckets(times: pd.Series) -> str:
+    span = (times.max() - times.min()).total_seconds()
+    for seconds in (1, 5, 10, 30, 60, 300, 900, 3600, 6 * 3600, 86400):
+        if span / seconds <= MAX_BUCKETS:
+            return f"{seconds}s"
+    return "7D"
+
+
+def latency_timeline(requests: pd.DataFrame, title: str, routes: list | None = None) -> go.Figure:
+    """p50 and p95 per time bucket (bucket chosen so there are at most MAX_BUCKETS)."""
+    frame = requests.dropna(subset=["time", "duration_ms"])
+    if routes:
+        frame = frame[frame["route"].astype(str).isin([str(r) for r in routes])]
+    bucket = _buckets(frame["time"])
+    grouped = frame.groupby(frame["time"].dt.floor(bucket))["duration_ms"]
+    stats = pd.DataFrame({"p50": grouped.median(), "p95": grouped.quantile(0.95),
+                          "count": grouped.size()})  # fmt: skip
+    fig = go.Figure()
+    for column, colour in (("p50", NEUTRAL), ("p95", REGRESSED)):
+        fig.add_trace(go.Scatter(x=stats.index, y=stats[column], name=column, mode="lines",
+                                 line={"color": colour}))  # fmt: skip
+    fig.update_layout(yaxis_title="ms", height=320)
+    return styled(fig, title, f"percentiles per {bucket} bucket")
+
+
+def rss_lines(memory: pd.DataFrame, fits: pd.DataFrame, title: str,
+              limit_mib: float | None = None) -> go.Figure:  # fmt: skip
+    """RSS per process over time (median per bucket), fitted trends, and where workers recycled."""
+    frame = memory.dropna(subset=["time", "rss_bytes"])
+    bucket = _buckets(frame["time"])
+    fig = go.Figure()
+    start = frame["time"].min()
+    pooled = fits[fits["role"] == "workers (pooled)"]
+    for pid, group in frame.groupby("pid", observed=True, sort=True):
+        series = group.groupby(group["time"].dt.floor(bucket))["rss_bytes"].median() / 2**20
+        role = str(group["role"].iloc[0]) if "role" in group else ""
+        fig.add_trace(go.Scatter(x=series.index, y=series, mode="lines", name=f"{role} {pid}",
+                                 line={"width": 1.5}, legendgroup=role))  # fmt: skip
+        fit = fits[fits["pid"].astype("Int64") == int(pid)] if "pid" in fits else fits.iloc[0:0]
+        if len(fit) and np.isfinite(fit["slope_mib_per_hour"].iloc[0]):
+            row = fit.iloc[0]
+            hours = (group["time"] - start).dt.total_seconds() / 3600
+            h0, h1 = hours.min(), hours.max()
+            y1 = row["level_mib"]
+            y0 = y1 - row["slope_mib_per_hour"] * (h1 - h0)
+            colour = REGRESSED if row["verdict"] == "leak" else "#7f8c8d"
+            fig.add_trace(go.Scatter(
+                x=[group["time"].min(), group["time"].max()], y=[y0, y1], mode="lines",
+                line={"dash": "dash", "color": colour},
+                name=f"trend {pid}: {row['slope_mib_per_hour']:.1f} MiB/h ({row['verdict']})",
+                legendgroup=role,
+            ))  # fmt: skip
+    workers = frame[frame["role"].astype(str) == "worker"] if "role" in frame else frame
+    ends = workers.groupby("pid", observed=True)["time"].max()
+    recycled = ends[ends < frame["time"].max() - pd.Timedelta(seconds=5)]
+    for when in recycled.sort_values().iloc[:50]:  # bounded: at most 50 markers
+        fig.add_vline(x=when, line_dash="dot", line_color="#bdc3c7")
+    if limit_mib:
+        fig.add_hline(y=limit_mib, line_color=REGRESSED, annotation_text=f"limit {limit_mib:g} MiB")
+    note = f"median per {bucket}; dotted verticals: a worker ended (recycled)"
+    if len(pooled):
+        note += f"; pooled workers {pooled['slope_mib_per_hour'].iloc[0]:.1f} MiB/h"
+    fig.update_layout(yaxis_title="RSS (MiB)", height=420)
+    return styled(fig, title, note)
+
+
+def usl_curve(
+    concurrency, throughput, fit, title: str, target_rate: float | None = None,
+    target_users: float | None = None, source: str = "measured",
+) -> go.Figure:  # fmt: skip
+    """Measured throughput against concurrency, the USL fit and its projection past the data."""
+    n = np.asarray(concurrency, dtype=float)
+    top = max(float(n.max()) * 2, fit.peak_concurrency * 1.3 if np.isfinite(fit.peak_concurrency)
+              else float(n.max()) * 2, (target_users or 0) * 1.1)  # fmt: skip
+    grid = np.linspace(0.5, top, 200)
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=n, y=throughput, mode="markers", name=source,
+                             marker={"size": 9, "color": "#2c3e50"}))  # fmt: skip
+    fig.add_trace(go.Scatter(x=grid, y=fit.predict(grid), mode="lines", name="USL fit",
+                             line={"color": REGRESSED}))  # fmt: skip
+    if np.isfinite(fit.peak_concurrency):
+        fig.add_vline(x=fit.peak_concurrency, line_dash="dot",
+                      annotation_text=f"peak at N = {fit.peak_concurrency:.0f}")  # fmt: skip
+    if target_rate:
+        fig.add_hline(y=target_rate, line_color=IMPROVED, line_dash="dash",
+                      annotation_text=f"target {target_rate * 60:.0f} req/min")  # fmt: skip
+    if target_users:
+        fig.add_vline(x=target_users, line_color=IMPROVED, line_dash="dash",
+                      annotation_text=f"{target_users:.0f} users")  # fmt: skip
+    fig.update_layout(xaxis_title="concurrency (requests in flight or users)",
+                      yaxis_title="throughput (req/s)", height=420)  # fmt: skip
+    subtitle = (f"sigma {fit.sigma:.3f} (contention), kappa {fit.kappa:.2e} (coherency), "
+                f"lambda {fit.lambda_:.2f} req/s")  # fmt: skip
+    return styled(fig, title, subtitle)
+
+
+def sizing_curve(rate: float, service_s: float, plan, title: str, quantile: float = 0.95
+                 ) -> go.Figure:  # fmt: skip
+    """Mean and `quantile` response time against the number of request slots (Erlang C)."""
+    from perfkit.analysis.capacity import erlang_c, response_quantile
+
+    first = int(np.floor(rate * service_s)) + 1
+    slots = np.arange(first, max(first + 8, plan.slots + 6))
+    mean, tail = [], []
+    for c in slots:
+        queue = erlang_c(rate, service_s, int(c))
+        mean.append(queue.mean_response * 1000)
+        tail.append(response_quantile(queue, quantile) * 1000)
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=slots, y=mean, name="mean", mode="lines+markers"))
+    fig.add_trace(go.Scatter(x=slots, y=tail, name=f"p{quantile * 100:g}", mode="lines+markers"))
+    fig.add_hline(y=plan.target_s * 1000, line_color=IMPROVED, line_dash="dash",
+                  annotation_text=f"target {plan.target_s * 1000:.0f} ms")  # fmt: skip
+    fig.add_vline(x=plan.slots, line_dash="dot", annotation_text=f"plan: {plan.slots} slots")
+    fig.update_layout(xaxis_title="workers x threads", yaxis_title="response time (ms)",
+                      yaxis_type="log", height=380)  # fmt: skip
+    note = f"M/M/c at {rate * 60:.0f} req/min, {service_s * 1000:.0f} ms of service per request"
+    return styled(fig, title, note)
+
+
+def slo_bars(table: pd.DataFrame, title: str) -> go.Figure:
+    """Each class's judged latency against its target (bars), met or not (colour)."""
+    shown = table.dropna(subset=["mean_ms"])
+    fig = go.Figure()
+    fig.add_trace(go.Bar(
+        x=[_label(c) for c in shown.index], y=shown["mean_ms"] / shown["target_ms"],
+        marker_color=[IMPROVED if ok else REGRESSED for ok in shown["meets"]],
+        text=[f"{m:.0f} / {t:.0f} ms" for m, t in zip(shown["mean_ms"], shown["target_ms"],
+                                                       strict=True)],
+        hovertemplate="%{x}: %{text}<extra></extra>",
+    ))  # fmt: skip
+    fig.add_hline(y=1.0, line_dash="dash", line_color="#7f8c8d", annotation_text="target")
+    fig.update_layout(yaxis_title="mean / target", height=340)
+    return styled(fig, title, "below the line meets the brief's target; labels: mean / target")

@@ -1,0 +1,213 @@
+"""The capacity report: USL from a step load (and from the access log), Gunicorn sizing, growth."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from perfkit.report.display import md, table
+from perfkit.report.evidence import Run, load_run
+from perfkit.targets import BRIEF, Targets
+
+
+@dataclass
+class CapacityReport:
+    run: Run
+    targets: Targets
+    steps: pd.DataFrame | None
+    usl: Any
+    log_points: pd.DataFrame | None
+    log_usl: Any
+    service_s: float
+    plan: Any
+    growth: Any
+    notes: list[str]
+
+    def summary(self) -> dict:
+        usl = self.usl
+        return {
+            "report": "capacity", "run": self.run.name,
+            "usl": None if usl is None else {
+                "sigma": usl.sigma, "kappa": usl.kappa, "lambda": usl.lambda_,
+                "peak_concurrency": usl.peak_concurrency, "peak_throughput": usl.peak_throughput},
+            "target_rate_per_s": self.plan.arrival_rate_per_s if self.plan else None,
+            "gunicorn": None if self.plan is None else {
+                "workers": self.plan.workers, "threads": self.plan.threads,
+                "meets_targets": self.plan.meets_targets, "notes": self.plan.notes},
+            "meets_targets": bool(self.plan.meets_targets) if self.plan else None,
+            "growth_per_month": None if self.growth is None else self.growth.growth_per_month,
+            "capacity_reached": None if self.growth is None or self.growth.reaches is None
+            else str(self.growth.reaches.date()),
+        }  # fmt: skip
+
+    def verdict(self) -> Any:
+        from IPython.display import Markdown
+
+        t = self.targets
+        lines = []
+        if self.usl is not None:
+            peak = self.usl.peak_throughput
+            ok = peak * 60 >= t.requests_per_minute
+            lines.append(
+                f"**{'Enough' if ok else 'Not enough'} headroom for the brief's "
+                f"{t.requests_per_minute:.0f} requests/minute:** the step load peaks at "
+                f"{peak * 60:,.0f} req/min ({peak:.1f} req/s) with "
+                f"{self.usl.peak_concurrency:.0f} requests in flight (USL: contention sigma "
+                f"{self.usl.sigma:.3f}, coherency kappa {self.usl.kappa:.2e})."
+            )
+        if self.plan is not None:
+            p = self.plan
+            lines.append(
+                f"\n**Gunicorn: `{p.command()}`** for {t.concurrent_users} users "
+                f"({p.arrival_rate_per_s * 60:.0f} req/min at {self.service_s * 1000:.0f} ms per "
+                f"request): mean response {p.response_s * 1000:.0f} ms against the "
+                f"{p.target_s * 1000:.0f} ms target, utilisation {p.utilisation:.0%}. "
+                + ("Meets the targets." if p.meets_targets else "**Does not meet the targets.**")
+            )
+            lines += [f"- {n}" for n in p.notes]
+        if self.growth is not None:
+            g = self.growth
+            when = "not within a year"
+            if g.reaches is not None:
+                when = f"on {g.reaches.date()} [{_date(g.reaches_early)}, {_date(g.reaches_late)}]"
+            lines.append(f"\nTraffic grows {g.growth_per_month:+.0%} a month; the busiest "
+                         f"weekday's peak hour reaches capacity {when}.")  # fmt: skip
+        lines += [f"\n{n}" for n in self.notes]
+        return Markdown("\n".join(lines))
+
+    def usl_figure(self):
+        from perfkit.plots.charts import usl_curve
+
+        if self.usl is None:
+            return md("No step load in this run: no USL fit from a load test.")
+        rate = self.targets.requests_per_minute / 60
+        return usl_curve(self.steps["users"], self.steps["throughput_per_s"], self.usl,
+                         "Throughput against users (Locust step load)", rate,
+                         self.targets.concurrent_users, "Locust steps")  # fmt: skip
+
+    def log_usl_figure(self):
+        from perfkit.plots.charts import usl_curve
+
+        if self.log_usl is None:
+            return md("The access log does not cover enough distinct concurrency levels for a "
+                      "USL fit of its own.")  # fmt: skip
+        points = self.log_points
+        return usl_curve(points["concurrency"], points["throughput_per_s"], self.log_usl,
+                         "Throughput against requests in flight (from the access log)",
+                         source="log intervals")  # fmt: skip
+
+    def sizing_figure(self):
+        from perfkit.plots.charts import sizing_curve
+
+        if self.plan is None:
+            return md("No service time measured: no sizing.")
+        return sizing_curve(self.plan.arrival_rate_per_s, self.service_s, self.plan,
+                            "Response time against workers x threads (Erlang C)")  # fmt: skip
+
+    def growth_figure(self):
+        if self.growth is None:
+            return md(
+                "Traffic growth needs at least three weeks of daily peaks (pass `traffic` as "
+                "access logs covering them, or a CSV of day,peak_per_s)."
+            )
+        import plotly.graph_objects as go
+
+        from perfkit.plots.theme import styled
+
+        g = self.growth
+        fig = go.Figure()
+        fig.add_trace(go.Scatter(x=g.fit["day"], y=g.fit["peak_per_s"], mode="markers",
+                                 name="daily peak"))  # fmt: skip
+        fig.add_trace(go.Scatter(x=g.fit["day"], y=g.fit["trend_per_s"], name="trend"))
+        proj = g.projection
+        fig.add_trace(go.Scatter(x=proj["day"], y=proj["busiest_per_s"], name="busiest weekday"))
+        fig.add_trace(go.Scatter(x=list(proj["day"]) + list(proj["day"][::-1]),
+                                 y=list(proj["high_per_s"]) + list(proj["low_per_s"][::-1]),
+                                 fill="toself", line={"width": 0}, name="interval",
+                                 opacity=0.2))  # fmt: skip
+        fig.add_hline(y=g.capacity_per_s, line_dash="dash", annotation_text="capacity")
+        fig.update_layout(yaxis_title="peak-hour req/s", height=380)
+        return styled(fig, "Traffic growth and capacity", "robust trend, weekday-aware")
+
+    def steps_table(self) -> Any:
+        if self.steps is None:
+            return md("No Locust step load in this run.")
+        return table(self.steps[["users", "seconds", "requests", "throughput_per_s", "mean_ms",
+                                 "in_flight", "failures"]], floats="{:,.2f}")  # fmt: skip
+
+    def trust(self) -> Any:
+        return table(self.run.trust())
+
+
+def _date(value) -> str:
+    return "later" if value is None else str(value.date())
+
+
+def capacity_report(
+    run: str | Path | Run,
+    targets: Targets = BRIEF,
+    cores: int | None = None,
+    cpu_share: float = 0.5,
+    think_time_s: float = 10.0,
+    traffic: str | Path | None = None,
+    log_format: str = "auto",
+    settle_s: float = 5.0,
+) -> CapacityReport:
+    """Fit and size from a run folder (Locust step load and/or access log)."""
+    from perfkit.analysis.capacity import fit_usl
+    from perfkit.analysis.concurrency import concurrency_from_log, locust_steps
+    from perfkit.analysis.sizing import recommend_gunicorn
+    from perfkit.errors import InputError
+
+    run = run if isinstance(run, Run) else load_run(run, log_format)
+    notes: list[str] = []
+    steps = usl = log_points = log_usl = plan = growth = None
+    service_s = float("nan")
+    if run.locust_history is not None:
+        steps = locust_steps(run.locust_history, settle_s=settle_s)
+        if steps["users"].nunique() >= 4:
+            usl = fit_usl(steps["users"], steps["throughput_per_s"])
+            service_s = float(steps.sort_values("users")["mean_ms"].iloc[0]) / 1000
+        else:
+            steps = None
+    if run.requests is not None:
+        log_points = concurrency_from_log(run.requests, "10s").iloc[1:-1]
+        log_points = log_points[log_points["requests"] > 0]
+        if log_points["concurrency"].round(0).nunique() >= 4:
+            try:
+                log_usl = fit_usl(log_points["concurrency"], log_points["throughput_per_s"])
+            except InputError:
+                log_usl = None
+        if math.isnan(service_s):  # no step load: the log's mean
+            service_s = float(run.requests["duration_ms"].mean()) / 1000
+    if not math.isnan(service_s):
+        try:
+            plan = recommend_gunicorn(service_s, cores or os.cpu_count() or 1, cpu_share,
+                                      targets, think_time_s=think_time_s, usl=usl)  # fmt: skip
+        except InputError as exc:
+            notes.append(f"Sizing: {exc}")
+    if traffic is not None:
+        growth = _growth(traffic, plan, service_s, log_format)
+    return CapacityReport(run, targets, steps, usl, log_points, log_usl, service_s, plan, growth,
+                          notes)  # fmt: skip
+
+
+def _growth(traffic, plan, service_s, log_format):
+    from perfkit.analysis.capacity import max_arrival_rate
+    from perfkit.analysis.growth import daily_peaks, project_growth
+
+    path = Path(traffic)
+    if path.suffix == ".csv":
+        frame = pd.read_csv(path, parse_dates=["day"])
+        daily = frame.set_index("day")["peak_per_s"]
+    else:
+        import perfkit
+
+        daily = daily_peaks(perfkit.read_access_log(traffic, format=log_format))
+    capacity = max_arrival_rate(service_s, plan.slots, (0.5, plan.target_s)) if plan else None
+    return project_growth(daily, capacity) if capacity else None

@@ -1,0 +1,139 @@
+"""The memory-leak report: per-worker trends, recycling, verdict, time to limit, max_requests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from perfkit.report.display import esc, table
+from perfkit.report.evidence import Run, load_run
+
+MIB = 2**20
+
+
+@dataclass
+class MemoryReport:
+    run: Run
+    fits: pd.DataFrame
+    limit_mib: float | None
+    container_limit_mib: float | None
+    requests_per_hour: float | None
+    recycled: int
+
+    def leaks(self) -> pd.DataFrame:
+        return self.fits[(self.fits["verdict"] == "leak") & (self.fits["role"] != "container")]
+
+    def summary(self) -> dict:
+        def value(v):
+            return None if pd.isna(v) else float(v)
+
+        return {
+            "report": "memory_leak", "run": self.run.name,
+            "leak": bool(len(self.leaks())),
+            "leaks": [_name(r) for _, r in self.leaks().iterrows()],
+            "recycled_workers": self.recycled,
+            "processes": {
+                _name(r): {"verdict": r["verdict"], "slope": value(r["slope_mib_per_hour"]),
+                           "ci": [value(r["ci_low"]), value(r["ci_high"])],
+                           "time_to_limit_h": value(r.get("time_to_limit_h"))}
+                for _, r in self.fits.iterrows()
+            },
+        }  # fmt: skip
+
+    def verdict(self) -> Any:
+        from IPython.display import Markdown
+
+        lines = []
+        leaks = self.leaks()
+        workers = self.fits[self.fits["role"] == "worker"]
+        if self.recycled:
+            lines.append(f"Gunicorn replaced workers {self.recycled} time(s) during the run "
+                         "(`max_requests` recycling): the drops are restarts, not freed memory, "
+                         "so worker generations are fitted together.\n")  # fmt: skip
+        if len(leaks):
+            lines.append(f"**Leak: {len(leaks)} of {len(self.fits)} fitted processes grow.**\n")
+            for _, row in leaks.iterrows():
+                text = (f"- {esc(_name(row))}: {row['slope_mib_per_hour']:+.1f} MiB/hour "
+                        f"[{row['ci_low']:.1f}, {row['ci_high']:.1f}]")  # fmt: skip
+                if pd.notna(row.get("growth_per_request_kib")):
+                    text += f", {row['growth_per_request_kib']:.1f} KiB per request"
+                if pd.notna(row.get("time_to_limit_h")):
+                    text += (f"; reaches {self.limit_mib:g} MiB in {row['time_to_limit_h']:.1f} h "
+                             f"[{row['ttl_low_h']:.1f}, {row['ttl_high_h']:.1f}]")  # fmt: skip
+                if pd.notna(row.get("max_requests_for_limit")):
+                    text += (f"; `max_requests` at most {row['max_requests_for_limit']:,.0f} "
+                             "keeps a worker under the limit")  # fmt: skip
+                lines.append(text)
+        else:
+            quiet = (workers["verdict"] == "no leak").sum()
+            lines.append(
+                f"**No leak found.** {quiet} of {len(workers)} workers are flat within their "
+                "intervals; the rest are inconclusive (too short or too noisy)."
+            )
+        box = self.fits[self.fits["role"] == "container"]
+        if len(box) and pd.notna(box["container_time_to_limit_h"].iloc[0]):
+            row = box.iloc[0]
+            lines.append(
+                f"\nThe container as a whole grows {row['slope_mib_per_hour']:+.1f} MiB/h and "
+                f"reaches {self.container_limit_mib:g} MiB in "
+                f"{row['container_time_to_limit_h']:.1f} h; worst case now (master + workers x "
+                f"largest worker): {row['worst_case_mib']:.0f} MiB."
+            )
+        return Markdown("\n".join(lines))
+
+    def figure(self):
+        from perfkit.plots.charts import rss_lines
+
+        return rss_lines(self.run.memory, self.fits, "RSS per process", self.limit_mib)
+
+    def fit_table(self) -> Any:
+        columns = [c for c in ("pid", "role", "verdict", "slope_mib_per_hour", "ci_low", "ci_high",
+                               "p_value", "samples", "level_mib", "time_to_limit_h",
+                               "growth_per_request_kib", "max_requests_for_limit")
+                   if c in self.fits]  # fmt: skip
+        return table(self.fits[columns], floats="{:,.3g}")
+
+    def trust(self) -> Any:
+        return table(self.run.trust())
+
+
+def _name(row: pd.Series) -> str:
+    return f"{row['role']} {row['pid']}" if pd.notna(row["pid"]) else str(row["role"])
+
+
+def _recycled(memory: pd.DataFrame) -> int:
+    workers = memory[memory["role"].astype(str) == "worker"]
+    ends = workers.groupby("pid", observed=True)["time"].max()
+    return int((ends < memory["time"].max() - pd.Timedelta(seconds=5)).sum())
+
+
+def memory_report(
+    run: str | Path | Run,
+    limit_mib: float | None = None,
+    container_limit_mib: float | None = None,
+    log_format: str = "auto",
+    min_mib_per_hour: float = 1.0,
+) -> MemoryReport:
+    """Fit every process of a run; requests per worker-hour come from its access log if any."""
+    from perfkit.analysis.leak import fit_leak
+    from perfkit.errors import InputError
+
+    run = run if isinstance(run, Run) else load_run(run, log_format)
+    if run.memory is None:
+        raise InputError(f"{run.name}: no memory samples (memory.csv, *.dat or *.prom)")
+    per_hour = None
+    workers = run.memory[run.memory["role"].astype(str) == "worker"]
+    if run.requests is not None and len(workers):
+        hours = (run.requests["time"].max() - run.requests["time"].min()).total_seconds() / 3600
+        alive = workers.groupby(workers["time"].dt.floor("10s"))["pid"].nunique().median()
+        per_hour = len(run.requests) / hours / max(alive, 1) if hours > 0 else None
+    fits = fit_leak(
+        run.memory, limit_bytes=limit_mib * MIB if limit_mib else None,
+        min_mib_per_hour=min_mib_per_hour, requests_per_hour=per_hour,
+        container_limit_bytes=container_limit_mib * MIB if container_limit_mib else None,
+    )  # fmt: skip
+    return MemoryReport(run, fits, limit_mib, container_limit_mib, per_hour,
+                        _recycled(run.memory))  # fmt: skip
