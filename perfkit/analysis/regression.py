@@ -72,7 +72,7 @@ def common_shift(
     stats = ["median", "size"]
     base = baseline.dropna(subset=[metric]).groupby(by, observed=True)[metric].agg(stats)
     cand = candidate.dropna(subset=[metric]).groupby(by, observed=True)[metric].agg(stats)
-    both = base.join(cand, lsuffix="_b", rsuffix="_c", how="inner")
+    both = base.add_suffix("_b").join(cand.add_suffix("_c"), how="inner")
     both = both[(both["size_b"] >= min_n) & (both["size_c"] >= min_n) & (both["median_b"] > 0)]
     if len(both) < 3:
         return 1.0

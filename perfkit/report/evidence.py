@@ -50,7 +50,7 @@ class Run:
             account = self.requests.attrs.get("perfkit", {})
             rows.append({
                 "source": "access log", "records": len(self.requests),
-                "rejected": account.get("lines_rejected", 0),
+                "rejected": account.get("rejected", 0),
                 "from": self.requests["time"].min(), "to": self.requests["time"].max(),
                 "note": _rejections(account),
             })  # fmt: skip
@@ -82,16 +82,31 @@ class Run:
             total = self.locust_stats.set_index("name")["request_count"].get("Aggregated", 0)
             rows.append({"source": "Locust", "records": int(total), "rejected": 0,
                          "from": pd.NaT, "to": pd.NaT, "note": "load-test statistics"})  # fmt: skip
-        return pd.DataFrame(rows, columns=["source", "records", "rejected", "from", "to", "note"])
+        keys = {"access log": "access log", "profiles": "profiles", "pg_stat_statements": "pg",
+                "memory samples": "memory", "outbound calls": "outbound",
+                "Locust": "locust"}  # fmt: skip
+        for row in rows:
+            row["files"] = _shown_sources(self.sources.get(keys[row["source"]], []))
+        columns = ["source", "records", "rejected", "from", "to", "note", "files"]
+        return pd.DataFrame(rows, columns=columns)
+
+
+def _shown_sources(sources: list[str], limit: int = 3) -> str:
+    """File names (not full paths), at most `limit`, and how many more."""
+    names = [s if s.startswith("live:") else Path(s).name for s in sources]
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
 
 
 def _rejections(account: dict) -> str:
-    rejected = account.get("rejected") or []
-    if not rejected:
-        return f"format {account.get('format', '?')}; no line rejected"
-    first = rejected[0]
-    where = f"{Path(str(first.get('file', ''))).name}:{first.get('line', '?')}"
-    return f"format {account.get('format', '?')}; e.g. {where} ({first.get('reason', '')})"
+    """The format, and for rejected lines their reasons with counts and one example."""
+    fmt = f"format {account.get('format', '?')}"
+    if not account.get("rejected"):
+        return f"{fmt}; no line rejected"
+    reasons = "; ".join(f"{n} x {r}" for r, n in list(account.get("reasons", {}).items())[:3])
+    example = (account.get("rejected_lines") or [{}])[0]
+    where = f"{Path(str(example.get('file', ''))).name}:{example.get('line', '?')}"
+    return f"{fmt}; rejected: {reasons} (e.g. {where})"
 
 
 def _first(folder: Path, patterns: tuple[str, ...]) -> list[str]:

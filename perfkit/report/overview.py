@@ -147,13 +147,14 @@ def overview_report(
         health["slow"] = db.slow_statements(run.statements, targets.db_ms)
         health["top"] = db.top_statements(run.statements, n=10)
         health["n_plus_one"] = db.n_plus_one(run.statements, run.requests)
-        tables = perfkit.read_pg_stat(run.pg_store, "tables")
-        indexes = perfkit.read_pg_stat(run.pg_store, "indexes")
-        database = perfkit.read_pg_stat(run.pg_store, "database")
-        health["cache"] = db.cache_hit_ratios(tables, database)
-        health["seq_scans"] = db.seq_scans_on_large_tables(tables)
-        health["unused_indexes"] = db.unused_indexes(indexes)
-        health["dead_tuples"] = db.dead_tuples(tables)
+        tables, indexes, database = (_view(run.pg_store, v) for v in ("tables", "indexes",
+                                                                       "database"))  # fmt: skip
+        if tables is not None:
+            health["cache"] = db.cache_hit_ratios(tables, database)
+            health["seq_scans"] = db.seq_scans_on_large_tables(tables)
+            health["dead_tuples"] = db.dead_tuples(tables)
+        if indexes is not None:
+            health["unused_indexes"] = db.unused_indexes(indexes)
     external = None
     if run.outbound is not None:
         external = outbound_summary(run.outbound, targets.external_ms)
@@ -161,6 +162,19 @@ def overview_report(
     endpoints = perfkit.summarize(run.requests).sort_values("p95_ms", ascending=False)
     memory = fit_leak(run.memory) if run.memory is not None else None
     return OverviewReport(run, targets, slo, endpoints, health, external, memory)
+
+
+def _view(store: Path, view: str) -> pd.DataFrame | None:
+    """A view of the store, or None when the collector did not keep it (a partial store)."""
+    import perfkit
+    from perfkit.errors import InputError
+
+    try:
+        return perfkit.read_pg_stat(store, view)
+    except InputError as exc:
+        if "no snapshots" in str(exc):
+            return None
+        raise
 
 
 def _live_pg(run: Run, dsn: str, window_s: float) -> None:
