@@ -139,7 +139,8 @@ def bootstrap_ratio(
     if not len(ratios):
         return (np.nan, np.nan)
     tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(ratios, [tail, 100 - tail])
+    # order statistics, no interpolation: a ratio over a zero baseline is inf, and inf - inf
+    low, high = np.percentile(ratios, [tail, 100 - tail], method="inverted_cdf")
     return (float(low), float(high))
 
 

@@ -13,8 +13,10 @@ the access log at low load) and the share of it spent on the CPU in Python
    target (`size_workers`). M/M/c assumes exponential service times, which
    overstates the tail of most endpoints: the quantile form is the cautious one.
 3. Split: Gunicorn's guidance of ``2 x cores + 1`` workers at most (more
-   processes than that only contend for the CPUs and multiply memory), and
-   threads to make up the slots: threads overlap waiting on I/O but share
+   processes than that only contend for the CPUs and multiply memory), at
+   least one per core and at least two (a single worker leaves cores idle
+   and has no fallback while it is busy or restarting), and threads to make
+   up the slots: threads overlap waiting on I/O but share
    one GIL per worker, so a worker's CPU work is what bounds it.
 4. Checks: the CPU the load needs (rate x service x CPU share) must fit the
    cores with headroom; and when a USL fit is given, the service must reach
@@ -112,7 +114,8 @@ def recommend_gunicorn(
             )
             slots = carrying
     max_workers = 2 * cores + 1
-    workers = min(max_workers, slots)
+    # at least one worker per core and never a single one: idle cores and no fallback otherwise
+    workers = min(max_workers, max(slots, cores, 2))
     threads = max(1, math.ceil(slots / workers))
     slots = workers * threads
     if usl is not None:

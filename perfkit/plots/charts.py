@@ -120,9 +120,12 @@ def rss_lines(memory: pd.DataFrame, fits: pd.DataFrame, title: str,
     recycled = ends[ends < frame["time"].max() - pd.Timedelta(seconds=5)]
     for when in recycled.sort_values().iloc[:50]:  # bounded: at most 50 markers
         fig.add_vline(x=when, line_dash="dot", line_color="#bdc3c7")
-    if limit_mib:
-        fig.add_hline(y=limit_mib, line_color=REGRESSED, annotation_text=f"limit {limit_mib:g} MiB")
     note = f"median per {bucket}; dotted verticals: a worker ended (recycled)"
+    highest = float(frame["rss_bytes"].max()) / 2**20
+    if limit_mib and limit_mib <= 1.5 * highest:
+        fig.add_hline(y=limit_mib, line_color=REGRESSED, annotation_text=f"limit {limit_mib:g} MiB")
+    elif limit_mib:
+        note += f"; the {limit_mib:g} MiB limit is far above"
     if len(pooled):
         note += f"; pooled workers {pooled['slope_mib_per_hour'].iloc[0]:.1f} MiB/h"
     fig.update_layout(yaxis_title="RSS (MiB)", height=420)
@@ -135,17 +138,17 @@ def usl_curve(
 ) -> go.Figure:  # fmt: skip
     """Measured throughput against concurrency, the USL fit and its projection past the data."""
     n = np.asarray(concurrency, dtype=float)
-    top = max(float(n.max()) * 2, fit.peak_concurrency * 1.3 if np.isfinite(fit.peak_concurrency)
-              else float(n.max()) * 2, (target_users or 0) * 1.1)  # fmt: skip
+    seen = float(n.max())
+    peak = fit.peak_concurrency if np.isfinite(fit.peak_concurrency) else np.inf
+    top = max(seen * 2, min(peak * 1.3, seen * 4), (target_users or 0) * 1.1)
     grid = np.linspace(0.5, top, 200)
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=n, y=throughput, mode="markers", name=source,
                              marker={"size": 9, "color": "#2c3e50"}))  # fmt: skip
     fig.add_trace(go.Scatter(x=grid, y=fit.predict(grid), mode="lines", name="USL fit",
                              line={"color": REGRESSED}))  # fmt: skip
-    if np.isfinite(fit.peak_concurrency):
-        fig.add_vline(x=fit.peak_concurrency, line_dash="dot",
-                      annotation_text=f"peak at N = {fit.peak_concurrency:.0f}")  # fmt: skip
+    if peak <= top:
+        fig.add_vline(x=peak, line_dash="dot", annotation_text=f"peak at N = {peak:.0f}")
     if target_rate:
         fig.add_hline(y=target_rate, line_color=IMPROVED, line_dash="dash",
                       annotation_text=f"target {target_rate * 60:.0f} req/min")  # fmt: skip
@@ -178,7 +181,7 @@ def sizing_curve(rate: float, service_s: float, plan, title: str, quantile: floa
                   annotation_text=f"target {plan.target_s * 1000:.0f} ms")  # fmt: skip
     fig.add_vline(x=plan.slots, line_dash="dot", annotation_text=f"plan: {plan.slots} slots")
     fig.update_layout(xaxis_title="workers x threads", yaxis_title="response time (ms)",
-                      yaxis_type="log", height=380)  # fmt: skip
+                      height=380)  # fmt: skip
     note = f"M/M/c at {rate * 60:.0f} req/min, {service_s * 1000:.0f} ms of service per request"
     return styled(fig, title, note)
 

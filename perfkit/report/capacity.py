@@ -137,11 +137,12 @@ class CapacityReport:
     def steps_table(self) -> Any:
         if self.steps is None:
             return md("No Locust step load in this run.")
-        return table(self.steps[["users", "seconds", "requests", "throughput_per_s", "mean_ms",
-                                 "in_flight", "failures"]], floats="{:,.2f}")  # fmt: skip
+        columns = ["users", "seconds", "requests", "throughput_per_s", "mean_ms", "in_flight",
+                   "failures"]  # fmt: skip
+        return table(self.steps[columns], floats="{:,.2f}", index=False)
 
     def trust(self) -> Any:
-        return table(self.run.trust())
+        return table(self.run.trust(), index=False)
 
 
 def _date(value) -> str:
@@ -183,6 +184,13 @@ def capacity_report(
                 log_usl = fit_usl(log_points["concurrency"], log_points["throughput_per_s"])
             except InputError:
                 log_usl = None
+            seen = float(log_points["concurrency"].max())
+            if log_usl is not None and not log_usl.peak_concurrency <= 10 * seen:
+                notes.append(
+                    f"The access log reaches {seen:.0f} requests in flight: too few to pin the "
+                    "coherency term (kappa) down, so its USL fit is shown for the contention "
+                    "term only; the step load's fit is the one to plan with."
+                )
         if math.isnan(service_s):  # no step load: the log's mean
             service_s = float(run.requests["duration_ms"].mean()) / 1000
     if not math.isnan(service_s):

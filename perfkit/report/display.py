@@ -53,6 +53,11 @@ def esc(text: object) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(str(text), quote=True))
 
 
+def code(text: object) -> str:
+    """`text` as inline code inside Markdown, HTML-escaped (a route, a query, a file name)."""
+    return f"<code>{html.escape(str(text), quote=True)}</code>"
+
+
 def md(template: str, **values: object) -> Any:
     """Markdown from a trusted `template` with untrusted `values` escaped into it."""
     from IPython.display import Markdown
@@ -60,7 +65,7 @@ def md(template: str, **values: object) -> Any:
     return Markdown(template.format(**{k: esc(v) for k, v in values.items()}))
 
 
-def table(frame: pd.DataFrame, floats: str = "{:,.2f}") -> Any:
+def table(frame: pd.DataFrame, floats: str = "{:,.2f}", index: bool = True) -> Any:
     """An escaped HTML table (strings from logs and SQL stay text)."""
     from IPython.display import HTML
 
@@ -68,7 +73,9 @@ def table(frame: pd.DataFrame, floats: str = "{:,.2f}") -> Any:
     for column in shown.columns:
         if pd.api.types.is_float_dtype(shown[column]):
             shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else floats.format(v))
-    return HTML(shown.to_html(escape=True, border=0, classes="perfkit-table", na_rep=""))
+    return HTML(
+        shown.to_html(escape=True, border=0, classes="perfkit-table", na_rep="", index=index)
+    )
 
 
 def emit_summary(summary: dict) -> Any:

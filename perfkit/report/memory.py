@@ -97,7 +97,7 @@ class MemoryReport:
         return table(self.fits[columns], floats="{:,.3g}")
 
     def trust(self) -> Any:
-        return table(self.run.trust())
+        return table(self.run.trust(), index=False)
 
 
 def _name(row: pd.Series) -> str:

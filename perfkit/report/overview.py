@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from perfkit.report.display import esc, md, table
+from perfkit.report.display import code, esc, md, table
 from perfkit.report.evidence import Run, load_run
 from perfkit.targets import BRIEF, Targets
 
@@ -57,7 +57,7 @@ class OverviewReport:
             classes = ", ".join(map(esc, self.slo.index))
             lines.append(f"**Every class meets its target** ({classes}).")
         slowest = self.endpoints.head(3)
-        named = ", ".join(f"`{esc(r)}` {p:.0f} ms" for r, p in slowest["p95_ms"].items())
+        named = ", ".join(f"{code(r)} {p:.0f} ms" for r, p in slowest["p95_ms"].items())
         lines.append(f"\nSlowest endpoints by p95: {named}.")
         n1 = self.health.get("n_plus_one")
         if n1 is not None and len(n1):
@@ -111,7 +111,7 @@ class OverviewReport:
         return table(self.memory[columns], floats="{:,.3g}")
 
     def trust(self) -> Any:
-        return table(self.run.trust())
+        return table(self.run.trust(), index=False)
 
 
 def overview_report(

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from perfkit.report.display import esc, md, table
+from perfkit.report.display import code, md, table
 from perfkit.report.evidence import Run, load_run
 
 
@@ -75,7 +75,7 @@ class RegressionReport:
                          f"regressed:**\n")  # fmt: skip
             for route, row in regressed.iterrows():
                 lines.append(
-                    f"- `{esc(route)}`: p95 {_pct(row['p95_ratio'])} "
+                    f"- {code(route)}: p95 {_pct(row['p95_ratio'])} "
                     f"[{_pct(row['p95_ci_low'])}, {_pct(row['p95_ci_high'])}], median "
                     f"{_pct(row['ratio'])} [{_pct(row['ci_low'])}, {_pct(row['ci_high'])}] "
                     f"({row['p95_base']:.0f} → {row['p95_cand']:.0f} ms at p95; "
@@ -87,12 +87,12 @@ class RegressionReport:
                          f"alpha {self.alpha:g} after Holm's correction).")  # fmt: skip
         improved = self.endpoints[self.endpoints["verdict"] == "improved"]
         if len(improved):
-            better = ", ".join(f"`{esc(r)}` median {_pct(x)}" for r, x in improved["ratio"].items())
+            better = ", ".join(f"{code(r)} median {_pct(x)}" for r, x in improved["ratio"].items())
             lines.append(f"\n{len(improved)} improved: {better}.")
         few = self.endpoints[self.endpoints["verdict"] == "insufficient data"]
         if len(few):
             lines.append(f"\n{len(few)} endpoint(s) had too few requests to judge: "
-                         + ", ".join(f"`{esc(r)}`" for r in few.index[:8]) + ".")  # fmt: skip
+                         + ", ".join(f"{code(r)}" for r in few.index[:8]) + ".")  # fmt: skip
         factor = self.endpoints.attrs.get("shift", 1.0)
         if abs(factor - 1) >= 0.02:
             lines.append(
@@ -126,7 +126,7 @@ class RegressionReport:
             for route, row in parts.iterrows():
                 if pd.notna(row.get("db_change_ms")):
                     lines.append(
-                        f"\n`{esc(route)}` changed by {row['total_change_ms']:+.1f} ms per "
+                        f"\n{code(route)} changed by {row['total_change_ms']:+.1f} ms per "
                         f"request on average: database {row['db_change_ms']:+.1f} ms, external "
                         f"APIs {row['external_change_ms']:+.1f} ms, Python and the rest "
                         f"{row['python_change_ms']:+.1f} ms."
@@ -224,7 +224,7 @@ class RegressionReport:
             frame = run.trust()
             frame.insert(0, "run", run.name)
             frames.append(frame)
-        return table(pd.concat(frames, ignore_index=True))
+        return table(pd.concat(frames, ignore_index=True), index=False)
 
 
 def _num(value: object) -> float | None:
