@@ -182,3 +182,39 @@ def test_notebooks_are_committed_thin_and_clean():
             if cell.cell_type == "code":
                 assert cell.outputs == [] and cell.execution_count is None, path
                 assert len(cell.source.splitlines()) <= 12, (path, cell.source)  # thin
+
+
+def test_notebooks_run_top_to_bottom_as_in_jupyterlab(tmp_path):
+    """JupyterLab starts kernels in the notebook's folder: the defaults must work from there."""
+    import nbformat
+    import papermill
+
+    out = tmp_path / "memory_leak.ipynb"
+    papermill.execute_notebook(str(ROOT / "notebooks" / "memory_leak.ipynb"), str(out),
+                               cwd=str(ROOT / "notebooks"), kernel_name="python3",
+                               progress_bar=False)  # fmt: skip
+    book = nbformat.read(out, as_version=4)
+    kinds = {k for c in book.cells for o in c.get("outputs", []) for k in o.get("data", {})}
+    assert "application/vnd.plotly.v1+json" in kinds  # JupyterLab's own plotly renderer
+    assert "text/html" in kinds
+
+
+def test_memory_and_capacity_reports_on_a_tiny_fixture(tmp_path):
+    run = write_run(tmp_path / "tiny", 1_200, seed=6)
+    rows = ["time,pid,ppid,role,rss_bytes,uss_bytes,name"]
+    for second in range(0, 600, 5):  # ten minutes; worker 11 leaks 2 MiB a minute, 12 is flat
+        stamp = f"2026-11-27T10:{second // 60:02d}:{second % 60:02d}+00:00"
+        rows.append(f"{stamp},10,1,master,{30 * 2**20},0,python")
+        rows.append(f"{stamp},11,10,worker,{(80 + 2 * second / 60) * 2**20:.0f},0,python")
+        rows.append(f"{stamp},12,10,worker,{(80 + (second % 7) / 10) * 2**20:.0f},0,python")
+    (run / "memory.csv").write_text("\n".join(rows) + "\n")
+    memory = run_report("memory_leak", {"run": str(run), "limit_mib": 200}, tmp_path / "m.html")
+    assert memory["leak"] and memory["leaks"] == ["worker 11"]
+    assert memory["processes"]["worker 11"]["slope"] == pytest.approx(120, rel=0.02)  # MiB/h
+    assert memory["processes"]["worker 12"]["verdict"] != "leak"
+    capacity = run_report("capacity", {"run": str(run)}, tmp_path / "c.html")
+    assert capacity["usl"] is None  # no step load in the fixture: said, not guessed
+    assert capacity["gunicorn"]["workers"] >= 2 and capacity["meets_targets"] is True
+    for html in (tmp_path / "m.html", tmp_path / "c.html"):
+        page = open_page(html)
+        assert 'data-perfkit-errors="0"' in page.dom and page.count('class="main-svg"') >= 2

@@ -51,7 +51,8 @@ def fit_leak(
     requests_per_hour: float | None = None,
     container_limit_bytes: float | None = None,
 ) -> pd.DataFrame:
-    """One row per process (and one ``workers (pooled)`` row when workers recycle).
+    """One row per process, and one ``workers (pooled)`` row when workers recycle (more
+    worker pids over the run than ever ran at once).
 
     Columns: ``pid``, ``role``, ``verdict``, ``slope_mib_per_hour``, ``ci_low``,
     ``ci_high``, ``p_value``, ``warmup_end``, ``samples``, ``level_mib`` (latest
@@ -74,7 +75,7 @@ def fit_leak(
         role = str(group["role"].iloc[0]) if "role" in group else ""
         rows.append(_row(key, role, [group], alpha, min_mib_per_hour, confidence))
     workers = frame[frame["role"].astype(str) == "worker"] if "role" in frame else frame.iloc[0:0]
-    if pool_workers and workers[by].nunique() > 1:
+    if pool_workers and _recycled(workers, by):
         groups = [g for _, g in workers.groupby(by, observed=True)]
         rows.append(_row(pd.NA, "workers (pooled)", groups, alpha, min_mib_per_hour, confidence))
     if container_limit_bytes is not None:
@@ -143,6 +144,16 @@ def _verdicts(out: pd.DataFrame, alpha: float, floor: float, min_growth: float) 
         else:
             verdicts.append("inconclusive")
     out["verdict"] = verdicts
+
+
+def _recycled(workers: pd.DataFrame, by: str) -> bool:
+    """Whether worker pids turned over: more pids than ever ran at once (max_requests)."""
+    if workers.empty or workers[by].nunique() < 2:
+        return False
+    span = workers["time"].max() - workers["time"].min()
+    bucket = max(span / 200, pd.Timedelta(seconds=1))
+    at_once = workers.groupby(workers["time"].dt.floor(bucket))[by].nunique().max()
+    return bool(workers[by].nunique() > at_once)
 
 
 def _container_total(frame: pd.DataFrame, by: str) -> pd.DataFrame:

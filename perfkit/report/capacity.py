@@ -208,8 +208,9 @@ def capacity_report(
 def _growth(traffic, plan, service_s, log_format):
     from perfkit.analysis.capacity import max_arrival_rate
     from perfkit.analysis.growth import daily_peaks, project_growth
+    from perfkit.report.evidence import resolve
 
-    path = Path(traffic)
+    path = resolve(traffic)
     if path.suffix == ".csv":
         frame = pd.read_csv(path, parse_dates=["day"])
         daily = frame.set_index("day")["peak_per_s"]

@@ -109,6 +109,18 @@ def _rejections(account: dict) -> str:
     return f"{fmt}; rejected: {reasons} (e.g. {where})"
 
 
+def resolve(path: str | Path) -> Path:
+    """`path` as given, or, when that does not exist and it is relative, relative to the
+    repository (so the notebooks' ``data/...`` defaults work from JupyterLab, whose kernels
+    start in ``notebooks/``)."""
+    path = Path(path)
+    if path.exists() or path.is_absolute():
+        return path
+    from perfkit.report.run import ROOT
+
+    return ROOT / path if (ROOT / path).exists() else path
+
+
 def _first(folder: Path, patterns: tuple[str, ...]) -> list[str]:
     for pattern in patterns:
         found = sorted(glob.glob(str(folder / pattern)))
@@ -127,7 +139,7 @@ def load_run(
     import perfkit
     from perfkit.analysis.pg_deltas import pg_deltas
 
-    folder = Path(folder)
+    folder = resolve(folder)
     if not folder.is_dir():
         raise InputError(f"{folder}: no such run folder (expected a folder of collected evidence)")
     run = Run(name or folder.name)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +98,7 @@ def run_report(
     try:
         papermill.execute_notebook(
             str(notebook), str(executed), parameters=given, kernel_name="python3",
-            language="python", cwd=str(ROOT), progress_bar=progress,
+            language="python", cwd=os.getcwd(), progress_bar=progress,
         )  # fmt: skip
     except PapermillExecutionError as exc:
         raise ReportFailed(
