@@ -17,6 +17,7 @@ notebook that fails leaves its partly executed copy next to the HTML path.
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import json
 import os
@@ -121,10 +122,11 @@ def run_report(
 
 
 def _unquote(value: Any) -> Any:
+    """A default as papermill reports it (Python source text) as its value."""
     if isinstance(value, str):
         try:
-            return json.loads(value)
-        except json.JSONDecodeError:
+            return ast.literal_eval(value)
+        except (ValueError, SyntaxError):
             return value
     return value
 
