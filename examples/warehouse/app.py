@@ -70,6 +70,22 @@ def create_app() -> flask.Flask:
     shipping_api = os.environ.get("SHIPPING_API", "http://127.0.0.1:9")
     app = flask.Flask(__name__)
 
+    def product_by_sku(sku: str) -> Product:
+        item = db().scalars(select(Product).where(Product.sku == sku)).first()
+        if item is None:
+            flask.abort(404)
+        return item
+
+    def call_api(url: str, params: dict, what: str):
+        """(answer JSON, None) or (None, a 502 response) when the API fails or refuses."""
+        try:
+            answer = http.get(url, params=params, timeout=3)
+        except requests.RequestException:
+            return None, ({"error": f"{what} API unavailable"}, 502)
+        if answer.status_code != 200:
+            return None, ({"error": f"{what} API answered {answer.status_code}"}, 502)
+        return answer.json(), None
+
     def db() -> Session:
         if "db" not in flask.g:
             flask.g.db = sessions()
@@ -162,16 +178,17 @@ def create_app() -> flask.Flask:
 
     @app.get("/api/stock/<sku>")
     def stock(sku: str):
-        s = db()
-        item = s.scalars(select(Product).where(Product.sku == sku)).first()
-        if item is None:
-            flask.abort(404)
-        lots = s.execute(
-            select(Stock.lot, Stock.quantity, Location.code)
-            .join(Location, Location.id == Stock.location_id)
-            .where(Stock.product_id == item.id)
-            .order_by(Stock.lot)
-        ).all()
+        item = product_by_sku(sku)
+        lots = (
+            db()
+            .execute(
+                select(Stock.lot, Stock.quantity, Location.code)
+                .join(Location, Location.id == Stock.location_id)
+                .where(Stock.product_id == item.id)
+                .order_by(Stock.lot)
+            )
+            .all()
+        )
         return {"sku": sku, "lots": [{"lot": a, "quantity": q, "location": c} for a, q, c in lots]}
 
     @app.post("/api/orders")
@@ -203,27 +220,14 @@ def create_app() -> flask.Flask:
         if found is None:
             flask.abort(404)
         grams = sum(line.product.weight_g * line.quantity for line in found.lines)
-        try:
-            answer = http.get(f"{shipping_api}/v2/rates", params={"weight_g": grams}, timeout=3)
-        except requests.RequestException:
-            return {"error": "shipping API unavailable"}, 502
-        if answer.status_code != 200:
-            return {"error": f"shipping API answered {answer.status_code}"}, 502
-        return {"order": order_id, "weight_g": grams, "rates": answer.json()["rates"]}
+        rates, failed = call_api(f"{shipping_api}/v2/rates", {"weight_g": grams}, "shipping")
+        return failed or {"order": order_id, "weight_g": grams, "rates": rates["rates"]}
 
     @app.post("/api/inventory/sync/<sku>")
     def sync(sku: str):
-        s = db()
-        item = s.scalars(select(Product).where(Product.sku == sku)).first()
-        if item is None:
-            flask.abort(404)
-        try:
-            answer = http.get(f"{inventory_api}/products", params={"sku": sku}, timeout=3)
-        except requests.RequestException:
-            return {"error": "inventory API unavailable"}, 502
-        if answer.status_code != 200:
-            return {"error": f"inventory API answered {answer.status_code}"}, 502
-        return {"sku": sku, "remote_quantity": answer.json()["quantity"]}
+        product_by_sku(sku)
+        remote, failed = call_api(f"{inventory_api}/products", {"sku": sku}, "inventory")
+        return failed or {"sku": sku, "remote_quantity": remote["quantity"]}
 
     if os.environ.get("PROFILE_DIR"):
         rate = float(os.environ.get("PROFILE_RATE", "0.05"))

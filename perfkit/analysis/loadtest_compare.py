@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from perfkit.analysis.significance import COLUMNS, adjust
+from perfkit.analysis.significance import COLUMNS, adjust, summary_verdicts
 
 
 def _log_se(row: pd.Series, q: float, value: str, lower: str, upper: str, span: float) -> float:
@@ -81,17 +81,6 @@ def compare_loadtests(
             out[column] = np.nan
     out.index.name = "name"
     out["p_adjusted"] = adjust(out["p_value"].to_numpy(dtype=float), correction)
-    change = (out["p50_cand"] - out["p50_base"]).abs()
-    practical = (change >= min_abs_ms) & ((out["ratio"] - 1).abs() >= min_ratio)
-    tail = ((out["p95_cand"] - out["p95_base"]).abs() >= min_abs_ms) & (
-        (out["p95_ratio"] - 1).abs() >= min_ratio
-    )
-    significant = out["p_adjusted"] < alpha
-    out["verdict"] = np.select(
-        [out["p_value"].isna(),
-         significant & ((practical & (out["ci_low"] > 1)) | (tail & (out["p95_ci_low"] > 1))),
-         significant & ((practical & (out["ci_high"] < 1)) | (tail & (out["p95_ci_high"] < 1)))],
-        ["insufficient data", "regressed", "improved"], "unchanged",
-    )  # fmt: skip
+    out["verdict"] = summary_verdicts(out, alpha, min_ratio, min_abs_ms, "p50_base", "p50_cand")
     out["test"] = "z-test of log median ratio from Locust percentiles"
     return out[COLUMNS]

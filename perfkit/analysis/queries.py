@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from perfkit.analysis.significance import COLUMNS, adjust
+from perfkit.analysis.significance import COLUMNS, adjust, summary_verdicts
 
 KEY = "queryid"
 
@@ -77,14 +77,8 @@ def compare_queries(
         rows.append(row)
     out = pd.DataFrame(rows, index=table.index)
     out["p_adjusted"] = adjust(out["p_value"].to_numpy(dtype=float), correction)
-    change = (out["mean_ms_cand"] - out["mean_ms_base"]).abs()
-    practical = (change >= min_abs_ms) & ((out["ratio"] - 1).abs() >= min_ratio)
-    significant = out["p_adjusted"] < alpha
-    out["verdict"] = np.select(
-        [out["p_value"].isna(), significant & practical & (out["ci_low"] > 1),
-         significant & practical & (out["ci_high"] < 1)],
-        ["insufficient data", "regressed", "improved"], "unchanged",
-    )  # fmt: skip
+    out["verdict"] = summary_verdicts(out, alpha, min_ratio, min_abs_ms, "mean_ms_base",
+                                      "mean_ms_cand")  # fmt: skip
     out["test"] = "Welch t from pg_stat_statements mean/stddev"
     for column in ("p50_base", "p50_cand", "p95_base", "p95_cand", *COLUMNS[-3:]):
         out[column] = np.nan  # pg_stat_statements keeps no percentiles

@@ -231,3 +231,25 @@ def _verdicts(
         else:
             verdicts.append("unchanged")
     return verdicts
+
+
+def summary_verdicts(
+    out: pd.DataFrame, alpha: float, min_ratio: float, min_abs: float, base: str, cand: str
+) -> np.ndarray:
+    """Verdicts for tests on summaries (Welch from means, z from percentiles): the rules of
+    `compare_samples` on columns already computed - `base`/`cand` are the location columns
+    (e.g. ``mean_ms_base``), and p95 columns count when present and filled."""
+    change = (out[cand] - out[base]).abs()
+    practical = (change >= min_abs) & ((out["ratio"] - 1).abs() >= min_ratio)
+    up, down = practical & (out["ci_low"] > 1), practical & (out["ci_high"] < 1)
+    if "p95_ratio" in out:
+        tail = ((out["p95_cand"] - out["p95_base"]).abs() >= min_abs) & (
+            (out["p95_ratio"] - 1).abs() >= min_ratio
+        )
+        up |= tail & (out["p95_ci_low"] > 1)
+        down |= tail & (out["p95_ci_high"] < 1)
+    significant = out["p_adjusted"] < alpha
+    return np.select(
+        [out["p_value"].isna(), significant & up, significant & down],
+        ["insufficient data", "regressed", "improved"], "unchanged",
+    )  # fmt: skip
