@@ -6,7 +6,7 @@ GoAccess 1.x (``goaccess``) parsing the same file into its JSON report when it
 is installed. Prints lines/second, peak RSS and the ratios; the goal is at
 least 10x GoAccess's throughput with peak RSS at most 3x the DataFrame.
 
-Usage: python -m benchmarks [all|access|profiles] [--lines N] [--dumps N] [--repeat K]
+Usage: python -m benchmarks [all|access|profiles|pg|dask] [--lines N] [--dumps N] [--repeat K]
 """
 
 from __future__ import annotations
@@ -92,12 +92,14 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m benchmarks", description=__doc__.splitlines()[0]
     )
     parser.add_argument(
-        "which", nargs="?", choices=["all", "access", "profiles", "pg"], default="all"
+        "which", nargs="?", choices=["all", "access", "profiles", "pg", "dask"], default="all"
     )
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--dumps", type=int, default=1000, help="per-request dumps to merge")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each; the best is reported")
     parser.add_argument("--file", type=Path, help="use this log instead of generating one")
+    parser.add_argument("--sizes", default="1000000,4000000,20000000",
+                        help="dask: log sizes (lines) for the peak-memory series")  # fmt: skip
     args = parser.parse_args(argv)
     # access logs first: GoAccess's peak RSS is read from this process's children
     if args.which in ("all", "access"):
@@ -107,6 +109,11 @@ def main(argv: list[str] | None = None) -> int:
 
         print()
         run(args.dumps, min(args.repeat, 3))
+    if args.which in ("all", "dask"):
+        from benchmarks.dask_engine import run as run_dask
+
+        print()
+        run_dask(args.lines, [int(n) for n in args.sizes.split(",")], min(args.repeat, 3))
     if args.which in ("all", "pg"):
         from benchmarks.pg_snapshot import run as run_pg
 

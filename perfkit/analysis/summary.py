@@ -32,6 +32,8 @@ def summarize(
     and ``max_ms`` of `metric` (NaN values are left out of the latency
     figures but counted in ``count``), sorted by count, largest first.
     """
+    if _is_dask(requests):
+        return _summarize_dask(requests, by, freq, metric, percentiles)
     keys = [by] if isinstance(by, str) else list(by)
     missing = [k for k in [*keys, metric, "status"] if k not in requests.columns]
     if missing:
@@ -54,6 +56,20 @@ def summarize(
     )
     out = out.join(_latency(codes, values, n_groups, index, percentiles))
     return out.sort_values("count", ascending=False, kind="stable")
+
+
+def _is_dask(frame: object) -> bool:
+    return type(frame).__module__.startswith("dask")
+
+
+def _summarize_dask(requests, by, freq, metric, percentiles) -> pd.DataFrame:
+    """A Dask frame: per-partition totals and sketches merged in a tree (exact counts,
+    percentiles within the sketch's 1 % relative error; `perfkit.analysis.distributed`)."""
+    from perfkit.analysis.distributed import summarize_totals, totals
+
+    if freq is not None or not isinstance(by, str):
+        raise InputError("summarize on a Dask frame groups by one column, without freq")
+    return summarize_totals(totals(requests, by, metric), percentiles)
 
 
 def _group_codes(frame: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, pd.Index]:

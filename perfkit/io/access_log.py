@@ -77,6 +77,8 @@ def read_access_log(
     routes: Any = None,
     tz: str | None = None,
     on_bad_lines: OnBadLines = "warn",
+    engine: str = "pandas",
+    partition_bytes: int | None = None,
 ) -> pd.DataFrame:
     """Read web-server access logs into the requests frame (one row per request).
 
@@ -102,6 +104,11 @@ def read_access_log(
         parse; ``"warn"`` (default) and ``"skip"`` keep going. Either way the
         account in ``df.attrs["perfkit"]`` counts every line and keeps the
         rejected ones with file, line number and reason.
+    engine
+        ``"pandas"`` (default) reads now into memory; ``"dask"`` returns a lazy Dask
+        DataFrame with the same columns and dtypes, one partition per file or per
+        `partition_bytes` (64 MiB) of a plain file, for logs larger than memory or
+        spread over a cluster (`perfkit.io.dask_engine`; needs ``perfkit[dask]``).
 
     Returns
     -------
@@ -114,6 +121,15 @@ def read_access_log(
     """
     if on_bad_lines not in ("error", "warn", "skip"):
         raise InputError(f"on_bad_lines must be 'error', 'warn' or 'skip', not {on_bad_lines!r}")
+    if engine == "dask":
+        from perfkit.io import dask_engine
+
+        return dask_engine.read_access_log_dask(
+            paths, partition_bytes or dask_engine.PARTITION_BYTES, format=format, routes=routes,
+            tz=tz, on_bad_lines=on_bad_lines,
+        )  # fmt: skip
+    if engine != "pandas":
+        raise InputError(f"engine must be 'pandas' or 'dask', not {engine!r}")
     files = expand_paths(paths)
     fixed = None if isinstance(format, str) and format == "auto" else resolve(format)
     rules = None if routes is None else rules_from(routes)

@@ -1,0 +1,205 @@
+"""Summaries and comparisons of Dask request frames through mergeable sketches: no raw row moves.
+
+Each partition is reduced where it lies to, per route: the count, the 4xx
+and 5xx counts, the sum and the maximum of the latency, and a
+`LatencySketch`; the reductions are added up in a tree (counts, sums and
+maxima exactly; sketches by adding bucket counts). Counts and error rates
+are therefore exact, means exact to rounding, and percentiles within the
+sketch's relative error (``alpha``, 1 % by default) of the exact lower
+order statistic.
+
+`compare_sketches` is the rank test and the bootstrap on the sketches
+themselves: Mann–Whitney U on the bucketed values (every value replaced
+by its bucket's representative; ties within a bucket are ties), which is
+exactly what ``scipy.stats.mannwhitneyu`` (asymptotic, continuity
+corrected) computes on those values, and order-statistic bootstrap
+intervals drawn from bucket ranks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from perfkit.analysis.sketch import LatencySketch
+from perfkit.analysis.summary import PERCENTILES
+
+
+@dataclass
+class RouteTotals:
+    """Exact totals and a sketch for one group."""
+
+    count: int = 0
+    errors: int = 0
+    client_errors: int = 0
+    latency_n: int = 0
+    total: float = 0.0
+    maximum: float = float("-inf")
+    sketch: LatencySketch = field(default_factory=LatencySketch)
+
+    def merge(self, other: RouteTotals) -> RouteTotals:
+        self.count += other.count
+        self.errors += other.errors
+        self.client_errors += other.client_errors
+        self.latency_n += other.latency_n
+        self.total += other.total
+        self.maximum = max(self.maximum, other.maximum)
+        self.sketch.merge(other.sketch)
+        return self
+
+
+def partition_totals(frame: pd.DataFrame, by: str, metric: str, alpha: float) -> dict:
+    """Per group of one partition: its `RouteTotals` (only three columns are touched)."""
+    keys = frame[by]
+    codes, groups = pd.factorize(keys.astype(str) if isinstance(keys.dtype, pd.CategoricalDtype)
+                                 else keys, use_na_sentinel=True)  # fmt: skip
+    status = pd.to_numeric(frame["status"], errors="coerce").to_numpy(dtype="float64")
+    values = frame[metric].to_numpy(dtype="float64", na_value=np.nan)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(groups) + 1))
+    out = {}
+    for g, key in enumerate(groups):
+        rows = order[bounds[g] : bounds[g + 1]]
+        v, s = values[rows], status[rows]
+        present = v[~np.isnan(v)]
+        out[key] = RouteTotals(
+            count=len(rows), errors=int((s >= 500).sum()),
+            client_errors=int(((s >= 400) & (s < 500)).sum()),
+            latency_n=len(present), total=float(present.sum()),
+            maximum=float(present.max()) if len(present) else float("-inf"),
+            sketch=LatencySketch(alpha).add(present),
+        )  # fmt: skip
+    return out
+
+
+def merge_totals(parts: Sequence[dict]) -> dict:
+    merged: dict = {}
+    for part in parts:
+        for key, totals in part.items():
+            if key in merged:
+                merged[key].merge(totals)
+            else:
+                merged[key] = RouteTotals(sketch=LatencySketch(totals.sketch.alpha)).merge(totals)
+    return merged
+
+
+def totals(frame: Any, by: str = "route", metric: str = "duration_ms", alpha: float = 0.01
+           ) -> dict:  # fmt: skip
+    """Per-group totals of a Dask frame, reduced partition by partition in a tree."""
+    import dask
+
+    parts = [dask.delayed(partition_totals)(p, by, metric, alpha) for p in frame.to_delayed()]
+    while len(parts) > 1:  # a tree of merges, eight at a time
+        parts = [dask.delayed(merge_totals)(parts[i : i + 8]) for i in range(0, len(parts), 8)]
+    return dask.compute(parts[0])[0]
+
+
+def summarize_totals(groups: dict, percentiles: Sequence[float] = PERCENTILES) -> pd.DataFrame:
+    """The `summarize` table from merged totals."""
+    rows = {}
+    for key, t in groups.items():
+        row = {
+            "count": t.count, "error_rate": t.errors / t.count,
+            "client_error_rate": t.client_errors / t.count,
+            "mean_ms": t.total / t.latency_n if t.latency_n else np.nan,
+        }  # fmt: skip
+        quantiles = t.sketch.quantile([p / 100 for p in percentiles]) if t.latency_n else None
+        for i, p in enumerate(percentiles):
+            row[f"p{p:g}_ms"] = float(quantiles[i]) if quantiles is not None else np.nan
+        row["max_ms"] = t.maximum if t.latency_n else np.nan
+        rows[key] = row
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    return out.sort_values("count", ascending=False, kind="stable")
+
+
+def _binned(sketch: LatencySketch) -> tuple[np.ndarray, np.ndarray]:
+    """(representative value, count) per occupied bucket, ascending."""
+    occupied = np.flatnonzero(sketch.counts)
+    values = 2 * sketch.gamma ** (occupied + sketch.offset) / (sketch.gamma + 1)
+    counts = sketch.counts[occupied]
+    if sketch.zero_count:
+        values = np.concatenate([[0.0], values])
+        counts = np.concatenate([[sketch.zero_count], counts])
+    return values, counts
+
+
+def mannwhitney_binned(x: LatencySketch, y: LatencySketch) -> float:
+    """Two-sided asymptotic Mann–Whitney p-value of y against x on bucketed values
+    (tie-corrected, continuity-corrected: scipy's ``method="asymptotic"``)."""
+    vx, cx = _binned(x)
+    vy, cy = _binned(y)
+    values = np.union1d(vx, vy)
+    nx = np.zeros(len(values))
+    ny = np.zeros(len(values))
+    nx[np.searchsorted(values, vx)] = cx
+    ny[np.searchsorted(values, vy)] = cy
+    n1, n2 = nx.sum(), ny.sum()
+    below_x = np.cumsum(nx) - nx
+    u = float(np.sum(ny * (below_x + nx / 2)))  # U of y: x values below, ties count half
+    ties = nx + ny
+    total = n1 + n2
+    variance = n1 * n2 / 12 * ((total + 1) - np.sum(ties**3 - ties) / (total * (total - 1)))
+    if variance <= 0:
+        return 1.0
+    z = (abs(u - n1 * n2 / 2) - 0.5) / np.sqrt(variance)
+    return float(min(1.0, 2 * stats.norm.sf(max(z, 0.0))))
+
+
+def quantile_draws_binned(sketch: LatencySketch, q: float, n_boot: int, rng) -> np.ndarray:
+    """Bootstrap draws of the `q` quantile from the bucket counts (see
+    `significance._quantile_draws`: the same order-statistic law, on bucket ranks)."""
+    values, counts = _binned(sketch)
+    n = int(counts.sum())
+    k = int(np.floor(q * (n - 1))) + 1
+    cumulative = np.cumsum(counts)
+    cdf = stats.binom.sf(k - 1, n, cumulative / n)  # P(resampled quantile <= bucket's top rank)
+    return values[np.minimum(np.searchsorted(cdf, rng.random(n_boot)), len(values) - 1)]
+
+
+def compare_sketches(
+    base: dict, cand: dict, alpha: float = 0.05, correction: str = "holm",
+    min_ratio: float = 0.05, min_abs: float = 1.0, min_n: int = 20, n_boot: int = 2000,
+    confidence: float = 0.95, seed: int = 0,
+) -> pd.DataFrame:  # fmt: skip
+    """The comparison frame from per-group totals of two runs (see the module docstring)."""
+    from perfkit.analysis.significance import COLUMNS, adjust, min_p_value, summary_verdicts
+
+    rng = np.random.default_rng(seed)
+    tail = (1 - confidence) / 2 * 100
+    rows = {}
+    for key in sorted(set(base) | set(cand), key=str):
+        x, y = base.get(key), cand.get(key)
+        n1 = x.latency_n if x else 0
+        n2 = y.latency_n if y else 0
+        row: dict = {"n_base": n1, "n_cand": n2}
+        for side, t in (("base", x), ("cand", y)):
+            p50, p95 = t.sketch.quantile([0.5, 0.95]) if t and t.latency_n else (np.nan, np.nan)
+            row[f"p50_{side}"], row[f"p95_{side}"] = float(p50), float(p95)
+        if n1 < min_n or n2 < min_n or min_p_value(n1, n2) > alpha:
+            rows[key] = {**row, "p_value": np.nan}
+            continue
+        row["ratio"] = row["p50_cand"] / row["p50_base"] if row["p50_base"] else np.nan
+        row["p95_ratio"] = row["p95_cand"] / row["p95_base"] if row["p95_base"] else np.nan
+        for q, prefix in ((0.5, ""), (0.95, "p95_")):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratios = (quantile_draws_binned(y.sketch, q, n_boot, rng)
+                          / quantile_draws_binned(x.sketch, q, n_boot, rng))  # fmt: skip
+            low, high = np.percentile(ratios[~np.isnan(ratios)], [tail, 100 - tail],
+                                      method="inverted_cdf")  # fmt: skip
+            row[f"{prefix}ci_low"], row[f"{prefix}ci_high"] = float(low), float(high)
+        row["p_value"] = mannwhitney_binned(x.sketch, y.sketch)
+        rows[key] = row
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    for column in COLUMNS:
+        if column not in out:
+            out[column] = np.nan
+    out["p_adjusted"] = adjust(out["p_value"].to_numpy(dtype=float), correction)
+    out["verdict"] = summary_verdicts(out, alpha, min_ratio, min_abs, "p50_base", "p50_cand")
+    out["test"] = "Mann-Whitney U on sketch buckets; bootstrap from bucket ranks"
+    out.index.name = "route"
+    return out[COLUMNS]
