@@ -134,3 +134,26 @@ def test_dask_stays_optional(tmp_path):
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert "pip install 'perfkit[dask]'" in run.stdout
+
+
+def test_concurrency_from_a_dask_frame_equals_the_pandas_result(logs, cluster):
+    from perfkit.analysis.concurrency import concurrency_from_log
+
+    base, _ = logs
+    lazy = perfkit.read_access_log(base, format=FORMAT, engine="dask", partition_bytes=1 << 20)
+    eager = perfkit.read_access_log(base, format=FORMAT)
+    got, expected = concurrency_from_log(lazy, "5min"), concurrency_from_log(eager, "5min")
+    assert list(got.index) == list(expected.index)
+    assert got["requests"].tolist() == expected["requests"].tolist()
+    np.testing.assert_allclose(got["concurrency"], expected["concurrency"], rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(got["mean_ms"], expected["mean_ms"], rtol=1e-9)
+
+
+def test_reports_run_unchanged_with_the_dask_engine(tmp_path, cluster):
+    from perfkit.report.run import run_report
+
+    summary = run_report("regression", {"engine": "dask"}, tmp_path / "r.html")
+    pandas_summary = run_report("regression", {}, tmp_path / "p.html")
+    assert summary["regressed"] == pandas_summary["regressed"]
+    for name in ("overview", "memory_leak", "capacity"):
+        assert run_report(name, {"engine": "dask"}, tmp_path / f"{name}.html")["report"]

@@ -82,6 +82,7 @@ def n_plus_one(
         start, end = suspects["interval_start"].min(), suspects["interval_end"].max()
         times = requests["time"]
         window = ((times >= start) & (times <= end)).sum()
+        window = window.compute() if hasattr(window, "compute") else window  # a Dask frame
         suspects["requests_in_window"] = int(window)
         suspects["calls_per_request"] = suspects["calls"] / window if window else np.nan
         suspects = suspects[suspects["calls_per_request"] >= min_calls_per_request]

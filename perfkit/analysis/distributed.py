@@ -117,22 +117,27 @@ def summarize_totals(groups: dict, percentiles: Sequence[float] = PERCENTILES) -
     return out.sort_values("count", ascending=False, kind="stable")
 
 
-def _binned(sketch: LatencySketch) -> tuple[np.ndarray, np.ndarray]:
-    """(representative value, count) per occupied bucket, ascending."""
+def is_dask(frame: object) -> bool:
+    """Whether `frame` is a Dask collection (checked without importing Dask)."""
+    return type(frame).__module__.startswith("dask")
+
+
+def _binned(sketch: LatencySketch, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """(representative value x `scale`, count) per occupied bucket, ascending."""
     occupied = np.flatnonzero(sketch.counts)
     values = 2 * sketch.gamma ** (occupied + sketch.offset) / (sketch.gamma + 1)
     counts = sketch.counts[occupied]
     if sketch.zero_count:
         values = np.concatenate([[0.0], values])
         counts = np.concatenate([[sketch.zero_count], counts])
-    return values, counts
+    return values * scale, counts
 
 
-def mannwhitney_binned(x: LatencySketch, y: LatencySketch) -> float:
-    """Two-sided asymptotic Mann–Whitney p-value of y against x on bucketed values
-    (tie-corrected, continuity-corrected: scipy's ``method="asymptotic"``)."""
+def mannwhitney_binned(x: LatencySketch, y: LatencySketch, y_scale: float = 1.0) -> float:
+    """Two-sided asymptotic Mann–Whitney p-value of y (times `y_scale`) against x on bucketed
+    values (tie-corrected, continuity-corrected: scipy's ``method="asymptotic"``)."""
     vx, cx = _binned(x)
-    vy, cy = _binned(y)
+    vy, cy = _binned(y, y_scale)
     values = np.union1d(vx, vy)
     nx = np.zeros(len(values))
     ny = np.zeros(len(values))
@@ -150,10 +155,12 @@ def mannwhitney_binned(x: LatencySketch, y: LatencySketch) -> float:
     return float(min(1.0, 2 * stats.norm.sf(max(z, 0.0))))
 
 
-def quantile_draws_binned(sketch: LatencySketch, q: float, n_boot: int, rng) -> np.ndarray:
+def quantile_draws_binned(
+    sketch: LatencySketch, q: float, n_boot: int, rng, scale: float = 1.0
+) -> np.ndarray:
     """Bootstrap draws of the `q` quantile from the bucket counts (see
     `significance._quantile_draws`: the same order-statistic law, on bucket ranks)."""
-    values, counts = _binned(sketch)
+    values, counts = _binned(sketch, scale)
     n = int(counts.sum())
     k = int(np.floor(q * (n - 1))) + 1
     cumulative = np.cumsum(counts)
@@ -164,12 +171,15 @@ def quantile_draws_binned(sketch: LatencySketch, q: float, n_boot: int, rng) -> 
 def compare_sketches(
     base: dict, cand: dict, alpha: float = 0.05, correction: str = "holm",
     min_ratio: float = 0.05, min_abs: float = 1.0, min_n: int = 20, n_boot: int = 2000,
-    confidence: float = 0.95, seed: int = 0,
+    confidence: float = 0.95, seed: int = 0, normalize: bool = False,
 ) -> pd.DataFrame:  # fmt: skip
-    """The comparison frame from per-group totals of two runs (see the module docstring)."""
+    """The comparison frame from per-group totals of two runs (see the module docstring).
+    With `normalize` the candidate is divided by the run-wide shift (`shift_from_totals`),
+    as `compare(..., normalize=True)` does on raw rows; ``attrs["shift"]`` holds it."""
     from perfkit.analysis.significance import COLUMNS, adjust, min_p_value, summary_verdicts
 
     rng = np.random.default_rng(seed)
+    shift = shift_from_totals(base, cand, min_n) if normalize else 1.0
     tail = (1 - confidence) / 2 * 100
     rows = {}
     for key in sorted(set(base) | set(cand), key=str):
@@ -183,23 +193,60 @@ def compare_sketches(
         if n1 < min_n or n2 < min_n or min_p_value(n1, n2) > alpha:
             rows[key] = {**row, "p_value": np.nan}
             continue
-        row["ratio"] = row["p50_cand"] / row["p50_base"] if row["p50_base"] else np.nan
-        row["p95_ratio"] = row["p95_cand"] / row["p95_base"] if row["p95_base"] else np.nan
+        p50, p95 = row["p50_cand"] / shift, row["p95_cand"] / shift
+        row["ratio"] = p50 / row["p50_base"] if row["p50_base"] else np.nan
+        row["p95_ratio"] = p95 / row["p95_base"] if row["p95_base"] else np.nan
         for q, prefix in ((0.5, ""), (0.95, "p95_")):
             with np.errstate(divide="ignore", invalid="ignore"):
-                ratios = (quantile_draws_binned(y.sketch, q, n_boot, rng)
+                ratios = (quantile_draws_binned(y.sketch, q, n_boot, rng, 1 / shift)
                           / quantile_draws_binned(x.sketch, q, n_boot, rng))  # fmt: skip
             low, high = np.percentile(ratios[~np.isnan(ratios)], [tail, 100 - tail],
                                       method="inverted_cdf")  # fmt: skip
             row[f"{prefix}ci_low"], row[f"{prefix}ci_high"] = float(low), float(high)
-        row["p_value"] = mannwhitney_binned(x.sketch, y.sketch)
+        row["p_value"] = mannwhitney_binned(x.sketch, y.sketch, 1 / shift)
         rows[key] = row
     out = pd.DataFrame.from_dict(rows, orient="index")
     for column in COLUMNS:
         if column not in out:
             out[column] = np.nan
     out["p_adjusted"] = adjust(out["p_value"].to_numpy(dtype=float), correction)
-    out["verdict"] = summary_verdicts(out, alpha, min_ratio, min_abs, "p50_base", "p50_cand")
+    judged = out.assign(p50_cand=out["p50_cand"] / shift, p95_cand=out["p95_cand"] / shift)
+    out["verdict"] = summary_verdicts(judged, alpha, min_ratio, min_abs, "p50_base", "p50_cand")
     out["test"] = "Mann-Whitney U on sketch buckets; bootstrap from bucket ranks"
+    if shift != 1.0:
+        out["test"] = out["test"] + f"; relative to the run-wide shift x{shift:.3f}"
     out.index.name = "route"
-    return out[COLUMNS]
+    out = out[COLUMNS]
+    out.attrs["shift"] = shift
+    return out
+
+
+def shift_from_totals(base: dict, cand: dict, min_n: int = 20) -> float:
+    """`regression.common_shift` from per-group totals (sketch medians, weighted)."""
+    keys = [k for k in base if k in cand and min(base[k].latency_n, cand[k].latency_n) >= min_n]
+    if len(keys) < 3:
+        return 1.0
+    medians = [(base[k].sketch.quantile(0.5), cand[k].sketch.quantile(0.5)) for k in keys]
+    logs = np.array([np.log(c / b) if b > 0 and c > 0 else 0.0 for b, c in medians])
+    weights = np.array([min(base[k].latency_n, cand[k].latency_n) for k in keys], dtype=float)
+    order = np.argsort(logs)
+    cumulative = np.cumsum(weights[order])
+    return float(np.exp(logs[order][np.searchsorted(cumulative, cumulative[-1] / 2)]))
+
+
+def mix_from_totals(base: dict, cand: dict):
+    """`regression.mix_adjusted_change` from per-group totals (means and counts are exact)."""
+    from perfkit.analysis.regression import MixAdjusted
+
+    n = {k: t.latency_n for k, t in base.items() if t.latency_n}
+    weights = {k: v / sum(n.values()) for k, v in n.items()}
+    base_mean = {k: base[k].total / base[k].latency_n for k in n}
+    cand_mean = {k: cand[k].total / cand[k].latency_n for k in n if k in cand and cand[k].latency_n}
+    missing = tuple(str(k) for k in n if k not in cand_mean)
+
+    def overall(groups: dict) -> float:
+        count = sum(t.latency_n for t in groups.values())
+        return sum(t.total for t in groups.values()) / count if count else float("nan")
+
+    adjusted = sum(weights[k] * cand_mean.get(k, base_mean[k]) for k in n)
+    return MixAdjusted(overall(base), overall(cand), adjusted, missing)

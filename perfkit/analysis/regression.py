@@ -46,11 +46,10 @@ def compare(
     if any(type(f).__module__.startswith("dask") for f in (baseline, candidate)):
         from perfkit.analysis.distributed import compare_sketches, totals
 
-        if normalize:
-            raise ValueError("normalize is not available for Dask frames yet")
         return compare_sketches(
             totals(baseline, by, metric), totals(candidate, by, metric), alpha=alpha,
             correction=correction, min_ratio=min_ratio, min_abs=min_abs, min_n=min_n, seed=seed,
+            normalize=normalize,
         )  # fmt: skip
     shift = common_shift(baseline, candidate, by, metric, min_n) if normalize else 1.0
     scaled = candidate.assign(**{metric: candidate[metric] / shift}) if shift != 1.0 else candidate

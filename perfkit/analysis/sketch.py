@@ -95,6 +95,16 @@ class LatencySketch:
             out = np.where(rank < self.zero_count, 0.0, value)
         return float(out[0]) if np.ndim(q) == 0 else out
 
+    def share_at_most(self, value: float) -> float:
+        """The share of values at or under `value` (bucket resolution: `alpha` relative)."""
+        if not self.count:
+            return float("nan")
+        if value <= self.min_value:
+            return self.zero_count / self.count
+        top = int(np.ceil(np.log(value) / self._log_gamma)) - self.offset
+        inside = int(self.counts[: max(0, min(top + 1, len(self.counts)))].sum())
+        return (self.zero_count + inside) / self.count
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (with ``format_version``) for saving partial summaries."""
         return {

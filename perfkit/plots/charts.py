@@ -63,6 +63,18 @@ def ecdf(base: pd.Series, cand: pd.Series, title: str) -> go.Figure:
     return styled(fig, title, "a curve to the right is slower; the gap at 0.95 is the p95 change")
 
 
+def ecdf_from_quantiles(base, cand, title: str) -> go.Figure:
+    """The same ECDFs from two `LatencySketch`es (the Dask engine: no raw rows at hand)."""
+    fig = go.Figure()
+    for sketch, name, colour in ((base, "baseline", NEUTRAL), (cand, "candidate", REGRESSED)):
+        if sketch is not None and sketch.count:
+            fig.add_trace(go.Scatter(x=sketch.quantile(QUANTILES), y=QUANTILES, mode="lines",
+                                     name=name, line={"color": colour, "shape": "hv"}))  # fmt: skip
+    fig.update_layout(xaxis_type="log", xaxis_title="ms (log scale)", yaxis_title="share",
+                      yaxis_tickformat=".0%", height=340)  # fmt: skip
+    return styled(fig, title, "from merged sketches (1 % relative error)")
+
+
 def _buckets(times: pd.Series) -> str:
     span = (times.max() - times.min()).total_seconds()
     for seconds in (1, 5, 10, 30, 60, 300, 900, 3600, 6 * 3600, 86400):
@@ -76,10 +88,23 @@ def latency_timeline(requests: pd.DataFrame, title: str, routes: list | None = N
     frame = requests.dropna(subset=["time", "duration_ms"])
     if routes:
         frame = frame[frame["route"].astype(str).isin([str(r) for r in routes])]
-    bucket = _buckets(frame["time"])
-    grouped = frame.groupby(frame["time"].dt.floor(bucket))["duration_ms"]
-    stats = pd.DataFrame({"p50": grouped.median(), "p95": grouped.quantile(0.95),
-                          "count": grouped.size()})  # fmt: skip
+    if type(frame).__module__.startswith("dask"):  # per-bucket sketches, no raw rows moved
+        import dask
+
+        from perfkit.analysis.distributed import totals
+
+        first, last = dask.compute(frame["time"].min(), frame["time"].max())
+        bucket = _buckets(pd.Series([first, last]))
+        groups = totals(frame.assign(_bucket=frame["time"].dt.floor(bucket)), by="_bucket")
+        stats = pd.DataFrame.from_dict(
+            {k: {"p50": t.sketch.quantile(0.5), "p95": t.sketch.quantile(0.95), "count": t.count}
+             for k, t in groups.items()}, orient="index",
+        ).sort_index()  # fmt: skip
+    else:
+        bucket = _buckets(frame["time"])
+        grouped = frame.groupby(frame["time"].dt.floor(bucket))["duration_ms"]
+        stats = pd.DataFrame({"p50": grouped.median(), "p95": grouped.quantile(0.95),
+                              "count": grouped.size()})  # fmt: skip
     fig = go.Figure()
     for column, colour in (("p50", NEUTRAL), ("p95", REGRESSED)):
         fig.add_trace(go.Scatter(x=stats.index, y=stats[column], name=column, mode="lines",

@@ -158,6 +158,7 @@ def capacity_report(
     traffic: str | Path | None = None,
     log_format: str = "auto",
     settle_s: float = 5.0,
+    engine: str = "pandas",
 ) -> CapacityReport:
     """Fit and size from a run folder (Locust step load and/or access log)."""
     from perfkit.analysis.capacity import fit_usl
@@ -165,7 +166,7 @@ def capacity_report(
     from perfkit.analysis.sizing import recommend_gunicorn
     from perfkit.errors import InputError
 
-    run = run if isinstance(run, Run) else load_run(run, log_format)
+    run = run if isinstance(run, Run) else load_run(run, log_format, engine=engine)
     notes: list[str] = []
     steps = usl = log_points = log_usl = plan = growth = None
     service_s = float("nan")
@@ -192,7 +193,8 @@ def capacity_report(
                     "term only; the step load's fit is the one to plan with."
                 )
         if math.isnan(service_s):  # no step load: the log's mean
-            service_s = float(run.requests["duration_ms"].mean()) / 1000
+            mean = run.requests["duration_ms"].mean()
+            service_s = float(mean.compute() if hasattr(mean, "compute") else mean) / 1000
     if not math.isnan(service_s):
         try:
             plan = recommend_gunicorn(service_s, cores or os.cpu_count() or 1, cpu_share,

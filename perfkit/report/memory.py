@@ -116,20 +116,22 @@ def memory_report(
     container_limit_mib: float | None = None,
     log_format: str = "auto",
     min_mib_per_hour: float = 1.0,
+    engine: str = "pandas",
 ) -> MemoryReport:
     """Fit every process of a run; requests per worker-hour come from its access log if any."""
     from perfkit.analysis.leak import fit_leak
     from perfkit.errors import InputError
 
-    run = run if isinstance(run, Run) else load_run(run, log_format)
+    run = run if isinstance(run, Run) else load_run(run, log_format, engine=engine)
     if run.memory is None:
         raise InputError(f"{run.name}: no memory samples (memory.csv, *.dat or *.prom)")
     per_hour = None
     workers = run.memory[run.memory["role"].astype(str) == "worker"]
     if run.requests is not None and len(workers):
-        hours = (run.requests["time"].max() - run.requests["time"].min()).total_seconds() / 3600
+        count, first, last = run.request_span()
+        hours = (last - first).total_seconds() / 3600
         alive = workers.groupby(workers["time"].dt.floor("10s"))["pid"].nunique().median()
-        per_hour = len(run.requests) / hours / max(alive, 1) if hours > 0 else None
+        per_hour = count / hours / max(alive, 1) if hours > 0 else None
     fits = fit_leak(
         run.memory, limit_bytes=limit_mib * MIB if limit_mib else None,
         min_mib_per_hour=min_mib_per_hour, requests_per_hour=per_hour,

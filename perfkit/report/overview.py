@@ -120,6 +120,7 @@ def overview_report(
     log_format: str = "auto",
     pg_dsn: str | None = None,
     pg_window_s: float = 10.0,
+    engine: str = "pandas",
 ) -> OverviewReport:
     """Everything one run says about the service against its targets.
 
@@ -135,7 +136,7 @@ def overview_report(
     from perfkit.analysis.slo import slo_compliance
     from perfkit.errors import InputError
 
-    run = run if isinstance(run, Run) else load_run(run, log_format)
+    run = run if isinstance(run, Run) else load_run(run, log_format, engine=engine)
     if run.requests is None:
         raise InputError(f"{run.name}: no access log; the overview needs one")
     if pg_dsn:

@@ -25,6 +25,7 @@ class RegressionReport:
     mix: Any
     attribution: Any
     alpha: float
+    sketches: tuple | None = None  # per-route totals of both sides (the Dask engine)
 
     # -- verdicts ------------------------------------------------------------------------
     def regressed(self) -> pd.DataFrame:
@@ -164,7 +165,7 @@ class RegressionReport:
 
     def distributions(self, top: int = 3) -> list:
         """ECDFs of the regressed endpoints (or the most changed ones when none regressed)."""
-        from perfkit.plots.charts import ecdf
+        from perfkit.plots.charts import ecdf, ecdf_from_quantiles
 
         chosen = list(self.regressed().index)
         if not chosen:
@@ -172,6 +173,10 @@ class RegressionReport:
             chosen = list((ranked["ratio"] - 1).abs().sort_values(ascending=False).index[:top])
         figures = []
         for route in chosen[:6]:
+            if self.sketches is not None:  # Dask engine: the curves from the merged sketches
+                base_t, cand_t = (side.get(route) for side in self.sketches)
+                figures.append(ecdf_from_quantiles(base_t.sketch, cand_t.sketch, f"{route}"))
+                continue
             base = self.base.requests.loc[self.base.requests["route"].astype(str) == str(route)]
             cand = self.cand.requests.loc[self.cand.requests["route"].astype(str) == str(route)]
             figures.append(ecdf(base["duration_ms"], cand["duration_ms"], f"{route}"))
@@ -249,24 +254,36 @@ def regression_report(
     min_ms: float = 1.0,
     correction: str = "holm",
     normalize: bool = True,
+    engine: str = "pandas",
 ) -> RegressionReport:
-    """Load both runs (folders or `Run`s) and compare everything they have in common."""
+    """Load both runs (folders or `Run`s) and compare everything they have in common.
+    ``engine="dask"`` reads the access logs lazily and compares them through sketches."""
     from perfkit.analysis.attribution import attribute
+    from perfkit.analysis.distributed import compare_sketches, is_dask, mix_from_totals, totals
     from perfkit.analysis.loadtest_compare import compare_loadtests
     from perfkit.analysis.profile_diff import compare_profiles
     from perfkit.analysis.queries import compare_queries
     from perfkit.analysis.regression import compare, mix_adjusted_change
 
-    base = baseline if isinstance(baseline, Run) else load_run(baseline, log_format, routes)
-    cand = candidate if isinstance(candidate, Run) else load_run(candidate, log_format, routes)
+    base = baseline if isinstance(baseline, Run) else load_run(baseline, log_format, routes,
+                                                                 engine=engine)  # fmt: skip
+    cand = candidate if isinstance(candidate, Run) else load_run(candidate, log_format, routes,
+                                                                  engine=engine)  # fmt: skip
     if base.requests is None or cand.requests is None:
         from perfkit.errors import InputError
 
         missing = base.name if base.requests is None else cand.name
         raise InputError(f"{missing}: no access log; the regression report needs one per run")
     options = {"alpha": alpha, "correction": correction, "min_ratio": min_change}
-    endpoints = compare(base.requests, cand.requests, min_abs=min_ms, normalize=normalize,
-                        **options)  # fmt: skip
+    sketches = None
+    if is_dask(base.requests) or is_dask(cand.requests):
+        sketches = (totals(base.requests), totals(cand.requests))
+        endpoints = compare_sketches(*sketches, min_abs=min_ms, normalize=normalize, **options)
+        mix = mix_from_totals(*sketches)
+    else:
+        endpoints = compare(base.requests, cand.requests, min_abs=min_ms, normalize=normalize,
+                            **options)  # fmt: skip
+        mix = mix_adjusted_change(base.requests, cand.requests)
     queries = functions = loadtest = None
     if base.statements is not None and cand.statements is not None:
         queries = compare_queries(base.statements, cand.statements, **options)
@@ -278,6 +295,5 @@ def regression_report(
         cand.profile is not None or cand.outbound is not None
     )
     attribution = attribute(base.evidence(), cand.evidence(), routes) if usable else None
-    return RegressionReport(base, cand, endpoints, queries, functions, loadtest,
-                            mix_adjusted_change(base.requests, cand.requests), attribution,
-                            alpha)  # fmt: skip
+    return RegressionReport(base, cand, endpoints, queries, functions, loadtest, mix, attribution,
+                            alpha, sketches)  # fmt: skip
