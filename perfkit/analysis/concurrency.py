@@ -51,17 +51,24 @@ def concurrency_from_log(requests: pd.DataFrame, interval: str = "1min") -> pd.D
     area = _in_flight_area(np.sort(start), np.sort(end), edges)
     bucket = np.clip(((end - first) // step_s).astype(int), 0, len(edges) - 2)
     grouped = pd.DataFrame({"b": bucket, "ms": duration * 1000}).groupby("b")["ms"]
-    out = pd.DataFrame(index=pd.RangeIndex(len(edges) - 1))
-    out["requests"] = grouped.size().reindex(out.index, fill_value=0)
-    out["throughput_per_s"] = out["requests"] / step_s
-    out["concurrency"] = np.diff(area) / step_s
-    out["mean_ms"] = grouped.mean().reindex(out.index)
-    out["p95_ms"] = grouped.quantile(0.95).reindex(out.index)
+    index = pd.RangeIndex(len(edges) - 1)
+    return _table(
+        edges, area, grouped.size().reindex(index, fill_value=0).to_numpy(),
+        grouped.mean().reindex(index).to_numpy(), grouped.quantile(0.95).reindex(index).to_numpy(),
+        step_s, origin, frame["time"].dt.tz, whole_seconds,
+    )  # fmt: skip
+
+
+def _table(edges, area, counts, mean_ms, p95_ms, step_s, origin, tz, whole) -> pd.DataFrame:
+    """The per-interval table both engines return (index: interval starts in `tz`)."""
+    out = pd.DataFrame({"requests": counts, "throughput_per_s": counts / step_s,
+                        "concurrency": np.diff(area) / step_s, "mean_ms": mean_ms,
+                        "p95_ms": p95_ms})  # fmt: skip
     out["little_concurrency"] = out["throughput_per_s"] * out["mean_ms"].fillna(0) / 1000
     starts = pd.to_datetime(origin + np.round(edges[:-1] * 1e9).astype(np.int64), utc=True)
-    out.index = starts.tz_convert(frame["time"].dt.tz)
+    out.index = starts.tz_convert(tz)
     out.index.name = "interval_start"
-    out.attrs["time_resolution_s"] = 1.0 if whole_seconds else 1e-6
+    out.attrs["time_resolution_s"] = 1.0 if whole else 1e-6
     return out
 
 
@@ -99,17 +106,10 @@ def _concurrency_dask(requests, interval: str) -> pd.DataFrame:
     area = sum(p[0] for p in pieces)
     counts = sum(p[1] for p in pieces)
     sums = sum(p[2] for p in pieces)
-    out = pd.DataFrame({"requests": counts, "throughput_per_s": counts / step_s,
-                        "concurrency": np.diff(area) / step_s})  # fmt: skip
     with np.errstate(invalid="ignore", divide="ignore"):
-        out["mean_ms"] = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
-    out["p95_ms"] = np.nan
-    out["little_concurrency"] = out["throughput_per_s"] * out["mean_ms"].fillna(0) / 1000
-    starts = pd.to_datetime(origin + np.round(edges[:-1] * 1e9).astype(np.int64), utc=True)
-    out.index = starts.tz_convert(frame["time"].dtype.tz)
-    out.index.name = "interval_start"
-    out.attrs["time_resolution_s"] = 1.0 if whole else 1e-6
-    return out
+        mean_ms = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    return _table(edges, area, counts, mean_ms, np.full(len(counts), np.nan), step_s, origin,
+                  frame["time"].dtype.tz, whole)  # fmt: skip
 
 
 def _in_flight_area(starts: np.ndarray, ends: np.ndarray, at: np.ndarray) -> np.ndarray:
