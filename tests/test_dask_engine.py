@@ -155,5 +155,13 @@ def test_reports_run_unchanged_with_the_dask_engine(tmp_path, cluster):
     summary = run_report("regression", {"engine": "dask"}, tmp_path / "r.html")
     pandas_summary = run_report("regression", {}, tmp_path / "p.html")
     assert summary["regressed"] == pandas_summary["regressed"]
-    for name in ("overview", "memory_leak", "capacity"):
-        assert run_report(name, {"engine": "dask"}, tmp_path / f"{name}.html")["report"]
+    overview = run_report("overview", {"engine": "dask"}, tmp_path / "o.html")
+    pandas_overview = run_report("overview", {}, tmp_path / "po.html")
+    assert overview["failing"] == pandas_overview["failing"]
+    for name, figures in overview["classes"].items():  # means exact, class membership the same
+        assert figures["mean_ms"] == pytest.approx(pandas_overview["classes"][name]["mean_ms"])
+    leak = run_report("memory_leak", {"engine": "dask"}, tmp_path / "m.html")
+    assert leak["leak"] is True and leak["leaks"] == run_report("memory_leak", {},
+                                                                tmp_path / "pm.html")["leaks"]
+    capacity = run_report("capacity", {"engine": "dask"}, tmp_path / "c.html")
+    assert capacity["usl"] == run_report("capacity", {}, tmp_path / "pc.html")["usl"]
