@@ -18,16 +18,20 @@ def read_pg_stat(source, view: str, snapshot_time=None) -> pd.DataFrame:
 
     `view` is one of ``statements``, ``tables``, ``indexes``, ``database``,
     ``activity``. `source` is a DSN or psycopg connection (read live, now), a
-    snapshot store folder (every stored snapshot), or a psql CSV export
-    (`snapshot_time` for exports without that column and no time in their name).
+    snapshot store folder (every stored snapshot), or psql CSV exports: one
+    file, a folder of them, a glob or a list (every snapshot of `view` among
+    them, oldest first; each file's view is told by its columns, see
+    `perfkit.io.pg_csv`). `snapshot_time` is for exports without that column
+    and no time in their name. A source without `view` raises `ViewMissing`
+    (an `InputError`) naming the views it holds.
     """
     if view not in VIEW_NAMES:
         raise InputError(f"view must be one of {', '.join(VIEW_NAMES)}, not {view!r}")
     kind, value = pg_stat.resolve_source(source)
     if kind == "store":
         return pg_store.read_store(value, view)
-    if kind == "csv":
-        return pg_csv.read_csv_export(value, snapshot_time)
+    if kind == "exports":
+        return pg_csv.read_exports(value, view, snapshot_time)
     frames, notes = _live(kind, value, (view,))
     if view not in frames:
         raise pg_stat.StatisticsUnavailable("; ".join(notes))

@@ -21,6 +21,7 @@ the newest (``total_time`` -> ``total_exec_time``, ``blk_read_time`` ->
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 from pathlib import Path
@@ -101,6 +102,10 @@ _URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
 
 class StatisticsUnavailable(PerfkitError):
     """A statistics view cannot be read on this server (e.g. pg_stat_statements missing)."""
+
+
+class ViewMissing(InputError):
+    """A store or a set of exports holds no snapshot of the view asked for (others, maybe)."""
 
 
 def redact_dsn(dsn: str) -> str:
@@ -276,18 +281,28 @@ def is_dsn(text: str) -> bool:
 
 
 def resolve_source(source) -> tuple[str, Any]:
-    """('conn', connection) | ('dsn', text) | ('store', folder) | ('csv', file) for `source`."""
+    """('conn', connection) | ('dsn', text) | ('store', folder) | ('exports', [sources]).
+
+    A folder with ``perfkit-store.json`` is a snapshot store; any other folder,
+    a file, a glob pattern or a list of them are psql CSV exports.
+    """
     if hasattr(source, "execute") and hasattr(source, "cursor"):
         return ("conn", source)
+    if isinstance(source, list | tuple):
+        if not source:
+            raise InputError("an empty list of psql CSV exports")
+        return ("exports", list(source))
     if isinstance(source, Path) or (isinstance(source, str) and os.path.exists(source)):
         path = Path(source)
-        if path.is_dir():
+        if path.is_dir() and (path / "perfkit-store.json").exists():
             return ("store", path)
-        if path.suffix.lower() in (".csv", ".gz", ".bz2", ".xz"):
-            return ("csv", path)
-        raise InputError(f"{path}: expected a snapshot store folder or a psql CSV export")
+        return ("exports", [path])
+    if isinstance(source, str) and glob.has_magic(source) and glob.glob(source):
+        return ("exports", [source])
     if isinstance(source, str) and is_dsn(source):
         return ("dsn", source)
+    if isinstance(source, str) and glob.has_magic(source):
+        raise InputError(f"{source}: the pattern matches no file")
     raise InputError(
         f"{redact_dsn(str(source))!r}: no such file or folder, and not a connection string "
         "(host=... dbname=... or postgresql://...)"

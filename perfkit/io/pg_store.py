@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from perfkit.errors import InputError
-from perfkit.io.pg_stat import to_frame
+from perfkit.io.pg_stat import VIEWS, ViewMissing, to_frame
 
 FORMAT_VERSION = 1
 MANIFEST = "perfkit-store.json"
@@ -116,7 +116,11 @@ def read_store(store: Path, view: str) -> pd.DataFrame:
         raise InputError(f"{store}: store format_version {found!r}, expected {FORMAT_VERSION}")
     files = sorted((store / view).glob("*.parquet"))
     if not files:
-        raise InputError(f"{store}: no snapshots of '{view}' in the store")
+        held = [v for v in VIEWS if any((store / v).glob("*.parquet"))]
+        raise ViewMissing(
+            f"{store}: no snapshots of '{view}' in the store "
+            f"(it holds: {', '.join(held) or 'no snapshot'})"
+        )
     frames = []
     for path in files:
         try:
