@@ -71,8 +71,9 @@ def _locust_csv(prefix: Path, kind: str) -> pd.DataFrame:
         )
     try:
         frame = pd.read_csv(path, na_values=["N/A"], keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: not a Locust CSV ({exc})") from exc
+    _whole_rows(path)
     renamed = {}
     for column in frame.columns:
         percent = _PERCENT.match(column.strip())
@@ -91,6 +92,22 @@ def _locust_csv(prefix: Path, kind: str) -> pd.DataFrame:
     frame["name"] = frame["name"].fillna("").astype(str)
     frame["type"] = frame["type"].fillna("").astype(str)
     return frame
+
+
+def _whole_rows(path: Path) -> None:
+    """`InputError` when a row has fewer or more fields than the header (a file cut off mid-write):
+    pandas would fill the missing ones with NaN."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = csv.reader(handle)
+        width = len(next(rows, []))
+        for number, row in enumerate(rows, start=2):
+            if row and len(row) != width:
+                raise InputError(
+                    f"{path}: row {number} has {len(row)} fields, the header {width}; the file "
+                    "is truncated or damaged"
+                )
 
 
 def _snake(text: str) -> str:

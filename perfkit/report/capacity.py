@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from perfkit.report.display import md, table
+from perfkit.report.display import esc, md, table
 from perfkit.report.evidence import Run, load_run
 from perfkit.targets import BRIEF, Targets
 
@@ -27,6 +27,7 @@ class CapacityReport:
     plan: Any
     growth: Any
     notes: list[str]
+    cannot_judge: list[str] = field(default_factory=list)  # what a failed source left unjudged
 
     def summary(self) -> dict:
         usl = self.usl
@@ -43,6 +44,8 @@ class CapacityReport:
             "growth_per_month": None if self.growth is None else self.growth.growth_per_month,
             "capacity_reached": None if self.growth is None or self.growth.reaches is None
             else str(self.growth.reaches.date()),
+            "cannot_judge": list(self.cannot_judge),
+            "failed_sources": {k: self.run.problem(k) for k in self.run.problems},
         }  # fmt: skip
 
     def verdict(self) -> Any:
@@ -50,6 +53,10 @@ class CapacityReport:
 
         t = self.targets
         lines = []
+        if self.cannot_judge:
+            lines.append("**Cannot judge everything: a source could not be read.**\n")
+            lines += [f"- {esc(reason)}" for reason in self.cannot_judge]
+            lines.append("")
         if self.usl is not None:
             peak = self.usl.peak_throughput
             ok = peak * 60 >= t.requests_per_minute
@@ -84,7 +91,8 @@ class CapacityReport:
         from perfkit.plots.charts import usl_curve
 
         if self.usl is None:
-            return md("No step load in this run: no USL fit from a load test.")
+            return md("{why}", why=self.run.absent(
+                "locust", "No step load in this run: no USL fit from a load test."))  # fmt: skip
         rate = self.targets.requests_per_minute / 60
         return usl_curve(self.steps["users"], self.steps["throughput_per_s"], self.usl,
                          "Throughput against users (Locust step load)", rate,
@@ -94,8 +102,9 @@ class CapacityReport:
         from perfkit.plots.charts import usl_curve
 
         if self.log_usl is None:
-            return md("The access log does not cover enough distinct concurrency levels for a "
-                      "USL fit of its own.")  # fmt: skip
+            return md("{why}", why=self.run.absent("access log", "No access log in this run.")
+                      if self.run.requests is None else "The access log does not cover enough "
+                      "distinct concurrency levels for a USL fit of its own.")  # fmt: skip
         points = self.log_points
         return usl_curve(points["concurrency"], points["throughput_per_s"], self.log_usl,
                          "Throughput against requests in flight (from the access log)",
@@ -105,11 +114,17 @@ class CapacityReport:
         from perfkit.plots.charts import sizing_curve
 
         if self.plan is None:
-            return md("No service time measured: no sizing.")
+            failed = [
+                self.run.problem(k) for k in ("locust", "access log") if k in self.run.problems
+            ]
+            return md("{why}", why="No service time measured: no sizing." + "".join(
+                f" Could not be read: {p}" for p in failed))  # fmt: skip
         return sizing_curve(self.plan.arrival_rate_per_s, self.service_s, self.plan,
                             "Response time against workers x threads (Erlang C)")  # fmt: skip
 
     def growth_figure(self):
+        if self.growth is None and "traffic" in self.run.problems:
+            return md("{why}", why=self.run.absent("traffic", ""))
         if self.growth is None:
             return md(
                 "Traffic growth needs at least three weeks of daily peaks (pass `traffic` as "
@@ -136,7 +151,7 @@ class CapacityReport:
 
     def steps_table(self) -> Any:
         if self.steps is None:
-            return md("No Locust step load in this run.")
+            return md("{why}", why=self.run.absent("locust", "No Locust step load in this run."))
         columns = ["users", "seconds", "requests", "throughput_per_s", "mean_ms", "in_flight",
                    "failures"]  # fmt: skip
         return table(self.steps[columns], floats="{:,.2f}", index=False)
@@ -190,7 +205,12 @@ def capacity_report(
                 notes.append(
                     f"The access log reaches {seen:.0f} requests in flight: too few to pin the "
                     "coherency term (kappa) down, so its USL fit is shown for the contention "
-                    "term only; the step load's fit is the one to plan with."
+                    "term only"
+                    + (
+                        "; the step load's fit is the one to plan with."
+                        if usl is not None
+                        else ": a step load (Locust) would give the peak."
+                    )
                 )
         if math.isnan(service_s):  # no step load: the log's mean
             mean = run.requests["duration_ms"].mean()
@@ -202,9 +222,18 @@ def capacity_report(
         except InputError as exc:
             notes.append(f"Sizing: {exc}")
     if traffic is not None:
-        growth = _growth(traffic, plan, service_s, log_format)
+        try:
+            growth = _growth(traffic, plan, service_s, log_format)
+        except InputError as exc:  # the rest of the report stands without the projection
+            run.problems["traffic"] = str(exc)
+            run.sources["traffic"] = [str(traffic)]
+    unjudged = [run.failed("locust", "throughput against users from the step load (USL) and the "
+                           "service time it gives the sizing"),
+                run.failed("access log", "throughput against requests in flight from the access "
+                           "log" + ("" if usl is not None else ", and the sizing's service time")),
+                run.failed("traffic", "when traffic growth reaches capacity")]  # fmt: skip
     return CapacityReport(run, targets, steps, usl, log_points, log_usl, service_s, plan, growth,
-                          notes)  # fmt: skip
+                          notes, [u for u in unjudged if u])  # fmt: skip
 
 
 def _growth(traffic, plan, service_s, log_format):

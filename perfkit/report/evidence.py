@@ -6,13 +6,17 @@ A run folder may hold any of: ``access.log*`` (or ``*.log*``), ``profiles/``
 ``locust_stats.csv`` and ``locust_stats_history.csv``, ``outbound.jsonl*``.
 An ``access_log_format.txt`` beside the log gives the server's log format
 (e.g. Gunicorn's ``access_log_format``) when it is not one perfkit detects.
-Whatever is missing is None and the reports say so; whatever is present
-but broken raises `InputError` naming the file.
+``pg/`` may also hold psql CSV exports (`perfkit.io.pg_csv`). Whatever is
+missing is None and the reports say so. Each source loads on its own: one
+that is present but broken (an `InputError`, naming the file) is recorded in
+`Run.problems`, its frame stays None and the rest loads; only a folder where
+nothing could be read raises. Any other exception is a bug and propagates.
 """
 
 from __future__ import annotations
 
 import glob
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,12 +34,36 @@ class Run:
     profile: object | None = None
     pyspy: object | None = None
     statements: pd.DataFrame | None = None  # pg_deltas of pg_stat_statements
-    pg_store: Path | None = None
+    pg_store: Path | None = None  # pg/: a snapshot store or a folder of psql CSV exports
     memory: pd.DataFrame | None = None
     locust_stats: pd.DataFrame | None = None
     locust_history: pd.DataFrame | None = None
     outbound: pd.DataFrame | None = None
     sources: dict[str, list[str]] = field(default_factory=dict)
+    problems: dict[str, str] = field(default_factory=dict)  # source -> why it failed
+    folder: Path | None = None
+
+    def problem(self, source: str) -> str | None:
+        """Why `source` (``memory``, ``pg``, ``locust``...) failed, its files shown from the
+        run folder's parent (``soak/memory.csv: ...``); None when it did not fail."""
+        message = self.problems.get(source)
+        if message is None or self.folder is None:
+            return message
+        return message.replace(f"{self.folder.parent}/", "")
+
+    def failed(self, source: str, judged: str) -> str | None:
+        """A plain-English reason that `judged` could not be judged, when `source` failed."""
+        why = self.problem(source)
+        if why is None:
+            return None
+        return f"{judged}: the {LABELS.get(source, source)} could not be read ({why})"
+
+    def absent(self, source: str, nothing: str) -> str:
+        """What a section shows when its `source` is missing: the failure, else `nothing`."""
+        why = self.problem(source)
+        if why is None:
+            return nothing
+        return f"The {LABELS.get(source, source)} could not be read, so this is not shown: {why}"
 
     def request_span(self) -> tuple[int, pd.Timestamp, pd.Timestamp]:
         """(requests, first time, last time) of the access log, whichever the engine."""
@@ -104,8 +132,22 @@ class Run:
                 "Locust": "locust"}  # fmt: skip
         for row in rows:
             row["files"] = _shown_sources(self.sources.get(keys[row["source"]], []))
+        for source in self.problems:
+            rows.append({"source": LABELS.get(source, source), "records": pd.NA,
+                         "rejected": pd.NA, "from": pd.NaT, "to": pd.NaT,
+                         "note": f"FAILED, not used: {self.problem(source)}",
+                         "files": _shown_sources(self.sources.get(source, []))})  # fmt: skip
         columns = ["source", "records", "rejected", "from", "to", "note", "files"]
         return pd.DataFrame(rows, columns=columns)
+
+
+LABELS = {
+    "access log": "access log", "profiles": "profiles", "py-spy": "py-spy profile",
+    "pg": "PostgreSQL statistics", "memory": "memory samples", "locust": "Locust statistics",
+    "outbound": "outbound-call log", "pg tables": "PostgreSQL table statistics",
+    "pg indexes": "PostgreSQL index statistics", "pg database": "PostgreSQL database statistics",
+    "pg live": "live PostgreSQL server", "traffic": "traffic history",
+}  # fmt: skip
 
 
 def _shown_sources(sources: list[str], limit: int = 3) -> str:
@@ -161,40 +203,72 @@ def load_run(
     folder = resolve(folder)
     if not folder.is_dir():
         raise InputError(f"{folder}: no such run folder (expected a folder of collected evidence)")
-    run = Run(name or folder.name)
+    run = Run(name or folder.name, folder=folder)
     logs = _first(folder, ("access.log*", "access*.log*", "*.log.gz", "*.log"))
-    sidecar = folder / "access_log_format.txt"
-    if log_format == "auto" and sidecar.exists():  # the server's own format, saved beside the log
-        log_format = sidecar.read_text(encoding="utf-8").strip()
     if logs:
-        run.requests = perfkit.read_access_log(logs, format=log_format, routes=routes,
-                                               engine=engine)  # fmt: skip
-        run.sources["access log"] = logs
+
+        def requests() -> None:
+            fmt, sidecar = log_format, folder / "access_log_format.txt"
+            if fmt == "auto" and sidecar.exists():  # the server's own format, saved beside the log
+                try:
+                    fmt = sidecar.read_text(encoding="utf-8").strip()
+                except (OSError, UnicodeDecodeError) as exc:
+                    raise InputError(f"{sidecar}: unreadable log format ({exc})") from exc
+            run.requests = perfkit.read_access_log(logs, format=fmt, routes=routes,
+                                                   engine=engine)  # fmt: skip
+
+        _load(run, "access log", logs, requests)
     dumps = _first(folder, ("profiles/*.prof*", "*.prof", "*.prof.*"))
     if dumps:
-        run.profile = perfkit.read_profile(dumps)
-        run.sources["profiles"] = dumps
+        _load(run, "profiles", dumps, lambda: setattr(run, "profile", perfkit.read_profile(dumps)))
     spy = _first(folder, ("pyspy.json*", "*.speedscope.json*"))
     if spy:
-        run.pyspy = perfkit.read_profile(spy)
-        run.sources["py-spy"] = spy
-    if (folder / "pg").is_dir():
-        run.pg_store = folder / "pg"
-        run.statements = pg_deltas(perfkit.read_pg_stat(folder / "pg", "statements"))
-        run.sources["pg"] = [str(folder / "pg")]
+        _load(run, "py-spy", spy, lambda: setattr(run, "pyspy", perfkit.read_profile(spy)))
+    pg = folder / "pg"
+    if pg.is_dir():
+
+        def statements() -> None:
+            run.statements = pg_deltas(perfkit.read_pg_stat(pg, "statements"))
+            run.pg_store = pg
+
+        _load(run, "pg", [str(pg)], statements)
     memory = _first(folder, ("memory.csv", "rss*.csv", "*.dat", "*.prom"))
     if memory:
-        run.memory = perfkit.read_memory(memory)
-        run.sources["memory"] = memory
+        _load(run, "memory", memory, lambda: setattr(run, "memory", perfkit.read_memory(memory)))
     if (folder / "locust_stats.csv").exists():
-        run.locust_stats, run.locust_history = perfkit.read_locust(folder / "locust")
-        run.sources["locust"] = [str(folder / "locust_stats.csv")]
+
+        def locust() -> None:
+            run.locust_stats, run.locust_history = perfkit.read_locust(folder / "locust")
+
+        _load(run, "locust", [str(folder / "locust_stats.csv")], locust)
     outbound = _first(folder, ("outbound.jsonl*",))
     if outbound:
-        run.outbound = perfkit.read_jsonl(outbound)
-        run.sources["outbound"] = outbound
+        _load(run, "outbound", outbound,
+              lambda: setattr(run, "outbound", perfkit.read_jsonl(outbound)))  # fmt: skip
     if not run.sources:
         raise InputError(
             f"{folder}: no evidence found (access.log*, profiles/, pg/, memory.csv...)"
         )
+    if set(run.problems) == set(run.sources):
+        raise InputError(f"{folder}: no source could be read: " + "; ".join(
+            f"{LABELS.get(k, k)}: {v}" for k, v in run.problems.items()))  # fmt: skip
     return run
+
+
+def _load(run: Run, source: str, files: list[str], load: Callable[[], None]) -> None:
+    """Run `load` (which sets the run's frames for `source`); an `InputError` is recorded in
+    ``run.problems`` and the source's frames stay None. Any other exception propagates."""
+    run.sources[source] = [str(f) for f in files]
+    try:
+        load()
+    except InputError as exc:
+        run.problems[source] = str(exc)
+        for name in _FRAMES.get(source, ()):
+            setattr(run, name, None)
+
+
+_FRAMES = {
+    "access log": ("requests",), "profiles": ("profile",), "py-spy": ("pyspy",),
+    "pg": ("statements", "pg_store"), "memory": ("memory",),
+    "locust": ("locust_stats", "locust_history"), "outbound": ("outbound",),
+}  # fmt: skip

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from perfkit.report.display import esc, table
+from perfkit.report.display import esc, md, table
 from perfkit.report.evidence import Run, load_run
 
 MIB = 2**20
@@ -17,36 +17,50 @@ MIB = 2**20
 @dataclass
 class MemoryReport:
     run: Run
-    fits: pd.DataFrame
+    fits: pd.DataFrame | None  # None when the memory samples could not be read
     limit_mib: float | None
     container_limit_mib: float | None
     requests_per_hour: float | None
     recycled: int
+    cannot_judge: list[str] = field(default_factory=list)  # what a failed source left unjudged
 
     def leaks(self) -> pd.DataFrame:
+        if self.fits is None:
+            return pd.DataFrame(columns=["pid", "role", "verdict"])
         return self.fits[(self.fits["verdict"] == "leak") & (self.fits["role"] != "container")]
 
     def summary(self) -> dict:
         def value(v):
             return None if pd.isna(v) else float(v)
 
+        fits = self.fits if self.fits is not None else pd.DataFrame()
         return {
             "report": "memory_leak", "run": self.run.name,
-            "leak": bool(len(self.leaks())),
+            "leak": None if self.fits is None else bool(len(self.leaks())),
             "leaks": [_name(r) for _, r in self.leaks().iterrows()],
-            "recycled_workers": self.recycled,
+            "recycled_workers": None if self.fits is None else self.recycled,
             "processes": {
                 _name(r): {"verdict": r["verdict"], "slope": value(r["slope_mib_per_hour"]),
                            "ci": [value(r["ci_low"]), value(r["ci_high"])],
                            "time_to_limit_h": value(r.get("time_to_limit_h"))}
-                for _, r in self.fits.iterrows()
+                for _, r in fits.iterrows()
             },
+            "cannot_judge": list(self.cannot_judge),
+            "failed_sources": {k: self.run.problem(k) for k in self.run.problems},
         }  # fmt: skip
 
     def verdict(self) -> Any:
         from IPython.display import Markdown
 
+        if self.fits is None:
+            return Markdown("**Cannot judge whether memory leaks:** the memory samples could not "
+                            f"be read. {esc(self.run.problem('memory'))}")  # fmt: skip
         lines = []
+        if "access log" in self.run.problems:
+            lines.append(
+                "Growth per request and the `max_requests` advice need the access log, "
+                f"which could not be read: {esc(self.run.problem('access log'))}\n"
+            )
         leaks = self.leaks()
         workers = self.fits[self.fits["role"] == "worker"]
         if self.recycled:
@@ -87,9 +101,13 @@ class MemoryReport:
     def figure(self):
         from perfkit.plots.charts import rss_lines
 
+        if self.fits is None:
+            return md("{why}", why=self.run.absent("memory", "No memory samples in this run."))
         return rss_lines(self.run.memory, self.fits, "RSS per process", self.limit_mib)
 
     def fit_table(self) -> Any:
+        if self.fits is None:
+            return md("{why}", why=self.run.absent("memory", "No memory samples in this run."))
         columns = [c for c in ("pid", "role", "verdict", "slope_mib_per_hour", "ci_low", "ci_high",
                                "p_value", "samples", "level_mib", "time_to_limit_h",
                                "growth_per_request_kib", "max_requests_for_limit")
@@ -123,6 +141,9 @@ def memory_report(
     from perfkit.errors import InputError
 
     run = run if isinstance(run, Run) else load_run(run, log_format, engine=engine)
+    if run.memory is None and "memory" in run.problems:  # the report says so; the gate cannot
+        return MemoryReport(run, None, limit_mib, container_limit_mib, None, 0,
+                            [run.failed("memory", "memory leaks")])  # fmt: skip
     if run.memory is None:
         raise InputError(f"{run.name}: no memory samples (memory.csv, *.dat or *.prom)")
     per_hour = None

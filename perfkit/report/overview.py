@@ -3,7 +3,7 @@ external APIs and memory, for one run."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +23,12 @@ class OverviewReport:
     health: dict[str, pd.DataFrame]
     external: pd.DataFrame | None
     memory: pd.DataFrame | None
+    endpoints_missing: str = ""  # why there are no endpoint figures ("" when there are)
+    health_notes: dict[str, str] = field(default_factory=dict)  # section -> why it is not shown
+    cannot_judge: list[str] = field(default_factory=list)  # what a failed source left unjudged
 
     def summary(self) -> dict:
+        judged = "pg" not in self.run.problems
         return {
             "report": "overview", "run": self.run.name,
             "classes": {str(k): {"meets": bool(r["meets"]), "mean_ms": float(r["mean_ms"]),
@@ -33,10 +37,14 @@ class OverviewReport:
                                  else float(r["error_rate"])}
                         for k, r in self.slo.iterrows()},
             "failing": [str(k) for k in self.slo.index[~self.slo["meets"]]],
-            "n_plus_one_suspects": len(self.health.get("n_plus_one", [])),
-            "unused_indexes": len(self.health.get("unused_indexes", [])),
-            "leaks": [] if self.memory is None else [
+            "n_plus_one_suspects": len(self.health["n_plus_one"]) if "n_plus_one" in self.health
+            else (0 if judged else None),
+            "unused_indexes": len(self.health["unused_indexes"])
+            if "unused_indexes" in self.health else (0 if judged else None),
+            "leaks": None if "memory" in self.run.problems else [] if self.memory is None else [
                 str(p) for p in self.memory.loc[self.memory["verdict"] == "leak", "pid"]],
+            "cannot_judge": list(self.cannot_judge),
+            "failed_sources": {k: self.run.problem(k) for k in self.run.problems},
         }  # fmt: skip
 
     def verdict(self) -> Any:
@@ -44,6 +52,10 @@ class OverviewReport:
 
         failing = self.slo[~self.slo["meets"]]
         lines = []
+        if self.cannot_judge:
+            lines.append("**Cannot judge everything: a source could not be read.**\n")
+            lines += [f"- {esc(reason)}" for reason in self.cannot_judge]
+            lines.append("")
         if len(failing):
             lines.append(f"**{len(failing)} of {len(self.slo)} classes miss their target:**\n")
             for name, row in failing.iterrows():
@@ -53,12 +65,15 @@ class OverviewReport:
                 if not row["meets_errors"]:
                     why.append(f"errors {row['error_rate']:.1%} over {row['error_target']:.0%}")
                 lines.append(f"- {esc(name)}: " + "; ".join(why))
-        else:
+        elif len(self.slo):
             classes = ", ".join(map(esc, self.slo.index))
-            lines.append(f"**Every class meets its target** ({classes}).")
-        slowest = self.endpoints.head(3)
-        named = ", ".join(f"{code(r)} {p:.0f} ms" for r, p in slowest["p95_ms"].items())
-        lines.append(f"\nSlowest endpoints by p95: {named}.")
+            lines.append(f"**Every class judged meets its target** ({classes})."
+                         if self.cannot_judge else
+                         f"**Every class meets its target** ({classes}).")  # fmt: skip
+        if self.endpoints is not None:
+            slowest = self.endpoints.head(3)
+            named = ", ".join(f"{code(r)} {p:.0f} ms" for r, p in slowest["p95_ms"].items())
+            lines.append(f"\nSlowest endpoints by p95: {named}.")
         n1 = self.health.get("n_plus_one")
         if n1 is not None and len(n1):
             lines.append(f"\n**{len(n1)} N+1 suspect statement(s)** (many single-row lookups "
@@ -75,23 +90,33 @@ class OverviewReport:
     def slo_figure(self):
         from perfkit.plots.charts import slo_bars
 
+        if self.slo.empty:
+            return md("{why}", why=self.endpoints_missing or "No class to judge.")
         return slo_bars(self.slo, "Targets per route class")
 
     def slo_table(self) -> Any:
+        if self.slo.empty:
+            return md("{why}", why=self.endpoints_missing or "No class to judge.")
         return table(self.slo, floats="{:,.3g}")
 
     def endpoint_table(self, top: int = 12) -> Any:
+        if self.endpoints is None:
+            return md("{why}", why=self.endpoints_missing)
         return table(self.endpoints.head(top), floats="{:,.1f}")
 
     def timeline(self):
         from perfkit.plots.charts import latency_timeline
 
+        if self.run.requests is None:
+            return md("{why}", why=self.endpoints_missing)
         return latency_timeline(self.run.requests, "Latency over the run")
 
     def db_table(self, name: str) -> Any:
         frame = self.health.get(name)
+        if frame is None and name in self.health_notes:
+            return md("{why}", why=self.health_notes[name])
         if frame is None:
-            return md("No PostgreSQL statistics in this run.")
+            return md("{why}", why=self.run.absent("pg", "No PostgreSQL statistics in this run."))
         if frame.empty:
             return md("Nothing found.")
         shown = frame.copy()
@@ -101,12 +126,12 @@ class OverviewReport:
 
     def external_table(self) -> Any:
         if self.external is None:
-            return md("No outbound-call log in this run.")
+            return md("{why}", why=self.run.absent("outbound", "No outbound-call log in this run."))
         return table(self.external, floats="{:,.3g}")
 
     def memory_table(self) -> Any:
         if self.memory is None:
-            return md("No memory samples in this run.")
+            return md("{why}", why=self.run.absent("memory", "No memory samples in this run."))
         columns = ["pid", "role", "verdict", "slope_mib_per_hour", "ci_low", "ci_high"]
         return table(self.memory[columns], floats="{:,.3g}")
 
@@ -137,60 +162,137 @@ def overview_report(
     from perfkit.errors import InputError
 
     run = run if isinstance(run, Run) else load_run(run, log_format, engine=engine)
-    if run.requests is None:
+    if run.requests is None and "access log" not in run.problems:
         raise InputError(f"{run.name}: no access log; the overview needs one")
     if pg_dsn:
         _live_pg(run, pg_dsn, pg_window_s)
+    unjudged = [run.failed("access log", "targets per route class and the slowest endpoints"),
+                run.failed("pg", "the database target, slow statements, N+1 suspects, cache hit "
+                           "ratios, sequential scans and unused indexes"),
+                run.failed("pg live", "the live database section"),
+                run.failed("outbound", "the external-API target"),
+                run.failed("memory", "memory leaks")]  # fmt: skip
     statements = None
     health: dict[str, pd.DataFrame] = {}
+    notes: dict[str, str] = {}
     if run.statements is not None:
         statements = db.top_statements(run.statements, n=10_000)
         health["slow"] = db.slow_statements(run.statements, targets.db_ms)
         health["top"] = db.top_statements(run.statements, n=10)
         health["n_plus_one"] = db.n_plus_one(run.statements, run.requests)
-        tables, indexes, database = (_view(run.pg_store, v) for v in ("tables", "indexes",
-                                                                       "database"))  # fmt: skip
-        if tables is not None:
-            health["cache"] = db.cache_hit_ratios(tables, database)
-            health["seq_scans"] = db.seq_scans_on_large_tables(tables)
-            health["dead_tuples"] = db.dead_tuples(tables)
-        if indexes is not None:
-            health["unused_indexes"] = db.unused_indexes(indexes)
+        frames = {}
+        for view in ("tables", "indexes", "database"):
+            try:
+                frames[view] = _view(run.pg_store, view)
+            except InputError as exc:  # a damaged snapshot or export of this view
+                frames[view] = None
+                run.problems[f"pg {view}"] = str(exc)
+                run.sources[f"pg {view}"] = [str(run.pg_store)]
+        database = frames["database"]
+        for view in ("tables", "indexes"):
+            judged = ", ".join(_HEALTH_NAMES[n] for n, v, _, _ in _database_inputs() if v == view)
+            unjudged.append(run.failed(f"pg {view}", judged))
+        for name, view, needed, compute in _database_inputs():
+            frame = frames[view]
+            if f"pg {view}" in run.problems:
+                notes[name] = run.absent(f"pg {view}", "")
+                continue
+            if frame is None:
+                notes[name] = f"No {_VIEW_NAMES[view]} snapshots in this run's pg/ folder."
+                continue
+            lacking = [c for c in needed if c not in frame]
+            if lacking:
+                notes[name] = (f"The {_VIEW_NAMES[view]} snapshots lack {', '.join(lacking)}: "
+                               f"{_HEALTH_NAMES[name]} not shown. {_FIX[view]}")  # fmt: skip
+                continue
+            if name == "cache":  # the database rows when its snapshots have the block counters
+                usable = database is not None and {"datname", "blks_hit", "blks_read"} <= set(
+                    database.columns)  # fmt: skip
+                health[name] = compute(frame, database if usable else None)
+            else:
+                health[name] = compute(frame)
     external = None
     if run.outbound is not None:
         external = outbound_summary(run.outbound, targets.external_ms)
-    slo = slo_compliance(run.requests, targets, outbound=run.outbound, statements=statements)
-    endpoints = perfkit.summarize(run.requests).sort_values("p95_ms", ascending=False)
+    requests, endpoints, why = run.requests, None, ""
+    if requests is None:  # the log failed: the database and external classes are still judged
+        requests = pd.DataFrame({"route": pd.Series(dtype=str), "status": pd.Series(dtype=int),
+                                 "duration_ms": pd.Series(dtype=float)})  # fmt: skip
+        why = run.absent("access log", "No access log in this run.")
+    slo = slo_compliance(requests, targets, outbound=run.outbound, statements=statements)
+    if run.requests is not None:
+        endpoints = perfkit.summarize(run.requests).sort_values("p95_ms", ascending=False)
     memory = fit_leak(run.memory) if run.memory is not None else None
-    return OverviewReport(run, targets, slo, endpoints, health, external, memory)
+    return OverviewReport(run, targets, slo, endpoints, health, external, memory, why, notes,
+                          [u for u in unjudged if u])  # fmt: skip
+
+
+def _database_inputs():
+    from perfkit.analysis import db
+
+    return (
+        ("cache", "tables", ("schemaname", "relname", "heap_blks_read", "heap_blks_hit",
+                             "idx_blks_read", "idx_blks_hit"), db.cache_hit_ratios),
+        ("seq_scans", "tables", ("schemaname", "relname", "n_live_tup", "seq_scan",
+                                 "seq_tup_read", "idx_scan"), db.seq_scans_on_large_tables),
+        ("dead_tuples", "tables", ("schemaname", "relname", "n_live_tup", "n_dead_tup"),
+         db.dead_tuples),
+        ("unused_indexes", "indexes", ("schemaname", "relname", "indexrelname", "idx_scan",
+                                       "indisprimary", "indisunique", "index_bytes", "indexdef"),
+         db.unused_indexes),
+    )  # fmt: skip
+
+
+_HEALTH_NAMES = {"cache": "cache hit ratios", "seq_scans": "sequential scans on large tables",
+                 "dead_tuples": "dead rows", "unused_indexes": "unused indexes"}  # fmt: skip
+_VIEW_NAMES = {"tables": "pg_stat_user_tables", "indexes": "pg_stat_user_indexes",
+               "database": "pg_stat_database"}  # fmt: skip
+_FIX = {
+    "tables": "Export the table statistics joined with their I/O counters: `\\copy (select now() "
+    "as snapshot_time, * from pg_stat_user_tables join pg_statio_user_tables using (relid, "
+    "schemaname, relname)) to 'tables.csv' csv header`, or collect with `perfkit collect pg`.",
+    "indexes": "Export the index statistics with what pg_index knows: `\\copy (select now() as "
+    "snapshot_time, s.*, i.indisunique, i.indisprimary, pg_relation_size(s.indexrelid) as "
+    "index_bytes, pg_get_indexdef(s.indexrelid) as indexdef from pg_stat_user_indexes s join "
+    "pg_index i using (indexrelid)) to 'indexes.csv' csv header`, or collect with "
+    "`perfkit collect pg`.",
+}
 
 
 def _view(store: Path, view: str) -> pd.DataFrame | None:
-    """A view of the store, or None when the collector did not keep it (a partial store)."""
+    """A view of the pg/ folder (store or exports), or None when it holds no snapshot of it."""
     import perfkit
-    from perfkit.errors import InputError
+    from perfkit.io.pg_stat import ViewMissing
 
     try:
         return perfkit.read_pg_stat(store, view)
-    except InputError as exc:
-        if "no snapshots" in str(exc):
-            return None
-        raise
+    except ViewMissing:
+        return None
 
 
 def _live_pg(run: Run, dsn: str, window_s: float) -> None:
-    """Two snapshots of the live server, `window_s` apart, as the run's database evidence."""
+    """Two snapshots of the live server, `window_s` apart, as the run's database evidence;
+    a server that cannot be read is recorded in ``run.problems["pg live"]``."""
     import tempfile
     import time
 
     import perfkit
     from perfkit.analysis.pg_deltas import pg_deltas
+    from perfkit.errors import InputError
     from perfkit.io.pg_stat import redact_dsn
 
+    shown = [f"live: {redact_dsn(dsn)}"]
     store = Path(tempfile.mkdtemp(prefix="perfkit-live-pg-"))
-    perfkit.snapshot_pg(dsn, store)
-    time.sleep(window_s)
-    perfkit.snapshot_pg(dsn, store)
+    try:
+        perfkit.snapshot_pg(dsn, store)
+        time.sleep(window_s)
+        perfkit.snapshot_pg(dsn, store)
+        statements = pg_deltas(perfkit.read_pg_stat(store, "statements"))
+    except InputError as exc:
+        run.problems["pg live"] = str(exc)
+        run.sources["pg live"] = shown
+        return
     run.pg_store = store
-    run.statements = pg_deltas(perfkit.read_pg_stat(store, "statements"))
-    run.sources["pg"] = [f"live: {redact_dsn(dsn)}"]
+    run.statements = statements
+    run.problems.pop("pg", None)  # the live server replaces the folder's statistics
+    run.sources["pg"] = shown
