@@ -1,7 +1,9 @@
 """The `perfkit` command: a thin layer over the Python API.
 
 Exit codes: 0 fine, 1 a report found what ``--fail-on-*`` asked to fail on,
-2 bad input or usage (the message names the file and what was wrong).
+2 bad input or usage (the message names the file and what was wrong), or a
+gate asked a question the evidence cannot answer (e.g. latency from a log
+without request times), 3 a bug in perfkit (the traceback is printed).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 
 from perfkit.errors import InputError
 
-EXIT_OK, EXIT_FOUND, EXIT_INPUT = 0, 1, 2
+EXIT_OK, EXIT_FOUND, EXIT_INPUT, EXIT_BUG = 0, 1, 2, 3
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -31,6 +33,9 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--json", type=Path, help="also write the verdicts and figures as JSON")
     report.add_argument("--fail-on-regression", action="store_true",
                         help="exit 1 when an endpoint regressed")  # fmt: skip
+    report.add_argument("--fail-on-shift", action="store_true",
+                        help="exit 1 when the whole candidate run is slower (the run-wide "
+                        "shift)")  # fmt: skip
     report.add_argument("--fail-on-leak", action="store_true", help="exit 1 when a leak is found")
     report.add_argument("--keep-notebook", action="store_true",
                         help="keep the executed notebook beside the HTML")  # fmt: skip
@@ -73,6 +78,13 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         print(f"perfkit: error: {exc}", file=sys.stderr)
         return EXIT_INPUT
+    except Exception:  # a bug: its own exit code, never 1 ("found") to a CI gate
+        import traceback
+
+        traceback.print_exc()
+        print("perfkit: internal error (a bug in perfkit; please report it with the traceback "
+              "above)", file=sys.stderr)  # fmt: skip
+        return EXIT_BUG
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -101,14 +113,36 @@ def _report(args: argparse.Namespace) -> int:
         summary = run_report(args.name, parameters, out, args.json, keep_notebook=keep)
     except ReportFailed as exc:
         print(f"perfkit: error: {exc}", file=sys.stderr)
-        return EXIT_INPUT
+        if not exc.bad_input:
+            print("perfkit: internal error (a bug in perfkit; the kept notebook shows the "
+                  "traceback)", file=sys.stderr)  # fmt: skip
+        return EXIT_INPUT if exc.bad_input else EXIT_BUG
     print(f"wrote {out}" + (f" and {args.json}" if args.json else ""))
-    if args.fail_on_regression and summary.get("regressed"):
-        print(f"regressed: {', '.join(summary['regressed'])}", file=sys.stderr)
-        return EXIT_FOUND
+    return _gate(args, summary)
+
+
+def _gate(args: argparse.Namespace, summary: dict) -> int:
+    """The exit code of the gates asked: 1 when one found what it fails on, else 2 when one
+    could not be answered (``cannot_judge``), else 0."""
+    found = []
+    if args.fail_on_regression:
+        found += [f"regressed: {k}" for k in summary.get("regressed") or []]
+        found += [f"5xx rate regressed: {k}" for k in summary.get("errors_regressed") or []]
+    if args.fail_on_shift:
+        shift = summary.get("shift") or {}
+        if shift.get("direction") == "slower":
+            found.append(f"the whole candidate run is slower: x{shift['factor']:.3f} "
+                         f"[{shift['ci_low']:.3f}, {shift['ci_high']:.3f}]")  # fmt: skip
     if args.fail_on_leak and summary.get("leak", bool(summary.get("leaks"))):
-        print(f"leaking: {', '.join(map(str, summary.get('leaks', [])))}", file=sys.stderr)
+        found.append(f"leaking: {', '.join(map(str, summary.get('leaks') or []))}")
+    if found:
+        print("\n".join(found), file=sys.stderr)
         return EXIT_FOUND
+    asked = args.fail_on_regression or args.fail_on_shift or args.fail_on_leak
+    unanswered = summary.get("cannot_judge") or []
+    if asked and unanswered:
+        print("perfkit: error: cannot answer the gate: " + "; ".join(unanswered), file=sys.stderr)
+        return EXIT_INPUT
     return EXIT_OK
 
 

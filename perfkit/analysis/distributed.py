@@ -171,16 +171,15 @@ def quantile_draws_binned(
 def compare_sketches(
     base: dict, cand: dict, alpha: float = 0.05, correction: str = "holm",
     min_ratio: float = 0.05, min_abs: float = 1.0, min_n: int = 20, n_boot: int = 2000,
-    confidence: float = 0.95, seed: int = 0, normalize: bool = False,
+    confidence: float = 0.95, seed: int = 0, normalize: bool = True, min_keys: int = 5,
 ) -> pd.DataFrame:  # fmt: skip
-    """The comparison frame from per-group totals of two runs (see the module docstring).
-    With `normalize` the candidate is divided by the run-wide shift (`shift_from_totals`),
-    as `compare(..., normalize=True)` does on raw rows; ``attrs["shift"]`` holds it."""
-    from perfkit.analysis.significance import COLUMNS, adjust, min_p_value, summary_verdicts
+    """The comparison frame from per-group totals of two runs (see the module docstring),
+    judged by the shared rule with the run-wide shift, as `compare` does on raw rows
+    (``attrs["shift"]``)."""
+    from perfkit.analysis.regression.verdict import EXTRA_COLUMNS, judge
+    from perfkit.analysis.significance import COLUMNS, interval_from_draws, min_p_value
 
     rng = np.random.default_rng(seed)
-    shift = shift_from_totals(base, cand, min_n) if normalize else 1.0
-    tail = (1 - confidence) / 2 * 100
     rows = {}
     for key in sorted(set(base) | set(cand), key=str):
         x, y = base.get(key), cand.get(key)
@@ -193,45 +192,30 @@ def compare_sketches(
         if n1 < min_n or n2 < min_n or min_p_value(n1, n2) > alpha:
             rows[key] = {**row, "p_value": np.nan}
             continue
-        p50, p95 = row["p50_cand"] / shift, row["p95_cand"] / shift
-        row["ratio"] = p50 / row["p50_base"] if row["p50_base"] else np.nan
-        row["p95_ratio"] = p95 / row["p95_base"] if row["p95_base"] else np.nan
+        row["ratio"] = row["p50_cand"] / row["p50_base"] if row["p50_base"] else np.nan
+        row["p95_ratio"] = row["p95_cand"] / row["p95_base"] if row["p95_base"] else np.nan
         for q, prefix in ((0.5, ""), (0.95, "p95_")):
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ratios = (quantile_draws_binned(y.sketch, q, n_boot, rng, 1 / shift)
-                          / quantile_draws_binned(x.sketch, q, n_boot, rng))  # fmt: skip
-            low, high = np.percentile(ratios[~np.isnan(ratios)], [tail, 100 - tail],
-                                      method="inverted_cdf")  # fmt: skip
-            row[f"{prefix}ci_low"], row[f"{prefix}ci_high"] = float(low), float(high)
-        row["p_value"] = mannwhitney_binned(x.sketch, y.sketch, 1 / shift)
+            low, high, log_se = interval_from_draws(
+                quantile_draws_binned(x.sketch, q, n_boot, rng),
+                quantile_draws_binned(y.sketch, q, n_boot, rng), confidence,
+            )  # fmt: skip
+            row[f"{prefix}ci_low"], row[f"{prefix}ci_high"] = low, high
+            row[f"{prefix}log_se"] = log_se
+        row["p_value"] = mannwhitney_binned(x.sketch, y.sketch)
         rows[key] = row
     out = pd.DataFrame.from_dict(rows, orient="index")
-    for column in COLUMNS:
+    for column in [*COLUMNS, "log_se", "p95_log_se"]:
         if column not in out:
             out[column] = np.nan
-    out["p_adjusted"] = adjust(out["p_value"].to_numpy(dtype=float), correction)
-    judged = out.assign(p50_cand=out["p50_cand"] / shift, p95_cand=out["p95_cand"] / shift)
-    out["verdict"] = summary_verdicts(judged, alpha, min_ratio, min_abs, "p50_base", "p50_cand")
+    out = judge(out, ("p50_base", "p50_cand"), alpha=alpha, correction=correction,
+                min_ratio=min_ratio, min_abs=min_abs, normalize=normalize, min_keys=min_keys,
+                what="endpoints", confidence=confidence)  # fmt: skip
     out["test"] = "Mann-Whitney U on sketch buckets; bootstrap from bucket ranks"
-    if shift != 1.0:
-        out["test"] = out["test"] + f"; relative to the run-wide shift x{shift:.3f}"
     out.index.name = "route"
-    out = out[COLUMNS]
+    shift = out.attrs["shift"]
+    out = out[[*COLUMNS, *EXTRA_COLUMNS]]
     out.attrs["shift"] = shift
     return out
-
-
-def shift_from_totals(base: dict, cand: dict, min_n: int = 20) -> float:
-    """`regression.common_shift` from per-group totals (sketch medians, weighted)."""
-    keys = [k for k in base if k in cand and min(base[k].latency_n, cand[k].latency_n) >= min_n]
-    if len(keys) < 3:
-        return 1.0
-    medians = [(base[k].sketch.quantile(0.5), cand[k].sketch.quantile(0.5)) for k in keys]
-    logs = np.array([np.log(c / b) if b > 0 and c > 0 else 0.0 for b, c in medians])
-    weights = np.array([min(base[k].latency_n, cand[k].latency_n) for k in keys], dtype=float)
-    order = np.argsort(logs)
-    cumulative = np.cumsum(weights[order])
-    return float(np.exp(logs[order][np.searchsorted(cumulative, cumulative[-1] / 2)]))
 
 
 def mix_from_totals(base: dict, cand: dict):
@@ -250,3 +234,12 @@ def mix_from_totals(base: dict, cand: dict):
 
     adjusted = sum(weights[k] * cand_mean.get(k, base_mean[k]) for k in n)
     return MixAdjusted(overall(base), overall(cand), adjusted, missing)
+
+
+def error_counts_from_totals(groups: dict) -> pd.DataFrame:
+    """`regression.errors.error_counts` from per-group totals (exact counts)."""
+    return pd.DataFrame(
+        {"n": [t.count for t in groups.values()], "errors": [t.errors for t in groups.values()],
+         "client": [t.client_errors for t in groups.values()]},
+        index=pd.Index([str(k) for k in groups], name="route"), dtype=float,
+    ).sort_index()  # fmt: skip

@@ -1,30 +1,50 @@
 """Profile diff: which functions made a request slower, from baseline and candidate profiles.
 
-Times are per request: each side's totals divided by its number of dumps
-(Werkzeug's ProfilerMiddleware writes one dump per request; one big
-cProfile run counts as one). A function's contribution is its change in own
-time over the change in total time, so contributions add up to 1 and show
-where a regression went. With several dumps per side each function's
-per-dump cumulative time is compared with the shared statistical core
-(`perfkit.analysis.significance`, means, since a function absent from a
-dump took 0 s there); functions whose per-request time stays under the
-practical floor on both sides cannot change by it and are not tested.
+Times are per request. Werkzeug's ProfilerMiddleware writes one dump per
+request and names it after the request (method and path, hence the route);
+a sampled run profiles a different *mix* of routes on each side (1 request
+in 25 per worker gives a few dozen dumps, and which routes they hold is
+chance), and a totals-per-dump comparison would then move with the mix, not
+the code. So, as `mix_adjusted_change` does for latency, each function's
+time is averaged per route (method and route) and the routes are combined
+at the **baseline's** mix: ``sum_r w_r * mean_r``, ``w_r`` the baseline's
+share of dumps in route ``r``, over the routes both sides profiled (the
+others are listed in ``attrs["routes_unmatched"]``). Dumps without a route
+(one big cProfile run, py-spy) form one route.
+
+Per function: own (``self_s_*``) and cumulative (``cum_s_*``) seconds per
+request at that mix; ``change_s`` the change of cumulative time;
+``contribution_s`` the change of own time (what the function itself added,
+its callees excluded) and ``contribution`` that over the change of the
+total, so contributions add up to 1. Rows are ranked by the absolute
+contribution in seconds per request. The test is on cumulative time: the
+difference at the baseline's mix with its stratified standard error
+(``sum w_r^2 (var_c / n_c + var_b / n_b)``, a function absent from a dump
+took 0 s there) and Welch–Satterthwaite degrees of freedom; the verdict is
+the shared rule (`perfkit.analysis.regression.verdict`), with the run-wide
+shift estimated from the functions' *own* times (a CPU hog slows every
+function's own time; a slower driver, only the driver's), each function one
+vote. Functions whose time per request stays under the practical floor on
+both sides cannot change by it and are not tested.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from perfkit.analysis.hotspots import classify
+from perfkit.analysis.regression.verdict import EXTRA_COLUMNS, judge
 from perfkit.analysis.significance import COLUMNS as TEST_COLUMNS
-from perfkit.analysis.significance import compare_samples, min_p_value
+from perfkit.analysis.significance import min_p_value
 from perfkit.io.profile import Profile
 
 DIFF_COLUMNS = [
     "function", "name", "group", "self_s_base", "self_s_cand", "cum_s_base", "cum_s_cand",
-    "share_base", "share_cand", "change_s", "contribution",
+    "share_base", "share_cand", "change_s", "contribution_s", "contribution",
 ]  # fmt: skip
+NO_ROUTE = "(no route)"
 
 
 def compare_profiles(
@@ -36,26 +56,34 @@ def compare_profiles(
     min_abs_s: float = 0.001,
     min_n: int = 5,
     seed: int = 0,
+    normalize: bool = True,
+    by_route: bool = True,
+    min_keys: int = 5,
 ) -> pd.DataFrame:
-    """One row per function, sorted by contribution to the total change (largest first).
-
-    ``self_s_*``/``cum_s_*`` are own/cumulative seconds per request,
-    ``share_*`` the cumulative share of that side's total, ``change_s`` the
-    change of cumulative time per request, ``contribution`` the change of own
-    time over the change of the total; then the comparison-frame columns
-    (``n_base`` ... ``verdict``, ``test``) over per-dump cumulative times.
-    """
-    n_base, n_cand = max(len(base.dumps), 1), max(len(cand.dumps), 1)
-    before = _per_request(base, n_base).add_suffix("_base")
-    after = _per_request(cand, n_cand).add_suffix("_cand")
-    table = before.join(after, how="outer").fillna(0.0)
-    total_base, total_cand = base.total_s / n_base, cand.total_s / n_cand
+    """One row per function, ranked by absolute contribution (see the module docstring);
+    the comparison-frame columns (``n_base`` ... ``verdict``, ``test``) test cumulative
+    seconds per request. ``attrs``: ``total_s_base``/``total_s_cand`` (per request, at the
+    baseline's mix), ``weights`` (route -> baseline share), ``routes_unmatched``, ``shift``.
+    `by_route=False` pools every dump as one route (the raw mix). `seed` is unused (kept for
+    the signature every comparison shares)."""
+    del seed
+    strata_b, strata_c, weights, unmatched = _strata(base, cand, by_route)
+    own_b, cum_b, tot_b = _moments(base, strata_b, weights)
+    own_c, cum_c, tot_c = _moments(cand, strata_c, weights)
+    functions = own_b.index.union(own_c.index)
+    own_b, own_c, cum_b, cum_c = (m.reindex(functions, fill_value=0.0)
+                                  for m in (own_b, own_c, cum_b, cum_c))  # fmt: skip
+    table = pd.DataFrame({
+        "self_s_base": own_b["mean"], "self_s_cand": own_c["mean"],
+        "cum_s_base": cum_b["mean"], "cum_s_cand": cum_c["mean"],
+    }, index=functions)  # fmt: skip
+    total_base, total_cand = tot_b["mean"], tot_c["mean"]
     table["share_base"] = table["cum_s_base"] / total_base if total_base else 0.0
     table["share_cand"] = table["cum_s_cand"] / total_cand if total_cand else 0.0
     table["change_s"] = table["cum_s_cand"] - table["cum_s_base"]
+    table["contribution_s"] = table["self_s_cand"] - table["self_s_base"]
     total_change = total_cand - total_base
-    self_change = table["self_s_cand"] - table["self_s_base"]
-    table["contribution"] = self_change / total_change if total_change else np.nan
+    table["contribution"] = table["contribution_s"] / total_change if total_change else np.nan
     names = (
         pd.concat([base.functions, cand.functions])
         .drop_duplicates("function")
@@ -63,46 +91,128 @@ def compare_profiles(
     )
     table["name"] = names["name"].reindex(table.index).to_numpy()
     table["group"] = [classify(f)[0] for f in names["file"].reindex(table.index)]
-    tests = _tests(base, cand, table, alpha, correction, min_ratio, min_abs_s, min_n, seed)
+    n1 = int(strata_b.notna().sum())
+    n2 = int(strata_c.notna().sum())
+    tests = _tests(table, own_b, own_c, cum_b, cum_c, n1, n2, alpha, correction, min_ratio,
+                   min_abs_s, min_n, normalize, min_keys)  # fmt: skip
     table = table.join(tests)
     table.index.name = "function"
-    table = table.reset_index()[DIFF_COLUMNS + TEST_COLUMNS]
-    order = table["contribution"].fillna(0.0).to_numpy()
+    table = table.reset_index()[DIFF_COLUMNS + TEST_COLUMNS + EXTRA_COLUMNS]
+    order = table["contribution_s"].abs().fillna(0.0).to_numpy()
     table = table.iloc[np.argsort(-order, kind="stable")].reset_index(drop=True)
-    table.attrs["total_s_base"], table.attrs["total_s_cand"] = total_base, total_cand
+    table.attrs.update(
+        total_s_base=total_base, total_s_cand=total_cand, weights=weights,
+        routes_unmatched=unmatched, shift=tests.attrs["shift"],
+    )  # fmt: skip
     return table
 
 
-def _per_request(profile: Profile, n: int) -> pd.DataFrame:
-    frame = profile.functions.set_index("function")[["tottime_s", "cumtime_s"]] / n
-    return frame.rename(columns={"tottime_s": "self_s", "cumtime_s": "cum_s"})
+def _route_of(profile: Profile, by_route: bool) -> pd.Series:
+    """Each dump's stratum: "METHOD route", or one stratum for dumps without a route."""
+    dumps = profile.dumps.set_index("dump")
+    if not by_route or "route" not in dumps or dumps["route"].isna().all():
+        return pd.Series(NO_ROUTE, index=dumps.index)
+    method = dumps["method"].fillna("").astype(str)
+    route = dumps["route"].fillna(NO_ROUTE).astype(str)
+    return (method + " " + route).str.strip()
 
 
-def _tests(base, cand, table, alpha, correction, min_ratio, min_abs_s, min_n, seed) -> pd.DataFrame:
-    tested = table.index[(table[["cum_s_base", "cum_s_cand"]].max(axis=1) >= min_abs_s)]
-    long_base = _per_dump(base, tested)
-    long_cand = _per_dump(cand, tested)
-    result = compare_samples(
-        long_base, long_cand, "function", "cumtime_s", statistic="mean", alpha=alpha,
-        correction=correction, min_ratio=min_ratio, min_abs=min_abs_s, min_n=min_n, seed=seed,
-    )  # fmt: skip
-    result = result.reindex(table.index)
-    untested = ~result.index.isin(tested)
-    n1, n2 = len(base.dumps), len(cand.dumps)
+def _strata(base: Profile, cand: Profile, by_route: bool):
+    """Each side's dump -> stratum (NA for routes the other side lacks), the baseline's
+    weights over the shared routes, and the routes left out."""
+    rb, rc = _route_of(base, by_route), _route_of(cand, by_route)
+    shared = sorted(set(rb) & set(rc))
+    unmatched = sorted(set(rb) ^ set(rc))
+    counts = rb[rb.isin(shared)].value_counts()
+    weights = (counts / counts.sum()).to_dict() if counts.sum() else {}
+    return rb.where(rb.isin(shared)), rc.where(rc.isin(shared)), weights, unmatched
+
+
+def _moments(profile: Profile, strata: pd.Series, weights: dict):
+    """Per function, own and cumulative seconds per request at the weights' mix: ``mean``,
+    ``var`` (of that mean: sum w^2 var_r / n_r), ``terms`` (the per-route variance parts
+    and their n - 1, for Welch-Satterthwaite); and the same for the dumps' totals."""
+    n = strata.value_counts().reindex(list(weights), fill_value=0)
+    per_dump = profile.per_dump.assign(route=strata.reindex(profile.per_dump["dump"]).to_numpy())
+    per_dump = per_dump.dropna(subset=["route"])
+    totals = per_dump.groupby("dump", sort=False).agg(tottime_s=("tottime_s", "sum"),
+                                                      route=("route", "first"))  # fmt: skip
+    totals = totals.assign(function="(total)")
+    own = _weighted(per_dump, "tottime_s", n, weights)
+    cum = _weighted(per_dump, "cumtime_s", n, weights)
+    total = _weighted(totals.reset_index(), "tottime_s", n, weights)
+    return own, cum, total.iloc[0] if len(total) else pd.Series({"mean": 0.0, "var": 0.0})
+
+
+def _weighted(rows: pd.DataFrame, value: str, n: pd.Series, weights: dict) -> pd.DataFrame:
+    """Stratified mean and its variance per function (absent dumps count 0)."""
+    if rows.empty:
+        return pd.DataFrame(columns=["mean", "var", "dof_part"], dtype=float)
+    per_dump = rows.groupby(["function", "route", "dump"], sort=False)[value].sum()
+    levels = ["function", "route"]
+    sums = pd.DataFrame({"s": per_dump.groupby(level=levels, sort=False).sum(),
+                         "ss": (per_dump**2).groupby(level=levels, sort=False).sum()})  # fmt: skip
+    routes = sums.index.get_level_values("route")
+    size = n.reindex(routes).to_numpy(dtype=float)
+    weight = np.array([weights.get(r, 0.0) for r in routes])
+    mean = sums["s"].to_numpy() / size
+    with np.errstate(divide="ignore", invalid="ignore"):
+        var = np.where(size > 1, (sums["ss"].to_numpy() - size * mean**2) / (size - 1), np.nan)
+        part = weight**2 * np.clip(var, 0, None) / size  # this route's share of var(mean)
+        dof_part = np.where(size > 1, part**2 / (size - 1), np.inf)
+    frame = pd.DataFrame({"function": sums.index.get_level_values("function"),
+                          "mean": weight * mean, "var": part, "dof_part": dof_part})  # fmt: skip
+    out = frame.groupby("function", sort=False)[["mean", "var", "dof_part"]].sum()
+    # routes where the function never ran still add 0 to the mean and nothing to var
+    return out
+
+
+def _tests(table, own_b, own_c, cum_b, cum_c, n1, n2, alpha, correction, min_ratio, min_abs_s,
+           min_n, normalize, min_keys) -> pd.DataFrame:  # fmt: skip
+    tested = table.index[table[["cum_s_base", "cum_s_cand"]].max(axis=1) >= min_abs_s]
+    b, c = cum_b.loc[tested], cum_c.loc[tested]
+    diff = c["mean"] - b["mean"]
+    var = c["var"] + b["var"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dof = var**2 / (c["dof_part"] + b["dof_part"])
+        t_stat = diff / np.sqrt(var)
+        p_value = np.where(var > 0, 2 * stats.t.sf(np.abs(t_stat), dof),
+                           np.where(diff == 0, 1.0, 0.0))  # fmt: skip
+        half = stats.t.ppf(0.975, dof) * np.sqrt(var)
+        half = np.where(var > 0, half, 0.0)
+        ratio = c["mean"] / b["mean"]
+        log_se = np.sqrt(c["var"] / c["mean"] ** 2 + b["var"] / b["mean"] ** 2)
+    frame = pd.DataFrame({
+        "n_base": n1, "n_cand": n2, "ratio": ratio,
+        "ci_low": (diff - half) / b["mean"] + 1, "ci_high": (diff + half) / b["mean"] + 1,
+        "p_value": p_value, "log_se": log_se,
+        "mean_base": b["mean"], "mean_cand": c["mean"],
+    }, index=tested)  # fmt: skip
     enough = n1 >= min_n and n2 >= min_n and min_p_value(n1, n2) <= alpha
+    votes = _own_time_votes(own_b, own_c, min_abs_s / 10)
+    judged = judge(frame, ("mean_base", "mean_cand"), alpha=alpha, correction=correction,
+                   min_ratio=min_ratio, min_abs=min_abs_s, normalize=normalize,
+                   min_keys=min_keys, insufficient=np.full(len(frame), not enough),
+                   what="functions", votes=votes)  # fmt: skip
+    judged["test"] = "Welch t on seconds per request at the baseline's route mix"
+    for column in ("p50_base", "p50_cand"):  # per-dump times have means, not percentiles
+        judged[column] = np.nan
+    result = judged.reindex(table.index)
+    untested = ~result.index.isin(tested)
     result.loc[untested, "n_base"], result.loc[untested, "n_cand"] = n1, n2
     result.loc[untested, "verdict"] = "unchanged" if enough else "insufficient data"
+    result.loc[untested, ["raw_verdict", "relative_verdict"]] = result.loc[untested, "verdict"]
     result.loc[untested, "test"] = "below the practical floor on both sides: not tested"
+    result.attrs["shift"] = judged.attrs["shift"]
     return result
 
 
-def _per_dump(profile: Profile, functions: pd.Index) -> pd.DataFrame:
-    """Per-dump cumulative time of `functions`, 0 s in the dumps they are absent from."""
-    n = max(len(profile.dumps), 1)
-    per_dump = profile.per_dump[profile.per_dump["function"].isin(functions)]
-    dense = np.zeros((len(functions), n))
-    rows = functions.get_indexer(per_dump["function"])
-    np.add.at(dense, (rows, per_dump["dump"].to_numpy()), per_dump["cumtime_s"].to_numpy())
-    return pd.DataFrame(
-        {"function": np.repeat(functions.to_numpy(), n), "cumtime_s": dense.ravel()}
-    )
+def _own_time_votes(own_b: pd.DataFrame, own_c: pd.DataFrame, min_abs_s: float):
+    """The run-wide shift's votes: log ratios of own time (and their standard errors) of
+    functions spending at least `min_abs_s` of their own per request on both sides (a tenth
+    of the practical floor: votes need precision, not size)."""
+    both = (own_b["mean"] >= min_abs_s) & (own_c["mean"] >= min_abs_s)
+    b, c = own_b[both], own_c[both]
+    log_ratio = np.log(c["mean"] / b["mean"]).to_numpy()
+    log_se = np.sqrt(c["var"] / c["mean"] ** 2 + b["var"] / b["mean"] ** 2).to_numpy()
+    return log_ratio, log_se

@@ -16,9 +16,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from perfkit.analysis.significance import COLUMNS, adjust, summary_verdicts
+from perfkit.analysis.regression.verdict import EXTRA_COLUMNS, judge
+from perfkit.analysis.significance import COLUMNS
 
 KEY = "queryid"
+STATEMENT_MIN_RATIO = 0.25  # the practical floor for statements (see compare_queries)
 
 
 def window_totals(deltas: pd.DataFrame) -> pd.DataFrame:
@@ -41,12 +43,16 @@ def compare_queries(
     cand: pd.DataFrame,
     alpha: float = 0.05,
     correction: str = "holm",
-    min_ratio: float = 0.05,
+    min_ratio: float = STATEMENT_MIN_RATIO,
     min_abs_ms: float = 0.1,
     min_calls: int = 10,
     confidence: float = 0.95,
+    normalize: bool = True,
+    min_keys: int = 5,
 ) -> pd.DataFrame:
-    """Per queryid: calls, mean ms on each side, ratio with interval, Welch p-values, verdict."""
+    """Per queryid: calls, mean ms on each side, ratio with interval, Welch p-values, and the
+    verdict by the shared rule (`perfkit.analysis.regression.verdict`): with `normalize`,
+    against the shift of database time across statements (``attrs["shift"]``)."""
     b, c = window_totals(base), window_totals(cand)
     table = b.add_suffix("_base").join(c.add_suffix("_cand"), how="outer")
     rows = []
@@ -74,13 +80,19 @@ def compare_queries(
         half = stats.t.ppf(0.5 + confidence / 2, dof) * se
         row.update(ratio=m2 / m1 if m1 else np.nan, p_value=float(test.pvalue))
         row.update(ci_low=(m2 - m1 - half) / m1 + 1, ci_high=(m2 - m1 + half) / m1 + 1)
+        # delta method: the standard error of log(m2 / m1)
+        if m1 and m2:
+            row["log_se"] = np.sqrt(s1**2 / (n1 * m1**2) + s2**2 / (n2 * m2**2))
         rows.append(row)
     out = pd.DataFrame(rows, index=table.index)
-    out["p_adjusted"] = adjust(out["p_value"].to_numpy(dtype=float), correction)
-    out["verdict"] = summary_verdicts(out, alpha, min_ratio, min_abs_ms, "mean_ms_base",
-                                      "mean_ms_cand")  # fmt: skip
+    out = judge(out, ("mean_ms_base", "mean_ms_cand"), alpha=alpha, correction=correction,
+                min_ratio=min_ratio, min_abs=min_abs_ms, normalize=normalize,
+                min_keys=min_keys, what="statements", confidence=confidence)  # fmt: skip
     out["test"] = "Welch t from pg_stat_statements mean/stddev"
     for column in ("p50_base", "p50_cand", "p95_base", "p95_cand", *COLUMNS[-3:]):
         out[column] = np.nan  # pg_stat_statements keeps no percentiles
     out["query"] = table["query_cand"].fillna(table["query_base"])
-    return out[[*COLUMNS, "mean_ms_base", "mean_ms_cand", "query"]]
+    shift = out.attrs["shift"]
+    out = out[[*COLUMNS, *EXTRA_COLUMNS, "mean_ms_base", "mean_ms_cand", "query"]]
+    out.attrs["shift"] = shift
+    return out

@@ -14,15 +14,12 @@
   nothing about their shape, so heavy tails do not fool it.
 - p-values are adjusted across keys, Holm (family-wise error) by default or
   Benjamini–Hochberg (false discovery rate).
-- the verdict is ``insufficient data`` when a side has fewer than `min_n`
-  values or when the sizes cannot reach `alpha` at all (the smallest
-  two-sided U p-value is ``2 / C(n1 + n2, n1)``); ``regressed`` or
-  ``improved`` only when the adjusted p-value is below `alpha` and either
-  the location ratio's interval excludes 1 on that side with the change
-  clearing the practical floor (at least `min_ratio` relative and `min_abs`
-  in the value's unit), or the p95 ratio does the same (a slower tail with
-  an unchanged median); otherwise ``unchanged``. The rank test gates every
-  verdict, so Holm's bound on false alarms holds whichever ratio decides.
+- the verdict is the shared rule of `perfkit.analysis.regression.verdict`
+  (``insufficient data`` when a side has fewer than `min_n` values or the
+  sizes cannot reach `alpha` at all, the smallest two-sided U p-value being
+  ``2 / C(n1 + n2, n1)``; the rank test gates every raw verdict, so Holm's
+  bound on false alarms holds whichever ratio decides; with `normalize`,
+  each key against the run-wide shift as well).
 """
 
 from __future__ import annotations
@@ -34,7 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-VERDICTS = ("regressed", "improved", "unchanged", "insufficient data")
+VERDICTS = ("regressed", "improved", "moved with shift", "unchanged", "insufficient data")
 COLUMNS = [
     "n_base", "n_cand", "p50_base", "p50_cand", "p95_base", "p95_cand",
     "ratio", "ci_low", "ci_high", "p_value", "p_adjusted", "verdict", "test",
@@ -57,12 +54,19 @@ def compare_samples(
     n_boot: int = 2000,
     confidence: float = 0.95,
     seed: int = 0,
+    normalize: bool = False,
+    min_keys: int = 5,
+    what: str = "keys",
 ) -> pd.DataFrame:
-    """The comparison frame: one row per key present on either side (see the module docstring).
+    """The comparison frame: one row per key present on either side (see the module docstring),
+    judged by the shared rule (`perfkit.analysis.regression.verdict.judge`; `normalize` judges
+    each key against the run-wide shift too, ``attrs["shift"]``).
 
     `value` is the column compared (e.g. ``duration_ms``); `min_abs` is in its
     unit. Keys missing on one side count as insufficient data.
     """
+    from perfkit.analysis.regression.verdict import EXTRA_COLUMNS, judge
+
     if statistic not in ("median", "mean"):
         raise ValueError(f"statistic must be 'median' or 'mean', not {statistic!r}")
     keys = [key] if isinstance(key, str) else list(key)
@@ -72,20 +76,37 @@ def compare_samples(
     rows, index = [], []
     for k in sorted(set(groups_base) | set(groups_cand), key=str):
         x, y = groups_base.get(k, np.empty(0)), groups_cand.get(k, np.empty(0))
-        rows.append(_one(x, y, statistic, min_n, alpha, n_boot, confidence, rng))
+        rows.append(_one(x, y, statistic, min_n, n_boot, confidence, rng))
         index.append(k)
-    out = pd.DataFrame(rows, columns=[*COLUMNS[:10], *COLUMNS[-3:]])
+    out = pd.DataFrame(rows, columns=_STAT_COLUMNS)
     out.index = (
         pd.MultiIndex.from_tuples(index, names=keys)
         if len(keys) > 1
         else pd.Index(index, name=keys[0])
     )
-    out["p_adjusted"] = adjust(out["p_value"].to_numpy(), correction)
-    out["verdict"] = _verdicts(
-        out, statistic, alpha, min_ratio, min_abs, min_n, groups_base, groups_cand
+    n1, n2 = out["n_base"].to_numpy(), out["n_cand"].to_numpy()
+    small = (n1 < min_n) | (n2 < min_n) | np.array(
+        [min_p_value(int(a), int(b)) > alpha for a, b in zip(n1, n2, strict=True)], dtype=bool
     )
+    location = ("p50_base", "p50_cand") if statistic == "median" else ("mean_base", "mean_cand")
+    out = judge(out, location, alpha=alpha, correction=correction, min_ratio=min_ratio,
+                min_abs=min_abs, normalize=normalize, min_keys=min_keys, insufficient=small,
+                what=what, confidence=confidence)  # fmt: skip
     out["test"] = f"Mann-Whitney U; bootstrap {statistic} ratio"
-    return out[COLUMNS]
+    shift = out.attrs["shift"]
+    return out[[*COLUMNS, *EXTRA_COLUMNS, "mean_base", "mean_cand"]].pipe(_keep_attrs, shift)
+
+
+def _keep_attrs(frame: pd.DataFrame, shift) -> pd.DataFrame:
+    frame.attrs["shift"] = shift
+    return frame
+
+
+_STAT_COLUMNS = [
+    "n_base", "n_cand", "p50_base", "p50_cand", "p95_base", "p95_cand", "mean_base", "mean_cand",
+    "ratio", "ci_low", "ci_high", "log_se", "p_value",
+    "p95_ratio", "p95_ci_low", "p95_ci_high", "p95_log_se",
+]  # fmt: skip
 
 
 def _groups(frame: pd.DataFrame, keys: list[str], value: str) -> dict:
@@ -97,17 +118,18 @@ def _groups(frame: pd.DataFrame, keys: list[str], value: str) -> dict:
     }
 
 
-def _one(x, y, statistic, min_n, alpha, n_boot, confidence, rng) -> list:
+def _one(x, y, statistic, min_n, n_boot, confidence, rng) -> list:
     (p50_x, p95_x), (p50_y, p95_y) = _percentiles(x), _percentiles(y)
-    head = [len(x), len(y), p50_x, p50_y, p95_x, p95_y]
+    means = [float(x.mean()) if len(x) else np.nan, float(y.mean()) if len(y) else np.nan]
+    head = [len(x), len(y), p50_x, p50_y, p95_x, p95_y, *means]
     if len(x) < min_n or len(y) < min_n:
-        return [*head, *[np.nan] * 7]
+        return [*head, *[np.nan] * 9]
     center = np.median if statistic == "median" else np.mean
     ratio = _ratio(center(y), center(x))
-    low, high = bootstrap_ratio(x, y, statistic, n_boot, confidence, rng)
+    low, high, log_se = _bootstrap(x, y, statistic, n_boot, confidence, rng)
     p_value = stats.mannwhitneyu(y, x, alternative="two-sided").pvalue
-    tail = [_ratio(p95_y, p95_x), *bootstrap_ratio(x, y, 0.95, n_boot, confidence, rng)]
-    return [*head, ratio, low, high, float(p_value), *tail]
+    tail = [_ratio(p95_y, p95_x), *_bootstrap(x, y, 0.95, n_boot, confidence, rng)]
+    return [*head, ratio, low, high, log_se, float(p_value), *tail]
 
 
 def _percentiles(x: np.ndarray) -> tuple[float, float]:
@@ -128,20 +150,36 @@ def bootstrap_ratio(
 ) -> tuple[float, float]:
     """Percentile bootstrap interval of statistic(y) / statistic(x); `statistic` is
     ``"median"``, ``"mean"`` or a quantile in (0, 1) (e.g. 0.95 for p95)."""
+    low, high, _ = _bootstrap(x, y, statistic, n_boot, confidence, rng)
+    return (low, high)
+
+
+def _bootstrap(x, y, statistic, n_boot, confidence, rng) -> tuple[float, float, float]:
+    """(low, high, standard error of the log ratio) from the bootstrap draws."""
     if statistic == "mean":
         bx, by = _mean_draws(x, n_boot, rng), _mean_draws(y, n_boot, rng)
     else:
         q = 0.5 if statistic == "median" else float(statistic)
         bx, by = _quantile_draws(x, q, n_boot, rng), _quantile_draws(y, q, n_boot, rng)
+    return interval_from_draws(bx, by, confidence)
+
+
+def interval_from_draws(bx: np.ndarray, by: np.ndarray, confidence: float
+                        ) -> tuple[float, float, float]:  # fmt: skip
+    """Percentile interval of the draws' ratio by / bx, and the standard deviation of its log
+    (NaN when a draw is zero or infinite on either side)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         ratios = by / bx
+        logs = np.log(ratios)
     ratios = ratios[~np.isnan(ratios)]
     if not len(ratios):
-        return (np.nan, np.nan)
+        return (np.nan, np.nan, np.nan)
     tail = (1 - confidence) / 2 * 100
     # order statistics, no interpolation: a ratio over a zero baseline is inf, and inf - inf
     low, high = np.percentile(ratios, [tail, 100 - tail], method="inverted_cdf")
-    return (float(low), float(high))
+    finite = logs[np.isfinite(logs)]
+    log_se = float(np.std(finite, ddof=1)) if len(finite) == len(logs) and len(logs) > 1 else np.nan
+    return (float(low), float(high), log_se)
 
 
 def _quantile_draws(x: np.ndarray, q: float, n_boot: int, rng) -> np.ndarray:
@@ -194,62 +232,7 @@ def adjust(p_values: np.ndarray, method: str = "holm") -> np.ndarray:
     return out
 
 
-def _tail_change(row, min_ratio: float, min_abs: float) -> tuple[bool, bool]:
-    """Whether p95 moved up / down by more than the floor with its interval excluding 1."""
-    change = row.p95_cand - row.p95_base
-    if not abs(change) >= min_abs or not abs(row.p95_ratio - 1) >= min_ratio:
-        return (False, False)
-    return (bool(row.p95_ci_low > 1), bool(row.p95_ci_high < 1))
-
-
 def min_p_value(n1: int, n2: int) -> float:
     """The smallest two-sided Mann–Whitney p-value samples of these sizes can give."""
     ways = comb(n1 + n2, n1)
     return min(1.0, 2.0 / ways) if ways < 10**300 else 0.0
-
-
-def _verdicts(
-    out, statistic, alpha, min_ratio, min_abs, min_n, groups_base, groups_cand
-) -> list[str]:
-    center = np.median if statistic == "median" else np.mean
-    verdicts = []
-    for k, row in zip(out.index, out.itertuples(index=False), strict=True):
-        n1, n2 = int(row.n_base), int(row.n_cand)
-        if n1 < min_n or n2 < min_n or min_p_value(n1, n2) > alpha:
-            verdicts.append("insufficient data")
-            continue
-        change = center(groups_cand[k]) - center(groups_base[k])
-        practical = abs(change) >= min_abs and (
-            np.isinf(row.ratio) or abs(row.ratio - 1) >= min_ratio
-        )
-        significant = row.p_adjusted < alpha
-        tail_up, tail_down = _tail_change(row, min_ratio, min_abs)
-        if significant and ((practical and row.ci_low > 1) or tail_up):
-            verdicts.append("regressed")
-        elif significant and ((practical and row.ci_high < 1) or tail_down):
-            verdicts.append("improved")
-        else:
-            verdicts.append("unchanged")
-    return verdicts
-
-
-def summary_verdicts(
-    out: pd.DataFrame, alpha: float, min_ratio: float, min_abs: float, base: str, cand: str
-) -> np.ndarray:
-    """Verdicts for tests on summaries (Welch from means, z from percentiles): the rules of
-    `compare_samples` on columns already computed - `base`/`cand` are the location columns
-    (e.g. ``mean_ms_base``), and p95 columns count when present and filled."""
-    change = (out[cand] - out[base]).abs()
-    practical = (change >= min_abs) & ((out["ratio"] - 1).abs() >= min_ratio)
-    up, down = practical & (out["ci_low"] > 1), practical & (out["ci_high"] < 1)
-    if "p95_ratio" in out:
-        tail = ((out["p95_cand"] - out["p95_base"]).abs() >= min_abs) & (
-            (out["p95_ratio"] - 1).abs() >= min_ratio
-        )
-        up |= tail & (out["p95_ci_low"] > 1)
-        down |= tail & (out["p95_ci_high"] < 1)
-    significant = out["p_adjusted"] < alpha
-    return np.select(
-        [out["p_value"].isna(), significant & up, significant & down],
-        ["insufficient data", "regressed", "improved"], "unchanged",
-    )  # fmt: skip

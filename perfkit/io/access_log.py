@@ -149,6 +149,12 @@ def read_access_log(
     account.format_string = " | ".join(dict.fromkeys(f.source for f in formats.values()))
     account.routes = merge_route_info([info for _, _, info in parts])
     frame = _assemble(parts, tz)
+    account.timed = int(frame["duration_ms"].count())
+    if account.timed == 0 and len(frame):
+        account.notes.append(
+            f"no request times: the format ({account.format}) has no duration field, so "
+            "latency cannot be judged (perfkit.io.logformat.timing_fix says how to add one)"
+        )
     if account.rejected and on_bad_lines == "warn":
         warnings.warn(account.summary(), PerfkitWarning, stacklevel=2)
     frame.attrs["perfkit"] = account.to_dict()

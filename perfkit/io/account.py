@@ -32,6 +32,7 @@ class ParseAccount:
     rejected_lines: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     routes: dict[str, Any] = field(default_factory=dict)
+    timed: int | None = None  # requests with a duration (None: not counted, e.g. per partition)
 
     def keep(self, file: str, line: int, reason: str, text: str) -> None:
         """Record one rejected line verbatim while fewer than `KEEP_REJECTED` are kept."""
@@ -59,7 +60,16 @@ class ParseAccount:
             "rejected_kept": len(self.rejected_lines),
             "notes": self.notes,
             "routes": self.routes,
+            "timed": self.timed,
+            "durations": self.durations,
         }
+
+    @property
+    def durations(self) -> str | None:
+        """``present``, ``partial`` or ``absent``: whether the requests carry their time."""
+        if self.timed is None:
+            return None
+        return "absent" if self.timed == 0 else "partial" if self.timed < self.parsed else "present"
 
     def summary(self) -> str:
         """One line such as '17 of 10,000 lines rejected; first at access.log:42 (...)'."""

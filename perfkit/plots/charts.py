@@ -13,7 +13,7 @@ from perfkit.plots.theme import IMPROVED, NEUTRAL, REGRESSED, styled
 QUANTILES = np.linspace(0, 1, 201)  # ECDF grid: 201 points per line, whatever the sample size
 MAX_BUCKETS = 240  # time series: at most this many points per line
 VERDICT_COLOURS = {"regressed": REGRESSED, "improved": IMPROVED, "unchanged": NEUTRAL,
-                   "insufficient data": "#d5dbdb"}  # fmt: skip
+                   "moved with shift": "#e67e22", "insufficient data": "#d5dbdb"}  # fmt: skip
 
 
 def _label(text: object, width: int = 60) -> str:
@@ -23,8 +23,12 @@ def _label(text: object, width: int = 60) -> str:
     return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def forest(table: pd.DataFrame, title: str, what: str = "median") -> go.Figure:
-    """Change ratio per key with its interval, coloured by verdict; p95 ratio as a second mark."""
+def forest(
+    table: pd.DataFrame, title: str, what: str = "median",
+    shift: tuple[float, float, float] | None = None,
+) -> go.Figure:  # fmt: skip
+    """Change ratio per key with its interval, coloured by verdict; p95 ratio as a second mark;
+    `shift` (factor, low, high) drawn as a shaded band with a line: the run-wide shift."""
     shown = table.dropna(subset=["ratio"]).sort_values("ratio")
     labels = [_label(k) for k in shown.index]
     colours = [VERDICT_COLOURS.get(v, NEUTRAL) for v in shown["verdict"]]
@@ -43,8 +47,14 @@ def forest(table: pd.DataFrame, title: str, what: str = "median") -> go.Figure:
             hovertemplate="%{y}<br>p95 ratio %{x:.3f}<extra></extra>",
         ))  # fmt: skip
     fig.add_vline(x=1.0, line_dash="dot", line_color="#7f8c8d")
+    note = "marks: point estimate; bars: 95 % interval; colour: verdict"
+    if shift is not None:
+        factor, low, high = shift
+        fig.add_vrect(x0=low, x1=high, fillcolor="#e67e22", opacity=0.15, line_width=0)
+        fig.add_vline(x=factor, line_color="#e67e22", line_dash="dash")
+        note += "; orange band: the run-wide shift and its interval"
     fig.update_layout(height=max(260, 28 * len(shown) + 120), xaxis_title="candidate / baseline")
-    return styled(fig, title, "marks: point estimate; bars: 95 % interval; colour: verdict")
+    return styled(fig, title, note)
 
 
 def ecdf(base: pd.Series, cand: pd.Series, title: str) -> go.Figure:

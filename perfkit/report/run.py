@@ -33,11 +33,28 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 class ReportFailed(PerfkitError):
-    """The notebook raised; `executed` is the partly executed copy kept for diagnosis."""
+    """The notebook raised; `executed` is the partly executed copy kept for diagnosis and
+    `ename` the exception's class name (`bad_input` says whether it was an input error)."""
 
-    def __init__(self, message: str, executed: Path) -> None:
+    def __init__(self, message: str, executed: Path, ename: str = "") -> None:
         super().__init__(message)
         self.executed = executed
+        self.ename = ename
+
+    @property
+    def bad_input(self) -> bool:
+        """Whether the notebook stopped on bad input (an `InputError` or an unreachable
+        server) rather than on a bug."""
+        import perfkit.io.pg_stat
+        import perfkit.io.textfiles  # their InputError subclasses
+
+        names, todo = {"InputError", "StatisticsUnavailable"}, [InputError]
+        while todo:
+            for sub in todo.pop().__subclasses__():
+                names.add(sub.__name__)
+                todo.append(sub)
+        del perfkit
+        return self.ename in names
 
 
 def available(folder: Path = NOTEBOOKS) -> list[str]:
@@ -105,7 +122,7 @@ def run_report(
         raise ReportFailed(
             f"report {notebook.stem} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue} "
             f"(partly executed notebook kept: {executed})",
-            executed,
+            executed, exc.ename,
         ) from exc
     node = nbformat.read(executed, as_version=4)
     summary = extract_summary(node)

@@ -19,7 +19,21 @@ from perfkit.io.logformat import apache, gunicorn, nginx
 from perfkit.io.logformat.jsonl import JsonFormat
 from perfkit.io.logformat.spec import LogFormat
 
-__all__ = ["JsonFormat", "LogFormat", "list_formats", "resolve", "sniff"]
+__all__ = ["JsonFormat", "LogFormat", "list_formats", "resolve", "sniff", "timing_fix"]
+
+# server -> how to make it log each request's time (one line each)
+TIMING_FIX: dict[str, str] = {
+    "gunicorn": "Gunicorn: add `%(D)s` (microseconds) to `--access-logformat`, e.g. "
+    "`'%(h)s %(l)s %(u)s %(t)s \"%(r)s\" %(s)s %(b)s \"%(f)s\" \"%(a)s\" %(D)s'`",
+    "nginx": "nginx: add `$request_time` (seconds) to your `log_format`, e.g. "
+    "`log_format timed '$remote_addr - $remote_user [$time_local] \"$request\" $status "
+    "$body_bytes_sent \"$http_referer\" \"$http_user_agent\" $request_time';`",
+    "apache": "Apache: add `%D` (microseconds) to your `LogFormat`, e.g. "
+    "`LogFormat \"%h %l %u %t \\\"%r\\\" %>s %b \\\"%{Referer}i\\\" "
+    "\\\"%{User-agent}i\\\" %D\" timed`",
+    "jsonl": "JSON lines: log the request's duration in a field such as `duration_ms` or "
+    "`request_time` (or map yours with `format={\"duration_ms\": \"took\"}`)",
+}
 
 # name -> (server, format string, description)
 NAMED: dict[str, tuple[str, str, str]] = {
@@ -158,3 +172,19 @@ def sniff(lines: list[str], where: str) -> LogFormat | JsonFormat:
             "or the server's own format string"
         )
     return best
+
+
+def timing_fix(format_name: str = "", format_string: str = "") -> list[str]:
+    """How to make the server that wrote a log record request times: one line per server that
+    could have written it (Gunicorn's default format is NCSA combined, as are nginx's and
+    Apache's, so a ``combined`` log gets all three)."""
+    servers = [NAMED[n][0] for n in (x.strip() for x in format_name.split(",")) if n in NAMED]
+    if format_string.startswith("{") or "jsonl" in servers:
+        servers = ["jsonl"]
+    elif "%(" in format_string:
+        servers = ["gunicorn"]
+    elif "$" in format_string:
+        servers = ["nginx"]
+    elif any(n.strip() in ("combined", "common") for n in format_name.split(",")) or not servers:
+        servers = ["gunicorn", "nginx", "apache"]
+    return [TIMING_FIX[s] for s in dict.fromkeys(servers)]
