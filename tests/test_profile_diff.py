@@ -65,3 +65,39 @@ def test_flame_diff_colours_the_change(sides):
     assert colours["price_lines"] == pytest.approx(15.0, abs=5.0)  # ms per request
     assert abs(colours["render"]) < 1.0
     assert icicle.marker.cmid == 0
+
+
+def record_pages(folder, slow: bool, heavy: int, light: int):
+    """Per-request ProfilerMiddleware dumps of `heavy` report pages and `light` item pages."""
+    from werkzeug.middleware.profiler import ProfilerMiddleware
+
+    from tests.apps.mix_pages import create_app
+
+    folder.mkdir()
+    app = create_app(slow_query=slow)
+    app.wsgi_app = ProfilerMiddleware(app.wsgi_app, stream=None, profile_dir=str(folder))
+    client = app.test_client()
+    for i in range(heavy):
+        assert client.get(f"/reports/{i + 1}").status_code == 200
+    for i in range(light):
+        assert client.get(f"/items/{i + 1}").status_code == 200
+    return read_profile(str(folder / "*.prof"))
+
+
+def test_a_different_mix_of_profiled_routes_is_not_a_change(tmp_path):
+    """Base: 6 heavy + 4 light dumps; candidate: 3 heavy + 7 light, where only the shared
+    query (``sqlite3.Cursor.execute``) grew. Pooled per dump, ``render`` looks like the
+    biggest change (fewer heavy pages); per route at the baseline's mix it is not."""
+    base = record_pages(tmp_path / "base", slow=False, heavy=6, light=4)
+    cand = record_pages(tmp_path / "cand", slow=True, heavy=3, light=7)
+    table = compare_profiles(base, cand)
+    top = table.iloc[0]
+    assert "execute" in top["name"] and top["verdict"] == "regressed"
+    render = table.set_index("name").loc["render"]
+    assert abs(render["contribution_s"]) < 0.3 * top["contribution_s"]
+    assert render["verdict"] != "regressed"
+    assert table.attrs["weights"] == pytest.approx({"GET /reports/{id}": 0.6,
+                                                    "GET /items/{id}": 0.4})  # fmt: skip
+    pooled = compare_profiles(base, cand, by_route=False).set_index("name")
+    # the confound this guards against: pooled, render "fell" by a third of what execute grew
+    assert pooled.loc["render", "contribution_s"] < -top["contribution_s"] / 3

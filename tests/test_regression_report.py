@@ -110,3 +110,71 @@ def test_the_notebook_and_the_cli_gates_say_the_same(tmp_path):
     shift = cli("--fail-on-shift", "--json", str(tmp_path / "s.json"))
     assert shift.returncode == 1 and "the whole candidate run is slower" in shift.stderr
     assert json.loads((tmp_path / "s.json").read_text())["shift"]["direction"] == "slower"
+
+
+def test_a_5xx_rate_going_from_0_2_to_3_percent_is_a_regression(tmp_path):
+    medians, counts = FIVE, FIVE_COUNTS
+    base = write_log(tmp_path / "base", medians, counts, seed=3, error_rate=0.002)
+    cand = write_log(tmp_path / "cand", medians, counts, seed=4, error_rate=0.03)
+    api = perfkit.compare_error_rates(perfkit.read_access_log(base / "access.log", format=TIMED),
+                                      perfkit.read_access_log(cand / "access.log", format=TIMED))
+    whole = api.loc["(all requests)"]
+    assert whole["verdict"] == "regressed" and 0.001 < whole["rate_base"] < 0.004
+    assert whole["diff_ci_low"] < whole["rate_cand"] - whole["rate_base"] < whole["diff_ci_high"]
+    from scipy import stats
+
+    table = [[whole["errors_cand"], whole["n_cand"] - whole["errors_cand"]],
+             [whole["errors_base"], whole["n_base"] - whole["errors_base"]]]  # fmt: skip
+    assert whole["p_value"] == pytest.approx(stats.fisher_exact(table).pvalue)
+    report = regression_report(base, cand)
+    assert report.summary()["errors_regressed"] == list(api.index[api["verdict"] == "regressed"])
+    assert "(all requests)" in report.summary()["errors_regressed"]
+    same = write_log(tmp_path / "same", medians, counts, seed=5, error_rate=0.002)
+    assert regression_report(base, same).summary()["errors_regressed"] == []
+
+
+def test_logs_without_request_times_cannot_judge_latency_but_judge_errors(tmp_path):
+    base = write_log(tmp_path / "base", FIVE, FIVE_COUNTS, seed=6, error_rate=0.002, timed=False)
+    cand = write_log(tmp_path / "cand", FIVE, FIVE_COUNTS, seed=7, error_rate=0.002, timed=False)
+    worse = write_log(tmp_path / "worse", FIVE, FIVE_COUNTS, seed=8, error_rate=0.03, timed=False)
+    requests = perfkit.read_access_log(base / "access.log")
+    assert perfkit.parse_account(requests)["durations"] == "absent"
+    api = perfkit.compare(requests, perfkit.read_access_log(cand / "access.log"))
+    assert set(api["verdict"]) == {"cannot judge"} and api.attrs["no_metric"]
+    report = regression_report(base, cand)
+    summary = report.summary()
+    assert summary["regressed"] == [] and summary["cannot_judge"]
+    assert summary["endpoints"] == {}
+    text = report.verdict().data
+    assert "Latency cannot be judged" in text and "%(D)s" in text and "$request_time" in text
+    assert "No endpoint regressed" not in text
+    assert set(report.endpoints["verdict"]) == {"cannot judge"}  # never "unchanged"
+
+    def gate(candidate):
+        command = [sys.executable, "-m", "perfkit.cli", "report", "regression", "-p",
+                   f"baseline={base}", "-p", f"candidate={candidate}", "-o",
+                   str(tmp_path / "g.html"), "--fail-on-regression"]  # fmt: skip
+        return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+    unanswered = gate(cand)
+    assert unanswered.returncode == 2, unanswered.stderr
+    assert "cannot answer the gate" in unanswered.stderr and "no request times" in unanswered.stderr
+    found = gate(worse)  # the error rate regressed: that much is known
+    assert found.returncode == 1 and "5xx rate regressed" in found.stderr
+
+
+def test_a_broken_source_is_that_sections_problem_not_the_reports(tmp_path):
+    base, cand = both(tmp_path, *CASES["b"][:3], "broken")
+    (cand / "pg").mkdir()
+    (cand / "pg" / "statements-20261202T100000Z.csv").write_text("this is not,a csv\n\x00\x01")
+    (base / "memory.csv").write_text("garbage")
+    report = regression_report(base, cand)
+    assert report.summary()["regressed"] == ["/"]
+    assert "pg" in report.cand.problems
+    trust = report.trust().data
+    assert "FAILED" in trust and "statements-20261202T100000Z.csv" in trust
+    (cand / "access.log").write_text("not a log line\n" * 20)
+    (cand / "memory.csv").write_bytes((ROOT / "data" / "baseline" / "memory.csv").read_bytes())
+    report = regression_report(base, cand)
+    assert report.endpoints is None and report.summary()["cannot_judge"]
+    assert "access log could not be read" in report.verdict().data

@@ -59,15 +59,26 @@ def compare_profiles(
     normalize: bool = True,
     by_route: bool = True,
     min_keys: int = 5,
+    routes: object = None,
+    mix: dict | pd.Series | None = None,
 ) -> pd.DataFrame:
     """One row per function, ranked by absolute contribution (see the module docstring);
     the comparison-frame columns (``n_base`` ... ``verdict``, ``test``) test cumulative
     seconds per request. ``attrs``: ``total_s_base``/``total_s_cand`` (per request, at the
     baseline's mix), ``weights`` (route -> baseline share), ``routes_unmatched``, ``shift``.
-    `by_route=False` pools every dump as one route (the raw mix). `seed` is unused (kept for
-    the signature every comparison shares)."""
+    `by_route=False` pools every dump as one route (the raw mix); `routes` (a Flask app or rule
+    strings, as `read_access_log` takes) labels the dumps' paths, else perfkit's heuristic
+    templates do. `mix` ("METHOD route" -> share, e.g. `request_mix` of the baseline's access
+    log) weighs the routes by traffic rather than by the baseline's dumps (a sampler that
+    keeps a few dumps per route profiles an even mix). `seed` is unused (kept for the
+    signature every comparison shares)."""
     del seed
-    strata_b, strata_c, weights, unmatched = _strata(base, cand, by_route)
+    rules = None
+    if routes is not None:
+        from perfkit.io.routes import rules_from
+
+        rules = rules_from(routes)
+    strata_b, strata_c, weights, unmatched = _strata(base, cand, by_route, rules, mix)
     own_b, cum_b, tot_b = _moments(base, strata_b, weights)
     own_c, cum_c, tot_c = _moments(cand, strata_c, weights)
     functions = own_b.index.union(own_c.index)
@@ -107,23 +118,36 @@ def compare_profiles(
     return table
 
 
-def _route_of(profile: Profile, by_route: bool) -> pd.Series:
+def _route_of(profile: Profile, by_route: bool, rules=None) -> pd.Series:
     """Each dump's stratum: "METHOD route", or one stratum for dumps without a route."""
     dumps = profile.dumps.set_index("dump")
     if not by_route or "route" not in dumps or dumps["route"].isna().all():
         return pd.Series(NO_ROUTE, index=dumps.index)
+    route = dumps["route"]
+    if rules is not None:
+        import pyarrow as pa
+
+        from perfkit.io.routes import route_labels
+
+        known = dumps["path"].notna()
+        labels, _ = route_labels(pa.array(dumps.loc[known, "path"].astype(str).tolist(),
+                                          pa.string()), rules)  # fmt: skip
+        route = pd.Series(pd.NA, index=dumps.index, dtype=object)
+        route[known] = labels.to_pylist()
     method = dumps["method"].fillna("").astype(str)
-    route = dumps["route"].fillna(NO_ROUTE).astype(str)
-    return (method + " " + route).str.strip()
+    return (method + " " + route.fillna(NO_ROUTE).astype(str)).str.strip()
 
 
-def _strata(base: Profile, cand: Profile, by_route: bool):
+def _strata(base: Profile, cand: Profile, by_route: bool, rules=None, mix=None):
     """Each side's dump -> stratum (NA for routes the other side lacks), the baseline's
-    weights over the shared routes, and the routes left out."""
-    rb, rc = _route_of(base, by_route), _route_of(cand, by_route)
+    weights over the shared routes (its dumps', or `mix`), and the routes left out."""
+    rb, rc = _route_of(base, by_route, rules), _route_of(cand, by_route, rules)
     shared = sorted(set(rb) & set(rc))
     unmatched = sorted(set(rb) ^ set(rc))
     counts = rb[rb.isin(shared)].value_counts()
+    if mix is not None and by_route:
+        traffic = pd.Series(dict(mix), dtype=float).reindex(shared).fillna(0.0)
+        counts = traffic if traffic.sum() > 0 else counts
     weights = (counts / counts.sum()).to_dict() if counts.sum() else {}
     return rb.where(rb.isin(shared)), rc.where(rc.isin(shared)), weights, unmatched
 
@@ -216,3 +240,10 @@ def _own_time_votes(own_b: pd.DataFrame, own_c: pd.DataFrame, min_abs_s: float):
     log_ratio = np.log(c["mean"] / b["mean"]).to_numpy()
     log_se = np.sqrt(c["var"] / c["mean"] ** 2 + b["var"] / b["mean"] ** 2).to_numpy()
     return log_ratio, log_se
+
+
+def request_mix(requests: pd.DataFrame) -> pd.Series:
+    """Each "METHOD route"'s share of an access log's requests: the `mix` of
+    `compare_profiles`."""
+    keys = requests["method"].astype(str) + " " + requests["route"].astype(str)
+    return keys.value_counts(normalize=True)

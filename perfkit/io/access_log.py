@@ -145,6 +145,9 @@ def read_access_log(
     parts = [part for blocks in per_file for part in blocks]
     if account.lines == 0:
         raise InputError(f"{_names(files)}: empty; there are no log lines to read")
+    if account.parsed == 0 and account.rejected:
+        raise InputError(f"{_names(files)}: none of the {account.lines:,} lines could be read; "
+                         + account.summary())  # fmt: skip
     account.format = ", ".join(dict.fromkeys(f.name for f in formats.values()))
     account.format_string = " | ".join(dict.fromkeys(f.source for f in formats.values()))
     account.routes = merge_route_info([info for _, _, info in parts])

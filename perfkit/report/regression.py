@@ -522,8 +522,9 @@ def _compare_rest(report: RegressionReport, base: Run, cand: Run, min_change: fl
     """Statements, functions, Locust and attribution, each on its own: an `InputError` in one
     is that section's problem, not the report's."""
     from perfkit.analysis.attribution import attribute
+    from perfkit.analysis.distributed import is_dask
     from perfkit.analysis.loadtest_compare import compare_loadtests
-    from perfkit.analysis.profile_diff import compare_profiles
+    from perfkit.analysis.profile_diff import compare_profiles, request_mix
     from perfkit.analysis.queries import STATEMENT_MIN_RATIO, compare_queries
 
     def section(name: str, compute):
@@ -538,8 +539,12 @@ def _compare_rest(report: RegressionReport, base: Run, cand: Run, min_change: fl
             base.statements, cand.statements, min_ratio=max(min_change, STATEMENT_MIN_RATIO),
             **options))  # fmt: skip
     if base.profile is not None and cand.profile is not None:
+        mix = None
+        if base.requests is not None and not is_dask(base.requests):
+            mix = request_mix(base.requests)  # weigh routes by traffic, not by dumps kept
         report.functions = section("functions", lambda: compare_profiles(
-            base.profile, cand.profile, min_ratio=min_change, **options))  # fmt: skip
+            base.profile, cand.profile, min_ratio=min_change, routes=routes, mix=mix,
+            **options))  # fmt: skip
     if base.locust_stats is not None and cand.locust_stats is not None:
         report.loadtest = section("loadtest", lambda: compare_loadtests(
             base.locust_stats, cand.locust_stats, min_ratio=min_change, **options))  # fmt: skip

@@ -33,7 +33,9 @@ fewer than `min_keys` keys with enough data a shift cannot be told from a
 change: it is not estimated, and keys are judged on raw times.
 
 **Relative verdict**: each key against the shift estimated *without it*
-(leave one out, so the two are independent): ``z = (log ratio - shift) /
+(leave one out, so the two are independent; of an even count of others,
+the middle value nearer to the key, which errs towards no change):
+``z = (log ratio - shift) /
 sqrt(s_i^2 + tau^2 + var(shift))``, the median's and the p95's, combined
 by Bonferroni, adjusted across keys; then the raw verdict's rule on the
 relative ratios. The shift's and the spread's uncertainty are in every
@@ -336,7 +338,9 @@ def _solve(excess, residuals: np.ndarray) -> float:
 
 
 def _leave_one_out_median(r: np.ndarray) -> np.ndarray:
-    """For each element, the median of the others."""
+    """For each element, the median of the others (of an even count, the middle value
+    nearer to the element: with 5 keys of which 2 changed, the average of the two middle
+    ones would drag every residual towards the changed keys)."""
     k = len(r)
     order = np.argsort(r, kind="stable")
     ranked = r[order]
@@ -349,7 +353,8 @@ def _leave_one_out_median(r: np.ndarray) -> np.ndarray:
     m = k - 1
     if m % 2:
         return rest(m // 2)
-    return (rest(m // 2 - 1) + rest(m // 2)) / 2
+    low, high = rest(m // 2 - 1), rest(m // 2)  # of the two middle values, the nearer one:
+    return np.where(np.abs(r - low) <= np.abs(r - high), low, high)  # a change stays in view
 
 
 def _relative(out, small, min_keys, min_shift, what, confidence, votes=None
