@@ -79,6 +79,12 @@ def write_readme(data: Path) -> Path:
             f"{measured['duration_s']} s; {measured.get('profiles_kept', 0)} profiles kept; "
             f"{_size(data / name) / 2**10:.0f} KiB.",
         ]
+        if plan.cpu_hog:
+            lines.append(
+                f"- A CPU hog beside the service during the load (`perfkit.sandbox.cpuhog`): "
+                f"{plan.cpu_hog_processes} process(es) busy {plan.cpu_hog:.0%} of every 10 ms "
+                "slice."
+            )
         if plan.max_requests:
             lines.append(f"- Gunicorn `--max-requests {plan.max_requests}`.")
         if "leak_per_worker" in measured:

@@ -39,6 +39,7 @@ BIN = Path(sys.executable).parent
 ACCESS_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(D)s %(p)s'
 PROFILES_PER_ROUTE = 5
 LEAK_BYTES_PER_CALL = 64 * 1024
+HOG_DUTY, HOG_PROCESSES = 0.4, 2  # baseline_drift: 2 processes busy 40 % of each 10 ms slice
 
 
 @dataclass
@@ -54,6 +55,8 @@ class Plan:
     step_s: int = 0
     profile_rate: float = 0.06
     collect_pg: bool = True
+    cpu_hog: float = 0.0  # duty of perfkit.sandbox.cpuhog processes beside the load (drift)
+    cpu_hog_processes: int = 1
     truth: str = ""
     expect: dict = field(default_factory=dict)  # what the reports must find (tests check it)
 
@@ -63,6 +66,12 @@ PLANS = {
     "baseline_repeat": Plan(
         "baseline_repeat", "baseline", 100,
         truth="the same service again: an A/A pair with baseline, no regression",
+        expect={"compare_with": "baseline", "regressed_routes": []},
+    ),
+    "baseline_drift": Plan(
+        "baseline_drift", "baseline", 100, cpu_hog=HOG_DUTY, cpu_hog_processes=HOG_PROCESSES,
+        truth="the same service as baseline with a CPU hog beside it: an A/A pair with drift, "
+        "no code change",
         expect={"compare_with": "baseline", "regressed_routes": []},
     ),
     "candidate": Plan(
@@ -134,6 +143,7 @@ def running(command: list[str], log: Path, env: dict | None = None, stop=signal.
 
 def record(plan: Plan, out: Path, short: bool = False) -> dict:
     """Record one scenario into `out` (replaced); returns its manifest."""
+    from perfkit.sandbox.cpuhog import cpu_hog
     from perfkit.sandbox.postgres import Cluster
 
     seconds = min(plan.seconds, 25) if short else plan.seconds
@@ -203,8 +213,9 @@ def record(plan: Plan, out: Path, short: bool = False) -> dict:
                 running(rss_cmd, work / "collect.log", env),
             ):
                 spy = _start_pyspy(app.pid, work, min(seconds, 40)) if plan.profile_rate else None
-                run = subprocess.run(locust_cmd, cwd=ROOT, env=locust_env, capture_output=True,
-                                     text=True, timeout=seconds + 120)  # fmt: skip
+                with cpu_hog(plan.cpu_hog, plan.cpu_hog_processes, seconds=seconds + 120):
+                    run = subprocess.run(locust_cmd, cwd=ROOT, env=locust_env, capture_output=True,
+                                         text=True, timeout=seconds + 120)  # fmt: skip
                 if run.returncode not in (0, 1):  # 1: some requests failed, as they may
                     raise RuntimeError(f"locust failed ({run.returncode}): {run.stderr[-2000:]}")
                 if spy is not None:
