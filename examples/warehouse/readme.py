@@ -83,7 +83,10 @@ def write_readme(data: Path) -> Path:
             lines.append(
                 f"- A CPU hog beside the service during the load (`perfkit.sandbox.cpuhog`): "
                 f"{plan.cpu_hog_processes} process(es) busy {plan.cpu_hog:.0%} of every 10 ms "
-                "slice."
+                "slice at nice -15 (they take the CPU whenever they want it, as a neighbour's "
+                "steal does). A hog at the application's priority slows only the requests long "
+                "enough to be preempted: the CPU-bound dashboard, alone, which no timing can "
+                "tell from a change of that endpoint."
             )
         if plan.max_requests:
             lines.append(f"- Gunicorn `--max-requests {plan.max_requests}`.")

@@ -1,7 +1,7 @@
 """Deterministic seed data, generated inside PostgreSQL (seconds, not minutes).
 
 2,000 products, 6 locations, 100,000 stock lots, 40,000 orders with
-200,000 lines, 25,000 shipments. ``setseed`` makes every run the same.
+400,000 lines (10 per order), 25,000 shipments. ``setseed`` makes every run the same.
 """
 
 from __future__ import annotations
@@ -32,14 +32,14 @@ from generate_series(1, 40000) i;
 insert into order_lines (id, order_id, product_id, quantity, price_cents)
 select i, 1 + (i % 40000), 1 + (random() * 1999)::int, 1 + (random() * 6)::int,
        199 + (random() * 20000)::int
-from generate_series(1, 200000) i;
+from generate_series(1, 400000) i;
 insert into shipments (id, order_id, carrier, tracking, status, cost_cents, created_at)
 select i, 1 + (random() * 39999)::int, (array['DPD', 'Royal Mail', 'UPS', 'DHL'])[1 + i % 4],
        'TRK' || i, (array['label', 'in transit', 'delivered'])[1 + i % 3],
        300 + (random() * 2000)::int, now() - (random() * interval '120 days')
 from generate_series(1, 25000) i;
 select setval(pg_get_serial_sequence('orders', 'id'), 40000);
-select setval(pg_get_serial_sequence('order_lines', 'id'), 200000);
+select setval(pg_get_serial_sequence('order_lines', 'id'), 400000);
 select setval(pg_get_serial_sequence('shipments', 'id'), 25000);
 select setval(pg_get_serial_sequence('stock', 'id'), 100000);
 analyze;

@@ -55,6 +55,7 @@ def compare_loadtests(
     confidence: float = 0.95,
     normalize: bool = True,
     min_keys: int = 5,
+    min_spread: float = 0.0,
 ) -> pd.DataFrame:
     """The comparison frame per Locust request (``Aggregated`` left out), from `read_locust`
     stats of a baseline and a candidate run, judged by the shared rule.
@@ -101,7 +102,8 @@ def compare_loadtests(
     out.index.name = "name"
     out = judge(out, ("p50_base", "p50_cand"), alpha=alpha, correction=correction,
                 min_ratio=min_ratio, min_abs=min_abs_ms, normalize=normalize,
-                min_keys=min_keys, what="requests", confidence=confidence)  # fmt: skip
+                min_keys=min_keys, what="requests", confidence=confidence,
+                min_spread=min_spread)  # fmt: skip
     out["test"] = "z-test of log median ratio from Locust percentiles"
     shift = out.attrs["shift"]
     out = out[[*COLUMNS, *EXTRA_COLUMNS]]

@@ -61,6 +61,7 @@ def compare_profiles(
     min_keys: int = 5,
     routes: object = None,
     mix: dict | pd.Series | None = None,
+    min_spread: float = 0.0,
 ) -> pd.DataFrame:
     """One row per function, ranked by absolute contribution (see the module docstring);
     the comparison-frame columns (``n_base`` ... ``verdict``, ``test``) test cumulative
@@ -105,7 +106,7 @@ def compare_profiles(
     n1 = int(strata_b.notna().sum())
     n2 = int(strata_c.notna().sum())
     tests = _tests(table, own_b, own_c, cum_b, cum_c, n1, n2, alpha, correction, min_ratio,
-                   min_abs_s, min_n, normalize, min_keys)  # fmt: skip
+                   min_abs_s, min_n, normalize, min_keys, min_spread)  # fmt: skip
     table = table.join(tests)
     table.index.name = "function"
     table = table.reset_index()[DIFF_COLUMNS + TEST_COLUMNS + EXTRA_COLUMNS]
@@ -192,7 +193,7 @@ def _weighted(rows: pd.DataFrame, value: str, n: pd.Series, weights: dict) -> pd
 
 
 def _tests(table, own_b, own_c, cum_b, cum_c, n1, n2, alpha, correction, min_ratio, min_abs_s,
-           min_n, normalize, min_keys) -> pd.DataFrame:  # fmt: skip
+           min_n, normalize, min_keys, min_spread=0.0) -> pd.DataFrame:  # fmt: skip
     tested = table.index[table[["cum_s_base", "cum_s_cand"]].max(axis=1) >= min_abs_s]
     b, c = cum_b.loc[tested], cum_c.loc[tested]
     diff = c["mean"] - b["mean"]
@@ -217,7 +218,7 @@ def _tests(table, own_b, own_c, cum_b, cum_c, n1, n2, alpha, correction, min_rat
     judged = judge(frame, ("mean_base", "mean_cand"), alpha=alpha, correction=correction,
                    min_ratio=min_ratio, min_abs=min_abs_s, normalize=normalize,
                    min_keys=min_keys, insufficient=np.full(len(frame), not enough),
-                   what="functions", votes=votes)  # fmt: skip
+                   what="functions", votes=votes, min_spread=min_spread)  # fmt: skip
     judged["test"] = "Welch t on seconds per request at the baseline's route mix"
     for column in ("p50_base", "p50_cand"):  # per-dump times have means, not percentiles
         judged[column] = np.nan

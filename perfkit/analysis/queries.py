@@ -49,6 +49,7 @@ def compare_queries(
     confidence: float = 0.95,
     normalize: bool = True,
     min_keys: int = 5,
+    min_spread: float = 0.0,
 ) -> pd.DataFrame:
     """Per queryid: calls, mean ms on each side, ratio with interval, Welch p-values, and the
     verdict by the shared rule (`perfkit.analysis.regression.verdict`): with `normalize`,
@@ -87,7 +88,8 @@ def compare_queries(
     out = pd.DataFrame(rows, index=table.index)
     out = judge(out, ("mean_ms_base", "mean_ms_cand"), alpha=alpha, correction=correction,
                 min_ratio=min_ratio, min_abs=min_abs_ms, normalize=normalize,
-                min_keys=min_keys, what="statements", confidence=confidence)  # fmt: skip
+                min_keys=min_keys, what="statements", confidence=confidence,
+                min_spread=min_spread)  # fmt: skip
     out["test"] = "Welch t from pg_stat_statements mean/stddev"
     for column in ("p50_base", "p50_cand", "p95_base", "p95_cand", *COLUMNS[-3:]):
         out[column] = np.nan  # pg_stat_statements keeps no percentiles

@@ -334,13 +334,17 @@ class RegressionReport:
             ranked = self.endpoints.dropna(subset=["ratio"])
             chosen = list((ranked["ratio"] - 1).abs().sort_values(ascending=False).index[:top])
         figures = []
+        keyed = None
         for route in chosen[:6]:
             if self.sketches is not None:  # Dask engine: the curves from the merged sketches
                 base_t, cand_t = (side.get(route) for side in self.sketches)
                 figures.append(ecdf_from_quantiles(base_t.sketch, cand_t.sketch, f"{route}"))
                 continue
-            base = self.base.requests.loc[self.base.requests["route"].astype(str) == str(route)]
-            cand = self.cand.requests.loc[self.cand.requests["route"].astype(str) == str(route)]
+            if keyed is None:
+                from perfkit.analysis.regression.requests import ENDPOINT, with_endpoints
+
+                keyed = with_endpoints(self.base.requests, self.cand.requests)
+            base, cand = (side.loc[side[ENDPOINT].astype(str) == str(route)] for side in keyed)
             figures.append(ecdf(base["duration_ms"], cand["duration_ms"], f"{route}"))
         return figures
 
@@ -473,8 +477,9 @@ def regression_report(
         mix_from_totals,
         totals,
     )
-    from perfkit.analysis.regression import compare, mix_adjusted_change
-    from perfkit.analysis.regression.errors import compare_error_counts, error_counts
+    from perfkit.analysis.regression import compare, compare_error_rates, mix_adjusted_change
+    from perfkit.analysis.regression.errors import compare_error_counts
+    from perfkit.analysis.regression.requests import ENDPOINT, cannot_judge, with_endpoints
 
     base = baseline if isinstance(baseline, Run) else load_run(baseline, log_format, routes,
                                                                  engine=engine)  # fmt: skip
@@ -485,13 +490,12 @@ def regression_report(
                               normalize=normalize)  # fmt: skip
     if base.requests is not None and cand.requests is not None:
         if is_dask(base.requests) or is_dask(cand.requests):
-            report.sketches = (totals(base.requests), totals(cand.requests))
+            keyed = with_endpoints(base.requests, cand.requests)
+            report.sketches = tuple(totals(side, ENDPOINT) for side in keyed)
             report.endpoints = compare_sketches(*report.sketches, min_abs=min_ms,
                                                 min_ratio=min_change, **options)  # fmt: skip
             if all(t.latency_n == 0 for side in report.sketches for t in side.values()):
-                from perfkit.analysis.regression.requests import cannot_judge
-
-                report.endpoints = cannot_judge(*(base.requests, cand.requests))
+                report.endpoints = cannot_judge(*keyed, by=ENDPOINT)
             report.mix = mix_from_totals(*report.sketches)
             report.errors = compare_error_counts(
                 *(error_counts_from_totals(side) for side in report.sketches), alpha=alpha,
@@ -501,10 +505,8 @@ def regression_report(
             report.endpoints = compare(base.requests, cand.requests, min_abs=min_ms,
                                        min_ratio=min_change, **options)  # fmt: skip
             report.mix = mix_adjusted_change(base.requests, cand.requests)
-            report.errors = compare_error_counts(
-                error_counts(base.requests), error_counts(cand.requests), alpha=alpha,
-                correction=correction,
-            )  # fmt: skip
+            report.errors = compare_error_rates(base.requests, cand.requests, alpha=alpha,
+                                                correction=correction)  # fmt: skip
         if report.endpoints.attrs.get("no_metric"):
             sides = " and ".join(report.endpoints.attrs["no_metric"])
             report.cannot_judge.append(
@@ -526,6 +528,11 @@ def _compare_rest(report: RegressionReport, base: Run, cand: Run, min_change: fl
     from perfkit.analysis.loadtest_compare import compare_loadtests
     from perfkit.analysis.profile_diff import compare_profiles, request_mix
     from perfkit.analysis.queries import STATEMENT_MIN_RATIO, compare_queries
+
+    # functions, statements and Locust's view of the endpoints cannot be told from drift better
+    # than the endpoints themselves
+    spread = report.shift.spread if report.timed and report.shift.estimated else 0.0
+    options = {**options, "min_spread": spread}
 
     def section(name: str, compute):
         try:

@@ -41,11 +41,15 @@ def burn(duty: float, seconds: float, parent: int) -> None:
 
 
 @contextlib.contextmanager
-def cpu_hog(duty: float, processes: int = 1, seconds: float | None = None) -> Iterator[list[int]]:
+def cpu_hog(
+    duty: float, processes: int = 1, seconds: float | None = None, nice: int = 0
+) -> Iterator[list[int]]:
     """Run `processes` hogs, each busy `duty` (0-1) of a core, for the block; yields their pids.
 
     `seconds` bounds them further (they stop by themselves then); they never
-    run longer than ``MAX_SECONDS``.
+    run longer than ``MAX_SECONDS``. A negative `nice` (root only) makes them take the CPU
+    whenever they want it, as a neighbour's steal does, rather than wait for the scheduler
+    to preempt the application's long requests: every request then waits alike.
     """
     if not 0.0 <= duty <= 1.0:
         raise ValueError(f"duty must be between 0 and 1, not {duty}")
@@ -58,6 +62,8 @@ def cpu_hog(duty: float, processes: int = 1, seconds: float | None = None) -> It
             for _ in range(processes):
                 command = [sys.executable, "-m", __name__, str(duty), str(limit), str(os.getpid())]
                 procs.append(subprocess.Popen(command, stdin=subprocess.DEVNULL))
+                if nice:
+                    os.setpriority(os.PRIO_PROCESS, procs[-1].pid, nice)
         yield [p.pid for p in procs]
     finally:
         for proc in procs:

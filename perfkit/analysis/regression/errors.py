@@ -45,7 +45,15 @@ def compare_error_rates(
 ) -> pd.DataFrame:
     """One row per `by` key and a last row ``"(all requests)"``: 5xx counts and rates (0-1)
     on each side, the difference with its interval, Fisher's p-value and the verdict (see
-    the module docstring); ``client_rate_*`` are the 4xx rates, shown, not judged."""
+    the module docstring); ``client_rate_*`` are the 4xx rates, shown, not judged. With
+    ``by="route"``, per endpoint as `compare` keys them."""
+    if by == "route":
+        from perfkit.analysis.regression.requests import ENDPOINT, with_endpoints
+
+        baseline, candidate = with_endpoints(baseline, candidate)
+        return compare_error_counts(error_counts(baseline, ENDPOINT),
+                                    error_counts(candidate, ENDPOINT), alpha, correction,
+                                    min_diff, min_ratio, min_n, confidence, by)  # fmt: skip
     return compare_error_counts(error_counts(baseline, by), error_counts(candidate, by),
                                 alpha, correction, min_diff, min_ratio, min_n, confidence,
                                 by)  # fmt: skip

@@ -20,6 +20,51 @@ import pandas as pd
 
 from perfkit.analysis.significance import compare_samples
 
+ENDPOINT = "endpoint"
+
+
+def shared_routes(*frames: pd.DataFrame) -> set[str]:
+    """Routes that several methods share in any of `frames` (GET and POST ``/auth/login``)."""
+    pairs = []
+    for frame in frames:
+        if "method" not in frame or "route" not in frame:
+            continue
+        part = frame[["method", "route"]].astype(str).drop_duplicates()
+        pairs.append(part.compute() if hasattr(part, "compute") else part)
+    if not pairs:
+        return set()
+    both = pd.concat(pairs).drop_duplicates()
+    counts = both.groupby("route")["method"].nunique()
+    return set(counts.index[counts > 1])
+
+
+def endpoint_column(frame: pd.DataFrame, shared: set[str]) -> pd.Series:
+    """Each request's endpoint: its route, or "METHOD route" for a route in `shared` (a Flask
+    endpoint is a rule *and* a method: a login form and the login itself differ)."""
+    route = frame["route"]
+    if not shared or "method" not in frame:
+        return route.astype(str) if isinstance(route.dtype, pd.CategoricalDtype) else route
+    pairs = pd.MultiIndex.from_arrays([frame["method"].astype(str), route.astype(str)])
+    codes, uniques = pd.factorize(pairs)
+    labels = np.array([f"{m} {r}" if r in shared else r for m, r in uniques], dtype=object)
+    return pd.Series(pd.Categorical.from_codes(codes, categories=pd.Index(labels).unique())
+                     if len(set(labels)) == len(labels) else labels[codes],
+                     index=frame.index, name=ENDPOINT)  # fmt: skip
+
+
+def with_endpoints(*frames):
+    """`frames` with an ``endpoint`` column keyed alike on every side (pandas or Dask)."""
+    shared = shared_routes(*frames)
+    out = []
+    for frame in frames:
+        if hasattr(frame, "map_partitions"):
+            out.append(frame.map_partitions(
+                lambda part: part.assign(**{ENDPOINT: endpoint_column(part, shared)
+                                            .astype(str)})))  # fmt: skip
+        else:
+            out.append(frame.assign(**{ENDPOINT: endpoint_column(frame, shared)}))
+    return out
+
 
 def compare(
     baseline: pd.DataFrame,
@@ -37,7 +82,8 @@ def compare(
 ) -> pd.DataFrame:
     """The comparison frame per `by`: medians, p95s, ratios with their intervals, the rank
     test, and the verdict by the shared rule (`perfkit.analysis.regression.verdict`);
-    `min_abs` is in the unit of `metric` (1 ms by default).
+    `min_abs` is in the unit of `metric` (1 ms by default). With ``by="route"`` a route that
+    several methods share gives one row per method (``"POST /auth/login"``).
 
     ``ratio``/``ci_*``/``p_value``/``p_adjusted`` and ``raw_verdict`` are on raw times;
     ``rel_*`` and ``relative_verdict`` against the run-wide shift (``attrs["shift"]``, a
@@ -48,22 +94,27 @@ def compare(
     with none at all cannot be judged (every key ``insufficient data``,
     ``attrs["no_metric"]`` set).
     """
+    key = by
+    if by == "route":  # one row per endpoint: "METHOD route" where methods share a route
+        baseline, candidate = with_endpoints(baseline, candidate)
+        key = ENDPOINT
     if any(type(f).__module__.startswith("dask") for f in (baseline, candidate)):
         from perfkit.analysis.distributed import compare_sketches, totals
 
         return compare_sketches(
-            totals(baseline, by, metric), totals(candidate, by, metric), alpha=alpha,
+            totals(baseline, key, metric), totals(candidate, key, metric), alpha=alpha,
             correction=correction, min_ratio=min_ratio, min_abs=min_abs, min_n=min_n, seed=seed,
             normalize=normalize, min_keys=min_keys,
         )  # fmt: skip
     if not (_has(baseline, metric) and _has(candidate, metric)):
-        return cannot_judge(baseline, candidate, by, metric)
+        return cannot_judge(baseline, candidate, key, metric).rename_axis(by)
     out = compare_samples(
-        baseline, candidate, by, metric, statistic="median", alpha=alpha, correction=correction,
+        baseline, candidate, key, metric, statistic="median", alpha=alpha, correction=correction,
         min_ratio=min_ratio, min_abs=min_abs, min_n=min_n, seed=seed, normalize=normalize,
         min_keys=min_keys, what="endpoints",
     )  # fmt: skip
-    return out.drop(columns=["mean_base", "mean_cand"]).pipe(_with_attrs, out.attrs)
+    out = out.drop(columns=["mean_base", "mean_cand"]).pipe(_with_attrs, out.attrs)
+    return out.rename_axis(by)
 
 
 def _has(frame: pd.DataFrame, metric: str) -> bool:
@@ -79,10 +130,12 @@ def cannot_judge(
     from perfkit.analysis.regression.verdict import EXTRA_COLUMNS, Shift
     from perfkit.analysis.significance import COLUMNS
 
-    counts = pd.DataFrame({
-        "n_base": baseline.groupby(by, observed=True).size(),
-        "n_cand": candidate.groupby(by, observed=True).size(),
-    }).fillna(0).astype(int)  # fmt: skip
+    def sizes(frame) -> pd.Series:
+        size = frame.groupby(by, observed=True).size()
+        return size.compute() if hasattr(size, "compute") else size
+
+    counts = pd.DataFrame({"n_base": sizes(baseline), "n_cand": sizes(candidate)}
+                          ).fillna(0).astype(int)  # fmt: skip
     counts.index = counts.index.astype(str)
     counts.index.name = by
     out = counts.reindex(columns=[*COLUMNS, *EXTRA_COLUMNS])
@@ -123,8 +176,12 @@ def mix_adjusted_change(
 ) -> MixAdjusted:
     """The candidate's overall mean at the baseline's traffic mix, beside the raw means.
 
-    Routes the candidate never served keep their baseline mean (and are listed).
+    Routes the candidate never served keep their baseline mean (and are listed); with
+    ``by="route"``, per endpoint as `compare` keys them.
     """
+    if by == "route":
+        baseline, candidate = with_endpoints(baseline, candidate)
+        by = ENDPOINT
     base = baseline.dropna(subset=[metric]).groupby(by, observed=True)[metric].agg(["mean", "size"])
     cand = candidate.dropna(subset=[metric]).groupby(by, observed=True)[metric].mean()
     weights = base["size"] / base["size"].sum()

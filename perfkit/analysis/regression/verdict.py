@@ -42,12 +42,14 @@ relative ratios. The shift's and the spread's uncertainty are in every
 relative interval.
 
 **The verdict** (``verdict`` column): with `normalize` and an estimated
-shift, a key is ``regressed`` (``improved``) only when raw and relative
-verdicts agree. A raw change the relative test does not confirm is
-``moved with shift`` when the shift is *material* (its interval excludes 1
-and it moved by at least `min_shift`) and the change goes its way, else
+shift that is material or comes with a spread between keys, a key is
+``regressed`` (``improved``) only when raw and relative verdicts agree. A
+raw change the relative test does not confirm is ``moved with shift``
+when the shift is *material* (its interval excludes 1 and it moved by at
+least `min_shift`) and the change goes its way, else
 ``unchanged`` (it is no bigger than keys differ from run to run). Without
-`normalize`, or with too few keys, the raw verdict stands. A route whose
+`normalize`, with too few keys, or with neither a shift nor a spread (the
+relative reading would only add noise), the raw verdict stands. A route whose
 raw time rose is therefore never ``improved``.
 """
 
@@ -91,6 +93,7 @@ class Shift:
     estimated: bool = False
     material: bool = False
     applied: bool = False
+    normalized: bool = True
     min_keys: int = 5
     what: str = "endpoints"
 
@@ -113,12 +116,14 @@ class Shift:
         interval = f"[{_pct(self.ci_low)}, {_pct(self.ci_high)}]"
         spread = (f"; beyond sampling error they differ from one another by about "
                   f"±{(np.exp(self.spread) - 1) * 100:.0f} %" if self.spread > 0.005 else "")
-        judged = (
-            f" Each of the {self.what} is judged against the others as well as on raw times: "
-            "a change must stand out from the run as a whole to count."
-            if self.applied
-            else f" The {self.what} are judged on raw times (normalize is off)."
-        )
+        if self.applied:
+            judged = (f" Each of the {self.what} is judged against the others as well as on "
+                      "raw times: a change must stand out from the run as a whole to count.")
+        elif self.normalized:
+            judged = (f" With no shift and no spread beyond sampling error, the {self.what} are "
+                      "judged on their raw times.")
+        else:
+            judged = f" The {self.what} are judged on raw times (normalize is off)."
         if not self.material:
             return (f"No run-wide shift: the {self.what} as a whole moved {pct} {interval} "
                     f"(median of {self.keys}, each one vote{spread}).{judged}")  # fmt: skip
@@ -156,6 +161,7 @@ def judge(
     what: str = "endpoints",
     confidence: float = 0.95,
     votes: tuple[np.ndarray, np.ndarray] | None = None,
+    min_spread: float = 0.0,
 ) -> pd.DataFrame:
     """Verdicts for a comparison frame (see the module docstring); returns a copy with
     ``p_adjusted``, ``verdict`` and the `EXTRA_COLUMNS` filled and ``attrs["shift"]`` a `Shift`.
@@ -166,7 +172,9 @@ def judge(
     ``p95_log_se``) count when present. `insufficient` marks keys too small to judge (by
     default those without a p-value). `votes` (log ratios, standard errors) estimate the
     shift from other figures than the keys' own ratios (a profile's own times); every key is
-    then judged against that one shift, its variance added.
+    then judged against that one shift, its variance added. `min_spread` is a floor under the
+    spread between keys (log scale): the report passes the endpoints' own to functions and
+    statements, which cannot be told from drift better than the endpoints that run them.
     """
     from perfkit.analysis.significance import adjust
 
@@ -187,7 +195,8 @@ def judge(
         (out["p95_cand"] - out["p95_base"]).to_numpy(dtype=float),
         out["p_adjusted"].to_numpy(dtype=float) < alpha, small, min_ratio, min_abs,
     )  # fmt: skip
-    shift, relative = _relative(out, small, min_keys, min_shift, what, confidence, votes)
+    shift, relative = _relative(out, small, min_keys, min_shift, what, confidence, votes,
+                                min_spread)
     out = out.assign(**relative)
     out["rel_p_adjusted"] = adjust(out["rel_p_value"].to_numpy(dtype=float), correction)
     rel = _rule(
@@ -200,8 +209,10 @@ def judge(
     )  # fmt: skip
     out = out.drop(columns=["_rel_p95_ci_low", "_rel_p95_ci_high"])
     out["raw_verdict"], out["relative_verdict"] = raw, rel
-    applied = bool(normalize and shift.estimated)
-    shift = Shift(**{**asdict(shift), "applied": applied})
+    # the second reading only matters when there is something to read: a material shift, or
+    # keys that differ from run to run beyond their sampling error
+    applied = bool(normalize and shift.estimated and (shift.material or shift.spread > 0))
+    shift = Shift(**{**asdict(shift), "applied": applied, "normalized": normalize})
     out["verdict"] = combine(raw, rel, shift) if applied else raw
     out.attrs["shift"] = shift
     return out
@@ -252,7 +263,7 @@ def _rule(
 
 def estimate_shift(
     log_ratio: np.ndarray, log_se: np.ndarray, min_keys: int = 5, min_shift: float = 0.02,
-    what: str = "endpoints", confidence: float = 0.95,
+    what: str = "endpoints", confidence: float = 0.95, min_spread: float = 0.0,
 ) -> Shift:  # fmt: skip
     """The run-wide shift from per-key log ratios and their standard errors (NaN keys left
     out); see the module docstring."""
@@ -260,7 +271,8 @@ def estimate_shift(
     if len(r) < min_keys:
         return Shift(keys=len(r), min_keys=min_keys, what=what)
     center = float(np.median(r))
-    tau = _spread(r - _leave_one_out_median(r), s, lambda t: _median_variance(s, t, len(s) - 1))
+    tau = max(min_spread, _spread(r - _leave_one_out_median(r), s,
+                                  lambda t: _median_variance(s, t, len(s) - 1)))
     variance = _median_variance(s, tau, len(s))
     half = stats.norm.ppf(0.5 + confidence / 2) * np.sqrt(variance)
     low, high = np.exp(center - half), np.exp(center + half)
@@ -357,7 +369,7 @@ def _leave_one_out_median(r: np.ndarray) -> np.ndarray:
     return np.where(np.abs(r - low) <= np.abs(r - high), low, high)  # a change stays in view
 
 
-def _relative(out, small, min_keys, min_shift, what, confidence, votes=None
+def _relative(out, small, min_keys, min_shift, what, confidence, votes=None, min_spread=0.0
               ) -> tuple[Shift, dict]:  # fmt: skip
     """The shift and each key's relative ratio, interval and p-value (LOO shift, or the
     shift of `votes`)."""
@@ -369,13 +381,13 @@ def _relative(out, small, min_keys, min_shift, what, confidence, votes=None
     s50, s95 = (out[c].to_numpy(dtype=float) for c in ("log_se", "p95_log_se"))
     with np.errstate(divide="ignore", invalid="ignore"):
         if votes is not None:
-            shift = estimate_shift(*votes, min_keys, min_shift, what, confidence)
+            shift = estimate_shift(*votes, min_keys, min_shift, what, confidence, min_spread)
             center50, z50, half50 = _against_votes(r50, s50, shift, votes, z_crit)
             center95 = z95 = half95 = np.full(len(r50), np.nan)
         else:
-            shift = estimate_shift(r50, s50, min_keys, min_shift, what, confidence)
-            center50, z50, half50 = _against_shift(r50, s50, shift.estimated, z_crit)
-            center95, z95, half95 = _against_shift(r95, s95, shift.estimated, z_crit)
+            shift = estimate_shift(r50, s50, min_keys, min_shift, what, confidence, min_spread)
+            center50, z50, half50 = _against_shift(r50, s50, shift.estimated, z_crit, min_spread)
+            center95, z95, half95 = _against_shift(r95, s95, shift.estimated, z_crit, min_spread)
     tails = _votes(r95, s95)[0]
     if shift.estimated and len(tails) >= min_keys:
         shift = Shift(**{**asdict(shift), "p95_factor": float(np.exp(np.median(tails)))})
@@ -406,7 +418,8 @@ def _against_votes(r: np.ndarray, s: np.ndarray, shift: Shift, votes, z_crit: fl
     return center, z, z_crit * se
 
 
-def _against_shift(r: np.ndarray, s: np.ndarray, estimated: bool, z_crit: float):
+def _against_shift(r: np.ndarray, s: np.ndarray, estimated: bool, z_crit: float,
+                   min_spread: float = 0.0):  # fmt: skip
     """Per key: log ratio minus the leave-one-out shift, its z and its interval half-width.
     Without an estimated shift the relative reading is the raw one (shift 1, no extra error)."""
     center, se = r.copy(), s.copy()
@@ -415,7 +428,7 @@ def _against_shift(r: np.ndarray, s: np.ndarray, estimated: bool, z_crit: float)
         rv, sv = r[votes], s[votes]
         loo = _leave_one_out_median(rv)
         k = len(rv)
-        tau = _spread(rv - loo, sv, lambda t: _median_variance(sv, t, k - 1))
+        tau = max(min_spread, _spread(rv - loo, sv, lambda t: _median_variance(sv, t, k - 1)))
         inverse = 1 / np.sqrt(sv**2 + tau**2 + 1e-300)
         variance = _median_variance(sv, tau, k - 1, total=inverse.sum() - inverse)
         center[votes] = rv - loo
