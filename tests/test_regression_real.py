@@ -163,3 +163,19 @@ def test_the_warehouse_pairs_find_their_truth(scenario):
     assert summary["improved"] == []
     if scenario == "baseline_drift":
         assert summary["shift"]["estimated"]
+
+
+def test_every_report_says_it_cannot_judge_latency_without_request_times():
+    from perfkit.report.capacity import capacity_report
+    from perfkit.report.overview import overview_report
+
+    run = BLOG / "errors_base"
+    overview = overview_report(run)
+    summary = overview.summary()
+    assert summary["failing"] == []  # no latency figure is not a missed target
+    assert all(c["meets"] is not False for c in summary["classes"].values())
+    assert any("no request times" in reason for reason in summary["cannot_judge"])
+    text = overview.verdict().data
+    assert "Latency targets cannot be judged" in text and "nan" not in text
+    capacity = capacity_report(run)
+    assert any("no request times" in reason for reason in capacity.summary()["cannot_judge"])

@@ -105,13 +105,15 @@ def _rows_from_totals(requests, targets: Targets, classes, statistic: str) -> li
         p95 = float(t.sketch.quantile(0.95)) if t.latency_n else np.nan
         judged = mean if statistic == "mean" else p95
         error_rate = t.errors / t.count if t.count else np.nan
-        latency_ok, errors_ok = bool(judged <= target), bool(error_rate <= targets.error_rate)
+        errors_ok = bool(error_rate <= targets.error_rate)
+        latency_ok = bool(judged <= target) if t.latency_n else None
         rows.append({
             "class": name, "requests": t.latency_n, "mean_ms": mean, "p95_ms": p95,
-            "target_ms": target, "within_target": t.sketch.share_at_most(target),
+            "target_ms": target,
+            "within_target": t.sketch.share_at_most(target) if t.latency_n else np.nan,
             "error_rate": error_rate, "error_target": targets.error_rate,
             "meets_latency": latency_ok, "meets_errors": errors_ok,
-            "meets": latency_ok and errors_ok,
+            "meets": _both(latency_ok, errors_ok),
         })  # fmt: skip
     return rows
 
@@ -122,14 +124,22 @@ def _row(name, ms, error, target, targets, statistic) -> dict:
     p95 = float(np.percentile(ms, 95)) if len(ms) else np.nan
     judged = mean if statistic == "mean" else p95
     error_rate = float(np.mean(error)) if len(error) else np.nan
-    latency_ok = bool(judged <= target)
+    latency_ok = bool(judged <= target) if len(ms) else None  # no request times: cannot judge
     errors_ok = bool(error_rate <= targets.error_rate)
     return {
         "class": name, "requests": len(ms), "mean_ms": mean, "p95_ms": p95,
         "target_ms": target, "within_target": float((ms <= target).mean()) if len(ms) else np.nan,
         "error_rate": error_rate, "error_target": targets.error_rate,
-        "meets_latency": latency_ok, "meets_errors": errors_ok, "meets": latency_ok and errors_ok,
+        "meets_latency": latency_ok, "meets_errors": errors_ok,
+        "meets": _both(latency_ok, errors_ok),
     }  # fmt: skip
+
+
+def _both(latency_ok: bool | None, errors_ok: bool) -> bool | None:
+    """Meets both targets: False when either fails, None when latency cannot be judged."""
+    if errors_ok is False or latency_ok is False:
+        return False
+    return None if latency_ok is None else True
 
 
 def _database_row(statements: pd.DataFrame, targets: Targets) -> dict:

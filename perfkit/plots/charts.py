@@ -227,7 +227,8 @@ def slo_bars(table: pd.DataFrame, title: str) -> go.Figure:
     fig = go.Figure()
     fig.add_trace(go.Bar(
         x=[_label(c) for c in shown.index], y=shown["mean_ms"] / shown["target_ms"],
-        marker_color=[IMPROVED if ok else REGRESSED for ok in shown["meets"]],
+        marker_color=[NEUTRAL if ok is None else IMPROVED if ok else REGRESSED
+                      for ok in shown["meets"]],
         text=[f"{m:.0f} / {t:.0f} ms" for m, t in zip(shown["mean_ms"], shown["target_ms"],
                                                        strict=True)],
         hovertemplate="%{x}: %{text}<extra></extra>",

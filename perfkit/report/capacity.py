@@ -192,7 +192,15 @@ def capacity_report(
             service_s = float(steps.sort_values("users")["mean_ms"].iloc[0]) / 1000
         else:
             steps = None
-    if run.requests is not None:
+    untimed = run.requests is not None and (
+        run.requests.attrs.get("perfkit", {}).get("durations") == "absent"
+    )
+    if untimed:  # requests in flight need each request's time
+        notes.append("The access log has no request times (no duration field in its format), "
+                     "so requests in flight, the log's throughput curve and its service time "
+                     "cannot be measured; add Gunicorn's %(D)s, nginx's $request_time or "
+                     "Apache's %D to the log format.")  # fmt: skip
+    if run.requests is not None and not untimed:
         log_points = concurrency_from_log(run.requests, "10s").iloc[1:-1]
         log_points = log_points[log_points["requests"] > 0]
         if log_points["concurrency"].round(0).nunique() >= 4:
@@ -231,7 +239,9 @@ def capacity_report(
                            "service time it gives the sizing"),
                 run.failed("access log", "throughput against requests in flight from the access "
                            "log" + ("" if usl is not None else ", and the sizing's service time")),
-                run.failed("traffic", "when traffic growth reaches capacity")]  # fmt: skip
+                run.failed("traffic", "when traffic growth reaches capacity"),
+                "requests in flight and service time from the access log: it has no request "
+                "times" if untimed and usl is None else None]  # fmt: skip
     return CapacityReport(run, targets, steps, usl, log_points, log_usl, service_s, plan, growth,
                           notes, [u for u in unjudged if u])  # fmt: skip
 

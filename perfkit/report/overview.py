@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from perfkit.report.display import code, esc, md, table
@@ -31,47 +32,73 @@ class OverviewReport:
         judged = "pg" not in self.run.problems
         return {
             "report": "overview", "run": self.run.name,
-            "classes": {str(k): {"meets": bool(r["meets"]), "mean_ms": float(r["mean_ms"]),
+            "classes": {str(k): {"meets": None if r["meets"] is None else bool(r["meets"]),
+                                 "mean_ms": None if pd.isna(r["mean_ms"]) else float(r["mean_ms"]),
                                  "target_ms": float(r["target_ms"]),
                                  "error_rate": None if pd.isna(r["error_rate"])
                                  else float(r["error_rate"])}
                         for k, r in self.slo.iterrows()},
-            "failing": [str(k) for k in self.slo.index[~self.slo["meets"]]],
+            "failing": [str(k) for k in self.slo.index[self._missed()]],
             "n_plus_one_suspects": len(self.health["n_plus_one"]) if "n_plus_one" in self.health
             else (0 if judged else None),
             "unused_indexes": len(self.health["unused_indexes"])
             if "unused_indexes" in self.health else (0 if judged else None),
             "leaks": None if "memory" in self.run.problems else [] if self.memory is None else [
                 str(p) for p in self.memory.loc[self.memory["verdict"] == "leak", "pid"]],
-            "cannot_judge": list(self.cannot_judge),
+            "cannot_judge": [*self.cannot_judge, *self._untimed()],
             "failed_sources": {k: self.run.problem(k) for k in self.run.problems},
         }  # fmt: skip
+
+    def _missed(self) -> pd.Series:
+        """Classes known to miss a target (latency not judged is not a miss)."""
+        return self.slo["meets"].map(lambda v: v is False or v is np.False_).astype(bool)
+
+    def _untimed(self) -> list[str]:
+        """Why latency targets were not judged, when the access log has no request times."""
+        requests = self.run.requests
+        if requests is None or not len(self.slo) or "meets_latency" not in self.slo:
+            return []
+        if not self.slo["meets_latency"].map(lambda v: v is None).any():
+            return []
+        return ["latency targets: the access log has no request times; add the server's "
+                "duration field (Gunicorn %(D)s, nginx $request_time, Apache %D)"]
 
     def verdict(self) -> Any:
         from IPython.display import Markdown
 
-        failing = self.slo[~self.slo["meets"]]
+        failing = self.slo[self._missed()]
         lines = []
         if self.cannot_judge:
             lines.append("**Cannot judge everything: a source could not be read.**\n")
             lines += [f"- {esc(reason)}" for reason in self.cannot_judge]
             lines.append("")
+        if self._untimed():
+            from perfkit.io.logformat import timing_fix
+
+            account = self.run.requests.attrs.get("perfkit", {}) if self.run.requests is not None \
+                else {}  # fmt: skip
+            lines.append("**Latency targets cannot be judged:** the access log has no request "
+                         "times, so no class is said to meet or miss its latency target (error "
+                         "rates still are). To record request times:\n")  # fmt: skip
+            lines += [f"- {fix}" for fix in timing_fix(account.get("format", ""),
+                                                       account.get("format_string", ""))]
+            lines.append("")
         if len(failing):
             lines.append(f"**{len(failing)} of {len(self.slo)} classes miss their target:**\n")
             for name, row in failing.iterrows():
                 why = []
-                if not row["meets_latency"]:
+                if row["meets_latency"] is False:
                     why.append(f"mean {row['mean_ms']:.0f} ms over {row['target_ms']:.0f} ms")
-                if not row["meets_errors"]:
+                if row["meets_errors"] is False:
                     why.append(f"errors {row['error_rate']:.1%} over {row['error_target']:.0%}")
                 lines.append(f"- {esc(name)}: " + "; ".join(why))
         elif len(self.slo):
             classes = ", ".join(map(esc, self.slo.index))
             lines.append(f"**Every class judged meets its target** ({classes})."
-                         if self.cannot_judge else
+                         if self.cannot_judge or self._untimed() else
                          f"**Every class meets its target** ({classes}).")  # fmt: skip
-        if self.endpoints is not None:
-            slowest = self.endpoints.head(3)
+        if self.endpoints is not None and self.endpoints["p95_ms"].notna().any():
+            slowest = self.endpoints.dropna(subset=["p95_ms"]).head(3)
             named = ", ".join(f"{code(r)} {p:.0f} ms" for r, p in slowest["p95_ms"].items())
             lines.append(f"\nSlowest endpoints by p95: {named}.")
         n1 = self.health.get("n_plus_one")
