@@ -11,17 +11,21 @@ from tests.apps.warehouse_views import create_app
 REQUESTS = 12
 
 
-def record(tmp_path, slow: bool):
+def profiled(folder, app, paths: list[str]):
+    """`app` serving `paths` under Werkzeug's ProfilerMiddleware: one dump per request."""
     from werkzeug.middleware.profiler import ProfilerMiddleware
 
-    folder = tmp_path / ("cand" if slow else "base")
     folder.mkdir()
-    app = create_app(slow_pricing=slow)
     app.wsgi_app = ProfilerMiddleware(app.wsgi_app, stream=None, profile_dir=str(folder))
     client = app.test_client()
-    for i in range(REQUESTS):
-        assert client.get(f"/orders/{i}").status_code == 200
+    for path in paths:
+        assert client.get(path).status_code == 200
     return read_profile(str(folder / "*.prof"))
+
+
+def record(tmp_path, slow: bool):
+    folder = tmp_path / ("cand" if slow else "base")
+    return profiled(folder, create_app(slow_pricing=slow), [f"/orders/{i}" for i in range(REQUESTS)])
 
 
 @pytest.fixture(scope="module")
@@ -68,20 +72,11 @@ def test_flame_diff_colours_the_change(sides):
 
 
 def record_pages(folder, slow: bool, heavy: int, light: int):
-    """Per-request ProfilerMiddleware dumps of `heavy` report pages and `light` item pages."""
-    from werkzeug.middleware.profiler import ProfilerMiddleware
+    """Per-request dumps of `heavy` report pages and `light` item pages."""
+    from tests.apps import mix_pages
 
-    from tests.apps.mix_pages import create_app
-
-    folder.mkdir()
-    app = create_app(slow_query=slow)
-    app.wsgi_app = ProfilerMiddleware(app.wsgi_app, stream=None, profile_dir=str(folder))
-    client = app.test_client()
-    for i in range(heavy):
-        assert client.get(f"/reports/{i + 1}").status_code == 200
-    for i in range(light):
-        assert client.get(f"/items/{i + 1}").status_code == 200
-    return read_profile(str(folder / "*.prof"))
+    paths = [f"/reports/{i + 1}" for i in range(heavy)] + [f"/items/{i + 1}" for i in range(light)]
+    return profiled(folder, mix_pages.create_app(slow_query=slow), paths)
 
 
 def test_a_different_mix_of_profiled_routes_is_not_a_change(tmp_path):

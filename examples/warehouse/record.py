@@ -305,7 +305,7 @@ def _finish(plan, work, out, started, seconds, short, server_version, commands) 
         "started": started.isoformat(timespec="seconds"), "load_seconds": seconds,
         "truth": plan.truth, "measured": measured,
         "commands": [" ".join(_shown(c)) for c in commands],
-        "versions": _versions(server_version), "machine": _machine(),
+        "versions": _versions(server_version), "machine": machine(),
     }  # fmt: skip
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
     return manifest
@@ -358,7 +358,8 @@ def _versions(server_version: str) -> dict:
     return {"python": platform.python_version(), "postgresql": server_version, **found}
 
 
-def _machine() -> dict:
+def machine() -> dict:
+    """The CPUs, their model and the system: where a recording was made."""
     model = ""
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():

@@ -6,8 +6,7 @@ call per section (``pr.regression_report(...)``, ``report.verdict()`` ...).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from perfkit._lazy import lazy_names
 
 _EXPORTS = {
     "setup": "perfkit.report.display",
@@ -25,8 +24,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'perfkit.report' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__, __dir__ = lazy_names(__name__, _EXPORTS)

@@ -32,7 +32,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import asdict, dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
@@ -41,6 +40,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # run as a script: tests.apps.blog and perfkit from the repo
+
+from examples.warehouse.record import machine, running, wait_http  # noqa: E402  (the path)
 
 BIN = Path(sys.executable).parent
 OUT = HERE / "blog"
@@ -126,36 +127,6 @@ SCENARIOS = {
         ),
     )
 }
-
-
-def _wait_http(url: str, proc: subprocess.Popen, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args[:3]} exited early with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as answer:
-                answer.read()
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"{url} did not answer within {seconds} s")
-
-
-@contextlib.contextmanager
-def _running(command: list[str], log: Path, env: dict):
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 class ForeignCpu:
@@ -270,8 +241,8 @@ def record(scenario: Scenario, out: Path) -> dict:
                       "--only-summary", "--host", f"http://127.0.0.1:{port}"]  # fmt: skip
         psql = cluster.bin / "psql"
         snapshots: list[str] = []
-        with _running(app_cmd, work / "servers.log", env) as app:
-            _wait_http(f"http://127.0.0.1:{port}/health", app)
+        with running(app_cmd, work / "servers.log", env) as app:
+            wait_http(f"http://127.0.0.1:{port}/health", app)
             hog = cpu_hog(scenario.hog_duty, scenario.hog_processes, scenario.seconds + 90)
             with hog, open(work / "locust.out", "wb") as locust_out:
                 foreign = ForeignCpu(cluster.data)
@@ -362,7 +333,7 @@ def _finish(scenario: Scenario, work: Path, out: Path, commands: dict, facts: di
         "profiled_requests": len(list((work / "profiles").glob("*.prof"))),
         "profiles_kept": kept,
         "commands": shown,
-        "machine": _machine(),
+        "machine": machine(),
     }
     manifest["measured"], manifest["checks"] = _measure(scenario, out)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
@@ -493,16 +464,6 @@ def _versions(server_version: str, psql_version: str) -> dict:
         with contextlib.suppress(metadata.PackageNotFoundError):
             found[name] = metadata.version(name)
     return found
-
-
-def _machine() -> dict:
-    model = ""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return {"cpus": os.cpu_count(), "cpu": model, "system": platform.platform()}
 
 
 # --- README -------------------------------------------------------------------------------

@@ -13,28 +13,19 @@ rule without a cycle.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from perfkit._lazy import lazy_names
 
 _EXPORTS = {
-    "compare": "requests",
-    "mix_adjusted_change": "requests",
-    "MixAdjusted": "requests",
-    "judge": "verdict",
-    "estimate_shift": "verdict",
-    "Shift": "verdict",
-    "VERDICTS": "verdict",
-    "compare_error_rates": "errors",
+    "compare": ".requests",
+    "mix_adjusted_change": ".requests",
+    "MixAdjusted": ".requests",
+    "judge": ".verdict",
+    "estimate_shift": ".verdict",
+    "Shift": ".verdict",
+    "VERDICTS": ".verdict",
+    "compare_error_rates": ".errors",
 }
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_names(__name__, _EXPORTS)
