@@ -125,3 +125,18 @@ def test_e_calibration_aa_with_a_shift_stays_at_or_under_nominal():
     # 2 of 40 expected at exactly 5 %; 6 or more has probability 1.4 %
     print("alarms in 40 runs", alarms)
     assert max(alarms.values()) <= 5, alarms
+
+
+def test_the_shifts_interval_covers_the_planted_shift():
+    rng = np.random.default_rng(7)
+    counts = dict.fromkeys(THIRTY, 300)
+    covered, factors = 0, []
+    for _ in range(60):
+        base = service(rng, THIRTY, counts)
+        shift = compare(base, service(rng, THIRTY, counts, dict.fromkeys(THIRTY, 1.15))).attrs[
+            "shift"
+        ]
+        covered += shift.ci_low <= 1.15 <= shift.ci_high
+        factors.append(shift.factor)
+    assert covered >= 52  # nominal 95 %: 57 of 60 expected; 52 is about 3 sd below
+    assert np.median(factors) == pytest.approx(1.15, rel=0.01)  # the median of votes: unbiased
