@@ -179,3 +179,59 @@ def test_every_report_says_it_cannot_judge_latency_without_request_times():
     assert "Latency targets cannot be judged" in text and "nan" not in text
     capacity = capacity_report(run)
     assert any("no request times" in reason for reason in capacity.summary()["cannot_judge"])
+
+
+REVIEW = ROOT / "tests" / "data" / "review_inputs"  # a third app, under Gunicorn and nginx
+
+
+def review(case: str, candidate: str = "candidate"):
+    return regression_report(REVIEW / case / "baseline", REVIEW / case / candidate)
+
+
+def test_a_change_to_half_the_endpoints_is_not_hidden_as_a_shift():
+    """4 of 8 endpoints +40 % (a shared helper): the endpoints split into two groups, which
+    no run-wide shift explains; raw verdicts stand and the four are regressed."""
+    report = review("case1_4of8")
+    assert report.shift.split and not report.shift.applied
+    planted = {"/api/users/{id}", "/api/orders", "/api/orders/{id}", "/api/products"}
+    assert planted <= set(report.summary()["regressed"])
+    assert "do not move together" in report.verdict().data
+
+
+def test_no_cliff_at_the_shifts_floor():
+    """Only POST /api/cart +40 %; the rest moved +2 % with the machine. Scaling the candidate
+    by 0.998 or 1.002 (either side of the 2 % floor) finds the same regression and nothing
+    else regressed (only the label of the rest moves: unchanged or moved with shift)."""
+    folder = REVIEW / "case5_cliff"
+    fmt = (folder / "baseline" / "access_log_format.txt").read_text().strip()
+    base, cand = (perfkit.read_access_log(folder / side / "access.log.gz", format=fmt)
+                  for side in ("baseline", "candidate"))  # fmt: skip
+    verdicts = [perfkit.compare(base, cand.assign(duration_ms=cand["duration_ms"] * f))
+                ["verdict"].to_dict() for f in (0.998, 1.0, 1.002)]  # fmt: skip
+    for table in verdicts:
+        assert [k for k, v in table.items() if v == "regressed"] == ["POST /api/cart"]
+        assert set(table.values()) <= {"regressed", "unchanged", "moved with shift",
+                                       "insufficient data"}  # fmt: skip
+    assert {"HEAD /api/users/{id}", "OPTIONS /api/cart", "GET /api/cart"} <= set(verdicts[1])
+
+
+def test_too_few_requests_cannot_answer_the_gate():
+    report = review("case7_tiny")
+    assert report.summary()["cannot_judge"] and report.summary()["regressed"] == []
+    assert "No endpoint could be judged" in report.verdict().data
+
+
+def test_an_aa_pair_with_a_hog_and_millisecond_times_raises_no_alarm():
+    report = review("case6_nginx_ms", "candidate_hog")  # nginx $request_time: 1 ms steps
+    summary = report.summary()
+    assert summary["regressed"] == [] and summary["improved"] == []
+    assert report.shift.material and report.shift.ci_high > report.shift.ci_low  # never [x, x]
+
+
+def test_nginx_combined_logs_judge_the_planted_error_rates():
+    report = review("case6_nginx_combined")
+    summary = report.summary()
+    assert sorted(summary["errors_regressed"]) == ["(all requests)", "/api/orders",
+                                                   "/api/products"]  # fmt: skip
+    assert {e["verdict"] for e in summary["endpoints"].values()} == {"cannot judge"}
+    assert "access logs have no request times" in summary["cannot_judge"][0]

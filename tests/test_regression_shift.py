@@ -140,3 +140,22 @@ def test_the_shifts_interval_covers_the_planted_shift():
         factors.append(shift.factor)
     assert covered >= 52  # nominal 95 %: 57 of 60 expected; 52 is about 3 sd below
     assert np.median(factors) == pytest.approx(1.15, rel=0.01)  # the median of votes: unbiased
+
+
+def test_moved_with_shift_needs_the_relative_reading_to_find_no_difference():
+    from perfkit.analysis.regression.verdict import combine
+
+    shift = estimate_shift(np.log(np.full(8, 1.44)), np.full(8, 0.01))
+    assert shift.material
+    raw = np.array(["regressed", "regressed", "improved", "unchanged"], dtype=object)
+    relative = np.array(["unchanged", "improved", "improved", "improved"], dtype=object)
+    # +44 % like the rest; +8 % (improved against the rest: the readings disagree); faster in
+    # both readings; unchanged in raw time
+    assert list(combine(raw, relative, shift)) == ["moved with shift", "unchanged", "improved",
+                                                   "unchanged"]  # fmt: skip
+
+
+def test_report_text_is_escaped_once():
+    from perfkit.report.display import esc
+
+    assert esc("the server's <b>log</b>") == "the server's &lt;b&gt;log&lt;/b&gt;"

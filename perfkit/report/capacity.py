@@ -192,9 +192,8 @@ def capacity_report(
             service_s = float(steps.sort_values("users")["mean_ms"].iloc[0]) / 1000
         else:
             steps = None
-    untimed = run.requests is not None and (
-        run.requests.attrs.get("perfkit", {}).get("durations") == "absent"
-    )
+    account = {} if run.requests is None else getattr(run.requests, "attrs", {})  # Dask: none
+    untimed = account.get("perfkit", {}).get("durations") == "absent"
     if untimed:  # requests in flight need each request's time
         notes.append("The access log has no request times (no duration field in its format), "
                      "so requests in flight, the log's throughput curve and its service time "

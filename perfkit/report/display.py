@@ -50,7 +50,8 @@ def setup() -> None:
 
 def esc(text: object) -> str:
     """`text` safe inside Markdown: HTML escaped, Markdown punctuation backslashed."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(str(text), quote=True))
+    # quote=False: text, not an attribute; the Markdown converter would escape "&#x27;" again
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(str(text), quote=False))
 
 
 def code(text: object) -> str:

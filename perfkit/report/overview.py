@@ -75,8 +75,7 @@ class OverviewReport:
         if self._untimed():
             from perfkit.io.logformat import timing_fix
 
-            account = self.run.requests.attrs.get("perfkit", {}) if self.run.requests is not None \
-                else {}  # fmt: skip
+            account = getattr(self.run.requests, "attrs", {}).get("perfkit", {})
             lines.append("**Latency targets cannot be judged:** the access log has no request "
                          "times, so no class is said to meet or miss its latency target (error "
                          "rates still are). To record request times:\n")  # fmt: skip

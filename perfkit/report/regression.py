@@ -88,7 +88,10 @@ class RegressionReport:
             "mix_adjusted_ratio": None if self.mix is None else _num(self.mix.adjusted_ratio),
             "raw_ratio": None if self.mix is None else _num(self.mix.raw_ratio),
             "problems": dict(self.problems),
-            "endpoints": {} if endpoints is None or not self.timed else {
+            "endpoints": {} if endpoints is None else {
+                str(k): {"verdict": r.verdict, "n_base": int(r.n_base), "n_cand": int(r.n_cand)}
+                for k, r in zip(endpoints.index, endpoints.itertuples(), strict=True)
+            } if not self.timed else {
                 str(k): {"verdict": r.verdict, "raw_verdict": r.raw_verdict,
                          "relative_verdict": r.relative_verdict, "n_base": int(r.n_base),
                          "n_cand": int(r.n_cand), "median_ratio": _num(r.ratio),
@@ -154,16 +157,24 @@ class RegressionReport:
         else:
             tested = int((~self.endpoints["verdict"].isin(["insufficient data"])).sum())
             lines.append(f"**No endpoint regressed{beyond}** ({tested} compared with enough "
-                         f"requests, alpha {self.alpha:g} after Holm's correction).")  # fmt: skip
+                         f"requests, alpha {self.alpha:g} after Holm's correction)." if tested
+                         else "**No endpoint could be judged:** none has enough requests with "
+                         "a time on both sides.")  # fmt: skip
         improved = _with(self.endpoints, "improved")
         if len(improved):
             better = ", ".join(f"{code(r)} median {_pct(x)}" for r, x in improved["ratio"].items())
             lines.append(f"\n{len(improved)} improved: {better}.")
         few = _with(self.endpoints, "insufficient data")
-        if len(few):
-            lines.append(f"\n{len(few)} endpoint(s) had too few requests to judge: "
-                         + ", ".join(f"{code(r)}" for r in few.index[:8])
-                         + (" …" if len(few) > 8 else "") + ".")  # fmt: skip
+        gone = few[few["n_cand"] == 0]
+        new = few[(few["n_base"] == 0) & (few["n_cand"] > 0)]
+        few = few[(few["n_base"] > 0) & (few["n_cand"] > 0)]
+        for frame, what in ((gone, "served in the baseline only (gone from the candidate)"),
+                            (new, "served in the candidate only (new)"),
+                            (few, "had too few requests to judge")):  # fmt: skip
+            if len(frame):
+                lines.append(f"\n{len(frame)} endpoint(s) {what}: "
+                             + ", ".join(f"{code(r)}" for r in frame.index[:8])
+                             + (" …" if len(frame) > 8 else "") + ".")  # fmt: skip
         return lines
 
     def _missing_log(self) -> str:
@@ -231,8 +242,20 @@ class RegressionReport:
                                                 for r, x in moved["ratio"].items()) + "."
             )  # fmt: skip
         if shift.applied:
-            within = endpoints[(endpoints["verdict"] == "unchanged")
-                               & endpoints["raw_verdict"].isin(["regressed", "improved"])]
+            changed = (endpoints["verdict"] == "unchanged") & endpoints["raw_verdict"].isin(
+                ["regressed", "improved"])
+            disagree = endpoints[changed & endpoints["relative_verdict"].isin(
+                ["regressed", "improved"])]  # raw one way, against the rest the other
+            if len(disagree):
+                lines.append(
+                    f"\n{len(disagree)} endpoint(s) on which the two readings disagree (so "
+                    "unchanged): " + ", ".join(
+                        f"{code(r)} {_pct(x)} in raw time, {_pct(y)} against the rest"
+                        for r, x, y in zip(disagree.index, disagree["ratio"],
+                                           disagree["rel_ratio"], strict=True)) + "."
+                )  # fmt: skip
+            within = endpoints[changed & (endpoints["relative_verdict"] == "unchanged")
+                               & (endpoints["verdict"] == "unchanged")]
             if len(within):
                 lines.append(
                     f"\n{len(within)} endpoint(s) changed in raw time by no more than endpoints "
@@ -250,7 +273,7 @@ class RegressionReport:
                     "under the first reading only): " + ", ".join(
                         f"{code(r)} {_pct(x)}" for r, x in against["rel_ratio"].items()) + "."
                 )  # fmt: skip
-        elif shift.material:
+        elif shift.material and not shift.normalized:
             within = endpoints[(endpoints["verdict"] == "regressed")
                                & (endpoints["relative_verdict"] != "regressed")]
             if len(within):
@@ -508,10 +531,17 @@ def regression_report(
             report.errors = compare_error_rates(base.requests, cand.requests, alpha=alpha,
                                                 correction=correction)  # fmt: skip
         if report.endpoints.attrs.get("no_metric"):
-            sides = " and ".join(report.endpoints.attrs["no_metric"])
+            sides = report.endpoints.attrs["no_metric"]
+            logs = " and ".join(sides) + (" access logs have" if len(sides) > 1
+                                          else " access log has")  # fmt: skip
             report.cannot_judge.append(
-                f"latency: the {sides} access log has no request times; add the server's "
-                "duration field (Gunicorn %(D)s, nginx $request_time, Apache %D)"
+                f"latency: the {logs} no request times; add the server's duration field "
+                "(Gunicorn %(D)s, nginx $request_time, Apache %D)"
+            )
+        elif not (report.endpoints["verdict"] != "insufficient data").any():
+            report.cannot_judge.append(
+                "latency: no endpoint has enough requests with a time on both sides to be "
+                "judged (at least 20 each)"
             )
     else:
         report.cannot_judge.append(f"latency and error rates: {report._missing_log()}")
@@ -531,7 +561,7 @@ def _compare_rest(report: RegressionReport, base: Run, cand: Run, min_change: fl
 
     # functions, statements and Locust's view of the endpoints cannot be told from drift better
     # than the endpoints themselves
-    spread = report.shift.spread if report.timed and report.shift.estimated else 0.0
+    spread = report.shift.spread if report.timed and report.shift.applied else 0.0
     options = {**options, "min_spread": spread}
 
     def section(name: str, compute):

@@ -42,15 +42,18 @@ relative ratios. The shift's and the spread's uncertainty are in every
 relative interval.
 
 **The verdict** (``verdict`` column): with `normalize` and an estimated
-shift that is material or comes with a spread between keys, a key is
-``regressed`` (``improved``) only when raw and relative verdicts agree. A
-raw change the relative test does not confirm is ``moved with shift``
-when the shift is *material* (its interval excludes 1 and it moved by at
-least `min_shift`) and the change goes its way, else
-``unchanged`` (it is no bigger than keys differ from run to run). Without
-`normalize`, with too few keys, or with neither a shift nor a spread (the
-relative reading would only add noise), the raw verdict stands. A route whose
-raw time rose is therefore never ``improved``.
+shift whose interval excludes 1 or that comes with a spread between keys,
+a key is ``regressed`` (``improved``) only when raw and relative verdicts
+agree. A raw change the relative test finds no different from the rest is
+``moved with shift`` when the shift is *material* (its interval excludes 1
+and it moved by at least `min_shift`) and the change goes its way, else
+``unchanged`` (no bigger than keys differ from run to run, or the two
+readings disagree). Without `normalize`, with too few keys, with neither a
+shift nor a spread (the relative reading would only add noise), or when the
+keys do not move together (a spread above `MAX_SPREAD`, more than real A/A
+pairs show: many keys changed, and a "shift" made of them would hide
+them), the raw verdict stands. A route whose raw time rose is therefore
+never ``improved``.
 """
 
 from __future__ import annotations
@@ -72,6 +75,10 @@ EXTRA_COLUMNS = [
 # fifth of the keys really changed, that quantile still falls among the unchanged ones
 _SPREAD_QUANTILE = 0.4
 _NORMAL_QUANTILE_ABS = stats.norm.ppf(0.5 + _SPREAD_QUANTILE / 2)
+# The largest spread between endpoints (log scale) two runs of the same code show: real A/A
+# pairs recorded here gave 0 to 0.12 (the blog with a CPU hog beside it: 0.117); above
+# 0.15 (about +-16 %) the endpoints do not move together and no single shift explains them
+MAX_SPREAD = 0.15
 
 
 @dataclass(frozen=True)
@@ -94,8 +101,16 @@ class Shift:
     material: bool = False
     applied: bool = False
     normalized: bool = True
+    split: bool = False
+    max_spread: float = float("nan")
+    min_shift: float = 0.02
     min_keys: int = 5
     what: str = "endpoints"
+
+    @property
+    def significant(self) -> bool:
+        """Whether the shift's interval excludes 1."""
+        return bool(self.estimated and (self.ci_low > 1 or self.ci_high < 1))
 
     @property
     def direction(self) -> str:
@@ -116,6 +131,15 @@ class Shift:
         interval = f"[{_pct(self.ci_low)}, {_pct(self.ci_high)}]"
         spread = (f"; beyond sampling error they differ from one another by about "
                   f"±{(np.exp(self.spread) - 1) * 100:.0f} %" if self.spread > 0.005 else "")
+        if self.split:
+            return (
+                f"**The {self.what} do not move together:** as a whole they moved {pct} "
+                f"{interval} (median of {self.keys}, each one vote), but they differ from one "
+                f"another by about ±{(np.exp(self.spread) - 1) * 100:.0f} %, more than two runs "
+                f"of the same code do here (±{(np.exp(self.max_spread) - 1) * 100:.0f} %): "
+                "many of them changed, and no run-wide shift explains that. Each is judged on "
+                "its raw times."
+            )
         if self.applied:
             judged = (f" Each of the {self.what} is judged against the others as well as on "
                       "raw times: a change must stand out from the run as a whole to count.")
@@ -125,7 +149,9 @@ class Shift:
         else:
             judged = f" The {self.what} are judged on raw times (normalize is off)."
         if not self.material:
-            return (f"No run-wide shift: the {self.what} as a whole moved {pct} {interval} "
+            lead = ("No run-wide shift" if not self.significant else
+                    f"A run-wide shift too small to matter (under {self.min_shift:.0%})")
+            return (f"{lead}: the {self.what} as a whole moved {pct} {interval} "
                     f"(median of {self.keys}, each one vote{spread}).{judged}")  # fmt: skip
         how = "slower" if self.factor > 1 else "faster"
         return (
@@ -162,6 +188,7 @@ def judge(
     confidence: float = 0.95,
     votes: tuple[np.ndarray, np.ndarray] | None = None,
     min_spread: float = 0.0,
+    max_spread: float = MAX_SPREAD,
 ) -> pd.DataFrame:
     """Verdicts for a comparison frame (see the module docstring); returns a copy with
     ``p_adjusted``, ``verdict`` and the `EXTRA_COLUMNS` filled and ``attrs["shift"]`` a `Shift`.
@@ -175,6 +202,8 @@ def judge(
     then judged against that one shift, its variance added. `min_spread` is a floor under the
     spread between keys (log scale): the report passes the endpoints' own to functions and
     statements, which cannot be told from drift better than the endpoints that run them.
+    A spread above `max_spread` means the keys do not move together (many changed): the
+    shift is reported, not applied, and keys are judged on raw times.
     """
     from perfkit.analysis.significance import adjust
 
@@ -209,26 +238,32 @@ def judge(
     )  # fmt: skip
     out = out.drop(columns=["_rel_p95_ci_low", "_rel_p95_ci_high"])
     out["raw_verdict"], out["relative_verdict"] = raw, rel
-    # the second reading only matters when there is something to read: a material shift, or
-    # keys that differ from run to run beyond their sampling error
-    applied = bool(normalize and shift.estimated and (shift.material or shift.spread > 0))
-    shift = Shift(**{**asdict(shift), "applied": applied, "normalized": normalize})
+    # the second reading only matters when there is something to read: a shift (its interval
+    # excludes 1), or keys that differ from run to run beyond their sampling error; and only
+    # when the keys move together at all (a spread beyond what A/A runs show is two groups:
+    # many keys changed, which no shift explains)
+    split = bool(shift.estimated and shift.spread > max_spread)
+    applied = bool(normalize and shift.estimated and not split
+                   and (shift.significant or shift.spread > 0))  # fmt: skip
+    shift = Shift(**{**asdict(shift), "applied": applied, "normalized": normalize,
+                     "split": split, "max_spread": max_spread})  # fmt: skip
     out["verdict"] = combine(raw, rel, shift) if applied else raw
     out.attrs["shift"] = shift
     return out
 
 
 def combine(raw: np.ndarray, relative: np.ndarray, shift: Shift) -> np.ndarray:
-    """The verdict when the shift is estimated: regressed/improved only when raw and relative
-    verdicts agree; a raw change the relative test does not confirm ``moved with shift`` when
-    the shift is material and in its direction, else ``unchanged`` (no bigger than routes
-    here differ from run to run)."""
+    """The verdict when the shift is applied: regressed/improved only when raw and relative
+    verdicts agree; a raw change the relative test finds no different from the rest ``moved
+    with shift`` when the shift is material and in its direction, else ``unchanged`` (no
+    bigger than routes here differ from run to run, or the two readings disagree)."""
     raw, relative = np.asarray(raw, dtype=object), np.asarray(relative, dtype=object)
     out = raw.copy()
     moved = np.isin(raw, ["regressed", "improved"]) & (relative != raw)
     along = (raw == "regressed") == (shift.factor > 1)
     out[moved] = "unchanged"
-    out[moved & along & shift.material] = "moved with shift"
+    # with the shift: its way, and the relative reading finds it no different from the rest
+    out[moved & along & shift.material & (relative == "unchanged")] = "moved with shift"
     return out
 
 
@@ -279,12 +314,13 @@ def estimate_shift(
     factor = float(np.exp(center))
     material = bool((low > 1 or high < 1) and abs(factor - 1) >= min_shift)
     return Shift(factor, float(low), float(high), keys=len(r), spread=float(tau),
-                 estimated=True, material=material, min_keys=min_keys, what=what)  # fmt: skip
+                 estimated=True, material=material, min_keys=min_keys, what=what,
+                 min_shift=min_shift)  # fmt: skip
 
 
 def _votes(log_ratio, log_se) -> tuple[np.ndarray, np.ndarray]:
     r, s = np.asarray(log_ratio, dtype=float), np.asarray(log_se, dtype=float)
-    keep = np.isfinite(r) & np.isfinite(s)
+    keep = np.isfinite(r) & np.isfinite(s) & (s > 0)  # s = 0: time resolution, not precision
     return r[keep], s[keep]
 
 
@@ -423,7 +459,7 @@ def _against_shift(r: np.ndarray, s: np.ndarray, estimated: bool, z_crit: float,
     """Per key: log ratio minus the leave-one-out shift, its z and its interval half-width.
     Without an estimated shift the relative reading is the raw one (shift 1, no extra error)."""
     center, se = r.copy(), s.copy()
-    votes = np.isfinite(r) & np.isfinite(s)
+    votes = np.isfinite(r) & np.isfinite(s) & (s > 0)
     if estimated and votes.sum() >= 2:
         rv, sv = r[votes], s[votes]
         loo = _leave_one_out_median(rv)
