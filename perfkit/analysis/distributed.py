@@ -122,22 +122,22 @@ def is_dask(frame: object) -> bool:
     return type(frame).__module__.startswith("dask")
 
 
-def _binned(sketch: LatencySketch, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """(representative value x `scale`, count) per occupied bucket, ascending."""
+def _binned(sketch: LatencySketch) -> tuple[np.ndarray, np.ndarray]:
+    """(representative value, count) per occupied bucket, ascending."""
     occupied = np.flatnonzero(sketch.counts)
     values = 2 * sketch.gamma ** (occupied + sketch.offset) / (sketch.gamma + 1)
     counts = sketch.counts[occupied]
     if sketch.zero_count:
         values = np.concatenate([[0.0], values])
         counts = np.concatenate([[sketch.zero_count], counts])
-    return values * scale, counts
+    return values, counts
 
 
-def mannwhitney_binned(x: LatencySketch, y: LatencySketch, y_scale: float = 1.0) -> float:
-    """Two-sided asymptotic Mann–Whitney p-value of y (times `y_scale`) against x on bucketed
+def mannwhitney_binned(x: LatencySketch, y: LatencySketch) -> float:
+    """Two-sided asymptotic Mann–Whitney p-value of y against x on bucketed
     values (tie-corrected, continuity-corrected: scipy's ``method="asymptotic"``)."""
     vx, cx = _binned(x)
-    vy, cy = _binned(y, y_scale)
+    vy, cy = _binned(y)
     values = np.union1d(vx, vy)
     nx = np.zeros(len(values))
     ny = np.zeros(len(values))
@@ -155,12 +155,10 @@ def mannwhitney_binned(x: LatencySketch, y: LatencySketch, y_scale: float = 1.0)
     return float(min(1.0, 2 * stats.norm.sf(max(z, 0.0))))
 
 
-def quantile_draws_binned(
-    sketch: LatencySketch, q: float, n_boot: int, rng, scale: float = 1.0
-) -> np.ndarray:
+def quantile_draws_binned(sketch: LatencySketch, q: float, n_boot: int, rng) -> np.ndarray:
     """Bootstrap draws of the `q` quantile from the bucket counts (see
     `significance._quantile_draws`: the same order-statistic law, on bucket ranks)."""
-    values, counts = _binned(sketch, scale)
+    values, counts = _binned(sketch)
     n = int(counts.sum())
     k = int(np.floor(q * (n - 1))) + 1
     cumulative = np.cumsum(counts)
