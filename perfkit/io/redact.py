@@ -73,3 +73,237 @@ def _on_distinct(values: pa.Array, fn) -> pa.Array:
     if isinstance(encoded, pa.ChunkedArray):
         encoded = encoded.combine_chunks()
     return pc.take(fn(encoded.dictionary), encoded.indices)
+
+
+# --- SQL statement texts (pg_stat_statements.query, pg_stat_activity.query) ---------------------
+# Utility statements are kept verbatim by pg_stat_statements (`ALTER ROLE app PASSWORD 'x'`), so a
+# string literal after a sensitive word (PASSWORD, an OPTIONS key like sslpassword, `secret = ...`)
+# is masked, and DSNs inside any literal (dblink_connect, CREATE SUBSCRIPTION ... CONNECTION) too.
+_SQL_KEY_PARTS = ("passw", "pwd", "secret", "token", "credential", "passphrase", "apikey",
+                  "api_key", "private_key", "access_key")  # fmt: skip
+_SQL_CANDIDATE = rf"(?i)(?:{'|'.join(_SQL_KEY_PARTS)}|://[^/\s]*@)"
+_SQL_TOKEN = re.compile(
+    r"""(?P<space>\s+)
+    |(?P<line>--[^\n]*)
+    |(?P<block>/\*)
+    |(?P<estr>[eE]')
+    |(?P<str>(?:[uU]&)?')
+    |(?P<ident>"(?:[^"]|"")*"?)
+    |(?P<dollar>\$(?:[^\W\d]\w*)?\$)
+    |(?P<word>[^\W\d][\w$]*)
+    |(?P<other>.)""",
+    re.VERBOSE | re.DOTALL,
+)
+_COMMENT_MARK = re.compile(r"/\*|\*/")
+_E_BODY = re.compile(r"(?:[^'\\]|\\.|'')*", re.DOTALL)
+_S_BODY = re.compile(r"(?:[^']|'')*")
+_KV_PASSWORD = re.compile(
+    r"""(?i)(\b[\w.-]*(?:passw|pwd|secret|token|api_?key)[\w.-]*\s*=\s*)"""
+    r"""('(?:[^'\\]|\\.)*'?|"(?:[^"\\]|\\.)*"?|[^\s&;,'"]+)"""
+)
+# scheme://userinfo@host: userinfo runs to the LAST '@' before the path (libpq stops at the first)
+_URL_CREDENTIALS = re.compile(r"(?i)([a-z][a-z0-9+.-]*://)([^/\s'\"?#]*)@")
+
+
+def redact_sql(values: pa.Array) -> pa.Array:
+    """SQL texts with password literals and DSN passwords masked (see `redact_sql_text`).
+
+    Works on distinct values; only texts that mention a sensitive word or URL
+    credentials are lexed (in Python), the rest pass through untouched.
+    """
+
+    def mask(texts: pa.Array) -> pa.Array:
+        texts = texts.cast(pa.string()) if not pa.types.is_string(texts.type) else texts
+        candidate = pc.fill_null(pc.match_substring_regex(texts, _SQL_CANDIDATE), False)
+        if not pc.any(candidate).as_py():
+            return texts
+        chosen = pc.filter(texts, candidate).to_pylist()
+        fixed = pa.array([redact_sql_text(t) for t in chosen], pa.string())
+        return pc.replace_with_mask(texts, candidate, fixed)
+
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    return _on_distinct(values, mask)
+
+
+def redact_sql_text(text: str, _depth: int = 0) -> str:
+    """One SQL text with secrets masked as ``'REDACTED'``.
+
+    Masked: the string literal(s) after a word holding ``passw``/``secret``/
+    ``token``... (``PASSWORD 'x'``, ``ENCRYPTED PASSWORD E'a\\'b'``,
+    ``OPTIONS (password $$x$$)``, ``SET app.secret = 'x'``), in any case and
+    spacing, with comments in between; DSN passwords and URL credentials inside
+    any literal; and the same inside literals that hold SQL (``DO $$ ... $$``,
+    ``EXECUTE '...'``). Identifiers and comments are left alone, so
+    ``select password_hash from users where id = $1`` is unchanged. A literal
+    left open (a truncated text) is masked to the end.
+    """
+    out: list[str] = []
+    pos, n = 0, len(text)
+    armed = False  # a sensitive word was seen: the next literal(s) are secrets
+    while pos < n:
+        m = _SQL_TOKEN.match(text, pos)
+        kind, token = m.lastgroup, m.group()
+        if kind in ("space", "line"):
+            out.append(token)
+            pos = m.end()
+            continue
+        if kind == "block":
+            end = _block_end(text, pos)
+            out.append(text[pos:end])
+            pos = end
+            continue
+        if kind in ("estr", "str", "dollar"):
+            end, body, closed = _literal(text, m)
+            if armed:
+                out.append(f"'{MASK}'")
+            else:
+                out.append(_redact_literal(text[pos:end], kind, m.group(), body, closed, _depth))
+            pos = end
+            continue  # armed stays: 'a'\n'b' continues one literal; the next word disarms
+        if kind == "word" and token.lower() == "to" and armed:
+            out.append(token)
+            pos = m.end()
+            continue
+        if kind == "other" and token == "=" and armed:
+            out.append(token)
+            pos = m.end()
+            continue
+        name = token.strip('"').lower() if kind in ("word", "ident") else ""
+        armed = bool(name) and any(part in name for part in _SQL_KEY_PARTS)
+        out.append(token)
+        pos = m.end()
+    return "".join(out)
+
+
+def _block_end(text: str, pos: int) -> int:
+    """End of the (nested) block comment starting at `pos`; the text's end when left open."""
+    depth = 0
+    for m in _COMMENT_MARK.finditer(text, pos):
+        depth += 1 if m.group() == "/*" else -1
+        if depth == 0:
+            return m.end()
+    return len(text)
+
+
+def _literal(text: str, m: re.Match) -> tuple[int, str, bool]:
+    """(end, body, closed) of the string literal whose opening `m` matched."""
+    start = m.end()
+    if m.lastgroup == "dollar":
+        close = text.find(m.group(), start)
+        if close < 0:
+            return len(text), text[start:], False
+        return close + len(m.group()), text[start:close], True
+    body = (_E_BODY if m.lastgroup == "estr" else _S_BODY).match(text, start)
+    end = body.end()
+    if end < len(text) and text[end] == "'":
+        return end + 1, body.group(), True
+    return len(text), text[start:], False
+
+
+def _redact_literal(
+    literal: str, kind: str, opening: str, body: str, closed: bool, depth: int
+) -> str:
+    """A literal with DSN passwords and SQL secrets inside it masked (quoting kept)."""
+    if kind == "dollar":
+        inner = _redact_inner(body, depth)
+        return literal if inner == body else opening + inner + (opening if closed else "")
+    # '' (and \' in E'') stand for a quote: decode, redact, encode again
+    decoded = re.sub(r"\\'|''", "'", body) if kind == "estr" else body.replace("''", "'")
+    inner = _redact_inner(decoded, depth)
+    if inner == decoded:
+        return literal
+    return opening + inner.replace("'", "''") + ("'" if closed else "")
+
+
+def _redact_inner(body: str, depth: int) -> str:
+    if not re.search(_SQL_CANDIDATE, body):
+        return body
+    body = mask_credentials(body)
+    return redact_sql_text(body, depth + 1) if depth < 4 else body
+
+
+def mask_credentials(text: str) -> str:
+    """`text` with ``password=...``-like values and URL credentials masked (regex, any text)."""
+    text = _KV_PASSWORD.sub(lambda m: m.group(1) + MASK, text)
+    return _URL_CREDENTIALS.sub(_mask_userinfo, text)
+
+
+def _mask_userinfo(m: re.Match) -> str:
+    """``user:pw@`` -> ``user:REDACTED@``; ``user@`` kept; ``a@b@`` (which part is what?) masked."""
+    scheme, info = m.group(1), m.group(2)
+    if ":" in info:
+        return f"{scheme}{info.split(':', 1)[0]}:{MASK}@"
+    return f"{scheme}{MASK}@" if "@" in info else m.group()
+
+
+# --- connection strings -------------------------------------------------------------------------
+_DSN_SECRETS = ("password", "sslpassword")
+_SPILL_KEYS = ("host", "hostaddr", "port", "dbname")
+# libpq keys whose values are never secrets (a typo like `pasword=` is not one of them)
+_SAFE_KEYS = frozenset((
+    "host", "hostaddr", "port", "dbname", "user", "connect_timeout", "sslmode",
+    "application_name", "options", "client_encoding", "target_session_attrs",
+    "load_balance_hosts", "sslrootcert", "sslcert", "sslkey", "gssencmode", "passfile", "service",
+))  # fmt: skip
+_KV_ANY = re.compile(r"""((?:^|(?<=\s))([A-Za-z_][\w.-]*)\s*=\s*)('(?:[^'\\]|\\.)*'?|\S+)""")
+_MAYBE_SECRET = re.compile(r"(?i)passw|pwd|secret|token|://[^/\s]*@")
+
+
+def redact_dsn(dsn: str) -> str:
+    """A connection string (key=value or URL) safe to print: passwords replaced by ``REDACTED``.
+
+    Parsed by libpq (``conninfo_to_dict``), so quoting, percent-encoding and
+    ``?password=`` are read as libpq reads them; the result is key=value form.
+    A password holding an unencoded ``@`` (``u:p@ss@host``, which libpq reads as
+    host ``ss@host``) has the host's part before the last ``@`` masked too.
+    Text libpq cannot parse is masked by pattern after any ``password``-like
+    key and in URL credentials.
+    """
+    parsed = _parse_dsn(dsn)
+    if parsed is None:
+        return _mask_unparsed(dsn)
+    if not parsed:
+        return dsn if not _MAYBE_SECRET.search(dsn) else mask_credentials(dsn)
+    from psycopg.conninfo import make_conninfo
+
+    url = "://" in dsn
+    shown = {}
+    for key, value in parsed.items():
+        if key in _DSN_SECRETS:
+            value = MASK
+        elif "@" in value and (url or key in _SPILL_KEYS):  # a password's '@' spilled over
+            value = ",".join(f"{MASK}@{v.rsplit('@', 1)[1]}" if "@" in v else v
+                             for v in value.split(","))  # fmt: skip
+        shown[key] = value
+    return make_conninfo(**shown)
+
+
+def dsn_has_password(dsn: str) -> bool:
+    """Whether a connection string carries a password (what ``ps`` would show): for a warning."""
+    parsed = _parse_dsn(dsn)
+    if parsed is None:
+        return _mask_unparsed(dsn) != dsn
+    return any(parsed.get(k) for k in _DSN_SECRETS) or "@" in parsed.get("host", "")
+
+
+def _mask_unparsed(text: str) -> str:
+    """Text libpq cannot parse: mask URL credentials and every value of a key not known safe."""
+
+    def mask(m: re.Match) -> str:
+        safe = m.group(2).lower() in _SAFE_KEYS or m.group(3) == MASK
+        return m.group() if safe else m.group(1) + MASK
+
+    return _KV_ANY.sub(mask, mask_credentials(text))
+
+
+def _parse_dsn(dsn: str) -> dict[str, str] | None:
+    """libpq's reading of `dsn`, or None when it is not a connection string."""
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+    except ImportError:  # pragma: no cover - psycopg is a dependency of the pg extras
+        return None
+    try:
+        return {k: str(v) for k, v in conninfo_to_dict(dsn).items()}
+    except Exception:  # ProgrammingError, and anything else: not a connection string
+        return None
