@@ -29,7 +29,7 @@ from perfkit.io.logformat import JsonFormat, LogFormat, resolve, sniff
 from perfkit.io.logformat.convert import Converted, Rejects, convert, fixed_zone
 from perfkit.io.logformat.jsonl import extract_json
 from perfkit.io.logformat.parse import extract, lines_array, tokenize
-from perfkit.io.logformat.spec import diagnose
+from perfkit.io.logformat.spec import diagnose_many
 from perfkit.io.paths import Buffer, Paths, expand_paths
 from perfkit.io.redact import is_sensitive_column, redact_query, redact_text, redact_urls
 from perfkit.io.routes import merge_route_info, route_labels, rules_from
@@ -308,11 +308,17 @@ def _account_block(block, fmt, rejects, lines, kept, counts, account, on_bad_lin
     bad_rows = np.flatnonzero(rejects.codes)
     if lines is None:
         lines = lines_array(block.data, block.lines)
-    for row in bad_rows[: max(account.room, 1 if on_bad_lines == "error" else 0)]:
-        text = lines[int(row)].as_py().rstrip("\r\n")
-        reason = rejects.reasons[rejects.codes[row]]
-        if reason.startswith("does not match") and len(account.rejected_lines) < DIAGNOSED:
-            reason = f"{reason}: {diagnose(fmt, text)}"
+    rows = bad_rows[: max(account.room, 1 if on_bad_lines == "error" else 0)]
+    texts = [lines[int(row)].as_py().rstrip("\r\n") for row in rows]
+    reasons = [rejects.reasons[rejects.codes[row]] for row in rows]
+    unmatched = [
+        k for k, reason in enumerate(reasons) if reason.startswith("does not match")
+    ][: max(DIAGNOSED - len(account.rejected_lines), 0)]
+    if unmatched and isinstance(fmt, LogFormat):
+        for k, said in zip(unmatched, diagnose_many(fmt, [texts[k] for k in unmatched]),
+                           strict=True):  # fmt: skip
+            reasons[k] = f"{reasons[k]}: {said}"
+    for row, text, reason in zip(rows, texts, reasons, strict=True):
         line_no = block.first_line + int(row)
         if on_bad_lines == "error":
             raise InputError(
