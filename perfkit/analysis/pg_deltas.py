@@ -16,14 +16,24 @@ happened in the interval. When ``dealloc`` grew, entries were evicted for
 room in the interval: an evicted entry re-created with more calls than it
 had cannot be told apart without ``stats_since`` (PostgreSQL 17), so such
 intervals carry ``evictions=True``. Times are PostgreSQL's milliseconds.
+
+A role without ``pg_monitor`` (or ``pg_read_all_stats``) sees other roles'
+statements with a NULL ``queryid`` and the text ``<insufficient privilege>``:
+they cannot be told apart, so they get no rows, but they are counted, in
+``attrs["perfkit"]["hidden"]`` of the result (`HiddenStatements`) and a
+`PerfkitWarning`, so a report can say how much of the database's work it
+does not show.
 """
 
 from __future__ import annotations
 
+import warnings
+from typing import TypedDict
+
 import numpy as np
 import pandas as pd
 
-from perfkit.errors import InputError
+from perfkit.errors import InputError, PerfkitWarning
 
 KEY = ["queryid", "dbid", "userid", "toplevel"]
 COUNTERS = [
@@ -35,6 +45,15 @@ COUNTERS = [
 ]  # fmt: skip
 
 
+class HiddenStatements(TypedDict):
+    """Statements the reading role could not see (NULL ``queryid``): what they did, summed."""
+
+    statements: int  # entries hidden in the last snapshot
+    calls: int  # calls in the snapshots' span (from the first snapshot to the last)
+    total_exec_time: float  # ms, in the same span
+    roles: int  # distinct userids among the hidden entries (last snapshot)
+
+
 def pg_deltas(snapshots: pd.DataFrame) -> pd.DataFrame:
     """One row per statement per interval between consecutive snapshots (see the module docstring).
 
@@ -43,11 +62,14 @@ def pg_deltas(snapshots: pd.DataFrame) -> pd.DataFrame:
         (``ok``, ``new``, ``reset``), ``evictions``, the counters' deltas,
         ``mean_exec_time`` and ``stddev_exec_time`` (ms per call in the interval,
     the spread from the cumulative sums of squares) and ``rows_per_call``.
+    ``attrs["perfkit"]["hidden"]`` counts statements hidden from the reading role
+    (`HiddenStatements`; all zero when none were).
     """
     if "snapshot_time" not in snapshots or "calls" not in snapshots:
         raise InputError("pg_deltas needs pg_stat_statements snapshots (snapshot_time, calls, ...)")
     key = [k for k in KEY if k in snapshots]
     counters = [c for c in COUNTERS if c in snapshots]
+    hidden = hidden_statements(snapshots)
     frame = snapshots.dropna(subset=["queryid"]).copy()
     if {"stddev_exec_time", "mean_exec_time"} <= set(frame.columns):
         # cumulative sum of squared times, so each interval gets its own spread
@@ -88,8 +110,50 @@ def pg_deltas(snapshots: pd.DataFrame) -> pd.DataFrame:
                 - out["mean_exec_time"] ** 2
             )
             out["stddev_exec_time"] = np.sqrt(variance.clip(lower=0))
-    return out.sort_values(
+    out = out.sort_values(
         ["interval_end", "total_exec_time"], ascending=[True, False], ignore_index=True
+    )
+    out.attrs["perfkit"] = {"hidden": hidden}
+    if hidden["statements"] or hidden["calls"]:
+        warnings.warn(
+            f"{hidden['statements']} statement(s) of {hidden['roles']} other role(s) are hidden "
+            f"from the role that read pg_stat_statements (NULL queryid): {hidden['calls']} calls, "
+            f"{hidden['total_exec_time']:.1f} ms not shown; grant it pg_monitor to see them",
+            PerfkitWarning,
+            stacklevel=2,
+        )
+    return out
+
+
+def hidden_statements(snapshots: pd.DataFrame) -> HiddenStatements:
+    """What the entries with a NULL ``queryid`` did over `snapshots` (see `HiddenStatements`).
+
+    Their calls and time in an interval are the change of their sums; a sum
+    that went down (a reset, an eviction) counts what the later snapshot holds.
+    """
+    none = HiddenStatements(statements=0, calls=0, total_exec_time=0.0, roles=0)
+    if "queryid" not in snapshots or not snapshots["queryid"].isna().any():
+        return none
+    times = np.sort(snapshots["snapshot_time"].unique())
+    rows = snapshots[snapshots["queryid"].isna()]
+    sums = (
+        rows.assign(entries=1)
+        .groupby("snapshot_time")[["entries", "calls", *_optional(rows, "total_exec_time")]]
+        .sum()
+        .astype("float64")
+        .reindex(times, fill_value=0.0)
+    )
+    if "total_exec_time" not in sums:
+        sums["total_exec_time"] = np.nan
+    change = sums[["calls", "total_exec_time"]].diff().iloc[1:]
+    later = sums[["calls", "total_exec_time"]].iloc[1:]
+    spent = change.where(change >= 0, later)  # a reset in the interval: what is there since
+    last = rows[rows["snapshot_time"] == times[-1]]
+    return HiddenStatements(
+        statements=len(last),
+        calls=int(spent["calls"].sum()),
+        total_exec_time=float(spent["total_exec_time"].sum()),
+        roles=int(last["userid"].nunique()) if "userid" in last else 0,
     )
 
 

@@ -16,7 +16,9 @@ the ``snapshot_time=`` argument or from a timestamp in the file name
 get the types a snapshot store gives them (PostgreSQL's: nullable integers,
 floats, booleans, UTC times, text); columns an export lacks (the store's
 pg_statio and size columns, pg_stat_statements_info's ``dealloc``) are absent.
-Activity ages (``*_age_s``) are seconds before ``snapshot_time``.
+Activity ages (``*_age_s``) are seconds before ``snapshot_time``. Password
+literals and DSN passwords in ``query`` texts (``ALTER ROLE ... PASSWORD '...'``
+is kept verbatim by pg_stat_statements) are masked on read (`redact_sql`).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ import pyarrow.csv as pcsv
 
 from perfkit.errors import InputError
 from perfkit.io.pg_stat import RENAMES, ViewMissing, to_frame
+from perfkit.io.redact import redact_sql
 
 _STAMP = re.compile(
     r"(?P<y>\d{4})-?(?P<m>\d{2})-?(?P<d>\d{2})[T_ -]?"
@@ -237,6 +240,9 @@ def _read(path: Path, header: list[str], view: str, snapshot_time=None) -> pd.Da
     table = table.rename_columns([RENAMES.get(n, n) for n in table.column_names])
     table = pa.table({n: c.cast(pa.string()) if pa.types.is_null(c.type) else c
                       for n, c in zip(table.column_names, table.columns, strict=True)})  # fmt: skip
+    if "query" in table.column_names:  # utility statements keep their literals: passwords
+        i = table.column_names.index("query")
+        table = table.set_column(i, "query", redact_sql(table.column(i)))
     frame = to_frame(table)
     if "snapshot_time" not in frame and "now" in frame:  # `select now(), * from ...`
         frame = frame.rename(columns={"now": "snapshot_time"})

@@ -1,0 +1,290 @@
+"""Secrets stay out of perfkit's frames, stores, messages and reports (issue 14, causes 1-4, 11).
+
+Truth comes from a real PostgreSQL 15 (the `pg` fixture): what pg_stat_statements keeps verbatim,
+what a role without pg_monitor is shown, what libpq makes of a connection string.
+"""
+
+from __future__ import annotations
+
+import gzip
+import warnings
+
+import pandas as pd
+import psycopg
+import pyarrow as pa
+import pytest
+from psycopg.conninfo import conninfo_to_dict
+
+from perfkit.errors import InputError, PerfkitWarning
+from perfkit.io.redact import MASK, dsn_has_password, redact_dsn, redact_sql, redact_sql_text
+
+# --- cause 1: password literals in statement texts ----------------------------------------------
+
+# (statement text, the secret it holds)
+SQL_SECRETS = [
+    ("ALTER ROLE app PASSWORD 'hunter2'", "hunter2"),
+    ("alter user app with password 'it''s-a-secret' valid until 'infinity'", "it''s-a-secret"),
+    ("ALTER USER app PASSWORD E'e\\'sc\\'aped'", "sc\\'aped"),
+    ("create role r login encrypted password 'md5deadbeefcafe'", "md5deadbeefcafe"),
+    ("CREATE USER u WITH\n\tLOGIN\n\tPASSWORD\n'newline-pw'", "newline-pw"),
+    ("alter role r password $$dollar-pw$$", "dollar-pw"),
+    ("alter role r password $pw$tag$$ged-pw$pw$", "ged-pw"),
+    ("ALTER ROLE r PASSWORD /* why */ 'commented-pw'", "commented-pw"),
+    ("alter role r password 'con'\n'tinued-pw'", "tinued-pw"),
+    ("ALTER ROLE r PASSWORD U&'uni\\0063ode-pw'", "ode-pw"),
+    ("create user mapping for app server s options (user 'u', password 'map-pw')", "map-pw"),
+    ("ALTER USER MAPPING FOR app SERVER s OPTIONS (ADD password 'add-pw')", "add-pw"),
+    ("alter user mapping for app server s options (set password 'set-pw', drop user)", "set-pw"),
+    ("CREATE SERVER s FOREIGN DATA WRAPPER mysql_fdw OPTIONS (host 'h', password 'srv-pw')",
+     "srv-pw"),
+    ("create server s foreign data wrapper w options (sslpassword 'ssl-pw')", "ssl-pw"),
+    ("select dblink_connect('host=db password=dblink-pw dbname=x')", "dblink-pw"),
+    ("select dblink_connect('c', 'host=db password=''quoted pw'' dbname=x')", "quoted pw"),
+    ("select dblink('postgresql://u:url-pw@db/x', 'select 1')", "url-pw"),
+    ("select dblink('postgresql://:nouser-pw@db/x', 'select 1')", "nouser-pw"),
+    ("select dblink('postgresql://u:at@sign-pw@db/x', 'select 1')", "sign-pw"),
+    ("select dblink('postgresql://db/x?password=query-pw', 'select 1')", "query-pw"),
+    ("CREATE SUBSCRIPTION s CONNECTION 'host=p password=sub-pw' PUBLICATION p", "sub-pw"),
+    ("do $$ begin execute 'alter role r password ''nested-pw'''; end $$", "nested-pw"),
+    ("DO $body$ BEGIN PERFORM dblink_connect('password=plpgsql-pw'); END $body$", "plpgsql-pw"),
+    ("alter role r password 'truncated-pw", "truncated-pw"),  # track_activity_query_size
+    ("SET app.api_token = 'guc-token'", "guc-token"),
+]  # fmt: skip
+# statements that only mention a sensitive word: byte for byte unchanged
+SQL_INNOCENT = [
+    "select password_hash from users where id = $1",
+    "update users set password_hash = $1, token_expires = now() where id = $2",
+    "select 1 -- reset the password 'tomorrow'",
+    "select /* password 'x' */ 1",
+    'select "password" from t where "token" = $1',
+    "select 'password' as label",
+    "alter role r password null",
+    "SELECT $1::text AS secret_santa FROM gifts WHERE year = $2",
+    "create table t (password text, api_key text default '')",
+    "select 'postgresql://db/x' as url",
+]
+
+
+@pytest.mark.parametrize(("text", "secret"), SQL_SECRETS)
+def test_sql_password_literals_are_masked(text, secret):
+    shown = redact_sql_text(text)
+    assert secret not in shown
+    assert MASK in shown
+    assert redact_sql(pa.array([text])).to_pylist() == [shown]
+
+
+@pytest.mark.parametrize("text", SQL_INNOCENT)
+def test_sql_without_secrets_is_unchanged(text):
+    assert redact_sql_text(text) == text
+    assert redact_sql(pa.array([text])).to_pylist() == [text]
+
+
+def test_sql_masks_exactly_the_literal():
+    assert redact_sql_text("ALTER ROLE app WITH LOGIN PASSWORD 'x' VALID UNTIL '2030-01-01'") == (
+        "ALTER ROLE app WITH LOGIN PASSWORD 'REDACTED' VALID UNTIL '2030-01-01'"
+    )
+    assert redact_sql_text(
+        "create user mapping for a server s options (user 'bob', password 'p')"
+    ) == ("create user mapping for a server s options (user 'bob', password 'REDACTED')")
+    assert redact_sql_text("select dblink_connect('host=h password=p dbname=d')") == (
+        "select dblink_connect('host=h password=REDACTED dbname=d')"
+    )
+
+
+def test_redact_sql_is_columnar_and_keeps_order():
+    texts = ["select 1", None, "alter role a password 'p1'", "select 1",
+             "alter role a password 'p1'", "alter role b password 'p2'"]  # fmt: skip
+    chunked = pa.chunked_array([texts[:3], texts[3:]])
+    assert redact_sql(chunked).to_pylist() == [
+        "select 1", None, "alter role a password 'REDACTED'", "select 1",
+        "alter role a password 'REDACTED'", "alter role b password 'REDACTED'",
+    ]  # fmt: skip
+    assert redact_sql(pa.array([], pa.string())).to_pylist() == []
+
+
+SERVER_SECRETS = {
+    "ALTER ROLE app PASSWORD 'hunter2-live'": "hunter2-live",
+    "create role app2 login encrypted password E'it\\'s-live'": "s-live",
+    "create user mapping for app server s options (user 'u', password 'mapping-live')":
+        "mapping-live",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def leaky(pg):
+    """A server whose pg_stat_statements holds utility statements with passwords."""
+    pg.psql("create extension if not exists postgres_fdw")
+    pg.psql("drop user mapping if exists for app server s")
+    pg.psql("drop server if exists s")
+    pg.psql("drop role if exists app")
+    pg.psql("drop role if exists app2")
+    pg.psql("create role app login")
+    pg.psql("create server s foreign data wrapper postgres_fdw options (host 'h')")
+    for statement in SERVER_SECRETS:
+        pg.psql(statement)
+    return pg
+
+
+def test_pg_stat_statements_keeps_utility_passwords_verbatim(leaky):
+    """The truth the redaction is for: PostgreSQL does not normalise these literals."""
+    texts = leaky.psql("select query from pg_stat_statements")
+    for statement in SERVER_SECRETS:
+        assert statement in texts
+    # and what perfkit's redaction makes of the texts the server really holds
+    real = pa.array(texts.splitlines())
+    shown = "\n".join(redact_sql(real).to_pylist())
+    assert not any(secret in shown for secret in SERVER_SECRETS.values())
+    assert shown.count(MASK) >= len(SERVER_SECRETS)
+
+
+def test_psql_csv_exports_are_redacted_on_read(leaky, tmp_path):
+    from perfkit.io.pg_csv import read_exports
+
+    export = leaky.psql(
+        "copy (select now() as snapshot_time, * from pg_stat_statements) to stdout csv header"
+    )
+    assert "hunter2-live" in export  # the export itself holds it
+    path = tmp_path / "statements-20240101T120000Z.csv.gz"
+    path.write_bytes(gzip.compress(export.encode()))
+    frame = read_exports([path], "statements")
+    texts = "\n".join(frame["query"].astype(str))
+    assert not any(secret in texts for secret in SERVER_SECRETS.values())
+    assert "ALTER ROLE app PASSWORD 'REDACTED'" in texts
+    assert len(frame) == export.count("\n") - 1 or len(frame) > 0
+
+
+def test_live_read_and_store_hold_no_password(leaky, tmp_path):
+    """The live read and the snapshot store (pg_stat.py calls `redact_sql`)."""
+    from perfkit.io.pg import read_pg_stat, snapshot_pg
+
+    live = read_pg_stat(leaky.dsn(), "statements")
+    texts = "\n".join(live["query"].astype(str))
+    assert "ALTER ROLE app PASSWORD 'REDACTED'" in texts
+    assert not any(secret in texts for secret in SERVER_SECRETS.values())
+    store = tmp_path / "store"
+    snapshot_pg(leaky.dsn(), store, views=("statements", "activity"))
+    snapshot_pg(leaky.dsn(), store, views=("statements", "activity"))
+    stored = b"".join(p.read_bytes() for p in store.rglob("*") if p.is_file())
+    for secret in SERVER_SECRETS.values():
+        assert secret.encode() not in stored
+    again = "\n".join(read_pg_stat(store, "statements")["query"].astype(str))
+    assert "ALTER ROLE app PASSWORD 'REDACTED'" in again
+
+
+# --- cause 2: DSNs ------------------------------------------------------------------------------
+
+# (DSN, the secret, what must still be shown)
+DSNS = [
+    ("postgresql://app:s3cret@db.example:5432/shop", "s3cret", "db.example"),
+    ("postgresql://:emptyuser@db/shop", "emptyuser", "db"),
+    ("postgresql://u:p@ss@db/shop", "p@ss", "db"),
+    ("postgresql://u:p@s:s@db/shop", "p@s:s", "db"),
+    ("postgresql://u:p%40ss%20w@db/shop", "p@ss w", "db"),
+    ("postgresql://u:p%40ss%20w@db/shop", "p%40ss", "db"),
+    ("postgres://db/shop?password=querypw&sslmode=require", "querypw", "require"),
+    ("postgres://u:pw1@[::1]:5433/shop?sslpassword=keypw", "keypw", "5433"),
+    ("host=db password='a b\\' c' dbname=shop", "a b", "shop"),
+    ("host=db password=plain dbname=shop", "plain", "shop"),
+    ("host=db PASSWORD = spaced dbname=shop", "spaced", "shop"),  # not libpq's: pattern fallback
+    ("host=db pasword=typo-pw dbname=shop", "typo-pw", "db"),  # a typo libpq rejects
+    ("host=db port=5432 password", "", "db"),
+    ("postgresql://u:pw2@db:notaport/shop", "pw2", "db"),
+]
+
+
+@pytest.mark.parametrize(("dsn", "secret", "kept"), DSNS)
+def test_redact_dsn_hides_the_password(dsn, secret, kept):
+    shown = redact_dsn(dsn)
+    if secret:
+        assert secret not in shown
+        assert dsn_has_password(dsn)
+    assert kept in shown
+
+
+@pytest.mark.parametrize(
+    "dsn", ["host=db dbname=shop user=app", "postgresql://app@db/shop", "", "service=prod"]
+)
+def test_dsn_without_password(dsn):
+    assert not dsn_has_password(dsn)
+    assert conninfo_to_dict(redact_dsn(dsn)) == conninfo_to_dict(dsn)  # nothing lost
+
+
+def test_redacted_dsn_is_still_what_libpq_reads_minus_the_password():
+    dsn = "postgresql://app:pw@db.example:6432/shop?sslmode=require&application_name=x"
+    shown = conninfo_to_dict(redact_dsn(dsn))
+    assert shown == {**conninfo_to_dict(dsn), "password": MASK}
+
+
+def test_connect_error_does_not_show_the_password(pg):
+    from perfkit.io.pg_stat import connect
+
+    for dsn in (f"postgresql://:conn-pw@127.0.0.1:{pg.port}/nosuchdb",
+                f"postgresql://u:conn@pw@127.0.0.1:{pg.port}/nosuchdb"):  # fmt: skip
+        with pytest.raises(InputError) as caught:
+            connect(dsn)
+        assert "conn-pw" not in str(caught.value) and "conn@pw" not in str(caught.value)
+
+
+# --- cause 11: statements hidden from a role without pg_monitor ---------------------------------
+
+
+def test_hidden_statements_are_counted(pg):
+    from perfkit.analysis.pg_deltas import pg_deltas
+    from perfkit.io.pg import read_pg_stat
+
+    pg.psql(
+        "do $$ begin if not exists (select from pg_roles where rolname = 'nomon') then "
+        "create role nomon login; end if; if not exists (select from pg_roles where rolname = "
+        "'worker') then create role worker login; end if; end $$"
+    )
+    pg.psql("drop table if exists hidden_t; create table hidden_t (x int); "
+            "grant all on hidden_t to worker")  # fmt: skip
+    pg.psql("select pg_stat_statements_reset()")
+    first = read_pg_stat(pg.dsn(user="nomon"), "statements")
+    with psycopg.connect(pg.dsn(user="worker"), autocommit=True) as conn:
+        for i in range(7):
+            conn.execute("select count(*) from hidden_t where x = %s", (i,))
+        for i in range(3):
+            conn.execute("insert into hidden_t values (%s)", (i,))
+        conn.execute("update hidden_t set x = x + 1")
+    second = read_pg_stat(pg.dsn(user="nomon"), "statements")
+    snapshots = pd.concat([first, second], ignore_index=True)
+    assert snapshots["queryid"].isna().any()  # what the unprivileged role is shown
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        deltas = pg_deltas(snapshots)
+    hidden = deltas.attrs["perfkit"]["hidden"]
+    # truth: what the superuser sees of every role but nomon, read after the second snapshot
+    truth = (
+        pg.psql(
+            "select count(*), sum(calls), sum(total_exec_time) from pg_stat_statements "
+            "where userid <> 'nomon'::regrole"
+        )
+        .strip()
+        .split("|")
+    )
+    worker = pg.psql(
+        "select sum(calls) from pg_stat_statements where userid = 'worker'::regrole"
+    ).strip()
+    assert hidden["statements"] == int(truth[0])
+    assert int(worker) == 11
+    # calls hidden in the window: the worker's 11 (the reset and psql's reads came before)
+    assert hidden["calls"] == 11
+    assert hidden["total_exec_time"] > 0
+    assert hidden["roles"] >= 1
+    assert "worker" not in set(deltas["query"])
+    assert any(issubclass(w.category, PerfkitWarning) and "hidden" in str(w.message)
+               for w in caught)  # fmt: skip
+
+
+def test_nothing_hidden_for_a_monitoring_role(pg):
+    from perfkit.analysis.pg_deltas import pg_deltas
+    from perfkit.io.pg import read_pg_stat
+
+    first = read_pg_stat(pg.dsn(), "statements")
+    pg.psql("select 1")
+    second = read_pg_stat(pg.dsn(), "statements")
+    deltas = pg_deltas(pd.concat([first, second], ignore_index=True))
+    assert deltas.attrs["perfkit"]["hidden"] == {
+        "statements": 0, "calls": 0, "total_exec_time": 0.0, "roles": 0
+    }  # fmt: skip
