@@ -9,17 +9,63 @@ without request times), 3 a bug in perfkit (the traceback is printed).
 from __future__ import annotations
 
 import argparse
+import math
+import re
 import signal
 import sys
 from pathlib import Path
 
 from perfkit.errors import InputError
+from perfkit.report.display import safe_text
 
 EXIT_OK, EXIT_FOUND, EXIT_INPUT, EXIT_BUG = 0, 1, 2, 3
 
 
+def _say(text: object, file=None) -> None:
+    """Print `text` with every control character escaped (log lines, route names, file names
+    and SQL reach the terminal as text, never as escape sequences)."""
+    print(safe_text(text), file=file or sys.stdout, flush=True)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its messages (which quote the arguments given) escaped for the terminal."""
+
+    def _print_message(self, message: str, file=None) -> None:
+        super()._print_message(safe_text(message) if message else message, file)
+
+
+def _seconds(text: str) -> float:
+    """A finite number of seconds above zero (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number of seconds > 0, got {text!r}")
+    return value
+
+
+def _natural(text: str) -> int:
+    """A whole number >= 0 (argparse type)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value
+
+
+def _pid(text: str) -> int:
+    """A process id: a whole number >= 1 (argparse type)."""
+    value = _natural(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("expected a process id >= 1, got 0")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="perfkit", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="perfkit", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="run every notebook on data/ and write HTML reports")
     demo.add_argument(
@@ -54,15 +100,17 @@ def _parser() -> argparse.ArgumentParser:
     pg = collect.add_parser("pg", help="snapshots of PostgreSQL statistics into a store folder")
     pg.add_argument("--dsn", default="", help="libpq DSN or URL; default: the PG* environment")
     pg.add_argument("--store", type=Path, required=True, help="snapshot store folder")
-    pg.add_argument("--interval", type=float, default=60.0, help="seconds between snapshots")
-    pg.add_argument("--count", type=int, default=1, help="snapshots to take (0: until stopped)")
-    pg.add_argument("--retry", type=int, default=0, help="retries with backoff when unreachable")
+    pg.add_argument("--interval", type=_seconds, default=60.0, help="seconds between snapshots")
+    pg.add_argument("--count", type=_natural, default=1,
+                    help="snapshots to take (0: until stopped)")  # fmt: skip
+    pg.add_argument("--retry", type=_natural, default=0,
+                    help="retries with backoff when unreachable")  # fmt: skip
     rss = collect.add_parser("rss", help="RSS of a process and its children into a CSV file")
-    rss.add_argument("--pid", type=int, required=True, help="the Gunicorn master's pid")
+    rss.add_argument("--pid", type=_pid, required=True, help="the Gunicorn master's pid")
     rss.add_argument("--children", action="store_true", help="also every worker/child")
     rss.add_argument("--out", type=Path, required=True, help="CSV file (appended to)")
-    rss.add_argument("--interval", type=float, default=1.0, help="seconds between samples")
-    rss.add_argument("--duration", type=float, help="stop after this many seconds")
+    rss.add_argument("--interval", type=_seconds, default=1.0, help="seconds between samples")
+    rss.add_argument("--duration", type=_seconds, help="stop after this many seconds")
     return parser
 
 
@@ -76,14 +124,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _COMMANDS[args.command](args)
     except InputError as exc:
-        print(f"perfkit: error: {exc}", file=sys.stderr)
+        _say(f"perfkit: error: {exc}", sys.stderr)
         return EXIT_INPUT
     except Exception:  # a bug: its own exit code, never 1 ("found") to a CI gate
         import traceback
 
-        traceback.print_exc()
-        print("perfkit: internal error (a bug in perfkit; please report it with the traceback "
-              "above)", file=sys.stderr)  # fmt: skip
+        _say(traceback.format_exc().rstrip("\n"), sys.stderr)
+        _say("perfkit: internal error (a bug in perfkit; please report it with the traceback "
+             "above)", sys.stderr)  # fmt: skip
         return EXIT_BUG
 
 
@@ -93,8 +141,8 @@ def _demo(args: argparse.Namespace) -> int:
     if not notebooks():
         print("perfkit demo: no notebooks found; nothing to run")
         return EXIT_OK
-    written = run_demo(args.out, say=lambda text: print(text, flush=True))
-    print(f"{len(written)} reports in {args.out.resolve()}: " + ", ".join(p.name for p in written))
+    written = run_demo(args.out, say=_say)
+    _say(f"{len(written)} reports in {args.out.resolve()}: " + ", ".join(p.name for p in written))
     return EXIT_OK
 
 
@@ -112,12 +160,12 @@ def _report(args: argparse.Namespace) -> int:
         keep = args.keep_notebook
         summary = run_report(args.name, parameters, out, args.json, keep_notebook=keep)
     except ReportFailed as exc:
-        print(f"perfkit: error: {exc}", file=sys.stderr)
+        _say(f"perfkit: error: {exc}", sys.stderr)
         if not exc.bad_input:
-            print("perfkit: internal error (a bug in perfkit; the kept notebook shows the "
-                  "traceback)", file=sys.stderr)  # fmt: skip
+            _say("perfkit: internal error (a bug in perfkit; the kept notebook shows the "
+                 "traceback)", sys.stderr)  # fmt: skip
         return EXIT_INPUT if exc.bad_input else EXIT_BUG
-    print(f"wrote {out}" + (f" and {args.json}" if args.json else ""))
+    _say(f"wrote {out}" + (f" and {args.json}" if args.json else ""))
     return _gate(args, summary)
 
 
@@ -136,12 +184,14 @@ def _gate(args: argparse.Namespace, summary: dict) -> int:
     if args.fail_on_leak and summary.get("leak", bool(summary.get("leaks"))):
         found.append(f"leaking: {', '.join(map(str, summary.get('leaks') or []))}")
     if found:
-        print("\n".join(found), file=sys.stderr)
+        for line in found:  # one line per finding: a name holding a newline cannot forge one
+            _say(safe_text(line, newlines=False), sys.stderr)
         return EXIT_FOUND
     asked = args.fail_on_regression or args.fail_on_shift or args.fail_on_leak
     unanswered = summary.get("cannot_judge") or []
     if asked and unanswered:
-        print("perfkit: error: cannot answer the gate: " + "; ".join(unanswered), file=sys.stderr)
+        reasons = "; ".join(safe_text(r, newlines=False) for r in unanswered)
+        _say("perfkit: error: cannot answer the gate: " + reasons, sys.stderr)
         return EXIT_INPUT
     return EXIT_OK
 
@@ -151,14 +201,23 @@ def _summary(args: argparse.Namespace) -> int:
 
     from perfkit.analysis.summary import summarize
     from perfkit.io.access_log import read_access_log
+    from perfkit.report.run import check_outputs, write_atomic
 
+    if args.csv:  # before reading anything: the table must never replace one of its logs
+        check_outputs({"--csv": args.csv}, [p for p in args.paths if p != "-"])
     requests = read_access_log(args.paths, format=args.format)
     table = summarize(requests, by=args.by)
     if args.csv:
-        table.to_csv(args.csv)
+        write_atomic(args.csv, table.to_csv())
         return EXIT_OK
+    def one_line(value: object) -> object:
+        return safe_text(value, newlines=False) if isinstance(value, str) else value
+
+    shown = table.round(3).rename(index=one_line)  # each level of a MultiIndex too
+    for column in shown.select_dtypes(include=["object", "string"]).columns:
+        shown[column] = shown[column].map(one_line)
     with pd.option_context("display.width", 200, "display.max_rows", 200):
-        print(table.round(3).to_string())
+        _say(shown.to_string())
     return EXIT_OK
 
 
@@ -173,20 +232,53 @@ def _stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, stop)
 
 
+def _check_dsn(dsn: str) -> None:
+    """Refuse a DSN libpq cannot read (a typo such as ``pasword=``) before connecting, and warn
+    when it carries a password, which every user of the machine can read in ``ps``. Never
+    echoes the password."""
+    from perfkit.io.redact import dsn_has_password, redact_dsn
+
+    if not dsn:
+        return
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+
+        conninfo_to_dict(dsn)
+    except ImportError:  # pragma: no cover - psycopg is a dependency of the pg collector
+        pass
+    except Exception as exc:  # psycopg.ProgrammingError: libpq's own reading failed
+        option = re.search(r'invalid (?:connection|URI query) option "(\w+)"', str(exc))
+        reason = f"unknown option {option.group(1)!r}" if option else "libpq cannot parse it"
+        raise InputError(f"--dsn {redact_dsn(dsn)}: {reason}; expected a libpq key=value "
+                         "string or a postgresql:// URL") from None  # fmt: skip
+    if dsn_has_password(dsn):
+        _say("perfkit: warning: --dsn holds a password, which other users can read in `ps` "
+             "and shell history; use PGPASSWORD, ~/.pgpass or a service file "
+             "(PGSERVICE) instead", sys.stderr)  # fmt: skip
+
+
 def _collect(args: argparse.Namespace) -> int:
+    if args.collector == "pg":
+        _check_dsn(args.dsn)
+        if args.store.exists() and not args.store.is_dir():
+            raise InputError(f"--store {args.store}: is a file; expected a snapshot store folder")
+    else:
+        from perfkit.report.run import check_outputs
+
+        check_outputs({"--out": args.out}, [], append=True)
     _stop_on_sigterm()
     try:
         if args.collector == "pg":
             from perfkit.collect.pg import collect_pg
 
-            collect_pg(args.dsn, args.store, args.interval, args.count, args.retry)
+            collect_pg(args.dsn, args.store, args.interval, args.count, args.retry, say=_say)
         else:
             from perfkit.collect.rss import collect_rss
 
             rows = collect_rss(args.pid, args.out, args.children, args.interval, args.duration)
-            print(f"{rows} samples -> {args.out}")
+            _say(f"{rows} samples -> {args.out}")
     except KeyboardInterrupt:
-        print("stopped", file=sys.stderr)
+        _say("stopped", sys.stderr)
     return EXIT_OK
 
 

@@ -13,17 +13,40 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 SUMMARY_MIME = "application/vnd.perfkit.summary+json"
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~])")
+# what a terminal acts on: C0 controls, DEL, C1 controls (CSI, OSC ... as single bytes), the bidi
+# embeddings, overrides, isolates and marks that reorder text, and the Unicode line separators
+_BIDI_AND_SEPARATORS = r"\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+_CONTROL = re.compile(rf"[\x00-\x1f\x7f-\x9f{_BIDI_AND_SEPARATORS}]")
+_CONTROL_BUT_LAYOUT = re.compile(rf"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI_AND_SEPARATORS}]")
+
+
+def safe_text(text: object, newlines: bool = True) -> str:
+    """`text` safe to print on a terminal: every control character shown as an escape
+    (``\\x1b``, ``\\r``, ``\\u202e``) so that input can never move the cursor, recolour, retitle
+    or reorder what is shown. Newlines and tabs stay layout unless `newlines` is False."""
+    pattern = _CONTROL_BUT_LAYOUT if newlines else _CONTROL
+    return pattern.sub(_escape, str(text))
+
+
+def _escape(match: re.Match) -> str:
+    code = ord(match.group())
+    return {0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"}.get(
+        code, f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    )
 
 
 def setup() -> None:
     """Register and select the offline plotly renderer; escape every table's text."""
+    import pandas as pd
     import plotly.io as pio
     from plotly.io._base_renderers import NotebookRenderer
 
@@ -68,6 +91,7 @@ def md(template: str, **values: object) -> Any:
 
 def table(frame: pd.DataFrame, floats: str = "{:,.2f}", index: bool = True) -> Any:
     """An escaped HTML table (strings from logs and SQL stay text)."""
+    import pandas as pd
     from IPython.display import HTML
 
     shown = frame.copy()
@@ -83,12 +107,26 @@ def emit_summary(summary: dict) -> Any:
     """Show the report's summary (verdicts, key figures) so `perfkit report --json` can read it."""
     from IPython.display import display
 
-    data = json.loads(json.dumps(summary, default=_plain))
+    data = finite(json.loads(json.dumps(summary, default=_plain)))
     display({SUMMARY_MIME: data, "text/plain": json.dumps(data, indent=1)}, raw=True)
     return None
 
 
+def finite(value: Any) -> Any:
+    """`value` (JSON-shaped: dicts, lists, scalars) with every NaN and infinity as None, so that
+    it serialises as standard JSON (``null``), which strict parsers accept."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    return value
+
+
 def _plain(value: object) -> object:
+    import pandas as pd
+
     if isinstance(value, pd.Timestamp):
         return value.isoformat()
     if hasattr(value, "item"):

@@ -11,21 +11,36 @@ The HTML export hides code, embeds plotly.js once (the notebooks' renderer
 puts it in the first figure's output), loads nothing from any other host
 (perfkit's nbconvert template drops require.js, MathJax and mermaid), and
 carries a table of contents and the parameters. The summary a notebook
-emits (verdicts, key figures) is returned and can be written as JSON; a
-notebook that fails leaves its partly executed copy next to the HTML path.
+emits (verdicts, key figures) is returned and can be written as JSON
+(standard JSON: NaN and infinities are written as null); a notebook that
+fails leaves its partly executed copy next to the HTML path.
+
+Outputs never replace an input: every output path is checked before the
+notebook runs (not the notebook itself, not a file named in a parameter,
+not another output, not a folder, in a folder that can be written; missing
+folders are created). The notebook executes in a temporary folder and only
+what is kept is moved beside the HTML; each output is written to a temporary
+file in its folder and renamed over the old one, so a full disk or a crash
+never leaves a half-written report where a whole one was.
 """
 
 from __future__ import annotations
 
 import ast
 import datetime as dt
+import errno
 import json
+import math
 import os
+import secrets
+import stat
+import tempfile
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from perfkit.errors import InputError, PerfkitError
-from perfkit.report.display import SUMMARY_MIME
+from perfkit.report.display import SUMMARY_MIME, finite
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
@@ -87,6 +102,115 @@ def parse_value(text: str) -> Any:
         return text
 
 
+def check_parameters(parameters: Mapping[str, Any]) -> None:
+    """Refuse NaN and infinite numbers anywhere in a parameter's value (``-p x=NaN``,
+    ``Infinity``, ``1e999``): no report means anything with them, and JSON cannot carry them."""
+    for key, value in parameters.items():
+        todo = [value]
+        while todo:
+            item = todo.pop()
+            if isinstance(item, float) and not math.isfinite(item):
+                raise InputError(f"parameter {key}: {item!r} is not a finite number; expected a "
+                                 "finite number (or null for none)")  # fmt: skip
+            if isinstance(item, dict):
+                todo.extend(item.values())
+            elif isinstance(item, list | tuple):
+                todo.extend(item)
+
+
+def check_outputs(
+    outputs: Mapping[str, str | os.PathLike | None],
+    inputs: Iterable[object] = (),
+    append: bool = False,
+) -> None:
+    """Refuse, before any work, outputs that would destroy something or fail late.
+
+    `outputs` maps a label (``-o``, ``--json``) to a path. Refused with an
+    `InputError` naming the label and path: a path that is an existing folder,
+    one equal to any of `inputs` (paths or path-like strings; symlinks and
+    relative paths resolved) or to another output, one whose folder cannot be
+    created or written (read-only, permissions). Missing parent folders are
+    created. `append` outputs are opened for appending (no temporary file).
+    """
+    seen: dict[str, str] = {}
+    sources = [_identity(Path(p)) for p in inputs if isinstance(p, str | os.PathLike) and p]
+    for label, raw in outputs.items():
+        if raw is None:
+            continue
+        path = Path(raw)
+        key = _identity(path)
+        if key in sources:
+            raise InputError(f"{label} {path}: is an input of this run; refusing to write over it")
+        if key in seen:
+            raise InputError(f"{label} {path}: is also the {seen[key]} output; give each output "
+                             "its own file")  # fmt: skip
+        seen[key] = label
+        if path.is_dir():
+            raise InputError(f"{label} {path}: is a folder; expected a file path")
+        if path.exists() and not path.resolve().is_file():
+            continue  # a device or pipe (/dev/stdout): written in place
+        folder = path.resolve().parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"{label} {path}: cannot create the folder {folder} "
+                             f"({exc.strerror or exc})") from None  # fmt: skip
+        try:
+            handle, probe = tempfile.mkstemp(prefix=".perfkit-probe-", dir=folder)
+            os.close(handle)
+            os.unlink(probe)
+            if append and path.exists():
+                with open(path, "ab"):
+                    pass
+        except OSError as exc:
+            raise InputError(f"{label} {path}: cannot write in {folder} "
+                             f"({exc.strerror or exc})") from None  # fmt: skip
+
+
+def _identity(path: Path) -> str:
+    """A path as the file it names: absolute, symlinks resolved."""
+    return str(path.expanduser().resolve())
+
+
+def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
+    """Write `data` to `path` whole or not at all: a temporary file in the same folder, flushed
+    to disk, then renamed over `path` (an old file stays intact if anything fails). A path
+    that exists and is not a regular file (``/dev/stdout``, a pipe) is written in place.
+    Any write failure (full disk, read-only, quota) is an `InputError` naming `path`."""
+    path = Path(path)
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    try:
+        if path.exists() and not stat.S_ISREG(path.stat().st_mode):
+            with open(path, "wb") as handle:
+                handle.write(raw)
+            return
+        target = path.resolve()  # through a symlink to the file it names
+        temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+        handle = os.open(temporary, flags, 0o666)
+        try:
+            with open(handle, "wb") as out:
+                out.write(raw)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temporary, target)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write it ({exc.strerror or exc}); nothing was "
+                         "changed there") from None  # fmt: skip
+
+
+def _path_values(values: Iterable[Any]) -> list[str]:
+    """The strings among parameter values (and in lists of them): the paths a run may read."""
+    found: list[str] = []
+    for value in values:
+        items = value if isinstance(value, list | tuple) else [value]
+        found += [v for v in items if isinstance(v, str) and v and "\n" not in v]
+    return found
+
+
 def run_report(
     name: str,
     parameters: dict[str, Any] | None = None,
@@ -96,7 +220,13 @@ def run_report(
     progress: bool = False,
     folder: Path = NOTEBOOKS,
 ) -> dict:
-    """Execute report `name` with `parameters`, write `html`, return the notebook's summary."""
+    """Execute report `name` with `parameters`, write `html`, return the notebook's summary.
+
+    Every output is checked before the notebook runs (`check_outputs`); `html`
+    must end in ``.html``. The executed notebook is kept (``keep_notebook``,
+    or when the notebook fails) as ``<html stem>.ipynb`` beside the HTML, or
+    ``<stem>.executed.ipynb`` when that name is the source notebook.
+    """
     import nbformat
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -110,31 +240,51 @@ def run_report(
             f"unknown parameter(s) {', '.join(unknown)} for report {notebook.stem}; "
             f"valid: {', '.join(sorted(known))}"
         )
+    check_parameters(given)
     html = Path(html or f"reports/{notebook.stem}.html")
-    html.parent.mkdir(parents=True, exist_ok=True)
-    executed = html.with_suffix(".ipynb")
-    try:
-        papermill.execute_notebook(
-            str(notebook), str(executed), parameters=given, kernel_name="python3",
-            language="python", cwd=os.getcwd(), progress_bar=progress,
-        )  # fmt: skip
-    except PapermillExecutionError as exc:
-        raise ReportFailed(
-            f"report {notebook.stem} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue} "
-            f"(partly executed notebook kept: {executed})",
-            executed, exc.ename,
-        ) from exc
-    node = nbformat.read(executed, as_version=4)
-    summary = extract_summary(node)
-    defaults = {k: v.get("default") for k, v in known.items()}
-    shown = {**{k: _unquote(v) for k, v in defaults.items()}, **given}
-    html.write_text(export_html(node, shown), encoding="utf-8")
-    if not keep_notebook:
-        executed.unlink()
-    if json_path is not None:
-        record = {"report": notebook.stem, "html": str(html), "parameters": shown,
-                  "generated": _now(), **summary}  # fmt: skip
-        Path(json_path).write_text(json.dumps(record, indent=2, default=str) + "\n")
+    if html.suffix.lower() != ".html":
+        raise InputError(f"-o {html}: expected an .html file name (the report is HTML; "
+                         "--keep-notebook keeps the executed notebook beside it)")  # fmt: skip
+    defaults = {k: _unquote(v.get("default")) for k, v in known.items()}
+    shown = {**defaults, **given}
+    inputs = [notebook, *_path_values(shown.values())]
+    kept = html.with_suffix(".ipynb")
+    if _identity(kept) in {_identity(Path(p)) for p in inputs} or (
+        json_path is not None and _identity(kept) == _identity(Path(json_path))
+    ):
+        kept = html.with_name(f"{html.stem}.executed.ipynb")
+    outputs = {"-o": html, "--json": json_path, "--keep-notebook": kept if keep_notebook else None}
+    check_outputs(outputs, inputs)
+    with tempfile.TemporaryDirectory(prefix="perfkit-report-") as scratch:
+        executed = Path(scratch) / f"{notebook.stem}.ipynb"
+        try:
+            papermill.execute_notebook(
+                str(notebook), str(executed), parameters=given, kernel_name="python3",
+                language="python", cwd=os.getcwd(), progress_bar=progress,
+            )  # fmt: skip
+        except PapermillExecutionError as exc:
+            if executed.exists():
+                write_atomic(kept, executed.read_bytes())
+            raise ReportFailed(
+                f"report {notebook.stem} failed in cell {exc.exec_count}: {exc.ename}: "
+                f"{exc.evalue} (partly executed notebook kept: {kept})",
+                kept, exc.ename,
+            ) from exc
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS):
+                raise
+            raise InputError(f"{scratch}: cannot write the executed notebook ({exc.strerror}); "
+                             "free space there or set TMPDIR") from None  # fmt: skip
+        node = nbformat.read(executed, as_version=4)
+        summary = finite(extract_summary(node))
+        write_atomic(html, export_html(node, shown))
+        if json_path is not None:
+            record = {"report": notebook.stem, "html": str(html), "parameters": shown,
+                      "generated": _now(), **summary}  # fmt: skip
+            text = json.dumps(finite(record), indent=2, default=str, allow_nan=False)
+            write_atomic(json_path, text + "\n")
+        if keep_notebook:
+            write_atomic(kept, executed.read_bytes())
     return summary
 
 
