@@ -83,7 +83,13 @@ def expand_paths(paths: Paths) -> list[Path | Buffer]:
             matches = sorted(glob.glob(text))
             if not matches:
                 raise InputError(f"{text}: the pattern matches no file")
-            found.extend(Path(m) for m in matches if os.path.isfile(m))
+            files = [Path(m) for m in matches if not os.path.isdir(m)]
+            if not files:
+                raise InputError(
+                    f"{text}: the pattern matches only folders ({len(matches)}), no file; "
+                    f"match the files in them (e.g. '{os.path.join(text, '*.log*')}')"
+                )
+            found.extend(files)
             continue
         path = Path(text)
         try:

@@ -100,30 +100,34 @@ def convert(
     return Converted(out, rejects, offsets)
 
 
+# pandas' nanosecond range in whole seconds since 1970 (1677-09-21T00:12:44 to
+# 2262-04-11T23:47:15 UTC): a time outside it cannot be held, so its line is rejected.
+MIN_S = -9_223_372_036
+MAX_S = 9_223_372_035
+OUT_OF_RANGE = "out of range (expected a time between 1677-09-21 and 2262-04-11)"
+_NAT = np.iinfo(np.int64).min
+
+
 def _time(raw, by_kind, tz, rejects) -> tuple[pa.Array, set[int]]:
     n = rejects.n
-    if "time_clf" in by_kind and by_kind["time_clf"] + OFFSET_SUFFIX in raw:
-        return _clf_halves(raw, by_kind["time_clf"], rejects)
     if "time_clf" in by_kind:
         name = by_kind["time_clf"]
-        values = _dictionary(raw[name])
-        parsed = pc.strptime(values.dictionary, format=CLF_TIME, unit="s", error_is_null=True)
-        offsets = {
-            _offset_s(text)
-            for text in pc.unique(pc.utf8_slice_codeunits(values.dictionary, -5)).to_pylist()
-            if text
-        }
-        stamps = pc.take(parsed.cast(pa.timestamp("ns", "UTC")), values.indices)
-        rejects.add(
-            pc.and_(pc.is_null(stamps), pc.is_valid(raw[name])),
-            f"{name}: expected a valid date and time",
-        )
+        if name + OFFSET_SUFFIX in raw:  # the tokenizer split it at its space
+            return _clf_halves(raw[name], raw[name + OFFSET_SUFFIX], name, rejects)
         rejects.add(pc.is_null(raw[name]), f"{name}: missing")
-        return stamps, offsets
+        values = _dictionary(raw[name])  # validated: 'dd/Mon/yyyy:HH:MM:SS +hhmm' or null
+        local = pa.DictionaryArray.from_arrays(
+            values.indices, pc.utf8_slice_codeunits(values.dictionary, 0, 20)
+        )
+        offset = pa.DictionaryArray.from_arrays(
+            values.indices, pc.utf8_slice_codeunits(values.dictionary, -5)
+        )
+        return _clf_halves(local, offset, name, rejects)
     if "time_iso" in by_kind:
         name = by_kind["time_iso"]
         values = _dictionary(raw[name])
-        stamps_u, offsets = _iso(values.dictionary, tz)
+        stamps_u, outside_u, offsets = _iso(values.dictionary, tz)
+        rejects.add(pc.take(pa.array(outside_u), values.indices), f"{name}: {OUT_OF_RANGE}")
         stamps = pc.take(stamps_u, values.indices)
         rejects.add(
             pc.and_(pc.is_null(stamps), pc.is_valid(raw[name])),
@@ -135,6 +139,7 @@ def _time(raw, by_kind, tz, rejects) -> tuple[pa.Array, set[int]]:
         name = by_kind["time_epoch"]
         seconds = pc.cast(raw[name], pa.float64())
         seconds = pc.if_else(pc.greater(seconds, 1e11), pc.divide(seconds, 1000.0), seconds)
+        seconds = _in_range(seconds, name, rejects)
         ns = pc.cast(pc.round(pc.multiply(seconds, 1e9)), pa.int64())
         rejects.add(pc.is_null(raw[name]), f"{name}: missing")
         return ns.cast(pa.timestamp("ns", "UTC")), set()
@@ -142,36 +147,68 @@ def _time(raw, by_kind, tz, rejects) -> tuple[pa.Array, set[int]]:
     return pa.nulls(n, pa.timestamp("ns", "UTC")), set()
 
 
-def _clf_halves(raw, name: str, rejects: Rejects) -> tuple[pa.Array, set[int]]:
-    """A CLF time the tokenizer split at its space: date-time and offset, both dictionaries."""
-    local, offset = raw[name], raw[name + OFFSET_SUFFIX]
+def _in_range(seconds: pa.Array, name: str, rejects: Rejects) -> pa.Array:
+    """`seconds` since 1970 with those outside pandas' range rejected and nulled."""
+    outside = pc.or_(pc.less(seconds, MIN_S), pc.greater(seconds, MAX_S))
+    rejects.add(outside, f"{name}: {OUT_OF_RANGE}")
+    return pc.if_else(pc.fill_null(outside, False), pa.scalar(None, seconds.type), seconds)
+
+
+def _clf_halves(local, offset, name: str, rejects: Rejects) -> tuple[pa.Array, set[int]]:
+    """CLF times from their date-time and offset halves (dictionaries), both paths alike.
+
+    A date-time must read back as written: strptime would roll 31 Feb over to 2 Mar.
+    """
     parsed = pc.strptime(local.dictionary, format=CLF_LOCAL, unit="s", error_is_null=True)
+    written = pc.strftime(parsed, format=CLF_LOCAL)
+    same = pc.equal(pc.utf8_lower(written), pc.utf8_lower(local.dictionary))
+    parsed = pc.if_else(pc.fill_null(same, False), parsed, pa.scalar(None, parsed.type))
     seconds = [_offset_s(t) if _OFFSET.match(t) else None for t in offset.dictionary.to_pylist()]
     local_s = pc.take(parsed.cast(pa.int64()), local.indices)
     offset_s = pc.take(pa.array(seconds, pa.int64()), offset.indices)
-    utc_s = pc.subtract(local_s, offset_s)
+    utc_s = _in_range(pc.subtract(local_s, offset_s), name, rejects)
     stamps = pc.multiply(utc_s, 1_000_000_000).cast(pa.timestamp("ns", "UTC"))
     rejects.add(pc.is_null(stamps), f"{name}: expected a valid date and time")
     return stamps, {s for s in seconds if s is not None}
 
 
-def _iso(values: pa.Array, tz: str | None) -> tuple[pa.Array, set[int]]:
-    """Parse distinct ISO 8601 strings; naive ones are read in `tz` (default UTC)."""
+def _iso(values: pa.Array, tz: str | None) -> tuple[pa.Array, np.ndarray, set[int]]:
+    """Parse distinct ISO 8601 strings; naive ones are read in `tz` (default UTC).
+
+    Returns the times (null where invalid or out of range), which were out of
+    pandas' range, and the UTC offsets (s) the strings carried.
+    """
     text = pd.Series(values.to_pandas(), dtype=object)
     naive = ~text.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True, na=False)
-    result = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns, UTC]")
+    result = np.full(len(text), _NAT, dtype=np.int64)
+    outside = np.zeros(len(text), dtype=bool)
     if (~naive).any():
         aware = pd.to_datetime(text[~naive], format="ISO8601", utc=True, errors="coerce")
-        result[~naive] = aware
+        result[~naive.to_numpy()], outside[~naive.to_numpy()] = _utc_ns(aware)
     if naive.any():
         local = pd.to_datetime(text[naive], format="ISO8601", errors="coerce")
-        result[naive] = local.dt.tz_localize(
-            tz or "UTC", ambiguous="NaT", nonexistent="NaT"
-        ).dt.tz_convert("UTC")
+        if not isinstance(local.dtype, pd.DatetimeTZDtype):
+            local = local.dt.tz_localize(tz or "UTC", ambiguous="NaT", nonexistent="NaT")
+        result[naive.to_numpy()], outside[naive.to_numpy()] = _utc_ns(local)
     offsets = {_offset_s(s[-6:].replace(":", "")) for s in text[~naive].dropna() if s[-1] != "Z"}
     if (~naive & text.str.endswith("Z")).any():
         offsets.add(0)
-    return pa.array(result, pa.timestamp("ns", "UTC")), offsets
+    stamps = pa.array(result, pa.int64(), mask=result == _NAT).cast(pa.timestamp("ns", "UTC"))
+    return stamps, outside, offsets
+
+
+def _utc_ns(times: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Nanoseconds since 1970 of tz-aware `times` in any unit (NaT where outside pandas' ns
+    range), and which were outside it."""
+    unit = times.dt.unit
+    ticks = np.asarray(times.dt.tz_convert("UTC").dt.tz_localize(None)).view(np.int64)
+    per_s = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[unit]
+    valid = ticks != _NAT
+    outside = valid & ((ticks < MIN_S * per_s) | (ticks > MAX_S * per_s))
+    ns = np.where(valid & ~outside, ticks, _NAT)
+    keep = ns != _NAT
+    ns[keep] = ns[keep] * (10**9 // per_s)
+    return ns, outside
 
 
 def _offset_s(text: str) -> int:

@@ -45,6 +45,7 @@ COMMON_NAMES: dict[str, tuple[str, tuple[str, ...]]] = {
     "duration_s": ("duration_s", ("duration_s", "request_time", "elapsed_s", "L")),
     "upstream_s": ("upstream_s", ("upstream_response_time",)),
 }
+_EXACT_FLOAT = float(2**53)  # floats hold every integer below this exactly
 _MIN_SPLIT = 16  # below this many lines, parse each line on its own
 
 
@@ -168,8 +169,11 @@ def _string_column(table: pa.Table, dotted: str, n: int) -> pa.Array:
     if column is None or pa.types.is_nested(column.type):
         return pa.nulls(n, pa.string())
     if pa.types.is_floating(column.type):
-        as_int = pc.cast(column, pa.int64(), safe=False)
-        whole = pc.equal(pc.cast(as_int, pa.float64()), column)
+        # whole numbers as integers ('200', not '200.0'); those beyond 2^53 (not exact as
+        # floats) and inf/nan keep their float text, which the field's pattern then rejects
+        exact = pc.fill_null(pc.less(pc.abs(column), _EXACT_FLOAT), False)
+        whole = pc.and_(exact, pc.equal(pc.floor(column), column))
+        as_int = pc.cast(pc.if_else(whole, column, 0.0), pa.int64())
         return pc.if_else(whole, pc.cast(as_int, pa.string()), pc.cast(column, pa.string()))
     return pc.cast(column, pa.string())
 
