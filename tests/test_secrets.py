@@ -288,3 +288,172 @@ def test_nothing_hidden_for_a_monitoring_role(pg):
     assert deltas.attrs["perfkit"]["hidden"] == {
         "statements": 0, "calls": 0, "total_exec_time": 0.0, "roles": 0
     }  # fmt: skip
+
+
+# --- cause 3: access logs -----------------------------------------------------------------------
+
+HEADERS = {
+    "x-auth-token": "HDR-TOKEN-1",
+    "api-key": "HDR-APIKEY-2",
+    "authorization": "Bearer HDR-BEARER-3",
+    "cookie": "sid=HDR-COOKIE-4",
+    "x-csrf-token": "HDR-CSRF-5",
+    "x-forwarded-for": "10.9.8.7",  # not a secret: kept
+}
+GUNICORN = (
+    '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(D)s '
+    + " ".join(f'"%({{{name}}}i)s"' for name in HEADERS)
+    + ' "%({set-cookie}o)s"'
+)
+
+
+def _no_secret(frame, *secrets):
+    """No secret anywhere in the frame, its parse account or its rejected samples."""
+    import json
+
+    import perfkit
+
+    shown = frame.astype(str).to_csv() + json.dumps(perfkit.parse_account(frame), default=str)
+    leaked = [s for s in secrets if s in shown]
+    assert not leaked, leaked
+    return shown
+
+
+def test_gunicorn_headers_and_semicolon_queries(gunicorn_log):
+    import perfkit
+
+    writer = gunicorn_log(GUNICORN)
+    writer.request(path="/a", query="page=2;token=QS-SEMI-6&b=1", headers=HEADERS,
+                   referer="https://app.example/cb?x=1;access_token=REF-SEMI-7")  # fmt: skip
+    writer.request(path="/b", query="a=1;api_key=QS-SEMI-8;sig=QS-SEMI-9", headers=HEADERS)
+    writer.close()
+    frame = perfkit.read_access_log(writer.path, format=GUNICORN)
+    secrets = [v.split()[-1].split("=")[-1] for k, v in HEADERS.items() if k != "x-forwarded-for"]
+    _no_secret(frame, *secrets, "QS-SEMI-6", "REF-SEMI-7", "QS-SEMI-8", "QS-SEMI-9")
+    assert frame["query"].tolist() == ["page=2;token=REDACTED&b=1",
+                                       "a=1;api_key=REDACTED;sig=REDACTED"]  # fmt: skip
+    assert set(frame["x_auth_token"]) == {"REDACTED"} and set(frame["api_key"]) == {"REDACTED"}
+    assert frame["x_forwarded_for"].tolist() == ["10.9.8.7", "10.9.8.7"]
+    assert frame["referrer"].iloc[0] == "https://app.example/cb?x=1;access_token=REDACTED"
+
+
+def test_apache_and_nginx_captured_headers_and_cookies(tmp_path):
+    import perfkit
+
+    apache = '%h %l %u %t "%r" %>s %b %D "%{api-key}i" "%{X-Session-Id}i" "%{sid}C" "%{Host}i"'
+    (tmp_path / "apache.log").write_text(
+        '10.0.0.1 - - [01/Jan/2024:00:00:00 +0000] "GET /a?x=1;password=AP-QS-1 HTTP/1.1" 200 5 '
+        '1200 "AP-KEY-2" "AP-SESS-3" "AP-COOKIE-4" "shop.example"\n'
+    )
+    frame = perfkit.read_access_log(tmp_path / "apache.log", format=apache)
+    _no_secret(frame, "AP-QS-1", "AP-KEY-2", "AP-SESS-3", "AP-COOKIE-4")
+    assert frame["host"].tolist() == ["shop.example"]
+    nginx = ('$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
+             '"$http_x_auth_token" "$cookie_sid" "$arg_token" "$arg_page" "$http_authorization"')  # fmt: skip
+    (tmp_path / "nginx.log").write_text(
+        '10.0.0.1 - - [01/Jan/2024:00:00:00 +0000] "GET /a?page=3&token=NG-QS-1 HTTP/1.1" 200 5 '
+        '"NG-HDR-2" "NG-COOKIE-3" "NG-QS-1" "3" "Basic TkctQkFTSUMtNA=="\n'
+    )
+    frame = perfkit.read_access_log(tmp_path / "nginx.log", format=nginx)
+    _no_secret(frame, "NG-QS-1", "NG-HDR-2", "NG-COOKIE-3", "TkctQkFTSUMtNA==")
+    assert frame["arg_page"].astype(str).tolist() == ["3"]
+
+
+def test_rejected_lines_keep_no_credentials(tmp_path, gunicorn_log):
+    import json
+
+    import perfkit
+
+    good = {"time": "2024-01-01T00:00:00Z", "method": "GET", "path": "/a", "status": 200,
+            "duration_ms": 3.0}  # fmt: skip
+    broken = ('{"time": "2024-01-01T00:00:01Z", "authorization": "Bearer RJ-BEARER-1", '
+              '"token": "RJ-TOKEN-2", "password": 123456789, "path": "/b", "status": 2')  # fmt: skip
+    typed = json.dumps({**good, "status": "x", "Authorization": "Basic UkotQkFTSUM=",
+                        "api_key": "RJ-KEY-4", "session": {"id": 1}})  # fmt: skip
+    (tmp_path / "a.jsonl").write_text("\n".join([json.dumps(good)] * 3 + [broken, typed]) + "\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PerfkitWarning)
+        frame = perfkit.read_access_log(tmp_path / "a.jsonl")
+    _no_secret(frame, "RJ-BEARER-1", "RJ-TOKEN-2", "123456789", "UkotQkFTSUM=",
+                       "RJ-KEY-4")  # fmt: skip
+    account = perfkit.parse_account(frame)
+    assert account["rejected"] == 2 and '"path": "/b"' in account["rejected_lines"][0]["text"]
+    writer = gunicorn_log()
+    writer.request(path="/ok")
+    writer.close()
+    with open(writer.path, "a") as log:
+        log.write("junk Authorization: Bearer RJ-BEARER-5 X-Api-Key: RJ-KEY-6 "
+                  "https://u:RJ-PW-7@h/?x=1;token=RJ-TOKEN-8\n")  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PerfkitWarning)
+        frame = perfkit.read_access_log(writer.path)
+    text = perfkit.parse_account(frame)["rejected_lines"][0]["text"]
+    assert all(s not in text for s in ("RJ-BEARER-5", "RJ-KEY-6", "RJ-PW-7", "RJ-TOKEN-8")), text
+    assert text.startswith("junk Authorization: Bearer REDACTED")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"authorization": "Bearer abc.def", "n": 1}', '{"authorization": "REDACTED", "n": 1}'),
+        ('{"password": 1234, "user": "bob"}', '{"password": REDACTED, "user": "bob"}'),
+        ('{"token": null}', '{"token": null}'),
+        ('{"Token": "a\\"b"}', '{"Token": "REDACTED"}'),
+        ("Authorization: Basic dXNlcjpwYXNz", "Authorization: Basic REDACTED"),
+        ("x-api-key=k1 other=2", "x-api-key=REDACTED other=2"),
+        ("sent Bearer eyJhbGciOi.x.y to", "sent Bearer REDACTED to"),
+        ("GET /a?x=1;session=s1 HTTP/1.1", "GET /a?x=1;session=REDACTED HTTP/1.1"),
+        (
+            "postgresql://:pw@db/x and https://u:p@ss@h/",
+            "postgresql://:REDACTED@db/x and https://u:REDACTED@h/",
+        ),
+        # nothing sensitive: unchanged
+        ('{"user_agent": "curl/8", "status": 200, "path": "/token/info"}', None),
+        ('1.2.3.4 - - [01/Jan/2024:00:00:00 +0000] "GET /a HTTP/1.1" 200 5 "-" "Mozilla"', None),
+        ("the basic plan; a bearer of news; Basic plans", None),
+    ],
+)
+def test_redact_text(text, expected):
+    from perfkit.io.redact import redact_text
+
+    assert redact_text(text) == (text if expected is None else expected)
+
+
+@pytest.mark.parametrize(
+    ("name", "sensitive"),
+    [("x_auth_token", True), ("api_key", True), ("authorization", True), ("cookie", True),
+     ("cookie_sid", True), ("response_set_cookie", True), ("sent_http_set_cookie", True),
+     ("env_http_authorization", True), ("x_csrf_token", True), ("arg_token", True),
+     ("x_api_key_2", True), ("proxy_authorization", True), ("request_body", True),
+     ("x_forwarded_for", False), ("user_agent", False), ("host", False), ("arg_page", False),
+     ("x_request_id", False), ("response_content_type", False), ("env_unique_id", False)],
+)  # fmt: skip
+def test_sensitive_columns(name, sensitive):
+    from perfkit.io.access_log import COLUMNS
+    from perfkit.io.redact import is_sensitive_column
+
+    assert is_sensitive_column(name) is sensitive
+    assert not any(is_sensitive_column(c) for c in COLUMNS)  # standard columns never masked
+
+
+@pytest.mark.xfail(
+    reason="needs perfkit/io/access_log.py (_account_block) to diagnose the redacted line: the "
+    "reason's 'got ...' snippet is cut from the raw line",
+    strict=False,
+)
+def test_rejection_reasons_and_warnings_keep_no_credentials(gunicorn_log):
+    import perfkit
+
+    writer = gunicorn_log()
+    writer.request(path="/ok")
+    writer.close()
+    with open(writer.path, "a") as log:
+        log.write('10.1.2.3 - - [05/Dec/2026:12:00:00 +0000] "GET /a HTTP/1.1" 200 x '
+                  '"Bearer RN-BEARER-1"\n')  # fmt: skip
+        log.write("junk Authorization: Bearer RN-BEARER-2\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        frame = perfkit.read_access_log(writer.path)
+    said = " ".join(str(w.message) for w in caught)
+    shown = _no_secret(frame, "RN-BEARER-1", "RN-BEARER-2")
+    assert "RN-BEARER" not in said and "RN-BEARER" not in shown

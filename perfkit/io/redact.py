@@ -32,16 +32,30 @@ SENSITIVE_PARTS = (
 SENSITIVE_KEYS = ("sig", "code", "pass", "pw")  # only as the whole key
 SENSITIVE_HEADERS = ("authorization", "cookie", "set_cookie", "proxy_authorization", "x_api_key")
 
-_KEY = rf"[^=&#\s\"]*(?:{'|'.join(SENSITIVE_PARTS)})[^=&#\s\"]*|(?:{'|'.join(SENSITIVE_KEYS)})"
-_QUERY = rf"(?i)((?:^|&)(?:{_KEY})=)[^&#]+"  # an empty value reveals nothing: kept
-_URL = rf"(?i)([?&;](?:{_KEY})=)[^&#\s\"]+"
-_USERINFO = r"(//[^/:@\s\"]+:)[^/@\s\"]+@"
+_KEY = rf"[^=&#;\s\"]*(?:{'|'.join(SENSITIVE_PARTS)})[^=&#;\s\"]*|(?:{'|'.join(SENSITIVE_KEYS)})"
+# '&' and ';' both separate parameters (`?a=1;token=x`); an empty value reveals nothing: kept
+_QUERY = rf"(?i)((?:^|[&;])(?:{_KEY})=)[^&#;]+"
+_URL = rf"(?i)([?&;](?:{_KEY})=)[^&#;\s\"]+"
+# //user:password@host, the password running to the last '@' before the path; empty user too
+_USERINFO = r"(//[^/:@\s\"]*:)[^/\s\"]*@"
 _PY_URL = re.compile(_URL.replace("(?i)", ""), re.IGNORECASE)
 _PY_USERINFO = re.compile(_USERINFO)
+_SENSITIVE_NAME = re.compile(rf"(?i){'|'.join(SENSITIVE_PARTS)}")
+# JSON members ("token": "x", "password": 123) and key: value / key=value pairs, keys bounded
+_PY_JSON_MEMBER = re.compile(r"""("([^"\\]{1,100})"\s*:\s*)("(?:[^"\\]|\\.)*"?|[^\s,}\]]+)""")
+_PY_PAIR = re.compile(
+    r"""(?i)(?<![\w.-])([\w.-]{1,100})(\s*[:=]\s*)"""
+    r"""((?:bearer|basic|token|digest)\s+[^\s,;&"']+|"[^"]*"?|'[^']*'?|[^\s,;&"'}]+)"""
+)
+# an HTTP credential (RFC 7235 token68): a word like 'basic plan' is not one
+_PY_SCHEME = re.compile(r"\b(Bearer|Basic|bearer|BEARER|BASIC)(\s+)[A-Za-z0-9._~+/=-]{8,}")
+# column names: where a header or variable came from is a prefix; cookies are secrets whole
+_COLUMN_PREFIXES = ("response_", "sent_http_", "upstream_http_", "env_", "note_", "http_")
+_SECRET_COLUMNS = (*SENSITIVE_HEADERS, "request_body", "remote_passwd")
 
 
 def redact_query(values: pa.Array) -> pa.Array:
-    """Query strings ('a=1&token=x') with sensitive values masked."""
+    """Query strings ('a=1&token=x', 'a=1;token=x') with sensitive values masked."""
     return _on_distinct(values, lambda v: pc.replace_substring_regex(v, _QUERY, rf"\1{MASK}"))
 
 
@@ -56,14 +70,57 @@ def redact_urls(values: pa.Array) -> pa.Array:
 
 
 def redact_text(text: str) -> str:
-    """One string (a rejected line, a DSN) with sensitive URL values masked."""
+    """One string (a rejected line, a message) with credentials masked.
+
+    Masked: sensitive URL query values and URL passwords; JSON members and
+    ``key: value``/``key=value`` pairs whose key looks sensitive (``"token"``,
+    ``Authorization``, ``x-api-key``, ``password``); ``Bearer``/``Basic``
+    credentials wherever they appear.
+    """
     text = _PY_URL.sub(lambda m: m.group(1) + MASK, text)
-    return _PY_USERINFO.sub(lambda m: m.group(1) + MASK + "@", text)
+    text = _PY_USERINFO.sub(lambda m: m.group(1) + MASK + "@", text)
+    text = _PY_JSON_MEMBER.sub(_mask_member, text)
+    text = _PY_PAIR.sub(_mask_pair, text)
+    return _PY_SCHEME.sub(lambda m: m.group(1) + m.group(2) + MASK, text)
+
+
+def _sensitive_key(key: str) -> bool:
+    name = re.sub(r"[^0-9a-z]+", "_", key.lower()).strip("_")
+    return (
+        bool(_SENSITIVE_NAME.search(name))
+        or name in SENSITIVE_KEYS
+        or name in _SECRET_COLUMNS
+        or name.startswith(("cookie", "set_cookie"))
+    )
+
+
+def _mask_member(m: re.Match) -> str:
+    if not _sensitive_key(m.group(2)) or m.group(3) in ("null", '""'):
+        return m.group()
+    return f'{m.group(1)}"{MASK}"' if m.group(3).startswith('"') else m.group(1) + MASK
+
+
+def _mask_pair(m: re.Match) -> str:
+    if not _sensitive_key(m.group(1)) or m.group(3).endswith(MASK) or m.group(3) == f'"{MASK}"':
+        return m.group()
+    value = m.group(3)
+    scheme = re.match(r"(?i)(bearer|basic|token|digest)\s+", value)
+    return m.group(1) + m.group(2) + (scheme.group() if scheme else "") + MASK
 
 
 def is_sensitive_column(name: str) -> bool:
-    """Whether a captured header/variable column holds credentials as a whole."""
-    return name.removeprefix("response_") in SENSITIVE_HEADERS
+    """Whether a captured header/variable/cookie column holds credentials as a whole.
+
+    By key parts, like query keys: ``x_auth_token``, ``api_key``,
+    ``authorization``, ``cookie``, ``cookie_sid`` (Apache ``%{sid}C``, nginx
+    ``$cookie_sid``), ``arg_token`` (nginx ``$arg_token``), ``response_set_cookie``,
+    ``env_http_authorization``; ``x_forwarded_for`` or ``user_agent`` are not.
+    """
+    n = name.lower()
+    for prefix in _COLUMN_PREFIXES:
+        n = n.removeprefix(prefix)
+    n = n.removeprefix("arg_")
+    return _sensitive_key(n)
 
 
 def _on_distinct(values: pa.Array, fn) -> pa.Array:
