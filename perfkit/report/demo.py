@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from perfkit.errors import InputError
 from perfkit.report.run import NOTEBOOKS, run_report
 
 ORDER = ("overview", "regression", "memory_leak", "capacity")
@@ -22,8 +23,21 @@ def notebooks(folder: Path = NOTEBOOKS) -> list[Path]:
 def run_demo(
     out: Path, folder: Path = NOTEBOOKS, say: Callable[[str], None] = lambda _text: None
 ) -> list[Path]:
-    """Run each notebook with its default parameters into ``out/<name>.html`` (+ .json)."""
-    out.mkdir(parents=True, exist_ok=True)
+    """Run each notebook with its default parameters into ``out/<name>.html`` (+ .json).
+
+    `out` must be a folder other than `folder` (checked before anything runs);
+    it is created when missing.
+    """
+    out = Path(out)
+    if out.resolve() == Path(folder).resolve():
+        raise InputError(f"--out {out}: is the notebooks folder; the reports go elsewhere "
+                         "(e.g. --out reports)")  # fmt: skip
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: is a file; expected a folder for the reports")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"--out {out}: cannot create it ({exc.strerror or exc})") from None
     written = []
     books = notebooks(folder)
     for i, notebook in enumerate(books, 1):

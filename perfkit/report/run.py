@@ -281,11 +281,16 @@ def run_report(
         if json_path is not None:
             record = {"report": notebook.stem, "html": str(html), "parameters": shown,
                       "generated": _now(), **summary}  # fmt: skip
-            text = json.dumps(finite(record), indent=2, default=str, allow_nan=False)
-            write_atomic(json_path, text + "\n")
+            write_atomic(json_path, summary_json(record))
         if keep_notebook:
             write_atomic(kept, executed.read_bytes())
     return summary
+
+
+def summary_json(record: Mapping[str, Any]) -> str:
+    """`record` as standard JSON text (NaN and infinities as ``null``, other objects as text),
+    which strict parsers (``parse_constant`` raising, JavaScript's ``JSON.parse``) accept."""
+    return json.dumps(finite(dict(record)), indent=2, default=str, allow_nan=False) + "\n"
 
 
 def _unquote(value: Any) -> Any:

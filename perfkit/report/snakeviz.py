@@ -8,6 +8,7 @@ dump, or a merged/sampled `Profile` written to a temporary dump.
 
 from __future__ import annotations
 
+import html
 import os
 import socket
 import subprocess
@@ -46,9 +47,11 @@ class SnakevizServer:
         self.stop()
 
     def _repr_html_(self) -> str:
+        """A link and an inline frame; the file name is text, the URL an escaped attribute."""
+        name, url = html.escape(self.path.name, quote=True), html.escape(self.url, quote=True)
         return (
-            f'<p>snakeviz on <code>{self.path.name}</code>: <a href="{self.url}" target="_blank">'
-            f'open in a new tab</a></p><iframe src="{self.url}" width="100%" height="650"></iframe>'
+            f'<p>snakeviz on <code>{name}</code>: <a href="{url}" target="_blank">'
+            f'open in a new tab</a></p><iframe src="{url}" width="100%" height="650"></iframe>'
         )
 
 
