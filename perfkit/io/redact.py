@@ -297,6 +297,7 @@ def _mask_userinfo(m: re.Match) -> str:
 # --- connection strings -------------------------------------------------------------------------
 _DSN_SECRETS = ("password", "sslpassword")
 _SPILL_KEYS = ("host", "hostaddr", "port", "dbname")
+_URL_ORDER = ("host", "hostaddr", "port", "dbname", "user", "password")
 # libpq keys whose values are never secrets (a typo like `pasword=` is not one of them)
 _SAFE_KEYS = frozenset((
     "host", "hostaddr", "port", "dbname", "user", "connect_timeout", "sslmode",
@@ -324,6 +325,25 @@ def redact_dsn(dsn: str) -> str:
         return dsn if not _MAYBE_SECRET.search(dsn) else mask_credentials(dsn)
     from psycopg.conninfo import make_conninfo
 
+    return make_conninfo(**_masked(dsn, parsed))
+
+
+def scrub_dsn_secrets(text: str, dsn: str) -> str:
+    """`text` (e.g. libpq's error message about `dsn`) with `dsn`'s secrets masked wherever
+    they appear: its passwords (3 characters or more) and the values a password's unencoded
+    ``@`` spilled into (``could not translate host name "ss@host"``)."""
+    parsed = _parse_dsn(dsn)
+    if parsed is None:  # not libpq's: mask what looks like a credential
+        return mask_credentials(text.replace(dsn, _mask_unparsed(dsn)) if dsn else text)
+    for key, value in parsed.items():
+        shown = _masked(dsn, {key: value})[key]
+        if shown != value and len(value) >= 3:
+            text = text.replace(value, shown)
+    return text
+
+
+def _masked(dsn: str, parsed: dict[str, str]) -> dict[str, str]:
+    """libpq's reading of `dsn` with secrets masked, keys in the order `dsn` gives them."""
     url = "://" in dsn
     shown = {}
     for key, value in parsed.items():
@@ -333,7 +353,13 @@ def redact_dsn(dsn: str) -> str:
             value = ",".join(f"{MASK}@{v.rsplit('@', 1)[1]}" if "@" in v else v
                              for v in value.split(","))  # fmt: skip
         shown[key] = value
-    return make_conninfo(**shown)
+
+    def position(key: str) -> tuple[int, int]:
+        found = re.search(rf"(?i)(?<![\w.-]){re.escape(key)}\s*=", dsn)
+        order = _URL_ORDER.index(key) if key in _URL_ORDER else len(_URL_ORDER)
+        return (found.start() if found and not url else len(dsn) + order, order)
+
+    return {key: shown[key] for key in sorted(shown, key=position)}
 
 
 def dsn_has_password(dsn: str) -> bool:
