@@ -3,7 +3,12 @@ diagnosis, globs matching folders, and route cardinality. Each test fails withou
 
 from __future__ import annotations
 
+import gzip
 import json
+import os
+import subprocess
+import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -179,3 +184,111 @@ def test_glob_matching_only_folders_is_an_input_error(tmp_path):
         read_jsonl(pattern)
     with pytest.raises(InputError, match="only folders"):
         read_access_log(pattern, engine="dask")
+
+
+# -- 13: piped input ---------------------------------------------------------------------------
+
+BASELINE = Path(__file__).parent.parent / "data" / "baseline"  # a recorded Gunicorn log
+RECORDED = gzip.decompress((BASELINE / "access.log.gz").read_bytes())
+FORMAT = (BASELINE / "access_log_format.txt").read_text().strip()
+
+
+def _writer(path: str, data: bytes, delay: float = 0.05) -> threading.Thread:
+    """A thread that opens `path` for writing after `delay` s, writes `data` in pieces, closes."""
+
+    def write() -> None:
+        time.sleep(delay)
+        with open(path, "wb") as fifo:
+            for start in range(0, len(data), 4096):
+                fifo.write(data[start : start + 4096])
+                fifo.flush()
+
+    thread = threading.Thread(target=write, daemon=True)
+    thread.start()
+    return thread
+
+
+def _expected(**options) -> pd.DataFrame:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PerfkitWarning)
+        return read_access_log(BASELINE / "access.log.gz", format=FORMAT, **options)
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["plain", "gzip"])
+def test_a_fifo_is_read_as_a_stream(tmp_path, compress):
+    fifo = tmp_path / "access.log"  # no .gz suffix: gzip is told by its magic bytes
+    os.mkfifo(fifo)
+    data = RECORDED
+    writer = _writer(str(fifo), gzip.compress(data) if compress else data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PerfkitWarning)
+        df = read_access_log(fifo, format=FORMAT)
+    writer.join(5)
+    expected = _expected()
+    assert df.attrs["perfkit"]["lines"] == data.count(b"\n") > 0
+    pd.testing.assert_frame_equal(
+        df.drop(columns="source"), expected.drop(columns="source")
+    )
+
+
+def test_an_os_pipe_is_read_in_blocks(tmp_path, monkeypatch):
+    from perfkit.io import textfiles
+
+    monkeypatch.setattr(textfiles, "BLOCK_BYTES", 4096)  # many blocks: the stream is cut right
+    read, write = os.pipe()
+    data = RECORDED * 20
+
+    def write_all() -> None:
+        with os.fdopen(write, "wb") as end:  # closing it is the end of the stream
+            end.write(data)
+
+    writer = threading.Thread(target=write_all, daemon=True)
+    writer.start()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PerfkitWarning)
+            df = read_access_log(f"/dev/fd/{read}", format=FORMAT)
+    finally:
+        writer.join(5)
+        os.close(read)
+    assert df.attrs["perfkit"]["lines"] == data.count(b"\n")
+    assert len(df) == 20 * len(_expected())
+
+
+def test_a_fifo_without_a_writer_does_not_hang(tmp_path, monkeypatch):
+    from perfkit.io import textfiles
+
+    monkeypatch.setattr(textfiles, "WRITER_WAIT_S", 0.3)
+    fifo = tmp_path / "nobody.log"
+    os.mkfifo(fifo)
+    start = time.perf_counter()
+    with pytest.raises(InputError, match="no writer") as info:
+        read_access_log(fifo)
+    assert time.perf_counter() - start < 5
+    assert str(fifo) in str(info.value)
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["plain", "gzip"])
+def test_dash_reads_stdin(compress):
+    data = RECORDED
+    code = (
+        "import sys, warnings; warnings.simplefilter('ignore');"
+        "from perfkit import read_access_log; df = read_access_log('-', format=sys.argv[1]);"
+        "a = df.attrs['perfkit']; print(len(df), a['lines'], a['rejected'])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, FORMAT], input=gzip.compress(data) if compress else data,
+        capture_output=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    account = _expected().attrs["perfkit"]
+    assert done.stdout.decode().split() == [
+        str(len(_expected())), str(account["lines"]), str(account["rejected"])
+    ]  # fmt: skip
+
+
+def test_a_pipe_is_refused_by_the_dask_engine(tmp_path):
+    fifo = tmp_path / "access.log"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match="engine='dask'"):
+        read_access_log(fifo, engine="dask")

@@ -53,6 +53,11 @@ def plan(paths, partition_bytes: int = PARTITION_BYTES) -> list[Piece]:
     for item in expand_paths(paths):
         if isinstance(item, Buffer):
             raise InputError(f"{item}: engine='dask' reads files by path, not open files")
+        if not item.is_file():
+            raise InputError(
+                f"{item}: engine='dask' reads regular files (each more than once), not a pipe "
+                "or standard input; use engine='pandas' or save the stream to a file first"
+            )
         size = item.stat().st_size
         if item.name.endswith(COMPRESSED_SUFFIXES) or size <= partition_bytes:
             pieces.append(Piece(str(item)))

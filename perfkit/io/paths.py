@@ -1,7 +1,7 @@
 """Expand what a loader was given into an ordered list of files.
 
-Loaders accept one path, a glob pattern, an open file (binary or text, e.g.
-``io.BytesIO``), or a list of them. Rotated sets are
+Loaders accept one path, a glob pattern, ``-`` for standard input, an open
+file (binary or text, e.g. ``io.BytesIO``), or a list of them. Rotated sets are
 put in time order: ``access.log.3.gz`` (oldest), ``access.log.2.gz``,
 ``access.log.1``, ``access.log`` (newest); date-stamped rotations
 (``access.log-20240101.gz``) sort by their stamp, before the live file.
@@ -27,6 +27,8 @@ PathLike = str | os.PathLike
 Paths = PathLike | IO | Iterable[PathLike | IO]
 
 COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz")
+STDIN = "-"  # as a path: standard input, read as a stream (gzip/bz2/xz told by magic bytes)
+STDIN_PATH = Path("/dev/stdin")
 _ROTATION = re.compile(r"^(?P<base>.*?)(?:[.-](?P<stamp>\d+))?$")
 _GLOB_CHARS = re.compile(r"[*?\[]")
 
@@ -65,8 +67,10 @@ def read_buffer(handle: IO) -> Buffer:
 def expand_paths(paths: Paths) -> list[Path | Buffer]:
     """Return the inputs named by `paths`: open files in the order given, then files, oldest first.
 
-    Raises `InputError` for a path that does not exist or a glob that matches
-    nothing, naming it.
+    ``"-"`` stands for standard input (``/dev/stdin``); it, pipes, FIFOs and
+    process substitutions (``<(zcat access.log.gz)``) are read as streams.
+    Raises `InputError` naming a path that does not exist, or a glob that
+    matches no file.
     """
     if isinstance(paths, str | os.PathLike) or hasattr(paths, "read"):
         items: list = [paths]
@@ -79,6 +83,9 @@ def expand_paths(paths: Paths) -> list[Path | Buffer]:
     found: list[Path] = []
     for item in items:
         text = os.fspath(item)
+        if text == STDIN:
+            found.append(STDIN_PATH)
+            continue
         if _GLOB_CHARS.search(text) and not os.path.exists(text):
             matches = sorted(glob.glob(text))
             if not matches:

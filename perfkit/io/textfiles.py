@@ -14,6 +14,9 @@ import io
 import lzma
 import mmap
 import os
+import select
+import stat
+import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,6 +34,13 @@ BINARY_NUL_SHARE = 0.05  # a text log may hold a stray NUL; binary data holds ma
 _PIECE_BYTES = 64 << 10  # decompress in small pieces so damage loses little
 _OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 _TRUNCATED = (EOFError, zlib.error, OSError, lzma.LZMAError)
+WRITER_WAIT_S = 30.0  # how long a FIFO may have no writer before that is an error
+_MAGIC_BYTES = 6
+_STREAM_OPENERS = {
+    b"\x1f\x8b": lambda f: gzip.GzipFile(fileobj=f, mode="rb"),
+    b"BZh": bz2.BZ2File,
+    b"\xfd7zXZ\x00": lzma.LZMAFile,
+}
 
 
 class TruncatedInput(InputError):
@@ -62,7 +72,12 @@ class Block:
 
 
 def open_binary(path: Path) -> BinaryIO:
-    """Open `path` for reading bytes, through gzip/bz2/xz when its suffix says so."""
+    """Open `path` for reading bytes, through gzip/bz2/xz when its suffix says so.
+
+    A pipe, FIFO or character device (``/dev/stdin``) is opened by `open_stream`.
+    """
+    if not is_regular(path):
+        return open_stream(path)
     opener = _OPENERS.get(path.suffix.lower())
     try:
         return opener(path, "rb") if opener else open(path, "rb")
@@ -70,6 +85,121 @@ def open_binary(path: Path) -> BinaryIO:
         raise InputError(f"{path}: cannot be read ({exc.strerror})") from exc
     except OSError as exc:
         raise InputError(f"{path}: cannot be opened ({exc})") from exc
+
+
+def is_regular(path: Path) -> bool:
+    """Whether `path` is a regular file (not a pipe, FIFO, socket or device)."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror})") from exc
+
+
+def open_stream(path: Path) -> BinaryIO:
+    """Open a pipe, FIFO or character device to read once, front to back, in pieces.
+
+    Compressed data (gzip, bz2, xz) is told by its magic bytes: a pipe has no
+    suffix to trust. A FIFO no program writes to is an `InputError` after
+    `WRITER_WAIT_S` seconds, not a hang; once a writer is there, reading waits
+    for it as ``cat`` would.
+    """
+    try:
+        if stat.S_ISFIFO(os.stat(path).st_mode):
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+            try:
+                head = _wait_for_writer(path, fd)
+                os.set_blocking(fd, True)
+            except BaseException:
+                os.close(fd)
+                raise
+        else:
+            fd, head = os.open(path, os.O_RDONLY), b""
+        raw = io.FileIO(fd, "rb")
+        try:
+            while len(head) < _MAGIC_BYTES:
+                more = raw.read(_MAGIC_BYTES - len(head))
+                if not more:
+                    break
+                head += more
+        except BaseException:
+            raw.close()
+            raise
+    except PermissionError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror})") from exc
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be opened ({exc})") from exc
+    stream = io.BufferedReader(_Prefixed(head, raw), _PIECE_BYTES)
+    for magic, opener in _STREAM_OPENERS.items():
+        if head.startswith(magic):
+            return _Owning(opener(stream), stream)
+    return _Owning(stream)
+
+
+def _wait_for_writer(path: Path, fd: int) -> bytes:
+    """Wait until a program writes to the FIFO open (non-blocking) on `fd`; return any byte
+    read while finding out. Raise `InputError` after `WRITER_WAIT_S` seconds without one."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    deadline = time.monotonic() + WRITER_WAIT_S
+    while True:
+        if poller.poll(100):  # data, or a writer came and went
+            return b""
+        try:
+            got = os.read(fd, 1)
+        except BlockingIOError:  # a writer is connected; it has not written yet
+            return b""
+        if got:
+            return got
+        if time.monotonic() >= deadline:  # b"": nobody has the FIFO open for writing
+            raise InputError(
+                f"{path}: a FIFO with no writer (waited {WRITER_WAIT_S:g} s); start the "
+                "program that writes to it first, or pass a file"
+            )
+
+
+class _Prefixed(io.RawIOBase):
+    """`raw` with `head` (bytes already read from it) put back in front."""
+
+    def __init__(self, head: bytes, raw: io.RawIOBase) -> None:
+        self._head, self._raw = head, raw
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self._head:
+            n = min(len(buffer), len(self._head))
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        return self._raw.readinto(buffer)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._raw.close()
+        super().close()
+
+
+class _Owning(io.RawIOBase):
+    """Reads `inner`; closing it closes `inner` and the streams under it (gzip does not)."""
+
+    def __init__(self, inner, *under) -> None:
+        self._inner, self._under = inner, under
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        return self._inner.readinto(buffer)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._inner.close()
+            for stream in self._under:
+                stream.close()
+        super().close()
 
 
 def check_text(path: Path, head: bytes | bytearray | memoryview) -> None:
@@ -82,18 +212,21 @@ def check_text(path: Path, head: bytes | bytearray | memoryview) -> None:
         )
 
 
-def read_blocks(path: Path | Buffer, block_bytes: int = BLOCK_BYTES) -> Iterator[Block]:
-    """Yield the lines of `path` as `Block`s of about `block_bytes` each.
+def read_blocks(path: Path | Buffer, block_bytes: int | None = None) -> Iterator[Block]:
+    """Yield the lines of `path` as `Block`s of about `block_bytes` (`BLOCK_BYTES`) each.
 
-    A compressed file that ends early (a partial copy) yields every whole line
+    Plain files are memory-mapped; compressed files, pipes, FIFOs and
+    ``/dev/stdin`` are read as streams, one block in memory at a time. A
+    compressed stream that ends early (a partial copy) yields every whole line
     that was decompressed, then raises `TruncatedInput` naming the file.
     """
+    block_bytes = block_bytes or BLOCK_BYTES
     if isinstance(path, Buffer):
         if path.data:
             check_text(path, path.data[:_SNIFF_BYTES])
             yield from _view_blocks(path, path.data, None, block_bytes)
         return
-    if path.suffix.lower() not in _OPENERS:
+    if is_regular(path) and path.suffix.lower() not in _OPENERS:
         yield from _mapped_blocks(path, block_bytes)
         return
     line_no = 1
