@@ -292,3 +292,54 @@ def test_a_pipe_is_refused_by_the_dask_engine(tmp_path):
     os.mkfifo(fifo)
     with pytest.raises(InputError, match="engine='dask'"):
         read_access_log(fifo, engine="dask")
+
+
+# -- 23: route cardinality -----------------------------------------------------------------------
+
+
+def _word(i: int) -> str:
+    """A distinct lower-case word per `i` (no digits: the heuristic keeps it as it is)."""
+    letters = ""
+    while True:
+        letters = chr(ord("a") + i % 26) + letters
+        i //= 26
+        if not i:
+            return letters
+
+
+def _routes_log(path: Path, singletons: int, common: int = 40, each: int = 50) -> None:
+    line = '10.0.0.1 - - [10/Oct/2024:13:55:36 +0000] "GET {} HTTP/1.1" 200 10 "-" "ua" 1500\n'
+    lines = [line.format(f"/api/{_word(k)}/{n}") for k in range(common) for n in range(each)]
+    lines += [line.format(f"/tail/{_word(i)}") for i in range(singletons)]
+    path.write_text("".join(lines))
+
+
+def test_the_long_tail_of_routes_is_collapsed_into_other(tmp_path):
+    from perfkit.io.routes import OTHER, ROUTE_CAP
+
+    path = tmp_path / "access.log"
+    _routes_log(path, singletons=200_000)
+    with pytest.warns(PerfkitWarning, match=r"\(other\)"):
+        df = read_access_log(path, format="combined_us")
+    routes = df["route"].value_counts()
+    assert len(routes) == ROUTE_CAP + 1
+    kept_tail = ROUTE_CAP - 40
+    assert routes[OTHER] == 200_000 - kept_tail
+    for k in range(40):  # the frequent routes keep their labels and counts
+        assert routes[f"/api/{_word(k)}/{{id}}"] == 50
+    info = df.attrs["perfkit"]["routes"]
+    assert info["routes"] == ROUTE_CAP
+    assert info["other_routes"] == 200_000 - kept_tail
+    assert info["other_requests"] == 200_000 - kept_tail
+    assert len(df["route"].cat.categories) == ROUTE_CAP + 1
+
+
+def test_a_log_with_few_routes_keeps_them_all(tmp_path):
+    path = tmp_path / "access.log"
+    _routes_log(path, singletons=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PerfkitWarning)
+        df = read_access_log(path, format="combined_us")
+    assert sorted(df["route"].cat.categories) == sorted(f"/api/{_word(k)}/{{id}}" for k in range(40))
+    assert df["route"].value_counts().eq(50).all()
+    assert df.attrs["perfkit"]["routes"].get("other_requests", 0) == 0

@@ -32,7 +32,7 @@ from perfkit.io.logformat.parse import extract, lines_array, tokenize
 from perfkit.io.logformat.spec import diagnose_many
 from perfkit.io.paths import Buffer, Paths, expand_paths
 from perfkit.io.redact import is_sensitive_column, redact_query, redact_text, redact_urls
-from perfkit.io.routes import merge_route_info, route_labels, rules_from
+from perfkit.io.routes import OTHER, cap_routes, merge_route_info, route_labels, rules_from
 from perfkit.io.textfiles import Block, TruncatedInput, read_blocks
 
 OnBadLines = Literal["error", "warn", "skip"]
@@ -152,6 +152,19 @@ def read_access_log(
     account.format_string = " | ".join(dict.fromkeys(f.source for f in formats.values()))
     account.routes = merge_route_info([info for _, _, info in parts])
     frame = _assemble(parts, tz)
+    if rules is None:
+        frame["route"], capped = cap_routes(frame["route"])
+        if capped:
+            account.routes.update(capped)
+            note = (
+                f"{_names(files)}: {capped['routes'] + capped['other_routes']:,} distinct "
+                f"routes; the {capped['other_routes']:,} least requested "
+                f"({capped['other_requests']:,} requests) are grouped as '{OTHER}' (the "
+                f"{capped['cap']:,} most requested are kept); pass routes= the app's rules "
+                "to label every request"
+            )
+            account.notes.append(note)
+            warnings.warn(note, PerfkitWarning, stacklevel=2)
     account.timed = int(frame["duration_ms"].count())
     if account.timed == 0 and len(frame):
         account.notes.append(

@@ -19,12 +19,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from perfkit.errors import InputError
 
 UNMATCHED = "(unmatched)"
+OTHER = "(other)"  # the heuristic routes beyond `ROUTE_CAP`, collapsed into one
+ROUTE_CAP = 2000  # heuristic routes kept, most requested first
 
 # Werkzeug's converters as RE2 patterns.
 CONVERTERS: dict[str, str] = {
@@ -231,3 +234,32 @@ def _classify_segments(flat: pa.Array) -> pa.Array:
     codeish = pc.and_(pc.match_substring_regex(flat, CODE), has_letter)
     still = pc.equal(out, flat)
     return pc.if_else(pc.and_(still, codeish), "{code}", out)
+
+
+def cap_routes(route: pd.Series, cap: int = ROUTE_CAP) -> tuple[pd.Series, dict[str, Any]]:
+    """Keep the `cap` most requested routes of a categorical `route`; the rest become `OTHER`.
+
+    Ties go to the route first in sort order, so the result does not depend on
+    the order of the log. Returns the routes and what was collapsed
+    (``routes`` kept, ``other_routes`` and ``other_requests`` collapsed; empty
+    when nothing was). Works on the distinct routes, never per request.
+    """
+    codes = route.cat.codes.to_numpy()
+    names = route.cat.categories
+    counts = np.bincount(codes[codes >= 0], minlength=len(names))
+    used = np.flatnonzero(counts)
+    if len(used) <= cap:
+        return route, {}
+    order = np.argsort(np.asarray(names[used], dtype=object), kind="stable")
+    order = order[np.argsort(-counts[used][order], kind="stable")]
+    kept = used[order[:cap]]
+    recode = np.full(len(names), cap, dtype=np.int64)  # every other route: OTHER
+    recode[kept] = np.arange(cap)
+    new_codes = np.where(codes >= 0, recode[np.maximum(codes, 0)], -1)
+    categories = pd.Index([*names[kept], OTHER], dtype=names.dtype)
+    capped = pd.Series(
+        pd.Categorical.from_codes(new_codes, categories), index=route.index, name=route.name
+    )
+    other_requests = int(counts.sum() - counts[kept].sum())
+    return capped, {"routes": cap, "other_routes": len(used) - cap,
+                    "other_requests": other_requests, "cap": cap}  # fmt: skip
