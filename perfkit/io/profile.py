@@ -112,7 +112,7 @@ def _sniff(path: Path) -> Kind:
 
 
 def _deterministic(files: list[Path]) -> Profile:
-    flat = cprofile.flatten([cprofile.load(f) for f in files])
+    flat = cprofile.flatten([cprofile.load(f) for f in files], files)
     labels = _labels(flat.keys)
     rows = pd.DataFrame(flat.rows)
     functions = rows.groupby("function", sort=False)[
