@@ -457,3 +457,73 @@ def test_rejection_reasons_and_warnings_keep_no_credentials(gunicorn_log):
     said = " ".join(str(w.message) for w in caught)
     shown = _no_secret(frame, "RN-BEARER-1", "RN-BEARER-2")
     assert "RN-BEARER" not in said and "RN-BEARER" not in shown
+
+
+# --- cause 4: -p pg_dsn_env=NAME ----------------------------------------------------------------
+
+CLOUD_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYPLANTED"
+
+
+@pytest.mark.parametrize(
+    ("value", "returned"),
+    [(CLOUD_KEY, None), ("/root", None), ("PLANTED=yes", None), ("hunter2 PLANTED", None),
+     ("host=db dbname=shop password=PLANTEDpw", "host=db dbname=shop password=PLANTEDpw"),
+     ("postgresql://u:PLANTEDpw@db/shop", "postgresql://u:PLANTEDpw@db/shop"), ("", "unset")],
+)  # fmt: skip
+def test_dsn_from_env_reads_only_a_dsn_and_never_echoes(monkeypatch, value, returned):
+    from perfkit.report.overview import dsn_from_env
+
+    monkeypatch.setenv("PERFKIT_TEST_VAR", value)
+    if returned is None:
+        with pytest.raises(InputError) as caught:
+            dsn_from_env("PERFKIT_TEST_VAR")
+        assert "PERFKIT_TEST_VAR" in str(caught.value)
+        assert "PLANTED" not in str(caught.value) and value not in str(caught.value)
+        assert caught.value.__cause__ is None  # libpq's message (it quotes the value) not chained
+        assert caught.value.__context__ is None or caught.value.__suppress_context__
+    elif returned == "unset":
+        assert dsn_from_env("PERFKIT_TEST_VAR") is None
+    else:
+        assert dsn_from_env("PERFKIT_TEST_VAR") == returned
+    monkeypatch.delenv("PERFKIT_TEST_VAR")
+    assert dsn_from_env("PERFKIT_TEST_VAR") is None and dsn_from_env("") is None
+    with pytest.raises(InputError, match="name of an environment variable"):
+        dsn_from_env("$(id)")
+
+
+def _kept(tmp_path) -> str:
+    return "\n".join(p.read_text(errors="replace") for p in tmp_path.rglob("*")
+                     if p.is_file() and p.suffix in (".ipynb", ".html", ".json"))  # fmt: skip
+
+
+def test_notebook_never_shows_another_variable(tmp_path, monkeypatch):
+    from perfkit.report.run import ReportFailed, run_report
+    from tests.test_reports import write_run
+
+    run = write_run(tmp_path / "run", 800, seed=7)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", CLOUD_KEY)
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(ReportFailed) as caught:  # the notebook raised InputError
+        run_report("overview", {"run": str(run), "pg_dsn_env": "AWS_SECRET_ACCESS_KEY"},
+                   out / "o.html", keep_notebook=True)  # fmt: skip
+    assert "AWS_SECRET_ACCESS_KEY" in str(caught.value) and caught.value.ename == "InputError"
+    kept = _kept(out)
+    assert "does not hold a PostgreSQL connection string" in kept  # the notebook says why
+    assert "PLANTED" not in str(caught.value) and "PLANTED" not in kept
+
+
+def test_notebook_with_a_live_dsn_shows_no_password(tmp_path, monkeypatch, pg):
+    from perfkit.report.run import run_report
+    from tests.test_reports import write_run
+
+    run = write_run(tmp_path / "run", 800, seed=8)
+    out = tmp_path / "out"
+    out.mkdir()
+    # a password holding an unencoded '@': libpq reads host "ss-PLANTED@127.0.0.1" and says so
+    monkeypatch.setenv("PERFKIT_PG_DSN", f"postgresql://u:pw@ss-PLANTED@127.0.0.1:{pg.port}/db")
+    run_report("overview", {"run": str(run), "pg_window_s": 0.1}, out / "o.html",
+               out / "o.json", keep_notebook=True)  # fmt: skip
+    kept = _kept(out)
+    assert "live: host=REDACTED@127.0.0.1" in kept
+    assert "PLANTED" not in kept

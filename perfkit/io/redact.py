@@ -318,7 +318,7 @@ def redact_dsn(dsn: str) -> str:
     Text libpq cannot parse is masked by pattern after any ``password``-like
     key and in URL credentials.
     """
-    parsed = _parse_dsn(dsn)
+    parsed = parse_dsn(dsn)
     if parsed is None:
         return _mask_unparsed(dsn)
     if not parsed:
@@ -332,7 +332,7 @@ def scrub_dsn_secrets(text: str, dsn: str) -> str:
     """`text` (e.g. libpq's error message about `dsn`) with `dsn`'s secrets masked wherever
     they appear: its passwords (3 characters or more) and the values a password's unencoded
     ``@`` spilled into (``could not translate host name "ss@host"``)."""
-    parsed = _parse_dsn(dsn)
+    parsed = parse_dsn(dsn)
     if parsed is None:  # not libpq's: mask what looks like a credential
         return mask_credentials(text.replace(dsn, _mask_unparsed(dsn)) if dsn else text)
     for key, value in parsed.items():
@@ -364,7 +364,7 @@ def _masked(dsn: str, parsed: dict[str, str]) -> dict[str, str]:
 
 def dsn_has_password(dsn: str) -> bool:
     """Whether a connection string carries a password (what ``ps`` would show): for a warning."""
-    parsed = _parse_dsn(dsn)
+    parsed = parse_dsn(dsn)
     if parsed is None:
         return _mask_unparsed(dsn) != dsn
     return any(parsed.get(k) for k in _DSN_SECRETS) or "@" in parsed.get("host", "")
@@ -380,8 +380,9 @@ def _mask_unparsed(text: str) -> str:
     return _KV_ANY.sub(mask, mask_credentials(text))
 
 
-def _parse_dsn(dsn: str) -> dict[str, str] | None:
-    """libpq's reading of `dsn`, or None when it is not a connection string."""
+def parse_dsn(dsn: str) -> dict[str, str] | None:
+    """libpq's reading of `dsn` (``conninfo_to_dict``: key=value or URL, nothing taken from
+    the environment), or None when it is not a connection string. Never raises."""
     try:
         from psycopg.conninfo import conninfo_to_dict
     except ImportError:  # pragma: no cover - psycopg is a dependency of the pg extras

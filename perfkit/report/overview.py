@@ -3,6 +3,8 @@ external APIs and memory, for one run."""
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -296,6 +298,40 @@ def _view(store: Path, view: str) -> pd.DataFrame | None:
         return None
 
 
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+
+
+def dsn_from_env(name: str | None) -> str | None:
+    """The PostgreSQL connection string held by environment variable `name`, or None when
+    `name` is empty or the variable is unset or empty.
+
+    Only a value libpq parses as a connection string (key=value or a
+    ``postgresql://`` URL) is returned; any other value (``HOME``, a cloud key...)
+    raises `InputError` naming the variable, never showing its value.
+    """
+    from perfkit.errors import InputError
+    from perfkit.io.redact import parse_dsn
+
+    if not name:
+        return None
+    if not isinstance(name, str) or not _ENV_NAME.fullmatch(name):
+        raise InputError(
+            "pg_dsn_env: expected the name of an environment variable (letters, digits and "
+            f"'_'), got {str(name)[:80]!r}"
+        )
+    value = os.environ.get(name)
+    if value is None or not value.strip():
+        return None
+    parsed = parse_dsn(value)
+    if not parsed:
+        raise InputError(
+            f"pg_dsn_env: environment variable {name} does not hold a PostgreSQL connection "
+            "string (expected libpq's key=value pairs such as host=... dbname=..., or a "
+            "postgresql:// URL); its value is not shown"
+        )
+    return value
+
+
 def _live_pg(run: Run, dsn: str, window_s: float) -> None:
     """Two snapshots of the live server, `window_s` apart, as the run's database evidence;
     a server that cannot be read is recorded in ``run.problems["pg live"]``."""
@@ -305,7 +341,7 @@ def _live_pg(run: Run, dsn: str, window_s: float) -> None:
     import perfkit
     from perfkit.analysis.pg_deltas import pg_deltas
     from perfkit.errors import InputError
-    from perfkit.io.pg_stat import redact_dsn
+    from perfkit.io.redact import redact_dsn, scrub_dsn_secrets
 
     shown = [f"live: {redact_dsn(dsn)}"]
     store = Path(tempfile.mkdtemp(prefix="perfkit-live-pg-"))
@@ -314,8 +350,8 @@ def _live_pg(run: Run, dsn: str, window_s: float) -> None:
         time.sleep(window_s)
         perfkit.snapshot_pg(dsn, store)
         statements = pg_deltas(perfkit.read_pg_stat(store, "statements"))
-    except InputError as exc:
-        run.problems["pg live"] = str(exc)
+    except InputError as exc:  # libpq's words may quote parts of the DSN: its secrets masked
+        run.problems["pg live"] = scrub_dsn_secrets(str(exc), dsn)
         run.sources["pg live"] = shown
         return
     run.pg_store = store
