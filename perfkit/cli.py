@@ -9,6 +9,7 @@ without request times), 3 a bug in perfkit (the traceback is printed).
 from __future__ import annotations
 
 import argparse
+import glob
 import math
 import re
 import signal
@@ -204,7 +205,8 @@ def _summary(args: argparse.Namespace) -> int:
     from perfkit.report.run import check_outputs, write_atomic
 
     if args.csv:  # before reading anything: the table must never replace one of its logs
-        check_outputs({"--csv": args.csv}, [p for p in args.paths if p != "-"])
+        logs = [m for p in args.paths if p != "-" for m in glob.glob(p) or [p]]
+        check_outputs({"--csv": args.csv}, logs)
     requests = read_access_log(args.paths, format=args.format)
     table = summarize(requests, by=args.by)
     if args.csv:

@@ -96,7 +96,6 @@ BAD_COLLECT = [
     (("pg", "--interval", "0"), "--interval"),
     (("pg", "--count", "-1"), "--count"),
     (("pg", "--retry", "-1"), "--retry"),
-    (("pg", "--retry", "x"), "--retry"),
     (("rss", "--pid", "-5"), "--pid"),
     (("rss", "--pid", "0"), "--pid"),
     (("rss", "--interval", "0"), "--interval"),
@@ -117,15 +116,12 @@ def test_bad_collector_arguments_are_refused_before_starting(tmp_path, args, nam
     assert not (tmp_path / "store").exists() and not (tmp_path / "rss.csv").exists()
 
 
-def test_rss_of_a_pid_that_does_not_exist_is_refused(tmp_path):
+def test_collector_targets_that_are_gone_or_the_wrong_kind_of_path(tmp_path):
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()  # reaped: its pid names no process now
     run = perfkit("collect", "rss", "--pid", str(gone.pid), "--out", str(tmp_path / "r.csv"))
     assert run.returncode == 2 and "Traceback" not in run.stderr
     assert f"pid {gone.pid}" in run.stderr and not (tmp_path / "r.csv").exists()
-
-
-def test_collector_outputs_that_are_the_wrong_kind_of_path(tmp_path):
     (tmp_path / "afile").write_text("x")
     store = perfkit("collect", "pg", "--store", str(tmp_path / "afile"), "--dsn", "host=/x")
     assert store.returncode == 2 and "Traceback" not in store.stderr
@@ -164,6 +160,8 @@ def test_summary_csv_never_overwrites_an_input_log(tmp_path):
     run = perfkit("summary", str(log), "--csv", str(log))
     assert run.returncode == 2 and "Traceback" not in run.stderr
     assert "a.log" in run.stderr and log.read_bytes() == before
+    pattern = perfkit("summary", str(tmp_path / "*.log"), "--csv", str(log))  # via a glob
+    assert pattern.returncode == 2 and log.read_bytes() == before
     folder = perfkit("summary", str(log), "--csv", str(tmp_path))
     assert folder.returncode == 2 and "folder" in folder.stderr and "Traceback" not in folder.stderr
     nested = tmp_path / "new" / "deeper" / "t.csv"
