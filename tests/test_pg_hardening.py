@@ -41,7 +41,7 @@ SLEEPY = (
 def server():
     cluster = Cluster()
     cluster.psql("create extension pg_stat_statements")
-    cluster.psql("create table churn (i int)")
+    cluster.psql("create table churn (i int primary key)")
     cluster.psql("create role collector login in role pg_monitor")
     yield cluster
     cluster.close()
@@ -96,7 +96,7 @@ def test_sigkill_between_views_keeps_the_store_as_it_was(server, tmp_path):
         "pq.write_table = slow\n"
         "perfkit.snapshot_pg(sys.argv[1], sys.argv[2])\n"
     )
-    for kills_after in (1, 3, 6):  # views written before the SIGKILL (6: texts too, manifest not)
+    for kills_after in (1, 3, 5):  # views written before the SIGKILL (5: all, manifest not)
         child = subprocess.Popen(
             [sys.executable, "-c", code, server.dsn(), str(store)],
             stdout=subprocess.PIPE,
@@ -196,7 +196,7 @@ def test_terminated_backend_without_retry_is_an_input_error(server, tmp_path, mo
     done: list[int] = []
     killer = terminate_when_sleeping(server.dsn(), done)
     try:
-        with pytest.raises(InputError, match="connection.*lost|terminat") as caught:
+        with pytest.raises(InputError, match=r"connection.*lost|terminat") as caught:
             collect_pg(server.dsn(password="hunter2"), store, 0, 1, 0, say=lambda _: None)
     finally:
         killer.join()
@@ -213,7 +213,7 @@ def test_sigterm_during_a_query_stops_cleanly(server, tmp_path):
         "from perfkit.cli import main\n"
         f"pg_stat.SQL['database'] = {SLEEPY!r}\n"
         "sys.exit(main(['collect', 'pg', '--dsn', sys.argv[1], '--store', sys.argv[2],\n"
-        "               '--interval', '0', '--count', '5']))\n"
+        "               '--interval', '0.01', '--count', '5']))\n"
     )
     child = subprocess.Popen(
         [sys.executable, "-c", code, server.dsn(), str(store)],
@@ -235,7 +235,9 @@ def test_sigterm_during_a_query_stops_cleanly(server, tmp_path):
             elif active and active[0][0] != first:
                 seen = 2
             time.sleep(0.02)
-        assert seen == 2
+        if seen < 2:
+            child.kill()
+        assert seen == 2, child.communicate(timeout=30)
         child.send_signal(signal.SIGTERM)
         out, err = child.communicate(timeout=30)
     assert child.returncode == 0, err
@@ -272,12 +274,11 @@ def committed_store(server, tmp_path: Path) -> Path:
 def test_corrupt_manifest_is_an_input_error(server, tmp_path, manifest):
     store = committed_store(server, tmp_path)
     (store / "perfkit-store.json").write_bytes(manifest)
-    for call in (
-        lambda: read_pg_stat(store, "statements"),
-        lambda: read_pg_stat(store, "tables"),
-        lambda: snapshot_pg(server.dsn(), store),
-    ):
-        with pytest.raises(InputError, match="perfkit-store.json"):
+    calls = [lambda: read_pg_stat(store, "statements"), lambda: read_pg_stat(store, "tables")]
+    if b"2026" not in manifest:  # a well-formed manifest listing a missing file: reads refuse
+        calls.append(lambda: snapshot_pg(server.dsn(), store))  # writing refuses a bad manifest
+    for call in calls:
+        with pytest.raises(InputError, match=r"perfkit-store\.json"):
             call()
 
 
@@ -294,7 +295,7 @@ def test_corrupt_texts_parquet_names_the_file(server, tmp_path):
 def test_store_that_is_a_file(server, tmp_path, capsys):
     path = tmp_path / "store.txt"
     path.write_text("not a folder\n")
-    with pytest.raises(InputError, match="store.txt.*not a folder"):
+    with pytest.raises(InputError, match=r"store\.txt.*not a folder"):
         collect_pg(server.dsn(), path, say=lambda _: None)
     code = main(["collect", "pg", "--dsn", server.dsn(), "--store", str(path)])
     assert code == 2 and "store.txt" in capsys.readouterr().err
@@ -343,7 +344,7 @@ def test_bad_arguments_are_refused_before_starting(server, tmp_path, kwargs, mes
 def test_cli_dsn_typo_exits_two_without_the_password(tmp_path, capsys):
     code = main(["collect", "pg", "--dsn", "pasword=secret", "--store", str(tmp_path / "s")])
     err = capsys.readouterr().err
-    assert code == 2 and '"pasword"' in err and "secret" not in err
+    assert code == 2 and "pasword" in err and "secret" not in err
 
 
 # 25: a Parquet file of another view's schema is refused

@@ -1,14 +1,18 @@
 """`perfkit collect pg`: snapshots of PostgreSQL's statistics into a store, for cron or a timer.
 
 Each snapshot is one short READ ONLY transaction (see `perfkit.io.pg_stat`);
-nothing is reset. A failed connection is retried `retry` times with
+nothing is reset. A server that cannot be reached, or a connection lost
+mid-snapshot (terminated, restarted, timed out), is retried `retry` times with
 exponential backoff (1 s, 2 s, 4 s... at most 30 s); after that, or without
 retries, the collector stops with a message naming the store and how many
-snapshots it holds. Snapshots already written are complete files.
+snapshots it holds. A snapshot is all views or none (see `perfkit.io.pg_store`),
+so a stop at any point (KeyboardInterrupt, which the CLI raises on SIGTERM)
+leaves the store as its last complete snapshot.
 """
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from collections.abc import Callable
@@ -16,7 +20,7 @@ from pathlib import Path
 
 from perfkit.errors import InputError, PerfkitWarning
 from perfkit.io.pg import snapshot_pg
-from perfkit.io.pg_stat import redact_dsn
+from perfkit.io.pg_stat import ConnectionLost, check_dsn, redact_dsn
 
 MAX_BACKOFF_S = 30.0
 
@@ -30,7 +34,15 @@ def collect_pg(
     say: Callable[[str], None] = print,
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
-    """Take `count` snapshots `interval_s` apart (0: until stopped); return how many were taken."""
+    """Take `count` snapshots `interval_s` seconds apart (0: until stopped); return how many.
+
+    Arguments are checked before anything starts: `InputError` for an interval
+    that is not a finite number >= 0, a negative `count` or `retry`, a `store`
+    that is not a folder, or a `dsn` libpq cannot parse (the bad key is named,
+    the password never shown).
+    """
+    _check_arguments(dsn, Path(store), interval_s, count, retry)
+    store = Path(store)
     taken = 0
     while count == 0 or taken < count:
         if taken:
@@ -40,6 +52,19 @@ def collect_pg(
         views = ", ".join(sorted(files))
         say(f"snapshot {taken}: {views} -> {store}")
     return taken
+
+
+def _check_arguments(dsn: str, store: Path, interval_s: float, count: int, retry: int) -> None:
+    if isinstance(interval_s, bool) or not isinstance(interval_s, int | float):
+        raise InputError(f"interval must be a number of seconds, not {interval_s!r}")
+    if not math.isfinite(interval_s) or interval_s < 0:
+        raise InputError(f"interval must be a finite number of seconds >= 0, not {interval_s}")
+    for name, value in (("count", count), ("retry", retry)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise InputError(f"{name} must be a whole number >= 0, not {value!r}")
+    if store.exists() and not store.is_dir():
+        raise InputError(f"{store}: not a folder; --store is a snapshot store folder")
+    check_dsn(dsn)
 
 
 def _snapshot_with_retry(dsn, store, retry, taken, say, sleep):
@@ -52,7 +77,7 @@ def _snapshot_with_retry(dsn, store, retry, taken, say, sleep):
             for warning in caught:
                 say(f"warning: {warning.message}")
             return files
-        except InputError as exc:
+        except ConnectionLost as exc:
             if attempt >= retry:
                 raise InputError(
                     f"{exc}; gave up after {attempt + 1} attempt(s); "
@@ -61,5 +86,6 @@ def _snapshot_with_retry(dsn, store, retry, taken, say, sleep):
             wait = min(2.0**attempt, MAX_BACKOFF_S)
             attempt += 1
             where = redact_dsn(dsn) or "the PG* environment"
-            say(f"cannot reach {where}; retry {attempt}/{retry} in {wait:.0f} s")
+            say(f"cannot reach {where} or lost the connection; retry {attempt}/{retry} "
+                f"in {wait:.0f} s")
             sleep(wait)

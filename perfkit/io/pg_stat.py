@@ -21,6 +21,7 @@ the newest (``total_time`` -> ``total_exec_time``, ``blk_read_time`` ->
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import re
@@ -47,7 +48,8 @@ SQL = {
     "statements": "select * from pg_stat_statements",
     # for stores: counters without the text file (cheap), then only texts not yet stored
     "statements_notext": "select * from pg_stat_statements(false)",
-    "texts": "select queryid, query from pg_stat_statements where queryid = any(%s)",
+    # a parameter bound server-side (never COPY, which inlines it): one entry however many runs
+    "texts": "select queryid, query from pg_stat_statements where queryid = any(%s::int8[])",
     "statements_info": "select dealloc, stats_reset from pg_stat_statements_info",
     "tables": """
         select t.*, io.heap_blks_read, io.heap_blks_hit, io.idx_blks_read, io.idx_blks_hit,
@@ -108,25 +110,55 @@ class ViewMissing(InputError):
     """A store or a set of exports holds no snapshot of the view asked for (others, maybe)."""
 
 
+class ConnectionLost(InputError):
+    """The server cannot be reached, or the connection broke mid-snapshot (worth a retry)."""
+
+
 def redact_dsn(dsn: str) -> str:
     """`dsn` with any password replaced, for messages."""
     return _URL_PASSWORD.sub(r"\1REDACTED@", _PASSWORD.sub(r"\1REDACTED", dsn))
+
+
+def check_dsn(dsn: str) -> dict[str, str]:
+    """`dsn` parsed by libpq (key=value or URL); `InputError` naming a bad key, never a value.
+
+    Catches typos (``pasword=``, ``hots=``) before any connection attempt.
+    """
+    from psycopg import conninfo
+
+    if not isinstance(dsn, str):
+        raise InputError(f"a DSN must be text, not {type(dsn).__name__}")
+    try:
+        return conninfo.conninfo_to_dict(dsn)
+    except Exception as exc:  # libpq's message names the key; the DSN itself is never shown
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(
+            f"invalid PostgreSQL connection string: {redact_dsn(message)} (expected libpq's "
+            "key=value pairs such as host=... dbname=... user=..., or postgresql://...)"
+        ) from None
 
 
 def connect(dsn: str = "", **kwargs: Any):
     """A psycopg connection for statistics reads; `InputError` without the password on failure.
 
     An empty `dsn` uses libpq's environment (PGHOST, PGUSER, PGSERVICE, .pgpass...).
+    A server that cannot be reached raises `ConnectionLost`.
     """
     import psycopg
 
+    check_dsn(dsn)
     try:
         return psycopg.connect(dsn, application_name="perfkit", connect_timeout=10, **kwargs)
     except psycopg.OperationalError as exc:
-        message = redact_dsn(str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc))
-        raise InputError(
-            f"cannot connect to PostgreSQL ({redact_dsn(dsn) or 'from PG* environment'}): {message}"
+        raise ConnectionLost(
+            f"cannot connect to PostgreSQL ({redact_dsn(dsn) or 'from PG* environment'}): "
+            f"{_first_line(exc)}"
         ) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return redact_dsn(text.splitlines()[0] if text else type(exc).__name__)
 
 
 def read_live(
@@ -136,16 +168,19 @@ def read_live(
 
     With `known_texts` (query ids whose text a store already holds), statements
     are read without their text and a ``texts`` frame brings only new texts.
+    A connection lost (terminated, server gone, timed out) raises `ConnectionLost`;
+    a KeyboardInterrupt mid-query closes the connection (it cannot be reused) and
+    propagates.
     """
     import psycopg
 
     frames: dict[str, pd.DataFrame] = {}
     notes: list[str] = []
     previous = conn.read_only, conn.autocommit
-    conn.autocommit = False
-    conn.read_only = True
     try:
-        with conn.transaction():
+        conn.autocommit = False
+        conn.read_only = True
+        with conn.transaction(), _on_failure_close(conn):
             now = conn.execute(SETTINGS).fetchone()[0]  # one round trip: limits, formats, time
             for view in views:
                 if view != "statements":
@@ -162,10 +197,29 @@ def read_live(
                     if view != "statements":
                         raise
                     notes.append(f"{ENABLE_HINT} ({str(exc).strip().splitlines()[0]})")
+    except psycopg.Error as exc:
+        if isinstance(exc, psycopg.OperationalError) or conn.closed or conn.broken:
+            raise ConnectionLost(f"connection to PostgreSQL lost mid-snapshot: {_first_line(exc)}"
+                                 ) from exc  # fmt: skip
+        raise
     finally:
-        if not conn.closed:
+        if not conn.closed and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
             conn.read_only, conn.autocommit = previous
     return frames, notes
+
+
+@contextlib.contextmanager
+def _on_failure_close(conn):
+    """Close `conn` when interrupted mid-query: psycopg cannot roll back a connection still
+    busy with a query (it would fail with 'another command is already in progress')."""
+    from psycopg import pq
+
+    try:
+        yield
+    except BaseException:
+        if not conn.closed and conn.info.transaction_status == pq.TransactionStatus.ACTIVE:
+            conn.close()
+        raise
 
 
 def _query(conn, view: str, now, known_texts: set[int] | None) -> dict[str, pa.Table]:
@@ -174,7 +228,7 @@ def _query(conn, view: str, now, known_texts: set[int] | None) -> dict[str, pa.T
         table = _select(conn, SQL["statements_notext"])
         new = set(table.column("queryid").to_pylist()) - known_texts - {None}
         if new:  # usually none after the first snapshot: the text file is not read at all
-            tables["texts"] = _stamped(_select(conn, SQL["texts"], (sorted(new),)), now)
+            tables["texts"] = _stamped(_texts(conn, sorted(new)), now)
     else:
         table = _select(conn, SQL[view])
     if view == "statements":
@@ -205,17 +259,33 @@ def _statements_info(conn) -> dict[str, Any]:
     return row[0] if row else {}
 
 
-def _select(conn, sql: str, params: tuple | None = None) -> pa.Table:
+def _texts(conn, ids: list[int]) -> pa.Table:
+    """The texts of the statements `ids`, by a SELECT whose parameter the server binds.
+
+    COPY cannot take parameters: a literal array would make a new pg_stat_statements
+    entry at every snapshot. The text is one parameter, so the statement never varies.
+    """
+    with conn.cursor() as cur:
+        cur.execute(SQL["texts"], ("{" + ",".join(map(str, ids)) + "}",))
+        rows = cur.fetchall()
+    queryids, queries = zip(*rows, strict=True) if rows else ((), ())
+    return pa.table(
+        {"queryid": pa.array(queryids, pa.int64()), "query": pa.array(queries, pa.string())}
+    )
+
+
+def _select(conn, sql: str) -> pa.Table:
     """Run `sql` and read its rows as an Arrow table via COPY ... CSV (parsed by Arrow, in C++).
 
-    Column types come from PostgreSQL's own description of the query.
+    Column types come from PostgreSQL's own description of the query. `sql` is
+    always one of `SQL`'s constant texts (one pg_stat_statements entry each).
     """
     sql = sql.strip()
-    columns = _describe(conn, sql) if params is None else [("queryid", 20), ("query", 25)]
+    columns = _describe(conn, sql)
     data = bytearray()
     with (
         conn.cursor() as cur,
-        cur.copy(f"copy ({sql}) to stdout (format csv, header)", params) as copy,
+        cur.copy(f"copy ({sql}) to stdout (format csv, header)") as copy,
     ):
         for chunk in copy:
             data += chunk

@@ -1,15 +1,29 @@
 """A folder of PostgreSQL statistics snapshots: one Parquet file per view per snapshot.
 
-Layout: ``<store>/<view>/<UTC time>.parquet`` and ``<store>/perfkit-store.json``
-(``format_version``, kind). Each file is written to a temporary name in the
-same folder, flushed, then renamed into place: a collector killed mid-write
-leaves at most a ``.tmp`` file, which readers ignore, never a broken snapshot.
+Layout: ``<store>/<view>/<UTC time>.parquet`` and ``<store>/perfkit-store.json``,
+the manifest: ``format_version``, ``kind`` and ``snapshots``, the list of
+committed snapshots (``{"name": "<UTC time>.parquet", "views": [...]}``).
+
+A snapshot is all its views or none. Under an exclusive lock on the store,
+each view's file is written to a temporary name, flushed and renamed into
+place; then the manifest, rewritten the same way, commits the snapshot. A
+writer killed, stopped or out of disk space before that leaves files the
+manifest does not list: readers ignore them, and the next write removes them.
+
+Stores written by perfkit before the manifest listed snapshots
+(``format_version`` 1) are read as every file in their view folders, and
+list them when a snapshot is added. Every file read is checked against its
+view: perfkit's own metadata, then the columns the view must have.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
+import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -19,53 +33,327 @@ import pyarrow.parquet as pq
 from perfkit.errors import InputError
 from perfkit.io.pg_stat import VIEWS, ViewMissing, to_frame
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # of the store: the manifest lists committed snapshots
+READS = (1, 2)  # store versions read (1: every file in the view folders)
+FILE_FORMAT_VERSION = 1  # of each Parquet file (its perfkit.format_version metadata)
 MANIFEST = "perfkit-store.json"
+LOCK = ".perfkit-store.lock"
+STORE_VIEWS = (*VIEWS, "texts")
+_NAME = re.compile(r"\d{8}T\d{6}\.\d{6}Z(?:-\d{1,6})?\.parquet")
+
+# Columns each view's files must have (present on PostgreSQL 13 to 17), and their kind:
+# "i" integer, "f" number, "s" text, "t" timestamp.
+REQUIRED: dict[str, dict[str, str]] = {
+    "statements": {"snapshot_time": "t", "userid": "i", "dbid": "i", "queryid": "i",
+                   "calls": "i", "total_exec_time": "f", "rows": "i"},
+    "texts": {"snapshot_time": "t", "queryid": "i", "query": "s"},
+    "tables": {"snapshot_time": "t", "relid": "i", "schemaname": "s", "relname": "s",
+               "seq_scan": "i", "n_live_tup": "i"},
+    "indexes": {"snapshot_time": "t", "relid": "i", "indexrelid": "i", "schemaname": "s",
+                "relname": "s", "indexrelname": "s", "idx_scan": "i"},
+    "database": {"snapshot_time": "t", "datid": "i", "datname": "s", "xact_commit": "i",
+                 "blks_read": "i", "blks_hit": "i"},
+    "activity": {"snapshot_time": "t", "pid": "i", "state": "s"},
+}  # fmt: skip
+_KINDS = {
+    "i": (pa.types.is_integer, "integers"),
+    "f": (lambda t: pa.types.is_floating(t) or pa.types.is_integer(t), "numbers"),
+    "s": (lambda t: pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t),
+          "text"),
+    "t": (pa.types.is_timestamp, "timestamps"),
+}  # fmt: skip
+
+
+Entries = list[tuple[str, tuple[str, ...]]]  # committed snapshots: (file name, views)
 
 
 def write_snapshot(frames: dict[str, pa.Table], store: Path) -> list[Path]:
-    """Write each view's table of one snapshot atomically; return the files written."""
-    store.mkdir(parents=True, exist_ok=True)
-    _manifest(store)
-    written = []
-    for view, table in frames.items():
+    """Write one snapshot (every view's table, or nothing) and commit it; return its files.
+
+    Raises `InputError` naming the store when it cannot be written (not a folder,
+    read-only, disk full); the store then holds exactly its earlier snapshots.
+    """
+    unknown = set(frames) - set(STORE_VIEWS)
+    if unknown:
+        raise InputError(f"{store}: unknown views {sorted(unknown)}; a store holds {STORE_VIEWS}")
+    _make_folder(store)
+    with _locked(store):
+        entries = _entries_for_writing(store)
+        _clean(store, entries)
+        name = _unique_name(_stamp(frames), {n for n, _ in entries})
+        placed: list[Path] = []
+        temps: list[Path] = []
+        committed = False
+        target = store
+        try:
+            for view, table in frames.items():
+                folder = store / view
+                folder.mkdir(exist_ok=True)
+                target = folder / name
+                temps.append(target.with_name(f".{name}.{os.getpid()}.tmp"))
+                _write_parquet(_with_metadata(table, view), temps[-1])
+            for tmp in temps:
+                target = tmp.with_name(name)
+                os.replace(tmp, target)
+                placed.append(target)
+            for folder in {p.parent for p in placed}:
+                _fsync_folder(folder)
+            target = store / MANIFEST
+            _write_manifest(store, [*entries, (name, tuple(frames))])
+            committed = True
+        except OSError as exc:
+            committed = _roll_back(store, name, [*temps, *placed])
+            if not committed:
+                raise InputError(
+                    f"{target}: cannot write the snapshot ({exc.strerror or exc}); the store "
+                    f"{store} keeps its {len(entries)} earlier snapshot(s)"
+                ) from exc
+        finally:
+            if not committed:  # a stop signal (KeyboardInterrupt) or any error: nothing stays
+                _roll_back(store, name, [*temps, *placed])
+    return placed
+
+
+def _roll_back(store: Path, name: str, paths: list[Path]) -> bool:
+    """Remove an uncommitted snapshot's files; True if the manifest committed it after all."""
+    try:
+        entries = _entries_for_writing(store)
+    except InputError:
+        entries = []
+    if any(n == name for n, _ in entries):
+        return True
+    _remove([*paths, store / f".{MANIFEST}.{os.getpid()}.tmp"])
+    return False
+
+
+def _make_folder(store: Path) -> None:
+    if store.exists() and not store.is_dir():
+        raise InputError(f"{store}: not a folder; a snapshot store is a folder")
+    try:
+        store.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{store}: cannot create the snapshot store ({exc.strerror})") from exc
+
+
+@contextlib.contextmanager
+def _locked(store: Path) -> Iterator[None]:
+    """An exclusive lock on the store (two collectors on one store take turns)."""
+    import fcntl
+
+    try:
+        fd = os.open(store / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise InputError(f"{store}: cannot write to the snapshot store ({exc.strerror})") from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _entries_for_writing(store: Path) -> Entries:
+    entries = _read_manifest(store)
+    if entries is None:
+        return []
+    if isinstance(entries, tuple):  # version 1: every file there is a snapshot of its view
+        return entries[1]
+    return entries
+
+
+def _clean(store: Path, entries: Entries) -> None:
+    """Remove what killed writers left: temporaries and files no manifest entry commits."""
+    committed = {(view, name) for name, views in entries for view in views}
+    stale = [p for p in store.glob(f".{MANIFEST}.*.tmp")]
+    for view in STORE_VIEWS:
         folder = store / view
-        folder.mkdir(exist_ok=True)
-        stamps = table.column("snapshot_time")
-        stamp = pd.Timestamp(stamps[0].as_py()) if len(stamps) else pd.Timestamp.now(tz="UTC")
-        name = stamp.tz_convert("UTC").strftime("%Y%m%dT%H%M%S.%fZ") + ".parquet"
-        written.append(_atomic_parquet(table, folder / name, view))
-    return written
+        if folder.is_dir():
+            stale += [p for p in folder.glob(".*.tmp")]
+            stale += [p for p in folder.glob("*.parquet")
+                      if _NAME.fullmatch(p.name) and (view, p.name) not in committed]  # fmt: skip
+    _remove(stale)
 
 
-def _manifest(store: Path) -> None:
-    path = store / MANIFEST
-    if path.exists():
-        meta = json.loads(path.read_text())
-        if meta.get("format_version") != FORMAT_VERSION:
-            raise InputError(
-                f"{store}: snapshot store format_version {meta.get('format_version')!r}; "
-                f"this perfkit writes and reads {FORMAT_VERSION}"
-            )
-        return
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps({"format_version": FORMAT_VERSION, "kind": "pg_stat"}) + "\n")
-    os.replace(tmp, path)
+def _remove(paths: list[Path]) -> None:
+    for path in paths:
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
 
 
-def _atomic_parquet(table: pa.Table, target: Path, view: str) -> Path:
+def _stamp(frames: dict[str, pa.Table]) -> pd.Timestamp:
+    for table in frames.values():
+        if table.num_rows:
+            return pd.Timestamp(table.column("snapshot_time")[0].as_py())
+    return pd.Timestamp.now(tz="UTC")
+
+
+def _unique_name(stamp: pd.Timestamp, taken: set[str]) -> str:
+    base = stamp.tz_convert("UTC").strftime("%Y%m%dT%H%M%S.%fZ")
+    name, n = f"{base}.parquet", 0
+    while name in taken:  # two snapshots in one transaction share now()
+        n += 1
+        name = f"{base}-{n}.parquet"
+    return name
+
+
+def _with_metadata(table: pa.Table, view: str) -> pa.Table:
     meta = dict(table.schema.metadata or {})
     meta.update(
-        {b"perfkit.format_version": str(FORMAT_VERSION).encode(), b"perfkit.view": view.encode()}
-    )
-    table = table.replace_schema_metadata(meta)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as handle:
-        pq.write_table(table, handle, write_statistics=False)  # tiny files: stats cost 20 %
+        {b"perfkit.format_version": str(FILE_FORMAT_VERSION).encode(),
+         b"perfkit.view": view.encode()}
+    )  # fmt: skip
+    return table.replace_schema_metadata(meta)
+
+
+def _write_parquet(table: pa.Table, path: Path) -> None:
+    with open(path, "wb") as handle:
+        # tiny files: statistics cost 20 %; page checksums make damage an error, not data
+        pq.write_table(table, handle, write_statistics=False, write_page_checksum=True)
         handle.flush()
         os.fsync(handle.fileno())
-    os.replace(tmp, target)
-    return target
+
+
+def _write_manifest(store: Path, entries: Entries) -> None:
+    path = store / MANIFEST
+    tmp = store / f".{MANIFEST}.{os.getpid()}.tmp"
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "kind": "pg_stat",
+        "snapshots": [{"name": name, "views": list(views)} for name, views in entries],
+    }
+    with open(tmp, "w") as handle:
+        handle.write(json.dumps(meta, separators=(",", ":")) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    with contextlib.suppress(OSError):  # committed already; durability is best effort
+        _fsync_folder(store)
+
+
+def _fsync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError as exc:  # some file systems cannot sync a folder
+        if exc.errno not in (errno.EINVAL, errno.EBADF):
+            raise
+    finally:
+        os.close(fd)
+
+
+def _read_manifest(store: Path) -> Entries | tuple[int, Entries] | None:
+    """The committed snapshots (None: no manifest; (1, entries) for a version-1 store)."""
+    path = store / MANIFEST
+    if not path.exists():
+        return None
+    expected = (
+        'expected a JSON object {"format_version": 2, "kind": "pg_stat", '
+        '"snapshots": [{"name": "<UTC time>.parquet", "views": [...]}, ...]}'
+    )
+    try:
+        meta = json.loads(path.read_bytes().decode("utf-8"))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the store manifest ({exc.strerror})") from exc
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise InputError(f"{path}: damaged store manifest, not JSON ({exc}); {expected}") from exc
+    if not isinstance(meta, dict):
+        raise InputError(f"{path}: damaged store manifest ({type(meta).__name__}); {expected}")
+    version = meta.get("format_version")
+    if type(version) is not int or version not in READS:
+        raise InputError(
+            f"{path}: snapshot store format_version {version!r}; this perfkit reads "
+            f"{', '.join(map(str, READS))} and writes {FORMAT_VERSION}"
+        )
+    if meta.get("kind", "pg_stat") != "pg_stat":
+        raise InputError(f"{path}: a store of kind {meta.get('kind')!r}, expected 'pg_stat'")
+    if version == 1:
+        return (1, _listed(store))
+    snapshots = meta.get("snapshots")
+    if not isinstance(snapshots, list):
+        raise InputError(f"{path}: damaged store manifest: 'snapshots' is not a list; {expected}")
+    entries: Entries = []
+    for i, entry in enumerate(snapshots):
+        name = entry.get("name") if isinstance(entry, dict) else None
+        views = entry.get("views") if isinstance(entry, dict) else None
+        if (
+            not isinstance(name, str)
+            or not _NAME.fullmatch(name)
+            or not isinstance(views, list)
+            or not views
+            or not all(isinstance(v, str) and v in STORE_VIEWS for v in views)
+            or len(set(views)) != len(views)
+        ):
+            shown = json.dumps(entry)[:200]
+            raise InputError(f"{path}: damaged store manifest: snapshot {i} is {shown}; {expected}")
+        entries.append((name, tuple(views)))
+    if len({n for n, _ in entries}) != len(entries):
+        raise InputError(f"{path}: damaged store manifest: a snapshot is listed twice")
+    return entries
+
+
+def _listed(store: Path) -> Entries:
+    """A version-1 store's snapshots: every Parquet file in its view folders, by name."""
+    by_name: dict[str, list[str]] = {}
+    for view in STORE_VIEWS:
+        folder = store / view
+        if folder.is_dir():
+            for path in folder.glob("*.parquet"):
+                by_name.setdefault(path.name, []).append(view)
+    return [(name, tuple(views)) for name, views in sorted(by_name.items())]
+
+
+def _committed(store: Path, view: str) -> list[Path]:
+    """The files of `view` in the store's committed snapshots, oldest first."""
+    entries = _read_manifest(store)
+    if entries is None:
+        raise InputError(
+            f"{store}: not a perfkit snapshot store (no {MANIFEST}); write one with snapshot_pg"
+        )
+    if isinstance(entries, tuple):
+        entries = entries[1]
+    files = sorted(store / view / name for name, views in entries if view in views)
+    for path in files:
+        if not path.is_file():
+            raise InputError(
+                f"{store / MANIFEST} lists {view}/{path.name}, which is missing or not a file: "
+                "the store was damaged or partly copied"
+            )
+    return files
+
+
+def _read_file(path: Path, view: str, columns: list[str] | None = None) -> pa.Table:
+    """One stored file, checked to be a snapshot of `view`; `InputError` naming it if not."""
+    expected = f"expected a Parquet snapshot of '{view}' written by perfkit"
+    try:
+        schema = pq.read_schema(path)
+        meta = schema.metadata or {}
+        told = meta.get(b"perfkit.view")
+        if told is not None and told != view.encode():
+            shown = told.decode("utf-8", "replace")[:40]
+            raise InputError(f"{path}: a snapshot of '{shown}' in the '{view}' folder; {expected}")
+        _check_columns(path, schema, view, expected)
+        table = pq.read_table(path, columns=columns, page_checksum_verification=True)
+    except InputError:
+        raise
+    except (OSError, pa.ArrowException, ValueError, IndexError, KeyError, TypeError) as exc:
+        raise InputError(f"{path}: unreadable snapshot ({type(exc).__name__}: {exc}); "
+                         f"{expected}") from exc  # fmt: skip
+    except MemoryError as exc:  # a damaged footer asking for a huge allocation
+        raise InputError(f"{path}: damaged snapshot (too much memory); {expected}") from exc
+    return table
+
+
+def _check_columns(path: Path, schema: pa.Schema, view: str, expected: str) -> None:
+    names = schema.names
+    lacking = [c for c in REQUIRED[view] if c not in names]
+    if lacking:
+        raise InputError(f"{path}: lacks column(s) {', '.join(lacking)}; {expected}")
+    if len(set(names)) != len(names):
+        raise InputError(f"{path}: duplicate column names; {expected}")
+    for column, kind in REQUIRED[view].items():
+        check, what = _KINDS[kind]
+        found = schema.field(column).type
+        if not check(found):
+            raise InputError(f"{path}: column {column} holds {found}, not {what}; {expected}")
 
 
 _KNOWN: dict[Path, tuple[frozenset[str], set[int]]] = {}  # store -> (files read, ids)
@@ -74,17 +362,22 @@ _KNOWN: dict[Path, tuple[frozenset[str], set[int]]] = {}  # store -> (files read
 def known_texts(store: Path) -> set[int]:
     """Query ids whose text the store already holds (statements are stored without text).
 
-    Remembered per store within a process, so a collector reads each texts file once.
+    Only committed snapshots count. Remembered per store within a process, so a
+    collector reads each texts file once.
     """
+    if not (store / MANIFEST).exists():
+        return set()
+    files = _committed(store, "texts")
     folder = store.resolve() / "texts"
-    files = frozenset(p.name for p in folder.glob("*.parquet")) if folder.exists() else frozenset()
+    names = frozenset(p.name for p in files)
     seen, ids = _KNOWN.get(folder, (frozenset(), set()))
-    if not seen <= files:  # files went away: start over
+    if not seen <= names:  # files went away: start over
         seen, ids = frozenset(), set()
-    for name in sorted(files - seen):
-        column = pq.read_table(folder / name, columns=["queryid"]).column("queryid")
-        ids = ids | {v for v in column.to_pylist() if v is not None}
-    _KNOWN[folder] = (files, ids)
+    for path in files:
+        if path.name not in seen:
+            column = _read_file(path, "texts", ["queryid"]).column("queryid").drop_null()
+            ids = ids | set(column.to_pylist())
+    _KNOWN[folder] = (names, ids)
     return set(ids)
 
 
@@ -92,11 +385,10 @@ def _with_texts(store: Path, statements: pd.DataFrame) -> pd.DataFrame:
     """Statements with their query text joined back from the store's texts."""
     if "query" in statements and statements["query"].notna().all():
         return statements
-    folder = store / "texts"
-    files = sorted(folder.glob("*.parquet")) if folder.exists() else []
+    files = _committed(store, "texts")
     if not files:
         return statements
-    texts = pd.concat([pq.read_table(p, columns=["queryid", "query"]).to_pandas() for p in files])
+    texts = pd.concat([_read_file(p, "texts", ["queryid", "query"]).to_pandas() for p in files])
     latest = texts.drop_duplicates("queryid", keep="last").set_index("queryid")["query"]
     stored = statements["queryid"].map(latest)
     statements["query"] = stored.where(stored.notna(), statements.get("query"))
@@ -104,28 +396,24 @@ def _with_texts(store: Path, statements: pd.DataFrame) -> pd.DataFrame:
 
 
 def read_store(store: Path, view: str) -> pd.DataFrame:
-    """Every snapshot of `view` in `store`, oldest first (one frame, ``snapshot_time`` per row)."""
-    manifest = store / MANIFEST
-    if not manifest.exists():
-        raise InputError(
-            f"{store}: not a perfkit snapshot store (no {MANIFEST}); write one with snapshot_pg"
-        )
-    meta = json.loads(manifest.read_text())
-    if meta.get("format_version") != FORMAT_VERSION:
-        found = meta.get("format_version")
-        raise InputError(f"{store}: store format_version {found!r}, expected {FORMAT_VERSION}")
-    files = sorted((store / view).glob("*.parquet"))
+    """Every committed snapshot of `view` in `store`, oldest first (``snapshot_time`` per row).
+
+    Raises `InputError` naming the file for a damaged manifest or snapshot, or a
+    file that is not a snapshot of `view`; `ViewMissing` when no snapshot has `view`.
+    """
+    files = _committed(store, view)
     if not files:
-        held = [v for v in VIEWS if any((store / v).glob("*.parquet"))]
+        held = [v for v in VIEWS if _committed(store, v)]
         raise ViewMissing(
             f"{store}: no snapshots of '{view}' in the store "
             f"(it holds: {', '.join(held) or 'no snapshot'})"
         )
     frames = []
     for path in files:
+        table = _read_file(path, view)
         try:
-            frames.append(to_frame(pq.read_table(path)))
-        except (OSError, pa.ArrowInvalid) as exc:
-            raise InputError(f"{path}: unreadable snapshot ({exc})") from exc
+            frames.append(to_frame(table))
+        except (pa.ArrowException, ValueError, TypeError) as exc:
+            raise InputError(f"{path}: unreadable snapshot of '{view}' ({exc})") from exc
     series = pd.concat(frames, ignore_index=True)
     return _with_texts(store, series) if view == "statements" else series
