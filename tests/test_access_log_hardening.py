@@ -4,12 +4,14 @@ diagnosis, globs matching folders, and route cardinality. Each test fails withou
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
 import subprocess
 import sys
 import threading
 import time
+import tracemalloc
 import warnings
 from pathlib import Path
 
@@ -343,3 +345,56 @@ def test_a_log_with_few_routes_keeps_them_all(tmp_path):
     assert sorted(df["route"].cat.categories) == sorted(f"/api/{_word(k)}/{{id}}" for k in range(40))
     assert df["route"].value_counts().eq(50).all()
     assert df.attrs["perfkit"]["routes"].get("other_requests", 0) == 0
+
+
+# -- 15: one far-future line does not expand into millions of intervals -------------------------
+
+
+def _baseline_requests(extra: str = "") -> pd.DataFrame:
+    """The recorded Gunicorn log (1,172 lines), with `extra` lines appended."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PerfkitWarning)
+        return read_access_log(io.BytesIO(RECORDED + extra.encode()), format=FORMAT)
+
+
+FAR_LINE = '127.0.0.1 - - [{t}] "GET /health HTTP/1.1" 200 12 "-" "ua" {us} <30978>\n'
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        FAR_LINE.format(t="02/Dec/2099:18:29:47 +0000", us=762),
+        FAR_LINE.format(t="02/Dec/2030:18:29:47 +0000", us=762),
+        FAR_LINE.format(t="02/Dec/2026:18:30:00 +0000", us=999_999_999_999_999),  # began 31 years earlier
+    ],
+    ids=["year 2099", "year 2030", "a 31-year request"],
+)
+def test_a_far_time_is_reported_not_expanded(line):
+    from perfkit.analysis.concurrency import concurrency_from_log
+
+    bulk = concurrency_from_log(_baseline_requests(), "1min")
+    requests = _baseline_requests(line)
+    assert len(requests) == len(RECORDED.splitlines()) + 1
+    tracemalloc.start()
+    try:
+        with pytest.warns(PerfkitWarning, match="1 request"):
+            out = concurrency_from_log(requests, "1min")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 50 * 2**20
+    assert out.attrs["time_outliers"] == 1
+    assert len(out) <= (bulk["requests"] > 0).sum() + 2
+    pd.testing.assert_frame_equal(out, bulk, check_like=False)  # the bulk's numbers unchanged
+
+
+def test_too_many_intervals_is_an_input_error_not_memory_error():
+    from perfkit.analysis.concurrency import concurrency_from_log
+
+    frame = pd.DataFrame({
+        "time": pd.to_datetime(["2026-12-02 18:29:47", "2099-12-02 18:29:47"], utc=True),
+        "duration_ms": [5.0, 5.0],
+    })  # fmt: skip
+    with pytest.raises(InputError, match="intervals"):
+        concurrency_from_log(frame, "1min")
+    assert len(concurrency_from_log(frame, "3650D")) == 9  # 73 years in 10-year intervals

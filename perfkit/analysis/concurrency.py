@@ -20,43 +20,118 @@ truncates) place each end at the middle of its second, the unbiased choice;
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
-from perfkit.errors import InputError
+from perfkit.errors import InputError, PerfkitWarning
+
+# A request whose start or end lies more than OUTLIER_SPANS times the bulk's span outside
+# the bulk (the requests between the BULK_TRIM and 1 - BULK_TRIM quantiles of end time)
+# is a time outlier: reported and left out, never expanded into empty intervals.
+OUTLIER_SPANS = 10.0
+BULK_TRIM = 0.01
+MAX_INTERVALS = 1_000_000  # beyond this the interval is too fine for the span: InputError
 
 
 def concurrency_from_log(requests: pd.DataFrame, interval: str = "1min") -> pd.DataFrame:
     """Per `interval` (a pandas frequency): ``requests`` completed, ``throughput_per_s``,
     ``concurrency`` (exact mean in flight), ``little_concurrency`` (throughput x mean
-    duration), ``mean_ms`` and ``p95_ms`` of the requests completed in it."""
+    duration), ``mean_ms`` and ``p95_ms`` of the requests completed in it.
+
+    Requests far outside the bulk of the log's times (a clock jump to 2099, a
+    duration of years; see `OUTLIER_SPANS`) are left out, counted in
+    ``attrs["time_outliers"]`` and warned about. More than `MAX_INTERVALS`
+    intervals is an `InputError` (choose a longer `interval`).
+    """
     if type(requests).__module__.startswith("dask"):
         return _concurrency_dask(requests, interval)
     frame = requests.dropna(subset=["time", "duration_ms"])
     if frame.empty:
         raise InputError("concurrency_from_log needs requests with time and duration_ms")
-    step = pd.Timedelta(interval)
-    if step <= pd.Timedelta(0):
-        raise InputError(f"interval must be positive, got {interval!r}")
+    step = _step(interval)
     step_s = step.total_seconds()
-    end_ns = frame["time"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[ns]")
-    end_int = end_ns.astype(np.int64)
+    end_int = _end_ns(frame["time"])
+    duration = frame["duration_ms"].to_numpy(dtype=float) / 1000
+    far = _far(end_int, duration, step_s)
+    if far.any():
+        _warn_outliers(frame["time"][far], len(frame))
+        frame, end_int, duration = frame[~far], end_int[~far], duration[~far]
     whole_seconds = bool(np.all(end_int % 1_000_000_000 == 0))
     origin = end_int.min() // step.value * step.value  # intervals on the clock's boundaries
     end = (end_int - origin) / 1e9 + (0.5 if whole_seconds else 0.0)
-    duration = frame["duration_ms"].to_numpy(dtype=float) / 1000
     start = end - duration
     first = np.floor(start.min() / step_s) * step_s
+    _check_intervals((end.max() - first) / step_s, interval)
     edges = np.arange(first, end.max() + step_s, step_s)
     area = _in_flight_area(np.sort(start), np.sort(end), edges)
     bucket = np.clip(((end - first) // step_s).astype(int), 0, len(edges) - 2)
     grouped = pd.DataFrame({"b": bucket, "ms": duration * 1000}).groupby("b")["ms"]
     index = pd.RangeIndex(len(edges) - 1)
-    return _table(
+    out = _table(
         edges, area, grouped.size().reindex(index, fill_value=0).to_numpy(),
         grouped.mean().reindex(index).to_numpy(), grouped.quantile(0.95).reindex(index).to_numpy(),
         step_s, origin, frame["time"].dt.tz, whole_seconds,
     )  # fmt: skip
+    out.attrs["time_outliers"] = int(far.sum())
+    return out
+
+
+def _step(interval: str) -> pd.Timedelta:
+    try:
+        step = pd.Timedelta(interval)
+    except ValueError as exc:
+        raise InputError(
+            f"interval must be a pandas frequency like '1min', not {interval!r}"
+        ) from exc
+    if not step > pd.Timedelta(0):
+        raise InputError(f"interval must be positive, got {interval!r}")
+    return step
+
+
+def _end_ns(times: pd.Series) -> np.ndarray:
+    """Request end times as int64 nanoseconds since 1970 (UTC)."""
+    return times.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[ns]").view(np.int64)
+
+
+def _bulk(end_ns: np.ndarray) -> tuple[float, float]:
+    """The BULK_TRIM and 1 - BULK_TRIM quantiles of `end_ns` (nearest rank), in ns."""
+    n = len(end_ns)
+    k = int(n * BULK_TRIM)
+    low, high = np.partition(end_ns, (k, n - 1 - k))[[k, n - 1 - k]]
+    return float(low), float(high)
+
+
+def _window(low: float, high: float, step_s: float) -> tuple[float, float]:
+    """Times (ns) outside which a request is a time outlier: OUTLIER_SPANS bulk spans away."""
+    margin = OUTLIER_SPANS * max(high - low, step_s * 1e9)
+    return low - margin, high + margin
+
+
+def _far(end_ns: np.ndarray, duration_s: np.ndarray, step_s: float) -> np.ndarray:
+    """Which requests start or end far outside the bulk of the log's times."""
+    lo, hi = _window(*_bulk(end_ns), step_s)
+    end = end_ns.astype(float)
+    return (end > hi) | (end < lo) | (end - duration_s * 1e9 < lo)
+
+
+def _warn_outliers(times: pd.Series, total: int) -> None:
+    shown = ", ".join(str(t) for t in times.iloc[:3])
+    warnings.warn(
+        f"{len(times):,} request(s) of {total:,} lie far outside the bulk of the log's times "
+        f"(e.g. ending {shown}; a clock jump or a bogus duration): left out of the intervals",
+        PerfkitWarning,
+        stacklevel=3,
+    )
+
+
+def _check_intervals(count: float, interval: str) -> None:
+    if count > MAX_INTERVALS:
+        raise InputError(
+            f"the requests span {count:,.0f} intervals of {interval} (at most "
+            f"{MAX_INTERVALS:,}); pass a longer interval"
+        )
 
 
 def _table(edges, area, counts, mean_ms, p95_ms, step_s, origin, tz, whole) -> pd.DataFrame:
@@ -79,9 +154,16 @@ def _concurrency_dask(requests, interval: str) -> pd.DataFrame:
     import dask
 
     frame = requests.dropna(subset=["time", "duration_ms"])
-    step = pd.Timedelta(interval)
+    step = _step(interval)
     step_s = step.total_seconds()
     ns = frame["time"].dt.tz_convert("UTC").dt.tz_localize(None).astype("int64")
+    low, high = (float(q) for q in ns.quantile([BULK_TRIM, 1 - BULK_TRIM]).compute())
+    lo, hi = _window(low, high, step_s)
+    far = (ns > hi) | (ns < lo) | (ns - frame["duration_ms"] * 1e6 < lo)
+    n_far, total = dask.compute(far.sum(), far.count())
+    if n_far:
+        _warn_outliers(frame["time"][far].head(3, npartitions=-1), int(total))
+        frame, ns = frame[~far], ns[~far]
     first, last, earliest, whole = dask.compute(
         ns.min(), ns.max(), (ns / 1e9 - frame["duration_ms"] / 1000).min(),
         (ns % 1_000_000_000 == 0).all(),
@@ -90,7 +172,9 @@ def _concurrency_dask(requests, interval: str) -> pd.DataFrame:
     shift = 0.5 if whole else 0.0
     lowest = float(earliest) - origin / 1e9 + shift
     start_edge = np.floor(lowest / step_s) * step_s
-    edges = np.arange(start_edge, (int(last) - origin) / 1e9 + shift + step_s, step_s)
+    top = (int(last) - origin) / 1e9 + shift
+    _check_intervals((top - start_edge) / step_s, interval)
+    edges = np.arange(start_edge, top + step_s, step_s)
 
     def part(chunk: pd.DataFrame) -> tuple:
         end = (chunk["time"].dt.tz_convert("UTC").dt.tz_localize(None).astype("int64").to_numpy()
@@ -108,8 +192,10 @@ def _concurrency_dask(requests, interval: str) -> pd.DataFrame:
     sums = sum(p[2] for p in pieces)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_ms = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
-    return _table(edges, area, counts, mean_ms, np.full(len(counts), np.nan), step_s, origin,
-                  frame["time"].dtype.tz, whole)  # fmt: skip
+    out = _table(edges, area, counts, mean_ms, np.full(len(counts), np.nan), step_s, origin,
+                 frame["time"].dtype.tz, whole)  # fmt: skip
+    out.attrs["time_outliers"] = int(n_far)
+    return out
 
 
 def _in_flight_area(starts: np.ndarray, ends: np.ndarray, at: np.ndarray) -> np.ndarray:
