@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
@@ -74,27 +75,48 @@ def call_tree(
 
 
 def _from_stacks(profile: Profile, min_fraction: float) -> list[tuple]:
-    """Exact tree from sampled stacks: one node per distinct path prefix."""
-    stacks = profile.stacks
-    weights = stacks.groupby("stack", sort=False)["weight_s"].sum()
+    """Exact tree from sampled stacks: one node per distinct path prefix.
+
+    The prefixes are a trie (node -> (parent node, function)), so memory and
+    time grow with the number of frames, not with depth squared.
+    """
+    weights = profile.stacks.groupby("stack", sort=False)["weight_s"].sum()
     labels = _frame_labels(profile)
     total = float(weights.sum())
-    totals: dict[tuple, float] = defaultdict(float)
+    child: dict[tuple[int, str], int] = {}
+    parent, function, depth, node_total = [-1], [ROOT], [0], [total]
     for stack, weight in weights.items():
-        path = tuple(labels[(f[0], f[2])] for f in stack)
-        for depth in range(1, len(path) + 1):
-            totals[path[:depth]] += weight
-    keep = {p: t for p, t in totals.items() if t >= min_fraction * total}
-    nodes = [("n0", "", ROOT, 0, total, 0.0)]
-    ids = {(): "n0"}
-    children_total: dict[tuple, float] = defaultdict(float)
-    for path in sorted(keep, key=len):
-        if path[:-1] not in ids:
-            continue
-        ids[path] = f"n{len(nodes)}"
-        nodes.append((ids[path], ids[path[:-1]], path[-1], len(path), keep[path], 0.0))
-        children_total[path[:-1]] += keep[path]
-    return _with_self(nodes, ids, children_total)
+        node = 0
+        for frame in stack:
+            key = (node, labels[(frame[0], frame[2])])
+            step = child.get(key)
+            if step is None:
+                step = child[key] = len(parent)
+                parent.append(node)
+                function.append(key[1])
+                depth.append(depth[node] + 1)
+                node_total.append(0.0)
+            node_total[step] += weight
+            node = step
+    floor = min_fraction * total
+    order = np.argsort(np.array(depth), kind="stable")  # by depth, first seen first
+    kept = np.zeros(len(parent), dtype=bool)
+    kept[0] = True
+    for node in order[1:].tolist():  # a node below the floor hides its subtree
+        kept[node] = node_total[node] >= floor and kept[parent[node]]
+    nodes = order[kept[order]]
+    number = np.full(len(parent), -1, dtype=np.int64)
+    number[nodes] = np.arange(len(nodes))
+    totals = np.array(node_total)
+    parents = np.array(parent)
+    below = np.zeros(len(parent))
+    np.add.at(below, parents[nodes[1:]], totals[nodes[1:]])
+    own = np.maximum(totals - below, 0.0)
+    return [
+        (f"n{number[k]}", f"n{number[parents[k]]}" if k else "", function[k], depth[k],
+         node_total[k], float(own[k]))
+        for k in nodes.tolist()
+    ]  # fmt: skip
 
 
 def _frame_labels(profile: Profile) -> dict[tuple[str, str], str]:

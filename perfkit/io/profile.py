@@ -13,6 +13,8 @@ dump's numbers for comparisons across requests.
 from __future__ import annotations
 
 import lzma
+import math
+import numbers
 import os
 import zlib
 from dataclasses import dataclass, field
@@ -77,6 +79,8 @@ def read_profile(paths: Paths, rate: float = 100.0) -> Profile:
     seconds; speedscope files carry their own weights. All inputs must be of
     one kind (deterministic or sampled).
     """
+    if not (isinstance(rate, numbers.Real) and 0 < rate < math.inf):
+        raise InputError(f"read_profile: rate must be samples per second > 0, not {rate!r}")
     files = expand_paths(paths)
     if any(not isinstance(f, Path) for f in files):
         raise InputError("read_profile reads files; save the buffer to a file first")
@@ -91,24 +95,29 @@ def read_profile(paths: Paths, rate: float = 100.0) -> Profile:
     return _sampled(files, rate)
 
 
-def _sniff(path: Path) -> Kind:
+def _read(path: Path, size: int = -1) -> bytes:
+    """The (decompressed) bytes of `path`, or its first `size`; `InputError` when unreadable."""
     try:
         with open_binary(path) as f:
-            head = f.read(4096)
+            return f.read(size)
     except (EOFError, OSError, zlib.error, lzma.LZMAError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
         raise InputError(f"{path}: cannot be read ({reason})") from exc
+
+
+def _sniff(path: Path) -> Kind:
+    """What the content is, whatever the name: a marshal dict is a cProfile dump, JSON or
+    text (py-spy raw lines of any length) is sampled, other binary data is left to the
+    cProfile reader to name."""
+    head = _read(path, 4096)
     if not head:
         raise InputError(f"{path}: empty file, not a profile; {cprofile.HOW_TO}")
     text = head.lstrip()
-    if text[:1] == b"{" and text[1:].lstrip()[:1] in (
-        b'"',
-        b"}",
-    ):  # JSON (marshal dicts too start '{')
+    if text[:1] == b"{" and text[1:].lstrip()[:1] in (b'"', b"}"):  # JSON (a marshal dict: '{')
         return "sampled"
-    if text[:1].isascii() and pyspy.looks_collapsed(head.decode("utf-8", "replace")):
-        return "sampled"
-    return "deterministic"
+    if head[:1] in (b"{", b"\xfb"):  # marshal's dict type code, plain or with FLAG_REF
+        return "deterministic"
+    return "sampled" if b"\x00" not in head and text[:1].isascii() else "deterministic"
 
 
 def _deterministic(files: list[Path]) -> Profile:
@@ -184,8 +193,7 @@ def _dumps_frame(files: list[Path], per_dump: pd.DataFrame) -> pd.DataFrame:
 def _sampled(files: list[Path], rate: float) -> Profile:
     parts = []
     for i, path in enumerate(files):
-        with open_binary(path) as handle:
-            text = handle.read().decode("utf-8", errors="replace")
+        text = _read(path).decode("utf-8", errors="replace")
         stacks = (
             pyspy.read_speedscope(path, text)
             if text.lstrip().startswith("{")

@@ -12,10 +12,12 @@ frames are keyed by file and function name.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from perfkit.errors import InputError
@@ -25,13 +27,19 @@ NO_FRAME = "(no Python frame)"  # a sample py-spy took while no Python code ran
 IDLE = (("", 0, NO_FRAME),)
 _FRAME = re.compile(r"^(?P<name>.*) \((?P<file>.*?)(?::(?P<line>\d+))?\)$")
 _LINE = re.compile(r"^(?P<stack>.*) (?P<count>\d+)$")
+UNITS = {"seconds": 1.0, "milliseconds": 1e-3, "microseconds": 1e-6, "nanoseconds": 1e-9}
 
 
 def read_speedscope(path: Path, text: str) -> pd.DataFrame:
-    """Stacks of a speedscope file: stack (tuple of frames), weight_s, samples, thread."""
+    """Stacks of a speedscope file: stack (tuple of frames), weight_s, samples, thread.
+
+    Every sample must be a list of frame indices (whole numbers, 0 <= i <
+    frames) and every weight a finite number >= 0; anything else, or a file
+    with no samples at all, is an `InputError` naming the file.
+    """
     try:
         doc = json.loads(text)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise InputError(f"{path}: not valid JSON ({exc}); {HOW_TO}") from exc
     frames = (doc.get("shared") or {}).get("frames") if isinstance(doc, dict) else None
     profiles = doc.get("profiles") if isinstance(doc, dict) else None
@@ -40,41 +48,80 @@ def read_speedscope(path: Path, text: str) -> pd.DataFrame:
             f"{path}: not a speedscope profile (expected 'shared.frames' and a non-empty "
             f"'profiles' list); {HOW_TO}"
         )
-    rows = []
-    for profile in profiles:
-        if profile.get("type") != "sampled":
-            raise InputError(
-                f"{path}: speedscope profile type {profile.get('type')!r}; only 'sampled' is read"
-            )
-        samples, weights = profile.get("samples"), profile.get("weights")
-        if (
-            not isinstance(samples, list)
-            or not isinstance(weights, list)
-            or len(samples) != len(weights)
-        ):
-            raise InputError(
-                f"{path}: speedscope profile {profile.get('name')!r} has no matching "
-                "samples and weights"
-            )
-        scale = {
-            "seconds": 1.0,
-            "milliseconds": 1e-3,
-            "microseconds": 1e-6,
-            "nanoseconds": 1e-9,
-        }.get(profile.get("unit", "none"))
-        if scale is None:
-            raise InputError(f"{path}: speedscope unit {profile.get('unit')!r} is not a time unit")
-        thread = profile.get("name", "")
-        rows.extend((tuple(s), w * scale, 1, thread) for s, w in zip(samples, weights, strict=True))
-    table = pd.DataFrame(rows, columns=["stack", "weight_s", "samples", "thread"])
-    names = [
-        (str(f.get("file", "")), int(f.get("line") or 0), str(f.get("name", "?"))) for f in frames
-    ]
-    n = len(names)
-    if len(table) and max((max(s) for s in table["stack"] if s), default=-1) >= n:
-        raise InputError(f"{path}: a sample refers to a frame the file does not define")
-    table["stack"] = [tuple(names[i] for i in s) or IDLE for s in table["stack"]]
+    names = np.empty(len(frames), dtype=object)
+    names[:] = [_speedscope_frame(path, i, f) for i, f in enumerate(frames)]
+    parts = [_speedscope_profile(path, number, p, names) for number, p in enumerate(profiles)]
+    table = pd.concat(parts, ignore_index=True)
+    if table.empty:
+        raise InputError(f"{path}: no samples in this speedscope file; {HOW_TO}")
     return table
+
+
+def _speedscope_frame(path: Path, index: int, frame: object) -> tuple[str, int, str]:
+    line = frame.get("line") if isinstance(frame, dict) else None
+    if not isinstance(frame, dict) or not (line is None or (type(line) is int and line >= 0)):
+        raise InputError(
+            f"{path}: speedscope frame {index} is {str(frame)[:120]}; expected "
+            "{name, file, line} with a whole line number >= 0"
+        )
+    return (str(frame.get("file", "")), line or 0, str(frame.get("name", "?")))
+
+
+def _speedscope_profile(
+    path: Path, number: int, profile: object, names: np.ndarray
+) -> pd.DataFrame:
+    """One sampled profile's samples as rows; checked columnar (see `read_speedscope`)."""
+    if not isinstance(profile, dict) or profile.get("type") != "sampled":
+        kind = profile.get("type") if isinstance(profile, dict) else type(profile).__name__
+        raise InputError(f"{path}: speedscope profile type {kind!r}; only 'sampled' is read")
+    label = f"{path}: speedscope profile {str(profile.get('name', number))[:80]!r}"
+    samples, weights = profile.get("samples"), profile.get("weights")
+    if (
+        not isinstance(samples, list)
+        or not isinstance(weights, list)
+        or len(samples) != len(weights)
+    ):
+        raise InputError(f"{label} has no matching samples and weights")
+    unit = profile.get("unit", "none")
+    scale = UNITS.get(unit) if isinstance(unit, str) else None
+    if scale is None:
+        raise InputError(
+            f"{label}: unit {str(unit)[:40]!r} is not a time unit ({', '.join(UNITS)})"
+        )
+    lengths = np.fromiter(
+        (len(s) if type(s) is list else -1 for s in samples), np.int64, len(samples)
+    )
+    if (lengths < 0).any():
+        at = int(np.flatnonzero(lengths < 0)[0])
+        raise InputError(f"{label}: sample {at} is {str(samples[at])[:80]}, not a list of frames")
+    flat = np.array(list(itertools.chain.from_iterable(samples)))
+    if flat.size and (flat.dtype.kind != "i" or flat.min() < 0 or flat.max() >= len(names)):
+        bad = next(
+            (i for i in itertools.chain.from_iterable(samples) if type(i) is not int or i < 0),
+            flat.max() if flat.dtype.kind == "i" else "?",
+        )
+        raise InputError(
+            f"{path}: a sample refers to a frame the file does not define ({str(bad)[:40]!r} "
+            f"in profile {number}; its frames are 0 to {len(names) - 1})"
+        )
+    weight = np.array(weights)
+    if weight.size and (weight.dtype.kind not in "iuf" or not _finite_nonnegative(weight)):
+        bad = next((w for w in weights if type(w) not in (int, float) or not 0 <= w < 1e308), "?")
+        raise InputError(f"{label}: a weight is {str(bad)[:40]!r}; expected a finite number >= 0")
+    if flat.size:
+        labels = names[flat]
+        stacks = [tuple(part) or IDLE for part in np.split(labels, np.cumsum(lengths)[:-1])]
+    else:
+        stacks = [IDLE] * len(samples)
+    return pd.DataFrame({
+        "stack": pd.Series(stacks, dtype=object), "weight_s": weight.astype(np.float64) * scale,
+        "samples": np.ones(len(samples), dtype=np.int64), "thread": str(profile.get("name", "")),
+    })  # fmt: skip
+
+
+def _finite_nonnegative(values: np.ndarray) -> bool:
+    as_float = values.astype(np.float64)
+    return bool(np.isfinite(as_float).all() and (as_float >= 0).all())
 
 
 def read_collapsed(path: Path, text: str, rate: float) -> pd.DataFrame:
@@ -84,7 +131,7 @@ def read_collapsed(path: Path, text: str, rate: float) -> pd.DataFrame:
         if not line.strip():
             continue
         match = _LINE.match(line)
-        if match is None:
+        if match is None or len(match["count"]) > 18:  # beyond 10**18 samples: not a count
             raise InputError(
                 f"{path}:{number}: expected 'frame;frame;... count' (py-spy --format raw), "
                 f"got {line[:120]!r}"
@@ -102,9 +149,3 @@ def _frame(text: str) -> tuple[str, int, str]:
     if match is None:
         return ("", 0, text.strip())
     return (match["file"], int(match["line"] or 0), match["name"])
-
-
-def looks_collapsed(head: str) -> bool:
-    """Whether the first lines read like collapsed stacks."""
-    lines = [line for line in head.splitlines()[:20] if line.strip()]
-    return bool(lines) and all(_LINE.match(line) for line in lines[:-1] or lines)
