@@ -329,6 +329,7 @@ def test_read_only_store_is_a_clean_error(server, tmp_path):
         ({"retry": -1}, "retry"),
         ({"dsn": "host=127.0.0.1 pasword=secret"}, '"pasword"'),
         ({"dsn": "hots=x password=secret"}, '"hots"'),
+        ({"dsn": "postgresql://u:secret@127.0.0.1/db?pasword=x"}, '"pasword"'),
         ({"dsn": "host='unterminated password=secret"}, "unterminated"),
     ],
 )
@@ -374,3 +375,31 @@ def test_foreign_view_file_in_a_recorded_store_is_refused(tmp_path):
     shutil.copyfile(next((store / "database").glob("*.parquet")), stray)
     with pytest.raises(InputError, match=rf"{stray.name}.*database"):
         read_pg_stat(store, "indexes")
+
+
+# 1 (live part): password literals in statement texts never leave the server unmasked
+
+
+def test_password_literals_are_masked_live_and_in_the_store(server, tmp_path):
+    server.psql("alter role collector password 'hunter2-literal'")
+    server.psql("create role visitor login password 'hunter3-literal'")
+    live = read_pg_stat(server.dsn(), "statements")["query"].dropna()
+    altered = live[live.str.contains("alter role collector", case=False)]
+    assert len(altered) == 1 and "REDACTED" in altered.iloc[0]
+    assert not live.str.contains("hunter").any()
+    store = tmp_path / "store"
+    snapshot_pg(server.dsn(), store)
+    stored = read_pg_stat(store, "statements")["query"].dropna()
+    assert stored.str.contains("create role visitor", case=False).any()
+    assert not stored.str.contains("hunter").any()
+    assert not any(b"hunter" in p.read_bytes() for p in store.rglob("*") if p.is_file())
+
+
+def test_connection_errors_never_show_the_password(tmp_path):
+    dsn = "postgresql://u:p@ss-w0rd@127.0.0.1:1/db"  # an unencoded '@' in the password
+    with pytest.raises(InputError) as caught:
+        read_pg_stat(dsn, "statements")
+    assert "ss-w0rd" not in str(caught.value) and "p@ss" not in str(caught.value)
+    with pytest.raises(InputError) as caught:
+        collect_pg("host=127.0.0.1 password=se cret", tmp_path / "s", say=lambda _: None)
+    assert "cret" not in str(caught.value)

@@ -98,8 +98,6 @@ SETTINGS = (
     f"set_config('lock_timeout', '{LOCK_TIMEOUT_MS}', true), "
     "set_config('datestyle', 'ISO', true), set_config('timezone', 'UTC', true)"
 )
-_PASSWORD = re.compile(r"(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)")
-_URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
 
 
 class StatisticsUnavailable(PerfkitError):
@@ -115,8 +113,10 @@ class ConnectionLost(InputError):
 
 
 def redact_dsn(dsn: str) -> str:
-    """`dsn` with any password replaced, for messages."""
-    return _URL_PASSWORD.sub(r"\1REDACTED@", _PASSWORD.sub(r"\1REDACTED", dsn))
+    """`dsn` with any password replaced, for messages (libpq's parsing, see `perfkit.io.redact`)."""
+    from perfkit.io import redact
+
+    return redact.redact_dsn(dsn)
 
 
 def check_dsn(dsn: str) -> dict[str, str]:
@@ -130,12 +130,17 @@ def check_dsn(dsn: str) -> dict[str, str]:
         raise InputError(f"a DSN must be text, not {type(dsn).__name__}")
     try:
         return conninfo.conninfo_to_dict(dsn)
-    except Exception as exc:  # libpq's message names the key; the DSN itself is never shown
+    except Exception as exc:  # the DSN itself is never shown: it may hold a password
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if not _BAD_KEY.fullmatch(message):  # other messages may quote part of a value
+            message = re.sub(r'"[^"]*"', '"..."', message)
         raise InputError(
-            f"invalid PostgreSQL connection string: {redact_dsn(message)} (expected libpq's "
-            "key=value pairs such as host=... dbname=... user=..., or postgresql://...)"
+            f"invalid PostgreSQL connection string: {message} (expected libpq's key=value "
+            "pairs such as host=... dbname=... user=..., or postgresql://...)"
         ) from None
+
+
+_BAD_KEY = re.compile(r'invalid (?:connection option|URI query parameter:) "[\w.-]{1,64}"')
 
 
 def connect(dsn: str = "", **kwargs: Any):
@@ -152,13 +157,17 @@ def connect(dsn: str = "", **kwargs: Any):
     except psycopg.OperationalError as exc:
         raise ConnectionLost(
             f"cannot connect to PostgreSQL ({redact_dsn(dsn) or 'from PG* environment'}): "
-            f"{_first_line(exc)}"
+            f"{_first_line(exc, dsn)}"
         ) from exc
 
 
-def _first_line(exc: BaseException) -> str:
+def _first_line(exc: BaseException, dsn: str | None = None) -> str:
+    """The first line of `exc`'s message with secrets masked (those of `dsn` wherever seen)."""
+    from perfkit.io import redact
+
     text = str(exc).strip()
-    return redact_dsn(text.splitlines()[0] if text else type(exc).__name__)
+    text = text.splitlines()[0] if text else type(exc).__name__
+    return redact.mask_credentials(redact.scrub_dsn_secrets(text, dsn) if dsn else text)
 
 
 def read_live(
@@ -228,7 +237,7 @@ def _query(conn, view: str, now, known_texts: set[int] | None) -> dict[str, pa.T
         table = _select(conn, SQL["statements_notext"])
         new = set(table.column("queryid").to_pylist()) - known_texts - {None}
         if new:  # usually none after the first snapshot: the text file is not read at all
-            tables["texts"] = _stamped(_texts(conn, sorted(new)), now)
+            tables["texts"] = _stamped(_redacted(_texts(conn, sorted(new))), now)
     else:
         table = _select(conn, SQL[view])
     if view == "statements":
@@ -239,8 +248,18 @@ def _query(conn, view: str, now, known_texts: set[int] | None) -> dict[str, pa.T
             "stats_reset", pa.array([info.get("stats_reset")] * n, pa.timestamp("us", "UTC"))
         )
     table = table.rename_columns([RENAMES.get(c, c) for c in table.column_names])
-    tables[view] = _stamped(table, now)
+    tables[view] = _stamped(_redacted(table), now)
     return tables
+
+
+def _redacted(table: pa.Table) -> pa.Table:
+    """`table` with password literals in its ``query`` texts masked (`redact.redact_sql`)."""
+    from perfkit.io import redact
+
+    if "query" not in table.column_names or table.num_rows == 0:
+        return table
+    i = table.column_names.index("query")
+    return table.set_column(i, "query", redact.redact_sql(table.column(i)))
 
 
 def _stamped(table: pa.Table, now) -> pa.Table:
