@@ -43,6 +43,11 @@ def snapshot_pg(source, store: str | Path, views: tuple[str, ...] = VIEW_NAMES) 
 
     Nothing is reset. Views the server cannot give (pg_stat_statements not
     installed) are skipped with a `PerfkitWarning` saying how to enable them.
+    The snapshot is all views or none (see `perfkit.io.pg_store`). A server that
+    cannot be reached or a connection lost mid-snapshot raises
+    `perfkit.io.pg_stat.ConnectionLost`; a store that cannot be written (a file,
+    read-only, full, a damaged manifest) an `InputError` naming it; both leave the
+    store as it was.
     """
     kind, value = pg_stat.resolve_source(source)
     if kind not in ("dsn", "conn"):

@@ -208,8 +208,10 @@ def read_live(
                     notes.append(f"{ENABLE_HINT} ({str(exc).strip().splitlines()[0]})")
     except psycopg.Error as exc:
         if isinstance(exc, psycopg.OperationalError) or conn.closed or conn.broken:
-            raise ConnectionLost(f"connection to PostgreSQL lost mid-snapshot: {_first_line(exc)}"
-                                 ) from exc  # fmt: skip
+            raise ConnectionLost(
+                "snapshot interrupted: the connection to PostgreSQL was lost, the server "
+                f"restarted or the query was cancelled ({_first_line(exc)})"
+            ) from exc
         raise
     finally:
         if not conn.closed and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
