@@ -30,15 +30,17 @@ import gzip
 import lzma
 import os
 import re
+import warnings
 import zlib
 from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
-from perfkit.errors import InputError
+from perfkit.errors import InputError, PerfkitWarning
 from perfkit.io.pg_stat import RENAMES, ViewMissing, to_frame
 from perfkit.io.redact import redact_sql
 
@@ -96,6 +98,13 @@ TYPES: dict[str, pa.DataType] = {
     **dict.fromkeys(_TIME.split(), pa.string()),  # parsed after reading: any UTC offset
 }  # fmt: skip
 TIMES = frozenset(_TIME.split())
+# values PostgreSQL never gives: a damaged export (a negative count, an infinite time)
+_SIGNED = frozenset({"queryid", "query_id", "client_port", "reltuples", "backend_age_s",
+                     "xact_age_s", "query_age_s", "state_age_s"})  # fmt: skip
+_NONNEGATIVE = frozenset((_INT + " " + _FLOAT).split()) - _SIGNED
+_FINITE = frozenset(_FLOAT.split())
+# statistics times: after PostgreSQL's epoch, before any plausible clock
+_EARLIEST, _LATEST = pd.Timestamp("2000-01-01", tz="UTC"), pd.Timestamp("2200-01-01", tz="UTC")
 _AGES = {"backend_age_s": "backend_start", "xact_age_s": "xact_start",
          "query_age_s": "query_start", "state_age_s": "state_change"}  # fmt: skip
 _OPENERS = {b"\x1f\x8b": gzip.open, b"BZh": bz2.open, b"\xfd7zXZ\x00": lzma.open}
@@ -215,7 +224,7 @@ def _read(path: Path, header: list[str], view: str, snapshot_time=None) -> pd.Da
     names = _unique(header)
     try:
         with _open(path) as handle:
-            data = handle.read()
+            data = _utf8(path, handle.read())
         table = pcsv.read_csv(
             pa.BufferReader(data),
             read_options=pcsv.ReadOptions(column_names=names, skip_rows=1, use_threads=False,
@@ -225,7 +234,8 @@ def _read(path: Path, header: list[str], view: str, snapshot_time=None) -> pd.Da
                 column_types={n: TYPES[RENAMES.get(n, n)] for n in names
                               if RENAMES.get(n, n) in TYPES},
                 true_values=["t", "true"], false_values=["f", "false"],
-                strings_can_be_null=True,  # COPY's CSV: NULL is empty, "" an empty string
+                null_values=[""],  # COPY's CSV: NULL is empty (a table named NA is a name)
+                strings_can_be_null=True,  # ... and "" an empty string
                 quoted_strings_can_be_null=False,
             ),
         )  # fmt: skip
@@ -238,6 +248,7 @@ def _read(path: Path, header: list[str], view: str, snapshot_time=None) -> pd.Da
     kept = [i for i, n in enumerate(names) if "\0" not in n]  # repeated columns: first kept
     table = table.select(kept)
     table = table.rename_columns([RENAMES.get(n, n) for n in table.column_names])
+    _check_values(path, view, table)
     table = pa.table({n: c.cast(pa.string()) if pa.types.is_null(c.type) else c
                       for n, c in zip(table.column_names, table.columns, strict=True)})  # fmt: skip
     if "query" in table.column_names:  # utility statements keep their literals: passwords
@@ -263,11 +274,77 @@ def _read(path: Path, header: list[str], view: str, snapshot_time=None) -> pd.Da
         frame.insert(0, "snapshot_time", pd.Series(stamp, index=frame.index,
                                                    dtype="datetime64[us, UTC]"))  # fmt: skip
     frame = frame[["snapshot_time", *[c for c in frame.columns if c != "snapshot_time"]]]
+    _check_unique(path, view, frame)
     if view == "activity":
         for age, start in _AGES.items():
             if age not in frame and start in frame:
                 frame[age] = (frame["snapshot_time"] - frame[start]).dt.total_seconds()
     return frame
+
+
+def _utf8(path: Path, data: bytes) -> bytes:
+    """`data` as UTF-8: bytes that are not (a Latin-1 name, a damaged byte) read as U+FFFD,
+    counted in a `PerfkitWarning`."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        text = data.decode("utf-8", errors="replace")
+        bad = text.count("\ufffd") - data.count("\ufffd".encode())
+        warnings.warn(
+            f"{path}:{line}: {bad} byte sequence(s) that are not UTF-8 read as U+FFFD (export "
+            "with `\\encoding UTF8` in psql to keep them)",
+            PerfkitWarning,
+            stacklevel=4,
+        )
+        return text.encode("utf-8")
+    return data
+
+
+def _check_values(path: Path, view: str, table: pa.Table) -> None:
+    """`InputError` for a value PostgreSQL never gives (a negative counter, an infinite or
+    NaN time): the export is damaged; its row and column are named."""
+    for name in table.column_names:
+        column = table.column(name)
+        checks = []
+        if name in _NONNEGATIVE and (pa.types.is_integer(column.type)
+                                     or pa.types.is_floating(column.type)):  # fmt: skip
+            checks.append((pc.less(column, 0), "a negative value"))
+        if name in _FINITE and pa.types.is_floating(column.type):
+            checks.append((pc.invert(pc.is_finite(column)), "an infinite or NaN value"))
+        for bad, what in checks:
+            bad = pc.fill_null(bad, False)
+            if pc.any(bad).as_py():
+                row = pc.index(bad, True).as_py()
+                raise InputError(
+                    f"{path}: data row {row + 1}: {what} in {name} "
+                    f"({column[row].as_py()!r}); {VIEW_SOURCES[view]} never gives one, so the "
+                    f"export is damaged; expected a count or time >= 0"
+                )
+
+
+# what identifies a row of each view in one snapshot (a repeated line would double its counts)
+_KEYS = {"statements": ("queryid", "dbid", "userid", "toplevel"), "tables": ("relid",),
+         "indexes": ("indexrelid",), "database": ("datid",), "activity": ("pid",)}  # fmt: skip
+
+
+def _check_unique(path: Path, view: str, frame: pd.DataFrame) -> None:
+    """`InputError` when a row of the view appears twice in one snapshot (a repeated line)."""
+    key = [c for c in _KEYS[view] if c in frame]
+    if not key or (view == "statements" and "queryid" not in key):
+        return
+    rows = frame[["snapshot_time", *key]]
+    if view == "statements":  # entries hidden from the reading role all have a NULL queryid
+        rows = rows[rows["queryid"].notna()]
+    repeated = rows.duplicated(keep="first").to_numpy()
+    if repeated.any():
+        row = int(rows.index[repeated.argmax()])
+        shown = ", ".join(f"{k}={rows.at[row, k]}" for k in key)
+        raise InputError(
+            f"{path}: data row {row + 1}: a second row for {shown} in the snapshot at "
+            f"{rows.at[row, 'snapshot_time']}; expected one row per {', '.join(key)} (the export "
+            "is damaged: a line repeated)"
+        )
 
 
 def _unique(header: list[str]) -> list[str]:
@@ -291,6 +368,13 @@ def _times(path: Path, column: str, values: pd.Series) -> pd.Series:
             raise InputError(
                 f"{path}: column {column} holds values that are not times ({exc})"
             ) from exc
+    outside = ((parsed < _EARLIEST) | (parsed >= _LATEST)).fillna(False).to_numpy()
+    if outside.any():
+        row = int(outside.argmax())
+        raise InputError(
+            f"{path}: data row {row + 1}: {column} {values.iloc[row]!r} is read as "
+            f"{parsed.iloc[row]}; expected a time between 2000 and 2200 (the export is damaged)"
+        )
     return parsed.astype("datetime64[us, UTC]")
 
 
