@@ -62,9 +62,9 @@ def test_fuzz_store(store, tmp_path, part, view):
         relative = f"{part}/{sorted((store / part).glob('*.parquet'))[-1].name}"
     counts = fuzz_loader(
         damaged_store_reader(store, relative, view), store / relative, tmp_path, seed=14,
-        per_mutation=4,
+        per_mutation=8,
     )  # fmt: skip
-    assert sum(counts.values()) == 32
+    assert sum(counts.values()) == 64
     assert counts["input_error"] > 0  # the damage was seen, not read as data
 
 
@@ -74,6 +74,6 @@ def test_fuzz_recorded_legacy_store(tmp_path):
     relative = f"tables/{sorted((recorded / 'tables').glob('*.parquet'))[0].name}"
     counts = fuzz_loader(
         damaged_store_reader(recorded, relative, "tables"), recorded / relative, tmp_path,
-        seed=14, per_mutation=4,
+        seed=14, per_mutation=8,
     )  # fmt: skip
-    assert sum(counts.values()) == 32 and counts["input_error"] > 0
+    assert sum(counts.values()) == 64 and counts["input_error"] > 0
