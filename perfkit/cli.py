@@ -14,6 +14,7 @@ import math
 import re
 import signal
 import sys
+import warnings
 from pathlib import Path
 
 from perfkit.errors import InputError
@@ -122,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return EXIT_OK if exc.code == 0 else EXIT_INPUT
+    shown = warnings.showwarning
+    warnings.showwarning = _show_warning
     try:
         return _COMMANDS[args.command](args)
     except InputError as exc:
@@ -134,6 +137,18 @@ def main(argv: list[str] | None = None) -> int:
         _say("perfkit: internal error (a bug in perfkit; please report it with the traceback "
              "above)", sys.stderr)  # fmt: skip
         return EXIT_BUG
+    finally:
+        warnings.showwarning = shown
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning (a loader's count of skipped lines, naming the file and quoting the line) as
+    one escaped ``perfkit: warning:`` message; other libraries' warnings keep their origin."""
+    from perfkit.errors import PerfkitWarning
+
+    ours = issubclass(category, PerfkitWarning)
+    where = "" if ours else f" ({category.__name__}, {filename}:{lineno})"
+    _say(f"perfkit: warning: {message}{where}", file or sys.stderr)
 
 
 def _demo(args: argparse.Namespace) -> int:

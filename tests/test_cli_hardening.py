@@ -75,6 +75,25 @@ def test_errors_quoting_hostile_input_print_no_control_character(tmp_path):
     assert bad.returncode == 2 and raw_controls(bad.stderr) == [] and "\\x1b[31m" in bad.stderr
 
 
+def test_warnings_quoting_a_hostile_log_print_no_control_character(tmp_path):
+    """A loader's warning names the file and the rejected line: both reach stderr escaped."""
+    log = tmp_path / "h\x1b[31m.log"
+    good = '10.0.0.1 - - [10/Oct/2024:13:55:36 +0000] "GET /a HTTP/1.1" 200 10 "-" "ua" 1500\n'
+    log.write_text(good + "\x1b]0;pwned\x07\x1b[2J garbage\u202e\r\n" + good)
+    run = subprocess.run([PERFKIT, "summary", glob_escape(log)], cwd=ROOT, capture_output=True,
+                         text=True, timeout=60)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "rejected" in run.stderr and "h\\x1b[31m.log" in run.stderr
+    assert raw_controls(run.stderr) == [] and raw_controls(run.stdout) == []
+    assert "perfkit: warning: " in run.stderr and "warnings.warn" not in run.stderr
+
+
+def glob_escape(path) -> str:
+    import glob
+
+    return glob.escape(str(path))
+
+
 def test_gate_messages_escape_endpoint_names(capsys):
     args = argparse.Namespace(fail_on_regression=True, fail_on_shift=False, fail_on_leak=True)
     summary = {"regressed": ["GET /a\x1b[2J\x1b]0;pwned\x07"], "errors_regressed": ["/b\r/c"],

@@ -121,6 +121,34 @@ def test_non_finite_parameters_are_refused_naming_the_parameter(tmp_path, value)
     assert not (tmp_path / "m.html").exists() and not (tmp_path / "m.json").exists()
 
 
+@pytest.mark.parametrize(("parameter", "expected"), [
+    ("limit_mib=nan", "a number"),  # not JSON: arrives as the text 'nan'
+    ("limit_mib=lots", "a number"),
+    ('limit_mib="512"', "a number"),
+    ("limit_mib=null", "a number"),
+    ("limit_mib=[512]", "a number"),
+    ("limit_mib=true", "a number"),
+])  # fmt: skip
+def test_parameters_of_the_wrong_type_are_refused_before_running(tmp_path, parameter, expected):
+    run = perfkit("report", "memory_leak", "-p", parameter, "-o", str(tmp_path / "m.html"),
+                  timeout=60)  # fmt: skip
+    refused(run, "limit_mib", expected)
+    assert list(tmp_path.iterdir()) == []  # nothing ran, no notebook kept
+
+
+def test_parameter_types_follow_the_notebooks_defaults():
+    from perfkit.report.run import check_parameters
+
+    defaults = {"run": "data/leak", "limit_mib": 512.0, "cores": 0, "normalize": True,
+                "routes": None}  # fmt: skip
+    given = {"run": 2026, "limit_mib": 100, "cores": 2, "normalize": False, "routes": ["/a"]}
+    assert check_parameters(given, defaults) == {**given, "run": "2026"}  # a folder named 2026
+    with pytest.raises(InputError, match="normalize: expected true or false, got 1"):
+        check_parameters({"normalize": 1}, defaults)
+    with pytest.raises(InputError, match="cores: expected a number, got 'two'"):
+        check_parameters({"cores": "two"}, defaults)
+
+
 def test_demo_refuses_to_write_into_the_notebooks_folder():
     before = {p.name: digest(p) for p in (ROOT / "notebooks").iterdir()}
     for out in ("notebooks", str(ROOT / "notebooks"), "notebooks/../notebooks/"):

@@ -102,9 +102,20 @@ def parse_value(text: str) -> Any:
         return text
 
 
-def check_parameters(parameters: Mapping[str, Any]) -> None:
-    """Refuse NaN and infinite numbers anywhere in a parameter's value (``-p x=NaN``,
-    ``Infinity``, ``1e999``): no report means anything with them, and JSON cannot carry them."""
+def check_parameters(
+    parameters: Mapping[str, Any], defaults: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """`parameters` checked (and returned) before a notebook runs.
+
+    NaN and infinite numbers are refused anywhere in a value (``-p x=NaN``,
+    ``Infinity``, ``1e999``): no report means anything with them and JSON
+    cannot carry them. With the notebook's `defaults`, a value must have its
+    default's kind: a number for a number (``nan``, text, null and lists
+    refused), true/false for a boolean; a number given for a text default is
+    taken as its text (``-p run=2026`` names a folder ``2026``). Defaults of
+    None accept anything.
+    """
+    checked = dict(parameters)
     for key, value in parameters.items():
         todo = [value]
         while todo:
@@ -116,6 +127,20 @@ def check_parameters(parameters: Mapping[str, Any]) -> None:
                 todo.extend(item.values())
             elif isinstance(item, list | tuple):
                 todo.extend(item)
+        if defaults is None or key not in defaults:
+            continue
+        default = defaults[key]
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise InputError(f"parameter {key}: expected true or false, got {value!r}")
+        elif isinstance(default, int | float):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise InputError(f"parameter {key}: expected a number, got {value!r}")
+        elif isinstance(default, str) and isinstance(value, int | float) and not isinstance(
+            value, bool
+        ):
+            checked[key] = json.dumps(value)
+    return checked
 
 
 def check_outputs(
@@ -240,12 +265,12 @@ def run_report(
             f"unknown parameter(s) {', '.join(unknown)} for report {notebook.stem}; "
             f"valid: {', '.join(sorted(known))}"
         )
-    check_parameters(given)
+    defaults = {k: _unquote(v.get("default")) for k, v in known.items()}
+    given = check_parameters(given, defaults)
     html = Path(html or f"reports/{notebook.stem}.html")
     if html.suffix.lower() != ".html":
         raise InputError(f"-o {html}: expected an .html file name (the report is HTML; "
                          "--keep-notebook keeps the executed notebook beside it)")  # fmt: skip
-    defaults = {k: _unquote(v.get("default")) for k, v in known.items()}
     shown = {**defaults, **given}
     inputs = [notebook, *_path_values(shown.values())]
     kept = html.with_suffix(".ipynb")
