@@ -527,3 +527,34 @@ def test_notebook_with_a_live_dsn_shows_no_password(tmp_path, monkeypatch, pg):
     kept = _kept(out)
     assert "live: host=REDACTED@127.0.0.1" in kept
     assert "PLANTED" not in kept
+
+
+def test_regression_report_shows_utility_statements_without_passwords(tmp_path, pg):
+    """Truth end to end: the server keeps the password, perfkit's store and report do not."""
+    from perfkit.io.pg import snapshot_pg
+    from perfkit.report.run import run_report
+    from tests.test_reports import write_run
+
+    pg.psql("do $$ begin if not exists (select from pg_roles where rolname = 'rotated') then "
+            "create role rotated login; end if; end $$")  # fmt: skip
+    secret = "ROTATEDpw-9f2c"
+    pg.psql("select pg_stat_statements_reset()")  # few statements: the table's top 12 holds it
+    runs = {}
+    for name, times in (("base", 15), ("cand", 15)):
+        run = write_run(tmp_path / name, 800, seed=11 if name == "base" else 12)
+        snapshot_pg(pg.dsn(), run / "pg", views=("statements",))
+        for _ in range(times):
+            pg.psql(f"ALTER ROLE rotated PASSWORD '{secret}'")
+        snapshot_pg(pg.dsn(), run / "pg", views=("statements",))
+        runs[name] = run
+    assert secret in pg.psql("select query from pg_stat_statements")  # the server's truth
+    stored = b"".join(p.read_bytes() for r in runs.values() for p in (r / "pg").rglob("*")
+                      if p.is_file())  # fmt: skip
+    assert secret.encode() not in stored
+    out = tmp_path / "out"
+    out.mkdir()
+    run_report("regression", {"baseline": str(runs["base"]), "candidate": str(runs["cand"])},
+               out / "r.html", out / "r.json", keep_notebook=True)  # fmt: skip
+    kept = _kept(out)
+    assert "ALTER ROLE rotated PASSWORD" in kept  # the statement is in the report...
+    assert secret not in kept  # ...without its password
