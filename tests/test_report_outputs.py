@@ -180,8 +180,10 @@ def test_an_interrupted_write_leaves_the_old_report_whole(tmp_path):
         signal.signal(signal.SIGXFSZ, handler)
     assert old.read_text() == "<p>the old report</p>"
     assert [p.name for p in tmp_path.iterdir()] == ["r.html"]
+    old.chmod(0o600)  # a private report stays private when replaced
     write_atomic(old, "<p>new</p>")
     assert old.read_text() == "<p>new</p>" and [p.name for p in tmp_path.iterdir()] == ["r.html"]
+    assert old.stat().st_mode & 0o777 == 0o600
 
 
 def test_write_atomic_through_a_symlink_and_into_a_device(tmp_path):

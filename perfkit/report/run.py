@@ -199,9 +199,10 @@ def _identity(path: Path) -> str:
 
 def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
     """Write `data` to `path` whole or not at all: a temporary file in the same folder, flushed
-    to disk, then renamed over `path` (an old file stays intact if anything fails). A path
-    that exists and is not a regular file (``/dev/stdout``, a pipe) is written in place.
-    Any write failure (full disk, read-only, quota) is an `InputError` naming `path`."""
+    to disk, then renamed over `path` with the old file's permissions (an old file stays
+    intact if anything fails). A path that exists and is not a regular file (``/dev/stdout``,
+    a pipe) is written in place. Any write failure (full disk, read-only, quota) is an
+    `InputError` naming `path`."""
     path = Path(path)
     raw = data.encode("utf-8") if isinstance(data, str) else data
     try:
@@ -215,6 +216,8 @@ def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
         handle = os.open(temporary, flags, 0o666)
         try:
             with open(handle, "wb") as out:
+                if target.exists():  # the old file's permissions, not the umask's
+                    os.chmod(out.fileno(), stat.S_IMODE(target.stat().st_mode))
                 out.write(raw)
                 out.flush()
                 os.fsync(out.fileno())
