@@ -44,13 +44,16 @@ def collect_rss(
         raise InputError(
             f"not allowed to read the memory of pid {pid}; run as its user or root"
         ) from exc
-    fresh = not out.exists() or out.stat().st_size == 0
+    fresh, fresh_line = _appendable(out)
     rows = 0
     started = clock()
     with open(out, "a", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=FIELDS)
         if fresh:
             writer.writeheader()
+            handle.flush()
+        elif fresh_line:  # a partial last row (disk full, killed): never glue onto it
+            handle.write("\r\n")
             handle.flush()
         while master.is_running() and master.status() != psutil.STATUS_ZOMBIE:
             for row in _sample(master, children):
@@ -61,6 +64,32 @@ def collect_rss(
                 break
             sleep(interval_s)
     return rows
+
+
+def _appendable(out: Path) -> tuple[bool, bool]:
+    """(write a header, start a fresh line first) for appending to `out`.
+
+    `InputError` naming the file when it holds anything but this collector's
+    own CSV (its header is not ``time,pid,ppid,role,rss_bytes,uss_bytes,name``).
+    """
+    try:
+        with open(out, "rb") as handle:
+            first = handle.readline(4096)
+            if not first:
+                return True, False
+            handle.seek(-1, 2)
+            ends_whole = handle.read(1) == b"\n"
+    except FileNotFoundError:
+        return True, False
+    except OSError as exc:
+        raise InputError(f"{out}: cannot be read to append to ({exc.strerror or exc})") from exc
+    header = first.rstrip(b"\r\n").decode("utf-8", errors="replace")
+    if header != ",".join(FIELDS):
+        raise InputError(
+            f"{out}: its header is {header[:120]!r}, not this collector's "
+            f"{','.join(FIELDS)!r}; rows would not match its columns: write to a new file"
+        )
+    return False, not ends_whole
 
 
 def _sample(master, children: bool) -> list[dict]:

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import io
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from perfkit.errors import InputError
+from perfkit.errors import InputError, PerfkitWarning
 
 _PERCENT = re.compile(r"^(\d+(?:\.\d+)?)%$")
 _LOCUST_NAMES = {
@@ -108,6 +109,70 @@ def _whole_rows(path: Path) -> None:
                     f"{path}: row {number} has {len(row)} fields, the header {width}; the file "
                     "is truncated or damaged"
                 )
+
+
+def csv_rows(text: str, sep: str = ",") -> tuple[list[str], pd.DataFrame, dict[int, str]]:
+    """Header, rows and damaged lines of delimited `text`; every field a string.
+
+    Each row keeps its line number in ``_line``. A row whose field count is not
+    the header's (a partial or glued row) is left out and returned as
+    ``{line: reason}``. Columnar (pyarrow string kernels); only lines holding a
+    quote go through the csv module.
+    """
+    import csv
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    lines = text.split("\n")
+    header = next(csv.reader([lines[0].rstrip("\r")], delimiter=sep), [])
+    width = len(header)
+    body = pc.utf8_rtrim(pa.array(lines[1:], pa.string()), characters="\r")
+    del lines
+    numbers = np.arange(2, len(body) + 2)
+    filled = pc.greater(pc.utf8_length(body), 0).to_numpy(zero_copy_only=False)
+    quoted = pc.match_substring(body, '"').to_numpy(zero_copy_only=False)
+    fields = pc.add(pc.count_substring(body, sep), 1).to_numpy(zero_copy_only=False)
+    whole = filled & ~quoted & (fields == width)
+    split = pc.split_pattern(body.filter(pa.array(whole)), sep)
+    columns = [pc.list_element(split, i).to_numpy(zero_copy_only=False) for i in range(width)]
+    frame = pd.DataFrame(dict(enumerate(columns)), index=numbers[whole])
+    wrong = filled & ~quoted & ~whole
+    damaged = {
+        int(n): f"expected {width} fields as in the header, got {k} (a partial or glued row)"
+        for n, k in zip(numbers[wrong], fields[wrong], strict=True)
+    }
+    extra = {}
+    for n in numbers[filled & quoted].tolist():
+        row = next(csv.reader([body[n - 2].as_py()], delimiter=sep), [])
+        if len(row) == width:
+            extra[n] = row
+        else:
+            damaged[n] = f"expected {width} fields as in the header, got {len(row)}"
+    if extra:
+        frame = pd.concat([frame, pd.DataFrame.from_dict(extra, orient="index")]).sort_index()
+    frame.columns = header
+    return header, frame.rename_axis("_line").reset_index(), damaged
+
+
+def left_out(path: object, damaged: dict[int, str], kept: int, stacklevel: int = 3) -> None:
+    """Damaged rows: a `PerfkitWarning` naming the file, their count and lines; `InputError`
+    at the first when they are not a minority (the file is not what it seems)."""
+    if not damaged:
+        return
+    lines = sorted(damaged)
+    first = lines[0]
+    if len(lines) >= kept:
+        total = f" ({len(lines):,} of {len(lines) + kept:,} rows damaged)" if kept else ""
+        raise InputError(f"{path}:{first}: {damaged[first]}{total}")
+    shown = ", ".join(str(n) for n in lines[:10]) + (", ..." if len(lines) > 10 else "")
+    plural = "s" if len(lines) > 1 else ""
+    warnings.warn(
+        f"{path}: {len(lines):,} damaged row{plural} left out (line{plural} {shown}); "
+        f"line {first}: {damaged[first]}",
+        PerfkitWarning,
+        stacklevel=stacklevel,
+    )
 
 
 def _snake(text: str) -> str:

@@ -21,8 +21,8 @@ Result: ``time`` (UTC), ``pid``, ``role``, ``rss_bytes``, optional
 
 from __future__ import annotations
 
-import io
 import json
+import math
 import re
 import warnings
 from pathlib import Path
@@ -82,64 +82,99 @@ def _text(item: Path | Buffer) -> str:
 
 
 def _csv(item, text: str) -> pd.DataFrame:
+    """A CSV of samples; damaged rows (partial, glued, values out of range) are left out and
+    counted (see `perfkit.io.loadtest.left_out`)."""
+    from perfkit.io.loadtest import csv_rows, left_out
+
     if text and not text.endswith("\n") and "\n" in text:
         # a sampler killed mid-row leaves a partial last line: every earlier row is whole
         last = text.count("\n") + 1
         warnings.warn(f"{item}:{last}: incomplete last line left out (the sampler stopped "
                       "mid-write?)", PerfkitWarning, stacklevel=4)  # fmt: skip
         text = text[: text.rfind("\n") + 1]
-    try:
-        raw = pd.read_csv(io.StringIO(text))
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise InputError(f"{item}: not a CSV of memory samples ({exc})") from exc
-    columns = {c.lower(): c for c in raw.columns}
+    header, raw, damaged = csv_rows(text)
+    columns = {c.lower(): c for c in header}
     memory = next((c for c in columns if re.fullmatch(r"rss_(bytes|kib|kb|mib|mb|gib)", c)), None)
     if memory is None or "time" not in columns:
         raise InputError(
             f"{item}: expected a 'time' column and RSS with its unit in the name "
-            f"(rss_bytes, rss_kib or rss_mib); found {', '.join(raw.columns)}"
+            f"(rss_bytes, rss_kib or rss_mib); found {', '.join(header)}"
         )
-    factor = UNITS[memory.split("_", 1)[1]]
-    rss = pd.to_numeric(raw[columns[memory]], errors="coerce")
-    bad = rss.isna() & raw[columns[memory]].notna()
-    if bad.any():
-        line = int(np.flatnonzero(bad)[0]) + 2
-        raise InputError(
-            f"{item}:{line}: expected a number in {memory}, "
-            f"got {raw[columns[memory]][bad].iloc[0]!r}"
-        )
+    if raw.empty and not damaged:
+        raise InputError(f"{item}: no memory samples below the header")
+    rss = _bytes(raw[columns[memory]], memory)
+    uss_name = next((c for c in columns if re.fullmatch(r"uss_(bytes|kib|kb|mib|mb|gib)", c)), None)
+    uss = _bytes(raw[columns[uss_name]], uss_name, optional=True) if uss_name else None
+    pid = pd.to_numeric(raw[columns["pid"]], errors="coerce") if "pid" in columns else None
+    times = _times(raw[columns["time"]])
+    checks = [
+        (times.isna(), "expected a time (ISO 8601 or epoch seconds, 1970 to 2262)",
+         raw[columns["time"]]),
+        (rss.isna(), f"expected a number in {memory} (finite, >= 0)", raw[columns[memory]]),
+    ]  # fmt: skip
+    if uss is not None:
+        checks.append((uss.isna() & (raw[columns[uss_name]].str.strip() != ""),
+                       f"expected a number in {uss_name} (finite, >= 0) or nothing",
+                       raw[columns[uss_name]]))  # fmt: skip
+    if pid is not None:
+        good_pid = pid.notna() & (pid >= 0) & (pid < 2**31) & (pid == np.floor(pid))
+        checks.append((~good_pid, "expected a process id (a whole number >= 0) in pid",
+                       raw[columns["pid"]]))  # fmt: skip
+    bad = np.zeros(len(raw), dtype=bool)
+    lines = raw["_line"].to_numpy()
+    for mask, expected, values in checks:
+        new = mask.to_numpy() & ~bad
+        for at in np.flatnonzero(new)[:20].tolist():  # the reasons of the first few
+            damaged[int(lines[at])] = f"{expected}, got {str(values.iloc[at])[:80]!r}"
+        for at in np.flatnonzero(new)[20:].tolist():
+            damaged[int(lines[at])] = expected
+        bad |= new
+    left_out(item, damaged, int((~bad).sum()), stacklevel=5)
+    keep = ~bad
     frame = pd.DataFrame({
-        "time": _times(item, raw[columns["time"]]),
-        "pid": pd.to_numeric(raw[columns["pid"]], errors="coerce") if "pid" in columns else 0,
-        "role": raw[columns["role"]].astype(str) if "role" in columns else "process",
-        "rss_bytes": (rss * factor).round().astype("int64"),
-        "uss_bytes": _optional_bytes(raw, columns),
+        "time": times[keep].to_numpy(),
+        "pid": pid[keep].to_numpy() if pid is not None else 0,
+        "role": raw.loc[keep, columns["role"]].to_numpy() if "role" in columns else "process",
+        "rss_bytes": rss[keep].round().astype("int64").to_numpy(),
+        "uss_bytes": (uss[keep].round().astype("Int64").array if uss is not None
+                      else pd.array([pd.NA] * int(keep.sum()), dtype="Int64")),
         "labels": None,
     })  # fmt: skip
     return frame
 
 
-def _optional_bytes(raw: pd.DataFrame, columns: dict[str, str]) -> pd.Series:
-    name = next((c for c in columns if re.fullmatch(r"uss_(bytes|kib|kb|mib|mb|gib)", c)), None)
-    if name is None:
-        return pd.Series(pd.NA, index=raw.index, dtype="Int64")
-    values = pd.to_numeric(raw[columns[name]], errors="coerce") * UNITS[name.split("_", 1)[1]]
-    return values.round().astype("Int64")
+MAX_BYTES = 2**53  # 8 PiB: more is not a process's memory (and not exact as a float)
 
 
-def _times(item, values: pd.Series) -> pd.Series:
-    """ISO 8601 strings or epoch seconds (as psutil-based samplers write them) -> UTC."""
+def _bytes(values: pd.Series, name: str, optional: bool = False) -> pd.Series:
+    """A memory column in bytes (its unit from `name`); NaN where not a finite number >= 0."""
+    number = pd.to_numeric(values.where(values.str.strip() != ""), errors="coerce")
+    number = number.astype("float64") * UNITS[name.split("_", 1)[1]]
+    return number.where(np.isfinite(number) & (number >= 0) & (number < MAX_BYTES))
+
+
+EARLIEST = pd.Timestamp("1970-01-01", tz="UTC")
+LATEST = pd.Timestamp("2262-04-11", tz="UTC")  # as far as nanoseconds since 1970 reach
+
+
+def _times(values: pd.Series) -> pd.Series:
+    """ISO 8601 strings or epoch seconds (as psutil-based samplers write them) -> UTC; NaT
+    where a value is neither, is before 1970 or beyond what nanoseconds hold (2262).
+
+    A column is epoch seconds when most of its values are numbers; then the
+    others are damage, and the other way round.
+    """
     numeric = pd.to_numeric(values, errors="coerce")
-    if numeric.notna().all():
-        return pd.to_datetime(numeric, unit="s", utc=True)
-    parsed = pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
-    if parsed.isna().any():
-        line = int(np.flatnonzero(parsed.isna())[0]) + 2
-        raise InputError(
-            f"{item}:{line}: expected a time (ISO 8601 or epoch seconds), "
-            f"got {values.iloc[line - 2]!r}"
+    if numeric.notna().sum() * 2 > len(values):
+        seconds = numeric.where(
+            np.isfinite(numeric) & (numeric >= 0) & (numeric < LATEST.timestamp())
         )
-    return parsed
+        parsed = pd.to_datetime(seconds, unit="s", utc=True, errors="coerce")
+    else:
+        parsed = pd.to_datetime(
+            values.where(numeric.isna()), utc=True, errors="coerce", format="ISO8601"
+        )
+    return parsed.where((parsed >= EARLIEST) & (parsed < LATEST))
 
 
 def _mprof(item, text: str) -> pd.DataFrame:
@@ -155,10 +190,12 @@ def _mprof(item, text: str) -> pd.DataFrame:
                 rows.append((float(parts[3]), int(parts[1]), "child", float(parts[2])))
             else:
                 raise ValueError(parts[0])
+            if not _sane(rows[-1][0], rows[-1][3] * UNITS["mib"]):
+                raise ValueError(line)
         except (ValueError, IndexError):
             raise InputError(
                 f"{item}:{number}: expected 'MEM <MiB> <time>' or 'CHLD <pid> <MiB> <time>' "
-                f"(mprof .dat), got {line[:80]!r}"
+                f"(mprof .dat; MiB finite and >= 0, times 1970 to 2262), got {line[:80]!r}"
             ) from None
     if not rows:
         raise InputError(f"{item}: no MEM lines in this mprof file")
@@ -188,12 +225,19 @@ def _prometheus_text(item, text: str) -> pd.DataFrame:
         if match["name"] != METRIC:
             continue
         labels = dict(_LABEL.findall(match["labels"] or ""))
-        when = pd.Timestamp(int(match["ts"]), unit="ms", tz="UTC") if match["ts"] else fallback
+        seconds = int(match["ts"]) / 1000 if match["ts"] else 0.0
+        value = _float(match["value"])
+        if not _sane(seconds if match["ts"] else EARLIEST.timestamp(), value):
+            raise InputError(
+                f"{item}:{number}: expected a size in bytes (finite, >= 0) and a time in ms "
+                f"(1970 to 2262), got {line[:80]!r}"
+            )
+        when = pd.Timestamp(seconds, unit="s", tz="UTC") if match["ts"] else fallback
         if when is None:
             raise InputError(
                 f"{item}:{number}: the sample has no timestamp and a buffer has no file time"
             )
-        rows.append((when, labels, float(match["value"])))
+        rows.append((when, labels, value))
     return _prometheus_rows(item, rows)
 
 
@@ -206,15 +250,35 @@ def _prometheus_json(item, text: str) -> pd.DataFrame:
             f"{item}: not the JSON of a Prometheus range query (data.result) ({exc})"
         ) from exc
     rows = []
-    for series in result:
-        labels = series.get("metric", {})
-        if labels.get("__name__", METRIC) != METRIC:
-            continue
-        for ts, value in series.get("values", []) or (
-            [series["value"]] if "value" in series else []
-        ):
-            rows.append((pd.Timestamp(float(ts), unit="s", tz="UTC"), labels, float(value)))
+    try:
+        for series in result:
+            labels = series.get("metric", {})
+            if labels.get("__name__", METRIC) != METRIC:
+                continue
+            for ts, value in series.get("values", []) or (
+                [series["value"]] if "value" in series else []
+            ):
+                if not _sane(float(ts), _float(value)):
+                    raise ValueError(f"[{ts}, {value}]")
+                rows.append((pd.Timestamp(float(ts), unit="s", tz="UTC"), labels, float(value)))
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise InputError(
+            f"{item}: expected Prometheus series of [time, bytes] (finite, >= 0, times 1970 "
+            f"to 2262), got {str(exc)[:80]}"
+        ) from exc
     return _prometheus_rows(item, rows)
+
+
+def _float(text: object) -> float:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _sane(seconds: float, size_bytes: float) -> bool:
+    """A sample's time (epoch seconds) and size can be real: 1970 to 2262, 0 to 8 PiB."""
+    return EARLIEST.timestamp() <= seconds < LATEST.timestamp() and 0 <= size_bytes < MAX_BYTES
 
 
 def _prometheus_rows(item, rows) -> pd.DataFrame:
