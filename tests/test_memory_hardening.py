@@ -57,7 +57,10 @@ def test_partial_row_then_restart_keeps_every_good_row(sleeper, tmp_path):
     assert (memory["rss_bytes"] > 2**20).all()
     text = out.read_text()
     assert text.count("\n") == first + second + 1  # the restart began a fresh line
-    assert text.splitlines()[partial_line - 1] == last_row[: len(last_row) - len(last_row) // 2].decode()
+    assert (
+        text.splitlines()[partial_line - 1]
+        == last_row[: len(last_row) - len(last_row) // 2].decode()
+    )
 
 
 def test_restart_after_a_whole_row_adds_no_blank_line(sleeper, tmp_path):
@@ -125,7 +128,9 @@ DAMAGE = {
 @pytest.mark.parametrize("kind", sorted(DAMAGE))
 def test_damaged_rows_are_left_out_and_counted(tmp_path, kind):
     path, rows = _recorded_with(tmp_path, "memory.csv", {100: DAMAGE[kind], 300: DAMAGE[kind]})
-    with pytest.warns(PerfkitWarning, match=r"memory\.csv: 2 damaged rows left out.*\b100\b.*\b300\b"):
+    with pytest.warns(
+        PerfkitWarning, match=r"memory\.csv: 2 damaged rows left out.*\b100\b.*\b300\b"
+    ):
         memory = read_memory(path)
     assert len(memory) == rows - 2
     assert memory["rss_bytes"].between(2**20, 2**40).all()
@@ -144,9 +149,7 @@ def test_epoch_times_out_of_range(tmp_path):
 
 
 def test_mostly_damaged_file_is_an_input_error(tmp_path):
-    path, rows = _recorded_with(
-        tmp_path, "broken.csv", {n: DAMAGE["inf rss"] for n in range(2, 400)}
-    )
+    path, _ = _recorded_with(tmp_path, "broken.csv", {n: DAMAGE["inf rss"] for n in range(2, 400)})
     with pytest.raises(InputError, match=r"broken\.csv:2: expected a number in rss_bytes"):
         read_memory(path)
 
