@@ -74,6 +74,20 @@ def test_a_report_written_beside_its_own_notebook_leaves_it_byte_identical(tmp_p
 
 
 @pytest.mark.slow
+def test_a_failing_report_beside_its_own_notebook_keeps_the_copy_elsewhere(tmp_path):
+    """A notebook that fails keeps its partly executed copy for diagnosis, never over the
+    source (the old code wrote it to <html stem>.ipynb, which was the source here)."""
+    source = shutil.copy(NOTEBOOK, tmp_path / "memory_leak.ipynb")
+    before = digest(source)
+    run = perfkit("report", str(source), "-o", str(tmp_path / "memory_leak.html"),
+                  "-p", f"run={tmp_path / 'no-such-run'}")  # fmt: skip
+    refused(run, "no-such-run", "memory_leak.executed.ipynb")
+    assert digest(source) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "memory_leak.executed.ipynb", "memory_leak.ipynb"]  # fmt: skip
+
+
+@pytest.mark.slow
 def test_a_full_disk_under_json_is_exit_two_naming_the_path(tmp_path):
     run = perfkit("report", "memory_leak", "-o", str(tmp_path / "m.html"), "--json", "/dev/full")
     refused(run, "/dev/full", "No space left on device")
