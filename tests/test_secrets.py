@@ -185,7 +185,12 @@ DSNS = [
     ("postgres://u:pw1@[::1]:5433/shop?sslpassword=keypw", "keypw", "5433"),
     ("host=db password='a b\\' c' dbname=shop", "a b", "shop"),
     ("host=db password=plain dbname=shop", "plain", "shop"),
-    ("host=db PASSWORD = spaced dbname=shop", "spaced", "shop"),  # not libpq's: pattern fallback
+    ("host=db PASSWORD = spaced dbname=shop", "spaced", "db"),  # not libpq's: pattern fallback
+    ("host=db password=two words", "words", "db"),  # libpq: missing "=" after "words"
+    ("host=db password=a\\ b extra", " b extra", "db"),
+    ("host=db password='open quote x", "open quote", "db"),
+    ("postgresql://u:pw3@db/shop?bogus=QUERYSECRET", "QUERYSECRET", "db"),
+    ("host=db bogus=KVSECRET dbname=shop", "KVSECRET", "db"),
     ("host=db pasword=typo-pw dbname=shop", "typo-pw", "db"),  # a typo libpq rejects
     ("host=db port=5432 password", "", "db"),
     ("postgresql://u:pw2@db:notaport/shop", "pw2", "db"),

@@ -304,7 +304,7 @@ _SAFE_KEYS = frozenset((
     "application_name", "options", "client_encoding", "target_session_attrs",
     "load_balance_hosts", "sslrootcert", "sslcert", "sslkey", "gssencmode", "passfile", "service",
 ))  # fmt: skip
-_KV_ANY = re.compile(r"""((?:^|(?<=\s))([A-Za-z_][\w.-]*)\s*=\s*)('(?:[^'\\]|\\.)*'?|\S+)""")
+_KV_ANY = re.compile(r"""((?:^|(?<=[\s?&]))([A-Za-z_][\w.-]*)\s*=\s*)('(?:[^'\\]|\\.)*'?|\S+)""")
 _MAYBE_SECRET = re.compile(r"(?i)passw|pwd|secret|token|://[^/\s]*@")
 
 
@@ -371,13 +371,13 @@ def dsn_has_password(dsn: str) -> bool:
 
 
 def _mask_unparsed(text: str) -> str:
-    """Text libpq cannot parse: mask URL credentials and every value of a key not known safe."""
-
-    def mask(m: re.Match) -> str:
-        safe = m.group(2).lower() in _SAFE_KEYS or m.group(3) == MASK
-        return m.group() if safe else m.group(1) + MASK
-
-    return _KV_ANY.sub(mask, mask_credentials(text))
+    """Text libpq cannot parse: URL credentials masked, and everything from the first key not
+    known safe to the end (``password=my secret`` is cut whole, ``pasword=`` too)."""
+    text = mask_credentials(text)
+    for m in _KV_ANY.finditer(text):
+        if m.group(2).lower() not in _SAFE_KEYS:
+            return text[: m.start(3)] + MASK
+    return text
 
 
 def parse_dsn(dsn: str) -> dict[str, str] | None:
