@@ -77,6 +77,8 @@ def write_snapshot(frames: dict[str, pa.Table], store: Path) -> list[Path]:
     if unknown:
         raise InputError(f"{store}: unknown views {sorted(unknown)}; a store holds {STORE_VIEWS}")
     _make_folder(store)
+    if not frames:  # nothing read: no snapshot to commit
+        return []
     with _locked(store):
         entries = _entries_for_writing(store)
         _clean(store, entries)
