@@ -18,7 +18,6 @@ Locust writes ``N/A`` where it has no value yet: that becomes NaN.
 
 from __future__ import annotations
 
-import io
 import re
 import warnings
 from pathlib import Path
@@ -43,11 +42,19 @@ _LOCUST_NAMES = {
 }  # fmt: skip
 
 
+COUNTS = frozenset({"request_count", "failure_count", "user_count", "total_request_count",
+                    "total_failure_count"})  # fmt: skip
+LATEST_S = 9_200_000_000.0  # epoch seconds nanoseconds reach (2262); later is not a time
+
+
 def read_locust(prefix: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(stats, history) from the files ``locust --csv PREFIX`` wrote.
 
     Failures and exceptions (``PREFIX_failures.csv``, ``PREFIX_exceptions.csv``)
-    ride along in ``stats.attrs["perfkit"]``.
+    ride along in ``stats.attrs["perfkit"]``. Bytes that are not UTF-8 are read
+    as U+FFFD and counted; damaged rows (a field count not the header's, a
+    number not finite and >= 0, a time out of 1970..2262) are left out and
+    counted in a `PerfkitWarning` (`InputError` when they are not a minority).
     """
     prefix = Path(prefix)
     stats = _locust_csv(prefix, "stats")
@@ -57,11 +64,31 @@ def read_locust(prefix: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     for kind in ("failures", "exceptions"):
         path = prefix.with_name(f"{prefix.name}_{kind}.csv")
         if path.exists():
-            frame = pd.read_csv(path)
-            frame.columns = [_snake(c) for c in frame.columns]
-            extras[kind] = frame.astype(object).where(frame.notna(), None).to_dict("records")
+            extras[kind] = _extra_records(path)
     stats.attrs["perfkit"] = {"loader": "read_locust", "prefix": str(prefix), **extras}
     return stats, history
+
+
+def _decoded(path: Path) -> str:
+    """The text of `path`; bytes that are not UTF-8 become U+FFFD, counted in a warning."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = data.decode("utf-8", errors="replace")
+    lines = [n for n, line in enumerate(text.split("\n"), start=1) if "\ufffd" in line]
+    shown = ", ".join(str(n) for n in lines[:10]) + (", ..." if len(lines) > 10 else "")
+    plural = "s" if len(lines) > 1 else ""
+    warnings.warn(
+        f"{path}: {len(lines):,} line{plural} not UTF-8 (line{plural} {shown}): read with "
+        "U+FFFD in place of the bad bytes",
+        PerfkitWarning,
+        stacklevel=4,
+    )
+    return text
 
 
 def _locust_csv(prefix: Path, kind: str) -> pd.DataFrame:
@@ -70,45 +97,70 @@ def _locust_csv(prefix: Path, kind: str) -> pd.DataFrame:
         raise InputError(
             f"{path}: no such file; expected the files `locust --csv {prefix.name}` writes"
         )
-    try:
-        frame = pd.read_csv(path, na_values=["N/A"], keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not a Locust CSV ({exc})") from exc
-    _whole_rows(path)
+    header, raw, damaged = csv_rows(_decoded(path))
     renamed = {}
-    for column in frame.columns:
+    for column in header:
         percent = _PERCENT.match(column.strip())
         if percent:
             renamed[column] = "p" + percent[1].replace(".", "_") + "_ms"
-        else:
-            key = _snake(column)
-            if key not in _LOCUST_NAMES:
-                continue
-            renamed[column] = _LOCUST_NAMES[key]
-    if "name" not in renamed.values():
-        raise InputError(
-            f"{path}: expected Locust's columns (Type, Name, ...), found {list(frame.columns)}"
-        )
-    frame = frame[list(renamed)].rename(columns=renamed)
-    frame["name"] = frame["name"].fillna("").astype(str)
-    frame["type"] = frame["type"].fillna("").astype(str)
+        elif _snake(column) in _LOCUST_NAMES:
+            renamed[column] = _LOCUST_NAMES[_snake(column)]
+    if "name" not in renamed.values() or len(set(header)) != len(header):
+        raise InputError(f"{path}: expected Locust's columns (Type, Name, ...), found {header}")
+    frame = raw[["_line", *renamed]].rename(columns=renamed)
+    numeric = [c for c in frame.columns if c not in ("_line", "type", "name")]
+    frame = _numbers(path, frame, numeric, damaged, times=("time",))
+    frame["name"] = frame["name"].astype(str)
+    frame["type"] = frame["type"].astype(str) if "type" in frame else ""
+    return frame.drop(columns="_line").reset_index(drop=True)
+
+
+def _numbers(path: Path, frame: pd.DataFrame, columns: list[str], damaged: dict[int, str],
+             times: tuple[str, ...] = ()) -> pd.DataFrame:  # fmt: skip
+    """`frame` with `columns` as numbers (``N/A`` or nothing: NaN), its damaged rows left out.
+
+    A value must be finite and >= 0; counts (`COUNTS`) whole and below 2**53;
+    `times` (epoch seconds) present and before 2262. Columnar.
+    """
+    bad = np.zeros(len(frame), dtype=bool)
+    lines = frame["_line"].to_numpy()
+    texts = {}
+    for column in columns:
+        text = frame[column].astype(str).str.strip()
+        missing = text.isin(["N/A", ""]).to_numpy()
+        number = pd.to_numeric(text.where(~missing), errors="coerce").to_numpy(np.float64)
+        with np.errstate(invalid="ignore"):
+            ok = missing | (np.isfinite(number) & (number >= 0))
+            if column in COUNTS:
+                ok &= missing | ((number == np.floor(number)) & (number < 2**53))
+            if column in times:
+                ok &= ~missing & (number < LATEST_S)
+        new = ~ok & ~bad
+        for at in np.flatnonzero(new).tolist():
+            damaged[int(lines[at])] = (
+                f"expected a number >= 0 in {column}, got {str(frame[column].iloc[at])[:60]!r}"
+            )
+        bad |= new
+        texts[column] = (text, missing)
+    left_out(path, damaged, int((~bad).sum()), stacklevel=5)
+    keep = ~bad
+    frame = frame[keep].copy()
+    for column, (text, missing) in texts.items():
+        frame[column] = pd.to_numeric(text[keep].where(~missing[keep]))
     return frame
 
 
-def _whole_rows(path: Path) -> None:
-    """`InputError` when a row has fewer or more fields than the header (a file cut off mid-write):
-    pandas would fill the missing ones with NaN."""
-    import csv
-
-    with open(path, newline="", encoding="utf-8") as handle:
-        rows = csv.reader(handle)
-        width = len(next(rows, []))
-        for number, row in enumerate(rows, start=2):
-            if row and len(row) != width:
-                raise InputError(
-                    f"{path}: row {number} has {len(row)} fields, the header {width}; the file "
-                    "is truncated or damaged"
-                )
+def _extra_records(path: Path) -> list[dict]:
+    """The rows of a Locust failures/exceptions CSV as dicts (numbers where a column is)."""
+    header, raw, damaged = csv_rows(_decoded(path))
+    left_out(path, damaged, len(raw), stacklevel=5)
+    frame = raw.drop(columns="_line")
+    frame.columns = [_snake(c) for c in header]
+    for column in frame.columns:
+        number = pd.to_numeric(frame[column], errors="coerce")
+        if len(frame) and number.notna().all():
+            frame[column] = number
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 
 def csv_rows(text: str, sep: str = ",") -> tuple[list[str], pd.DataFrame, dict[int, str]]:
@@ -125,7 +177,10 @@ def csv_rows(text: str, sep: str = ",") -> tuple[list[str], pd.DataFrame, dict[i
     import pyarrow.compute as pc
 
     lines = text.split("\n")
-    header = next(csv.reader([lines[0].rstrip("\r")], delimiter=sep), [])
+    try:
+        header = next(csv.reader([lines[0].rstrip("\r")], delimiter=sep), [])
+    except csv.Error:  # a stray carriage return inside the header line
+        header = lines[0].rstrip("\r").split(sep)
     width = len(header)
     body = pc.utf8_rtrim(pa.array(lines[1:], pa.string()), characters="\r")
     del lines
@@ -144,7 +199,11 @@ def csv_rows(text: str, sep: str = ",") -> tuple[list[str], pd.DataFrame, dict[i
     }
     extra = {}
     for n in numbers[filled & quoted].tolist():
-        row = next(csv.reader([body[n - 2].as_py()], delimiter=sep), [])
+        try:
+            row = next(csv.reader([body[n - 2].as_py()], delimiter=sep), [])
+        except csv.Error as exc:  # a stray carriage return inside a quoted line
+            damaged[n] = f"not a CSV row ({exc})"
+            continue
         if len(row) == width:
             extra[n] = row
         else:
@@ -208,21 +267,45 @@ def read_ab(source) -> pd.DataFrame:
 
 
 def _ab_requests(path: Path, text: str) -> pd.DataFrame:
-    raw = pd.read_csv(io.StringIO(text), sep="\t")
-    needed = {"seconds", "ctime", "dtime", "ttime", "wait"}
-    if not needed <= set(raw.columns):
+    header, raw, damaged = csv_rows(text, "\t")
+    needed = ["seconds", "ctime", "dtime", "ttime", "wait"]
+    if not set(needed) <= set(header) or len(set(header)) != len(header):
         raise InputError(f"{path}: ab -g file without its columns {sorted(needed)}")
+    raw = _numbers(path, raw, needed, damaged, times=("seconds",))
     frame = pd.DataFrame({
-        "time": pd.to_datetime(raw["seconds"], unit="s", utc=True),
-        "connect_ms": raw["ctime"].astype(float), "processing_ms": raw["dtime"].astype(float),
-        "wait_ms": raw["wait"].astype(float), "duration_ms": raw["ttime"].astype(float),
+        "time": pd.to_datetime(raw["seconds"].to_numpy(), unit="s", utc=True),
+        "connect_ms": raw["ctime"].to_numpy(np.float64),
+        "processing_ms": raw["dtime"].to_numpy(np.float64),
+        "wait_ms": raw["wait"].to_numpy(np.float64),
+        "duration_ms": raw["ttime"].to_numpy(np.float64),
     })  # fmt: skip
     return frame.sort_values("time", kind="stable", ignore_index=True)
 
 
 def _ab_percentiles(path: Path, text: str) -> pd.DataFrame:
-    raw = pd.read_csv(io.StringIO(text))
-    values = dict(zip(raw.iloc[:, 0].astype(int), raw.iloc[:, 1].astype(float), strict=True))
+    header, raw, damaged = csv_rows(text)
+    if len(header) != 2:
+        raise InputError(f"{path}: expected ab -e's two columns (Percentage served,Time in ms)")
+    raw.columns = ["_line", "percent", "ms"]
+    raw = _numbers(path, raw, ["percent", "ms"], damaged)
+    raw = raw[raw["percent"].notna() & raw["ms"].notna()]
+    outside = (raw["percent"] > 100) | (raw["percent"] != raw["percent"].round())
+    if outside.any():
+        line = int(raw.loc[outside, "_line"].iloc[0])
+        raise InputError(f"{path}:{line}: expected a whole percentage 0 to 100")
+    raw = raw.drop_duplicates(["percent", "ms"])
+    twice = raw["percent"].duplicated()
+    if twice.any():
+        line = int(raw.loc[twice, "_line"].iloc[0])
+        raise InputError(f"{path}:{line}: a percentage given twice, with two times")
+    raw = raw.sort_values("percent", kind="stable")
+    falls = raw["ms"].diff() < 0
+    if falls.any():
+        line = int(raw.loc[falls, "_line"].iloc[0])
+        raise InputError(
+            f"{path}:{line}: the time is below a smaller percentage's; ab -e times only grow"
+        )
+    values = dict(zip(raw["percent"].astype(int), raw["ms"].astype(float), strict=True))
     row = {"type": "ab", "name": path.name.split(".")[0]}
     row.update(
         {f"p{p}_ms": values[p] for p in (50, 66, 75, 80, 90, 95, 98, 99, 100) if p in values}
@@ -251,9 +334,9 @@ def read_wrk(source) -> pd.DataFrame:
     row = {
         "type": "wrk",
         "name": target[1],
-        "request_count": int(total[1]),
+        "request_count": _count(total[1], path, "the requests"),
         "duration_s": _ms(f"{total[2]}{total[3]}", path) / 1e3,
-        "requests_per_s": float(rate[1]),
+        "requests_per_s": _number(rate[1], path, "Requests/sec"),
         "mean_ms": _ms(latency[1], path),
         "stdev_ms": _ms(latency[2], path),
         "max_ms": _ms(latency[3], path),
@@ -264,24 +347,51 @@ def read_wrk(source) -> pd.DataFrame:
     errors = re.search(
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text
     )
-    row["socket_errors"] = sum(int(e) for e in errors.groups()) if errors else 0
+    row["socket_errors"] = (
+        sum(_count(e, path, "socket errors") for e in errors.groups()) if errors else 0
+    )
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-    row["failure_count"] = int(non_2xx[1]) if non_2xx else 0
+    row["failure_count"] = _count(non_2xx[1], path, "non-2xx responses") if non_2xx else 0
     return pd.DataFrame([row])
 
 
 def _ms(value: str, path: Path) -> float:
     match = _WRK_TIME.match(value)
-    if match is None:
+    number = _finite(match[1]) if match else None
+    if number is None:
         raise InputError(f"{path}: expected a wrk duration like 83.87ms, got {value!r}")
-    return float(match[1]) * _WRK_SCALE[match[2]]
+    return number * _WRK_SCALE[match[2]]
 
 
 def _bytes(value: str, path: Path) -> float:
     match = _WRK_BYTES.match(value)
-    if match is None:
+    number = _finite(match[1]) if match else None
+    if number is None:
         raise InputError(f"{path}: expected a wrk size like 44.10KB, got {value!r}")
-    return float(match[1]) * _WRK_BYTE_SCALE[match[2]]
+    return number * _WRK_BYTE_SCALE[match[2]]
+
+
+def _finite(text: str) -> float | None:
+    """The number in `text` when it is one, finite, >= 0 and below 2**53; else None."""
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if 0 <= number < 2**53 else None
+
+
+def _number(text: str, path: Path, what: str) -> float:
+    number = _finite(text)
+    if number is None:
+        raise InputError(f"{path}: expected {what} as a number >= 0, got {text[:40]!r}")
+    return number
+
+
+def _count(text: str, path: Path, what: str) -> int:
+    number = _finite(text)
+    if number is None or number != int(number):
+        raise InputError(f"{path}: expected {what} as a count below 2**53, got {text[:40]!r}")
+    return int(number)
 
 
 def throughput(history: pd.DataFrame) -> pd.DataFrame:
