@@ -126,6 +126,20 @@ def test_clashing_or_impossible_outputs_are_refused_before_anything_runs(tmp_pat
     assert not any(p.name.startswith(".") for p in tmp_path.rglob("*"))  # no probe left behind
 
 
+def test_a_damaged_notebook_is_an_input_error_naming_it(tmp_path):
+    """Seven damaged copies of a real notebook; each names the file (exit 2, not 3)."""
+    real = NOTEBOOK.read_bytes()
+    damaged = {"empty": b"", "object": b"{}", "text": b"not a notebook\n", "binary": real[:50] +
+               b"\x00\xff" * 20, "truncated": real[: len(real) // 2], "list": b"[1, 2]",
+               "cells": b'{"cells": 3, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'}  # fmt: skip
+    for name, content in damaged.items():
+        path = tmp_path / f"{name}.ipynb"
+        path.write_bytes(content)
+        run = perfkit("report", str(path), "-o", str(tmp_path / f"{name}.html"), timeout=60)
+        refused(run, f"{name}.ipynb", "notebook")
+        assert path.read_bytes() == content and not (tmp_path / f"{name}.html").exists()
+
+
 @pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "1e999", "[1, NaN]",
                                    '{"a": -Infinity}'])  # fmt: skip
 def test_non_finite_parameters_are_refused_naming_the_parameter(tmp_path, value):

@@ -88,10 +88,23 @@ def notebook_path(name: str, folder: Path = NOTEBOOKS) -> Path:
 
 
 def parameters_of(notebook: Path) -> dict[str, dict]:
-    """The notebook's parameters (name -> papermill's description with its default)."""
+    """The notebook's parameters (name -> papermill's description with its default).
+
+    A file that is not a valid Jupyter notebook (empty, truncated, not JSON,
+    another schema) is an `InputError` naming it.
+    """
+    import nbformat
     import papermill
 
-    return papermill.inspect_notebook(str(notebook))
+    try:
+        nbformat.validate(nbformat.read(notebook, as_version=4))
+        return papermill.inspect_notebook(str(notebook))
+    except OSError as exc:
+        raise InputError(f"{notebook}: cannot be read ({exc.strerror or exc})") from None
+    except Exception as exc:  # nbformat's NotJSONError, ValidationError, KeyError, ...: the file
+        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        raise InputError(f"{notebook}: not a valid Jupyter notebook ({type(exc).__name__}"
+                         f"{': ' + reason if reason else ''})") from None  # fmt: skip
 
 
 def parse_value(text: str) -> Any:
