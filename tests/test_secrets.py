@@ -16,7 +16,14 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 
 from perfkit.errors import InputError, PerfkitWarning
-from perfkit.io.redact import MASK, dsn_has_password, redact_dsn, redact_sql, redact_sql_text
+from perfkit.io.redact import (
+    MASK,
+    dsn_has_password,
+    redact_dsn,
+    redact_sql,
+    redact_sql_text,
+    redact_urls,
+)
 
 # --- cause 1: password literals in statement texts ----------------------------------------------
 
@@ -340,6 +347,9 @@ def test_gunicorn_headers_and_semicolon_queries(gunicorn_log):
     assert set(frame["x_auth_token"]) == {"REDACTED"} and set(frame["api_key"]) == {"REDACTED"}
     assert frame["x_forwarded_for"].tolist() == ["10.9.8.7", "10.9.8.7"]
     assert frame["referrer"].iloc[0] == "https://app.example/cb?x=1;access_token=REDACTED"
+    assert redact_urls(pa.array(["https://a/cb#id_token=REF-FRAG-10&x=1"])).to_pylist() == [
+        "https://a/cb#id_token=REDACTED&x=1"
+    ]
 
 
 def test_apache_and_nginx_captured_headers_and_cookies(tmp_path):
@@ -408,6 +418,7 @@ def test_rejected_lines_keep_no_credentials(tmp_path, gunicorn_log):
         ("x-api-key=k1 other=2", "x-api-key=REDACTED other=2"),
         ("sent Bearer eyJhbGciOi.x.y to", "sent Bearer REDACTED to"),
         ("GET /a?x=1;session=s1 HTTP/1.1", "GET /a?x=1;session=REDACTED HTTP/1.1"),
+        ("https://app/cb#access_token=f1&state=2", "https://app/cb#access_token=REDACTED&state=2"),
         (
             "postgresql://:pw@db/x and https://u:p@ss@h/",
             "postgresql://:REDACTED@db/x and https://u:REDACTED@h/",

@@ -35,7 +35,7 @@ SENSITIVE_HEADERS = ("authorization", "cookie", "set_cookie", "proxy_authorizati
 _KEY = rf"[^=&#;\s\"]*(?:{'|'.join(SENSITIVE_PARTS)})[^=&#;\s\"]*|(?:{'|'.join(SENSITIVE_KEYS)})"
 # '&' and ';' both separate parameters (`?a=1;token=x`); an empty value reveals nothing: kept
 _QUERY = rf"(?i)((?:^|[&;])(?:{_KEY})=)[^&#;]+"
-_URL = rf"(?i)([?&;](?:{_KEY})=)[^&#;\s\"]+"
+_URL = rf"(?i)([?&;#](?:{_KEY})=)[^&#;\s\"]+"  # '#': OAuth's #access_token=
 # //user:password@host, the password running to the last '@' before the path; empty user too
 _USERINFO = r"(//[^/:@\s\"]*:)[^/\s\"]*@"
 _PY_URL = re.compile(_URL.replace("(?i)", ""), re.IGNORECASE)
