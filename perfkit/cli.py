@@ -279,6 +279,9 @@ def _collect(args: argparse.Namespace) -> int:
         _check_dsn(args.dsn)
         if args.store.exists() and not args.store.is_dir():
             raise InputError(f"--store {args.store}: is a file; expected a snapshot store folder")
+        from perfkit.report.run import writable_folder
+
+        writable_folder(args.store, f"--store {args.store}")
     else:
         from perfkit.report.run import check_outputs
 

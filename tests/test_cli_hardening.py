@@ -145,6 +145,9 @@ def test_collector_targets_that_are_gone_or_the_wrong_kind_of_path(tmp_path):
     store = perfkit("collect", "pg", "--store", str(tmp_path / "afile"), "--dsn", "host=/x")
     assert store.returncode == 2 and "Traceback" not in store.stderr
     assert "afile" in store.stderr and (tmp_path / "afile").read_text() == "x"
+    readonly = perfkit("collect", "pg", "--store", "/sys/perfkit-store", "--dsn", "host=/x")
+    assert readonly.returncode == 2 and "Traceback" not in readonly.stderr
+    assert "--store /sys/perfkit-store: cannot create" in readonly.stderr  # before connecting
     rss = perfkit("collect", "rss", "--pid", str(os.getpid()), "--out", str(tmp_path),
                   "--duration", "1")  # fmt: skip
     assert rss.returncode == 2 and "Traceback" not in rss.stderr and "folder" in rss.stderr

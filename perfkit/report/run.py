@@ -187,22 +187,32 @@ def check_outputs(
             raise InputError(f"{label} {path}: is a folder; expected a file path")
         if path.exists() and not path.resolve().is_file():
             continue  # a device or pipe (/dev/stdout): written in place
-        folder = path.resolve().parent
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise InputError(f"{label} {path}: cannot create the folder {folder} "
-                             f"({exc.strerror or exc})") from None  # fmt: skip
-        try:
-            handle, probe = tempfile.mkstemp(prefix=".perfkit-probe-", dir=folder)
-            os.close(handle)
-            os.unlink(probe)
-            if append and path.exists():
+        writable_folder(path.resolve().parent, f"{label} {path}")
+        if append and path.exists():
+            try:
                 with open(path, "ab"):
                     pass
-        except OSError as exc:
-            raise InputError(f"{label} {path}: cannot write in {folder} "
-                             f"({exc.strerror or exc})") from None  # fmt: skip
+            except OSError as exc:
+                raise InputError(f"{label} {path}: cannot write it "
+                                 f"({exc.strerror or exc})") from None  # fmt: skip
+
+
+def writable_folder(folder: str | os.PathLike, label: str) -> None:
+    """Create `folder` (and its parents) when missing and check a file can be created in it;
+    an `InputError` starting with `label` says why not (read-only, permissions, a file on
+    the way)."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{label}: cannot create the folder {folder} "
+                         f"({exc.strerror or exc})") from None  # fmt: skip
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".perfkit-probe-", dir=folder)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as exc:
+        raise InputError(f"{label}: cannot write in {folder} ({exc.strerror or exc})") from None
 
 
 def _identity(path: Path) -> str:
