@@ -609,3 +609,21 @@ def test_trust_table_shows_statements_hidden_from_the_reader(tmp_path, pg):
     trust = report.run.trust().set_index("source")
     note = trust.loc["pg_stat_statements", "note"]
     assert f"{others} statements of" in note and "9 calls" in note, note
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["&" + "token" * 40_000, "a" * 200_000, "ab:" * 70_000, "password" * 25_000,
+     '{"a":' * 40_000, '"' * 200_000, "Bearer " * 30_000, "a=" * 100_000,
+     "http://" + "a:" * 100_000, "$a$ " * 50_000, "password '" * 20_000, "x://" * 50_000],
+)  # fmt: skip
+def test_redaction_is_linear_on_hostile_text(text):
+    """Rejected lines and statement texts can be huge: no backtracking blow-up (ReDoS)."""
+    import time
+
+    from perfkit.io.redact import mask_credentials, redact_text
+
+    for redact in (redact_text, redact_sql_text, redact_dsn, mask_credentials):
+        start = time.perf_counter()
+        redact(text)
+        assert time.perf_counter() - start < 3.0, redact.__name__  # quadratic: minutes

@@ -38,7 +38,8 @@ _QUERY = rf"(?i)((?:^|[&;])(?:{_KEY})=)[^&#;]+"
 _URL = rf"(?i)([?&;#](?:{_KEY})=)[^&#;\s\"]+"  # '#': OAuth's #access_token=
 # //user:password@host, the password running to the last '@' before the path; empty user too
 _USERINFO = r"(//[^/:@\s\"]*:)[^/\s\"]*@"
-_PY_URL = re.compile(_URL.replace("(?i)", ""), re.IGNORECASE)
+# Python's re backtracks: keys are bounded and judged by a function (no nested stars: no ReDoS)
+_PY_URL = re.compile(r"""([?&;#])([^=&#;\s"]{1,200})=([^&#;\s"]+)""")
 _PY_USERINFO = re.compile(_USERINFO)
 _SENSITIVE_NAME = re.compile(rf"(?i){'|'.join(SENSITIVE_PARTS)}")
 # JSON members ("token": "x", "password": 123) and key: value / key=value pairs, keys bounded
@@ -77,11 +78,18 @@ def redact_text(text: str) -> str:
     ``Authorization``, ``x-api-key``, ``password``); ``Bearer``/``Basic``
     credentials wherever they appear.
     """
-    text = _PY_URL.sub(lambda m: m.group(1) + MASK, text)
+    text = _PY_URL.sub(_mask_url_value, text)
     text = _PY_USERINFO.sub(lambda m: m.group(1) + MASK + "@", text)
     text = _PY_JSON_MEMBER.sub(_mask_member, text)
     text = _PY_PAIR.sub(_mask_pair, text)
     return _PY_SCHEME.sub(lambda m: m.group(1) + m.group(2) + MASK, text)
+
+
+def _mask_url_value(m: re.Match) -> str:
+    key = m.group(2).lower()
+    if key in SENSITIVE_KEYS or _SENSITIVE_NAME.search(key):
+        return f"{m.group(1)}{m.group(2)}={MASK}"
+    return m.group()
 
 
 def _sensitive_key(key: str) -> bool:
@@ -154,12 +162,13 @@ _SQL_TOKEN = re.compile(
 _COMMENT_MARK = re.compile(r"/\*|\*/")
 _E_BODY = re.compile(r"(?:[^'\\]|\\.|'')*", re.DOTALL)
 _S_BODY = re.compile(r"(?:[^']|'')*")
-_KV_PASSWORD = re.compile(
-    r"""(?i)(\b[\w.-]*(?:passw|pwd|secret|token|api_?key)[\w.-]*\s*=\s*)"""
+_KV_PASSWORD = re.compile(  # key=value; the key (bounded) is judged by `_KV_SECRET`
+    r"""(?<![\w.-])([\w.-]{1,100}\s*=\s*)"""
     r"""('(?:[^'\\]|\\.)*'?|"(?:[^"\\]|\\.)*"?|[^\s&;,'"]+)"""
 )
+_KV_SECRET = re.compile(r"(?i)passw|pwd|secret|token|api_?key")
 # scheme://userinfo@host: userinfo runs to the LAST '@' before the path (libpq stops at the first)
-_URL_CREDENTIALS = re.compile(r"(?i)([a-z][a-z0-9+.-]*://)([^/\s'\"?#]*)@")
+_URL_CREDENTIALS = re.compile(r"(?i)(?<![a-z0-9+.-])([a-z][a-z0-9+.-]{0,30}://)([^/\s'\"?#]*)@")
 
 
 def redact_sql(values: pa.Array) -> pa.Array:
@@ -282,7 +291,9 @@ def _redact_inner(body: str, depth: int) -> str:
 
 def mask_credentials(text: str) -> str:
     """`text` with ``password=...``-like values and URL credentials masked (regex, any text)."""
-    text = _KV_PASSWORD.sub(lambda m: m.group(1) + MASK, text)
+    text = _KV_PASSWORD.sub(
+        lambda m: m.group(1) + MASK if _KV_SECRET.search(m.group(1)) else m.group(), text
+    )
     return _URL_CREDENTIALS.sub(_mask_userinfo, text)
 
 
