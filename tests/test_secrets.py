@@ -107,6 +107,11 @@ def test_redact_sql_is_columnar_and_keeps_order():
         "alter role a password 'REDACTED'", "alter role b password 'REDACTED'",
     ]  # fmt: skip
     assert redact_sql(pa.array([], pa.string())).to_pylist() == []
+    large = redact_sql(pa.array(texts, pa.large_string()))
+    assert large.type == pa.large_string() and large.to_pylist()[2] == texts[2].replace(
+        "'p1'", "'REDACTED'"
+    )
+    assert redact_sql(pa.nulls(2)).null_count == 2
 
 
 SERVER_SECRETS = {

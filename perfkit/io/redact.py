@@ -179,16 +179,19 @@ def redact_sql(values: pa.Array) -> pa.Array:
     """
 
     def mask(texts: pa.Array) -> pa.Array:
-        texts = texts.cast(pa.string()) if not pa.types.is_string(texts.type) else texts
         candidate = pc.fill_null(pc.match_substring_regex(texts, _SQL_CANDIDATE), False)
         if not pc.any(candidate).as_py():
             return texts
         chosen = pc.filter(texts, candidate).to_pylist()
-        fixed = pa.array([redact_sql_text(t) for t in chosen], pa.string())
+        fixed = pa.array([redact_sql_text(t) for t in chosen], texts.type)
         return pc.replace_with_mask(texts, candidate, fixed)
 
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
+    if pa.types.is_null(values.type):
+        return values
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        values = values.cast(pa.string())
     return _on_distinct(values, mask)
 
 
