@@ -120,33 +120,38 @@ def _numbers(path: Path, frame: pd.DataFrame, columns: list[str], damaged: dict[
     """`frame` with `columns` as numbers (``N/A`` or nothing: NaN), its damaged rows left out.
 
     A value must be finite and >= 0; counts (`COUNTS`) whole and below 2**53;
-    `times` (epoch seconds) present and before 2262. Columnar.
+    `times` (epoch seconds) present and before 2262. A column whose kept
+    values are all whole numbers written without a dot is int64, else
+    float64 (as pandas infers). Columnar: one conversion for all columns.
     """
-    bad = np.zeros(len(frame), dtype=bool)
-    lines = frame["_line"].to_numpy()
-    texts = {}
-    for column in columns:
-        text = frame[column].astype(str).str.strip()
-        missing = text.isin(["N/A", ""]).to_numpy()
-        number = pd.to_numeric(text.where(~missing), errors="coerce").to_numpy(np.float64)
-        with np.errstate(invalid="ignore"):
-            ok = missing | (np.isfinite(number) & (number >= 0))
+    rows = len(frame)
+    text = pd.Series(frame[columns].to_numpy(dtype=object).ravel(order="F"), dtype=object)
+    text = text.astype(str).str.strip()
+    missing = text.isin(["N/A", ""]).to_numpy().reshape(len(columns), rows)
+    number = pd.to_numeric(text.mask(text.isin(["N/A", ""])), errors="coerce")
+    number = number.to_numpy(np.float64).reshape(len(columns), rows)
+    written_whole = ~text.str.contains(r"[.eE]", regex=True).to_numpy(bool)
+    written_whole = written_whole.reshape(len(columns), rows)
+    with np.errstate(invalid="ignore"):
+        ok = missing | (np.isfinite(number) & (number >= 0))
+        for j, column in enumerate(columns):
             if column in COUNTS:
-                ok &= missing | ((number == np.floor(number)) & (number < 2**53))
+                ok[j] &= missing[j] | ((number[j] == np.floor(number[j])) & (number[j] < 2**53))
             if column in times:
-                ok &= ~missing & (number < LATEST_S)
-        new = ~ok & ~bad
-        for at in np.flatnonzero(new).tolist():
-            damaged[int(lines[at])] = (
-                f"expected a number >= 0 in {column}, got {str(frame[column].iloc[at])[:60]!r}"
-            )
-        bad |= new
-        texts[column] = (text, missing)
+                ok[j] &= ~missing[j] & (number[j] < LATEST_S)
+    bad = ~ok.all(axis=0)
+    lines = frame["_line"].to_numpy()
+    for at in np.flatnonzero(bad).tolist():
+        j = int(np.flatnonzero(~ok[:, at])[0])
+        value = str(frame[columns[j]].iloc[at])[:60]
+        damaged[int(lines[at])] = f"expected a number >= 0 in {columns[j]}, got {value!r}"
     left_out(path, damaged, int((~bad).sum()), stacklevel=5)
     keep = ~bad
     frame = frame[keep].copy()
-    for column, (text, missing) in texts.items():
-        frame[column] = pd.to_numeric(text[keep].where(~missing[keep]))
+    for j, column in enumerate(columns):
+        values, gaps = number[j][keep], missing[j][keep]
+        whole = not gaps.any() and written_whole[j][keep].all() and (values < 2**53).all()
+        frame[column] = values.astype(np.int64) if whole else np.where(gaps, np.nan, values)
     return frame
 
 
