@@ -66,6 +66,7 @@ BAD_DUMPS = {
         KEY: (1, 1, 0.1, 0.1, [CALLER]),  # beyond the first 50 entries
     },
     "top_list.prof": [KEY, (1, 1, 0.1, 0.1, {})],
+    "empty_dict.prof": {},  # was TypeError in .tree()
 }
 
 

@@ -83,6 +83,8 @@ def load(path: Path) -> dict:
             f"{path}: marshal data holds a {type(stats).__name__}, not a profile "
             f"(a dict of (file, line, function) -> (cc, nc, tt, ct, callers)); {HOW_TO}"
         )
+    if not stats:
+        raise InputError(f"{path}: a profile dump with no functions in it; {HOW_TO}")
     return stats
 
 
