@@ -163,6 +163,10 @@ def test_mprof_and_prometheus_values_out_of_range(tmp_path):
     future.write_text("MEM 12.5 1700000000.0\nMEM 12.5 99999999999999.0\n")
     with pytest.raises(InputError, match=r"future\.dat:2"):
         read_memory(future)
+    huge_pid = tmp_path / "pid.dat"
+    huge_pid.write_text("MEM 12.5 1700000000.0\nCHLD 18446744073709551616 12.5 1700000000.0\n")
+    with pytest.raises(InputError, match=r"pid\.dat:2"):
+        read_memory(huge_pid)
     prom = tmp_path / "nan.prom"
     prom.write_text("process_resident_memory_bytes NaN 1700000000000\n")
     with pytest.raises(InputError, match=r"nan\.prom:1"):

@@ -190,12 +190,13 @@ def _mprof(item, text: str) -> pd.DataFrame:
                 rows.append((float(parts[3]), int(parts[1]), "child", float(parts[2])))
             else:
                 raise ValueError(parts[0])
-            if not _sane(rows[-1][0], rows[-1][3] * UNITS["mib"]):
+            if not (_sane(rows[-1][0], rows[-1][3] * UNITS["mib"]) and 0 <= rows[-1][1] < 2**31):
                 raise ValueError(line)
         except (ValueError, IndexError):
             raise InputError(
                 f"{item}:{number}: expected 'MEM <MiB> <time>' or 'CHLD <pid> <MiB> <time>' "
-                f"(mprof .dat; MiB finite and >= 0, times 1970 to 2262), got {line[:80]!r}"
+                f"(mprof .dat; MiB finite and >= 0, pids >= 0, times 1970 to 2262), "
+                f"got {line[:80]!r}"
             ) from None
     if not rows:
         raise InputError(f"{item}: no MEM lines in this mprof file")
