@@ -581,11 +581,6 @@ def test_regression_report_shows_utility_statements_without_passwords(tmp_path, 
     assert secret not in kept  # ...without its password
 
 
-@pytest.mark.xfail(
-    reason="needs perfkit/report/evidence.py Run.trust to show pg_deltas' attrs['perfkit']"
-    "['hidden'] (patch in the secrets report)",
-    strict=False,
-)
 def test_trust_table_shows_statements_hidden_from_the_reader(tmp_path, pg):
     from perfkit.io.pg import snapshot_pg
     from perfkit.report.overview import overview_report

@@ -113,7 +113,7 @@ class Run:
                 "rejected": resets, "from": self.statements["interval_start"].min(),
                 "to": self.statements["interval_end"].max(),
                 "note": f"{intervals} intervals; statement rows inside a statistics reset "
-                f"(no delta): {resets}",
+                f"(no delta): {resets}{_hidden(self.statements)}",
             })  # fmt: skip
         if self.memory is not None:
             rows.append({"source": "memory samples", "records": len(self.memory), "rejected": 0,
@@ -253,6 +253,16 @@ def load_run(
         raise InputError(f"{folder}: no source could be read: " + "; ".join(
             f"{LABELS.get(k, k)}: {v}" for k, v in run.problems.items()))  # fmt: skip
     return run
+
+
+def _hidden(statements: pd.DataFrame) -> str:
+    """What pg_deltas counted but could not show: other roles' statements (no pg_monitor)."""
+    hidden = statements.attrs.get("perfkit", {}).get("hidden", {})
+    if not hidden.get("statements") and not hidden.get("calls"):
+        return ""
+    return (f"; HIDDEN from the role that read them (it lacks pg_monitor): "
+            f"{hidden['statements']} statements of {hidden['roles']} other role(s), "
+            f"{hidden['calls']:,} calls, {hidden['total_exec_time']:,.1f} ms not shown")
 
 
 def _load(run: Run, source: str, files: list[str], load: Callable[[], None]) -> None:
