@@ -100,8 +100,6 @@ def _csv(item, text: str) -> pd.DataFrame:
             f"{item}: expected a 'time' column and RSS with its unit in the name "
             f"(rss_bytes, rss_kib or rss_mib); found {', '.join(header)}"
         )
-    if raw.empty and not damaged:
-        raise InputError(f"{item}: no memory samples below the header")
     rss = _bytes(raw[columns[memory]], memory)
     uss_name = next((c for c in columns if re.fullmatch(r"uss_(bytes|kib|kb|mib|mb|gib)", c)), None)
     uss = _bytes(raw[columns[uss_name]], uss_name, optional=True) if uss_name else None
@@ -132,7 +130,7 @@ def _csv(item, text: str) -> pd.DataFrame:
     left_out(item, damaged, int((~bad).sum()), stacklevel=5)
     keep = ~bad
     frame = pd.DataFrame({
-        "time": times[keep].to_numpy(),
+        "time": times[keep].array,
         "pid": pid[keep].to_numpy() if pid is not None else 0,
         "role": raw.loc[keep, columns["role"]].to_numpy() if "role" in columns else "process",
         "rss_bytes": rss[keep].round().astype("int64").to_numpy(),
