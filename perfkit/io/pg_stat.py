@@ -158,7 +158,7 @@ def connect(dsn: str = "", **kwargs: Any):
         raise ConnectionLost(
             f"cannot connect to PostgreSQL ({redact_dsn(dsn) or 'from PG* environment'}): "
             f"{_first_line(exc, dsn)}"
-        ) from exc
+        ) from None  # libpq's own message may quote the DSN (e.g. a host read from 'p@ss@h')
 
 
 def _first_line(exc: BaseException, dsn: str | None = None) -> str:
