@@ -141,10 +141,11 @@ def _numbers(path: Path, frame: pd.DataFrame, columns: list[str], damaged: dict[
                 ok[j] &= ~missing[j] & (number[j] < LATEST_S)
     bad = ~ok.all(axis=0)
     lines = frame["_line"].to_numpy()
-    for at in np.flatnonzero(bad).tolist():
-        j = int(np.flatnonzero(~ok[:, at])[0])
-        value = str(frame[columns[j]].iloc[at])[:60]
-        damaged[int(lines[at])] = f"expected a number >= 0 in {columns[j]}, got {value!r}"
+    rows_bad = np.flatnonzero(bad)
+    first = np.argmax(~ok[:, rows_bad], axis=0) if len(rows_bad) else rows_bad
+    for k, (at, j) in enumerate(zip(rows_bad.tolist(), first.tolist(), strict=True)):
+        got = f", got {str(frame[columns[j]].iloc[at])[:60]!r}" if k < 20 else ""
+        damaged[int(lines[at])] = f"expected a number >= 0 in {columns[j]}{got}"
     left_out(path, damaged, int((~bad).sum()), stacklevel=5)
     keep = ~bad
     frame = frame[keep].copy()
