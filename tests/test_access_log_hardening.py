@@ -398,3 +398,20 @@ def test_too_many_intervals_is_an_input_error_not_memory_error():
     with pytest.raises(InputError, match="intervals"):
         concurrency_from_log(frame, "1min")
     assert len(concurrency_from_log(frame, "3650D")) == 9  # 73 years in 10-year intervals
+
+
+def test_read_jsonl_times_out_of_range_are_nat_and_counted(tmp_path):
+    from perfkit.io.jsonl import read_jsonl
+
+    path = tmp_path / "calls.jsonl"
+    path.write_text(
+        '{"time": "2024-10-10T13:55:36Z", "ms": 1}\n{"time": "9999-10-10T13:55:36Z", "ms": 2}\n'
+        '{"time": "1000-01-01T00:00:00Z", "ms": 3}\n'
+    )
+    df = read_jsonl(path)
+    assert str(df["time"].dtype) == "datetime64[ns, UTC]"
+    assert df["time"].isna().tolist() == [False, True, True]
+    assert any("2 values are not times" in n for n in df.attrs["perfkit"]["notes"])
+    path.write_text('{"time": 1728568536, "ms": 1}\n{"time": 99999999999, "ms": 2}\n')
+    df = read_jsonl(path)
+    assert df["time"].dt.year.tolist()[0] == 2024 and df["time"].isna().tolist() == [False, True]

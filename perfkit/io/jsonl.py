@@ -20,10 +20,13 @@ import pyarrow.compute as pc
 
 from perfkit.errors import InputError, PerfkitWarning
 from perfkit.io.account import ParseAccount
+from perfkit.io.logformat.convert import MAX_S, MIN_S
 from perfkit.io.logformat.jsonl import get_field, parse_json_lines
 from perfkit.io.logformat.parse import lines_array
 from perfkit.io.paths import Paths, expand_paths
 from perfkit.io.textfiles import read_blocks
+
+_LOW, _HIGH = pd.Timestamp(MIN_S, unit="s", tz="UTC"), pd.Timestamp(MAX_S, unit="s", tz="UTC")
 
 
 def read_jsonl(
@@ -48,7 +51,7 @@ def read_jsonl(
             tables.extend(_select(table, fields) for table, _ in pieces)
     if account.lines == 0:
         raise InputError("read_jsonl: no lines in the input")
-    frame = _frame(tables, fields)
+    frame = _frame(tables, fields, account)
     if account.rejected and on_bad_lines == "warn":
         warnings.warn(account.summary(), PerfkitWarning, stacklevel=2)
     frame.attrs["perfkit"] = account.to_dict()
@@ -77,18 +80,30 @@ def _select(table: pa.Table, fields: Mapping[str, str] | None) -> pa.Table:
     return pa.table(columns)
 
 
-def _frame(tables: list[pa.Table], fields) -> pd.DataFrame:
+def _frame(tables: list[pa.Table], fields, account: ParseAccount) -> pd.DataFrame:
     if not tables:
-        return pd.DataFrame(columns=list(fields or []))
-    table = pa.concat_tables(tables, promote_options="permissive")
-    frame = table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
+        frame = pd.DataFrame(columns=list(fields or []))
+    else:
+        table = pa.concat_tables(tables, promote_options="permissive")
+        frame = table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
     if "time" in frame:
-        frame["time"] = _times(frame["time"])
+        frame["time"], bad = _times(frame["time"])
+        if bad:
+            account.notes.append(
+                f"time: {bad:,} values are not times between 1677-09-21 and 2262-04-11 "
+                "(ISO 8601 or epoch seconds); they are NaT"
+            )
     return frame
 
 
-def _times(values: pd.Series) -> pd.Series:
+def _times(values: pd.Series) -> tuple[pd.Series, int]:
+    """ISO 8601 strings or epoch seconds as UTC times (ns); how many were not such times."""
     numeric = pd.to_numeric(values, errors="coerce")
-    if numeric.notna().sum() == values.notna().sum():
-        return pd.to_datetime(numeric, unit="s", utc=True)
-    return pd.to_datetime(values, utc=True, format="ISO8601", errors="coerce")
+    if len(values) and numeric.notna().sum() == values.notna().sum():
+        seconds = numeric.where((numeric >= MIN_S) & (numeric <= MAX_S))
+        times = pd.to_datetime(seconds, unit="s", utc=True)
+    else:
+        times = pd.to_datetime(values, utc=True, format="ISO8601", errors="coerce")
+        times = times.where((times >= _LOW) & (times <= _HIGH))
+    times = times.astype("datetime64[ns, UTC]")
+    return times, int((values.notna() & times.isna()).sum())
