@@ -415,3 +415,21 @@ def test_read_jsonl_times_out_of_range_are_nat_and_counted(tmp_path):
     path.write_text('{"time": 1728568536, "ms": 1}\n{"time": 99999999999, "ms": 2}\n')
     df = read_jsonl(path)
     assert df["time"].dt.year.tolist()[0] == 2024 and df["time"].isna().tolist() == [False, True]
+
+
+@pytest.mark.parametrize("column", ["bytes", "duration"])
+@pytest.mark.parametrize("value", ["-1", "-0.5", "-inf", "inf", "nan", "NaN"])
+def test_negative_and_non_finite_numbers_are_rejected_on_both_paths(
+    tmp_path, monkeypatch, value, column
+):
+    """Found by the fuzz (seeds 3 and 9): the tokenizer converted them, the pattern did not."""
+    line = '10.0.0.1 - - [10/Oct/2024:13:55:36 +0000] "GET /{} HTTP/1.1" 200 {} "-" "ua" {}\n'
+    bad = line.format("b", 10, value) if column == "duration" else line.format("b", value, 0.5)
+    path = tmp_path / "access.log"
+    path.write_text(line.format("a", 10, 0.5) + bad + line.format("c", 10, 1.5))
+    frames = [_read(path, exact, monkeypatch, format="nginx_timed") for exact in (False, True)]
+    pd.testing.assert_frame_equal(*frames)
+    for df in frames:
+        assert list(df["path"]) == ["/a", "/c"]
+        (kept,) = df.attrs["perfkit"]["rejected_lines"]
+        assert kept["line"] == 2

@@ -136,7 +136,21 @@ def _columns_from_words(table: pa.Table, columns, kinds) -> dict[str, pa.Array] 
     status = next((raw[n] for n, k in kinds.items() if k == "status" and n in raw), None)
     if status is not None and len(status) and not _in_range(status, 100, 599):
         return None  # the exact path names the line
+    for name, kind in kinds.items():  # '-1', '-inf', 'nan' convert, but their patterns refuse them
+        if kind in _NON_NEGATIVE and name in raw and not _non_negative(raw[name]):
+            return None
     return raw
+
+
+_NON_NEGATIVE = {"bytes", "duration_us", "duration_ms", "duration_s"}
+
+
+def _non_negative(values: pa.Array) -> bool:
+    """Whether every value is finite and not negative (nulls aside)."""
+    if pa.types.is_floating(values.type) and not pc.all(pc.is_finite(values)).as_py():
+        return False
+    low = pc.min(values).as_py()
+    return low is None or low >= 0
 
 
 def _in_range(values: pa.Array, low: int, high: int) -> bool:
