@@ -460,11 +460,6 @@ def test_sensitive_columns(name, sensitive):
     assert not any(is_sensitive_column(c) for c in COLUMNS)  # standard columns never masked
 
 
-@pytest.mark.xfail(
-    reason="needs perfkit/io/access_log.py (_account_block) to diagnose the redacted line: the "
-    "reason's 'got ...' snippet is cut from the raw line",
-    strict=False,
-)
 def test_rejection_reasons_and_warnings_keep_no_credentials(gunicorn_log):
     import perfkit
 

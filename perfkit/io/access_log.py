@@ -322,7 +322,8 @@ def _account_block(block, fmt, rejects, lines, kept, counts, account, on_bad_lin
     if lines is None:
         lines = lines_array(block.data, block.lines)
     rows = bad_rows[: max(account.room, 1 if on_bad_lines == "error" else 0)]
-    texts = [lines[int(row)].as_py().rstrip("\r\n") for row in rows]
+    # redacted before anything quotes them (the diagnosis's 'got ...' snippet too)
+    texts = [redact_text(lines[int(row)].as_py().rstrip("\r\n")) for row in rows]
     reasons = [rejects.reasons[rejects.codes[row]] for row in rows]
     unmatched = [
         k for k, reason in enumerate(reasons) if reason.startswith("does not match")
@@ -336,9 +337,9 @@ def _account_block(block, fmt, rejects, lines, kept, counts, account, on_bad_lin
         if on_bad_lines == "error":
             raise InputError(
                 f"{block.path}:{line_no}: {reason}; expected the {fmt.name} format "
-                f"{fmt.source!r}, got {redact_text(text)[:300]!r}"
+                f"{fmt.source!r}, got {text[:300]!r}"
             )
-        account.keep(str(block.path), line_no, reason, redact_text(text))
+        account.keep(str(block.path), line_no, reason, text)
 
 
 def _assemble(parts, tz) -> pd.DataFrame:
