@@ -3,7 +3,8 @@
 Exit codes: 0 fine, 1 a report found what ``--fail-on-*`` asked to fail on,
 2 bad input or usage (the message names the file and what was wrong), or a
 gate asked a question the evidence cannot answer (e.g. latency from a log
-without request times), 3 a bug in perfkit (the traceback is printed).
+without request times), 3 a bug in perfkit (the traceback is printed), 130
+interrupted (Ctrl-C) outside a collector; a collector stopped by Ctrl-C or SIGTERM exits 0.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from perfkit.errors import InputError
 from perfkit.report.display import safe_text
 
 EXIT_OK, EXIT_FOUND, EXIT_INPUT, EXIT_BUG = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
 def _say(text: object, file=None) -> None:
@@ -130,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         _say(f"perfkit: error: {exc}", sys.stderr)
         return EXIT_INPUT
+    except KeyboardInterrupt:  # Ctrl-C (or SIGTERM) outside a collector: no traceback
+        _say("perfkit: interrupted; outputs already written are whole", sys.stderr)
+        return EXIT_INTERRUPTED
     except Exception:  # a bug: its own exit code, never 1 ("found") to a CI gate
         import traceback
 

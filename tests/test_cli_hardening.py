@@ -197,3 +197,23 @@ def test_summary_reads_stdin_as_dash():
     run = perfkit("summary", "-", stdin=text)
     assert run.returncode == 0, run.stderr
     assert "route" in run.stdout.splitlines()[0] or "count" in run.stdout
+
+
+def test_ctrl_c_outside_a_collector_is_exit_130_without_traceback(tmp_path):
+    """SIGINT while `perfkit summary` waits on a FIFO: a clean message, exit 130 (128 + SIGINT),
+    never a traceback and never 1 (a gate's "found") or 3 (a bug)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    fifo = tmp_path / "access.fifo"
+    os.mkfifo(fifo)
+    child = subprocess.Popen([sys.executable, "-m", "perfkit.cli", "summary", str(fifo)],
+                             stderr=subprocess.PIPE, text=True)  # fmt: skip
+    time.sleep(3.0)  # importing, then waiting for a writer
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 130, err
+    assert "Traceback" not in err and "interrupted" in err
