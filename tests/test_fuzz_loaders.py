@@ -240,11 +240,28 @@ def test_locust_values_out_of_range(tmp_path):
         lines[3] = b",".join(fields)
         return b"\n".join(lines)
 
+    # the stats table has one row per endpoint and the total: a damaged row is an error
     prefix = _locust_run(tmp_path, stats=damage)
-    with pytest.warns(PerfkitWarning, match=r"locust_stats\.csv: 2 damaged rows.*3, 4"):
-        stats, _ = read_locust(prefix)
+    with pytest.raises(InputError, match=r"locust_stats\.csv:3: expected a number >= 0 in "
+                                         r"request_count"):  # fmt: skip
+        read_locust(prefix)
+
+    # the history is a time series: damaged rows are left out and counted
+    def damage_history(data: bytes) -> bytes:
+        lines = data.split(b"\n")
+        for i, value in ((4, b"inf"), (5, b"-3")):
+            fields = lines[i].split(b",")
+            fields[17] = value  # Total Request Count
+            lines[i] = b",".join(fields)
+        return b"\n".join(lines)
+
+    clean = read_locust(RUN / "locust")[1]
+    prefix = _locust_run(tmp_path, history=damage_history)
+    with pytest.warns(PerfkitWarning, match=r"locust_stats_history\.csv: 2 damaged rows.*5, 6"):
+        stats, history = read_locust(prefix)
     _sane_numbers(stats, "stats")
     assert stats["request_count"].dtype == np.int64
+    assert len(history) == len(clean) - 2
 
 
 def test_loadtest_frames_unchanged_on_recorded_runs():

@@ -54,7 +54,9 @@ def read_locust(prefix: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     ride along in ``stats.attrs["perfkit"]``. Bytes that are not UTF-8 are read
     as U+FFFD and counted; damaged rows (a field count not the header's, a
     number not finite and >= 0, a time out of 1970..2262) are left out and
-    counted in a `PerfkitWarning` (`InputError` when they are not a minority).
+    counted in a `PerfkitWarning` (`InputError` when they are not a minority);
+    in the stats table (one row per endpoint and the total) any damaged or
+    truncated row is an `InputError`: a missing endpoint would mislead.
     """
     prefix = Path(prefix)
     stats = _locust_csv(prefix, "stats")
@@ -98,6 +100,10 @@ def _locust_csv(prefix: Path, kind: str) -> pd.DataFrame:
             f"{path}: no such file; expected the files `locust --csv {prefix.name}` writes"
         )
     header, raw, damaged = csv_rows(_decoded(path))
+    if kind == "stats" and damaged:  # one row per endpoint and a total: none may go missing
+        line = min(damaged)
+        raise InputError(f"{path}: row {line - 1} (line {line}) damaged or truncated: "
+                         f"{damaged[line]}; the summary table would miss an endpoint")  # fmt: skip
     renamed = {}
     for column in header:
         percent = _PERCENT.match(column.strip())
@@ -109,20 +115,21 @@ def _locust_csv(prefix: Path, kind: str) -> pd.DataFrame:
         raise InputError(f"{path}: expected Locust's columns (Type, Name, ...), found {header}")
     frame = raw[["_line", *renamed]].rename(columns=renamed)
     numeric = [c for c in frame.columns if c not in ("_line", "type", "name")]
-    frame = _numbers(path, frame, numeric, damaged, times=("time",))
+    frame = _numbers(path, frame, numeric, damaged, times=("time",), strict=kind == "stats")
     frame["name"] = frame["name"].astype(str)
     frame["type"] = frame["type"].astype(str) if "type" in frame else ""
     return frame.drop(columns="_line").reset_index(drop=True)
 
 
 def _numbers(path: Path, frame: pd.DataFrame, columns: list[str], damaged: dict[int, str],
-             times: tuple[str, ...] = ()) -> pd.DataFrame:  # fmt: skip
+             times: tuple[str, ...] = (), strict: bool = False) -> pd.DataFrame:  # fmt: skip
     """`frame` with `columns` as numbers (``N/A`` or nothing: NaN), its damaged rows left out.
 
     A value must be finite and >= 0; counts (`COUNTS`) whole and below 2**53;
     `times` (epoch seconds) present and before 2262. A column whose kept
     values are all whole numbers written without a dot is int64, else
     float64 (as pandas infers). Columnar: one conversion for all columns.
+    With `strict`, any damaged row is an `InputError` (a summary table).
     """
     rows = len(frame)
     text = pd.Series(frame[columns].to_numpy(dtype=object).ravel(order="F"), dtype=object)
@@ -146,7 +153,7 @@ def _numbers(path: Path, frame: pd.DataFrame, columns: list[str], damaged: dict[
     for k, (at, j) in enumerate(zip(rows_bad.tolist(), first.tolist(), strict=True)):
         got = f", got {str(frame[columns[j]].iloc[at])[:60]!r}" if k < 20 else ""
         damaged[int(lines[at])] = f"expected a number >= 0 in {columns[j]}{got}"
-    left_out(path, damaged, int((~bad).sum()), stacklevel=5)
+    left_out(path, damaged, 0 if strict else int((~bad).sum()), stacklevel=5)
     keep = ~bad
     frame = frame[keep].copy()
     for j, column in enumerate(columns):
