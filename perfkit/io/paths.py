@@ -139,3 +139,19 @@ def rotation_key(path: Path) -> tuple[str, str, int, int]:
     if len(stamp) >= 8:  # a date stamp: larger is newer
         return (base, "", 1, number)
     return (base, "", 0, -number)  # a rotation counter: larger is older
+
+
+def make_folder(folder: PathLike, label: str, holds: str) -> Path:
+    """Create `folder` (and its parents) when missing; an `InputError` starting with `label`
+    when a file is in the way ("not a folder; expected a folder for `holds`") or the folder
+    cannot be created (read-only, permissions)."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{label}: cannot create the folder {folder}: not a folder (a file is "
+                         f"in the way); expected a folder for {holds}")  # fmt: skip
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{label}: cannot create the folder {folder} "
+                         f"({exc.strerror or exc})") from None  # fmt: skip
+    return folder

@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from perfkit.errors import InputError
+from perfkit.io.paths import make_folder
 from perfkit.io.pg_stat import VIEWS, ViewMissing, to_frame
 
 FORMAT_VERSION = 2  # of the store: the manifest lists committed snapshots
@@ -76,7 +77,7 @@ def write_snapshot(frames: dict[str, pa.Table], store: Path) -> list[Path]:
     unknown = set(frames) - set(STORE_VIEWS)
     if unknown:
         raise InputError(f"{store}: unknown views {sorted(unknown)}; a store holds {STORE_VIEWS}")
-    _make_folder(store)
+    make_folder(store, str(store), "a snapshot store")
     if not frames:  # nothing read: no snapshot to commit
         return []
     with _locked(store):
@@ -126,15 +127,6 @@ def _roll_back(store: Path, name: str, paths: list[Path]) -> bool:
         return True
     _remove([*paths, store / f".{MANIFEST}.{os.getpid()}.tmp"])
     return False
-
-
-def _make_folder(store: Path) -> None:
-    if store.exists() and not store.is_dir():
-        raise InputError(f"{store}: not a folder; a snapshot store is a folder")
-    try:
-        store.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"{store}: cannot create the snapshot store ({exc.strerror})") from exc
 
 
 @contextlib.contextmanager

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from perfkit.errors import InputError
+from perfkit.io.paths import make_folder
 from perfkit.report.run import NOTEBOOKS, run_report
 
 ORDER = ("overview", "regression", "memory_leak", "capacity")
@@ -32,12 +33,7 @@ def run_demo(
     if out.resolve() == Path(folder).resolve():
         raise InputError(f"--out {out}: is the notebooks folder; the reports go elsewhere "
                          "(e.g. --out reports)")  # fmt: skip
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out}: is a file; expected a folder for the reports")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"--out {out}: cannot create it ({exc.strerror or exc})") from None
+    make_folder(out, f"--out {out}", "the reports")
     written = []
     books = notebooks(folder)
     for i, notebook in enumerate(books, 1):

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from perfkit.errors import InputError, PerfkitError
+from perfkit.io.paths import make_folder
 from perfkit.report.display import SUMMARY_MIME, finite
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -201,12 +202,7 @@ def writable_folder(folder: str | os.PathLike, label: str) -> None:
     """Create `folder` (and its parents) when missing and check a file can be created in it;
     an `InputError` starting with `label` says why not (read-only, permissions, a file on
     the way)."""
-    folder = Path(folder)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"{label}: cannot create the folder {folder} "
-                         f"({exc.strerror or exc})") from None  # fmt: skip
+    folder = make_folder(folder, label, "outputs")
     try:
         handle, probe = tempfile.mkstemp(prefix=".perfkit-probe-", dir=folder)
         os.close(handle)
