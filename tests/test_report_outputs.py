@@ -280,3 +280,18 @@ class Tags(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         self.seen.append((tag, dict(attrs)))
+
+
+def test_json_over_a_file_inside_the_run_folder_is_refused(tmp_path):
+    """`--json` naming a file of the run folder (its memory.csv) would replace the evidence:
+    refused before running, the file byte-identical; a new file there is fine to plan."""
+    run = tmp_path / "leak"
+    shutil.copytree(ROOT / "data" / "leak", run)
+    before = digest(run / "memory.csv")
+    refused(perfkit("report", "memory_leak", "-p", f"run={run}", "-o", str(tmp_path / "r.html"),
+                    "--json", str(run / "memory.csv"), timeout=60),
+            "memory.csv", "input folder")  # fmt: skip
+    assert digest(run / "memory.csv") == before
+    from perfkit.report.run import check_outputs
+
+    check_outputs({"--json": run / "summary.json"}, [run])  # a new file: no clash

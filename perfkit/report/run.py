@@ -167,12 +167,14 @@ def check_outputs(
     `outputs` maps a label (``-o``, ``--json``) to a path. Refused with an
     `InputError` naming the label and path: a path that is an existing folder,
     one equal to any of `inputs` (paths or path-like strings; symlinks and
-    relative paths resolved) or to another output, one whose folder cannot be
-    created or written (read-only, permissions). Missing parent folders are
+    relative paths resolved), an existing file other than a report (.html)
+    inside an input folder, one equal to another output, one whose folder
+    cannot be created or written (read-only, permissions). Missing parent folders are
     created. `append` outputs are opened for appending (no temporary file).
     """
     seen: dict[str, str] = {}
     sources = [_identity(Path(p)) for p in inputs if isinstance(p, str | os.PathLike) and p]
+    folders = [s for s in sources if Path(s).is_dir()]
     for label, raw in outputs.items():
         if raw is None:
             continue
@@ -180,6 +182,10 @@ def check_outputs(
         key = _identity(path)
         if key in sources:
             raise InputError(f"{label} {path}: is an input of this run; refusing to write over it")
+        inside = [s for s in folders if key.startswith(s.rstrip(os.sep) + os.sep)]
+        if inside and path.is_file() and path.suffix.lower() != ".html":  # a run's memory.csv
+            raise InputError(f"{label} {path}: is a file of the input folder {inside[0]}; "
+                             "refusing to write over it")  # fmt: skip
         if key in seen:
             raise InputError(f"{label} {path}: is also the {seen[key]} output; give each output "
                              "its own file")  # fmt: skip
