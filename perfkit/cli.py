@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import glob
 import math
+import os
 import re
 import signal
 import sys
@@ -25,10 +26,30 @@ EXIT_OK, EXIT_FOUND, EXIT_INPUT, EXIT_BUG = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
+class _StdoutFailed(Exception):
+    """Standard output cannot be written: closed by its reader (a broken pipe) or full."""
+
+
 def _say(text: object, file=None) -> None:
     """Print `text` with every control character escaped (log lines, route names, file names
     and SQL reach the terminal as text, never as escape sequences)."""
-    print(safe_text(text), file=file or sys.stdout, flush=True)
+    file = file or sys.stdout
+    try:
+        print(safe_text(text), file=file, flush=True)
+    except OSError as exc:
+        if file is not sys.stdout:
+            raise
+        raise _StdoutFailed(exc.strerror or str(exc)) from exc
+
+
+def _quiet_stdout() -> None:
+    """Point standard output at /dev/null, so that the interpreter's own flush at exit does
+    not fail again on the closed or full stream."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 class _Parser(argparse.ArgumentParser):
@@ -131,6 +152,12 @@ def main(argv: list[str] | None = None) -> int:
         return _COMMANDS[args.command](args)
     except InputError as exc:
         _say(f"perfkit: error: {exc}", sys.stderr)
+        return EXIT_INPUT
+    except _StdoutFailed as exc:
+        _quiet_stdout()
+        if isinstance(exc.__cause__, BrokenPipeError):  # `perfkit summary … | head`: enough
+            return EXIT_OK
+        _say(f"perfkit: error: cannot write to standard output ({exc})", sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt:  # Ctrl-C (or SIGTERM) outside a collector: no traceback
         _say("perfkit: interrupted; outputs already written are whole", sys.stderr)

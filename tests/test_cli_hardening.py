@@ -217,3 +217,25 @@ def test_ctrl_c_outside_a_collector_is_exit_130_without_traceback(tmp_path):
     _, err = child.communicate(timeout=60)
     assert child.returncode == 130, err
     assert "Traceback" not in err and "interrupted" in err
+
+
+def test_stdout_closed_or_full_is_not_a_bug(tmp_path):
+    """`perfkit summary … | head -1` (the reader closes the pipe) exits 0 quietly; stdout on a
+    full disk (/dev/full) is exit 2 with one line; neither is a traceback (exit 3)."""
+    import subprocess
+    import sys
+
+    log = tmp_path / "access.log"
+    log.write_text("".join(
+        f'10.0.0.1 - - [10/Oct/2024:13:55:{i % 60:02d} +0000] "GET /r{i} HTTP/1.1" 200 5 "-" '
+        f'"ua" {1000 + i}\n' for i in range(3000)))  # fmt: skip
+    command = [sys.executable, "-m", "perfkit.cli", "summary", "--by", "path", str(log)]
+    piped = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    piped.stdout.readline()
+    piped.stdout.close()  # as `head -1` does
+    err = piped.stderr.read().decode()
+    assert piped.wait(timeout=60) == 0 and "Traceback" not in err, err
+    with open("/dev/full", "w") as full:
+        run = subprocess.run(command, stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
+    assert "cannot write to standard output (No space left on device)" in run.stderr
