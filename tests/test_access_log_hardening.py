@@ -433,3 +433,35 @@ def test_negative_and_non_finite_numbers_are_rejected_on_both_paths(
         assert list(df["path"]) == ["/a", "/c"]
         (kept,) = df.attrs["perfkit"]["rejected_lines"]
         assert kept["line"] == 2
+
+
+# -- review: stdin from a regular compressed file, a newline in a file name -------------------
+
+
+def test_dash_sniffs_stdin_redirected_from_a_regular_gz_file(tmp_path):
+    gz = tmp_path / "access.log.gz"
+    gz.write_bytes(gzip.compress(RECORDED))
+    code = (
+        "import sys, warnings; warnings.simplefilter('ignore');"
+        "from perfkit import read_access_log; df = read_access_log('-', format=sys.argv[1]);"
+        "a = df.attrs['perfkit']; print(len(df), a['lines'], a['rejected'])"
+    )
+    with gz.open("rb") as stdin:
+        done = subprocess.run(
+            [sys.executable, "-c", code, FORMAT], stdin=stdin,
+            capture_output=True, timeout=120, check=False,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    account = _expected().attrs["perfkit"]
+    assert done.stdout.decode().split() == [
+        str(len(_expected())), str(account["lines"]), str(account["rejected"])
+    ]  # fmt: skip
+
+
+def test_a_file_name_with_a_newline_is_read(tmp_path, monkeypatch):
+    path = tmp_path / "two\nlines.log"
+    path.write_text(LINE.format(t=GOOD_TIME, path="/a"))
+    df = _read(path, False, monkeypatch, format="combined_us")
+    assert list(df["path"]) == ["/a"]
+    df = _read(str(path), True, monkeypatch, format="combined_us")
+    assert list(df["path"]) == ["/a"]

@@ -29,7 +29,7 @@ Paths = PathLike | IO | Iterable[PathLike | IO]
 COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz")
 STDIN = "-"  # as a path: standard input, read as a stream (gzip/bz2/xz told by magic bytes)
 STDIN_PATH = Path("/dev/stdin")
-_ROTATION = re.compile(r"^(?P<base>.*?)(?:[.-](?P<stamp>\d+))?$")
+_ROTATION = re.compile(r"^(?P<base>.*?)(?:[.-](?P<stamp>\d+))?\Z", re.DOTALL)
 _GLOB_CHARS = re.compile(r"[*?\[]")
 
 

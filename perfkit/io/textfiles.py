@@ -26,7 +26,7 @@ from typing import BinaryIO
 import numpy as np
 
 from perfkit.errors import InputError
-from perfkit.io.paths import Buffer
+from perfkit.io.paths import STDIN_PATH, Buffer
 
 BLOCK_BYTES = 8 << 20
 _SNIFF_BYTES = 8192
@@ -76,7 +76,7 @@ def open_binary(path: Path) -> BinaryIO:
 
     A pipe, FIFO or character device (``/dev/stdin``) is opened by `open_stream`.
     """
-    if not is_regular(path):
+    if path == STDIN_PATH or not is_regular(path):  # stdin: sniffed whatever its kind
         return open_stream(path)
     opener = _OPENERS.get(path.suffix.lower())
     try:
@@ -226,7 +226,7 @@ def read_blocks(path: Path | Buffer, block_bytes: int | None = None) -> Iterator
             check_text(path, path.data[:_SNIFF_BYTES])
             yield from _view_blocks(path, path.data, None, block_bytes)
         return
-    if is_regular(path) and path.suffix.lower() not in _OPENERS:
+    if path != STDIN_PATH and is_regular(path) and path.suffix.lower() not in _OPENERS:
         yield from _mapped_blocks(path, block_bytes)
         return
     line_no = 1
