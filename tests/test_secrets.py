@@ -227,6 +227,22 @@ def test_dsn_without_password(dsn):
     assert conninfo_to_dict(redact_dsn(dsn)) == conninfo_to_dict(dsn)  # nothing lost
 
 
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        "postgresql://app:Sup3rSecret/Pw@127.0.0.1/db",
+        "postgres://app:a/b@c/SECRETVAL123@127.0.0.1:5432/db?sslmode=require",
+        "postgresql://:Sup3rSecret/Pw@db/shop",
+    ],
+)
+def test_dsn_url_password_with_a_slash(dsn):
+    # libpq stops the userinfo at the first '/': 'Sup3rSecret' would be read as the port
+    shown = redact_dsn(dsn)
+    assert "Sup3rSecret" not in shown and "SECRETVAL123" not in shown and "Pw" not in shown
+    assert MASK in shown and "app" not in shown.replace("user=app", "")
+    assert dsn_has_password(dsn)
+
+
 def test_redacted_dsn_is_still_what_libpq_reads_minus_the_password():
     dsn = "postgresql://app:pw@db.example:6432/shop?sslmode=require&application_name=x"
     shown = conninfo_to_dict(redact_dsn(dsn))

@@ -320,6 +320,22 @@ _SAFE_KEYS = frozenset((
 ))  # fmt: skip
 _KV_ANY = re.compile(r"""((?:^|(?<=[\s?&]))([A-Za-z_][\w.-]*)\s*=\s*)('(?:[^'\\]|\\.)*'?|\S+)""")
 _MAYBE_SECRET = re.compile(r"(?i)passw|pwd|secret|token|://[^/\s]*@")
+# a URL DSN's userinfo runs from '://' to the LAST '@' before the query string: libpq stops at the
+# first '/' ('app:Sup3rSecret/Pw@host' would be read as host 'app', port 'Sup3rSecret')
+_DSN_URL = re.compile(r"(?i)^(\s*postgres(?:ql)?://)([^?]*)@")
+
+
+def _mask_url_password(dsn: str) -> str:
+    """A URL DSN whose userinfo holds a '/' (libpq would read its password as a port) with
+    everything after the userinfo's first ':' masked, before libpq reads it; other DSNs kept:
+    an '@' in a password spills into the host, which `_masked` shows as libpq reads it."""
+    m = _DSN_URL.match(dsn)
+    if not m or ":" not in m.group(2) or "/" not in m.group(2):
+        return dsn
+    user, password = m.group(2).split(":", 1)
+    if not password:
+        return dsn
+    return f"{m.group(1)}{user}:{MASK}@{dsn[m.end():]}"
 
 
 def redact_dsn(dsn: str) -> str:
@@ -332,6 +348,7 @@ def redact_dsn(dsn: str) -> str:
     Text libpq cannot parse is masked by pattern after any ``password``-like
     key and in URL credentials.
     """
+    dsn = _mask_url_password(dsn)
     parsed = parse_dsn(dsn)
     if parsed is None:
         return _mask_unparsed(dsn)
@@ -378,6 +395,8 @@ def _masked(dsn: str, parsed: dict[str, str]) -> dict[str, str]:
 
 def dsn_has_password(dsn: str) -> bool:
     """Whether a connection string carries a password (what ``ps`` would show): for a warning."""
+    if _mask_url_password(dsn) != dsn:
+        return True
     parsed = parse_dsn(dsn)
     if parsed is None:
         return _mask_unparsed(dsn) != dsn
