@@ -149,6 +149,8 @@ BAD_SPEEDSCOPE = {
     "float_frame.json": ([[0, 1.5]], [0.01], "frame"),
     "string_frame.json": ([[0, "1"]], [0.01], "frame"),
     "sample_not_list.json": ([0], [0.01], "sample"),
+    "nested_sample.json": ([[[1]], [0, 1]], [0.01, 0.01], "frame"),
+    "nested_sample_alone.json": ([[[1]]], [0.01], "frame"),
 }
 
 

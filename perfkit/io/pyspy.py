@@ -94,11 +94,17 @@ def _speedscope_profile(
     if (lengths < 0).any():
         at = int(np.flatnonzero(lengths < 0)[0])
         raise InputError(f"{label}: sample {at} is {str(samples[at])[:80]}, not a list of frames")
-    flat = np.array(list(itertools.chain.from_iterable(samples)))
-    if flat.size and (flat.dtype.kind != "i" or flat.min() < 0 or flat.max() >= len(names)):
+    items = list(itertools.chain.from_iterable(samples))
+    try:
+        flat = np.array(items)
+    except ValueError:  # a frame that is a list, next to whole numbers (a nested sample)
+        flat = np.array([*items, None], dtype=object)[:-1]
+    if flat.size and (
+        flat.dtype.kind != "i" or flat.ndim != 1 or flat.min() < 0 or flat.max() >= len(names)
+    ):
         bad = next(
             (i for i in itertools.chain.from_iterable(samples) if type(i) is not int or i < 0),
-            flat.max() if flat.dtype.kind == "i" else "?",
+            flat.max() if flat.dtype.kind == "i" and flat.ndim == 1 else "?",
         )
         raise InputError(
             f"{path}: a sample refers to a frame the file does not define ({str(bad)[:40]!r} "
