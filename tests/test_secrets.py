@@ -65,7 +65,6 @@ SQL_INNOCENT = [
     "select 1 -- reset the password 'tomorrow'",
     "select /* password 'x' */ 1",
     'select "password" from t where "token" = $1',
-    "select 'password' as label",
     "alter role r password null",
     "SELECT $1::text AS secret_santa FROM gifts WHERE year = $2",
     "create table t (password text, api_key text default '')",
@@ -85,6 +84,32 @@ def test_sql_password_literals_are_masked(text, secret):
 def test_sql_without_secrets_is_unchanged(text):
     assert redact_sql_text(text) == text
     assert redact_sql(pa.array([text])).to_pylist() == [text]
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("DO $$BEGIN EXECUTE format('ALTER ROLE %I PASSWORD %L', 'app', 'SECRETVAL123'); END$$",
+         "DO $$BEGIN EXECUTE format('REDACTED', 'REDACTED', 'REDACTED'); END$$"),
+        ("select 'ALTER ROLE app PASSWORD ' || quote_literal('SECRETVAL123')",
+         "select 'REDACTED' || quote_literal('REDACTED')"),
+        ("COMMENT ON ROLE app IS 'old password was SECRETVAL123'",
+         "COMMENT ON ROLE app IS 'REDACTED'"),
+        ("INSERT INTO users(name, password) VALUES ('bob','SECRETVAL123')",
+         "INSERT INTO users(name, password) VALUES ('REDACTED','REDACTED')"),
+        ("select 'my secret is SECRETVAL123' as x", "select 'REDACTED' as x"),
+        # a literal naming a password is masked whole: it may be the secret itself
+        ("select 'password' as label", "select 'REDACTED' as label"),
+        # a new statement starts afresh; literals before the word stay
+        ("insert into t (password) values ('SECRETVAL123'); select 'a'",
+         "insert into t (password) values ('REDACTED'); select 'a'"),
+        ("select * from t where name = 'x' and password_hash = $1",
+         "select * from t where name = 'x' and password_hash = $1"),
+    ],
+)  # fmt: skip
+def test_sql_literals_after_the_word_password_are_masked(text, shown):
+    assert redact_sql_text(text) == shown
+    assert redact_sql(pa.array([text])).to_pylist() == [shown]
 
 
 def test_sql_masks_exactly_the_literal():

@@ -159,6 +159,7 @@ _SQL_TOKEN = re.compile(
     |(?P<other>.)""",
     re.VERBOSE | re.DOTALL,
 )
+_SQL_SECRET_TEXT = re.compile(r"(?i)passw(?:or)?d|secret")
 _COMMENT_MARK = re.compile(r"/\*|\*/")
 _E_BODY = re.compile(r"(?:[^'\\]|\\.|'')*", re.DOTALL)
 _S_BODY = re.compile(r"(?:[^']|'')*")
@@ -210,6 +211,10 @@ def redact_sql_text(text: str, _depth: int = 0) -> str:
     out: list[str] = []
     pos, n = 0, len(text)
     armed = False  # a sensitive word was seen: the next literal(s) are secrets
+    # 'password' was seen in this statement (a word, part of a name, inside a literal): every later
+    # non-empty literal is masked (`format('... PASSWORD %L', 'app', 'x')`, `VALUES ('bob', 'x')`)
+    seen = False
+    last: tuple[str, str] = ("", "")  # the two tokens before this one: VALID UNTIL '...' is kept
     while pos < n:
         m = _SQL_TOKEN.match(text, pos)
         kind, token = m.lastgroup, m.group()
@@ -224,10 +229,16 @@ def redact_sql_text(text: str, _depth: int = 0) -> str:
             continue
         if kind in ("estr", "str", "dollar"):
             end, body, closed = _literal(text, m)
-            if armed:
+            if armed or (seen and body and last != ("valid", "until")):
                 out.append(f"'{MASK}'")
             else:
-                out.append(_redact_literal(text[pos:end], kind, m.group(), body, closed, _depth))
+                literal = text[pos:end]
+                shown = _redact_literal(literal, kind, m.group(), body, closed, _depth)
+                # a literal naming a secret is one whole, unless a DSN password was cut out of it
+                out.append(f"'{MASK}'" if shown == literal and _SQL_SECRET_TEXT.search(body)
+                           else shown)  # fmt: skip
+            seen = seen or "password" in body.lower()
+            last = (last[1], "'")
             pos = end
             continue  # armed stays: 'a'\n'b' continues one literal; the next word disarms
         if kind == "word" and token.lower() == "to" and armed:
@@ -240,6 +251,10 @@ def redact_sql_text(text: str, _depth: int = 0) -> str:
             continue
         name = token.strip('"').lower() if kind in ("word", "ident") else ""
         armed = bool(name) and any(part in name for part in _SQL_KEY_PARTS)
+        if token == ";":
+            seen = False  # a new statement
+        seen = seen or "password" in name
+        last = (last[1], name or token)
         out.append(token)
         pos = m.end()
     return "".join(out)
