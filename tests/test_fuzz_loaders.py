@@ -281,3 +281,25 @@ def test_wrk_numbers_out_of_range(tmp_path):
         path = _copy_with(tmp_path, source, name, lambda data, a=old, b=new: data.replace(a, b))
         with pytest.raises(InputError, match=name.replace(".", r"\.")):
             read_wrk(path)
+
+
+# --- review: a byte order mark (Excel) ----------------------------------------------------------
+
+
+def test_locust_csvs_with_a_byte_order_mark(tmp_path):
+    for kind in ("stats", "stats_history", "failures"):
+        source = RUN / f"locust_{kind}.csv"
+        (tmp_path / source.name).write_bytes(b"\xef\xbb\xbf" + source.read_bytes())
+    stats, history = read_locust(tmp_path / "locust")
+    plain_stats, plain_history = read_locust(RUN / "locust")
+    pd.testing.assert_frame_equal(stats, plain_stats)
+    pd.testing.assert_frame_equal(history, plain_history)
+
+
+def test_memory_csv_with_a_byte_order_mark(tmp_path):
+    path = tmp_path / "memory.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + (RUN / "memory.csv").read_bytes())
+    pd.testing.assert_frame_equal(
+        read_memory(path).drop(columns="source"),
+        read_memory(RUN / "memory.csv").drop(columns="source"),
+    )

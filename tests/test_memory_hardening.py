@@ -175,3 +175,14 @@ def test_mprof_and_prometheus_values_out_of_range(tmp_path):
     prom_far.write_text("process_resident_memory_bytes 1000 99999999999999999\n")
     with pytest.raises(InputError, match=r"far\.prom:1"):
         read_memory(prom_far)
+
+
+def test_a_duplicated_column_is_an_input_error(tmp_path):
+    lines = RECORDED.read_text().splitlines()
+    path = tmp_path / "memory.csv"
+    path.write_text("\n".join(line + (",pid" if n == 0 else ",1") for n, line in
+                              enumerate(lines)) + "\n")  # fmt: skip
+    with pytest.raises(InputError) as caught:
+        read_memory(path)
+    message = str(caught.value)
+    assert str(path) in message and "'pid'" in message and "twice" in message

@@ -77,6 +77,7 @@ def _decoded(path: Path) -> str:
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    data = data.removeprefix(b"\xef\xbb\xbf")  # the byte order mark Excel writes
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -261,9 +262,9 @@ def _one_text(source) -> tuple[Path, str]:
         raise InputError(f"expected one file, got {len(items)}")
     item = items[0]
     if isinstance(item, Buffer):
-        return Path(item.name), item.data.decode("utf-8", errors="replace")
+        return Path(item.name), item.data.decode("utf-8", errors="replace").removeprefix("\ufeff")
     with open_binary(item) as handle:
-        return item, handle.read().decode("utf-8", errors="replace")
+        return item, handle.read().decode("utf-8", errors="replace").removeprefix("\ufeff")
 
 
 def read_ab(source) -> pd.DataFrame:

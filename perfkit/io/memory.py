@@ -74,11 +74,11 @@ def _read_one(item: Path | Buffer) -> pd.DataFrame:
 
 def _text(item: Path | Buffer) -> str:
     if isinstance(item, Buffer):
-        return item.data.decode("utf-8", errors="replace")
+        return item.data.decode("utf-8", errors="replace").removeprefix("\ufeff")
     from perfkit.io.textfiles import open_binary
 
-    with open_binary(item) as handle:
-        return handle.read().decode("utf-8", errors="replace")
+    with open_binary(item) as handle:  # a leading byte order mark (Excel) is dropped
+        return handle.read().decode("utf-8", errors="replace").removeprefix("\ufeff")
 
 
 def _csv(item, text: str) -> pd.DataFrame:
@@ -93,6 +93,11 @@ def _csv(item, text: str) -> pd.DataFrame:
                       "mid-write?)", PerfkitWarning, stacklevel=4)  # fmt: skip
         text = text[: text.rfind("\n") + 1]
     header, raw, damaged = csv_rows(text)
+    seen: set[str] = set()
+    twice = [c for c in header if c.lower() in seen or seen.add(c.lower())]
+    if twice:
+        raise InputError(f"{item}: the header names column {twice[0]!r} twice; expected each "
+                         "column once")  # fmt: skip
     columns = {c.lower(): c for c in header}
     memory = next((c for c in columns if re.fullmatch(r"rss_(bytes|kib|kb|mib|mb|gib)", c)), None)
     if memory is None or "time" not in columns:
