@@ -186,3 +186,16 @@ def test_a_duplicated_column_is_an_input_error(tmp_path):
         read_memory(path)
     message = str(caught.value)
     assert str(path) in message and "'pid'" in message and "twice" in message
+
+
+def test_collector_refusing_an_access_log_does_not_quote_its_secrets(sleeper, tmp_path):
+    out = tmp_path / "victim.log"
+    out.write_text('10.0.0.1 - - [10/Oct/2024:13:55:36 +0000] "GET /a?token=SECRET HTTP/1.1" '
+                   '200 10\n')  # fmt: skip
+    with pytest.raises(InputError, match=r"victim\.log") as caught:
+        _collect(sleeper.pid, out, 2)
+    assert "SECRET" not in str(caught.value)
+    out.write_text("token=SECRET,Authorization: Bearer SECRET2\n")
+    with pytest.raises(InputError, match=r"victim\.log") as caught:
+        _collect(sleeper.pid, out, 2)
+    assert "SECRET" not in str(caught.value)

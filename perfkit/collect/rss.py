@@ -85,8 +85,12 @@ def _appendable(out: Path) -> tuple[bool, bool]:
         raise InputError(f"{out}: cannot be read to append to ({exc.strerror or exc})") from exc
     header = first.rstrip(b"\r\n").decode("utf-8", errors="replace")
     if header != ",".join(FIELDS):
+        from perfkit.io.redact import redact_text  # the file may be a log with secrets in it
+
+        redacted = redact_text(header)
+        shown = redacted[:40] + ("..." if len(redacted) > 40 else "")
         raise InputError(
-            f"{out}: its header is {header[:120]!r}, not this collector's "
+            f"{out}: its first line starts {shown!r}, not this collector's header "
             f"{','.join(FIELDS)!r}; rows would not match its columns: write to a new file"
         )
     return False, not ends_whole
