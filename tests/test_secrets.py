@@ -401,6 +401,22 @@ def test_gunicorn_headers_and_semicolon_queries(gunicorn_log):
     ]
 
 
+def test_path_parameters_and_absolute_targets_are_redacted(gunicorn_log):
+    import perfkit
+
+    writer = gunicorn_log()
+    writer.request(path="/app;jsessionid=SECRETVAL123", query="a=1")
+    writer.request(path="/app;v=2/x;token=SECRETVAL456/y")
+    writer.request(path="http://u:SECRETVAL789@host/api/x")
+    writer.close()
+    frame = perfkit.read_access_log(writer.path)
+    _no_secret(frame, "SECRETVAL123", "SECRETVAL456", "SECRETVAL789")
+    assert frame["path"].tolist() == [
+        "/app;jsessionid=REDACTED", "/app;v=2/x;token=REDACTED/y", "http://u:REDACTED@host/api/x"
+    ]  # fmt: skip
+    assert frame["query"].tolist()[0] == "a=1"
+
+
 def test_apache_and_nginx_captured_headers_and_cookies(tmp_path):
     import perfkit
 
@@ -491,7 +507,8 @@ def test_redact_text(text, expected):
      ("env_http_authorization", True), ("x_csrf_token", True), ("arg_token", True),
      ("x_api_key_2", True), ("proxy_authorization", True), ("request_body", True),
      ("x_forwarded_for", False), ("user_agent", False), ("host", False), ("arg_page", False),
-     ("x_request_id", False), ("response_content_type", False), ("env_unique_id", False)],
+     ("x_request_id", False), ("response_content_type", False), ("env_unique_id", False),
+     ("upstream_cookie_sid", True), ("upstream_addr", False), ("upstream_status", False)],
 )  # fmt: skip
 def test_sensitive_columns(name, sensitive):
     from perfkit.io.access_log import COLUMNS

@@ -31,7 +31,13 @@ from perfkit.io.logformat.jsonl import extract_json
 from perfkit.io.logformat.parse import extract, lines_array, tokenize
 from perfkit.io.logformat.spec import diagnose_many
 from perfkit.io.paths import Buffer, Paths, expand_paths
-from perfkit.io.redact import is_sensitive_column, redact_query, redact_text, redact_urls
+from perfkit.io.redact import (
+    is_sensitive_column,
+    redact_path,
+    redact_query,
+    redact_text,
+    redact_urls,
+)
 from perfkit.io.routes import OTHER, cap_routes, merge_route_info, route_labels, rules_from
 from perfkit.io.textfiles import Block, TruncatedInput, read_blocks
 
@@ -270,6 +276,8 @@ def _finish(table: pa.Table, rules) -> tuple[pa.Table, dict[str, Any]]:
     for name in COLUMNS:
         if name not in table.column_names and name not in ("time", "route"):
             table = table.append_column(name, pa.nulls(n, _ARROW_TYPES.get(name, pa.string())))
+    i = table.schema.get_field_index("path")  # before routes are derived from it
+    table = table.set_column(i, "path", redact_path(table.column(i).combine_chunks()))
     labels, info = route_labels(table.column("path").combine_chunks(), rules)
     table = table.append_column("route", labels)
     for name, redact in (("query", redact_query), ("referrer", redact_urls)):

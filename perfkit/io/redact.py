@@ -51,7 +51,9 @@ _PY_PAIR = re.compile(
 # an HTTP credential (RFC 7235 token68): a word like 'basic plan' is not one
 _PY_SCHEME = re.compile(r"\b(Bearer|Basic|bearer|BEARER|BASIC)(\s+)[A-Za-z0-9._~+/=-]{8,}")
 # column names: where a header or variable came from is a prefix; cookies are secrets whole
-_COLUMN_PREFIXES = ("response_", "sent_http_", "upstream_http_", "env_", "note_", "http_")
+_COLUMN_PREFIXES = (
+    "response_", "sent_http_", "upstream_http_", "upstream_", "env_", "note_", "http_"
+)  # fmt: skip
 _SECRET_COLUMNS = (*SENSITIVE_HEADERS, "request_body", "remote_passwd")
 
 
@@ -65,6 +67,21 @@ def redact_urls(values: pa.Array) -> pa.Array:
 
     def mask(v: pa.Array) -> pa.Array:
         v = pc.replace_substring_regex(v, _URL, rf"\1{MASK}")
+        return pc.replace_substring_regex(v, _USERINFO, rf"\1{MASK}@")
+
+    return _on_distinct(values, mask)
+
+
+# a path parameter (`/app;jsessionid=x/b`): its value ends at the next '/', ';', '?' or '#'
+_PATH_PARAM = rf"(?i)(;(?:{_KEY})=)[^/;?#&\s\"]+"
+
+
+def redact_path(values: pa.Array) -> pa.Array:
+    """Request paths with sensitive ``;key=value`` path parameters and the password of an
+    absolute target (``http://u:pw@host/x``) masked."""
+
+    def mask(v: pa.Array) -> pa.Array:
+        v = pc.replace_substring_regex(v, _PATH_PARAM, rf"\1{MASK}")
         return pc.replace_substring_regex(v, _USERINFO, rf"\1{MASK}@")
 
     return _on_distinct(values, mask)
