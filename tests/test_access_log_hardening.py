@@ -49,6 +49,10 @@ OUT_OF_RANGE = {
     "31 February": ("31/Feb/2024:13:55:36 +0000", "valid date"),
     "29 February 2023": ("29/Feb/2023:13:55:36 +0000", "valid date"),
     "hour 25": ("10/Oct/2024:25:55:36 +0000", "valid date"),
+    "offset +2500": ("10/Oct/2024:13:55:36 +2500", "UTC offset"),
+    "offset -9999": ("10/Oct/2024:13:55:36 -9999", "UTC offset"),
+    "offset +1401": ("10/Oct/2024:13:55:36 +1401", "UTC offset"),
+    "offset minutes 60": ("10/Oct/2024:13:55:36 +0160", "UTC offset"),
 }
 
 
@@ -465,3 +469,18 @@ def test_a_file_name_with_a_newline_is_read(tmp_path, monkeypatch):
     assert list(df["path"]) == ["/a"]
     df = _read(str(path), True, monkeypatch, format="combined_us")
     assert list(df["path"]) == ["/a"]
+
+
+def test_clf_offsets_at_the_edges_are_kept(tmp_path, monkeypatch):
+    path = tmp_path / "access.log"
+    path.write_text(
+        LINE.format(t="10/Oct/2024:13:55:36 +1400", path="/a")
+        + LINE.format(t="10/Oct/2024:13:55:36 -1400", path="/b")
+        + LINE.format(t="10/Oct/2024:13:55:36 +0559", path="/c")
+    )
+    fast = _read(path, False, monkeypatch, format="combined_us")
+    exact = _read(path, True, monkeypatch, format="combined_us")
+    pd.testing.assert_frame_equal(fast, exact)
+    assert fast["time"].dt.tz_convert("UTC").astype(str).tolist() == [
+        "2024-10-09 23:55:36+00:00", "2024-10-11 03:55:36+00:00", "2024-10-10 07:56:36+00:00"
+    ]  # fmt: skip

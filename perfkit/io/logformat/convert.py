@@ -163,7 +163,13 @@ def _clf_halves(local, offset, name: str, rejects: Rejects) -> tuple[pa.Array, s
     written = pc.strftime(parsed, format=CLF_LOCAL)
     same = pc.equal(pc.utf8_lower(written), pc.utf8_lower(local.dictionary))
     parsed = pc.if_else(pc.fill_null(same, False), parsed, pa.scalar(None, parsed.type))
-    seconds = [_offset_s(t) if _OFFSET.match(t) else None for t in offset.dictionary.to_pylist()]
+    texts = offset.dictionary.to_pylist()
+    seconds = [_offset_s(t) if t is not None and _OFFSET.match(t) else None for t in texts]
+    impossible = [t is not None and _OFFSET.match(t) is not None and not _possible(t)
+                  for t in texts]  # fmt: skip
+    rejects.add(pc.take(pa.array(impossible, pa.bool_()), offset.indices),
+                f"{name}: {BAD_OFFSET}")  # fmt: skip
+    seconds = [None if bad else s for s, bad in zip(seconds, impossible, strict=True)]
     local_s = pc.take(parsed.cast(pa.int64()), local.indices)
     offset_s = pc.take(pa.array(seconds, pa.int64()), offset.indices)
     utc_s = _in_range(pc.subtract(local_s, offset_s), name, rejects)
@@ -209,6 +215,17 @@ def _utc_ns(times: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     keep = ns != _NAT
     ns[keep] = ns[keep] * (10**9 // per_s)
     return ns, outside
+
+
+BAD_OFFSET = "UTC offset out of range (expected -14:00 to +14:00, minutes below 60)"
+
+
+def _possible(text: str) -> bool:
+    """Whether a '+hhmm' (or '+hh:mm') UTC offset is one a clock can have: at most 14 hours
+    away from UTC, with minutes below 60."""
+    digits = text.replace(":", "")[1:]
+    hours, minutes = int(digits[:2]), int(digits[2:4])
+    return minutes < 60 and hours * 60 + minutes <= 14 * 60
 
 
 def _offset_s(text: str) -> int:
