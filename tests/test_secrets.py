@@ -488,6 +488,16 @@ def test_rejected_lines_keep_no_credentials(tmp_path, gunicorn_log):
             "postgresql://:pw@db/x and https://u:p@ss@h/",
             "postgresql://:REDACTED@db/x and https://u:REDACTED@h/",
         ),
+        # compact JSON: an object value is not one bare value swallowing its first member
+        ('{"path":"/a","headers":{"x-api-key":"SECRETVAL123"}}',
+         '{"path":"/a","headers":{"x-api-key":"REDACTED"}}'),
+        ('{"headers":{"authorization":"Token SECRETVAL123"}}',
+         '{"headers":{"authorization":"REDACTED"}}'),
+        ('{"a":[{"token":"SECRETVAL123"}]}', '{"a":[{"token":"REDACTED"}]}'),
+        ("Authorization: Negotiate SECRETVAL123", "Authorization: Negotiate REDACTED"),
+        ("Proxy-Authorization: NTLM SECRETVAL123, x", "Proxy-Authorization: NTLM REDACTED, x"),
+        ("Cookie: a=1; sid=SECRETVAL123", "Cookie: REDACTED"),
+        ("Set-Cookie: sid=SECRETVAL123; Path=/\nnext", "Set-Cookie: REDACTED\nnext"),
         # nothing sensitive: unchanged
         ('{"user_agent": "curl/8", "status": 200, "path": "/token/info"}', None),
         ('1.2.3.4 - - [01/Jan/2024:00:00:00 +0000] "GET /a HTTP/1.1" 200 5 "-" "Mozilla"', None),

@@ -43,7 +43,17 @@ _PY_URL = re.compile(r"""([?&;#])([^=&#;\s"]{1,200})=([^&#;\s"]+)""")
 _PY_USERINFO = re.compile(_USERINFO)
 _SENSITIVE_NAME = re.compile(rf"(?i){'|'.join(SENSITIVE_PARTS)}")
 # JSON members ("token": "x", "password": 123) and key: value / key=value pairs, keys bounded
-_PY_JSON_MEMBER = re.compile(r"""("([^"\\]{1,100})"\s*:\s*)("(?:[^"\\]|\\.)*"?|[^\s,}\]]+)""")
+# a bare value never starts an object or array: `"headers":{"x-api-key":"x"}` is two members
+_PY_JSON_MEMBER = re.compile(
+    r"""("([^"\\]{1,100})"\s*:\s*)("(?:[^"\\]|\\.)*"?|[^\s,{}\[\]"][^\s,}\]]*)"""
+)
+# `Authorization: <any scheme> <credentials>` (Negotiate, NTLM...): the scheme is kept
+_PY_AUTH = re.compile(
+    r"""(?i)((?<![\w.-])(?:proxy[-_])?authorization\s*:\s*)([A-Za-z][\w.+-]{0,40})(\s+)"""
+    r"""(?!REDACTED\b)[^\s,;"']+"""
+)
+# `Cookie: a=1; sid=x`: a cookie header is a secret whole, to the end of the line or quote
+_PY_COOKIE = re.compile(r"""(?i)((?<![\w.-])(?:set-)?cookie\s*:\s*)(?!REDACTED\b)[^\s"][^\r\n"]*""")
 _PY_PAIR = re.compile(
     r"""(?i)(?<![\w.-])([\w.-]{1,100})(\s*[:=]\s*)"""
     r"""((?:bearer|basic|token|digest)\s+[^\s,;&"']+|"[^"]*"?|'[^']*'?|[^\s,;&"'}]+)"""
@@ -98,6 +108,8 @@ def redact_text(text: str) -> str:
     text = _PY_URL.sub(_mask_url_value, text)
     text = _PY_USERINFO.sub(lambda m: m.group(1) + MASK + "@", text)
     text = _PY_JSON_MEMBER.sub(_mask_member, text)
+    text = _PY_AUTH.sub(lambda m: m.group(1) + m.group(2) + m.group(3) + MASK, text)
+    text = _PY_COOKIE.sub(lambda m: m.group(1) + MASK, text)
     text = _PY_PAIR.sub(_mask_pair, text)
     return _PY_SCHEME.sub(lambda m: m.group(1) + m.group(2) + MASK, text)
 
@@ -127,6 +139,8 @@ def _mask_member(m: re.Match) -> str:
 
 def _mask_pair(m: re.Match) -> str:
     if not _sensitive_key(m.group(1)) or m.group(3).endswith(MASK) or m.group(3) == f'"{MASK}"':
+        return m.group()
+    if re.match(rf"\s+{MASK}\b", m.string[m.end() :]):  # `Authorization: Negotiate REDACTED`
         return m.group()
     value = m.group(3)
     scheme = re.match(r"(?i)(bearer|basic|token|digest)\s+", value)
