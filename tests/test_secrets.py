@@ -268,6 +268,14 @@ def test_dsn_url_password_with_a_slash(dsn):
     assert dsn_has_password(dsn)
 
 
+def test_libpq_message_about_a_url_password_with_a_slash_is_scrubbed():
+    from perfkit.io.redact import scrub_dsn_secrets
+
+    dsn = "postgresql://app:Sup3rSecret/Pw@127.0.0.1/db"
+    message = 'invalid integer value "Sup3rSecret" for connection option "port"'
+    assert "Sup3rSecret" not in scrub_dsn_secrets(message, dsn)
+
+
 def test_redacted_dsn_is_still_what_libpq_reads_minus_the_password():
     dsn = "postgresql://app:pw@db.example:6432/shop?sslmode=require&application_name=x"
     shown = conninfo_to_dict(redact_dsn(dsn))

@@ -408,7 +408,14 @@ def redact_dsn(dsn: str) -> str:
 def scrub_dsn_secrets(text: str, dsn: str) -> str:
     """`text` (e.g. libpq's error message about `dsn`) with `dsn`'s secrets masked wherever
     they appear: its passwords (3 characters or more) and the values a password's unencoded
-    ``@`` spilled into (``could not translate host name "ss@host"``)."""
+    ``@`` spilled into (``could not translate host name "ss@host"``), and the pieces of a URL
+    password holding a ``/`` that libpq read as a port or database (``invalid port "Sup3r"``)."""
+    m = _DSN_URL.match(dsn)
+    if m and _mask_url_password(dsn) != dsn:
+        password = m.group(2).split(":", 1)[1]
+        for piece in sorted({password, *re.split(r"[/@:]", password)}, key=len, reverse=True):
+            if len(piece) >= 3:
+                text = text.replace(piece, MASK)
     parsed = parse_dsn(dsn)
     if parsed is None:  # not libpq's: mask what looks like a credential
         return mask_credentials(text.replace(dsn, _mask_unparsed(dsn)) if dsn else text)
