@@ -117,6 +117,9 @@ JSON_CASES = {
     "ISO year 1000": ({"time": "1000-10-10T13:55:36+02:00"}, "out of range"),
     "ISO naive year 9999": ({"time": "9999-10-10T13:55:36"}, "out of range"),
     "ISO 31 February": ({"time": "2024-02-31T13:55:36Z"}, "valid ISO 8601"),
+    "ISO offset +20:00": ({"time": "2024-10-10T13:55:36+20:00"}, "UTC offset"),
+    "ISO offset -1401": ({"time": "2024-10-10T13:55:36-1401"}, "UTC offset"),
+    "ISO offset +01:60": ({"time": "2024-10-10T13:55:36+01:60"}, "UTC offset"),
     "bytes 2^63+5 (a float)": ({"bytes": 2**63 + 5}, "bytes"),
     "bytes 1e300": ({"bytes": 1e300}, "bytes"),
     "status 2^53+1": ({"status": 2**53 + 1}, "status"),
@@ -484,3 +487,23 @@ def test_clf_offsets_at_the_edges_are_kept(tmp_path, monkeypatch):
     assert fast["time"].dt.tz_convert("UTC").astype(str).tolist() == [
         "2024-10-09 23:55:36+00:00", "2024-10-11 03:55:36+00:00", "2024-10-10 07:56:36+00:00"
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize("exact", [False, True], ids=["fast", "exact"])
+def test_nginx_iso_times_with_impossible_offsets_are_rejected(tmp_path, monkeypatch, exact):
+    fmt = '$remote_addr [$time_iso8601] "$request" $status $body_bytes_sent $request_time'
+    path = tmp_path / "access.log"
+    path.write_text("".join(
+        f'10.0.0.1 [{t}] "GET /{n} HTTP/1.1" 200 1 0.001\n' for n, t in enumerate([
+            "2024-10-10T13:55:36+14:00", "2024-10-10T13:55:36+20:00",
+            "2024-10-10T13:55:36-14:30", "2024-10-10T13:55:36+00:00",
+        ])
+    ))  # fmt: skip
+    df = _read(path, exact, monkeypatch, format=fmt)
+    account = df.attrs["perfkit"]
+    assert list(df["path"]) == ["/0", "/3"]
+    assert df["time"].dt.tz_convert("UTC").astype(str).tolist() == [
+        "2024-10-09 23:55:36+00:00", "2024-10-10 13:55:36+00:00"
+    ]  # fmt: skip
+    assert [r["line"] for r in account["rejected_lines"]] == [2, 3]
+    assert all("UTC offset" in r["reason"] for r in account["rejected_lines"])

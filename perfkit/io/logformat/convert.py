@@ -127,6 +127,12 @@ def _time(raw, by_kind, tz, rejects) -> tuple[pa.Array, set[int]]:
         name = by_kind["time_iso"]
         values = _dictionary(raw[name])
         stamps_u, outside_u, offsets = _iso(values.dictionary, tz)
+        impossible = [t is not None and not _possible_iso(t) for t in values.dictionary.to_pylist()]
+        rejects.add(pc.take(pa.array(impossible, pa.bool_()), values.indices),
+                    f"{name}: {BAD_OFFSET}")  # fmt: skip
+        stamps_u = pc.if_else(pa.array(impossible, pa.bool_()), pa.scalar(None, stamps_u.type),
+                              stamps_u)  # fmt: skip
+        offsets = {o for o in offsets if abs(o) <= 14 * 3600}
         rejects.add(pc.take(pa.array(outside_u), values.indices), f"{name}: {OUT_OF_RANGE}")
         stamps = pc.take(stamps_u, values.indices)
         rejects.add(
@@ -226,6 +232,15 @@ def _possible(text: str) -> bool:
     digits = text.replace(":", "")[1:]
     hours, minutes = int(digits[:2]), int(digits[2:4])
     return minutes < 60 and hours * 60 + minutes <= 14 * 60
+
+
+_ISO_OFFSET = re.compile(r"[+-]\d{2}:?\d{2}$")
+
+
+def _possible_iso(text: str) -> bool:
+    """Whether an ISO 8601 time carries no offset, 'Z', or a possible one (see `_possible`)."""
+    found = _ISO_OFFSET.search(text)
+    return found is None or _possible(found[0])
 
 
 def _offset_s(text: str) -> int:

@@ -106,10 +106,17 @@ def parse_json_lines(lines: pa.Array, rows: np.ndarray, lo: int, hi: int):
         return [], []
     text = _join(lines, rows[lo:hi])
     try:
-        table = pj.read_json(
-            pa.BufferReader(text),
-            read_options=pj.ReadOptions(block_size=max(len(text), 1 << 16) + 1),
-        )
+        read_options = pj.ReadOptions(block_size=max(len(text), 1 << 16) + 1)
+        table = pj.read_json(pa.BufferReader(text), read_options=read_options)
+        stamps = [f.name for f in table.schema if pa.types.is_timestamp(f.type)]
+        if stamps:  # Arrow read ISO times itself, dropping their UTC offsets: keep the text
+            table = pj.read_json(
+                pa.BufferReader(text), read_options=read_options,
+                parse_options=pj.ParseOptions(
+                    explicit_schema=pa.schema([(name, pa.string()) for name in stamps]),
+                    unexpected_field_behavior="infer",
+                ),
+            )  # fmt: skip
         if table.num_rows == hi - lo:
             return [(table, rows[lo:hi])], []
         error = f"read {table.num_rows} objects from {hi - lo} lines"
