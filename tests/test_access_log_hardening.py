@@ -75,19 +75,29 @@ def test_clf_times_out_of_range_are_rejected_and_counted(tmp_path, monkeypatch, 
     assert reason in kept["reason"] and kept["reason"].startswith("time")
 
 
-def test_clf_times_at_the_edges_of_the_range_are_kept(tmp_path, monkeypatch):
+EDGES = {  # (CLF times kept, their UTC readings)
+    "range": (("22/Sep/1677:00:00:00 +0000", "10/Apr/2262:00:00:00 +0000",
+               "29/Feb/2024:00:00:00 +0100"),
+              ("1677-09-22 00:00:00+00:00", "2262-04-10 00:00:00+00:00",
+               "2024-02-28 23:00:00+00:00")),
+    "offsets": (("10/Oct/2024:13:55:36 +1400", "10/Oct/2024:13:55:36 -1400",
+                 "10/Oct/2024:13:55:36 +0559"),
+                ("2024-10-09 23:55:36+00:00", "2024-10-11 03:55:36+00:00",
+                 "2024-10-10 07:56:36+00:00")),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("edge", sorted(EDGES))
+def test_clf_times_at_the_edges_are_kept(tmp_path, monkeypatch, edge):
+    """The oldest and newest times pandas holds, 29 Feb of a leap year, offsets of ±14:00."""
+    times, utc = EDGES[edge]
     path = tmp_path / "access.log"
-    path.write_text(
-        LINE.format(t="22/Sep/1677:00:00:00 +0000", path="/a")
-        + LINE.format(t="10/Apr/2262:00:00:00 +0000", path="/b")
-        + LINE.format(t="29/Feb/2024:00:00:00 +0100", path="/c")
-    )
+    path.write_text("".join(LINE.format(t=t, path=p) for t, p in zip(times, ["/a", "/b", "/c"],
+                                                                       strict=True)))
     fast = _read(path, False, monkeypatch, format="combined_us")
     exact = _read(path, True, monkeypatch, format="combined_us")
     pd.testing.assert_frame_equal(fast, exact)
-    assert fast["time"].dt.tz_convert("UTC").astype(str).tolist() == [
-        "1677-09-22 00:00:00+00:00", "2262-04-10 00:00:00+00:00", "2024-02-28 23:00:00+00:00"
-    ]  # fmt: skip
+    assert fast["time"].dt.tz_convert("UTC").astype(str).tolist() == list(utc)
 
 
 def test_fast_and_exact_paths_agree_on_bad_times(tmp_path, monkeypatch):
@@ -472,21 +482,6 @@ def test_a_file_name_with_a_newline_is_read(tmp_path, monkeypatch):
     assert list(df["path"]) == ["/a"]
     df = _read(str(path), True, monkeypatch, format="combined_us")
     assert list(df["path"]) == ["/a"]
-
-
-def test_clf_offsets_at_the_edges_are_kept(tmp_path, monkeypatch):
-    path = tmp_path / "access.log"
-    path.write_text(
-        LINE.format(t="10/Oct/2024:13:55:36 +1400", path="/a")
-        + LINE.format(t="10/Oct/2024:13:55:36 -1400", path="/b")
-        + LINE.format(t="10/Oct/2024:13:55:36 +0559", path="/c")
-    )
-    fast = _read(path, False, monkeypatch, format="combined_us")
-    exact = _read(path, True, monkeypatch, format="combined_us")
-    pd.testing.assert_frame_equal(fast, exact)
-    assert fast["time"].dt.tz_convert("UTC").astype(str).tolist() == [
-        "2024-10-09 23:55:36+00:00", "2024-10-11 03:55:36+00:00", "2024-10-10 07:56:36+00:00"
-    ]  # fmt: skip
 
 
 @pytest.mark.parametrize("exact", [False, True], ids=["fast", "exact"])
