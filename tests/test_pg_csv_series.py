@@ -3,6 +3,7 @@ several views side by side, told apart by their columns, against PostgreSQL's ow
 
 from __future__ import annotations
 
+import csv
 import gzip
 import os
 import shutil
@@ -135,8 +136,13 @@ def test_a_view_the_exports_lack_names_the_views_there(series):
 def test_exports_without_a_time_take_it_from_their_names(series, tmp_path):
     folder, _, _ = series
     for k, stamp in enumerate(("20240101T120000Z", "20240101T120500Z")):
-        frame = pd.read_csv(folder / f"t{k}.csv").drop(columns="snapshot_time")
-        frame.to_csv(tmp_path / f"tables-{stamp}.csv", index=False)
+        # drop the column from psql's own text (pandas would rewrite a counter holding a NULL
+        # as 0.0, which no psql export holds)
+        with open(folder / f"t{k}.csv", newline="") as src:
+            rows = list(csv.reader(src))
+        drop = rows[0].index("snapshot_time")
+        with open(tmp_path / f"tables-{stamp}.csv", "w", newline="") as out:
+            csv.writer(out).writerows([r[:drop] + r[drop + 1 :] for r in rows])
     tables = read_pg_stat(tmp_path, "tables")
     assert [str(t) for t in tables["snapshot_time"].unique()] == [
         "2024-01-01 12:00:00+00:00", "2024-01-01 12:05:00+00:00"]  # fmt: skip
