@@ -195,13 +195,16 @@ def test_routes_from_flask_app_rules_and_heuristic(tmp_path):
     ]
     rows = [LINE.format(i=1, m=i, path=p, status=200, us=10) for i, p in enumerate(paths)]
     path = write(tmp_path / "r.log", rows)
-    df = read_access_log(path, format=FMT, routes=app)
+    df = read_access_log(path, format=FMT, routes=app, unmatched="label")
     assert df["route"].astype(str).tolist()[:4] == [
         "/orders/<int:order_id>",
         "/orders/export",
         "/files/<path:name>",
         "(unmatched)",
     ]
+    # by default the paths no rule matches get inferred routes, not one lump
+    inferred = read_access_log(path, format=FMT, routes=app)["route"].astype(str).tolist()
+    assert inferred[3:5] == ["/wp-login.php", "/shipments/{uuid}"]
     routes = df.attrs["perfkit"]["routes"]
     assert routes["unmatched"] == 6 and routes["unmatched_share"] == pytest.approx(6 / 9)
     assert ["/wp-login.php", 1] in routes["top_unmatched"]

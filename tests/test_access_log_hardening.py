@@ -329,7 +329,8 @@ def _word(i: int) -> str:
 def _routes_log(path: Path, singletons: int, common: int = 40, each: int = 50) -> None:
     line = '10.0.0.1 - - [10/Oct/2024:13:55:36 +0000] "GET {} HTTP/1.1" 200 10 "-" "ua" 1500\n'
     lines = [line.format(f"/api/{_word(k)}/{n}") for k in range(common) for n in range(each)]
-    lines += [line.format(f"/tail/{_word(i)}") for i in range(singletons)]
+    # first-level singletons: deeper ones (/tail/<word>) are now inferred as one parameter
+    lines += [line.format(f"/{_word(i)}") for i in range(singletons)]
     path.write_text("".join(lines))
 
 

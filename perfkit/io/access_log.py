@@ -38,7 +38,14 @@ from perfkit.io.redact import (
     redact_text,
     redact_urls,
 )
-from perfkit.io.routes import OTHER, cap_routes, merge_route_info, route_labels, rules_from
+from perfkit.io.routes import (
+    OTHER,
+    cap_routes,
+    infer_routes,
+    merge_route_info,
+    route_labels,
+    rules_from,
+)
 from perfkit.io.textfiles import Block, TruncatedInput, read_blocks
 
 OnBadLines = Literal["error", "warn", "skip"]
@@ -85,6 +92,7 @@ def read_access_log(
     on_bad_lines: OnBadLines = "warn",
     engine: str = "pandas",
     partition_bytes: int | None = None,
+    unmatched: str = "infer",
 ) -> pd.DataFrame:
     """Read web-server access logs into the requests frame (one row per request).
 
@@ -100,7 +108,13 @@ def read_access_log(
         perfkit columns to the fields of JSON lines.
     routes
         A Flask app, a werkzeug ``Map`` or Flask rule strings to label each
-        request's ``route``; None collapses ids, UUIDs and hashes heuristically.
+        request's ``route``; None infers routes from the paths (identifiers,
+        e-mails, and many rare values at one place become parameters; see
+        `perfkit.io.routes`). ``df.attrs["perfkit"]["routes"]["inferred"]``
+        lists what was inferred.
+    unmatched
+        With `routes`: ``"infer"`` (default) infers the routes of paths no
+        rule matches, ``"label"`` labels them ``(unmatched)``.
     tz
         Time zone for logged times that carry no UTC offset, and the zone of
         the result; by default the offset the log carries (UTC when it
@@ -132,13 +146,15 @@ def read_access_log(
 
         return dask_engine.read_access_log_dask(
             paths, partition_bytes or dask_engine.PARTITION_BYTES, format=format, routes=routes,
-            tz=tz, on_bad_lines=on_bad_lines,
+            tz=tz, on_bad_lines=on_bad_lines, unmatched=unmatched,
         )  # fmt: skip
     if engine != "pandas":
         raise InputError(f"engine must be 'pandas' or 'dask', not {engine!r}")
     files = expand_paths(paths)
     fixed = None if isinstance(format, str) and format == "auto" else resolve(format)
     rules = None if routes is None else rules_from(routes)
+    if unmatched not in ("infer", "label"):
+        raise InputError(f"unmatched must be 'infer' or 'label', not {unmatched!r}")
     account = ParseAccount("read_access_log")
     formats: dict[str, LogFormat | JsonFormat] = {}
     with _progress(files) as progress:
@@ -158,6 +174,8 @@ def read_access_log(
     account.format_string = " | ".join(dict.fromkeys(f.source for f in formats.values()))
     account.routes = merge_route_info([info for _, _, info in parts])
     frame = _assemble(parts, tz)
+    frame["route"], inferred = infer_routes(frame["path"], frame["route"], rules, unmatched)
+    account.routes.update(inferred=inferred, unmatched_mode=unmatched)
     if rules is None:
         frame["route"], capped = cap_routes(frame["route"])
         if capped:
@@ -278,7 +296,7 @@ def _finish(table: pa.Table, rules) -> tuple[pa.Table, dict[str, Any]]:
             table = table.append_column(name, pa.nulls(n, _ARROW_TYPES.get(name, pa.string())))
     i = table.schema.get_field_index("path")  # before routes are derived from it
     table = table.set_column(i, "path", redact_path(table.column(i).combine_chunks()))
-    labels, info = route_labels(table.column("path").combine_chunks(), rules)
+    labels, info = route_labels(table.column("path").combine_chunks(), rules, infer=False)
     table = table.append_column("route", labels)
     for name, redact in (("query", redact_query), ("referrer", redact_urls)):
         i = table.schema.get_field_index(name)

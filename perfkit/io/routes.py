@@ -3,12 +3,27 @@
 Given Flask rules (an app, a `werkzeug.routing.Map`, or rule strings such as
 ``/orders/<int:order_id>``) each path gets the first rule that matches it,
 static rules before dynamic ones as Werkzeug orders them; paths no rule
-matches get `UNMATCHED`. Without rules, a heuristic collapses the path
-segments that are identifiers: numbers ``{id}``, UUIDs ``{uuid}``, hex hashes
-``{hash}``, dates ``{date}``, long opaque tokens ``{token}`` and business codes
-holding a run of three or more digits (``SKU-001173``) ``{code}``.
+matches are inferred as below (``unmatched="infer"``, the default) or get
+`UNMATCHED` (``unmatched="label"``). Without rules, routes are inferred:
 
-All matching is done once per distinct path, with RE2 over Arrow arrays.
+1. by shape, every path segment that is an identifier collapses: numbers
+   ``{id}``, UUIDs ``{uuid}``, hex hashes ``{hash}``, dates ``{date}``, long
+   opaque tokens ``{token}``, business codes holding a run of three or more
+   digits (``SKU-001173``) ``{code}`` and e-mail addresses (also ``%40``)
+   ``{email}`` (personal data: always, however rare);
+2. from the data, level by level down a prefix tree of the distinct paths
+   with their request counts (as log-template miners such as Drain do): at a
+   node below the first level, the children that are many (`MIN_VALUES`
+   distinct or more) and mostly rare or not plain words become one parameter,
+   named by their shape (``{code}``, ``{slug}``, ``{file}``, else
+   ``{param}``). Plain words stay literal when they are `KNOWN_WORDS`
+   (``new``, ``export``, ``v1``), literal in another branch, or carry
+   `HOT_SHARE` of the node's requests with tails (next segments) its
+   collapsed siblings never have. What was inferred is listed in the info's
+   ``inferred``.
+
+All matching is done once per distinct path, with RE2 over Arrow arrays; the
+inference works on the distinct-path table, never per request.
 """
 
 from __future__ import annotations
@@ -113,19 +128,38 @@ def rules_from(routes: Any) -> list[Rule]:
 
 
 def route_labels(
-    paths: pa.Array, rules: list[Rule] | None = None
+    paths: pa.Array,
+    rules: list[Rule] | None = None,
+    unmatched: str = "infer",
+    infer: bool = True,
 ) -> tuple[pa.DictionaryArray, dict[str, Any]]:
     """Route label per path (dictionary-encoded) and how they were found.
 
-    `rules` come from `rules_from`; None uses the heuristic. With rules, the
-    info counts the requests no rule matched and their paths (most frequent
-    `TOP_UNMATCHED`), for `merge_route_info` to combine across blocks.
+    `rules` come from `rules_from`; None infers routes (module docstring).
+    With rules, paths no rule matches are inferred (``unmatched="infer"``)
+    or labelled `UNMATCHED` (``"label"``); the info counts the requests no
+    rule matched and their paths (most frequent `TOP_UNMATCHED`, e-mails
+    masked), for `merge_route_info` to combine across blocks. The info's
+    ``inferred`` lists the parameters inferred from the data
+    (`infer_templates`). `infer=False` applies the shape classes only (a
+    block of a bigger log, inferred as a whole later by `infer_routes`).
     """
+    if unmatched not in ("infer", "label"):
+        raise InputError(f"unmatched must be 'infer' or 'label', not {unmatched!r}")
     encoded = pc.dictionary_encode(paths)
     if isinstance(encoded, pa.ChunkedArray):
         encoded = encoded.combine_chunks()
     distinct = encoded.dictionary
-    labels = heuristic_templates(distinct) if rules is None else _match_rules(distinct, rules)
+    inferred: list[dict[str, Any]] = []
+    if rules is None:
+        if infer:
+            counts = np.bincount(pc.drop_null(encoded.indices).to_numpy(), minlength=len(distinct))
+            labels, table = infer_templates(distinct, counts)
+            inferred = table.to_dict("records")
+        else:
+            labels = heuristic_templates(distinct)
+    else:
+        labels = _match_rules(distinct, rules)
     label_codes = pc.dictionary_encode(labels)
     indices = pc.take(label_codes.indices, encoded.indices)
     result = pa.DictionaryArray.from_arrays(indices, label_codes.dictionary)
@@ -135,7 +169,58 @@ def route_labels(
     }
     if rules is not None:
         info.update(_unmatched(result, encoded))
+        if infer and unmatched == "infer" and info["unmatched"]:
+            result, inferred = _infer_unmatched(result, encoded)
+    if infer:
+        info["inferred"] = inferred
     return result, info
+
+
+def _infer_unmatched(
+    result: pa.DictionaryArray, encoded: pa.DictionaryArray
+) -> tuple[pa.DictionaryArray, list[dict[str, Any]]]:
+    """`result` with its `UNMATCHED` requests relabelled by inference over their paths."""
+    labels = result.dictionary_decode()
+    mask = pc.fill_null(pc.equal(labels, UNMATCHED), False)
+    sub = pc.filter(encoded, mask)
+    sub_distinct = pc.dictionary_encode(sub.dictionary_decode())
+    counts = np.bincount(
+        pc.drop_null(sub_distinct.indices).to_numpy(), minlength=len(sub_distinct.dictionary)
+    )
+    templates, table = infer_templates(sub_distinct.dictionary, counts)
+    new = pc.take(templates, sub_distinct.indices)
+    labels = pc.replace_with_mask(labels, mask, new)
+    return pc.dictionary_encode(labels), table.to_dict("records")
+
+
+def infer_routes(
+    path: pd.Series, route: pd.Series, rules: list[Rule] | None, unmatched: str = "infer"
+) -> tuple[pd.Series, list[dict[str, Any]]]:
+    """A whole log's ``route`` with inferred routes, and what was inferred.
+
+    Without rules every request's route is inferred from all the log's
+    distinct paths at once (so a block or file boundary changes nothing);
+    with rules only the requests labelled `UNMATCHED` are, from their own
+    paths, unless `unmatched` is ``"label"``. Works on the distinct paths.
+    """
+    if unmatched not in ("infer", "label"):
+        raise InputError(f"unmatched must be 'infer' or 'label', not {unmatched!r}")
+    if rules is not None and (unmatched == "label" or UNMATCHED not in route.cat.categories):
+        return route, []
+    paths = pa.array(path.array, pa.large_string()).cast(pa.string())
+    if rules is None:
+        labels, info = route_labels(paths, None)
+    else:
+        current = pa.array(route.astype(object).to_numpy(), pa.string())
+        encoded = pc.dictionary_encode(paths)
+        labels, inferred = _infer_unmatched(pc.dictionary_encode(current), encoded)
+        info = {"inferred": inferred}
+    categorical = pd.Categorical.from_codes(
+        pc.fill_null(labels.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64),
+        pd.Index(labels.dictionary.to_pylist(), dtype=object),
+    )
+    out = pd.Series(categorical, index=route.index, name=route.name)
+    return out, info["inferred"]
 
 
 TOP_UNMATCHED = 10
@@ -184,7 +269,10 @@ def _unmatched(result: pa.DictionaryArray, encoded: pa.DictionaryArray) -> dict[
     counts.sort(key=lambda c: -c["counts"])
     return {
         "unmatched": int(pc.sum(mask).as_py() or 0),
-        "unmatched_paths": [(c["values"], c["counts"]) for c in counts[: TOP_UNMATCHED * 100]],
+        "unmatched_paths": [
+            (_EMAIL_IN_PATH.sub("{email}", c["values"]), c["counts"])
+            for c in counts[: TOP_UNMATCHED * 100]
+        ],
     }
 
 
@@ -234,6 +322,245 @@ def _classify_segments(flat: pa.Array) -> pa.Array:
     codeish = pc.and_(pc.match_substring_regex(flat, CODE), has_letter)
     still = pc.equal(out, flat)
     return pc.if_else(pc.and_(still, codeish), "{code}", out)
+
+
+EMAIL = r"(?i)^[^/@]+(?:@|%40)[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}$"
+_EMAIL_IN_PATH = re.compile(
+    r"(?i)(?<=/)[^/@?#]+(?:@|%40)[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}(?=/|$)"
+)
+MIN_VALUES = 8  # distinct values below a node before it can be a parameter
+MANY_VALUES = 64  # ... and this many are a parameter whatever their traffic
+RARE_REQUESTS = 2  # a value this rare (or under a quarter of the mean) is rare
+HOT_SHARE = 0.05  # a plain word with this share of its node and tails of its own stays literal
+MAX_DEPTH = 32  # segments deeper than this keep their shape labels
+KNOWN_WORDS = frozenset(
+    [
+        "new",
+        "edit",
+        "create",
+        "delete",
+        "remove",
+        "update",
+        "search",
+        "export",
+        "import",
+        "settings",
+        "profile",
+        "login",
+        "logout",
+        "register",
+        "signup",
+        "signin",
+        "me",
+        "all",
+        "latest",
+        "top",
+        "popular",
+        "recent",
+        "stats",
+        "static",
+        "api",
+        "admin",
+        "health",
+        "metrics",
+        "feed",
+        "upload",
+        "download",
+        "list",
+        "count",
+        "bulk",
+        "batch",
+        "config",
+        "status",
+        "help",
+        "about",
+        "index",
+        "assets",
+        "media",
+        "public",
+        "images",
+        "img",
+        "css",
+        "js",
+        "fonts",
+    ]
+)
+_STRINGY = ("{code}", "{token}", "{hash}")  # shape classes an inferred parameter absorbs
+_PLAIN = r"^[a-z]+$"  # a plain word: usernames like dana_wagner13 or slugs are not
+_WORDISH = r"^[a-z][a-z_-]*$"  # may stay literal beside a parameter
+_VERSION = r"^v[0-9]+(?:\.[0-9]+)*$"
+# an inferred parameter's name: the shape most of its values have
+_NAMES: tuple[tuple[str, str], ...] = (
+    ("{file}", r"^[^.]+(?:\.[^.]+)*\.[A-Za-z][A-Za-z0-9]{0,4}$"),
+    ("{code}", r"^[A-Z0-9]+(?:[-_.:][A-Z0-9]+)*$"),
+    ("{slug}", r"^[a-z0-9]+(?:-[a-z0-9]+)+$"),
+)
+INFERRED_COLUMNS = ["depth", "prefix", "template", "values", "requests", "kept"]
+
+
+def shape_templates(segments: pa.Array) -> pa.Array:
+    """Each path segment's shape label (``{id}``, ``{email}``, ...) or the segment itself."""
+    out = segments
+    digit = pc.fill_null(pc.match_substring_regex(segments, "[0-9]"), False)
+    if pc.any(digit).as_py():
+        out = pc.replace_with_mask(out, digit, _template_segments(pc.filter(segments, digit)))
+    email = pc.fill_null(pc.match_substring_regex(segments, EMAIL), False)
+    return pc.if_else(email, "{email}", out)
+
+
+def infer_templates(
+    paths: pa.Array, counts: np.ndarray | None = None
+) -> tuple[pa.Array, pd.DataFrame]:
+    """Route template per distinct path, by shape then from the data, and what was inferred.
+
+    `paths` are distinct, `counts` their requests (1 each by default). The
+    frame lists each inferred parameter: ``depth`` (segment, 1 the first),
+    ``prefix`` (the template above it), ``template``, ``values`` (distinct
+    values collapsed), ``requests`` and ``kept`` (words kept literal beside
+    it; never a collapsed value, so never personal data).
+    """
+    n = len(paths)
+    counts = np.ones(n, np.int64) if counts is None else np.asarray(counts, np.int64)
+    segs = pc.split_pattern(paths, "/")
+    lengths = pc.fill_null(pc.list_value_length(segs), 0).to_numpy(zero_copy_only=False)
+    lengths = lengths.astype(np.int64)
+    offsets = np.asarray(segs.offsets, dtype=np.int64)
+    starts = offsets[:-1] - offsets[0]
+    flat = pc.list_flatten(segs)
+    enc = pc.dictionary_encode(flat)
+    seg_codes = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    values = enc.dictionary
+    shapes = shape_templates(values)
+    shaped = pc.not_equal(shapes, values).to_numpy(zero_copy_only=False)
+    vocab: list[str] = values.to_pylist()
+    index: dict[str, int] = {}
+
+    def code_of(label: str) -> int:
+        if label not in index:
+            index[label] = len(vocab)
+            vocab.append(label)
+        return index[label]
+
+    shape_list = shapes.to_pylist()
+    base = np.arange(len(values), dtype=np.int64)
+    for i in np.flatnonzero(shaped):
+        base[i] = code_of(shape_list[i])
+    stringy = ~shaped | pc.is_in(shapes, pa.array(_STRINGY)).to_numpy(zero_copy_only=False)
+    stringy &= pc.not_equal(values, "").to_numpy(zero_copy_only=False)
+
+    def flag(pattern: str) -> np.ndarray:
+        return pc.fill_null(pc.match_substring_regex(values, pattern), False).to_numpy(
+            zero_copy_only=False
+        )
+
+    plain, wordish = flag(_PLAIN), flag(_WORDISH)
+    known = flag(_VERSION) | pc.is_in(values, pa.array(sorted(KNOWN_WORDS))).to_numpy(
+        zero_copy_only=False
+    )
+    name_of = np.full(len(values), len(_NAMES), dtype=np.int64)  # default {param}
+    for k in range(len(_NAMES) - 1, -1, -1):
+        name_of[flag(_NAMES[k][1])] = k
+    fixed = known.copy()
+
+    depth = int(min(lengths.max(initial=0), MAX_DEPTH))
+    raw = np.full((n, depth), -1, dtype=np.int64)
+    for j in range(depth):
+        rows = lengths > j
+        raw[rows, j] = seg_codes[starts[rows] + j]
+    labels = np.where(raw >= 0, base[np.maximum(raw, 0)], -1)
+    node = np.zeros(n, dtype=np.int64)
+    records: list[dict[str, Any]] = []
+    for j in range(1, depth):
+        node = pd.factorize(node * (1 << 32) + labels[:, j - 1] + 1)[0].astype(np.int64)
+        if j < 2:  # the first level (and scanners' junk there) is never a parameter
+            continue
+        active = np.flatnonzero((lengths > j) & stringy[np.maximum(raw[:, j], 0)])
+        if not len(active):
+            continue
+        records += _infer_level(
+            j, active, node, raw, labels, counts, lengths,
+            (plain, wordish, known, fixed, name_of), vocab, code_of,
+        )  # fmt: skip
+    flat_codes = base[seg_codes]
+    for j in range(depth):
+        rows = np.flatnonzero(lengths > j)
+        flat_codes[starts[rows] + j] = labels[rows, j]
+    label_flat = pa.array(vocab, pa.string()).take(pa.array(flat_codes))
+    new_offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32))
+    rebuilt = pa.ListArray.from_arrays(new_offsets, label_flat, mask=segs.is_null())
+    table = pd.DataFrame(records, columns=INFERRED_COLUMNS)
+    return pc.binary_join(rebuilt, "/"), table
+
+
+def _infer_level(j, active, node, raw, labels, counts, lengths, flags, vocab, code_of):
+    """Decide the parameters at segment `j`; relabel `labels[:, j]` in place; their records."""
+    plain, wordish, known, fixed, name_of = flags
+    pairs = (
+        pd.DataFrame({"node": node[active], "raw": raw[active, j], "req": counts[active]})
+        .groupby(["node", "raw"], sort=False, as_index=False)["req"]
+        .sum()
+    )
+    per = pairs.groupby("node", sort=False)["req"].agg(["size", "sum"])
+    mean = per["sum"] / per["size"]
+    pairs["rare"] = (pairs["req"] <= RARE_REQUESTS) | (
+        pairs["req"] <= 0.25 * pairs["node"].map(mean)
+    )
+    pairs["nonplain"] = ~plain[pairs["raw"].to_numpy()]
+    frac = pairs.groupby("node", sort=False)[["rare", "nonplain"]].mean()
+    k = per["size"]
+    param = (k >= MIN_VALUES) & (
+        (k >= MANY_VALUES) | (frac["rare"] >= 0.5) | (frac["nonplain"] >= 0.5)
+    )
+    in_param = pairs["node"].map(param).to_numpy(dtype=bool)
+    r = pairs["raw"].to_numpy()
+    fixed[r[~in_param & wordish[r]]] = True  # literal here: a fixed word elsewhere
+    if not in_param.any():
+        return []
+    keep = in_param & wordish[r] & (fixed[r] | known[r])
+    keep |= in_param & known[r]
+    share = pairs["req"] / pairs["node"].map(per["sum"])
+    hot = in_param & ~keep & wordish[r] & (share >= HOT_SHARE).to_numpy()
+    if hot.any():
+        keep |= _own_tails(j, active, node, raw, labels, lengths, pairs, in_param & ~keep, hot)
+    collapse = in_param & ~keep
+    pairs["collapse"] = collapse
+    records = []
+    node_label: dict[int, int] = {}
+    for nid, group in pairs[in_param].groupby("node", sort=False):
+        gone = group[group["collapse"]]
+        if gone.empty:
+            continue
+        votes = np.bincount(name_of[gone["raw"].to_numpy()], minlength=len(_NAMES) + 1)
+        best = int(np.argmax(votes[:-1]))
+        name = _NAMES[best][0] if votes[best] * 2 > len(gone) else "{param}"
+        node_label[int(nid)] = code_of(name)
+        row = active[node[active] == nid][0]
+        prefix = "/".join(vocab[c] for c in labels[row, :j]) or "/"
+        records.append({
+            "depth": j, "prefix": prefix, "template": f"{prefix}/{name}",
+            "values": len(gone), "requests": int(gone["req"].sum()),
+            "kept": sorted(vocab[c] for c in group.loc[~group["collapse"], "raw"]),
+        })  # fmt: skip
+    keys = pd.MultiIndex.from_arrays([pairs["node"], pairs["raw"]])
+    hit = keys.get_indexer(pd.MultiIndex.from_arrays([node[active], raw[active, j]]))
+    rows = active[collapse[hit]]
+    labels[rows, j] = pd.Series(node[rows]).map(node_label).to_numpy(dtype=np.int64)
+    return records
+
+
+def _own_tails(j, active, node, raw, labels, lengths, pairs, rest, hot) -> np.ndarray:
+    """Hot pairs whose next segments include one no collapsed sibling has."""
+    nxt = np.where(lengths[active] > j + 1, labels[active, min(j + 1, labels.shape[1] - 1)], -2)
+    tails = pd.DataFrame({"node": node[active], "raw": raw[active, j], "next": nxt})
+    tails = tails.drop_duplicates()
+    rest_keys = set(zip(pairs.loc[rest, "node"], pairs.loc[rest, "raw"], strict=True))
+    sibling = {(a, c) for a, b, c in tails.itertuples(index=False) if (a, b) in rest_keys}
+    own = tails.groupby(["node", "raw"])["next"].agg(set)
+    out = np.zeros(len(pairs), dtype=bool)
+    for i in np.flatnonzero(hot):
+        a, b = pairs.at[i, "node"], pairs.at[i, "raw"]
+        out[i] = any((a, c) not in sibling for c in own.get((a, b), ()))
+    return out
 
 
 def cap_routes(route: pd.Series, cap: int = ROUTE_CAP) -> tuple[pd.Series, dict[str, Any]]:
