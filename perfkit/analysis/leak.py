@@ -56,15 +56,18 @@ def fit_leak(
 
     Columns: ``pid``, ``role``, ``verdict``, ``slope_mib_per_hour``, ``ci_low``,
     ``ci_high``, ``p_value``, ``warmup_end``, ``samples``, ``level_mib`` (latest
-    fitted level), ``time_to_limit_h`` (with ``ttl_low_h``/``ttl_high_h``) when
-    `limit_bytes` is given, and ``growth_per_request_kib`` and
+    fitted level, MiB), and when a limit is given ``limit_mib`` (the limit the row
+    is held against) and ``time_to_limit_h`` (hours, with ``ttl_low_h``/``ttl_high_h``;
+    0 when already at or over it); ``growth_per_request_kib`` and
     ``max_requests_for_limit`` when `requests_per_hour` (per worker) is given.
 
     With `container_limit_bytes` a ``container`` row fits the sum of every
     process's RSS (the container's memory as the limit sees it, samples
-    bucketed to the sampling interval), with its time to that limit, and
-    ``worst_case_mib``: the master plus as many workers as run at once, each
-    at the largest RSS any worker reached.
+    bucketed to the sampling interval). It is held against the container limit
+    only (per-process `limit_bytes` never applies to it; its time to limit is
+    also in ``container_time_to_limit_h``), its per-request figures are NaN,
+    and ``worst_case_mib`` is the master plus as many workers as run at once
+    (per sampling round), each at the largest RSS any worker reached.
     """
     frame = memory.dropna(subset=["time", "rss_bytes"]).sort_values("time")
     start = frame["time"].min()
@@ -84,23 +87,27 @@ def fit_leak(
             rows.append(_row(pd.NA, "container", [total], alpha, min_mib_per_hour, confidence))
     out = pd.DataFrame(rows)
     _verdicts(out, alpha, min_mib_per_hour, min_growth_mib)
-    if container_limit_bytes is not None and (out["role"] == "container").any():
-        container = out["role"] == "container"
-        out.loc[container, "worst_case_mib"] = _worst_case_mib(frame, by)
-        limit = container_limit_bytes / MIB
-        ttl = out.loc[container].copy()
-        _time_to_limit(ttl, limit)
-        for column in ("time_to_limit_h", "ttl_low_h", "ttl_high_h"):
-            out.loc[container, f"container_{column}"] = ttl[column]
+    container = out["role"] == "container"
+    limits = pd.Series(np.nan, index=out.index)  # the limit each row is held against, MiB
     if limit_bytes is not None:
-        _time_to_limit(out, limit_bytes / MIB)
-    if requests_per_hour:
-        out["growth_per_request_kib"] = out["slope_mib_per_hour"] / requests_per_hour * 1024
+        limits[~container] = limit_bytes / MIB
+    if container_limit_bytes is not None and container.any():
+        out.loc[container, "worst_case_mib"] = _worst_case_mib(frame, by)
+        limits[container] = container_limit_bytes / MIB
+    if limits.notna().any():
+        out["limit_mib"] = limits
+        _time_to_limit(out, limits)
+    if container_limit_bytes is not None and container.any():  # kept under their old names
+        for column in ("time_to_limit_h", "ttl_low_h", "ttl_high_h"):
+            out.loc[container, f"container_{column}"] = out.loc[container, column]
+    if requests_per_hour:  # per worker: meaningless for the container's sum
+        per_process = out["slope_mib_per_hour"] / requests_per_hour * 1024
+        out["growth_per_request_kib"] = per_process.where(~container)
         if limit_bytes is not None:
             headroom = limit_bytes / MIB - out["start_mib"]
             per_request = out["ci_high"].clip(lower=1e-12) / requests_per_hour
             out["max_requests_for_limit"] = np.floor(headroom / per_request).where(
-                out["verdict"] == "leak"
+                (out["verdict"] == "leak") & ~container
             )
     out["growth_mib"] = out["slope_mib_per_hour"] * out["span_h"]
     return out.drop(columns=["start_mib"])
@@ -177,8 +184,39 @@ def _worst_case_mib(frame: pd.DataFrame, by: str) -> float:
     others = frame[roles != "worker"].groupby(by, observed=True)["_mib"].max().sum()
     if workers.empty:
         return float(others)
-    at_once = workers.groupby(workers["time"].dt.floor("1min"))[by].nunique().median()
-    return float(others + np.ceil(at_once) * workers["_mib"].max())
+    return float(others + np.ceil(workers_at_once(workers, by)) * workers["_mib"].max())
+
+
+def sampling_interval(memory: pd.DataFrame, by: str = "pid") -> pd.Timedelta:
+    """The median time between two samples of one process (1 s when none is repeated)."""
+    ordered = memory.sort_values("time")
+    steps = ordered.groupby(by, observed=True)["time"].diff().dropna()
+    steps = steps[steps > pd.Timedelta(0)]
+    return steps.median() if len(steps) else pd.Timedelta(seconds=1)
+
+
+def workers_at_once(workers: pd.DataFrame, by: str = "pid") -> float:
+    """How many of `workers` (memory rows) run at once: the median count of distinct pids per
+    sampling round (bucket = the sampling interval). Wider buckets would count a recycled
+    worker and its successor as two at once."""
+    if workers.empty:
+        return 0.0
+    step = sampling_interval(workers, by)
+    rounds = (workers["time"] - workers["time"].min()) // step
+    return float(workers.groupby(rounds.to_numpy())[by].nunique().median())
+
+
+def recycled_workers(memory: pd.DataFrame, by: str = "pid") -> int:
+    """Workers (role ``worker``) that ended before the sampling did: pids absent from the last
+    sampling round. A worker that ended within a few seconds of the end counts (it is not in the
+    last round); one that lived between two samples was never seen and cannot be counted."""
+    roles = memory["role"].astype(str)
+    workers = memory[roles == "worker"]
+    if workers.empty:
+        return 0
+    end = memory["time"].max()
+    ends = workers.groupby(by, observed=True)["time"].max()
+    return int((ends < end - sampling_interval(memory, by) / 2).sum())
 
 
 def _thin(group: pd.DataFrame) -> pd.DataFrame:
@@ -259,9 +297,11 @@ def _var_s(t: np.ndarray) -> float:
     return (n * (n - 1) * (2 * n + 5) - float((ties * (ties - 1) * (2 * ties + 5)).sum())) / 18.0
 
 
-def _time_to_limit(out: pd.DataFrame, limit_mib: float) -> None:
-    headroom = limit_mib - out["level_mib"]
-    growing = out["slope_mib_per_hour"] > 0
-    out["time_to_limit_h"] = (headroom / out["slope_mib_per_hour"]).where(growing)
-    out["ttl_low_h"] = (headroom / out["ci_high"]).where(out["ci_high"] > 0)
-    out["ttl_high_h"] = (headroom / out["ci_low"]).where(out["ci_low"] > 0)
+def _time_to_limit(out: pd.DataFrame, limit_mib: float | pd.Series) -> None:
+    """Hours from the latest fitted level to `limit_mib` (per row when a Series) at the slope
+    and its interval's ends; 0 when the level is already at or above the limit, NaN when not
+    growing (or no limit)."""
+    headroom = (limit_mib - out["level_mib"]).clip(lower=0)
+    for column, slope in (("time_to_limit_h", "slope_mib_per_hour"), ("ttl_low_h", "ci_high"),
+                          ("ttl_high_h", "ci_low")):  # fmt: skip
+        out[column] = (headroom / out[slope]).where(out[slope] > 0)

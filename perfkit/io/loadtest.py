@@ -47,18 +47,61 @@ COUNTS = frozenset({"request_count", "failure_count", "user_count", "total_reque
 LATEST_S = 9_200_000_000.0  # epoch seconds nanoseconds reach (2262); later is not a time
 
 
-def read_locust(prefix: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+STATS_PATTERNS = ("<prefix>_stats.csv", "<prefix>_stats_history.csv")
+
+
+def locust_prefixes(folder: str | Path) -> list[Path]:
+    """Every ``<prefix>`` in `folder` with both ``<prefix>_stats.csv`` and
+    ``<prefix>_stats_history.csv`` (what ``locust --csv <prefix>`` writes), sorted by name."""
+    folder = Path(folder)
+    stats = {p.name[: -len("_stats.csv")] for p in folder.glob("*_stats.csv")}
+    history = {p.name[: -len("_stats_history.csv")] for p in folder.glob("*_stats_history.csv")}
+    return [folder / name for name in sorted(stats & history) if name]
+
+
+def find_locust(source: str | Path, prefix: str | None = None) -> Path:
+    """The Locust ``--csv`` prefix `source` names: a prefix itself (``run/results``), or a
+    folder holding exactly one ``<prefix>_stats.csv`` + ``<prefix>_stats_history.csv`` pair
+    (`prefix` picks one when there are several). `InputError` when there is none (naming the
+    patterns looked for) or several (listing them): two load tests in one folder are two runs,
+    and silently reading one of them would mislead."""
+    source = Path(source)
+    if not source.is_dir():
+        if prefix is not None:
+            raise InputError(f"{source}: no such folder (prefix={prefix!r} needs a folder)")
+        return source
+    if prefix is not None:
+        return source / prefix
+    pairs = locust_prefixes(source)
+    if len(pairs) == 1:
+        return pairs[0]
+    if not pairs:
+        halves = sorted(p.name for p in (*source.glob("*_stats.csv"),
+                                         *source.glob("*_stats_history.csv")))  # fmt: skip
+        seen = f"; found only {', '.join(halves[:5])} without its other half" if halves else ""
+        raise InputError(f"{source}: no Locust results: looked for a pair "
+                         f"{' + '.join(STATS_PATTERNS)} (what `locust --csv <prefix>` writes)"
+                         f"{seen}")  # fmt: skip
+    names = ", ".join(p.name for p in pairs)
+    raise InputError(f"{source}: {len(pairs)} Locust result sets ({names}): pass prefix= "
+                     "(e.g. read_locust(folder, prefix=...)) to say which run to read")  # fmt: skip
+
+
+def read_locust(source: str | Path, prefix: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(stats, history) from the files ``locust --csv PREFIX`` wrote.
 
-    Failures and exceptions (``PREFIX_failures.csv``, ``PREFIX_exceptions.csv``)
-    ride along in ``stats.attrs["perfkit"]``. Bytes that are not UTF-8 are read
+    `source` is the prefix (``run/results`` for ``run/results_stats.csv``) or a folder
+    holding one ``<prefix>_stats.csv`` + ``<prefix>_stats_history.csv`` pair (see
+    `find_locust`; `prefix` chooses among several). Failures and exceptions
+    (``PREFIX_failures.csv``, ``PREFIX_exceptions.csv``) ride along in
+    ``stats.attrs["perfkit"]``. Bytes that are not UTF-8 are read
     as U+FFFD and counted; damaged rows (a field count not the header's, a
     number not finite and >= 0, a time out of 1970..2262) are left out and
     counted in a `PerfkitWarning` (`InputError` when they are not a minority);
     in the stats table (one row per endpoint and the total) any damaged or
     truncated row is an `InputError`: a missing endpoint would mislead.
     """
-    prefix = Path(prefix)
+    prefix = find_locust(source, prefix)
     stats = _locust_csv(prefix, "stats")
     history = _locust_csv(prefix, "stats_history")
     history["time"] = pd.to_datetime(history["time"], unit="s", utc=True)
@@ -98,7 +141,8 @@ def _locust_csv(prefix: Path, kind: str) -> pd.DataFrame:
     path = prefix.with_name(f"{prefix.name}_{kind}.csv")
     if not path.exists():
         raise InputError(
-            f"{path}: no such file; expected the files `locust --csv {prefix.name}` writes"
+            f"{path}: no such file; expected the files `locust --csv {prefix.name}` writes "
+            f"({prefix.name}_stats.csv and {prefix.name}_stats_history.csv)"
         )
     header, raw, damaged = csv_rows(_decoded(path))
     if kind == "stats" and damaged:  # one row per endpoint and a total: none may go missing

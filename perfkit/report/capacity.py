@@ -28,6 +28,7 @@ class CapacityReport:
     growth: Any
     notes: list[str]
     cannot_judge: list[str] = field(default_factory=list)  # what a failed source left unjudged
+    held: pd.DataFrame | None = None  # Locust's held user counts, even when too few for a fit
 
     def summary(self) -> dict:
         usl = self.usl
@@ -44,15 +45,63 @@ class CapacityReport:
             "growth_per_month": None if self.growth is None else self.growth.growth_per_month,
             "capacity_reached": None if self.growth is None or self.growth.reaches is None
             else str(self.growth.reaches.date()),
+            "evidence": self.evidence(),
+            "verdict_rests_on": self.rests_on(),
+            "measured": self.measured(),
             "cannot_judge": list(self.cannot_judge),
             "failed_sources": {k: self.run.problem(k) for k in self.run.problems},
         }  # fmt: skip
+
+    def evidence(self) -> list[str]:
+        """What this run holds that the capacity verdict can use, in words (one per source)."""
+        found = []
+        history = self.run.locust_history
+        if history is not None:
+            rows = history[history["name"] == "Aggregated"]
+            users = rows["user_count"].dropna()
+            total = self.run.locust_stats.set_index("name")["request_count"].get("Aggregated")
+            span = (rows["time"].max() - rows["time"].min()).total_seconds() if len(rows) else 0
+            found.append(
+                f"Locust statistics: {_count(total)} requests over {span:.0f} s, "
+                f"{users.min():.0f} to {users.max():.0f} users"
+                if len(users)
+                else "Locust statistics without history rows"
+            )
+        if self.run.requests is not None:
+            count, _, _ = self.run.request_span()
+            found.append(f"access log: {count:,} requests")
+        if self.growth is not None:
+            found.append("traffic history: daily peaks")
+        return found
+
+    def rests_on(self) -> str:
+        """What the verdict is based on: a model fit, a measurement, or nothing."""
+        if self.usl is not None:
+            return "the USL fit of the Locust step load"
+        if self.held is not None and len(self.held):
+            return "the throughput Locust measured (no USL fit: fewer than 4 held user counts)"
+        if self.log_usl is not None:
+            return "the USL fit of the access log's concurrency"
+        if self.plan is not None:
+            return "the access log's mean response time (Erlang C sizing)"
+        return "nothing: no throughput or service time could be measured"
+
+    def measured(self) -> dict | None:
+        """The busiest held Locust step: users, seconds, requests, throughput (req/s)."""
+        if self.held is None or not len(self.held):
+            return None
+        top = self.held.sort_values("throughput_per_s").iloc[-1]
+        return {"users": int(top["users"]), "seconds": float(top["seconds"]),
+                "requests": int(top["requests"]),
+                "throughput_per_s": float(top["throughput_per_s"])}  # fmt: skip
 
     def verdict(self) -> Any:
         from IPython.display import Markdown
 
         t = self.targets
-        lines = []
+        found = self.evidence()
+        lines = [f"**Evidence:** {'; '.join(esc(f) for f in found) or 'none that can be used'}. "
+                 f"The verdict rests on {self.rests_on()}.\n"]  # fmt: skip
         if self.cannot_judge:
             lines.append("**Cannot judge everything: a source could not be read.**\n")
             lines += [f"- {esc(reason)}" for reason in self.cannot_judge]
@@ -65,8 +114,27 @@ class CapacityReport:
                 f"{t.requests_per_minute:.0f} requests/minute:** the step load peaks at "
                 f"{peak * 60:,.0f} req/min ({peak:.1f} req/s) with "
                 f"{self.usl.peak_concurrency:.0f} requests in flight (USL: contention sigma "
-                f"{self.usl.sigma:.3f}, coherency kappa {self.usl.kappa:.2e})."
+                f"{self.usl.sigma:.3f}, coherency kappa {self.usl.kappa:.2e}, one user alone "
+                f"{self.usl.lambda_:.1f} req/s)."
             )
+        measured = self.measured()
+        if self.usl is None and measured is not None:
+            rate = measured["throughput_per_s"]
+            ok = rate * 60 >= t.requests_per_minute
+            lines.append(
+                f"**{'Enough' if ok else 'Not shown to be enough'} for the brief's "
+                f"{t.requests_per_minute:.0f} requests/minute (measured, not modelled):** "
+                f"Locust held {measured['users']} users for {measured['seconds']:.0f} s at "
+                f"{rate * 60:,.0f} req/min ({rate:.1f} req/s, {measured['requests']:,} requests). "
+                + ("" if ok else "The test did not push that far, which is not the same as "
+                   "the service failing to. ")
+                + "With fewer than 4 user counts each held longer than the settling time, "
+                "there is no USL fit: how far beyond this the service scales is not known; a "
+                "step load (several user counts, each held) would say."
+            )  # fmt: skip
+        if self.plan is None:
+            lines.append("\nNo Gunicorn sizing: it needs a service time, from a step load's "
+                         "lowest step or an access log with request times.")  # fmt: skip
         if self.plan is not None:
             p = self.plan
             lines.append(
@@ -102,9 +170,11 @@ class CapacityReport:
         from perfkit.plots.charts import usl_curve
 
         if self.log_usl is None:
-            return md("{why}", why=self.run.absent("access log", "No access log in this run.")
-                      if self.run.requests is None else "The access log does not cover enough "
-                      "distinct concurrency levels for a USL fit of its own.")  # fmt: skip
+            return md("{why}", why=self.run.absent(
+                "access log", "Not shown: this run's evidence has no access log "
+                f"({'; '.join(self.evidence()) or 'nothing usable'}).")
+                if self.run.requests is None else "The access log does not cover enough "
+                "distinct concurrency levels for a USL fit of its own.")  # fmt: skip
         points = self.log_points
         return usl_curve(points["concurrency"], points["throughput_per_s"], self.log_usl,
                          "Throughput against requests in flight (from the access log)",
@@ -160,6 +230,10 @@ class CapacityReport:
         return table(self.run.trust(), index=False)
 
 
+def _count(value) -> str:
+    return "?" if value is None or pd.isna(value) else f"{int(value):,}"
+
+
 def _date(value) -> str:
     return "later" if value is None else str(value.date())
 
@@ -183,11 +257,11 @@ def capacity_report(
 
     run = run if isinstance(run, Run) else load_run(run, log_format, engine=engine)
     notes: list[str] = []
-    steps = usl = log_points = log_usl = plan = growth = None
+    steps = usl = log_points = log_usl = plan = growth = held = None
     service_s = float("nan")
     if run.locust_history is not None:
-        steps = locust_steps(run.locust_history, settle_s=settle_s)
-        if steps["users"].nunique() >= 4:
+        steps = held = locust_steps(run.locust_history, settle_s=settle_s)
+        if len(steps) and steps["users"].nunique() >= 4:
             usl = fit_usl(steps["users"], steps["throughput_per_s"])
             service_s = float(steps.sort_values("users")["mean_ms"].iloc[0]) / 1000
         else:
@@ -242,7 +316,7 @@ def capacity_report(
                 "requests in flight and service time from the access log: it has no request "
                 "times" if untimed and usl is None else None]  # fmt: skip
     return CapacityReport(run, targets, steps, usl, log_points, log_usl, service_s, plan, growth,
-                          notes, [u for u in unjudged if u])  # fmt: skip
+                          notes, [u for u in unjudged if u], held)  # fmt: skip
 
 
 def _growth(traffic, plan, service_s, log_format):

@@ -30,8 +30,11 @@ class MemoryReport:
         return self.fits[(self.fits["verdict"] == "leak") & (self.fits["role"] != "container")]
 
     def summary(self) -> dict:
+        """The report's figures for ``--json``: the same values the text and table show
+        (hours to limit, MiB/hour, KiB per request), unrounded."""
+
         def value(v):
-            return None if pd.isna(v) else float(v)
+            return None if v is None or pd.isna(v) else float(v)
 
         fits = self.fits if self.fits is not None else pd.DataFrame()
         return {
@@ -39,15 +42,30 @@ class MemoryReport:
             "leak": None if self.fits is None else bool(len(self.leaks())),
             "leaks": [_name(r) for _, r in self.leaks().iterrows()],
             "recycled_workers": None if self.fits is None else self.recycled,
+            "requests_per_worker_hour": value(self.requests_per_hour),
             "processes": {
                 _name(r): {"verdict": r["verdict"], "slope": value(r["slope_mib_per_hour"]),
                            "ci": [value(r["ci_low"]), value(r["ci_high"])],
-                           "time_to_limit_h": value(r.get("time_to_limit_h"))}
+                           "limit_mib": value(r.get("limit_mib")),
+                           "time_to_limit_h": value(r.get("time_to_limit_h")),
+                           "growth_per_request_kib": value(r.get("growth_per_request_kib")),
+                           "max_requests_for_limit": value(r.get("max_requests_for_limit"))}
                 for _, r in fits.iterrows()
             },
+            "container": self._container(),
             "cannot_judge": list(self.cannot_judge),
             "failed_sources": {k: self.run.problem(k) for k in self.run.problems},
         }  # fmt: skip
+
+    def _container(self) -> dict | None:
+        """The container row's figures (against the container limit), None without one."""
+        if self.fits is None or not (self.fits["role"] == "container").any():
+            return None
+        row = self.fits[self.fits["role"] == "container"].iloc[0]
+        return {key: None if pd.isna(row.get(column)) else float(row[column])
+                for key, column in (("slope", "slope_mib_per_hour"), ("limit_mib", "limit_mib"),
+                                    ("time_to_limit_h", "time_to_limit_h"),
+                                    ("worst_case_mib", "worst_case_mib"))}  # fmt: skip
 
     def verdict(self) -> Any:
         from IPython.display import Markdown
@@ -69,14 +87,17 @@ class MemoryReport:
                          "so worker generations are fitted together.\n")  # fmt: skip
         if len(leaks):
             lines.append(f"**Leak: {len(leaks)} of {len(self.fits)} fitted processes grow.**\n")
+            if self.requests_per_hour:
+                lines.append(f"Per request: {self.requests_per_hour:,.0f} requests per "
+                             "worker-hour (the access log's requests / its hours / workers "
+                             "running at once).\n")  # fmt: skip
             for _, row in leaks.iterrows():
                 text = (f"- {esc(_name(row))}: {row['slope_mib_per_hour']:+.1f} MiB/hour "
                         f"[{row['ci_low']:.1f}, {row['ci_high']:.1f}]")  # fmt: skip
                 if pd.notna(row.get("growth_per_request_kib")):
                     text += f", {row['growth_per_request_kib']:.1f} KiB per request"
                 if pd.notna(row.get("time_to_limit_h")):
-                    text += (f"; reaches {self.limit_mib:g} MiB in {row['time_to_limit_h']:.1f} h "
-                             f"[{row['ttl_low_h']:.1f}, {row['ttl_high_h']:.1f}]")  # fmt: skip
+                    text += f"; {_reaches(row)}"
                 if pd.notna(row.get("max_requests_for_limit")):
                     text += (f"; `max_requests` at most {row['max_requests_for_limit']:,.0f} "
                              "keeps a worker under the limit")  # fmt: skip
@@ -88,14 +109,15 @@ class MemoryReport:
                 "intervals; the rest are inconclusive (too short or too noisy)."
             )
         box = self.fits[self.fits["role"] == "container"]
-        if len(box) and pd.notna(box["container_time_to_limit_h"].iloc[0]):
+        if len(box):
             row = box.iloc[0]
-            lines.append(
-                f"\nThe container as a whole grows {row['slope_mib_per_hour']:+.1f} MiB/h and "
-                f"reaches {self.container_limit_mib:g} MiB in "
-                f"{row['container_time_to_limit_h']:.1f} h; worst case now (master + workers x "
-                f"largest worker): {row['worst_case_mib']:.0f} MiB."
-            )
+            text = (f"\nThe container as a whole (every process's RSS summed; {row['verdict']}) "
+                    f"grows {row['slope_mib_per_hour']:+.1f} MiB/h")  # fmt: skip
+            if pd.notna(row.get("time_to_limit_h")):
+                text += f" and {_reaches(row)}"
+            text += (f"; worst case now (master + workers x largest worker): "
+                     f"{row['worst_case_mib']:.0f} MiB.")  # fmt: skip
+            lines.append(text)
         return Markdown("\n".join(lines))
 
     def figure(self):
@@ -109,7 +131,7 @@ class MemoryReport:
         if self.fits is None:
             return md("{why}", why=self.run.absent("memory", "No memory samples in this run."))
         columns = [c for c in ("pid", "role", "verdict", "slope_mib_per_hour", "ci_low", "ci_high",
-                               "p_value", "samples", "level_mib", "time_to_limit_h",
+                               "p_value", "samples", "level_mib", "limit_mib", "time_to_limit_h",
                                "growth_per_request_kib", "max_requests_for_limit")
                    if c in self.fits]  # fmt: skip
         return table(self.fits[columns], floats="{:,.3g}")
@@ -118,14 +140,25 @@ class MemoryReport:
         return table(self.run.trust(), index=False)
 
 
+def _hours(value: float) -> str:
+    """Hours as the report shows them everywhere (text and table): 3 significant digits."""
+    return f"{value:,.3g}"
+
+
+def _reaches(row: pd.Series) -> str:
+    """'reaches L MiB in T h [low, high]' for a row held against its own limit (``limit_mib``)."""
+    if row["time_to_limit_h"] == 0:
+        return f"is already at or above its {row['limit_mib']:g} MiB limit"
+    return (
+        f"reaches {row['limit_mib']:g} MiB in {_hours(row['time_to_limit_h'])} h "
+        f"[{_hours(row['ttl_low_h'])}, "
+        + ("unbounded" if pd.isna(row["ttl_high_h"]) else _hours(row["ttl_high_h"]))
+        + "]"
+    )
+
+
 def _name(row: pd.Series) -> str:
     return f"{row['role']} {row['pid']}" if pd.notna(row["pid"]) else str(row["role"])
-
-
-def _recycled(memory: pd.DataFrame) -> int:
-    workers = memory[memory["role"].astype(str) == "worker"]
-    ends = workers.groupby("pid", observed=True)["time"].max()
-    return int((ends < memory["time"].max() - pd.Timedelta(seconds=5)).sum())
 
 
 def memory_report(
@@ -137,7 +170,7 @@ def memory_report(
     engine: str = "pandas",
 ) -> MemoryReport:
     """Fit every process of a run; requests per worker-hour come from its access log if any."""
-    from perfkit.analysis.leak import fit_leak
+    from perfkit.analysis.leak import fit_leak, recycled_workers, workers_at_once
     from perfkit.errors import InputError
 
     run = run if isinstance(run, Run) else load_run(run, log_format, engine=engine)
@@ -151,7 +184,7 @@ def memory_report(
     if run.requests is not None and len(workers):
         count, first, last = run.request_span()
         hours = (last - first).total_seconds() / 3600
-        alive = workers.groupby(workers["time"].dt.floor("10s"))["pid"].nunique().median()
+        alive = workers_at_once(workers)
         per_hour = count / hours / max(alive, 1) if hours > 0 else None
     fits = fit_leak(
         run.memory, limit_bytes=limit_mib * MIB if limit_mib else None,
@@ -159,4 +192,4 @@ def memory_report(
         container_limit_bytes=container_limit_mib * MIB if container_limit_mib else None,
     )  # fmt: skip
     return MemoryReport(run, fits, limit_mib, container_limit_mib, per_hour,
-                        _recycled(run.memory))  # fmt: skip
+                        recycled_workers(run.memory))  # fmt: skip
