@@ -118,6 +118,10 @@ class CapacityReport:
                 f"{self.usl.lambda_:.1f} req/s)."
             )
         measured = self.measured()
+        if self.usl is not None and measured is not None:
+            lines.append(f"The busiest held step measured {measured['throughput_per_s']:.1f} req/s "
+                         f"at {measured['users']} users ({measured['requests']:,} requests in "
+                         f"{measured['seconds']:.0f} s).")  # fmt: skip
         if self.usl is None and measured is not None:
             rate = measured["throughput_per_s"]
             ok = rate * 60 >= t.requests_per_minute
@@ -133,8 +137,9 @@ class CapacityReport:
                 "step load (several user counts, each held) would say."
             )  # fmt: skip
         if self.plan is None:
-            lines.append("\nNo Gunicorn sizing: it needs a service time, from a step load's "
-                         "lowest step or an access log with request times.")  # fmt: skip
+            lines.append("\nNo Gunicorn sizing: no service time was measured (a step load "
+                         "with 4 or more held user counts measures one, as does a server log "
+                         "with request durations).")  # fmt: skip
         if self.plan is not None:
             p = self.plan
             lines.append(

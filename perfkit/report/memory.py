@@ -134,7 +134,8 @@ class MemoryReport:
                                "p_value", "samples", "level_mib", "limit_mib", "time_to_limit_h",
                                "growth_per_request_kib", "max_requests_for_limit")
                    if c in self.fits]  # fmt: skip
-        return table(self.fits[columns], floats="{:,.3g}")
+        shown = self.fits[columns].assign(pid=self.fits["pid"].astype("string").fillna(""))
+        return table(shown, floats="{:,.3g}")  # the pooled and container rows have no pid
 
     def trust(self) -> Any:
         return table(self.run.trust(), index=False)
