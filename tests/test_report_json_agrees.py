@@ -118,8 +118,23 @@ def hours(value: float) -> str:
 
 def test_memory_text_table_and_json_give_the_same_times_to_limit(reports):
     page, summary = reports["memory_leak"]
+    box = summary["processes"]["container"]
+    sentence = re.search(r"The container as a whole .*? reaches ([\d,.]+) MiB in ([\d,.]+) h",
+                         page.text)  # fmt: skip
+    assert sentence, "the container's sentence"
+    assert sentence[1] == f"{summary['parameters']['container_limit_mib']:g}"
+    assert sentence[2] == hours(box["time_to_limit_h"])  # the text and --json: one figure
+    assert summary["container"]["time_to_limit_h"] == box["time_to_limit_h"]
+    assert box["limit_mib"] == summary["parameters"]["container_limit_mib"]
+    for name in summary["leaks"]:  # each leaking process's bullet: its own limit and hours
+        figures_ = summary["processes"][name]
+        bullet = re.search(rf"{re.escape(name)}: .*? reaches ([\d,.]+) MiB in ([\d,.]+) h",
+                           page.text)  # fmt: skip
+        assert bullet and bullet[1] == f"{figures_['limit_mib']:g}", name
+        assert bullet[2] == hours(figures_["time_to_limit_h"]), name
     (fits,) = [t for t in page.tables if t and "time_to_limit_h" in t[0]]
-    rows = {f"{r['role']} {r['pid']}" if r["pid"] else r["role"]: r for r in fits}
+    rows = {f"{r['role']} {r['pid']}" if r["pid"] not in ("", "<NA>") else r["role"]: r
+            for r in fits}  # fmt: skip
     assert set(rows) == set(summary["processes"])
     for name, figures_ in summary["processes"].items():
         row = rows[name]
@@ -127,21 +142,6 @@ def test_memory_text_table_and_json_give_the_same_times_to_limit(reports):
                             ("slope_mib_per_hour", "slope")):  # fmt: skip
             value = figures_[key]
             assert row[column] == ("" if value is None else hours(value)), (name, column)
-    box = summary["container"]
-    assert box == {k: summary["processes"]["container"][k] for k in ("slope", "limit_mib",
-                                                                     "time_to_limit_h")} | {
-        "worst_case_mib": box["worst_case_mib"]}  # fmt: skip
-    assert box["limit_mib"] == summary["parameters"]["container_limit_mib"]
-    sentence = re.search(r"The container as a whole .*? reaches ([\d,.]+) MiB in ([\d,.]+) h",
-                         page.text)  # fmt: skip
-    assert sentence, "the container's sentence"
-    assert sentence[1] == f"{box['limit_mib']:g}" and sentence[2] == hours(box["time_to_limit_h"])
-    for name in summary["leaks"]:  # each leaking process's bullet: its own limit and hours
-        figures_ = summary["processes"][name]
-        bullet = re.search(rf"{re.escape(name)}: .*? reaches ([\d,.]+) MiB in ([\d,.]+) h",
-                           page.text)  # fmt: skip
-        assert bullet and bullet[1] == f"{figures_['limit_mib']:g}", name
-        assert bullet[2] == hours(figures_["time_to_limit_h"]), name
 
 
 def test_capacity_verdict_and_json_agree(reports):
