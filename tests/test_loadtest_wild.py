@@ -4,6 +4,7 @@ on a Locust-only run (recordings: tests/data/wild/loadmem/README.md)."""
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import re
 import shutil
@@ -134,3 +135,25 @@ def test_capacity_verdict_on_a_locust_only_ramp_says_what_it_rests_on(ramp_repor
                      for line in (WILD / "ramp_access.log").read_text().splitlines())  # fmt: skip
     busiest = sorted(stamps.values())[-seconds:]
     assert sum(busiest) / seconds == pytest.approx(rate, rel=0.15)
+
+
+def test_a_ramp_with_no_held_step_says_it_cannot_judge():
+    """Locust 2.20.1's 12 s ramp reaches 10 users 2 s before its history ends: no step is held
+    past the 5 s settling time (the report used to fail on the empty step table)."""
+    from perfkit.report.capacity import capacity_report
+    from perfkit.report.evidence import Run
+
+    stats, history = perfkit.read_locust(WILD / "results")
+    run = Run("results", locust_stats=stats, locust_history=history, sources={"locust": ["x"]})
+    report = capacity_report(run, settle_s=5.0)
+    summary, text = report.summary(), report.verdict().data
+    assert summary["measured"] is None and summary["usl"] is None and summary["gunicorn"] is None
+    assert summary["verdict_rests_on"].startswith("nothing: Locust held no user count longer")
+    assert "**Cannot judge capacity from this run.**" in text
+    assert "Enough" not in text and "Not shown to be enough" not in text
+    with open(WILD / "results" / "results_stats_history.csv", newline="") as handle:
+        rows = [(int(r["Timestamp"]), r["User Count"]) for r in csv.DictReader(handle)]
+    spans = Counter()  # seconds each user count lasted, from the file itself
+    for (t0, users), (t1, _) in itertools.pairwise(rows):
+        spans[users] += t1 - t0
+    assert max(spans.values()) < 5  # truly nothing held past the settling time

@@ -59,11 +59,16 @@ class Profile:
         """Total time profiled: the sum of every function's own time."""
         return float(self.functions["tottime_s"].sum())
 
-    def tree(self, root: str | None = None, min_fraction: float = 0.005) -> pd.DataFrame:
+    def tree(
+        self,
+        root: str | None = None,
+        min_fraction: float = 0.005,
+        server_frames: Literal["collapse", "keep"] = "collapse",
+    ) -> pd.DataFrame:
         """The inclusive call tree; see `perfkit.analysis.calltree.call_tree`."""
         from perfkit.analysis.calltree import call_tree
 
-        return call_tree(self, root=root, min_fraction=min_fraction)
+        return call_tree(self, root=root, min_fraction=min_fraction, server_frames=server_frames)
 
     def to_pstats(self, path: str | os.PathLike) -> Path:
         """Write the (merged) profile as a pstats dump, e.g. for snakeviz; returns the path."""

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from perfkit.analysis.calltree import call_tree
+from perfkit.analysis.calltree import ServerFrames, call_tree
 from perfkit.io.profile import Profile
 from perfkit.plots.theme import DIVERGING, SEQUENTIAL, styled
 
@@ -18,9 +18,18 @@ HOVER = (
 )
 
 
-def flame(profile: Profile, root: str | None = None, min_fraction: float = 0.005) -> go.Figure:
-    """Icicle of `profile`'s call tree, coloured by each node's own time share."""
-    tree = call_tree(profile, root=root, min_fraction=min_fraction)
+def flame(
+    profile: Profile,
+    root: str | None = None,
+    min_fraction: float = 0.005,
+    server_frames: ServerFrames = "collapse",
+) -> go.Figure:
+    """Icicle of `profile`'s call tree, coloured by each node's own time share.
+
+    The server's own frames are one ``(server)`` node unless `server_frames` is
+    ``"keep"``; see `perfkit.analysis.calltree.call_tree`.
+    """
+    tree = call_tree(profile, root=root, min_fraction=min_fraction, server_frames=server_frames)
     fig = go.Figure(
         _icicle(
             tree,
@@ -35,15 +44,20 @@ def flame(profile: Profile, root: str | None = None, min_fraction: float = 0.005
     )
 
 
-def flame_diff(base: Profile, cand: Profile, min_fraction: float = 0.005) -> go.Figure:
+def flame_diff(
+    base: Profile,
+    cand: Profile,
+    min_fraction: float = 0.005,
+    server_frames: ServerFrames = "collapse",
+) -> go.Figure:
     """Icicle of the candidate's tree coloured by the change of each node's time per request.
 
     Times are divided by each side's number of dumps (requests), so a
     baseline of 100 requests and a candidate of 80 compare fairly; red is
     slower, green faster, grey unchanged or new.
     """
-    cand_tree = call_tree(cand, min_fraction=min_fraction)
-    base_tree = call_tree(base, min_fraction=min_fraction / 4)
+    cand_tree = call_tree(cand, min_fraction=min_fraction, server_frames=server_frames)
+    base_tree = call_tree(base, min_fraction=min_fraction / 4, server_frames=server_frames)
     per_base, per_cand = max(len(base.dumps), 1), max(len(cand.dumps), 1)
     base_total = _path_totals(base_tree) / per_base
     cand_paths = _paths(cand_tree)

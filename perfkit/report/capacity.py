@@ -29,6 +29,7 @@ class CapacityReport:
     notes: list[str]
     cannot_judge: list[str] = field(default_factory=list)  # what a failed source left unjudged
     held: pd.DataFrame | None = None  # Locust's held user counts, even when too few for a fit
+    settle_s: float = 5.0  # each Locust step's first seconds left out (users still ramping)
 
     def summary(self) -> dict:
         usl = self.usl
@@ -84,6 +85,9 @@ class CapacityReport:
             return "the USL fit of the access log's concurrency"
         if self.plan is not None:
             return "the access log's mean response time (Erlang C sizing)"
+        if self.held is not None:
+            return (f"nothing: Locust held no user count longer than the {self.settle_s:g} s "
+                    "settling time, so no steady throughput was measured")  # fmt: skip
         return "nothing: no throughput or service time could be measured"
 
     def measured(self) -> dict | None:
@@ -102,6 +106,8 @@ class CapacityReport:
         found = self.evidence()
         lines = [f"**Evidence:** {'; '.join(esc(f) for f in found) or 'none that can be used'}. "
                  f"The verdict rests on {self.rests_on()}.\n"]  # fmt: skip
+        if self.rests_on().startswith("nothing"):
+            lines.append("**Cannot judge capacity from this run.**\n")
         if self.cannot_judge:
             lines.append("**Cannot judge everything: a source could not be read.**\n")
             lines += [f"- {esc(reason)}" for reason in self.cannot_judge]
@@ -321,7 +327,7 @@ def capacity_report(
                 "requests in flight and service time from the access log: it has no request "
                 "times" if untimed and usl is None else None]  # fmt: skip
     return CapacityReport(run, targets, steps, usl, log_points, log_usl, service_s, plan, growth,
-                          notes, [u for u in unjudged if u], held)  # fmt: skip
+                          notes, [u for u in unjudged if u], held, settle_s)  # fmt: skip
 
 
 def _growth(traffic, plan, service_s, log_format):
