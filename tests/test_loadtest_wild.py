@@ -38,6 +38,8 @@ def access_truth(run: str) -> tuple[Counter, int]:
 @pytest.mark.parametrize(("run", "prefix", "version"), RUNS)
 def test_any_prefix_is_found_and_counts_match_the_access_log(run, prefix, version):
     stats, history = perfkit.read_locust(WILD / run)  # the folder, not the prefix
+    by_file, _ = perfkit.read_locust(WILD / run / f"{prefix}_stats_history.csv")
+    assert by_file.equals(stats)
     assert stats.attrs["perfkit"]["prefix"].endswith(f"{run}/{prefix}")
     names, not_found = access_truth(run)
     rows = stats.set_index("name")
@@ -81,6 +83,8 @@ def test_no_pair_names_the_patterns_and_the_lone_half(tmp_path):
         perfkit.read_locust(tmp_path)
     with pytest.raises(InputError, match=r"run1_stats_history\.csv: no such file"):
         perfkit.read_locust(tmp_path / "run1")  # a prefix, as before
+    with pytest.raises(InputError, match=r"run1_stats_history\.csv: no such file"):
+        perfkit.read_locust(tmp_path / "run1_stats.csv")  # a file of the pair names its prefix
 
 
 def test_a_history_file_is_not_taken_for_a_stats_file(tmp_path):

@@ -60,15 +60,19 @@ def locust_prefixes(folder: str | Path) -> list[Path]:
 
 
 def find_locust(source: str | Path, prefix: str | None = None) -> Path:
-    """The Locust ``--csv`` prefix `source` names: a prefix itself (``run/results``), or a
-    folder holding exactly one ``<prefix>_stats.csv`` + ``<prefix>_stats_history.csv`` pair
-    (`prefix` picks one when there are several). `InputError` when there is none (naming the
+    """The Locust ``--csv`` prefix `source` names: a prefix itself (``run/results``), one of
+    the pair's files (``run/results_stats.csv``), or a folder holding exactly one
+    ``<prefix>_stats.csv`` + ``<prefix>_stats_history.csv`` pair (`prefix` picks one when
+    there are several). `InputError` when there is none (naming the
     patterns looked for) or several (listing them): two load tests in one folder are two runs,
     and silently reading one of them would mislead."""
     source = Path(source)
     if not source.is_dir():
         if prefix is not None:
             raise InputError(f"{source}: no such folder (prefix={prefix!r} needs a folder)")
+        for suffix in ("_stats_history.csv", "_stats.csv"):  # one of the pair's files, named
+            if source.name.endswith(suffix) and len(source.name) > len(suffix):
+                return source.with_name(source.name[: -len(suffix)])
         return source
     if prefix is not None:
         return source / prefix
