@@ -130,3 +130,33 @@ def test_planted_container_time_to_limit_and_a_worker_already_over(tmp_path):
     assert "is already at or above its 300 MiB limit" in report.verdict().data
     assert f"2048 MiB in {(2048 - end_total) / 20:.3g} h" in report.verdict().data
     shutil.rmtree(run)
+
+
+def test_report_on_the_real_leak_run_agrees_with_its_json(tmp_path):
+    """Rendered as the CLI renders it, with a per-worker limit the workers reach (40 MiB): no
+    negative hours anywhere, and the text, the table and --json give the same figures."""
+    import json
+
+    from perfkit.report.run import run_report
+    from tests.test_report_json_agrees import Page, figures, hours, shown
+
+    html, saved = tmp_path / "m.html", tmp_path / "m.json"
+    run_report("memory_leak", {"run": str(LEAK), "limit_mib": 40, "container_limit_mib": 2048},
+               html, saved)  # fmt: skip
+    page, summary = Page(html.read_text()), json.loads(saved.read_text())
+    assert summary["recycled_workers"] == restarts()[0]
+    ttl = {n: p["time_to_limit_h"] for n, p in summary["processes"].items()}
+    assert all(v is None or v >= 0 for v in ttl.values()), ttl
+    assert 0 in ttl.values()  # some worker generations ended at or over 40 MiB
+    missing = [(k, v) for k, v in figures(summary) if not shown(v, page.text)]
+    assert not missing, missing
+    (fits,) = [t for t in page.tables if t and "time_to_limit_h" in t[0]]
+    for row in fits:
+        name = f"{row['role']} {row['pid']}" if row["pid"] else row["role"]
+        value = summary["processes"][name]["time_to_limit_h"]
+        assert row["time_to_limit_h"] == ("" if value is None else hours(value)), name
+    for name in summary["leaks"]:
+        value = ttl[name]
+        phrase = ("is already at or above its 40 MiB limit" if value == 0
+                  else f"reaches 40 MiB in {hours(value)} h")  # fmt: skip
+        assert f"{name}: " in page.text and phrase in page.text.split(f"{name}: ")[1][:200], name
