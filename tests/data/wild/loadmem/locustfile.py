@@ -1,8 +1,7 @@
 """Locust users for shelf_app: three weighted tasks, short think time (a closed loop)."""
 
-import random
-
 import os
+import random
 
 from locust import HttpUser, LoadTestShape, between, task
 

@@ -37,9 +37,24 @@ def free_port() -> int:
 
 def gunicorn(port: int, folder: Path, *extra: str) -> subprocess.Popen:
     proc = subprocess.Popen(
-        [str(BIN / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "--chdir", str(HERE),
-         "--access-logfile", str(folder / "access.log"), "--error-logfile",
-         str(folder / "error.log"), "--log-level", "info", *extra, "shelf_app:app"])
+        [
+            str(BIN / "gunicorn"),
+            "-w",
+            "2",
+            "-b",
+            f"127.0.0.1:{port}",
+            "--chdir",
+            str(HERE),
+            "--access-logfile",
+            str(folder / "access.log"),
+            "--error-logfile",
+            str(folder / "error.log"),
+            "--log-level",
+            "info",
+            *extra,
+            "shelf_app:app",
+        ]
+    )
     for _ in range(100):  # bounded: 10 s
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1).read()
@@ -57,11 +72,24 @@ def stop(proc: subprocess.Popen) -> None:
 
 def locust(exe: str, port: int, folder: Path, prefix: str, seconds: int) -> None:
     """The locustfile's shape: +1 user/s to 10, held to `seconds`, then a 3 s drain."""
-    subprocess.run([exe, "-f", str(HERE / "locustfile.py"), "--headless", "--stop-timeout", "5",
-                    "--csv", str(folder / prefix),
-                    "-H", f"http://127.0.0.1:{port}", "--only-summary"],
-                   check=False, timeout=seconds + 60,
-                   env={**os.environ, "RAMP_S": str(seconds)})  # exit 1: the planted 404s are failures
+    subprocess.run(
+        [
+            exe,
+            "-f",
+            str(HERE / "locustfile.py"),
+            "--headless",
+            "--stop-timeout",
+            "5",
+            "--csv",
+            str(folder / prefix),
+            "-H",
+            f"http://127.0.0.1:{port}",
+            "--only-summary",
+        ],
+        check=False,
+        timeout=seconds + 60,
+        env={**os.environ, "RAMP_S": str(seconds)},
+    )  # exit 1: the planted 404s are failures
     if not (folder / f"{prefix}_stats_history.csv").exists():
         raise SystemExit(f"{exe} wrote no {prefix}_stats_history.csv")
 
@@ -85,9 +113,22 @@ def leak(folder: Path, requests: int = 1800, rate_per_s: float = 30.0) -> None:
     port = free_port()
     server = gunicorn(port, folder, "--max-requests", "150", "--max-requests-jitter", "0")
     (folder / "access.log").write_text("")
-    rss = subprocess.Popen([str(BIN / "perfkit"), "collect", "rss", "--pid", str(server.pid),
-                            "--children", "--out", str(folder / "memory.csv"), "--interval",
-                            "0.5", "--duration", str(requests / rate_per_s + 8)])
+    rss = subprocess.Popen(
+        [
+            str(BIN / "perfkit"),
+            "collect",
+            "rss",
+            "--pid",
+            str(server.pid),
+            "--children",
+            "--out",
+            str(folder / "memory.csv"),
+            "--interval",
+            "0.5",
+            "--duration",
+            str(requests / rate_per_s + 8),
+        ]
+    )
     time.sleep(2)  # a few samples before the load
     began = time.monotonic()
     lock, sent = threading.Lock(), [0]
