@@ -8,6 +8,7 @@ costs planted in the recorded app (a handler that busy-loops 3x longer than anot
 
 from __future__ import annotations
 
+import itertools
 import json
 import pstats
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 
 from perfkit import read_profile
 from perfkit.plots import flame
+from tests.browser import open_page
 from tests.conftest import DATA
 
 WILD = DATA / "wild" / "profiles" / "recorded"
@@ -275,3 +277,25 @@ def test_flame_of_a_wild_dump_draws_the_app():
     kept = flame(load(PYSPY[0]), server_frames="keep").data[0]
     collapsed = flame(load(PYSPY[0])).data[0]
     assert "(server)" in set(collapsed.labels) and "(server)" not in set(kept.labels)
+
+
+def test_flames_draw_in_a_browser(tmp_path):
+    """Headless Chromium draws every node of the flames; plotly draws nothing at all for an
+    icicle whose child exceeds its parent (the control: that is what the check detects)."""
+    figures = [
+        flame(load(WILD / "libuse-py311.prof")),
+        flame(load(WILD / "gunicorn-sync-pyspy043.json"), server_frames="keep"),
+        flame(load(WILD / "flask-py312"), min_fraction=0),
+        go.Figure(
+            go.Icicle(ids=["a", "b"], parents=["", "a"], values=[1.0, 2.0], branchvalues="total")
+        ),
+    ]
+    html = tmp_path / "flames.html"
+    html.write_text("<html><body>" + "".join(
+        f.to_html(full_html=False, include_plotlyjs=i == 0, div_id=f"fig{i}")
+        for i, f in enumerate(figures)) + "</body></html>")  # fmt: skip
+    dom = open_page(html).dom
+    cuts = [dom.index(f'id="fig{i}"') for i in range(len(figures))] + [len(dom)]
+    drawn = [dom[a:b].count('class="slice cursor-pointer"') for a, b in itertools.pairwise(cuts)]
+    assert drawn == [len(f.data[0].ids) for f in figures[:-1]] + [0]
+    assert min(drawn[:-1]) > 10
