@@ -282,7 +282,8 @@ def _parse_block(block: Block, fmt: LogFormat | JsonFormat, tz: str | None, rule
         if lines is not None:
             raw, matched = extract(lines, fmt)
             rejects.add(~matched, f"does not match the {fmt.name} format")
-    converted = convert(raw, kinds, server, tz, rejects, plain=lines is None)
+    fields = {} if isinstance(fmt, JsonFormat) else {f.name: f for f in fmt.fields}
+    converted = convert(raw, kinds, server, tz, rejects, plain=lines is None, fields=fields)
     converted_offsets = converted.offsets_s
     table, route_info = _finish(_typed_table(converted, block), rules)
     return table, converted_offsets, rejects, lines, route_info

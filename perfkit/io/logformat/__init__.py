@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 
 from perfkit.errors import InputError
 from perfkit.io.logformat import apache, gunicorn, nginx
+from perfkit.io.logformat.fields import TIME_KINDS
 from perfkit.io.logformat.jsonl import JsonFormat
 from perfkit.io.logformat.spec import LogFormat
 
@@ -24,15 +25,15 @@ __all__ = ["JsonFormat", "LogFormat", "list_formats", "resolve", "sniff", "timin
 # server -> how to make it log each request's time (one line each)
 TIMING_FIX: dict[str, str] = {
     "gunicorn": "Gunicorn: add `%(D)s` (microseconds) to `--access-logformat`, e.g. "
-    "`'%(h)s %(l)s %(u)s %(t)s \"%(r)s\" %(s)s %(b)s \"%(f)s\" \"%(a)s\" %(D)s'`",
+    '`\'%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(D)s\'`',
     "nginx": "nginx: add `$request_time` (seconds) to your `log_format`, e.g. "
-    "`log_format timed '$remote_addr - $remote_user [$time_local] \"$request\" $status "
-    "$body_bytes_sent \"$http_referer\" \"$http_user_agent\" $request_time';`",
+    '`log_format timed \'$remote_addr - $remote_user [$time_local] "$request" $status '
+    '$body_bytes_sent "$http_referer" "$http_user_agent" $request_time\';`',
     "apache": "Apache: add `%D` (microseconds) to your `LogFormat`, e.g. "
-    "`LogFormat \"%h %l %u %t \\\"%r\\\" %>s %b \\\"%{Referer}i\\\" "
-    "\\\"%{User-agent}i\\\" %D\" timed`",
+    '`LogFormat "%h %l %u %t \\"%r\\" %>s %b \\"%{Referer}i\\" '
+    '\\"%{User-agent}i\\" %D" timed`',
     "jsonl": "JSON lines: log the request's duration in a field such as `duration_ms` or "
-    "`request_time` (or map yours with `format={\"duration_ms\": \"took\"}`)",
+    '`request_time` (or map yours with `format={"duration_ms": "took"}`)',
 }
 
 # name -> (server, format string, description)
@@ -135,14 +136,12 @@ def resolve(fmt: str | Mapping[str, str] | LogFormat | JsonFormat) -> LogFormat 
     )
 
 
-TIME_KINDS = {"time_clf", "time_iso", "time_epoch"}
-
-
 def _with_time(fmt: LogFormat) -> LogFormat:
     if not fmt.kinds & TIME_KINDS:
         raise InputError(
             f"format {fmt.source!r} has no time field; a requests frame needs one "
-            "(Gunicorn %(t)s, nginx $time_local/$time_iso8601/$msec, Apache %t)"
+            "(Gunicorn %(t)s, nginx $time_local/$time_iso8601/$msec, Apache %t or a complete "
+            "%{FORMAT}t)"
         )
     return fmt
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,13 +19,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from perfkit.io.logformat.fields import DURATION_KINDS, KINDS, MS_PER_UNIT, UNESCAPE
+from perfkit.io.logformat import strftime
+from perfkit.io.logformat.fields import DURATION_KINDS, KINDS, MS_PER_UNIT, UNESCAPE, Field
 from perfkit.io.logformat.spec import OFFSET_SUFFIX
 
 CLF_TIME = "%d/%b/%Y:%H:%M:%S %z"
 CLF_LOCAL = "%d/%b/%Y:%H:%M:%S"
 _OFFSET = re.compile(r"^[+-]\d{4}$")
-STRING_KINDS = ("client", "user", "referrer", "user_agent", "protocol", "extra", "extra_word")
+STRING_KINDS = ("client", "user", "referrer", "user_agent", "protocol", "extra", "extra_word",
+                "extra_opt")  # fmt: skip
 _METHOD = r"^[A-Za-z][A-Za-z_-]{0,19}$"
 _PROTOCOL = r"^HTTP/\d(?:\.\d)?$"
 
@@ -69,19 +72,23 @@ def convert(
     tz: str | None,
     rejects: Rejects | None = None,
     plain: bool = False,
+    fields: Mapping[str, Field] | None = None,
 ) -> Converted:
     """Validate and type `raw` columns (field name -> strings) of one block.
 
     `kinds` maps each raw field name to its kind; `server` decides escapes;
     `tz` is the zone of times that carry no offset (default UTC). `plain`
     says the tokenizer already turned '-' into nulls and saw no escapes.
+    `fields` (raw name -> `Field`) gives the patterns and arguments of fields
+    that override their kind's (Apache strftime times, status conditions).
     """
+    fields = fields or {}
     n = len(next(iter(raw.values())))
     rejects = rejects if rejects is not None else Rejects(n)
     by_kind: dict[str, str] = {}
     for name, kind in kinds.items():
         by_kind.setdefault(kind, name)
-        spec = KINDS[kind]
+        spec = fields[name].spec if name in fields else KINDS[kind]
         if spec.strict and name in raw and pa.types.is_string(raw[name].type):
             valid = pc.fill_null(pc.match_substring_regex(raw[name], f"^(?:{spec.pattern})$"), True)
             if not pc.all(valid).as_py():
@@ -89,10 +96,14 @@ def convert(
                 raw[name] = pc.if_else(valid, raw[name], pa.scalar(None, pa.string()))
     out: dict[str, pa.Array] = {}
     offsets: set[int] = set()
-    out["time"], offsets = _time(raw, by_kind, tz, rejects)
+    if set(kinds.values()) & APACHE_TIME_KINDS:
+        out["time"], offsets = apache_time(raw, kinds, fields, tz, rejects)
+    else:
+        out["time"], offsets = _time(raw, by_kind, tz, rejects)
     text = _plain if plain else _text
     out.update(_request(raw, by_kind, server, text))
-    out.update(_numbers(raw, by_kind, rejects))
+    optional = {name for name, f in fields.items() if f.optional}
+    out.update(_numbers(raw, by_kind, rejects, optional))
     for name, kind in kinds.items():
         if kind in STRING_KINDS and name in raw:
             column = "client" if kind == "client" else name
@@ -330,16 +341,17 @@ def _on_values(values: pa.Array, fn) -> pa.Array:
     return fn(values)
 
 
-def _numbers(raw, by_kind, rejects) -> dict[str, pa.Array]:
+def _numbers(raw, by_kind, rejects, optional=frozenset()) -> dict[str, pa.Array]:
     out: dict[str, pa.Array] = {}
     if "status" in by_kind:
-        out["status"] = pc.cast(raw[by_kind["status"]], pa.int16())
-        rejects.add(pc.is_null(out["status"]), f"{by_kind['status']}: missing")
+        out["status"] = pc.cast(_dash_null(raw[by_kind["status"]]), pa.int16())
+        if by_kind["status"] not in optional:  # under a status condition '-' is expected
+            rejects.add(pc.is_null(out["status"]), f"{by_kind['status']}: missing")
     if "bytes" in by_kind:
         out["bytes"] = pc.cast(_dash_null(raw[by_kind["bytes"]]), pa.int64())
     for kind in DURATION_KINDS:
         if kind in by_kind:
-            value = pc.cast(raw[by_kind[kind]], pa.float64())
+            value = pc.cast(_dash_null(raw[by_kind[kind]]), pa.float64())
             factor = MS_PER_UNIT[kind]
             out["duration_ms"] = (
                 pc.divide(value, 1 / factor) if factor < 1 else pc.multiply(value, factor)
@@ -348,7 +360,7 @@ def _numbers(raw, by_kind, rejects) -> dict[str, pa.Array]:
     if "upstream_s" in by_kind:
         out["upstream_ms"] = _upstream_ms(raw[by_kind["upstream_s"]])
     if "pid" in by_kind:
-        digits = pc.replace_substring_regex(raw[by_kind["pid"]], r"[<>]", "")
+        digits = pc.replace_substring_regex(_dash_null(raw[by_kind["pid"]]), r"[<>]", "")
         out["pid"] = pc.cast(digits, pa.int32())
     return out
 
@@ -421,3 +433,136 @@ def fixed_zone(offsets: set[int]) -> dt.tzinfo | None:
         return None
     (seconds,) = offsets
     return dt.UTC if seconds == 0 else dt.timezone(dt.timedelta(seconds=seconds))
+
+
+APACHE_TIME_KINDS = {"time_strf", "time_sec", "time_msec", "time_usec", "time_frac"}
+_PRECISION = {"time_usec": 0, "time_msec": 1, "strf_frac": 2, "clf_frac": 2, "time_strf": 3,
+              "time_clf": 3, "time_sec": 4}  # fmt: skip
+
+
+def apache_time(raw, kinds, fields, tz, rejects) -> tuple[pa.Array, set[int]]:
+    """The request time of Apache formats with ``%{FORMAT}t`` fields, and the offsets seen.
+
+    Of the times a line carries (``begin:``/``end:``, epochs, strftime parts,
+    fractions) the most precise is taken, ``begin`` (Apache's default, as
+    ``%t``) before ``end`` on a tie. Strftime parts of one flavor are combined
+    (``%{%d/%b/%Y %T}t.%{msec_frac}t %{%z}t``); a strftime time without ``%z``
+    takes the offset of a ``%t`` on the same line, else `tz` (default UTC).
+    """
+    n = rejects.n
+    by_flavor: dict[str, dict[str, list[str]]] = {}
+    for name, kind in kinds.items():
+        if kind in APACHE_TIME_KINDS or kind == "time_clf":
+            arg = fields[name].arg if name in fields else "begin"
+            flavor = arg.split("|", 1)[0] or "begin"
+            by_flavor.setdefault(flavor, {}).setdefault(kind, []).append(name)
+    candidates = []
+    for flavor_rank, flavor in enumerate(("begin", "end")):
+        have = by_flavor.get(flavor, {})
+        for kind in ("time_usec", "time_msec", "time_sec"):
+            if kind in have:
+                candidates.append((_PRECISION[kind], flavor_rank, kind, flavor, have[kind][0]))
+        if "time_strf" in have:
+            kind = "strf_frac" if "time_frac" in have else "time_strf"
+            candidates.append((_PRECISION[kind], flavor_rank, kind, flavor, ""))
+        if "time_clf" in have:
+            kind = "clf_frac" if "time_frac" in have else "time_clf"
+            candidates.append((_PRECISION[kind] + 0.5, flavor_rank, kind, flavor,
+                               have["time_clf"][0]))  # fmt: skip
+    if not candidates:
+        rejects.add(np.ones(n, bool), "the format has no time field")
+        return pa.nulls(n, pa.timestamp("ns", "UTC")), set()
+    _, _, kind, flavor, name = min(candidates)
+    have = by_flavor[flavor]
+    offsets: set[int] = set()
+    label = name or ", ".join(have["time_strf"])
+    if kind in ("time_usec", "time_msec", "time_sec"):
+        scale = {"time_usec": 1_000, "time_msec": 1_000_000, "time_sec": 1_000_000_000}[kind]
+        value = pc.cast(_dash_null(raw[name]), pa.int64())
+        rejects.add(pc.is_null(value), f"{name}: missing")
+        ns = pc.multiply_checked(value, scale)
+        seconds = pc.divide(pc.cast(value, pa.float64()), 1e9 / scale)
+        _in_range(seconds, name, rejects)
+        return _with_fraction(ns, kind == "time_sec", raw, kinds, fields, flavor), offsets
+    if kind.startswith("clf"):
+        rejects.add(pc.is_null(raw[name]), f"{name}: missing")
+        stamps, offsets = _clf_halves(*_clf_parts(raw, name), name, rejects)
+        ns = stamps.cast(pa.int64())
+        return _with_fraction(ns, True, raw, kinds, fields, flavor), offsets
+    # strftime parts of this flavor, each field parsed once per distinct value
+    parts: dict[str, np.ndarray] = {}
+    for field_name in have["time_strf"]:
+        fmt = fields[field_name].arg.split("|", 1)[1]
+        values = _dictionary(raw[field_name])
+        found = strftime.parts(values.dictionary, fmt)
+        index = values.indices.to_numpy(zero_copy_only=False)
+        valid = ~pc.is_null(values.indices).to_numpy(zero_copy_only=False)
+        for part, numbers in found.items():
+            if part in parts:
+                continue
+            taken = np.full(n, np.nan)
+            taken[valid] = numbers[index[valid]] if len(numbers) else np.nan
+            parts[part] = taken
+    local_s, is_epoch = strftime.local_seconds(parts, n)
+    if "z" in parts:
+        offset_s = parts["z"]
+        offsets = {int(o) for o in np.unique(offset_s[~np.isnan(offset_s)])}
+        utc_s = np.where(is_epoch, local_s, local_s - offset_s)
+    elif "time_clf" in kinds.values() and not is_epoch.all():
+        clf_name = next(k for k, v in kinds.items() if v == "time_clf")
+        texts = _clf_parts(raw, clf_name)[1]
+        offset_s = np.array([_offset_s(t) if t and _OFFSET.match(t) and _possible(t) else np.nan
+                             for t in texts.dictionary.to_pylist()] + [np.nan])  # fmt: skip
+        index = pc.fill_null(texts.indices, len(offset_s) - 1).to_numpy(zero_copy_only=False)
+        per_row = offset_s[index.astype(np.int64)]
+        offsets = {int(o) for o in np.unique(per_row[~np.isnan(per_row)])}
+        utc_s = np.where(is_epoch, local_s, local_s - per_row)
+    else:
+        utc_s = _localize(local_s, is_epoch, tz)
+    seconds = pa.array(utc_s, pa.float64(), from_pandas=True)
+    rejects.add(pc.is_null(seconds), f"{label}: expected a valid date and time")
+    seconds = _in_range(seconds, label, rejects)
+    ns = pc.multiply(pc.cast(seconds, pa.int64()), 1_000_000_000)
+    return _with_fraction(ns, True, raw, kinds, fields, flavor), offsets
+
+
+def _clf_parts(raw, name: str) -> tuple[pa.DictionaryArray, pa.DictionaryArray]:
+    """A CLF time's date-time and offset halves as dictionaries, from either path."""
+    if name + OFFSET_SUFFIX in raw:  # the tokenizer split it at its space
+        return _dictionary(raw[name]), _dictionary(raw[name + OFFSET_SUFFIX])
+    values = _dictionary(raw[name])
+    local = pa.DictionaryArray.from_arrays(
+        values.indices, pc.utf8_slice_codeunits(values.dictionary, 0, 20))  # fmt: skip
+    offset = pa.DictionaryArray.from_arrays(
+        values.indices, pc.utf8_slice_codeunits(values.dictionary, -5))  # fmt: skip
+    return local, offset
+
+
+def _localize(local_s: np.ndarray, is_epoch: np.ndarray, tz: str | None) -> np.ndarray:
+    """UTC seconds of wall-clock seconds in zone `tz` (UTC by default); NaN where the wall
+    time does not exist or is ambiguous there."""
+    if tz is None or tz == "UTC":
+        return local_s
+    ok = ~np.isnan(local_s) & ~is_epoch
+    out = local_s.copy()
+    if ok.any():
+        naive = pd.to_datetime(local_s[ok].astype(np.int64), unit="s")
+        aware = naive.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
+        utc = aware.tz_convert("UTC").tz_localize(None)
+        values = np.asarray(utc.as_unit("s").asi8, dtype=np.float64)
+        values[np.asarray(aware.isna())] = np.nan
+        out[ok] = values
+    return out
+
+
+def _with_fraction(ns: pa.Array, whole: bool, raw, kinds, fields, flavor) -> pa.Array:
+    """`ns` plus the flavor's ``msec_frac``/``usec_frac`` when the time is whole seconds."""
+    if whole:
+        for name, kind in kinds.items():
+            arg = fields[name].arg if name in fields else ""
+            if kind == "time_frac" and arg.split("|")[0] == flavor:
+                unit = arg.split("|")[1]
+                frac = pc.cast(_dash_null(raw[name]), pa.int64())
+                ns = pc.add(ns, pc.multiply(frac, 1_000_000 if unit == "ms" else 1_000))
+                break
+    return ns.cast(pa.timestamp("ns", "UTC"))

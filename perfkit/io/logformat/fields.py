@@ -86,7 +86,17 @@ KINDS: dict[str, Kind] = {
     "pid": Kind(r"<?\d{1,10}>?", "a process id", strict=True),
     "extra": Kind(r".*", "a value", spaces=True),
     "extra_word": Kind(_ANY, "a value"),
+    "extra_opt": Kind(r"\S*", "a value or nothing"),
+    # Apache %{FORMAT}t: the time in parts (the field's `arg` says which, see apache.py)
+    "time_strf": Kind(r".+?", "a time as the format's strftime pattern writes it", spaces=True),
+    "time_sec": Kind(r"\d{1,12}", "seconds since 1970", strict=True),
+    "time_msec": Kind(r"\d{1,15}", "milliseconds since 1970", strict=True),
+    "time_usec": Kind(r"\d{1,18}", "microseconds since 1970", strict=True),
+    "time_frac": Kind(r"\d{3}|\d{6}", "a fraction of a second (3 or 6 digits)", strict=True),
 }
+# kinds that carry (part of) a request's time
+TIME_KINDS = {"time_clf", "time_iso", "time_epoch", "time_strf", "time_sec", "time_msec",
+              "time_usec"}  # fmt: skip
 
 DURATION_KINDS = ("duration_us", "duration_ms", "duration_s")  # most precise first
 # milliseconds = value * MS_PER_UNIT; microseconds divide by 1000 instead (exactly rounded)
@@ -95,14 +105,32 @@ MS_PER_UNIT = {"duration_us": 1e-3, "duration_ms": 1.0, "duration_s": 1e3}
 
 @dataclass(frozen=True)
 class Field:
-    """One field of a format: its `kind` and the raw column `name` it fills."""
+    """One field of a format: its `kind` and the raw column `name` it fills.
+
+    `pattern`/`spaces` override the kind's (an Apache strftime time, a field
+    under a status condition that may hold '-'); `arg` carries what the kind
+    needs to convert (an Apache time's ``begin|%Y-%m-%d`` or fraction unit);
+    an `optional` field may be '-' on a good line.
+    """
 
     kind: str
     name: str
+    pattern: str | None = None
+    spaces: bool | None = None
+    arg: str = ""
+    optional: bool = False
 
     @property
     def spec(self) -> Kind:
-        return KINDS[self.kind]
+        base = KINDS[self.kind]
+        if self.pattern is None and self.spaces is None:
+            return base
+        return Kind(
+            self.pattern if self.pattern is not None else base.pattern,
+            base.expected + (" or '-'" if self.optional else ""),
+            base.spaces if self.spaces is None else self.spaces,
+            base.strict,
+        )
 
 
 @dataclass(frozen=True)
