@@ -16,7 +16,8 @@ from pathlib import Path
 import plotly.graph_objects as go
 import pytest
 
-from perfkit import read_profile
+from perfkit import InputError, read_profile
+from perfkit.analysis.calltree import MAX_NODES
 from perfkit.plots import flame
 from tests.browser import open_page
 from tests.conftest import DATA
@@ -92,21 +93,27 @@ def test_root_holds_every_second_and_the_tree_draws(source, min_fraction):
         assert tree["self_s"].sum() == pytest.approx(truth, rel=1e-9)  # nothing lost or doubled
         assert_drawable(tree)
         # the old bug: one '(all)' node holding everything as its own time
-        assert tree["self_s"].iloc[0] < (0.02 if min_fraction else 1e-9) * truth
+        # (min_fraction 0: only past the 20,000-node cap can a function be left unplaced)
+        assert tree["self_s"].iloc[0] < (0.02 if min_fraction else 1e-5) * truth
         if min_fraction:
             assert (tree["total_s"].iloc[1:] >= min_fraction * truth).all()
 
 
-@pytest.mark.parametrize("source", [d for d in DUMPS if "libuse" not in d.name] + FLASK,
-                         ids=lambda s: s.name)  # fmt: skip
+@pytest.mark.parametrize("source", DUMPS + FLASK, ids=lambda s: s.name)
 def test_every_function_keeps_its_own_time(source):
-    """Over its nodes, each function's own time is pstats' tottime (libuse: over 20,000
-    paths, so some small functions go to their callers' nodes)."""
+    """Over its nodes, each function's own time is pstats' tottime. Where the 20,000-node cap
+    bites (the dumps that import Flask or email), a function too small for a node of its
+    own is charged to its callers' nodes: moved, not lost, and little of it."""
     tree = load(source).tree(min_fraction=0, server_frames="keep")
     own = tree.groupby("function")["self_s"].sum()
-    stats = pstats_of(source).stats
-    for (file, line, name), (_, _, tt, _, _) in stats.items():
-        assert own.get(f"{file}:{line}({name})", 0.0) == pytest.approx(tt, rel=1e-9, abs=1e-12)
+    stats = pstats_of(source)
+    moved = 0.0
+    for (file, line, name), (_, _, tt, _, _) in stats.stats.items():
+        got = own.get(f"{file}:{line}({name})", 0.0)
+        if len(tree) < MAX_NODES:
+            assert got == pytest.approx(tt, rel=1e-9, abs=1e-12)
+        moved += abs(got - tt) / 2
+    assert moved < 0.05 * stats.total_tt
 
 
 @pytest.mark.parametrize("source", PYSPY, ids=[s.name for s in PYSPY])
@@ -207,6 +214,24 @@ def test_threads_under_312_cprofile(python):
     assert {"worker_a", "worker_b", "main"} <= set(tree["name"])
 
 
+@pytest.mark.parametrize("python", ["py311", "py312"])
+def test_flask_frames_the_script_calls_are_not_collapsed(python):
+    """`python -m cProfile` of a script driving a Flask app with its test client: Flask and
+    Werkzeug are imported under exec and called by main(), never at the stack's bottom."""
+    source = WILD / f"testclient-{python}.prof"
+    ct = {k[2]: v[3] for k, v in pstats_of(source).stats.items() if k[0].endswith("client.py")}
+    tree = load(source).tree()
+    assert "(server)" not in set(tree["name"])
+    main = path(tree, "<built-in method builtins.exec>", "<module>", "main")
+    assert main["depth"] == 3 and main["file"].endswith("testclient.py")
+    # 10 %: test_client() imports lazily, and recursive import machinery shares its time
+    # among all its paths by edge (an import under main gets the average, not its own)
+    assert main["total_s"] == pytest.approx(ct["main"], rel=0.1)
+    work = tree[tree["name"] == "work"]
+    assert (work["depth"] > 3).all()  # below the test client and Flask's dispatch
+    assert work["total_s"].sum() == pytest.approx(ct["work"], rel=0.05)
+
+
 @pytest.mark.parametrize("source", FLASK, ids=[s.name for s in FLASK])
 def test_flask_middleware_dumps(source):
     """Werkzeug's ProfilerMiddleware under Gunicorn: one dump per request, merged."""
@@ -299,3 +324,9 @@ def test_flames_draw_in_a_browser(tmp_path):
     drawn = [dom[a:b].count('class="slice cursor-pointer"') for a, b in itertools.pairwise(cuts)]
     assert drawn == [len(f.data[0].ids) for f in figures[:-1]] + [0]
     assert min(drawn[:-1]) > 10
+
+
+def test_server_frames_option_is_checked():
+    profile = load(WILD / "pure-py311.prof")
+    with pytest.raises(InputError, match="server_frames must be 'collapse' or 'keep', not 'drop'"):
+        profile.tree(server_frames="drop")

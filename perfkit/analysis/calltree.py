@@ -49,6 +49,8 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pandas as pd
 
+from perfkit.errors import InputError
+
 if TYPE_CHECKING:
     from perfkit.io.profile import Profile
 
@@ -79,8 +81,8 @@ _SERVER = re.compile(r"(?:^|/)(?:" + "|".join(SERVER_PACKAGES) + r")(?:/|$)")
 # stdlib modules that only carry a server's loop: collapsed with it, never on their own
 _PLUMBING = re.compile(
     r"(?:^|/)(?:threading|socketserver|selectors|runpy)\.py$|(?:^|/)concurrent/futures/"
-    r"|^<frozen runpy>$|^~$"
-)
+    r"|^<frozen runpy>$"
+)  # not C built-ins ("~"): `exec` roots every `python -m cProfile` script
 _STDLIB = re.compile(r"^~$|^<frozen |/lib/python\d+(?:\.\d+)?t?/(?!.*(?:site|dist)-packages/)")
 
 
@@ -100,7 +102,7 @@ def call_tree(
     server's own frames into one ``(server)`` node, ``"keep"`` keeps them.
     """
     if server_frames not in ("collapse", "keep"):
-        raise ValueError(f"server_frames must be 'collapse' or 'keep', not {server_frames!r}")
+        raise InputError(f"server_frames must be 'collapse' or 'keep', not {server_frames!r}")
     if profile.kind == "sampled":
         parent, function, own = _from_stacks(profile)
     else:
@@ -185,8 +187,10 @@ def _from_edges(profile: Profile, min_fraction: float) -> tuple[list[int], list[
             share[by_count] = others["calls"].to_numpy()[by_count] / denominator
     share = np.nan_to_num(share, nan=0.0, posinf=0.0)
     children: dict[str, list[tuple[str, float]]] = defaultdict(list)
+    callers_of: dict[str, list[tuple[str, float]]] = defaultdict(list)
     for caller, callee, part in zip(others["caller"], others["callee"], share, strict=True):
         children[caller].append((callee, float(part)))
+        callers_of[callee].append((caller, float(part)))
     root_share = (root_weight / weight_in).fillna(1.0).clip(upper=1.0)
     floor = min_fraction * profile.total_s / 10  # the final tree is pruned by the real totals
     parent, function, weight, paths = [-1], [ROOT], [0.0], [frozenset()]
@@ -210,7 +214,7 @@ def _from_edges(profile: Profile, min_fraction: float) -> tuple[list[int], list[
                 child = part * edge_share
                 heapq.heappush(heap, (-child * cumtime[callee], pushed, node, callee, child))
                 pushed += 1
-    return parent, function, _own_times(function, weight, skipped, tottime)
+    return parent, function, _own_times(function, weight, skipped, tottime, callers_of)
 
 
 def _own_times(
@@ -218,28 +222,45 @@ def _own_times(
     weight: list[float],
     skipped: list[tuple[int, str, float]],
     tottime: pd.Series,
+    callers_of: dict[str, list[tuple[str, float]]],
 ) -> list[float]:
     """Each node's own time: its function's own time split by the nodes' weights, all of it
     to the function's nodes. A function with no node (too small on every path) gives its
-    time to the nodes that would have been its callers, by weight; one never reached at
-    all leaves it with the root (node 0)."""
-    frame = pd.DataFrame({"node": np.arange(len(function)), "function": function,
-                          "weight": weight})  # fmt: skip
-    if skipped:
-        above, names, parts = zip(*skipped, strict=True)
-        orphans = pd.DataFrame({"node": above, "function": names, "weight": parts})
-        orphans = orphans[~orphans["function"].isin(frame["function"])]
-        frame = pd.concat([frame, orphans], ignore_index=True)
-    frame["sum"] = frame.groupby("function")["weight"].transform("sum")
-    share = (frame["weight"] / frame["sum"]).where(frame["sum"] > 0, 0.0)
+    time to the nodes that would have been its callers, by weight; below those, to the
+    strongest such node of each caller, by edge share. One never reached at all leaves it
+    with the root (node 0)."""
+    anchors: dict[str, dict[int, float]] = defaultdict(lambda: defaultdict(float))
+    for node in range(1, len(function)):
+        anchors[function[node]][node] += weight[node]
+    placed = set(anchors)
+    for above, name, part in skipped:
+        if name not in placed and part > 0:
+            anchors[name][above] += part
+    unresolved = set(tottime.index).difference(anchors)
+    strongest = {name: max(nodes, key=nodes.get) for name, nodes in anchors.items()}
+    while unresolved:  # a pass per level of nodeless callers
+        found = {}
+        for name in unresolved:
+            inherited: dict[int, float] = defaultdict(float)
+            for caller, share in callers_of.get(name, ()):
+                if caller in strongest and share > 0:
+                    inherited[strongest[caller]] += share
+            if inherited:
+                found[name] = inherited
+        if not found:
+            break
+        for name, inherited in found.items():
+            anchors[name] = inherited
+            strongest[name] = max(inherited, key=inherited.get)
+        unresolved.difference_update(found)
     own = np.zeros(len(function))
-    np.add.at(
-        own,
-        frame["node"].to_numpy(),
-        (share * tottime.reindex(frame["function"]).fillna(0.0).to_numpy()).to_numpy(),
-    )
-    unreached = ~tottime.index.isin(frame.loc[frame["sum"] > 0, "function"])
-    own[0] += float(tottime[unreached].sum())
+    for name, nodes in anchors.items():
+        seconds = float(tottime.get(name, 0.0))
+        total = sum(nodes.values())
+        if seconds and total > 0:
+            for node, part in nodes.items():
+                own[node] += seconds * part / total
+    own[0] += float(tottime[list(unresolved)].sum()) if unresolved else 0.0
     return own.tolist()
 
 

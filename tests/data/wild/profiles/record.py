@@ -85,6 +85,10 @@ def record_scripts() -> None:
                            cwd=HERE, check=True, stdout=subprocess.DEVNULL)  # fmt: skip
         out = OUT / f"twoprofilers-{tag}.prof"
         subprocess.run([python, "scripts/twoprofilers.py", str(out)], cwd=HERE, check=True)
+    for tag, bin_dir in FLASK_PYTHONS.items():  # these pythons have Flask
+        out = OUT / f"testclient-{tag}.prof"
+        subprocess.run([str(bin_dir / "python"), "-m", "cProfile", "-o", str(out),
+                        "scripts/testclient.py"], cwd=HERE, check=True, stdout=subprocess.DEVNULL)  # fmt: skip
 
 
 def record_flask_dumps() -> None:
