@@ -26,7 +26,9 @@ totals, so the tree is an approximation:
   by the real cost in each place.
 * Recursion is cut where a function reappears on its own path; the time of
   the recursive calls stays with the function's other paths.
-* Functions no root reaches keep their time in the root node's own time.
+* A function too small for a node of its own (or past the 20,000-node cap)
+  is charged to the nodes of its callers; one no root reaches at all keeps
+  its time in the root node's own time.
 
 By default the server's own frames at the bottom of the stacks (Gunicorn's
 arbiter, worker and loop, Werkzeug/Flask request dispatch, the threading
