@@ -520,8 +520,10 @@ def _infer_level(j, active, node, raw, labels, counts, lengths, flags, vocab, co
     keep |= in_param & known[r]
     share = pairs["req"] / pairs["node"].map(per["sum"])
     hot = in_param & ~keep & wordish[r] & (share >= HOT_SHARE).to_numpy()
-    if hot.any():
-        keep |= _own_tails(j, active, node, raw, labels, lengths, pairs, in_param & ~keep, hot)
+    hot &= ~pairs["rare"].to_numpy()
+    rest = in_param & ~keep & ~hot
+    if hot.any() and rest.any():
+        keep |= _own_tails(j, active, node, raw, labels, lengths, pairs, rest, hot)
     collapse = in_param & ~keep
     pairs["collapse"] = collapse
     records = []
