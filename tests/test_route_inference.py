@@ -19,7 +19,13 @@ import pytest
 
 import perfkit
 from perfkit.errors import InputError
-from perfkit.io.routes import UNMATCHED, infer_templates, route_labels, rules_from
+from perfkit.io.routes import (
+    UNMATCHED,
+    infer_templates,
+    route_labels,
+    rules_from,
+    rules_from_labels,
+)
 
 WILD = Path(__file__).parent / "data" / "wild" / "routes"
 LINE = '10.0.0.1 - - [10/Oct/2024:13:55:{s:02d} +0000] "GET {path} HTTP/1.1" 200 10 "-" "ua" 1500\n'
@@ -370,3 +376,16 @@ def test_null_paths_and_odd_shapes_survive():
     labels, _ = route_labels(paths)
     assert labels.to_pylist()[:7] == [None, "", "/", "//", "/a//b/", "*", "http://h/x"]
     assert labels.to_pylist()[7] == "/" + "s/" * 60
+
+
+def test_other_paths_get_the_frames_labels(recorded):
+    """Dumps or outbound paths, labelled by the frame's routes, agree with the frame."""
+    _, _, df, _ = recorded
+    some = df.sample(40, random_state=1)
+    rules = rules_from_labels(df["route"].cat.categories)
+    labels, info = route_labels(pa.array(some["path"].astype(str).tolist()), rules)
+    assert labels.to_pylist() == some["route"].astype(str).tolist()
+    assert info["unmatched"] == 0
+    # on their own, 40 paths are too few to infer the parameters from
+    alone, _ = route_labels(pa.array(some["path"].astype(str).tolist()))
+    assert alone.to_pylist() != some["route"].astype(str).tolist()

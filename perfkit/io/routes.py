@@ -127,6 +127,32 @@ def rules_from(routes: Any) -> list[Rule]:
     return sorted(rules, key=lambda r: r.order)
 
 
+_PARAM_SEGMENT = re.compile(r"^\{[a-z]+\}$")
+
+
+def rules_from_labels(labels: Iterable[str]) -> list[Rule]:
+    """Rules whose labels are the given route labels (inferred ones: ``/user/{param}``).
+
+    Lets other paths (profile dumps, outbound calls) be labelled exactly as a
+    requests frame was: ``route_labels(paths, rules_from_labels(
+    df["route"].cat.categories))``. A ``{name}`` segment matches one path
+    segment; literal segments match themselves, and win over parameters as
+    Werkzeug's static rules do. `UNMATCHED` and `OTHER` are skipped.
+    """
+    rules = []
+    for label in dict.fromkeys(str(x) for x in labels):
+        if label in (UNMATCHED, OTHER):
+            continue
+        parts = label.split("/")
+        params = [bool(_PARAM_SEGMENT.match(p)) for p in parts]
+        pattern = "/".join(
+            "[^/]+" if q else re.escape(p) for p, q in zip(parts, params, strict=True)
+        )
+        static = sum(len(p) for p, q in zip(parts, params, strict=True) if not q)
+        rules.append(Rule(label, f"^{pattern}$", (0, sum(params), -static)))
+    return sorted(rules, key=lambda r: r.order)
+
+
 def route_labels(
     paths: pa.Array,
     rules: list[Rule] | None = None,
