@@ -63,10 +63,15 @@ _EXPORTS: dict[str, str] = {
     "Evidence": "perfkit.analysis.attribution",
 }
 
+# subpackages reachable as attributes after a plain ``import perfkit`` (``perfkit.plots.flame``)
+_SUBPACKAGES = ("analysis", "collect", "io", "plots", "report", "sandbox")
+
 __all__ = ["__version__", *sorted(_EXPORTS)]
 
 
 def __getattr__(name: str) -> Any:
+    if name in _SUBPACKAGES:  # imported on first use; the import binds it in this namespace
+        return importlib.import_module(f"perfkit.{name}")
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'perfkit' has no attribute {name!r}")
@@ -76,4 +81,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(__all__)
+    return sorted([*__all__, *_SUBPACKAGES])
