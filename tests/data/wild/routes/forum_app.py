@@ -8,7 +8,9 @@ import os
 from flask import Flask, jsonify
 
 # record.py points this at a temporary folder of the files it requests
-app = Flask(__name__, static_folder=os.environ.get("FORUM_STATIC", "static"))
+app = Flask(
+    __name__, static_folder=os.environ.get("FORUM_STATIC", "static"), static_url_path="/static"
+)
 
 
 @app.get("/")
