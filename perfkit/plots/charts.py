@@ -93,11 +93,45 @@ def _buckets(times: pd.Series) -> str:
     return "7D"
 
 
-def latency_timeline(requests: pd.DataFrame, title: str, routes: list | None = None) -> go.Figure:
-    """p50 and p95 per time bucket (bucket chosen so there are at most MAX_BUCKETS)."""
+def timeline_missing(requests: pd.DataFrame, routes: list | None = None) -> str:
+    """Why `latency_timeline` has nothing to draw for `requests` (a sentence), or "" when it
+    has: no requests at all, none of the routes asked for, or no request times."""
+    frame = requests
+    if routes:
+        frame = frame[frame["route"].astype(str).isin([str(r) for r in routes])]
+    counts = frame[["time", "duration_ms"]].count()
+    total = len(frame.index)
+    if type(frame).__module__.startswith("dask"):
+        import dask
+
+        counts, total = dask.compute(counts, total)
+    if total == 0:
+        return ("No latency chart: the access log holds no request"
+                + (" of these routes." if routes else "s."))  # fmt: skip
+    if counts["duration_ms"] == 0:
+        return ("No latency chart: the access log has no request times (add the server's "
+                "duration field: Gunicorn %(D)s, nginx $request_time, Apache %D).")  # fmt: skip
+    if counts["time"] == 0:
+        return "No latency chart: no request in the access log has a time."
+    rows = frame.dropna(subset=["time", "duration_ms"])
+    if type(rows).__module__.startswith("dask"):
+        rows = rows.shape[0].compute()
+    if (rows if isinstance(rows, int) else len(rows)) == 0:
+        return "No latency chart: no request has both a time and a duration."
+    return ""
+
+
+def latency_timeline(
+    requests: pd.DataFrame, title: str, routes: list | None = None
+) -> go.Figure | None:
+    """p50 and p95 per time bucket (bucket chosen so there are at most MAX_BUCKETS); buckets
+    without requests are gaps in the lines. None when there is nothing to draw
+    (`timeline_missing` says why)."""
     frame = requests.dropna(subset=["time", "duration_ms"])
     if routes:
         frame = frame[frame["route"].astype(str).isin([str(r) for r in routes])]
+    if timeline_missing(frame):
+        return None
     if type(frame).__module__.startswith("dask"):  # per-bucket sketches, no raw rows moved
         import dask
 
@@ -115,12 +149,18 @@ def latency_timeline(requests: pd.DataFrame, title: str, routes: list | None = N
         grouped = frame.groupby(frame["time"].dt.floor(bucket))["duration_ms"]
         stats = pd.DataFrame({"p50": grouped.median(), "p95": grouped.quantile(0.95),
                               "count": grouped.size()})  # fmt: skip
+    every = pd.date_range(stats.index.min(), stats.index.max(), freq=bucket)
+    quiet = len(every) - len(stats)
+    stats = stats.reindex(every)  # a bucket without requests: a gap, not a line across it
     fig = go.Figure()
     for column, colour in (("p50", NEUTRAL), ("p95", REGRESSED)):
         fig.add_trace(go.Scatter(x=stats.index, y=stats[column], name=column, mode="lines",
                                  line={"color": colour}))  # fmt: skip
     fig.update_layout(yaxis_title="ms", height=320)
-    return styled(fig, title, f"percentiles per {bucket} bucket")
+    note = f"percentiles per {bucket} bucket"
+    if quiet:
+        note += f"; gaps: {quiet} bucket(s) without requests"
+    return styled(fig, title, note)
 
 
 def rss_lines(memory: pd.DataFrame, fits: pd.DataFrame, title: str,

@@ -6,15 +6,26 @@ renders it natively) *and* as an HTML div whose script uses a plotly.js
 embedded once, inline, on first use - so an nbconvert HTML export renders
 offline, with no CDN and no MathJax. Strings from logs and SQL are data:
 `md` escapes them before they reach Markdown, and tables go out through
-pandas' escaping HTML writer.
+pandas' escaping HTML writer, inside a wrapper that scrolls sideways when a
+table is wider than the page.
+
+Warnings: after `setup()`, perfkit's own warnings (`PerfkitWarning`) are kept,
+without filesystem paths, and shown as styled notes in the data-trust section
+(`notes()`; `Run.trust()` lists those not shown yet); other libraries' warnings
+never print into the page (they go to the kernel's own stderr, which `perfkit
+report` keeps out of the terminal).
 """
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import math
+import os
 import re
+import sys
+import warnings
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -44,8 +55,75 @@ def _escape(match: re.Match) -> str:
     )
 
 
+def shorten(text: str, width: int = 61) -> str:
+    """`text` at most `width` characters: its start and end kept around one ellipsis
+    (``/reports/quarterly-…-review/{id}``: two thirds start, one third end)."""
+    if width < 5 or len(text) <= width:
+        return text if len(text) <= max(width, 1) else text[: max(width, 1)]
+    head = round((width - 1) * 2 / 3)
+    return text[:head] + "…" + text[len(text) - (width - 1 - head):]
+
+
+_NOTES: dict[str, bool] = {}  # perfkit warning (paths scrubbed) -> already shown by notes()
+_PATHLIKE = re.compile(r"(?<![\w/.~-])(?:~|\.{1,2})?/?(?:[^\s/:'\"()<>]+/)+[^\s/:'\"()<>]*")
+
+
+def scrub_paths(text: str) -> str:
+    """`text` with every filesystem path that exists here cut to its last folder and name
+    (``/srv/runs/flaskr_base/access.log`` -> ``flaskr_base/access.log``); routes and URLs,
+    which name no file here, stay as they are."""
+
+    def cut(match: re.Match) -> str:
+        token = match.group()
+        path = os.path.expanduser(token.rstrip("/"))
+        if not path or not (os.path.exists(path) or os.path.isdir(os.path.dirname(path) or "-")):
+            return token
+        if not os.path.exists(path) and token.count("/") < 2:  # "/health": a route, not a file
+            return token
+        parts = [p for p in path.split("/") if p]
+        return "/".join(parts[-2:])
+
+    return _PATHLIKE.sub(cut, text)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """`warnings.showwarning` in a report's kernel: perfkit's warnings kept as notes for the
+    data-trust section; anything else to the process's own stderr, never into the page."""
+    from perfkit.errors import PerfkitWarning
+
+    if issubclass(category, PerfkitWarning):
+        _NOTES.setdefault(scrub_paths(str(message)), False)
+        return
+    stream = sys.__stderr__
+    if stream is not None:
+        with contextlib.suppress(OSError, ValueError):
+            stream.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
+def pending_notes(mark_shown: bool = False) -> list[str]:
+    """perfkit's warnings kept since `setup()` and not yet shown by `notes()`."""
+    pending = [text for text, shown in _NOTES.items() if not shown]
+    if mark_shown:
+        for text in pending:
+            _NOTES[text] = True
+    return pending
+
+
+def notes() -> Any:
+    """perfkit's warnings of this run as styled notes (HTML, escaped), or None when none."""
+    from IPython.display import HTML
+
+    pending = pending_notes(mark_shown=True)
+    if not pending:
+        return None
+    items = "".join(f"<li>{html.escape(text)}</li>" for text in pending)
+    return HTML(f'<div class="perfkit-notes" role="note"><strong>Warnings while reading and '
+                f"analysing this run</strong><ul>{items}</ul></div>")  # fmt: skip
+
+
 def setup() -> None:
-    """Register and select the offline plotly renderer; escape every table's text."""
+    """Register and select the offline plotly renderer; escape every table's text; keep
+    perfkit's warnings for the data-trust section and other warnings out of the page."""
     import pandas as pd
     import plotly.io as pio
     from plotly.io._base_renderers import NotebookRenderer
@@ -61,7 +139,10 @@ def setup() -> None:
                 fig_dict, config=self.config, include_plotlyjs=False, include_mathjax=False,
                 full_html=False, default_width="100%", default_height=460, validate=False,
             )  # fmt: skip
-            return {"application/vnd.plotly.v1+json": {**fig_dict, "config": self.config},
+            # through plotly's JSON encoder: NaN/inf (a gap in a line) become null; raw floats
+            # would make jupyter_client warn "Out of range float values are not JSON compliant"
+            plain = json.loads(pio.to_json(fig_dict, validate=False, remove_uids=False))
+            return {"application/vnd.plotly.v1+json": {**plain, "config": self.config},
                     "text/html": div}  # fmt: skip
 
     if "perfkit" not in pio.renderers:
@@ -69,6 +150,8 @@ def setup() -> None:
     pio.renderers.default = "perfkit"
     pd.set_option("display.max_colwidth", 80)
     pd.set_option("display.html.use_mathjax", False)  # "$" in a query is not maths
+    warnings.showwarning = _show_warning
+    _NOTES.clear()
 
 
 def esc(text: object) -> str:
@@ -82,11 +165,19 @@ def code(text: object) -> str:
     return f"<code>{html.escape(str(text), quote=True)}</code>"
 
 
+_CODE_FIELD = re.compile(r"`\{(\w+)\}`")
+
+
 def md(template: str, **values: object) -> Any:
-    """Markdown from a trusted `template` with untrusted `values` escaped into it."""
+    """Markdown from a trusted `template` with untrusted `values` escaped into it. A field in
+    backticks (`` `{run}` ``) becomes HTML ``<code>``: Markdown backslash escapes are literal
+    inside a code span, so ``runs/flaskr_base`` would show as ``runs/flaskr\\_base``."""
     from IPython.display import Markdown
 
-    return Markdown(template.format(**{k: esc(v) for k, v in values.items()}))
+    coded = set(_CODE_FIELD.findall(template))
+    template = _CODE_FIELD.sub(r"{\1}", template)
+    return Markdown(template.format(**{k: code(v) if k in coded else esc(v)
+                                       for k, v in values.items()}))  # fmt: skip
 
 
 def table(frame: pd.DataFrame, floats: str = "{:,.2f}", index: bool = True) -> Any:
@@ -98,9 +189,8 @@ def table(frame: pd.DataFrame, floats: str = "{:,.2f}", index: bool = True) -> A
     for column in shown.columns:
         if pd.api.types.is_float_dtype(shown[column]):
             shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else floats.format(v))
-    return HTML(
-        shown.to_html(escape=True, border=0, classes="perfkit-table", na_rep="", index=index)
-    )
+    body = shown.to_html(escape=True, border=0, classes="perfkit-table", na_rep="", index=index)
+    return HTML(f'<div class="perfkit-scroll" style="overflow-x:auto;max-width:100%">{body}</div>')
 
 
 def emit_summary(summary: dict) -> Any:

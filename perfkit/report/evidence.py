@@ -82,8 +82,10 @@ class Run:
 
         return Evidence(self.requests, self.profile, self.outbound, self.statements)
 
-    def trust(self) -> pd.DataFrame:
-        """The data-trust table: per source, what was read, what was rejected, time range."""
+    def trust(self, notes: bool = True) -> pd.DataFrame:
+        """The data-trust table: per source, what was read, what was rejected, time range;
+        with `notes`, one row per perfkit warning of this notebook not already shown as a
+        note (`perfkit.report.display.notes`), its file paths cut to folder and name."""
         rows = []
         if self.requests is not None and type(self.requests).__module__.startswith("dask"):
             count, first, last = self.request_span()
@@ -137,6 +139,12 @@ class Run:
                          "rejected": pd.NA, "from": pd.NaT, "to": pd.NaT,
                          "note": f"FAILED, not used: {self.problem(source)}",
                          "files": _shown_sources(self.sources.get(source, []))})  # fmt: skip
+        if notes:
+            from perfkit.report.display import pending_notes
+
+            rows += [{"source": "warning", "records": pd.NA, "rejected": pd.NA,
+                      "from": pd.NaT, "to": pd.NaT, "note": text, "files": ""}
+                     for text in pending_notes()]  # fmt: skip
         columns = ["source", "records", "rejected", "from", "to", "note", "files"]
         return pd.DataFrame(rows, columns=columns)
 

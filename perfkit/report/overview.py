@@ -29,6 +29,7 @@ class OverviewReport:
     endpoints_missing: str = ""  # why there are no endpoint figures ("" when there are)
     health_notes: dict[str, str] = field(default_factory=dict)  # section -> why it is not shown
     cannot_judge: list[str] = field(default_factory=list)  # what a failed source left unjudged
+    _said: dict[str, set[str]] = field(default_factory=dict, repr=False)  # group -> reasons said
 
     def summary(self) -> dict:
         judged = "pg" not in self.run.problems
@@ -133,18 +134,34 @@ class OverviewReport:
         return table(self.endpoints.head(top), floats="{:,.1f}")
 
     def timeline(self):
-        from perfkit.plots.charts import latency_timeline
+        """p50/p95 over the run; when there is nothing to draw, no figure but a sentence why."""
+        from perfkit.plots.charts import latency_timeline, timeline_missing
 
         if self.run.requests is None:
             return md("{why}", why=self.endpoints_missing)
-        return latency_timeline(self.run.requests, "Latency over the run")
+        figure = latency_timeline(self.run.requests, "Latency over the run")
+        if figure is None:
+            return md("{why}", why=timeline_missing(self.run.requests))
+        return figure
+
+    def _once(self, group: str, why: str) -> Any:
+        """`why` as Markdown the first time it is said in section group `group`, else None
+        (nothing shown): "No PostgreSQL statistics" once for the database section, not per
+        table."""
+        said = self._said.setdefault(group, set())
+        if why in said:
+            return None
+        said.add(why)
+        return md("{why}", why=why)
 
     def db_table(self, name: str) -> Any:
+        """One table of the database section; a reason it is missing is said once per section."""
         frame = self.health.get(name)
         if frame is None and name in self.health_notes:
-            return md("{why}", why=self.health_notes[name])
+            return self._once("database", self.health_notes[name])
         if frame is None:
-            return md("{why}", why=self.run.absent("pg", "No PostgreSQL statistics in this run."))
+            return self._once("database", self.run.absent("pg", "No PostgreSQL statistics in "
+                                                          "this run."))  # fmt: skip
         if frame.empty:
             return md("Nothing found.")
         shown = frame.copy()
@@ -164,7 +181,21 @@ class OverviewReport:
         return table(self.memory[columns], floats="{:,.3g}")
 
     def trust(self) -> Any:
-        return table(self.run.trust(), index=False)
+        """The data-trust section: perfkit's warnings as styled notes, then the table."""
+        from perfkit.report.display import notes
+
+        shown = [notes(), table(self.run.trust(), index=False)]
+        return _Outputs([s for s in shown if s is not None])
+
+
+class _Outputs:
+    """Several displayable objects shown as one cell output (HTML parts in order)."""
+
+    def __init__(self, parts: list) -> None:
+        self.parts = parts
+
+    def _repr_html_(self) -> str:
+        return "".join(p._repr_html_() if hasattr(p, "_repr_html_") else p.data for p in self.parts)
 
 
 def overview_report(

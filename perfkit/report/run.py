@@ -311,10 +311,12 @@ def run_report(
     with tempfile.TemporaryDirectory(prefix="perfkit-report-") as scratch:
         executed = Path(scratch) / f"{notebook.stem}.ipynb"
         try:
-            papermill.execute_notebook(
-                str(notebook), str(executed), parameters=given, kernel_name="python3",
-                language="python", cwd=os.getcwd(), progress_bar=progress,
-            )  # fmt: skip
+            with open(Path(scratch) / "kernel.log", "wb") as kernel_log:
+                papermill.execute_notebook(
+                    str(notebook), str(executed), parameters=given, kernel_name="python3",
+                    language="python", cwd=os.getcwd(), progress_bar=progress,
+                    kernel_manager_class=_quiet_kernel_manager(kernel_log),
+                )  # fmt: skip
         except PapermillExecutionError as exc:
             if executed.exists():
                 write_atomic(kept, executed.read_bytes())
@@ -340,6 +342,22 @@ def run_report(
     return summary
 
 
+def _quiet_kernel_manager(log) -> type:
+    """A kernel manager whose kernel writes its own stdout and stderr to `log` (an open file),
+    not to the terminal: the kernel's log lines (``KeyboardInterrupt caught in kernel`` when
+    it is interrupted at shutdown, its TCP notice) and other libraries' warnings are noise
+    to the person running ``perfkit report``; cell outputs travel over the kernel's sockets
+    and are unaffected."""
+    from jupyter_client import AsyncKernelManager
+
+    class QuietKernelManager(AsyncKernelManager):
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+            kw["stdout"], kw["stderr"] = log, log
+            return await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    return QuietKernelManager
+
+
 def summary_json(record: Mapping[str, Any]) -> str:
     """`record` as standard JSON text (NaN and infinities as ``null``, other objects as text),
     which strict parsers (``parse_constant`` raising, JavaScript's ``JSON.parse``) accept."""
@@ -358,6 +376,15 @@ def _unquote(value: Any) -> Any:
 
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def page_title(parameters: Mapping[str, Any]) -> str:
+    """The HTML page's title: the report's ``title`` parameter and the run(s) it read, as plain
+    text (the template escapes it; no Markdown escaping reaches it)."""
+    title = str(parameters.get("title") or "perfkit report")
+    runs = [Path(str(parameters[k])).name for k in ("run", "baseline", "candidate")
+            if isinstance(parameters.get(k), str) and parameters.get(k)]  # fmt: skip
+    return f"{title}: {' vs '.join(runs)}" if runs else title
 
 
 def extract_summary(node) -> dict:
@@ -390,5 +417,6 @@ def export_html(node, parameters: dict[str, Any]) -> str:
     resources = {"perfkit": {"parameters": {k: json.dumps(v, default=str) if not isinstance(v, str)
                                             else v for k, v in parameters.items()},
                              "version": perfkit.__version__, "generated": _now()}}  # fmt: skip
+    resources["metadata"] = {"name": page_title(parameters)}
     body, _ = exporter.from_notebook_node(node, resources=resources)
     return body
