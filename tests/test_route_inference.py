@@ -124,10 +124,16 @@ def test_what_was_inferred_is_reported(recorded):
     assert all(t.rsplit("/", 1)[1].startswith("{") for t in inferred["template"])
 
 
+def _some_rules(app) -> list[str]:
+    """Three of the app's rules: two with variables, one without."""
+    rules = [r.rule for r in app.url_map.iter_rules() if r.endpoint != "static"]
+    return [r for r in rules if "<" in r][:2] + [r for r in rules if "<" not in r][:1]
+
+
 def test_partial_rules_fall_back_to_inference(recorded):
     _, app, full, truth_all = recorded
     path = Path(full.attrs["perfkit"]["files"][0]["file"])
-    some = [r.rule for r in app.url_map.iter_rules()][1:4]  # a few of the app's rules
+    some = _some_rules(app)
     df = perfkit.read_access_log(path, routes=some)
     assert UNMATCHED not in set(df["route"].astype(str))
     known = truth_all.notna()
@@ -391,6 +397,16 @@ def test_other_paths_get_the_frames_labels(recorded):
     labels, info = route_labels(pa.array(some["path"].astype(str).tolist()), rules)
     assert labels.to_pylist() == some["route"].astype(str).tolist()
     assert info["unmatched"] == 0
+    # a frame read with some of the app's rules: rule labels and inferred ones both carry over
+    mixed = perfkit.read_access_log(
+        Path(df.attrs["perfkit"]["files"][0]["file"]),
+        routes=_some_rules(recorded[1]),
+    )
+    some = mixed.sample(60, random_state=2)
+    rules = rules_from_labels(mixed["route"].cat.categories)
+    labels, _ = route_labels(pa.array(some["path"].astype(str).tolist()), rules)
+    assert labels.to_pylist() == some["route"].astype(str).tolist()
+    assert any("<" in x for x in labels.to_pylist()) and any("{" in x for x in labels.to_pylist())
     # on their own, 40 paths are too few to infer the parameters from
     alone, _ = route_labels(pa.array(some["path"].astype(str).tolist()))
     assert alone.to_pylist() != some["route"].astype(str).tolist()

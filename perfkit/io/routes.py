@@ -137,11 +137,16 @@ def rules_from_labels(labels: Iterable[str]) -> list[Rule]:
     requests frame was: ``route_labels(paths, rules_from_labels(
     df["route"].cat.categories))``. A ``{name}`` segment matches one path
     segment; literal segments match themselves, and win over parameters as
-    Werkzeug's static rules do. `UNMATCHED` and `OTHER` are skipped.
+    Werkzeug's static rules do. Flask rules among the labels (a frame read
+    with a partial ``routes=``) are compiled as rules. `UNMATCHED` and
+    `OTHER` are skipped.
     """
     rules = []
     for label in dict.fromkeys(str(x) for x in labels):
         if label in (UNMATCHED, OTHER):
+            continue
+        if _VARIABLE.search(label):  # a Flask rule the frame was read with
+            rules.append(compile_rule(label))
             continue
         parts = label.split("/")
         params = [bool(_PARAM_SEGMENT.match(p)) for p in parts]
