@@ -222,6 +222,10 @@ def _read_file(path, fixed, tz, rules, on_bad_lines, account, formats, progress)
         account.notes.append(str(exc))
         if on_bad_lines == "warn":
             warnings.warn(str(exc), PerfkitWarning, stacklevel=4)
+    for note in getattr(formats.get(str(path)), "notes", ()):  # e.g. the format changed
+        account.notes.append(note)
+        if on_bad_lines == "warn":
+            warnings.warn(note, PerfkitWarning, stacklevel=4)
     if counts["lines"] == 0:
         account.notes.append(f"{path}: empty")
     account.files.append(counts)
@@ -240,7 +244,8 @@ def _parsed_blocks(path: Path, fixed, tz, rules):
         try:
             for block in read_blocks(path):
                 if fmt is None:
-                    fmt = sniff(_head(block), str(path))
+                    sampled, numbers = _sample(block)
+                    fmt = sniff(sampled, str(path), numbers)
                 pending.append((block, fmt, pool.submit(_parse_block, block, fmt, tz, rules)))
                 while len(pending) > PARSE_THREADS:
                     done_block, done_fmt, future = pending.popleft()
@@ -254,9 +259,28 @@ def _parsed_blocks(path: Path, fixed, tz, rules):
         raise damage
 
 
-def _head(block: Block) -> list[str]:
-    text = bytes(block.data[: 1 << 20]).decode("utf-8", errors="replace")
-    return text.splitlines()[:SNIFF_LINES]
+SNIFF_WINDOW = 1 << 18  # bytes sampled at each of the start, middle and end of a block
+
+
+def _sample(block: Block) -> tuple[list[str], list[int]]:
+    """Lines from the start, middle and end of `block` (all of it when it is small), with
+    their line numbers."""
+    size = block.data.nbytes
+    raw = np.frombuffer(block.data, dtype=np.uint8)
+    starts = [0] if size <= 4 * SNIFF_WINDOW else [0, size // 2, size - SNIFF_WINDOW]
+    lines: list[str] = []
+    numbers: list[int] = []
+    for start in starts:
+        stop = size if len(starts) == 1 else start + SNIFF_WINDOW
+        text = bytes(block.data[start:stop]).decode("utf-8", errors="replace").split("\n")
+        first = block.first_line + int(np.count_nonzero(raw[:start] == 0x0A))
+        if start:  # the window began inside a line: skip its rest
+            text, first = text[1:], first + 1
+        if stop < size or not text[-1]:  # the window ended inside a line, or after the last
+            text = text[:-1]
+        lines.extend(text)
+        numbers.extend(range(first, first + len(text)))
+    return lines, numbers
 
 
 def _parse_block(block: Block, fmt: LogFormat | JsonFormat, tz: str | None, rules):
@@ -272,7 +296,10 @@ def _parse_block(block: Block, fmt: LogFormat | JsonFormat, tz: str | None, rule
         lines = lines_array(block.data, block.lines)
         rejects.add(_blank(lines), "blank line")
     if isinstance(fmt, JsonFormat):
-        raw, kinds, problems = extract_json(block.data, lines, fmt, _blank(lines))
+        try:
+            raw, kinds, problems = extract_json(block.data, lines, fmt, _blank(lines))
+        except InputError as exc:  # name the file (and the block's first line)
+            raise InputError(f"{block.path}:{block.first_line}: {exc}") from None
         for mask, reason in problems:
             rejects.add(mask, reason)
         server = "jsonl"

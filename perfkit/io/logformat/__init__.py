@@ -9,10 +9,11 @@ columns to JSON fields. `sniff` picks among `CANDIDATES` from sample lines.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from perfkit.errors import InputError
 from perfkit.io.logformat import apache, gunicorn, nginx
@@ -44,6 +45,11 @@ NAMED: dict[str, tuple[str, str, str]] = {
         gunicorn.DEFAULT + " %(D)s",
         "Gunicorn's default format plus the request time in microseconds",
     ),
+    "gunicorn_L": (
+        "gunicorn",
+        gunicorn.DEFAULT + ' "%(L)s"',
+        "Gunicorn's default format plus the quoted request time in seconds",
+    ),
     "combined": ("apache", apache.COMBINED, "NCSA combined (Apache, nginx, Gunicorn default)"),
     "common": ("apache", apache.COMMON, "NCSA common log format"),
     "combined_us": ("apache", apache.COMBINED + " %D", "combined plus microseconds (%D)"),
@@ -68,12 +74,14 @@ NAMED: dict[str, tuple[str, str, str]] = {
     "jsonl": ("jsonl", "", "one JSON object per line, fields recognised by common names"),
 }
 
-# Tried by format="auto", most specific first: the first with the most matching lines wins.
+# Tried by format="auto", most specific first: the one that reads the most sampled lines
+# (matched and every field valid) wins, the first listed on a tie.
 CANDIDATES = (
     "nginx_upstream",
     "nginx_upstream_bare",
     "combined_us",
     "nginx_timed",
+    "gunicorn_L",
     "nginx_main",
     "combined",
     "common",
@@ -146,31 +154,74 @@ def _with_time(fmt: LogFormat) -> LogFormat:
     return fmt
 
 
-def sniff(lines: list[str], where: str) -> LogFormat | JsonFormat:
-    """Pick the format most of `lines` (the first lines of a file) match.
+def sniff(lines: list[str], where: str, numbers: list[int] | None = None) -> LogFormat | JsonFormat:
+    """Pick the format that reads the most of `lines` (sampled from the start, middle and end
+    of a file; `numbers` are their line numbers, for the note when the format changed).
 
-    Raises `InputError` naming `where` when none matches any line.
+    Each candidate parses the sample the way a read would (pattern and field validation);
+    when some sampled lines are read only by another candidate, the returned format carries
+    a note saying where the format changed. Raises `InputError` naming `where` when no
+    candidate reads any line.
     """
-    sample = [line for line in lines if line.strip()]
+    from perfkit.io.logformat.convert import Rejects, convert
+    from perfkit.io.logformat.parse import extract
+
+    keep = [i for i, line in enumerate(lines) if line.strip()]
+    sample = [lines[i] for i in keep]
+    numbers = [numbers[i] for i in keep] if numbers is not None else [i + 1 for i in keep]
     if not sample:
         raise InputError(f"{where}: no non-blank line to recognise the format from")
     if sum(line.lstrip().startswith("{") for line in sample) * 2 > len(sample):
         return named("jsonl")
     array = pa.array(sample, pa.string())
-    best, best_hits = None, 0
+    read: dict[str, np.ndarray] = {}
     for name in CANDIDATES:
         fmt = named(name)
         assert isinstance(fmt, LogFormat)
-        hits = pc.sum(pc.match_substring_regex(array, fmt.regex)).as_py() or 0
-        if hits > best_hits:
-            best, best_hits = fmt, hits
-    if best is None:
+        raw, matched = extract(array, fmt)
+        if not matched.any():
+            continue
+        rejects = Rejects(len(sample))
+        rejects.add(~matched, "no match")
+        kinds = {f.name: f.kind for f in fmt.fields}
+        fields = {f.name: f for f in fmt.fields}
+        convert(raw, kinds, fmt.server, None, rejects, fields=fields)
+        read[name] = rejects.ok
+    if not read:
         raise InputError(
-            f"{where}: could not recognise the log format from its first {len(sample)} lines "
-            f"(line 1: {sample[0][:200]!r}); pass format= a name from perfkit.list_formats() "
-            "or the server's own format string"
+            f"{where}: could not recognise the log format from {len(sample)} sampled lines "
+            f"(line {numbers[0]}: {sample[0][:200]!r}); pass format= a name from "
+            "perfkit.list_formats() or the server's own format string"
         )
-    return best
+    best = max(read, key=lambda name: (int(read[name].sum()), -CANDIDATES.index(name)))
+    fmt = named(best)
+    others = np.zeros(len(sample), bool)
+    other_names = []
+    for name, ok in read.items():
+        if name != best and (ok & ~read[best]).any():
+            others |= ok & ~read[best]
+            other_names.append(name)
+    if others.any():
+        at = np.asarray(numbers)
+        if at[others].max() < at[read[best]].min():  # the other format came first
+            before, after = at[others].max(), at[read[best]].min()
+        elif at[others].min() > at[read[best]].max():  # ... or last
+            before, after = at[read[best]].max(), at[others].min()
+        else:
+            before = after = 0
+        if after:
+            where_changed = (
+                f"at line {after}" if after == before + 1 else f"between lines {before} and {after}"
+            )
+        else:
+            where_changed = "back and forth (lines of both formats are mixed)"
+        note = (
+            f"{where}: the log format changed {where_changed}: some sampled lines read only as "
+            f"{' or '.join(other_names)}, more as {best}; the file is read as {best} and the "
+            "other lines are rejected (pass format= to choose)"
+        )
+        fmt = replace(fmt, notes=(*fmt.notes, note))
+    return fmt
 
 
 def timing_fix(format_name: str = "", format_string: str = "") -> list[str]:

@@ -45,6 +45,8 @@ COMMON_NAMES: dict[str, tuple[str, tuple[str, ...]]] = {
     "duration_s": ("duration_s", ("duration_s", "request_time", "elapsed_s", "L")),
     "upstream_s": ("upstream_s", ("upstream_response_time",)),
 }
+# columns that make a line a request (one of them must be found)
+REQUEST_COLUMNS = {"method", "path", "request_uri", "request", "status"}
 _EXACT_FLOAT = float(2**53)  # floats hold every integer below this exactly
 _MIN_SPLIT = 16  # below this many lines, parse each line on its own
 
@@ -71,6 +73,18 @@ def extract_json(data: memoryview, lines: pa.Array, fmt: JsonFormat, blank: pa.A
     rows = np.flatnonzero(~blank_np)  # Arrow's reader skips blank lines
     pieces, problems = parse_json_lines(lines, rows, 0, len(rows))
     mapping = _mapping(fmt, pieces)
+    if pieces and not set(mapping) & REQUEST_COLUMNS:
+        found = sorted({name for table, _ in pieces for name in table.column_names})
+        raise InputError(
+            "JSON lines hold no request fields, so they are not an access log: found "
+            f"{', '.join(found[:20])}{' ...' if len(found) > 20 else ''}; expected at least "
+            "one of "
+            + "; ".join(
+                f"{column} ({', '.join(COMMON_NAMES[column][1][:4])})"
+                for column in ("method", "path", "request_uri", "request", "status")
+            )
+            + "; or map yours with format={'path': 'your_field', ...}"
+        )
     raw: dict[str, pa.Array] = {}
     kinds: dict[str, str] = {}
     for column, source in mapping.items():
@@ -82,6 +96,8 @@ def extract_json(data: memoryview, lines: pa.Array, fmt: JsonFormat, blank: pa.A
         full = _scatter(
             strings, np.concatenate([idx for _, idx in pieces]) if pieces else np.array([], int), n
         )
+        if kind == "path" and pc.any(pc.match_substring(full, "?")).as_py():
+            kind = "request_uri"  # a 'uri' holding the query string: split and redacted
         raw[column] = full
         kinds[column] = kind
     if not any(k.startswith("time") for k in kinds.values()):
@@ -142,8 +158,23 @@ def _join(lines: pa.Array, rows: np.ndarray) -> bytes:
 
 
 def _mapping(fmt: JsonFormat, pieces) -> dict[str, str]:
-    if fmt.fields:
-        return dict(fmt.fields)
+    """perfkit column -> JSON field: the names recognised, then the user's mapping on top
+    (its keys win; a JSON field or a duration it claims is not also recognised)."""
+    recognised = _recognise(pieces)
+    if not fmt.fields:
+        return recognised
+    claimed = set(fmt.fields.values())
+    user_duration = any(column.startswith("duration") for column in fmt.fields)
+    merged = {
+        column: source
+        for column, source in recognised.items()
+        if source not in claimed and not (user_duration and column.startswith("duration"))
+    }
+    merged.update(fmt.fields)
+    return merged
+
+
+def _recognise(pieces) -> dict[str, str]:
     present: set[str] = set()
     for table, _ in pieces:
         present.update(table.column_names)
