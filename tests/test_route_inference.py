@@ -262,6 +262,19 @@ def test_a_few_literal_pages_visited_often_stay_literal():
     assert len(_routes(ten * 40)) == 10
 
 
+def test_hyphenated_pages_visited_often_stay_pages():
+    """Not plain words is not enough: a dozen hyphenated pages, each visited often, are pages."""
+    pages = ["getting-started", "api-reference", "rate-limits", "error-codes", "web-hooks",
+             "release-notes", "data-retention", "single-sign-on", "audit-log", "sla-terms"]  # fmt: skip
+    counts = [400, 200, 130, 100, 80, 66, 57, 50, 44, 40]  # Zipf-like, none rare
+    paths = [f"/docs/{p}" for p, c in zip(pages, counts, strict=True) for _ in range(c)]
+    assert len(_routes(paths)) == 10
+    # the same names as 20 values, or with a rare tail, are a parameter
+    assert len(_routes(paths + [f"/docs/{p}-v2" for p in pages])) == 1
+    one_offs = [f"/docs/{w}-off" for w in ("one", "two", "three", "four")]
+    assert len(_routes([*paths, *one_offs])) == 1
+
+
 def test_the_easy_rule_is_wrong_for_rare_plain_words():
     """Plain lower-case names (no digits) are users when there are many, each rare."""
     rng = random.Random(5)

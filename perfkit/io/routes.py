@@ -539,9 +539,10 @@ def _infer_level(j, active, node, raw, labels, counts, lengths, flags, vocab, co
     pairs["nonplain"] = ~plain[pairs["raw"].to_numpy()]
     frac = pairs.groupby("node", sort=False)[["rare", "nonplain"]].mean()
     k = per["size"]
-    param = (k >= MIN_VALUES) & (
-        (k >= MANY_VALUES) | (frac["rare"] >= 0.5) | (frac["nonplain"] >= 0.5)
-    )
+    # not plain words (dana_wagner13, A-11-07, how-to-x): a parameter when there are twice
+    # MIN_VALUES or some are rare; a dozen hyphenated pages each visited often stay pages
+    unlike = (frac["nonplain"] >= 0.5) & ((k >= 2 * MIN_VALUES) | (frac["rare"] >= 0.25))
+    param = (k >= MIN_VALUES) & ((k >= MANY_VALUES) | (frac["rare"] >= 0.5) | unlike)
     in_param = pairs["node"].map(param).to_numpy(dtype=bool)
     r = pairs["raw"].to_numpy()
     fixed[r[~in_param & wordish[r]]] = True  # literal here: a fixed word elsewhere
