@@ -139,9 +139,47 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def report_help(name: str) -> str:
+    """``perfkit report NAME --help``: the command's options, then the notebook's parameters
+    with their defaults and the comments of its tagged ``parameters`` cell."""
+    from perfkit.report.run import notebook_path, parameters_of
+
+    notebook = notebook_path(name)
+    known = parameters_of(notebook)
+    lines = [f"\nparameters of report {notebook.stem} (-p KEY=VALUE; values are JSON or text; "
+             f"from {notebook.name}):"]  # fmt: skip
+    width = max((len(f"{k} = {v.get('default')}") for k, v in known.items()), default=0)
+    for key, about in known.items():
+        left = f"{key} = {about.get('default')}"
+        comment = (about.get("help") or "").strip()
+        lines.append(f"  {left:<{min(width, 40)}}  {comment}".rstrip())
+    return "\n".join(lines)
+
+
+def _report_name_with_help(argv: list[str]) -> str | None:
+    """The NAME of ``report NAME ... --help`` (help asked after a report name), else None."""
+    if len(argv) < 2 or argv[0] != "report" or not ({"-h", "--help"} & set(argv)):
+        return None
+    words = [w for w in argv[1:] if w not in ("-h", "--help")]
+    return words[0] if words and not words[0].startswith("-") else None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI with `argv` (default: sys.argv[1:]) and return the exit code."""
     parser = _parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    name = _report_name_with_help(argv)
+    if name is not None:
+        try:
+            extra = report_help(name)
+        except InputError as exc:
+            _say(f"perfkit: error: {exc}", sys.stderr)
+            return EXIT_INPUT
+        try:
+            _say(_report_parser(parser).format_help().rstrip("\n") + "\n" + extra)
+        except _StdoutFailed:
+            _quiet_stdout()
+        return EXIT_OK
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
@@ -171,6 +209,14 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BUG
     finally:
         warnings.showwarning = shown
+
+
+def _report_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The ``report`` subcommand's parser inside `parser`."""
+    for action in parser._subparsers._group_actions:  # argparse keeps subparsers here
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices["report"]
+    raise LookupError("report")  # pragma: no cover - the parser always has it
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -245,7 +291,6 @@ def _gate(args: argparse.Namespace, summary: dict) -> int:
 
 
 def _summary(args: argparse.Namespace) -> int:
-    import pandas as pd
 
     from perfkit.analysis.summary import summarize
     from perfkit.io.access_log import read_access_log
@@ -259,15 +304,52 @@ def _summary(args: argparse.Namespace) -> int:
     if args.csv:
         write_atomic(args.csv, table.to_csv())
         return EXIT_OK
-    def one_line(value: object) -> object:
-        return safe_text(value, newlines=False) if isinstance(value, str) else value
+    _say(terminal_table(table))
+    return EXIT_OK
 
-    shown = table.round(3).rename(index=one_line)  # each level of a MultiIndex too
+
+ROUTE_WIDTH = 61  # longest key shown whole: 40 characters, an ellipsis, the last 20
+
+
+def terminal_table(table, columns: int | None = None) -> str:
+    """`table` (a summary) as text for a terminal `columns` wide (default: this terminal's,
+    `shutil.get_terminal_size`): every string one line with control characters escaped,
+    and keys longer than fits cut in the middle with an ellipsis (start and end kept),
+    at most `ROUTE_WIDTH` characters and never below 24."""
+    import shutil
+
+    import pandas as pd
+
+    from perfkit.report.display import shorten
+
+    width = columns or shutil.get_terminal_size((120, 24)).columns
+    numbers = table.round(3)
+    others = max((len(line) for line in numbers.reset_index(drop=True).to_string(
+        index=False).splitlines()[:1]), default=0)  # fmt: skip
+    key_width = max(24, min(ROUTE_WIDTH, width - others - 2))
+    ellipsis = "…" if _encodes("…") else "..."
+
+    def one_line(value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        text = safe_text(value, newlines=False)
+        cut = shorten(text, key_width)
+        return cut if ellipsis == "…" else cut.replace("…", "...")
+
+    shown = numbers.rename(index=one_line)  # each level of a MultiIndex too
     for column in shown.select_dtypes(include=["object", "string"]).columns:
         shown[column] = shown[column].map(one_line)
-    with pd.option_context("display.width", 200, "display.max_rows", 200):
-        _say(shown.to_string())
-    return EXIT_OK
+    with pd.option_context("display.width", width, "display.max_rows", 200):
+        return shown.to_string()
+
+
+def _encodes(text: str) -> bool:
+    """Whether standard output's encoding can write `text`."""
+    try:
+        text.encode(getattr(sys.stdout, "encoding", None) or "ascii")
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
 
 
 def _stop_on_sigterm() -> None:

@@ -161,8 +161,10 @@ def esc(text: object) -> str:
 
 
 def code(text: object) -> str:
-    """`text` as inline code inside Markdown, HTML-escaped (a route, a query, a file name)."""
-    return f"<code>{html.escape(str(text), quote=True)}</code>"
+    """`text` as inline code inside Markdown (a route, a query, a file name): an HTML ``<code>``
+    element, whose content Markdown still parses, so escaped as `esc` does (HTML and Markdown
+    punctuation): ``[x](javascript:…)`` stays text, ``flaskr_base`` shows no backslash."""
+    return f"<code>{esc(text)}</code>"
 
 
 _CODE_FIELD = re.compile(r"`\{(\w+)\}`")
