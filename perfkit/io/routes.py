@@ -14,7 +14,8 @@ matches are inferred as below (``unmatched="infer"``, the default) or get
 2. from the data, level by level down a prefix tree of the distinct paths
    with their request counts (as log-template miners such as Drain do): at a
    node below the first level, the children that are many (`MIN_VALUES`
-   distinct or more) and mostly rare or not plain words become one parameter,
+   distinct or more) and mostly rare, or mostly not plain words (and twice
+   as many or partly rare), or `MANY_VALUES`, become one parameter,
    named by their shape (``{code}``, ``{slug}``, ``{file}``, else
    ``{param}``). Plain words stay literal when they are `KNOWN_WORDS`
    (``new``, ``export``, ``v1``), literal in another branch, or carry
