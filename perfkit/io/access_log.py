@@ -259,7 +259,7 @@ def _parsed_blocks(path: Path, fixed, tz, rules):
         raise damage
 
 
-SNIFF_WINDOW = 1 << 18  # bytes sampled at each of the start, middle and end of a block
+SNIFF_WINDOW = 1 << 16  # bytes sampled at each of the start, middle and end of a block
 
 
 def _sample(block: Block) -> tuple[list[str], list[int]]:
