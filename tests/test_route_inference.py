@@ -77,7 +77,7 @@ def _score(truth: pd.Series, route: pd.Series) -> tuple[float, int, int]:
 # --- the recorded corpus: real Gunicorn, two apps ---------------------------------------------
 
 
-LOGS = ["forum", "depot", "forum_gunicorn20", "depot_gunicorn20"]  # Gunicorn 27.0.1 and 20.1.0
+LOGS = ["forum", "depot", "forum_gunicorn20", "depot_gunicorn20", "forum_nginx"]
 
 
 @pytest.fixture(scope="module", params=LOGS)

@@ -152,23 +152,47 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def record(app: str, paths: list[str], out: Path, gunicorn: str, log_format: str | None) -> None:
+NGINX_CONF = """worker_processes 1; daemon off; pid {tmp}/nginx.pid; error_log {tmp}/error.log;
+events {{ worker_connections 64; }}
+http {{
+  access_log {tmp}/nginx_access.log combined;
+  client_body_temp_path {tmp}; proxy_temp_path {tmp}; fastcgi_temp_path {tmp};
+  uwsgi_temp_path {tmp}; scgi_temp_path {tmp};
+  server {{ listen 127.0.0.1:{port}; location / {{ proxy_pass http://127.0.0.1:{upstream}; }} }}
+}}
+"""
+
+
+def record(
+    app: str, paths: list[str], out: Path, gunicorn: str, log_format: str | None,
+    nginx: str | None = None,
+) -> None:  # fmt: skip
+    """Serve `app`, send `paths`, gzip the access log to `out` (nginx's when `nginx` fronts it)."""
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "access.log"
-        cmd = [gunicorn, "-w", "2", "-b", f"127.0.0.1:{port}", "--access-logfile", str(log),
+        front = None
+        if nginx:
+            upstream, port = port, free_port()
+            conf = Path(tmp) / "nginx.conf"
+            conf.write_text(NGINX_CONF.format(tmp=tmp, port=port, upstream=upstream))
+            os.chmod(tmp, 0o755)
+            front = subprocess.Popen([nginx, "-c", str(conf), "-p", tmp])
+        bind = upstream if nginx else port
+        cmd = [gunicorn, "-w", "2", "-b", f"127.0.0.1:{bind}", "--access-logfile", str(log),
                "--chdir", str(HERE), f"{app}:app"]  # fmt: skip
         if log_format:
             cmd[-1:-1] = ["--access-logformat", log_format]
         print(" ".join(cmd), file=sys.stderr)
         server = subprocess.Popen(cmd, stderr=subprocess.DEVNULL)
         try:
-            for _ in range(100):  # bounded wait for the port
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                    break
-                except OSError:
-                    time.sleep(0.1)
+            for wait_for in {bind, port}:
+                for _ in range(100):  # bounded wait for the port
+                    try:
+                        socket.create_connection(("127.0.0.1", wait_for), timeout=0.2).close()
+                        break
+                    except OSError:
+                        time.sleep(0.1)
             for p in paths:
                 try:
                     urllib.request.urlopen(f"http://127.0.0.1:{port}{p}", timeout=5).read()
@@ -177,6 +201,11 @@ def record(app: str, paths: list[str], out: Path, gunicorn: str, log_format: str
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=30)
+            if front is not None:
+                front.send_signal(signal.SIGQUIT)  # graceful: the log is flushed
+                front.wait(timeout=30)
+        if nginx:
+            log = Path(tmp) / "nginx_access.log"
         with log.open("rb") as src, gzip.GzipFile(out, "wb", mtime=0) as dst:
             shutil.copyfileobj(src, dst)
 
@@ -185,6 +214,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--gunicorn", default=str(Path(sys.executable).with_name("gunicorn")))
     parser.add_argument("--suffix", default="")
+    parser.add_argument("--nginx", help="nginx binary: record the forum behind it (its log)")
     args = parser.parse_args()
     version = subprocess.run([args.gunicorn, "--version"], capture_output=True, text=True)
     print(version.stdout.strip() or version.stderr.strip(), file=sys.stderr)
@@ -193,6 +223,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as static:
         static_files(Path(static), forum)
         os.environ["FORUM_STATIC"] = static
+        if args.nginx:  # only the forum, through nginx's reverse proxy, nginx's combined log
+            out = HERE / f"forum{args.suffix or '_nginx'}.access.log.gz"
+            record("forum_app", forum, out, args.gunicorn, None, nginx=args.nginx)
+            return
         record("forum_app", forum, HERE / f"forum{args.suffix}.access.log.gz", args.gunicorn, None)
     record("depot_app", depot_paths(random.Random(11), 3000),
            HERE / f"depot{args.suffix}.access.log.gz", args.gunicorn, timed)  # fmt: skip
