@@ -315,3 +315,27 @@ def test_impossible_strftime_date_is_rejected(tmp_path: Path) -> None:
     df = perfkit.read_access_log(path, format="%{%Y-%m-%d %H:%M:%S}t %>s", on_bad_lines="skip")
     assert df["time"].tolist() == [pd.Timestamp("2024-02-29 10:00:00", tz="UTC")]
     assert df.attrs["perfkit"]["rejected"] == 1
+
+
+def test_issue_original_and_final_status_example(tmp_path: Path) -> None:
+    """The issue's line: `%<s %s %>s` on `201 202 203` has the final status 203."""
+    path = tmp_path / "a.log"
+    path.write_text('[05/Dec/2026:21:52:56 +0530] "GET / HTTP/1.1" 201 202 203\n')
+    df = perfkit.read_access_log(path, format='%t "%r" %<s %s %>s', on_bad_lines="error")
+    assert df["status"].tolist() == [203]
+    assert (df["status_original"].tolist(), df["status_original_2"].tolist()) == (["201"], ["202"])
+
+
+def test_opaque_columns_do_not_leak_personal_data(tmp_path: Path) -> None:
+    """An SSL client DN's e-mail and a URL password in opaque columns are masked; a value that
+    only looks alike ('TLSv1.3', 'user@') is kept."""
+    path = tmp_path / "a.log"
+    path.write_text(
+        '[05/Dec/2026:21:52:56 +0530] "GET / HTTP/1.1" 200 bob.smith@example.co.uk TLSv1.3 '
+        '"https://u:pw123@h.example/x" user@\n'
+    )
+    fmt = '%t "%r" %>s %{SSL_CLIENT_S_DN_Email}x %{SSL_PROTOCOL}x "%{X-Origin}i" %{X}x'
+    df = perfkit.read_access_log(path, format=fmt, on_bad_lines="error")
+    text = df.astype(str).to_string()
+    assert "bob.smith" not in text and "pw123" not in text
+    assert df["ssl_ssl_protocol"].iloc[0] == "TLSv1.3" and df["ssl_x"].iloc[0] == "user@"

@@ -107,8 +107,25 @@ def convert(
     for name, kind in kinds.items():
         if kind in STRING_KINDS and name in raw:
             column = "client" if kind == "client" else name
-            out.setdefault(column, text(raw[name], server))
+            values = text(raw[name], server)
+            if kind in OPAQUE_KINDS and len(values):  # headers, variables: data, maybe personal
+                values = _opaque_redacted(values)
+            out.setdefault(column, values)
     return Converted(out, rejects, offsets)
+
+
+OPAQUE_KINDS = ("extra", "extra_word", "extra_opt")
+# an e-mail address (personal data: an SSL client DN's, a header's) in an opaque field
+_EMAIL = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
+
+
+def _opaque_redacted(values: pa.Array) -> pa.Array:
+    """Opaque string values with e-mail addresses and URL credentials masked (per distinct
+    value)."""
+    from perfkit.io.redact import MASK, redact_urls
+
+    encoded = _dictionary(redact_urls(values))
+    return pc.take(pc.replace_substring_regex(encoded.dictionary, _EMAIL, MASK), encoded.indices)
 
 
 # pandas' nanosecond range in whole seconds since 1970 (1677-09-21T00:12:44 to
