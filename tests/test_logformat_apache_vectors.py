@@ -339,3 +339,24 @@ def test_opaque_columns_do_not_leak_personal_data(tmp_path: Path) -> None:
     text = df.astype(str).to_string()
     assert "bob.smith" not in text and "pw123" not in text
     assert df["ssl_ssl_protocol"].iloc[0] == "TLSv1.3" and df["ssl_x"].iloc[0] == "user@"
+
+
+@pytest.mark.parametrize(
+    ("fmt", "far"),
+    [
+        ('%{usec}t "%r" %>s', "999999999999999999"),
+        ('%{msec}t "%r" %>s', "999999999999999"),
+        ('%{sec}t "%r" %>s', "999999999999"),
+        ('%{%s}t "%r" %>s', "999999999999"),
+        ('%{%Y-%m-%d %H:%M:%S}t "%r" %>s', "9999-12-31 23:59:59"),
+    ],
+)
+def test_times_beyond_pandas_range_are_rejected_not_crashing(fmt, far, tmp_path: Path) -> None:
+    path = tmp_path / "a.log"
+    path.write_text(f'{far} "GET / HTTP/1.1" 200\n1796487776 "GET / HTTP/1.1" 200\n'
+                    if "%Y" not in fmt else
+                    f'{far} "GET / HTTP/1.1" 200\n2026-12-05 10:00:00 "GET / HTTP/1.1" 200\n')  # fmt: skip
+    df = perfkit.read_access_log(path, format=fmt, on_bad_lines="skip")
+    assert len(df) == 1
+    assert df.attrs["perfkit"]["rejected"] == 1
+    assert any("out of range" in r for r in df.attrs["perfkit"]["reasons"])

@@ -497,9 +497,10 @@ def apache_time(raw, kinds, fields, tz, rejects) -> tuple[pa.Array, set[int]]:
         scale = {"time_usec": 1_000, "time_msec": 1_000_000, "time_sec": 1_000_000_000}[kind]
         value = pc.cast(_dash_null(raw[name]), pa.int64())
         rejects.add(pc.is_null(value), f"{name}: missing")
-        ns = pc.multiply_checked(value, scale)
-        seconds = pc.divide(pc.cast(value, pa.float64()), 1e9 / scale)
-        _in_range(seconds, name, rejects)
+        as_float = pc.cast(value, pa.float64(), safe=False)  # beyond 2^53: range-checked below
+        seconds = _in_range(pc.divide(as_float, 1e9 / scale), name, rejects)
+        value = pc.if_else(pc.is_null(seconds), pa.scalar(None, pa.int64()), value)
+        ns = pc.multiply(value, scale)  # within pandas' range now: no overflow
         return _with_fraction(ns, kind == "time_sec", raw, kinds, fields, flavor), offsets
     if kind.startswith("clf"):
         rejects.add(pc.is_null(raw[name]), f"{name}: missing")
@@ -512,8 +513,8 @@ def apache_time(raw, kinds, fields, tz, rejects) -> tuple[pa.Array, set[int]]:
         fmt = fields[field_name].arg.split("|", 1)[1]
         values = _dictionary(raw[field_name])
         found = strftime.parts(values.dictionary, fmt)
-        index = values.indices.to_numpy(zero_copy_only=False)
-        valid = ~pc.is_null(values.indices).to_numpy(zero_copy_only=False)
+        index = pc.fill_null(values.indices, 0).to_numpy(zero_copy_only=False)
+        valid = pc.is_valid(values.indices).to_numpy(zero_copy_only=False)
         for part, numbers in found.items():
             if part in parts:
                 continue

@@ -40,7 +40,7 @@ SPECIFIERS: dict[str, tuple[str | None, str]] = {
     "S": ("S", r"\d{2}"),
     "z": ("z", r"[+-]\d{4}"),
     "Z": (None, r"[A-Za-z0-9+-]{1,10}"),
-    "s": ("s", r"-?\d{1,19}"),
+    "s": ("s", r"-?\d{1,12}"),
     "a": (None, r"[A-Za-z]{3}"),
     "A": (None, r"[A-Za-z]{6,9}"),
     "u": (None, r"[1-7]"),
