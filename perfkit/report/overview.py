@@ -155,13 +155,19 @@ class OverviewReport:
         return md("{why}", why=why)
 
     def db_table(self, name: str) -> Any:
-        """One table of the database section; a reason it is missing is said once per section."""
+        """One table of the database section. Evidence that was not collected is said once for
+        the section ("No PostgreSQL statistics in this run."); a source that failed is named
+        under each table it leaves out (the file and why)."""
         frame = self.health.get(name)
+        views = {n: v for n, v, _, _ in _database_inputs()}
         if frame is None and name in self.health_notes:
-            return self._once("database", self.health_notes[name])
+            why = self.health_notes[name]
+            failed = f"pg {views.get(name)}" in self.run.problems
+            return md("{why}", why=why) if failed else self._once("database", why)
         if frame is None:
-            return self._once("database", self.run.absent("pg", "No PostgreSQL statistics in "
-                                                          "this run."))  # fmt: skip
+            if "pg" in self.run.problems:
+                return md("{why}", why=self.run.absent("pg", ""))
+            return self._once("database", "No PostgreSQL statistics in this run.")
         if frame.empty:
             return md("Nothing found.")
         shown = frame.copy()
