@@ -14,6 +14,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from perfkit.errors import InputError
 from perfkit.io.logformat import apache, gunicorn, nginx
@@ -163,9 +164,6 @@ def sniff(lines: list[str], where: str, numbers: list[int] | None = None) -> Log
     a note saying where the format changed. Raises `InputError` naming `where` when no
     candidate reads any line.
     """
-    from perfkit.io.logformat.convert import Rejects, convert
-    from perfkit.io.logformat.parse import extract
-
     keep = [i for i, line in enumerate(lines) if line.strip()]
     sample = [lines[i] for i in keep]
     numbers = [numbers[i] for i in keep] if numbers is not None else [i + 1 for i in keep]
@@ -174,19 +172,22 @@ def sniff(lines: list[str], where: str, numbers: list[int] | None = None) -> Log
     if sum(line.lstrip().startswith("{") for line in sample) * 2 > len(sample):
         return named("jsonl")
     array = pa.array(sample, pa.string())
-    read: dict[str, np.ndarray] = {}
-    for name in CANDIDATES:
+    matched: dict[str, np.ndarray] = {}
+    for name in CANDIDATES:  # the pattern alone first (cheap): an upper bound of lines read
         fmt = named(name)
         assert isinstance(fmt, LogFormat)
-        raw, matched = extract(array, fmt)
-        if not matched.any():
-            continue
-        rejects = Rejects(len(sample))
-        rejects.add(~matched, "no match")
-        kinds = {f.name: f.kind for f in fmt.fields}
-        fields = {f.name: f for f in fmt.fields}
-        convert(raw, kinds, fmt.server, None, rejects, fields=fields)
-        read[name] = rejects.ok
+        hits = pc.match_substring_regex(array, fmt.regex).to_numpy(zero_copy_only=False)
+        if hits.any():
+            matched[name] = hits
+    read: dict[str, np.ndarray] = {}
+    best_read = 0
+    for name in sorted(matched, key=lambda n: -int(matched[n].sum())):
+        if int(matched[name].sum()) < best_read:  # cannot win: validate only if it reads
+            best = max(read, key=lambda n: int(read[n].sum()))  # lines the best does not
+            if not (matched[name] & ~read[best]).any():
+                continue
+        read[name] = _reads(array, named(name))
+        best_read = max(best_read, int(read[name].sum()))
     if not read:
         raise InputError(
             f"{where}: could not recognise the log format from {len(sample)} sampled lines "
@@ -222,6 +223,20 @@ def sniff(lines: list[str], where: str, numbers: list[int] | None = None) -> Log
         )
         fmt = replace(fmt, notes=(*fmt.notes, note))
     return fmt
+
+
+def _reads(array: pa.Array, fmt: LogFormat | JsonFormat) -> np.ndarray:
+    """Which lines of `array` `fmt` reads: pattern matched and every field valid."""
+    from perfkit.io.logformat.convert import Rejects, convert
+    from perfkit.io.logformat.parse import extract
+
+    assert isinstance(fmt, LogFormat)
+    raw, matched = extract(array, fmt)
+    rejects = Rejects(len(array))
+    rejects.add(~matched, "no match")
+    kinds = {f.name: f.kind for f in fmt.fields}
+    convert(raw, kinds, fmt.server, None, rejects, fields={f.name: f for f in fmt.fields})
+    return rejects.ok
 
 
 def timing_fix(format_name: str = "", format_string: str = "") -> list[str]:
