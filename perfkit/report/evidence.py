@@ -243,12 +243,16 @@ def load_run(
     memory = _first(folder, ("memory.csv", "rss*.csv", "*.dat", "*.prom"))
     if memory:
         _load(run, "memory", memory, lambda: setattr(run, "memory", perfkit.read_memory(memory)))
-    if (folder / "locust_stats.csv").exists():
+    from perfkit.io.loadtest import locust_prefixes
 
-        def locust() -> None:
-            run.locust_stats, run.locust_history = perfkit.read_locust(folder / "locust")
+    pairs = locust_prefixes(folder)  # any <prefix>_stats.csv + <prefix>_stats_history.csv
+    if pairs or (folder / "locust_stats.csv").exists():  # a lone half: its error is shown
 
-        _load(run, "locust", [str(folder / "locust_stats.csv")], locust)
+        def locust() -> None:  # several pairs: an InputError listing them, kept in problems
+            run.locust_stats, run.locust_history = perfkit.read_locust(folder)
+
+        files = [f"{p}_stats.csv" for p in pairs] or [str(folder / "locust_stats.csv")]
+        _load(run, "locust", files, locust)
     outbound = _first(folder, ("outbound.jsonl*",))
     if outbound:
         _load(run, "outbound", outbound,
