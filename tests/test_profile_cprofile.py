@@ -54,7 +54,7 @@ def assert_agrees_with_pstats(profile, paths):
     edges = profile.edges.set_index(["caller", "callee"])
     n_edges = 0
     for (file, line, name), (*_, callers) in reference.stats.items():
-        for (cfile, cline, cname), (ecc, enc, ett, ect) in callers.items():
+        for (cfile, cline, cname), (enc, ecc, ett, ect) in callers.items():  # an edge: nc first
             edge = edges.loc[(f"{cfile}:{cline}({cname})", f"{file}:{line}({name})")]
             assert (edge["ncalls"], edge["primcalls"]) == (enc, ecc)
             assert edge["tottime_s"] == pytest.approx(ett, rel=1e-12, abs=1e-15)
@@ -150,3 +150,18 @@ def test_compressed_middleware_dumps_read_like_plain_ones(tmp_path):
     broken.write_bytes(packed.read_bytes()[:40])
     with pytest.raises(InputError, match=r"broken\.prof\.gz"):
         read_profile(broken)
+
+
+@pytest.mark.parametrize("version", ["py311", "py312", "py313"])
+def test_recursive_edges_keep_pstats_counts_in_their_order(version):
+    """A caller edge is (nc, cc, tt, ct) in pstats, the reverse of a function's (cc, nc)."""
+    from pathlib import Path
+
+    path = Path(__file__).parent / "data/wild/profiles/recorded" / f"recurse-{version}.prof"
+    reference = pstats.Stats(str(path))
+    ((key, value),) = [(k, v) for k, v in reference.stats.items() if k[2] == "fib"]
+    nc, cc = value[4][key][:2]  # fib calling itself
+    assert nc > cc  # recursion: many calls, few of them primitive
+    label = f"{key[0]}:{key[1]}(fib)"
+    edge = read_profile(path).edges.set_index(["caller", "callee"]).loc[(label, label)]
+    assert (edge["ncalls"], edge["primcalls"]) == (nc, cc)

@@ -236,7 +236,8 @@ def flatten(stats_list: list[dict], paths: list[object] | None = None) -> Dumps:
                 e_caller.append(cid)
                 e_callee.append(fid)
                 if type(numbers) is tuple and len(numbers) == 4:
-                    e_vals.append(numbers)
+                    # a caller edge is (nc, cc, tt, ct): the reverse of a function's (cc, nc)
+                    e_vals.append((numbers[1], numbers[0], numbers[2], numbers[3]))
                 elif type(numbers) is int:  # the old `profile` module: a call count
                     e_vals.append((numbers, numbers, 0.0, 0.0))
                 else:

@@ -43,7 +43,8 @@ def write_pstats(profile: Profile, path: Path) -> Path:
         strict=True,
     ):
         keys.setdefault(caller, _parse(caller))
-        callers.setdefault(callee, {})[keys[caller]] = (cc, nc, float(tt), float(ct))
+        # pstats keeps a caller edge as (nc, cc, tt, ct), the reverse of a function's (cc, nc)
+        callers.setdefault(callee, {})[keys[caller]] = (nc, cc, float(tt), float(ct))
     stats = {}
     for (label, tt, ct), (cc, nc) in zip(
         functions[["function", "tottime_s", "cumtime_s"]].itertuples(index=False, name=None),
