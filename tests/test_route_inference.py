@@ -423,3 +423,19 @@ def test_other_paths_get_the_frames_labels(recorded):
     # on their own, 40 paths are too few to infer the parameters from
     alone, _ = route_labels(pa.array(some["path"].astype(str).tolist()))
     assert alone.to_pylist() != some["route"].astype(str).tolist()
+
+
+def test_the_data_trust_table_names_the_inferred_parameters(tmp_path):
+    """A report's data-trust row says which route parameters were inferred (same account)."""
+    import shutil
+
+    from perfkit.report.evidence import load_run
+
+    shutil.copy(WILD / "forum.access.log.gz", tmp_path / "access.log.gz")
+    run = load_run(tmp_path)
+    note = run.trust().set_index("source").loc["access log", "note"]
+    inferred = run.requests.attrs["perfkit"]["routes"]["inferred"]
+    top = max(inferred, key=lambda p: p["requests"])
+    assert top["template"] == "/user/{param}"  # the forum's most requested user pages
+    assert f"routes inferred from the data: {top['template']} from {top['values']:,} values" in note
+    assert "@" not in note and "%40" not in note

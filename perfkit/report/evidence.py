@@ -99,7 +99,7 @@ class Run:
                 "source": "access log", "records": len(self.requests),
                 "rejected": account.get("rejected", 0),
                 "from": self.requests["time"].min(), "to": self.requests["time"].max(),
-                "note": _rejections(account),
+                "note": _rejections(account) + _inferred(account),
             })  # fmt: skip
         if self.profile is not None:
             dumps = self.profile.dumps
@@ -174,6 +174,17 @@ def _rejections(account: dict) -> str:
     example = (account.get("rejected_lines") or [{}])[0]
     where = f"{Path(str(example.get('file', ''))).name}:{example.get('line', '?')}"
     return f"{fmt}; rejected: {reasons} (e.g. {where})"
+
+
+def _inferred(account: dict) -> str:
+    """The route parameters inferred from the log's own paths, the largest three named."""
+    inferred = (account.get("routes") or {}).get("inferred") or []
+    if not inferred:
+        return ""
+    top = sorted(inferred, key=lambda p: -p.get("requests", 0))[:3]
+    named = ", ".join(f"{p['template']} from {p['values']:,} values" for p in top)
+    more = f" and {len(inferred) - 3} more" if len(inferred) > 3 else ""
+    return f"; routes inferred from the data: {named}{more}"
 
 
 def resolve(path: str | Path) -> Path:
