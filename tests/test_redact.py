@@ -40,3 +40,17 @@ def test_urls_and_text():
         redact_text(line)
         == 'x "GET /a?apikey=REDACTED&auth=REDACTED HTTP/1.1" postgresql://app:REDACTED@db:5432/wh'
     )
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("email=bob@example.com&page=2", "email=REDACTED&page=2"),
+        ("page=2;to=d.galeev%40evadav.com", "page=2;to=REDACTED"),
+        ("u=bob%2Bshop%40example.com", "u=REDACTED"),  # '+' encoded before the '@'
+        ("q=hello&sort=name", "q=hello&sort=name"),  # no address: unchanged
+        ("q=a%20b&n=40", "q=a%20b&n=40"),  # '%40' only as a whole escape, not '40'
+    ],
+)
+def test_email_addresses_in_query_values_are_masked(query, expected):
+    assert redact_query(pa.array([query])).to_pylist() == [expected]

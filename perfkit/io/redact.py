@@ -67,9 +67,19 @@ _COLUMN_PREFIXES = (
 _SECRET_COLUMNS = (*SENSITIVE_HEADERS, "request_body", "remote_passwd")
 
 
+# an e-mail address as a query value (personal data), '@' plain or percent-encoded
+_QUERY_EMAIL = r"(?i)((?:^|[&;])[^=&#;]*=)[^=&#;@]*?(?:@|%40)[^&#;]*"
+
+
 def redact_query(values: pa.Array) -> pa.Array:
-    """Query strings ('a=1&token=x', 'a=1;token=x') with sensitive values masked."""
-    return _on_distinct(values, lambda v: pc.replace_substring_regex(v, _QUERY, rf"\1{MASK}"))
+    """Query strings ('a=1&token=x', 'a=1;token=x') with sensitive values and e-mail
+    addresses masked."""
+
+    def mask(v: pa.Array) -> pa.Array:
+        v = pc.replace_substring_regex(v, _QUERY, rf"\1{MASK}")
+        return pc.replace_substring_regex(v, _QUERY_EMAIL, rf"\1{MASK}")
+
+    return _on_distinct(values, mask)
 
 
 def redact_urls(values: pa.Array) -> pa.Array:
