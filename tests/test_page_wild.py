@@ -322,3 +322,33 @@ def test_import_perfkit_then_plots_works_and_stays_light():
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120, check=True)  # fmt: skip
     assert run.stdout.split("\n")[:2] == ["[]", "perfkit.plots.flame"]
+
+
+@pytest.mark.parametrize("kind", ["memory", "capacity"])
+def test_memory_and_capacity_show_perfkit_warnings_as_notes_once(kind, tmp_path):
+    """Like the overview and regression pages: a perfkit warning raised while the report reads
+    its run is a styled note (path cut to folder and file) and not a row of the trust table."""
+    import shutil
+
+    from perfkit.errors import PerfkitWarning
+    from perfkit.report import display
+    from perfkit.report.capacity import capacity_report
+    from perfkit.report.memory import memory_report
+
+    run = tmp_path / "flaskr_base"
+    shutil.copytree(WILD.parent / "loadmem" / "leak" if kind == "memory" else BASE, run)
+    shown = warnings.showwarning
+    try:
+        display.setup()
+        display.pending_notes(mark_shown=True)  # nothing left from other tests
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            warnings.showwarning = display._show_warning
+            report = (memory_report if kind == "memory" else capacity_report)(run)
+            warnings.warn(PerfkitWarning(f"{run / 'access.log'}: 3 rows left out"), stacklevel=1)
+            page = report.trust()._repr_html_()
+    finally:
+        warnings.showwarning = shown
+    assert 'class="perfkit-notes"' in page
+    assert "flaskr_base/access.log: 3 rows left out" in page
+    assert page.count("3 rows left out") == 1 and str(tmp_path) not in page

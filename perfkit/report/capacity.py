@@ -238,7 +238,12 @@ class CapacityReport:
         return table(self.steps[columns], floats="{:,.2f}", index=False)
 
     def trust(self) -> Any:
-        return table(self.run.trust(), index=False)
+        """The data-trust section: perfkit's warnings as styled notes, then the table."""
+        from perfkit.report.display import notes
+        from perfkit.report.overview import _Outputs
+
+        shown = [notes(), table(self.run.trust(), index=False)]  # notes first: not listed twice
+        return _Outputs([s for s in shown if s is not None])
 
 
 def _count(value) -> str:

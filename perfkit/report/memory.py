@@ -138,7 +138,12 @@ class MemoryReport:
         return table(shown, floats="{:,.3g}")  # the pooled and container rows have no pid
 
     def trust(self) -> Any:
-        return table(self.run.trust(), index=False)
+        """The data-trust section: perfkit's warnings as styled notes, then the table."""
+        from perfkit.report.display import notes
+        from perfkit.report.overview import _Outputs
+
+        shown = [notes(), table(self.run.trust(), index=False)]  # notes first: not listed twice
+        return _Outputs([s for s in shown if s is not None])
 
 
 def _hours(value: float) -> str:
