@@ -196,11 +196,18 @@ def table(frame: pd.DataFrame, floats: str = "{:,.2f}", index: bool = True) -> A
 
 
 def emit_summary(summary: dict) -> Any:
-    """Show the report's summary (verdicts, key figures) so `perfkit report --json` can read it."""
+    """Put the report's summary (verdicts, key figures) in the notebook for `perfkit report
+    --json`, under its own mimetype, which JupyterLab does not render: a reader sees only its
+    one-line text form (``perfkit summary: regression baseline vs candidate: 1 endpoint
+    regressed, ...``), and the HTML export drops the output altogether."""
     from IPython.display import display
 
+    from perfkit._display import one_line, verdict_line
+
     data = finite(json.loads(json.dumps(summary, default=_plain)))
-    display({SUMMARY_MIME: data, "text/plain": json.dumps(data, indent=1)}, raw=True)
+    line = one_line(f"perfkit summary: {data.get('report', 'report')} - {verdict_line(data)}",
+                    width=200)
+    display({SUMMARY_MIME: data, "text/plain": line}, raw=True)
     return None
 
 
