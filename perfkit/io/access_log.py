@@ -10,6 +10,7 @@ distinct values and the rejected lines it keeps as samples.
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 from collections import deque
@@ -25,7 +26,15 @@ import pyarrow.compute as pc
 
 from perfkit.errors import InputError, PerfkitWarning
 from perfkit.io.account import ParseAccount
-from perfkit.io.logformat import JsonFormat, LogFormat, resolve, sniff
+from perfkit.io.logformat import (
+    JsonFormat,
+    LogFormat,
+    format_beside,
+    format_file,
+    read_format_file,
+    resolve,
+    sniff,
+)
 from perfkit.io.logformat.convert import Converted, Rejects, convert, fixed_zone
 from perfkit.io.logformat.jsonl import extract_json
 from perfkit.io.logformat.parse import extract, lines_array, tokenize
@@ -86,7 +95,7 @@ _ARROW_TYPES = {
 
 def read_access_log(
     paths: Paths,
-    format: str | Mapping[str, str] | LogFormat | JsonFormat = "auto",
+    format: str | os.PathLike | Mapping[str, str] | LogFormat | JsonFormat = "auto",
     routes: Any = None,
     tz: str | None = None,
     on_bad_lines: OnBadLines = "warn",
@@ -100,12 +109,17 @@ def read_access_log(
     ----------
     paths
         A path, a glob, or a list of them; ``.gz``/``.bz2``/``.xz`` are read
-        transparently and rotated sets are read oldest first.
+        transparently and rotated sets are read oldest first. Relative paths
+        are found from the working directory, else from the project root
+        (`perfkit.io.paths.locate`).
     format
-        ``"auto"`` (sniff each file's first lines), a name from
-        `perfkit.list_formats()`, a Gunicorn ``access_log_format``, an nginx
-        ``log_format`` or an Apache ``LogFormat`` string, or a dict mapping
-        perfkit columns to the fields of JSON lines.
+        ``"auto"`` (default): the format string in an ``access_log_format.txt``
+        beside each log when there is one, else sniffed from the file's lines.
+        Or a name from `perfkit.list_formats()`, a Gunicorn ``access_log_format``,
+        an nginx ``log_format`` or an Apache ``LogFormat`` string, a path to a
+        file holding such a string, or a dict mapping perfkit columns to the
+        fields of JSON lines. ``df.attrs["perfkit"]["format_file"]`` names the
+        format file read, if any.
     routes
         A Flask app, a werkzeug ``Map`` or Flask rule strings to label each
         request's ``route``; None infers routes from the paths (identifiers,
@@ -141,8 +155,16 @@ def read_access_log(
     """
     if on_bad_lines not in ("error", "warn", "skip"):
         raise InputError(f"on_bad_lines must be 'error', 'warn' or 'skip', not {on_bad_lines!r}")
+    named_file = format_file(format)
+    if named_file is not None:
+        format = read_format_file(named_file)
     if engine == "dask":
         from perfkit.io import dask_engine
+
+        if isinstance(format, str) and format == "auto":  # whole-file partitions find it too
+            beside = {format_beside(f) for f in expand_paths(paths)} - {None}
+            if len(beside) == 1:
+                format = read_format_file(beside.pop())
 
         return dask_engine.read_access_log_dask(
             paths, partition_bytes or dask_engine.PARTITION_BYTES, format=format, routes=routes,
@@ -152,6 +174,7 @@ def read_access_log(
         raise InputError(f"engine must be 'pandas' or 'dask', not {engine!r}")
     files = expand_paths(paths)
     fixed = None if isinstance(format, str) and format == "auto" else resolve(format)
+    per_file, format_files = _formats_beside(files, fixed)
     rules = None if routes is None else rules_from(routes)
     if unmatched not in ("infer", "label"):
         raise InputError(f"unmatched must be 'infer' or 'label', not {unmatched!r}")
@@ -159,8 +182,8 @@ def read_access_log(
     formats: dict[str, LogFormat | JsonFormat] = {}
     with _progress(files) as progress:
         per_file = [
-            list(_read_file(path, fixed, tz, rules, on_bad_lines, account, formats, progress))
-            for path in files
+            list(_read_file(path, fmt, tz, rules, on_bad_lines, account, formats, progress))
+            for path, fmt in zip(files, per_file, strict=True)
         ]
     # files in the order of their first request (rotations named oddly still line up)
     per_file.sort(key=lambda blocks: min((_first_time(t) for t, _, _ in blocks), default=0))
@@ -198,7 +221,28 @@ def read_access_log(
     if account.rejected and on_bad_lines == "warn":
         warnings.warn(account.summary(), PerfkitWarning, stacklevel=2)
     frame.attrs["perfkit"] = account.to_dict()
+    if named_file is not None or format_files:
+        frame.attrs["perfkit"]["format_file"] = ", ".join(
+            dict.fromkeys(map(str, [named_file] if named_file else format_files))
+        )
     return frame
+
+
+def _formats_beside(files, fixed):
+    """Each file's fixed format (None: sniff) and the format files read: with no format given,
+    the `FORMAT_FILE` beside a log gives its format."""
+    if fixed is not None:
+        return [fixed] * len(files), []
+    formats: list = []
+    read: list[Path] = []
+    compiled: dict[Path, LogFormat | JsonFormat] = {}
+    for path in files:
+        sidecar = format_beside(path)
+        if sidecar is not None and sidecar not in compiled:
+            compiled[sidecar] = resolve(read_format_file(sidecar))
+            read.append(sidecar)
+        formats.append(compiled.get(sidecar) if sidecar is not None else None)
+    return formats, read
 
 
 def _read_file(path, fixed, tz, rules, on_bad_lines, account, formats, progress):
@@ -467,10 +511,27 @@ def _interactive() -> bool:
 
 
 def _progress(files: list[Path | Buffer]):
-    """A tqdm bar in lines for big inputs in a terminal or notebook; silent otherwise."""
+    """A tqdm bar in lines for big inputs in a terminal or notebook; silent otherwise.
+
+    In a Jupyter kernel the bar is a widget when ipywidgets is installed, else a text bar
+    (never tqdm's "IProgress not found" warning)."""
     size = sum(len(f.data) if isinstance(f, Buffer) else f.stat().st_size for f in files)
     if size < PROGRESS_MIN_BYTES or not _interactive():
         return _NoProgress()
-    from tqdm.auto import tqdm
+    bar = _bar_class()
+    return bar(unit=" lines", unit_scale=True, desc="read_access_log", leave=False)
 
-    return tqdm(unit=" lines", unit_scale=True, desc="read_access_log", leave=False)
+
+def _bar_class():
+    """tqdm's notebook bar in a Jupyter kernel with ipywidgets, its text bar otherwise."""
+    from tqdm.std import tqdm
+
+    if "ipykernel" not in sys.modules:
+        return tqdm
+    try:
+        import ipywidgets  # noqa: F401
+        from tqdm.notebook import IProgress
+        from tqdm.notebook import tqdm as notebook_tqdm
+    except ImportError:
+        return tqdm
+    return tqdm if IProgress is None else notebook_tqdm

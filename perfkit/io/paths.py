@@ -5,6 +5,14 @@ file (binary or text, e.g. ``io.BytesIO``), or a list of them. Rotated sets are
 put in time order: ``access.log.3.gz`` (oldest), ``access.log.2.gz``,
 ``access.log.1``, ``access.log`` (newest); date-stamped rotations
 (``access.log-20240101.gz``) sort by their stamp, before the live file.
+
+Relative paths, one rule for every loader and report (`locate`): a relative
+path or glob is taken as given, relative to the working directory; when
+nothing is there, relative to the project root, the nearest folder at or
+above the working directory holding a ``pyproject.toml`` that names perfkit,
+or both ``notebooks/`` and ``data/``. So ``"data/baseline/access.log*"``
+reads the same from the repository and from a notebook in ``notebooks/``,
+whether perfkit is installed editable or not.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ import lzma
 import os
 import re
 import stat
+import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,11 +73,63 @@ def read_buffer(handle: IO) -> Buffer:
     return Buffer(name, bytes(data))
 
 
+def project_root(start: PathLike | None = None) -> Path | None:
+    """The nearest folder at or above `start` (default: the working directory) that holds a
+    ``pyproject.toml`` naming perfkit, or both a ``notebooks/`` and a ``data/`` folder; None
+    when there is none."""
+    here = Path(start if start is not None else os.getcwd()).absolute()
+    for folder in (here, *here.parents):
+        if (folder / "notebooks").is_dir() and (folder / "data").is_dir():
+            return folder
+        if _names_perfkit(folder / "pyproject.toml"):
+            return folder
+    return None
+
+
+def _names_perfkit(pyproject: Path) -> bool:
+    try:
+        with open(pyproject, "rb") as handle:
+            project = tomllib.load(handle).get("project", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        return False
+    return isinstance(project, dict) and project.get("name") == "perfkit"
+
+
+def locate(path: PathLike) -> Path:
+    """Where a relative `path` (or glob) points under the module's rule: as given when it
+    exists (or matches) relative to the working directory, else relative to `project_root`
+    when it exists (or matches) there; otherwise `path` unchanged (absolute paths, ``-`` and
+    missing paths too), for the caller's own error."""
+    text = os.fspath(path)
+    if text == STDIN or os.path.isabs(text) or _exists(text):
+        return Path(text)
+    root = project_root()
+    if root is not None and _exists(str(root / text)):
+        return root / text
+    return Path(text)
+
+
+def _exists(text: str) -> bool:
+    return os.path.exists(text) or bool(_GLOB_CHARS.search(text) and glob.glob(text))
+
+
+def where_looked(text: str) -> str:
+    """Where a missing relative path was looked for, for its error message."""
+    if os.path.isabs(text):
+        return ""
+    root = project_root()
+    places = f"the working directory {os.getcwd()}"
+    if root is not None and root != Path(os.getcwd()).absolute():
+        places += f" and the project root {root}"
+    return f" (looked in {places})"
+
+
 def expand_paths(paths: Paths) -> list[Path | Buffer]:
     """Return the inputs named by `paths`: open files in the order given, then files, oldest first.
 
     ``"-"`` stands for standard input (``/dev/stdin``); it, pipes, FIFOs and
     process substitutions (``<(zcat access.log.gz)``) are read as streams.
+    Relative paths follow `locate` (the working directory, then the project root).
     Raises `InputError` naming a path that does not exist, or a glob that
     matches no file.
     """
@@ -86,10 +147,11 @@ def expand_paths(paths: Paths) -> list[Path | Buffer]:
         if text == STDIN:
             found.append(STDIN_PATH)
             continue
+        given, text = text, os.fspath(locate(text))
         if _GLOB_CHARS.search(text) and not os.path.exists(text):
             matches = sorted(glob.glob(text))
             if not matches:
-                raise InputError(f"{text}: the pattern matches no file")
+                raise InputError(f"{given}: the pattern matches no file{where_looked(given)}")
             files = [Path(m) for m in matches if not os.path.isdir(m)]
             if not files:
                 raise InputError(
@@ -102,7 +164,7 @@ def expand_paths(paths: Paths) -> list[Path | Buffer]:
         try:
             mode = path.stat().st_mode
         except FileNotFoundError:
-            raise InputError(f"{path}: no such file") from None
+            raise InputError(f"{path}: no such file{where_looked(given)}") from None
         except OSError as exc:  # e.g. a folder on the way that we may not enter
             raise InputError(f"{path}: cannot be read ({exc.strerror})") from exc
         if stat.S_ISDIR(mode):

@@ -3,13 +3,17 @@
 `resolve` turns what a user passes as ``format=`` into a compiled format:
 a name from `list_formats()`, a Gunicorn ``access_log_format``, an nginx
 ``log_format``, an Apache ``LogFormat`` string, or a dict mapping perfkit
-columns to JSON fields. `sniff` picks among `CANDIDATES` from sample lines.
+columns to JSON fields, or a file holding such a string (`FORMAT_FILE`,
+which perfkit's recorder writes beside a log and `format_beside` finds).
+`sniff` picks among `CANDIDATES` from sample lines.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,8 +25,22 @@ from perfkit.io.logformat import apache, gunicorn, nginx
 from perfkit.io.logformat.fields import TIME_KINDS
 from perfkit.io.logformat.jsonl import JsonFormat
 from perfkit.io.logformat.spec import LogFormat
+from perfkit.io.paths import locate, where_looked
 
-__all__ = ["JsonFormat", "LogFormat", "list_formats", "resolve", "sniff", "timing_fix"]
+__all__ = [
+    "FORMAT_FILE",
+    "JsonFormat",
+    "LogFormat",
+    "format_beside",
+    "format_file",
+    "list_formats",
+    "read_format_file",
+    "resolve",
+    "sniff",
+    "timing_fix",
+]
+
+FORMAT_FILE = "access_log_format.txt"  # the server's format string, saved beside its log
 
 # server -> how to make it log each request's time (one line each)
 TIMING_FIX: dict[str, str] = {
@@ -120,10 +138,57 @@ def named(name: str) -> LogFormat | JsonFormat:
     return _COMPILERS[server](text, name)
 
 
+def format_file(fmt: object) -> Path | None:
+    """The file `fmt` names when ``format=`` is a path (a `pathlib.Path`, or a string that is
+    no named format nor format string and names an existing file; relative paths follow
+    `perfkit.io.paths.locate`), else None."""
+    if isinstance(fmt, os.PathLike):
+        return locate(fmt)
+    if not isinstance(fmt, str) or fmt == "auto" or fmt.strip().lower() in NAMED:
+        return None
+    if "\n" in fmt or any(m.looks_like(fmt) for m in (gunicorn, nginx)):
+        return None
+    path = locate(fmt)
+    return path if path.is_file() else None
+
+
+def read_format_file(path: str | os.PathLike) -> str:
+    """The format string held in `path`: its one non-blank line that is not a ``#`` comment.
+
+    Raises `InputError` naming the file when it is missing, unreadable, empty, or holds
+    more than one line."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such format file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: unreadable log format ({exc})") from exc
+    lines = [line.strip() for line in text.splitlines()]
+    lines = [line for line in lines if line and not line.startswith("#")]
+    if len(lines) != 1:
+        raise InputError(
+            f"{path}: expected one line, the server's log format string (e.g. Gunicorn's "
+            f"access_log_format), got {len(lines)} lines"
+        )
+    return lines[0]
+
+
+def format_beside(path: object) -> Path | None:
+    """The `FORMAT_FILE` in the folder of the log file `path`, when there is one."""
+    if not isinstance(path, Path) or str(path) == "/dev/stdin":
+        return None
+    sidecar = path.parent / FORMAT_FILE
+    return sidecar if sidecar.is_file() else None
+
+
 def resolve(fmt: str | Mapping[str, str] | LogFormat | JsonFormat) -> LogFormat | JsonFormat:
-    """Compile what a user passed as ``format=`` (anything but "auto")."""
+    """Compile what a user passed as ``format=`` (anything but "auto"; a path to a format file
+    is read with `read_format_file`)."""
     if isinstance(fmt, LogFormat | JsonFormat):
         return fmt
+    path = format_file(fmt)
+    if path is not None:
+        return resolve(read_format_file(path))
     if isinstance(fmt, Mapping):
         return JsonFormat(dict(fmt))
     if not isinstance(fmt, str):
@@ -140,9 +205,11 @@ def resolve(fmt: str | Mapping[str, str] | LogFormat | JsonFormat) -> LogFormat 
         if module.looks_like(fmt):
             return _with_time(module.compile_format(fmt, name=f"{server} custom"))
     raise InputError(
-        f"format={fmt!r} is neither a known name ({', '.join(NAMED)}) nor a Gunicorn, "
-        "nginx or Apache format string"
+        f"format={fmt!r} is neither a known name ({', '.join(NAMED)}), a Gunicorn, "
+        "nginx or Apache format string, nor an existing file holding one"
+        f"{where_looked(fmt) if ' ' not in fmt.strip() else ''}"
     )
+
 
 
 def _with_time(fmt: LogFormat) -> LogFormat:
