@@ -1,0 +1,110 @@
+"""Planted-bug tests for the regression verdicts (issue 16): each fails on a realistic bug.
+
+- the absolute practical floor (`min_abs`, 1 ms by default) in the median-ratio rule;
+- a 5xx is ``status >= 500`` (500 itself counts);
+- ``p_adjusted < alpha`` is strict: at the boundary a change is not significant.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from perfkit import compare
+from perfkit.analysis.regression.errors import (
+    OVERALL,
+    compare_error_counts,
+    compare_error_rates,
+    error_counts,
+)
+from perfkit.analysis.regression.verdict import judge
+from perfkit.analysis.significance import compare_samples
+
+
+def _endpoint(route: str, median_ms: float, n: int, rng) -> pd.DataFrame:
+    return pd.DataFrame({"route": route, "duration_ms": median_ms * rng.lognormal(0, 0.3, n)})
+
+
+def test_a_sub_millisecond_change_stays_unchanged_below_the_absolute_floor():
+    """0.5 -> 0.65 ms (+30 %, 2,000 requests a side): significant and relatively large, but
+    0.15 ms is under the 1 ms floor. The same +30 % on 5 ms clears it (the test can fail)."""
+    rng = np.random.default_rng(16)
+    base = pd.concat([_endpoint("/tiny", 0.5, 2000, rng), _endpoint("/five", 5.0, 2000, rng)])
+    cand = pd.concat([_endpoint("/tiny", 0.65, 2000, rng), _endpoint("/five", 6.5, 2000, rng)])
+    table = compare(base, cand)
+    tiny = table.loc["/tiny"]
+    assert tiny["p_adjusted"] < 1e-6
+    assert tiny["ci_low"] > 1.2  # the ratio alone would call it a regression
+    assert tiny["p50_cand"] - tiny["p50_base"] < 1.0  # planted: 0.15 ms
+    assert tiny["verdict"] == "unchanged"
+    assert table.loc["/five", "verdict"] == "regressed"
+    # the floor is the caller's: at 0.1 ms the tiny endpoint's change counts
+    assert compare(base, cand, min_abs=0.1).loc["/tiny", "verdict"] == "regressed"
+
+
+def test_status_500_is_an_error_and_499_is_not():
+    frame = pd.DataFrame({
+        "route": ["/a"] * 7,
+        "status": [200, 500, 501, 503, 599, 499, 404],
+    })  # fmt: skip
+    counts = error_counts(frame)
+    assert counts.loc["/a", "n"] == 7
+    assert counts.loc["/a", "errors"] == 4  # 500, 501, 503, 599
+    assert counts.loc["/a", "client"] == 2  # 499, 404
+
+
+def test_a_release_answering_500_regressed():
+    """Only status 500 in the candidate (10 % of 400 requests against none): a regression."""
+    base = pd.DataFrame({"route": "/pay", "status": [200] * 400})
+    cand = pd.DataFrame({"route": "/pay", "status": [200] * 360 + [500] * 40})
+    out = compare_error_rates(base, cand)
+    assert out.loc["/pay", "errors_cand"] == 40
+    assert out.loc["/pay", "rate_cand"] == pytest.approx(0.1)
+    assert out.loc["/pay", "verdict"] == "regressed"
+    assert out.loc[OVERALL, "verdict"] == "regressed"
+
+
+def _judged_table(p_value: float) -> pd.DataFrame:
+    """One key, 100 -> 150 ms with a tight interval: only the p-value decides."""
+    return pd.DataFrame({
+        "ratio": [1.5], "ci_low": [1.4], "ci_high": [1.6], "p_value": [p_value],
+        "log_se": [0.03], "p50_base": [100.0], "p50_cand": [150.0],
+    }, index=pd.Index(["/k"], name="route"))  # fmt: skip
+
+
+def test_p_adjusted_equal_to_alpha_is_not_significant_in_judge():
+    at = judge(_judged_table(0.05), alpha=0.05, normalize=False)
+    assert at.loc["/k", "p_adjusted"] == 0.05  # one key: Holm leaves it as it is
+    assert at.loc["/k", "verdict"] == "unchanged"
+    under = judge(_judged_table(np.nextafter(0.05, 0)), alpha=0.05, normalize=False)
+    assert under.loc["/k", "verdict"] == "regressed"
+
+
+def test_p_adjusted_equal_to_alpha_is_not_significant_on_samples():
+    """alpha set to the key's own Mann-Whitney p-value: unchanged; a hair above: regressed."""
+    rng = np.random.default_rng(5)
+    base = pd.DataFrame({"k": "a", "v": 100 * rng.lognormal(0, 0.2, 200)})
+    cand = pd.DataFrame({"k": "a", "v": 130 * rng.lognormal(0, 0.2, 200)})
+    p = stats.mannwhitneyu(cand["v"], base["v"], alternative="two-sided").pvalue
+    assert 0 < p < 1e-6
+    at = compare_samples(base, cand, "k", "v", alpha=p, n_boot=200)
+    assert at.loc["a", "p_adjusted"] == p
+    assert at.loc["a", "verdict"] == "unchanged"
+    above = compare_samples(base, cand, "k", "v", alpha=np.nextafter(p, 1), n_boot=200)
+    assert above.loc["a", "verdict"] == "regressed"
+
+
+def test_p_adjusted_equal_to_alpha_is_not_significant_for_error_rates():
+    """alpha set to Fisher's exact p-value of the counts: unchanged; a hair above: regressed."""
+    counts = pd.DataFrame({"n": [400.0], "errors": [2.0], "client": [0.0]}, index=["/pay"])
+    worse = pd.DataFrame({"n": [400.0], "errors": [30.0], "client": [0.0]}, index=["/pay"])
+    p = stats.fisher_exact([[30, 370], [2, 398]]).pvalue
+    at = compare_error_counts(counts, worse, alpha=p)
+    assert at.loc["/pay", "p_adjusted"] == p
+    assert at.loc["/pay", "verdict"] == "unchanged"
+    assert at.loc[OVERALL, "verdict"] == "unchanged"
+    above = compare_error_counts(counts, worse, alpha=np.nextafter(p, 1))
+    assert above.loc["/pay", "verdict"] == "regressed"
+    assert above.loc[OVERALL, "verdict"] == "regressed"
