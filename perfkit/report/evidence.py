@@ -5,7 +5,7 @@ A run folder may hold any of: ``access.log*`` (or ``*.log*``), ``profiles/``
 `snapshot_pg` store), ``memory.csv`` (or ``*.dat``, ``*.prom``),
 ``locust_stats.csv`` and ``locust_stats_history.csv``, ``outbound.jsonl*``.
 An ``access_log_format.txt`` beside the log gives the server's log format
-(e.g. Gunicorn's ``access_log_format``) when it is not one perfkit detects.
+(e.g. Gunicorn's ``access_log_format``): `perfkit.read_access_log` reads it.
 ``pg/`` may also hold psql CSV exports (`perfkit.io.pg_csv`). Whatever is
 missing is None and the reports say so. Each source loads on its own: one
 that is present but broken (an `InputError`, naming the file) is recorded in
@@ -188,15 +188,12 @@ def _inferred(account: dict) -> str:
 
 
 def resolve(path: str | Path) -> Path:
-    """`path` as given, or, when that does not exist and it is relative, relative to the
-    repository (so the notebooks' ``data/...`` defaults work from JupyterLab, whose kernels
-    start in ``notebooks/``)."""
-    path = Path(path)
-    if path.exists() or path.is_absolute():
-        return path
-    from perfkit.report.run import ROOT
+    """`path` under the loaders' rule (`perfkit.io.paths.locate`): as given from the working
+    directory, else from the project root (so the notebooks' ``data/...`` defaults work from
+    JupyterLab, whose kernels start in ``notebooks/``)."""
+    from perfkit.io.paths import locate
 
-    return ROOT / path if (ROOT / path).exists() else path
+    return locate(path)
 
 
 def _first(folder: Path, patterns: tuple[str, ...]) -> list[str]:
@@ -226,14 +223,8 @@ def load_run(
     logs = _first(folder, ("access.log*", "access*.log*", "*.log.gz", "*.log"))
     if logs:
 
-        def requests() -> None:
-            fmt, sidecar = log_format, folder / "access_log_format.txt"
-            if fmt == "auto" and sidecar.exists():  # the server's own format, saved beside the log
-                try:
-                    fmt = sidecar.read_text(encoding="utf-8").strip()
-                except (OSError, UnicodeDecodeError) as exc:
-                    raise InputError(f"{sidecar}: unreadable log format ({exc})") from exc
-            run.requests = perfkit.read_access_log(logs, format=fmt, routes=routes,
+        def requests() -> None:  # an access_log_format.txt beside the log is read there
+            run.requests = perfkit.read_access_log(logs, format=log_format, routes=routes,
                                                    engine=engine)  # fmt: skip
 
         _load(run, "access log", logs, requests)
