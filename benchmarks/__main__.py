@@ -1,10 +1,14 @@
 """Benchmark runner: perfkit against GoAccess (access logs) and pstats (profile dumps).
 
-Times file -> typed DataFrame (`read_access_log`) and the per-route latency
-table (`summarize`), each in a fresh process so peak RSS is its own, and
-GoAccess 1.x (``goaccess``) parsing the same file into its JSON report when it
-is installed. Prints lines/second, peak RSS and the ratios; the goal is at
-least 10x GoAccess's throughput with peak RSS at most 3x the DataFrame.
+Access logs: on a clean and a realistic generated log (`benchmarks.genlog`), times
+file -> typed DataFrame (`read_access_log`) -> per-route latency table (`summarize`)
+in a fresh ``python -c "import perfkit; ..."`` process (whole process: interpreter
+start and imports included; in process: read + summarize), the same with the exact
+(RE2) path forced on every line, and GoAccess 1.x (``goaccess``) parsing the same
+file into its JSON report, run by run interleaved so both see the same machine
+load. Each child's wall time, CPU time and peak RSS are its own (``os.wait4``).
+Prints medians and ratios; goals: realistic log >= 10x GoAccess whole process and
+>= 20x in process, peak RSS <= 3x the DataFrame, exact path >= 3x GoAccess.
 
 Usage: python -m benchmarks [all|access|profiles|pg|dask] [--lines N] [--dumps N] [--repeat K]
 """
@@ -13,22 +17,28 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
+import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.genlog import generate
+from benchmarks.genlog import generate, generate_realistic
 
 GOACCESS_FORMAT = '%h %^[%d:%t %^] "%r" %s %b "%R" "%u" %D'
+# the child: `python -c "import perfkit; ..."` as a CLI or papermill would start; argv[2] "exact"
+# forces the exact (RE2) path on every line, the fallback's own speed
 CHILD = r"""
-import json, resource, sys, time
+import json, sys, time
 t0 = time.perf_counter()
 import perfkit
 read_access_log, summarize = perfkit.read_access_log, perfkit.summarize  # loads their modules
+if sys.argv[2] == "exact":
+    import perfkit.io.access_log as access_log
+    access_log.tokenize = lambda *a, **k: None
 t1 = time.perf_counter()
 df = read_access_log(sys.argv[1], format="gunicorn_timed")
 t2 = time.perf_counter()
@@ -36,50 +46,43 @@ table = summarize(df)
 t3 = time.perf_counter()
 print(json.dumps({"import_s": t1 - t0, "read_s": t2 - t1, "summary_s": t3 - t2, "rows": len(df),
                   "routes": len(table), "frame_bytes": int(df.memory_usage(deep=True).sum()),
-                  "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+                  "rejected": df.attrs["perfkit"]["rejected"]}))
 """
 
 
-def run_perfkit(path: Path) -> dict:
-    out = subprocess.run(
-        [sys.executable, "-c", CHILD, str(path)], check=True, capture_output=True, text=True
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+def _child(argv: list[str]) -> tuple[str, dict]:
+    """Run `argv` to its end; its stdout and its own wall time, CPU time and peak RSS."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    out = proc.stdout.read() if proc.stdout else ""
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise RuntimeError(f"{argv[0]} exited with {proc.returncode}")
+    return out, {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime,
+                 "peak_rss_bytes": usage.ru_maxrss * 1024}  # fmt: skip
+
+
+def run_perfkit(path: Path, mode: str = "auto") -> dict:
+    """One fresh process reading `path` and summarizing it: its timings (s) and peak RSS."""
+    out, usage = _child([sys.executable, "-c", CHILD, str(path), mode])
+    return {**json.loads(out.strip().splitlines()[-1]), **usage}
 
 
 def run_goaccess(path: Path) -> dict | None:
+    """GoAccess parsing `path` into its JSON report: wall and CPU time (s), peak RSS."""
     exe = shutil.which("goaccess")
     if exe is None:
         return None
     with tempfile.TemporaryDirectory() as tmp:
-        report = Path(tmp) / "report.json"
-        t0 = time.perf_counter()
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        subprocess.run(
-            [
-                exe,
-                str(path),
-                f"--log-format={GOACCESS_FORMAT}",
-                "--date-format=%d/%b/%Y",
-                "--time-format=%T",
-                "--no-global-config",
-                "--no-progress",
-                "-o",
-                str(report),
-            ],
-            check=True,
-            capture_output=True,
-        )
-        seconds = time.perf_counter() - t0
-        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        version = subprocess.run([exe, "--version"], capture_output=True, text=True).stdout.split(
-            "\n"
-        )[0]
-    return {
-        "seconds": seconds,
-        "peak_rss_bytes": max(peak, before) * 1024,
-        "version": version.strip(),
-    }
+        _, usage = _child([
+            exe, str(path), f"--log-format={GOACCESS_FORMAT}", "--date-format=%d/%b/%Y",
+            "--time-format=%T", "--no-global-config", "--no-progress",
+            "-o", str(Path(tmp) / "report.json"),
+        ])  # fmt: skip
+    version = subprocess.run([exe, "--version"], capture_output=True, text=True).stdout
+    return {**usage, "version": version.split("\n")[0].strip().rstrip(".")}
 
 
 def _count_lines(path: Path) -> int:
@@ -96,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--dumps", type=int, default=1000, help="per-request dumps to merge")
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each; the best is reported")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each; medians are reported")
     parser.add_argument("--file", type=Path, help="use this log instead of generating one")
     parser.add_argument("--sizes", default="1000000,4000000,20000000",
                         help="dask: log sizes (lines) for the peak-memory series")  # fmt: skip
@@ -124,51 +127,79 @@ def main(argv: list[str] | None = None) -> int:
 
 def _access(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        path = args.file or generate(Path(tmp) / "gunicorn.log", args.lines)
-        size_mb = path.stat().st_size / 1e6
-        lines = _count_lines(path)
-        print(f"input: {path.name}, {lines:,} lines, {size_mb:.0f} MB (Gunicorn default + %(D)s)")
-        # GoAccess first, so the children's peak RSS is its own; its best of up to 3 runs
-        goaccess_runs = [run_goaccess(path) for _ in range(min(3, args.repeat))]
-        goaccess = min(goaccess_runs, key=lambda r: r["seconds"]) if goaccess_runs[0] else None
-        runs = sorted(
-            (run_perfkit(path) for _ in range(args.repeat)),
-            key=lambda r: r["read_s"] + r["summary_s"],
-        )
-        ours = runs[0]  # the best run: the machine's noise only ever adds time
-        total = ours["read_s"] + ours["summary_s"]
-        median = runs[len(runs) // 2]
-        ours["peak_rss_bytes"] = max(r["peak_rss_bytes"] for r in runs)  # the worst peak
-        n = ours["rows"]
-        print(
-            f"perfkit read_access_log : {ours['read_s']:.2f} s  {n / ours['read_s']:,.0f} lines/s"
-        )
-        print(f"perfkit summarize       : {ours['summary_s']:.2f} s  ({ours['routes']} routes)")
-        print(f"perfkit file -> table   : {total:.2f} s  {n / total:,.0f} lines/s")
-        median_total = median["read_s"] + median["summary_s"]
-        every = " ".join(f"{r['read_s'] + r['summary_s']:.2f}" for r in runs)
-        print(f"  (file -> table, every run, sorted: {every} s)")
-        print(
-            f"  (median of {len(runs)} runs: {median_total:.2f} s, {n / median_total:,.0f} lines/s)"
-        )
-        print(f"DataFrame size          : {ours['frame_bytes'] / 2**20:.0f} MiB")
-        ratio = ours["peak_rss_bytes"] / ours["frame_bytes"]
-        print(
-            f"peak RSS (worst run)    : {ours['peak_rss_bytes'] / 2**20:.0f} MiB "
-            f"({ratio:.2f}x the DataFrame; goal <= 3x)"
-        )
-        if goaccess is None:
-            print("GoAccess                : not installed (apt-get install goaccess); no ratio")
-            return
-        speed = lines / goaccess["seconds"]
-        print(
-            f"{goaccess['version']:<24}: {goaccess['seconds']:.2f} s  {speed:,.0f} lines/s, "
-            f"peak RSS {goaccess['peak_rss_bytes'] / 2**20:.0f} MiB"
-        )
-        print(
-            f"ratio perfkit/GoAccess  : {(n / total) / speed:.1f}x lines/s, best run (goal >= 10x)"
-        )
-        print(f"                          {(n / median_total) / speed:.1f}x lines/s, median run")
+        if args.file:
+            logs = {"given": args.file}
+        else:
+            logs = {"clean": generate(Path(tmp) / "clean.log", args.lines),
+                    "realistic": generate_realistic(Path(tmp) / "realistic.log", args.lines)}  # fmt: skip
+        for label, path in logs.items():
+            print()
+            _access_pair(label, path, args.repeat)
+
+
+def _access_pair(label: str, path: Path, repeat: int) -> None:
+    """GoAccess and perfkit (and perfkit's exact path alone) on `path`, interleaved run by run
+    so both see the same machine load; medians of `repeat` runs and their ratio."""
+    size_mb = path.stat().st_size / 1e6
+    lines = _count_lines(path)
+    print(f"{label} log: {lines:,} lines, {size_mb:.0f} MB (Gunicorn default + %(D)s)")
+    ga, ours, exact = [], [], []
+    for _ in range(repeat):
+        ga.append(run_goaccess(path))
+        ours.append(run_perfkit(path))
+        exact.append(run_perfkit(path, "exact"))
+    med = statistics.median
+    inside = [r["read_s"] + r["summary_s"] for r in ours]
+    inside_exact = [r["read_s"] + r["summary_s"] for r in exact]
+    ref = ours[0]
+    print(f"  rows {ref['rows']:,}, rejected {ref['rejected']:,}, routes {ref['routes']}, "
+          f"frame {ref['frame_bytes'] / 2**20:.0f} MiB")  # fmt: skip
+    rows = [
+        ("perfkit, whole process", [r["wall_s"] for r in ours], [r["cpu_s"] for r in ours], ours),
+        ("perfkit, in process", inside, None, None),
+        ("  of which import", [r["import_s"] for r in ours], None, None),
+        ("  of which read", [r["read_s"] for r in ours], None, None),
+        ("  of which summarize", [r["summary_s"] for r in ours], None, None),
+        (
+            "exact path, whole process",
+            [r["wall_s"] for r in exact],
+            [r["cpu_s"] for r in exact],
+            exact,
+        ),
+        ("exact path, in process", inside_exact, None, None),
+    ]
+    if ga[0] is not None:
+        rows.append((ga[0]["version"], [r["wall_s"] for r in ga], [r["cpu_s"] for r in ga], ga))
+    print(
+        f"  {'median of ' + str(repeat):<28}{'wall':>8}{'CPU':>8}{'peak RSS':>10}  every wall run"
+    )
+    for name, walls, cpus, runs in rows:
+        cpu = f"{med(cpus):7.2f}s" if cpus else " " * 8
+        rss = f"{max(r['peak_rss_bytes'] for r in runs) / 2**20:7.0f}MiB" if runs else " " * 10
+        every = " ".join(f"{w:.2f}" for w in walls)
+        print(f"  {name:<28}{med(walls):7.2f}s{cpu}{rss}  {every}")
+    frame = ref["frame_bytes"]
+    peak = max(r["peak_rss_bytes"] for r in ours)
+    print(f"  peak RSS / frame: {peak / frame:.2f}x (worst run; goal <= 3x)")
+    if ga[0] is None:
+        print("  GoAccess not installed (apt-get install goaccess): no ratio")
+        return
+    goaccess = med([r["wall_s"] for r in ga])
+    ratios = {
+        "whole process": goaccess / med([r["wall_s"] for r in ours]),
+        "in process": goaccess / med(inside),
+        "exact path, whole process": goaccess / med([r["wall_s"] for r in exact]),
+        "exact path, in process": goaccess / med(inside_exact),
+    }
+    paired = {
+        "whole process": med(g["wall_s"] / o["wall_s"] for g, o in zip(ga, ours, strict=True)),
+        "in process": med(g["wall_s"] / t for g, t in zip(ga, inside, strict=True)),
+    }
+    cpu_ratio = med([r["cpu_s"] for r in ga]) / med([r["cpu_s"] for r in ours])
+    for name, ratio in ratios.items():
+        pair = f", paired runs {paired[name]:.1f}x" if name in paired else ""
+        print(f"  GoAccess / perfkit {name:<27}: {ratio:5.1f}x (medians){pair}")
+    print(f"  GoAccess / perfkit CPU time{'':<19}: {cpu_ratio:5.1f}x (medians)")
 
 
 if __name__ == "__main__":
