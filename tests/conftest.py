@@ -92,3 +92,22 @@ def pg():
     cluster.psql("create extension if not exists pg_stat_statements")
     yield cluster
     cluster.close()
+
+
+@pytest.fixture(scope="session")
+def demo_reports(tmp_path_factory):
+    """The four reports on the demo data (data/), rendered once per session as `perfkit demo`
+    does: {name: (html path, summary dict)}; the executed notebook is kept beside each HTML
+    (``<name>.ipynb``) for tests that open it in JupyterLab."""
+    import json
+
+    from perfkit.report.demo import notebooks
+    from perfkit.report.run import NOTEBOOKS, run_report
+
+    out = tmp_path_factory.mktemp("demo-reports")
+    reports = {}
+    for notebook in notebooks(NOTEBOOKS):
+        html, summary = out / f"{notebook.stem}.html", out / f"{notebook.stem}.json"
+        run_report(str(notebook), {}, html, summary, keep_notebook=True, folder=NOTEBOOKS)
+        reports[notebook.stem] = (html, json.loads(summary.read_text()))
+    return reports
