@@ -69,6 +69,31 @@ NAMED: dict[str, tuple[str, str, str]] = {
         gunicorn.DEFAULT + ' "%(L)s"',
         "Gunicorn's default format plus the quoted request time in seconds",
     ),
+    "gunicorn_D_p": (
+        "gunicorn",
+        gunicorn.DEFAULT + " %(D)s %(p)s",
+        "Gunicorn's default format plus microseconds and <pid> (perfkit's recorder)",
+    ),
+    "gunicorn_p_D": (
+        "gunicorn",
+        gunicorn.DEFAULT + " %(p)s %(D)s",
+        "Gunicorn's default format plus <pid> and microseconds",
+    ),
+    "gunicorn_T_D": (
+        "gunicorn",
+        gunicorn.DEFAULT + " %(T)s %(D)s",
+        "Gunicorn's default format plus whole seconds and microseconds",
+    ),
+    "gunicorn_M": (
+        "gunicorn",
+        gunicorn.DEFAULT + " %(M)s",
+        "Gunicorn's default format plus whole milliseconds",
+    ),
+    "gunicorn_p": (
+        "gunicorn",
+        gunicorn.DEFAULT + " %(p)s",
+        "Gunicorn's default format plus <pid> (no request time)",
+    ),
     "combined": ("apache", apache.COMBINED, "NCSA combined (Apache, nginx, Gunicorn default)"),
     "common": ("apache", apache.COMMON, "NCSA common log format"),
     "combined_us": ("apache", apache.COMBINED + " %D", "combined plus microseconds (%D)"),
@@ -94,17 +119,26 @@ NAMED: dict[str, tuple[str, str, str]] = {
 }
 
 # Tried by format="auto", most specific first: the one that reads the most sampled lines
-# (matched and every field valid) wins, the first listed on a tie.
+# (matched and every field valid) wins, the first listed on a tie. A trailing integer too
+# small for microseconds (median under `MIN_MEDIAN_US`) is read as whole seconds (Gunicorn
+# %(T)s, Apache %T) when mostly 0 and at most `MAX_SECONDS`, else as milliseconds (%(M)s),
+# with a note.
 CANDIDATES = (
     "nginx_upstream",
+    "gunicorn_T_D",  # before nginx_upstream_bare: '0 1643' (nginx writes '0.000 0.001')
     "nginx_upstream_bare",
+    "gunicorn_D_p",
+    "gunicorn_p_D",
     "combined_us",
+    "gunicorn_p",  # after combined_us: its <pid> also reads a bare integer
     "nginx_timed",
     "gunicorn_L",
     "nginx_main",
     "combined",
     "common",
 )
+MIN_MEDIAN_US = 10.0  # no web request is served in under 10 µs: smaller integers are not µs
+MAX_SECONDS = 600  # whole seconds beyond 10 minutes are implausible (worker timeouts)
 
 _COMPILERS = {
     "gunicorn": gunicorn.compile_format,
@@ -263,6 +297,8 @@ def sniff(lines: list[str], where: str, numbers: list[int] | None = None) -> Log
         )
     best = max(read, key=lambda name: (int(read[name].sum()), -CANDIDATES.index(name)))
     fmt = named(best)
+    if best == "combined_us":
+        fmt = _seconds_when_tiny(array.filter(pa.array(read[best])), fmt, where)
     others = np.zeros(len(sample), bool)
     other_names = []
     for name, ok in read.items():
@@ -290,6 +326,33 @@ def sniff(lines: list[str], where: str, numbers: list[int] | None = None) -> Log
         )
         fmt = replace(fmt, notes=(*fmt.notes, note))
     return fmt
+
+
+def _seconds_when_tiny(array: pa.Array, fmt: LogFormat, where: str) -> LogFormat:
+    """`fmt` (combined plus a trailing integer read as microseconds) when the integers' median
+    is at least `MIN_MEDIAN_US`; else, with a note, whole seconds when most are 0 and none
+    above `MAX_SECONDS`, or milliseconds."""
+    from perfkit.io.logformat.parse import extract
+
+    raw, _ = extract(array, fmt)
+    name = next(f.name for f in fmt.fields if f.kind == "duration_us")
+    values = pc.cast(raw[name], pa.float64()).to_numpy(zero_copy_only=False)
+    median = float(np.nanmedian(values)) if len(values) else np.nan
+    if not median < MIN_MEDIAN_US:
+        return fmt
+    zeros = float(np.mean(values == 0))
+    if zeros >= 0.5 and np.nanmax(values) <= MAX_SECONDS:
+        chosen, unit, other = named("combined_s"), "whole seconds (Gunicorn %(T)s, Apache %T)", (
+            "milliseconds (Gunicorn %(M)s)")  # fmt: skip
+    else:
+        chosen, unit, other = named("gunicorn_M"), "milliseconds (Gunicorn %(M)s)", (
+            "whole seconds (Gunicorn %(T)s)")  # fmt: skip
+    note = (
+        f"{where}: the number after the user agent (median {median:g}, {zeros:.0%} zeros) is "
+        f"too small for microseconds (Gunicorn %(D)s, Apache %D): read as {unit}; if it is "
+        f"{other}, pass format= the server's format string"
+    )
+    return replace(chosen, notes=(*chosen.notes, note))
 
 
 def _reads(array: pa.Array, fmt: LogFormat | JsonFormat) -> np.ndarray:
