@@ -13,6 +13,7 @@ of the machine-readable summary.
 from __future__ import annotations
 
 import html
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -110,3 +111,113 @@ def verdict_line(summary: Mapping[str, Any]) -> str:
                  f"{'meet' if meets else 'do not meet'} the targets")  # fmt: skip
         return f"{summary.get('run')}: {found}{tail}"
     return f"{kind}{tail}"
+
+
+# -- numbers by unit ---------------------------------------------------------------------------
+# a column's unit from its name: ``p50_ms``, ``cum_s_base``, ``slope_mib_per_hour``, ``n_base``
+_UNITS = (
+    ("p", re.compile(r"(^|_)p_(value|adjusted)($|_)|^p$")),
+    ("ms", re.compile(r"(^|_)ms($|_)")),
+    ("s", re.compile(r"(^|_)s($|_)|(^|_)(tottime|cumtime|seconds)($|_)|_h($|_)")),
+    ("mib", re.compile(r"(^|_)[mk]ib($|_)")),
+    ("count", re.compile(r"^n($|_)|(^|_)(ncalls|primcalls|calls|count|requests|samples|runs|"
+                         r"errors|workers|threads|users|rows|tuples)($|_)|_n$|(^|_)(blks|tup|scans?|seq_scan|idx_scan)"
+                         r"($|_)")),
+)
+_IDENTIFIER = re.compile(r"(^|_)(pid|id|queryid|userid|dbid)$")
+_PER = re.compile(r"_per_")  # "calls_per_request", "slope_mib_per_hour": a rate, not a count
+_DECIMALS = {"ms": 3, "s": 6, "mib": 3, None: 6}  # finest shown: a microsecond, a KiB
+
+
+def unit_of(column: object) -> str | None:
+    """The unit a column's name announces: ``"p"``, ``"ms"``, ``"s"`` (also hours: ``_h``),
+    ``"mib"``, ``"count"``, or None."""
+    name = str(column).lower()
+    if _PER.search(name):  # a rate ("slope_mib_per_hour", "calls_per_request"): no unit rule
+        return None
+    for unit, pattern in _UNITS:
+        if pattern.search(name):
+            return unit
+    return None
+
+
+def number(value: float, digits: int = 3, decimals: int = 6) -> str:
+    """`value` with about `digits` significant digits, never in exponent form: ``1,720``,
+    ``12.3``, ``0.0387``; at most `decimals` decimals (``<0.000001`` below that)."""
+    if value != value:  # NaN
+        return ""
+    if value in (float("inf"), float("-inf")):
+        return "∞" if value > 0 else "-∞"
+    if value == 0:
+        return "0"
+    size = abs(value)
+    if size >= 10 ** (digits - 1):
+        return f"{value:,.0f}"
+    places = min(decimals, max(0, digits - 1 - math.floor(math.log10(size))))
+    text = f"{value:,.{places}f}"
+    if float(text.replace(",", "")) == 0:
+        return f"{'-' if value < 0 else ''}<{10.0**-decimals:.{decimals}f}"
+    return text
+
+
+def format_column(values: Any, column: object = "", floats: str | None = None) -> Any:
+    """A numeric column's values as text by the unit its name announces (`unit_of`): counts
+    as integers with thousands separators, ms and s with three significant digits (to the
+    microsecond), p-values in three digits; `floats` (a format string) for other floats."""
+    import pandas as pd
+
+    unit = unit_of(column)
+    if _IDENTIFIER.search(str(column).lower()):  # a process or query id, not a quantity
+        return values.map(lambda v: "" if pd.isna(v) else str(v))
+    data = pd.to_numeric(values, errors="coerce").astype(float)
+    integral = bool(((data.dropna() % 1) == 0).all())
+    if pd.api.types.is_integer_dtype(values) or (unit == "count" and integral):
+        return data.map(lambda v: "" if v != v else f"{v:,.0f}")
+    if unit == "p":  # below 1e-4 the exact value says nothing more: "<0.0001"
+        return data.map(lambda v: "" if v != v else "<0.0001" if v < 1e-4 else number(v))
+    general = re.fullmatch(r"\{:,?\.(\d+)g\}", floats or "")
+    if unit is None and general:  # "{:,.3g}": significant digits, but never 1.72e+03
+        digits = int(general.group(1))
+        return data.map(lambda v: number(v, digits=digits))
+    if unit is None and floats:
+        def fallback(v: float) -> str:
+            if v != v:
+                return ""
+            text = floats.format(v)
+            return number(v) if "e" in text.lower() and "inf" not in text.lower() else text
+        return data.map(fallback)
+    return data.map(lambda v: number(v, decimals=_DECIMALS.get(unit, 6)))
+
+
+_NEWLINE = "\ue000"  # a newline through pandas' HTML writer (which shows "\n" as text)
+
+
+def table_html(frame: Any, floats: str | None = "{:,.2f}", index: bool = True) -> str:
+    """`frame` as an escaped HTML table, numbers formatted by unit (`format_column`), text
+    with its line breaks kept (SQL shows as written), inside a sideways-scrolling wrapper."""
+    import pandas as pd
+
+    shown = frame.copy()
+    for column in shown.columns:
+        values = shown[column]
+        if pd.api.types.is_bool_dtype(values):
+            continue
+        if pd.api.types.is_numeric_dtype(values):
+            shown[column] = format_column(values, column, floats)
+        elif pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values):
+            shown[column] = values.map(lambda v: v if not isinstance(v, str) else
+                                       v.replace(_NEWLINE, "").replace("\r\n", "\n")
+                                       .replace("\n", _NEWLINE))  # fmt: skip
+    body = shown.to_html(escape=True, border=0, classes="perfkit-table", na_rep="", index=index)
+    body = re.sub(r"<td>([^<]*\ue000[^<]*)</td>",
+                  lambda m: f'<td style="white-space:pre-wrap">{m.group(1)}</td>',
+                  body).replace(_NEWLINE, "\n")  # fmt: skip
+    return f'<div class="perfkit-scroll" style="overflow-x:auto;max-width:100%">{body}</div>'
+
+
+def display_float(value: float) -> str:
+    """pandas' ``display.float_format`` after `perfkit.report.setup()`: whole numbers with
+    thousands separators, others with four significant digits, never in exponent form."""
+    if value == value and value not in (float("inf"), float("-inf")) and value % 1 == 0:
+        return f"{value:,.0f}"
+    return number(value, digits=4)

@@ -3,14 +3,22 @@ verdict and sizes, tables are formatted by unit, and frames sort as they should.
 
 from __future__ import annotations
 
+import html
 import json
+import re
+from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 
-from perfkit._display import one_line, verdict_line
+from perfkit._display import number, one_line, unit_of, verdict_line
+from perfkit.io.pg import read_pg_stat
+from perfkit.io.profile import read_profile
 from perfkit.report import display as pdisplay
 from perfkit.report.run import extract_summary
+
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 def _emitted(monkeypatch, summary: dict) -> dict:
@@ -64,3 +72,65 @@ def test_one_line_flattens_and_clips():
     assert one_line("a\nb\x1b[31m\u202ec", width=100) == "a b [31m c"
     clipped = one_line("x" * 300, width=50)
     assert len(clipped) == 50 and clipped.endswith("…")
+
+
+# -- tables formatted by unit -------------------------------------------------------------------
+def _cells(html_text: str) -> list[str]:
+    return [html.unescape(c) for c in re.findall(r"<td[^>]*>([^<]*)</td>", html_text)]
+
+
+@pytest.mark.parametrize(("value", "decimals", "expected"), [
+    (1720.0, 6, "1,720"), (3.868e-05, 6, "0.000039"), (0.0367, 3, "0.037"),
+    (12.345, 6, "12.3"), (4.3, 6, "4.30"), (-0.811, 6, "-0.811"), (0.0, 6, "0"),
+    (1234567.8, 6, "1,234,568"), (2e-9, 6, "<0.000001"), (float("nan"), 6, ""),
+])
+def test_number_never_in_exponent_form(value, decimals, expected):
+    assert number(value, decimals=decimals) == expected
+
+
+@pytest.mark.parametrize(("column", "unit"), [
+    ("p50_ms", "ms"), ("mean_ms_base", "ms"), ("tottime_s", "s"), ("cum_s_cand", "s"),
+    ("time_to_limit_h", "s"), ("level_mib", "mib"), ("p_adjusted", "p"), ("rel_p_value", "p"),
+    ("ncalls", "count"), ("calls", "count"), ("n_base", "count"), ("errors_cand", "count"),
+    ("shared_blks_hit", "count"), ("calls_per_request_base", None),
+    ("slope_mib_per_hour", None), ("ratio", None), ("time_share", None),
+])
+def test_unit_of_column_names(column, unit):
+    assert unit_of(column) == unit
+
+
+def test_table_of_a_real_profile_shows_counts_and_seconds_readably():
+    functions = read_profile(sorted(DATA.glob("baseline/profiles/*.prof.xz"))).functions
+    many = functions[functions["ncalls"] >= 1000]
+    tiny = functions[(functions["tottime_s"] > 0) & (functions["tottime_s"] < 1e-4)]
+    assert len(many) and len(tiny)  # the corpus holds both cases the issue names
+    rows = pd.concat([many.head(3), tiny.head(3)])[["name", "ncalls", "tottime_s"]]
+    rows = rows.assign(ncalls=rows["ncalls"].astype(float))  # a float count: was "1.72e+03"
+    cells = _cells(pdisplay.table(rows, floats="{:,.3g}", index=False).data)
+    for (name, ncalls, seconds), shown in zip(rows.itertuples(index=False),
+                                              [cells[i:i + 3] for i in range(0, len(cells), 3)],
+                                              strict=True):  # fmt: skip
+        assert shown[0] == name
+        assert shown[1] == f"{int(ncalls):,}"
+        assert "e" not in shown[2] and len(shown[2].split(".")[-1]) <= 6
+        assert float(shown[2]) == pytest.approx(seconds, rel=0.02, abs=5e-7)
+
+
+def test_table_keeps_sql_line_breaks_and_formats_counts():
+    snapshots = read_pg_stat(DATA / "baseline" / "pg", "statements")
+    multi = snapshots[snapshots["query"].str.contains("\n", regex=False)]
+    multi = multi.sort_values("calls", ascending=False).drop_duplicates("queryid").head(3)
+    assert len(multi)
+    shown = multi[["queryid", "calls", "total_exec_time", "query"]]
+    shown = shown.assign(calls=shown["calls"].astype(float))
+    out = pdisplay.table(shown, floats="{:,.3g}", index=False).data
+    assert "\\n" not in out  # pandas' writer would show the newline as the text "\n"
+    cells = _cells(out)
+    for i, row in enumerate(shown.itertuples(index=False)):
+        queryid, calls, total, query = cells[4 * i:4 * i + 4]
+        assert float(total.replace(",", "")) == pytest.approx(row.total_exec_time, rel=0.01)
+        assert queryid == str(row.queryid)  # an identifier: no thousands separators
+        assert calls == f"{int(row.calls):,}"
+        assert query == row.query  # the SQL as written, line breaks and all
+    assert out.count('style="white-space:pre-wrap"') == len(shown)
+    assert "<script" not in pdisplay.table(pd.DataFrame({"q": ["<script>\nx"]})).data

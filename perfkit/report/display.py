@@ -128,6 +128,8 @@ def setup() -> None:
     import plotly.io as pio
     from plotly.io._base_renderers import NotebookRenderer
 
+    from perfkit._display import display_float
+
     class OfflineRenderer(NotebookRenderer):
         """plotly.js inline once per notebook; figures as mimetype + div, no MathJax, no CDN."""
 
@@ -149,6 +151,9 @@ def setup() -> None:
         pio.renderers["perfkit"] = OfflineRenderer()
     pio.renderers.default = "perfkit"
     pd.set_option("display.max_colwidth", 80)
+    pd.set_option("display.float_format", display_float)  # 1,720 and 0.0000387, not 1.72e+03
+    pd.set_option("display.max_rows", 30)  # longer frames: the first and last 5 rows
+    pd.set_option("display.min_rows", 10)
     pd.set_option("display.html.use_mathjax", False)  # "$" in a query is not maths
     warnings.showwarning = _show_warning
     _NOTES.clear()
@@ -183,16 +188,14 @@ def md(template: str, **values: object) -> Any:
 
 
 def table(frame: pd.DataFrame, floats: str = "{:,.2f}", index: bool = True) -> Any:
-    """An escaped HTML table (strings from logs and SQL stay text)."""
-    import pandas as pd
+    """An escaped HTML table (strings from logs and SQL stay text, with their line breaks),
+    numbers formatted by the unit their column's name announces (`perfkit._display.unit_of`:
+    counts as integers, ms and s in three significant digits); `floats` for other floats."""
     from IPython.display import HTML
 
-    shown = frame.copy()
-    for column in shown.columns:
-        if pd.api.types.is_float_dtype(shown[column]):
-            shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else floats.format(v))
-    body = shown.to_html(escape=True, border=0, classes="perfkit-table", na_rep="", index=index)
-    return HTML(f'<div class="perfkit-scroll" style="overflow-x:auto;max-width:100%">{body}</div>')
+    from perfkit._display import table_html
+
+    return HTML(table_html(frame, floats=floats, index=index))
 
 
 def emit_summary(summary: dict) -> Any:
