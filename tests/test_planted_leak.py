@@ -1,0 +1,59 @@
+"""Planted-bug tests for the leak verdict (issue 16): the Mann-Kendall p-value against the
+textbook formula on a small worked series, and ``p_adjusted < alpha`` at its boundary."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from perfkit.analysis.leak import MIB, fit_leak, sen
+
+# ten hourly samples (MiB): 37 rising pairs, 8 falling, so Kendall's S = 29
+WORKED = np.array([300, 302, 301, 305, 303, 306, 309, 307, 310, 304.0])
+
+
+def _textbook_mann_kendall(y: np.ndarray) -> float:
+    """Two-sided p-value: S = sum of sign(y_j - y_i) over i < j, Var S = n(n-1)(2n+5)/18
+    (no ties), Z = (S - 1)/sd for S > 0, (S + 1)/sd for S < 0, 0 for S = 0."""
+    n = len(y)
+    s = sum(np.sign(y[j] - y[i]) for i in range(n) for j in range(i + 1, n))
+    sd = math.sqrt(n * (n - 1) * (2 * n + 5) / 18)
+    z = (s - 1) / sd if s > 0 else (s + 1) / sd if s < 0 else 0.0
+    return math.erfc(abs(z) / math.sqrt(2))  # = 2 * (1 - Phi(|z|))
+
+
+@pytest.mark.parametrize("sign", [1, -1], ids=["rising", "falling"])
+def test_mann_kendall_p_value_matches_the_textbook_formula(sign):
+    y = sign * WORKED
+    expected = _textbook_mann_kendall(y)
+    # by hand: Var S = 10 * 9 * 25 / 18 = 125, Z = 28 / sqrt(125) = 2.5044, p = 0.01227
+    assert expected == pytest.approx(0.012266, rel=1e-4)
+    slope, low, high, p_value, n = sen([np.arange(10.0)], [y])
+    assert n == 10
+    assert p_value == pytest.approx(expected, rel=1e-9)
+    assert slope == sign * 1.0  # the median of the 45 pairwise slopes (MiB per hour)
+    assert low < slope < high
+
+
+def _leaking(seed: int = 3) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    hours = np.arange(60) / 60  # a sample a minute for an hour
+    mib = 300 + 20 * hours + rng.normal(0, 0.5, 60)  # planted: 20 MiB per hour
+    return pd.DataFrame({
+        "time": pd.Timestamp("2026-01-05", tz="UTC") + pd.to_timedelta(hours * 3600, unit="s"),
+        "pid": 7, "role": "worker", "rss_bytes": (mib * MIB).astype("int64"),
+    })  # fmt: skip
+
+
+def test_leak_needs_p_adjusted_strictly_under_alpha():
+    memory = _leaking()
+    p = float(fit_leak(memory)["p_adjusted"].iloc[0])
+    assert 0 < p < 1e-6
+    at = fit_leak(memory, alpha=p).iloc[0]
+    assert at["p_adjusted"] == p and at["verdict"] == "inconclusive"
+    above = fit_leak(memory, alpha=np.nextafter(p, 1)).iloc[0]
+    assert above["verdict"] == "leak"
+    assert above["ci_low"] < 20 < above["ci_high"]
