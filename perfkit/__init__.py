@@ -36,6 +36,7 @@ _EXPORTS: dict[str, str] = {
     "erlang_c": "perfkit.analysis.capacity",
     "fit_leak": "perfkit.analysis.leak",
     "fit_usl": "perfkit.analysis.capacity",
+    "fit_capacity": "perfkit.analysis.capacity",
     "list_formats": "perfkit.io",
     "locust_steps": "perfkit.analysis.concurrency",
     "mix_adjusted_change": "perfkit.analysis.regression",
