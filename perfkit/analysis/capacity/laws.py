@@ -1,4 +1,4 @@
-"""Capacity models: the Universal Scalability Law and M/M/c (Erlang C) queues.
+"""Classic capacity laws: the Universal Scalability Law and M/M/c (Erlang C) queues.
 
 USL (Gunther): throughput at concurrency N is
 ``X(N) = lambda * N / (1 + sigma * (N - 1) + kappa * N * (N - 1))`` with
@@ -37,6 +37,21 @@ class USLFit:
     residual_se: float
     dof: int
     n_points: int = field(default=0)
+
+    def __repr__(self) -> str:
+        peak = (
+            "no peak (kappa 0)" if self.kappa == 0
+            else f"peak {self.peak_throughput:.4g} at N = {self.peak_concurrency:.3g}"
+            + ("" if self.kappa_identified else " (kappa not identified: do not trust)")
+        )  # fmt: skip
+        return (f"USLFit(sigma={self.sigma:.4g} ± {self.sigma_se:.2g}, "
+                f"kappa={self.kappa:.3g} ± {self.kappa_se:.2g}, lambda={self.lambda_:.4g}; "
+                f"{peak}; {self.n_points} points)")  # fmt: skip
+
+    @property
+    def kappa_identified(self) -> bool:
+        """Whether kappa's 95 % interval excludes 0 (else the peak is an artefact)."""
+        return bool(self.kappa > 0 and self.kappa - 1.96 * self.kappa_se > 0)
 
     @property
     def peak_concurrency(self) -> float:
@@ -102,6 +117,11 @@ class ErlangC:
     p_wait: float
     mean_wait: float
     mean_response: float
+
+    def __repr__(self) -> str:
+        return (f"ErlangC(c={self.servers}, rate={self.arrival_rate:.4g}, "
+                f"service={self.service_time:.4g}: utilisation {self.utilisation:.1%}, "
+                f"P(wait) {self.p_wait:.3f}, mean response {self.mean_response:.4g})")  # fmt: skip
 
     def p_wait_longer(self, t: float) -> float:
         """P(wait > t) = p_wait * exp(-(c*mu - lambda) * t)."""

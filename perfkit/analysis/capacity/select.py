@@ -1,0 +1,383 @@
+"""Capacity projections chosen by held-out error: USL, Amdahl or a closed MVA network.
+
+`fit_capacity` fits each candidate law to (concurrency, throughput) steps:
+
+- ``usl``: Gunther's USL; its coherency kappa is kept only when its 95 %
+  interval excludes 0 (else the candidate is Amdahl's and no peak is drawn);
+- ``amdahl``: the USL with kappa = 0, rising to ``lambda / sigma``;
+- ``mva``: the closed network of `perfkit.analysis.capacity.mva` with `servers`
+  c (fitted when not given) and think time Z, fitted demand D; a plateau at
+  ``c / D``.
+
+The choice is by rolling-origin held-out error: for each origin k, each
+model is fitted on the k lowest steps and scored on all higher ones (mean
+absolute relative error of throughput), on the origins every candidate can
+be fitted at. The prediction interval is log-normal around the chosen model:
+its in-sample scatter plus an error that grows with the distance past the
+largest measured load (per doubling of load, estimated from the same rolling
+forecasts), widened to take in rival models whose held-out error is within
+`RIVAL_FACTOR` of the best: when the laws disagree past the data, so does the
+interval. Response time follows from throughput by the response-time law
+``R = N / X - Z``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+
+from perfkit.analysis.capacity.laws import fit_usl
+from perfkit.analysis.capacity.mva import bounds, mva_at
+from perfkit.errors import InputError, PerfkitWarning
+
+EXTRAPOLATION_LIMIT = 4.0  # past this multiple of the largest measured load: a loud warning
+RIVAL_FACTOR = 2.0  # rivals within this factor of the best held-out error widen the interval
+MIN_SCATTER = 0.02  # log-scale floor on the in-sample scatter (2 %)
+MIN_GROWTH = 0.05  # log-scale floor on the error growth per doubling past the data
+PARAMS = {"usl": 3, "amdahl": 2, "mva": 1}
+
+
+@dataclass(frozen=True)
+class _Law:
+    name: str
+    params: dict
+    predict: Callable[[np.ndarray], np.ndarray]
+    log_residuals: np.ndarray
+    note: str = ""
+
+
+def _fit_amdahl(n: np.ndarray, x: np.ndarray, w: np.ndarray) -> _Law:
+    lam0 = float(np.max(x / n))
+    res = optimize.least_squares(
+        lambda p: np.sqrt(w) * (np.log(p[1] * n / (1 + p[0] * (n - 1))) - np.log(x)),
+        [0.05, lam0], bounds=([0.0, 1e-12], [1.0, np.inf]), x_scale=[0.1, lam0],
+    )  # fmt: skip
+    sigma, lam = (float(v) for v in res.x)
+
+    def predict(m):
+        return lam * m / (1 + sigma * (m - 1))
+
+    return _Law("amdahl", {"sigma": sigma, "lambda": lam}, predict,
+                np.log(predict(n)) - np.log(x))  # fmt: skip
+
+
+def _fit_usl(n: np.ndarray, x: np.ndarray, w: np.ndarray) -> _Law | None:
+    if len(np.unique(n)) < 4:
+        return None
+    usl = fit_usl(n, x)
+    if not usl.kappa_identified:  # the coherency term is not in the data: Amdahl's law instead
+        return None
+    return _Law("usl", {"sigma": usl.sigma, "kappa": usl.kappa, "lambda": usl.lambda_,
+                        "kappa_se": usl.kappa_se}, usl.predict,
+                np.log(usl.predict(n)) - np.log(x))  # fmt: skip
+
+
+def _fit_demand(n, x, w, servers: int, think: float) -> tuple[float, float]:
+    """The demand D (s) minimising the weighted squared log error, and that error."""
+    if think == 0:  # X = min(n, c) / D exactly: D in closed form
+        log_d = float(np.sum(w * (np.log(np.minimum(n, servers)) - np.log(x))) / np.sum(w))
+        resid = np.log(np.minimum(n, servers)) - log_d - np.log(x)
+        return math.exp(log_d), float(np.sum(w * resid**2))
+    guess = float(np.median(np.minimum(n, servers) / x))
+
+    def loss(log_d: float) -> float:
+        pred = mva_at(n, math.exp(log_d), servers, think)
+        return float(np.sum(w * (np.log(pred) - np.log(x)) ** 2))
+
+    res = optimize.minimize_scalar(loss, bounds=(math.log(guess / 50), math.log(guess * 50)),
+                                   method="bounded", options={"xatol": 1e-7})  # fmt: skip
+    return math.exp(float(res.x)), float(res.fun)
+
+
+def _server_grid(top: float) -> list[int]:
+    """Server counts to try: every one up to 16, then steps of about 10 % up to `top`."""
+    grid = list(range(1, min(16, int(top)) + 1))
+    while grid[-1] < top:
+        grid.append(max(grid[-1] + 1, int(grid[-1] * 1.1)))
+    return grid
+
+
+def _fit_mva(n, x, w, servers: int | None, think: float) -> _Law:
+    if servers is not None:
+        c, note = int(servers), "servers given"
+        demand, _ = _fit_demand(n, x, w, c, think)
+    else:  # beyond the largest load every c fits alike: the smallest that fits best
+        best = None
+        for c in _server_grid(float(n.max())):
+            demand, loss = _fit_demand(n, x, w, c, think)
+            if best is None or loss < best[2] * (1 - 1e-3) - 1e-12:
+                best = (c, demand, loss)
+        c, demand, _ = best
+        note = "servers fitted" + (" (not reached: a lower bound)" if c >= n.max() else "")
+
+    def predict(m):
+        return mva_at(m, demand, c, think)
+
+    return _Law("mva", {"servers": c, "demand_s": demand, "think_time_s": think}, predict,
+                np.log(predict(n)) - np.log(x), note)  # fmt: skip
+
+
+def _fit(name: str, n, x, w, servers, think) -> _Law | None:
+    if name == "usl":
+        return _fit_usl(n, x, w)
+    if name == "amdahl":
+        return _fit_amdahl(n, x, w) if len(np.unique(n)) >= 2 else None
+    return _fit_mva(n, x, w, servers, think)
+
+
+def _min_steps(name: str, servers) -> int:
+    return {"usl": 4, "amdahl": 2}.get(name, 1 if servers is not None else 2)
+
+
+@dataclass
+class CapacityFit:
+    """The chosen capacity law with its out-of-sample error (throughput per second, times s)."""
+
+    model: str
+    params: dict
+    holdout_error: float  # mean absolute relative error of throughput on held-out steps
+    candidates: pd.DataFrame
+    servers: int | None
+    servers_source: str
+    think_time_s: float
+    measured_max: float
+    scatter: float  # in-sample log-scale standard deviation
+    dof: int  # its degrees of freedom (points less parameters)
+    growth: float  # log-scale error added per doubling past the largest measured load
+    note: str = ""
+    _laws: dict = field(default_factory=dict, repr=False)
+
+    # -- predictions -------------------------------------------------------------------------
+    def _check(self, n) -> np.ndarray:
+        n = np.atleast_1d(np.asarray(n, dtype=float))
+        if np.any(~(n > 0)):
+            raise InputError("concurrency to predict at must be > 0")
+        far = n.max() / self.measured_max
+        if far > EXTRAPOLATION_LIMIT:
+            warnings.warn(
+                f"EXTRAPOLATED {far:.1f}x past the largest measured load ({self.measured_max:g}): "
+                f"beyond {EXTRAPOLATION_LIMIT:g}x the projection rests on the {self.model} law "
+                "alone and is not evidence; measure there instead",
+                PerfkitWarning, stacklevel=3,
+            )  # fmt: skip
+        return n
+
+    @staticmethod
+    def _out(values: np.ndarray, scalar: bool):
+        return float(values[0]) if scalar else values
+
+    def predict(self, n) -> np.ndarray | float:
+        """Throughput (per second) at concurrency `n` by the chosen law."""
+        scalar = np.ndim(n) == 0
+        return self._out(self._laws[self.model].predict(self._check(n)), scalar)
+
+    def predict_response_time(self, n) -> np.ndarray | float:
+        """Mean response time (s) at `n` by the response-time law ``R = N / X - Z``."""
+        scalar = np.ndim(n) == 0
+        m = self._check(n)
+        return self._out(m / self._laws[self.model].predict(m) - self.think_time_s, scalar)
+
+    def _sd(self, n: np.ndarray) -> np.ndarray:
+        past = np.log2(np.maximum(n / self.measured_max, 1.0))
+        return np.sqrt(self.scatter**2 + (self.growth * past) ** 2)
+
+    def predict_interval(self, n, level: float = 0.95):
+        """(low, high) throughput at `n`: wider the further past the measured loads."""
+        scalar = np.ndim(n) == 0
+        m = self._check(n)
+        dof = max(2, self.dof)
+        z = float(stats.t.ppf((1 + level) / 2, dof))
+        centre = np.log(self._laws[self.model].predict(m))
+        low, high = centre - z * self._sd(m), centre + z * self._sd(m)
+        best = self.holdout_error
+        for name, law in self._laws.items():  # rivals not clearly worse out of sample
+            err = self.candidates.loc[name, "holdout_error"]
+            if name != self.model and np.isfinite(err) and err <= RIVAL_FACTOR * max(best, 0.01):
+                rival = np.log(law.predict(m))
+                low = np.minimum(low, rival - z * self.scatter)
+                high = np.maximum(high, rival + z * self.scatter)
+        return self._out(np.exp(low), scalar), self._out(np.exp(high), scalar)
+
+    def is_extrapolated(self, n) -> np.ndarray | bool:
+        """Whether `n` lies past the largest measured load."""
+        out = np.asarray(n, dtype=float) > self.measured_max
+        return bool(out) if out.ndim == 0 else out
+
+    def bounds(self, n) -> np.ndarray | None:
+        """The operational bound ``min(N / (D + Z), c / D)`` when the law is the MVA network."""
+        if self.model != "mva":
+            return None
+        p = self.params
+        return bounds(n, p["demand_s"], p["servers"], p["think_time_s"])
+
+    def table(self, n, level: float = 0.95) -> pd.DataFrame:
+        """Per `n`: throughput, its interval, response time and whether it is extrapolated."""
+        m = self._check(n)  # one warning for the table
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PerfkitWarning)
+            low, high = self.predict_interval(m, level)
+            x, r = self.predict(m), self.predict_response_time(m)
+        far = m / self.measured_max
+        label = np.where(far > EXTRAPOLATION_LIMIT, f"extrapolated > {EXTRAPOLATION_LIMIT:g}x",
+                         np.where(far > 1, "extrapolated", "measured range"))  # fmt: skip
+        return pd.DataFrame({"concurrency": m, "throughput_per_s": x, "low_per_s": low,
+                             "high_per_s": high, "response_time_s": r, "range": label})
+
+    @property
+    def plateau(self) -> float | None:
+        """Throughput as load grows without bound (None for a USL, which falls)."""
+        p = self.params
+        if self.model == "mva":
+            return p["servers"] / p["demand_s"]
+        if self.model == "amdahl":
+            return math.inf if p["sigma"] == 0 else p["lambda"] / p["sigma"]
+        return None
+
+    @property
+    def peak(self) -> tuple[float, float] | None:
+        """(concurrency, throughput) of the USL's peak; None unless a USL with kappa identified."""
+        if self.model != "usl":
+            return None
+        p = self.params
+        n = math.sqrt((1 - p["sigma"]) / p["kappa"])
+        return n, float(self._laws["usl"].predict(np.array([n]))[0])
+
+    @property
+    def uncertain(self) -> bool:
+        """Whether the 95 % interval at twice the largest measured load spans a factor over 2."""
+        low, high = self.predict_interval(2 * self.measured_max)
+        return bool(high / low > 2)
+
+    def describe(self) -> str:
+        """One line: the chosen law, its parameters and held-out error, the server cap."""
+        p = self.params
+        if self.model == "mva":
+            law = (f"closed MVA network, {p['servers']} servers ({self.servers_source}), "
+                   f"demand {p['demand_s'] * 1000:.3g} ms, think {p['think_time_s']:g} s, "
+                   f"plateau {self.plateau:.4g}/s")  # fmt: skip
+        elif self.model == "amdahl":
+            law = (f"Amdahl (USL with kappa = 0), sigma {p['sigma']:.3g}, lambda "
+                   f"{p['lambda']:.4g}/s, limit {self.plateau:.4g}/s")  # fmt: skip
+        else:
+            n, x = self.peak
+            law = (f"USL, sigma {p['sigma']:.3g}, kappa {p['kappa']:.3g} ± {p['kappa_se']:.2g}, "
+                   f"peak {x:.4g}/s at {n:.3g}")  # fmt: skip
+        error = ("not scored" if not np.isfinite(self.holdout_error)
+                 else f"held-out error {self.holdout_error:.1%}")  # fmt: skip
+        shaky = "; projection uncertain (the laws disagree past the data)" if self.uncertain else ""
+        return f"{self.model}: {law}; {error}; measured up to {self.measured_max:g}{shaky}"
+
+    def __repr__(self) -> str:
+        return f"CapacityFit({self.describe()})"
+
+    def _repr_html_(self) -> str:
+        import html
+
+        rows = "".join(
+            f"<tr><td>{html.escape(str(name))}</td><td>{row.holdout_error:.1%}</td>"
+            f"<td>{row.forecasts}</td><td>{html.escape(str(row.note))}</td></tr>"
+            for name, row in self.candidates.iterrows()
+        )
+        return (f"<p><b>{html.escape(self.describe())}</b></p><table><tr><th>model</th>"
+                f"<th>held-out error</th><th>forecasts</th><th>note</th></tr>{rows}</table>")
+
+
+def fit_capacity(
+    concurrency,
+    throughput,
+    response_time_s=None,
+    think_time_s: float = 0.0,
+    servers: int | None = None,
+    *,
+    servers_source: str | None = None,
+    weights=None,
+) -> CapacityFit:
+    """Fit USL, Amdahl and a closed MVA network to load steps; keep the best out of sample.
+
+    `concurrency`: users (or requests in flight) per step; `throughput`: per
+    second; `response_time_s`: mean response time per step (s), optional: when
+    given without think time, Z is estimated by the response-time law
+    (``Z = N / X - R``, median, >= 0); `servers`: the server's concurrency cap
+    (workers x threads), fitted when None; `weights` (0..1) down-weight steps
+    (e.g. where the load generator's own CPU was saturated). See the module
+    docstring for how the model and its interval are chosen.
+    """
+    n = np.asarray(concurrency, dtype=float)
+    x = np.asarray(throughput, dtype=float)
+    w = np.ones_like(n) if weights is None else np.asarray(weights, dtype=float)
+    if not (n.shape == x.shape == w.shape):
+        raise InputError("fit_capacity: concurrency, throughput and weights differ in length")
+    keep = np.isfinite(n) & np.isfinite(x) & (n > 0) & (x > 0) & (w > 0)
+    if response_time_s is not None:
+        r = np.asarray(response_time_s, dtype=float)
+        if r.shape != n.shape:
+            raise InputError("fit_capacity: response_time_s differs in length from concurrency")
+        if think_time_s == 0.0 and np.isfinite(r[keep]).any():
+            think_time_s = max(0.0, float(np.nanmedian(n[keep] / x[keep] - r[keep])))
+            think_time_s = 0.0 if think_time_s < 0.02 * float(np.nanmedian(r[keep])) else \
+                think_time_s  # fmt: skip
+    n, x, w = n[keep], x[keep], w[keep]
+    order = np.argsort(n, kind="stable")
+    n, x, w = n[order], x[order], w[order]
+    steps = np.unique(n)
+    if len(steps) < 2:
+        raise InputError(f"fit_capacity needs throughput at 2 or more loads, got {len(steps)}")
+    names = [m for m in ("mva", "amdahl", "usl")]
+    # rolling origin: fit on the k lowest steps, forecast every higher one
+    errors: dict[str, list[tuple[int, float, float]]] = {m: [] for m in names}
+    for k in range(1, len(steps)):
+        train, test = n <= steps[k - 1], n > steps[k - 1]
+        for m in names:
+            if k < _min_steps(m, servers):
+                continue
+            law = _fit(m, n[train], x[train], w[train], servers, think_time_s)
+            if law is None and m == "usl" and len(np.unique(n[train])) >= 4:
+                law = _fit("amdahl", n[train], x[train], w[train], servers, think_time_s)
+            if law is None:
+                continue
+            e = np.log(law.predict(n[test])) - np.log(x[test])
+            d = np.log2(n[test] / steps[k - 1])
+            errors[m] += [(k, float(ei), float(di)) for ei, di in zip(e, d, strict=True)]
+    laws = {m: _fit(m, n, x, w, servers, think_time_s) for m in names}
+    scored = [m for m in names if laws[m] is not None and errors[m]]
+    common = max((min(k for k, _, _ in errors[m]) for m in scored), default=None)
+    rows = []
+    for m in names:
+        mine = [e for k, e, _ in errors[m] if common is not None and k >= common]
+        held = float(np.mean(np.abs(np.expm1(mine)))) if mine and laws[m] else math.nan
+        note = "" if laws[m] is None else laws[m].note
+        if m == "usl" and laws[m] is None:
+            note = ("fewer than 4 loads" if len(steps) < 4 else
+                    "kappa's 95 % interval holds 0: not identified, reduces to Amdahl")  # fmt: skip
+        rows.append({"model": m, "holdout_error": held, "forecasts": len(mine),
+                     "params": {} if laws[m] is None else laws[m].params, "note": note})
+    candidates = pd.DataFrame(rows).set_index("model")
+    ranked = candidates[np.isfinite(candidates["holdout_error"])]
+    if len(ranked):
+        chosen = min(ranked.index, key=lambda m: (round(ranked.loc[m, "holdout_error"], 4),
+                                                  PARAMS[m]))  # fmt: skip
+        note = "chosen by rolling-origin held-out error"
+    else:  # too few steps to hold any out: the simplest law that fits
+        chosen = "mva" if servers is not None else "amdahl"
+        note = "too few loads to score out of sample: not validated"
+    law = laws[chosen]
+    dof = max(1, len(n) - PARAMS[chosen] - (1 if chosen == "mva" and servers is None else 0))
+    scatter = max(MIN_SCATTER, float(np.sqrt(np.sum(w * law.log_residuals**2) / dof)))
+    mine = np.array([(e, d) for _, e, d in errors[chosen]]).reshape(-1, 2)
+    if len(mine):
+        growth2 = np.mean(np.maximum(mine[:, 0] ** 2 - scatter**2, 0) / mine[:, 1] ** 2)
+        growth = max(MIN_GROWTH, float(np.sqrt(growth2)))
+    else:
+        growth = 4 * MIN_GROWTH
+    candidates = candidates.astype({"forecasts": int})
+    source = servers_source or ("given" if servers is not None else "fitted to the throughput")
+    return CapacityFit(chosen, law.params, float(candidates.loc[chosen, "holdout_error"]),
+                       candidates, servers if servers is not None else law.params.get("servers"),
+                       source, think_time_s, float(n.max()), scatter, dof, growth, note,
+                       {m: v for m, v in laws.items() if v is not None})  # fmt: skip
