@@ -30,25 +30,37 @@ def mva(population: int, demand: float, servers: int = 1, think_time: float = 0.
     `demand` is the service demand D in seconds, `servers` the c of the
     station, `think_time` Z in seconds (see the module docstring).
     """
-    population, servers = int(population), int(servers)
-    if population < 1 or servers < 1 or not demand > 0 or think_time < 0:
+    if int(population) < 1 or int(servers) < 1 or not demand > 0 or think_time < 0:
         raise InputError("mva needs population >= 1, servers >= 1, demand > 0, think_time >= 0")
-    x = np.empty(population)
-    r = np.empty(population)
-    weights = servers - np.arange(1, servers)  # c - j for j = 1..c-1
-    divisors = np.arange(1, servers)
-    p = np.zeros(servers)  # p(j | n) for j = 0..c-1
-    p[0] = 1.0
-    q = 0.0
-    for n in range(1, population + 1):
-        resp = demand / servers * (1.0 + q + float(weights @ p[:-1]))
+    x, r = mva_grid(population, np.array([float(demand)]), np.array([int(servers)]), think_time)
+    return x[0], r[0]
+
+
+def mva_grid(population: int, demand: np.ndarray, servers: np.ndarray, think_time: float):
+    """`mva` for many (demand, servers) pairs at once: X and R of shape (pairs, population).
+
+    The marginal probabilities of every pair sit in one array padded to the
+    largest c; the weights ``c - j`` vanish for ``j >= c``, so padding adds nothing.
+    """
+    demand = np.asarray(demand, dtype=float)[:, None]
+    servers = np.asarray(servers, dtype=int)[:, None]
+    top = int(servers.max())
+    j = np.arange(1, max(top, 2))[None, :]  # 1..cmax-1
+    weights = np.where(j < servers, servers - j, 0).astype(float)
+    scale = np.where(j < servers, demand / j, 0.0)
+    p = np.zeros((len(demand), j.shape[1] + 1))
+    p[:, 0] = 1.0
+    q = np.zeros((len(demand), 1))
+    x = np.empty((len(demand), int(population)))
+    r = np.empty_like(x)
+    for n in range(1, int(population) + 1):
+        resp = demand / servers * (1.0 + q + np.sum(weights * p[:, :-1], axis=1, keepdims=True))
         thr = n / (think_time + resp)
         q = thr * resp
-        new = np.empty(servers)
-        new[1:] = demand * thr / divisors * p[:-1]
-        new[0] = max(0.0, 1.0 - (thr * demand + float(weights @ new[1:])) / servers)
-        p = new
-        x[n - 1], r[n - 1] = thr, resp
+        p[:, 1:] = scale * thr * p[:, :-1]
+        busy = np.sum(weights * p[:, 1:], axis=1, keepdims=True)
+        p[:, :1] = np.maximum(0.0, 1.0 - (thr * demand + busy) / servers)
+        x[:, n - 1], r[:, n - 1] = thr[:, 0], resp[:, 0]
     return x, r
 
 

@@ -33,7 +33,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from perfkit.analysis.capacity.laws import fit_usl
-from perfkit.analysis.capacity.mva import bounds, mva_at
+from perfkit.analysis.capacity.mva import bounds, mva_at, mva_grid
 from perfkit.errors import InputError, PerfkitWarning
 
 EXTRAPOLATION_LIMIT = 4.0  # past this multiple of the largest measured load: a loud warning
@@ -78,21 +78,52 @@ def _fit_usl(n: np.ndarray, x: np.ndarray, w: np.ndarray) -> _Law | None:
                 np.log(usl.predict(n)) - np.log(x))  # fmt: skip
 
 
-def _fit_demand(n, x, w, servers: int, think: float) -> tuple[float, float]:
-    """The demand D (s) minimising the weighted squared log error, and that error."""
-    if think == 0:  # X = min(n, c) / D exactly: D in closed form
-        log_d = float(np.sum(w * (np.log(np.minimum(n, servers)) - np.log(x))) / np.sum(w))
-        resid = np.log(np.minimum(n, servers)) - log_d - np.log(x)
-        return math.exp(log_d), float(np.sum(w * resid**2))
-    guess = float(np.median(np.minimum(n, servers) / x))
+def _loss_closed(n, x, w, servers: int) -> tuple[float, float]:
+    """Without think time X = min(n, c) / D exactly: the best D (s) in closed form, its loss."""
+    y = np.log(np.minimum(n, servers)) - np.log(x)
+    log_d = float(np.sum(w * y) / np.sum(w))
+    return math.exp(log_d), float(np.sum(w * (y - log_d) ** 2))
 
-    def loss(log_d: float) -> float:
-        pred = mva_at(n, math.exp(log_d), servers, think)
-        return float(np.sum(w * (np.log(pred) - np.log(x)) ** 2))
 
-    res = optimize.minimize_scalar(loss, bounds=(math.log(guess / 50), math.log(guess * 50)),
-                                   method="bounded", options={"xatol": 1e-7})  # fmt: skip
-    return math.exp(float(res.x)), float(res.fun)
+def _losses(n, x, w, demand: np.ndarray, servers: np.ndarray, think: float) -> np.ndarray:
+    """Weighted squared log error of each (demand, servers) pair, by one vectorised MVA."""
+    top = max(1, int(np.ceil(n.max())))
+    xs, _ = mva_grid(top, demand, servers, think)
+    grid = np.concatenate([np.zeros((len(demand), 1)), xs], axis=1)
+    lo = np.clip(np.floor(n).astype(int), 0, top)
+    hi = np.clip(lo + 1, 0, top)
+    frac = n - lo
+    pred = grid[:, lo] * (1 - frac) + grid[:, hi] * frac
+    return np.sum(w * (np.log(pred) - np.log(x)) ** 2, axis=1)
+
+
+def _fit_demand(n, x, w, candidates: list[int], think: float) -> tuple[int, float]:
+    """The (servers, demand) of least weighted squared log error; the smallest c on ties."""
+    if think == 0:
+        fits = [(c, *_loss_closed(n, x, w, c)) for c in candidates]
+    else:  # a coarse grid of D for every c at once, then Brent around the best few
+        ds, cs = [], []
+        for c in candidates:
+            guess = float(np.median(np.minimum(n, c) / x))
+            ds.append(np.geomspace(guess / 30, guess * 30, 48))
+            cs.append(np.full(48, c))
+        demand, servers = np.concatenate(ds), np.concatenate(cs)
+        loss = _losses(n, x, w, demand, servers, think).reshape(len(candidates), 48)
+        fits = []
+        for i in np.argsort(loss.min(axis=1))[:3]:
+            k = int(np.argmin(loss[i]))
+            a, b = ds[i][max(k - 1, 0)], ds[i][min(k + 1, 47)]
+            c = candidates[i]
+            res = optimize.minimize_scalar(
+                lambda v, c=c: float(_losses(n, x, w, np.array([math.exp(v)]), np.array([c]),
+                                             think)[0]),
+                bounds=(math.log(a), math.log(b)), method="bounded", options={"xatol": 1e-9},
+            )  # fmt: skip
+            fits.append((c, math.exp(float(res.x)), float(res.fun)))
+    least = min(f[2] for f in fits)
+    c, demand, _ = min((f for f in fits if f[2] <= least * (1 + 1e-3) + 1e-12),
+                       key=lambda f: f[0])  # fmt: skip
+    return c, demand
 
 
 def _server_grid(top: float) -> list[int]:
@@ -106,14 +137,9 @@ def _server_grid(top: float) -> list[int]:
 def _fit_mva(n, x, w, servers: int | None, think: float) -> _Law:
     if servers is not None:
         c, note = int(servers), "servers given"
-        demand, _ = _fit_demand(n, x, w, c, think)
+        _, demand = _fit_demand(n, x, w, [c], think)
     else:  # beyond the largest load every c fits alike: the smallest that fits best
-        best = None
-        for c in _server_grid(float(n.max())):
-            demand, loss = _fit_demand(n, x, w, c, think)
-            if best is None or loss < best[2] * (1 - 1e-3) - 1e-12:
-                best = (c, demand, loss)
-        c, demand, _ = best
+        c, demand = _fit_demand(n, x, w, _server_grid(float(n.max())), think)
         note = "servers fitted" + (" (not reached: a lower bound)" if c >= n.max() else "")
 
     def predict(m):
