@@ -21,7 +21,7 @@ from typing import Any
 # C0 and C1 controls, bidi marks, embeddings, overrides and isolates, Unicode line separators
 _CONTROL = re.compile(
     r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-WIDTH = 100  # characters of one fact or verdict line at most
+WIDTH = 160  # characters of one fact or verdict line at most
 
 
 def one_line(text: object, width: int = WIDTH) -> str:
@@ -53,7 +53,7 @@ def text_repr(kind: str, verdict: str, facts: Sequence[tuple[str, object]] = ())
 
 
 def html_repr(kind: str, verdict: str, facts: Sequence[tuple[str, object]] = (),
-              frame: Any = None, rows: int = 10) -> str:
+              frame: Any = None, rows: int = 10, index: bool = True) -> str:
     """An HTML repr leading with the verdict in bold, the facts as a short list, then the first
     `rows` rows of `frame` (a DataFrame) when given; every string escaped."""
     parts = [f'<div class="perfkit-repr"><p><strong>{html.escape(kind)}: '
@@ -63,9 +63,7 @@ def html_repr(kind: str, verdict: str, facts: Sequence[tuple[str, object]] = (),
                         for name, value in facts)  # fmt: skip
         parts.append(f"<ul>{items}</ul>")
     if frame is not None and len(frame):
-        from perfkit.report.display import table_html
-
-        parts.append(table_html(frame.head(rows)))
+        parts.append(table_html(frame.head(rows), floats="{:,.3g}", index=index))
         if len(frame) > rows:
             parts.append(f"<p>first {rows} of {len(frame):,} rows</p>")
     parts.append("</div>")
@@ -221,3 +219,43 @@ def display_float(value: float) -> str:
     if value == value and value not in (float("inf"), float("-inf")) and value % 1 == 0:
         return f"{value:,.0f}"
     return number(value, digits=4)
+
+
+def safely(make: Any, default: Any = "(not available)") -> Any:
+    """`make()`, or `default` when it raises: a repr must never fail."""
+    try:
+        return make()
+    except Exception:  # a display falls back rather than raising
+        return default
+
+
+def sizes(frame: Any, unit: str) -> str:
+    """``1,234 requests``, or ``none`` when `frame` is None."""
+    return "none" if frame is None else count(len(frame), unit)
+
+
+class ReportDisplay:
+    """Mixin for the report objects: a short ``__repr__`` and an ``_repr_html_`` leading with
+    the verdict (`verdict_line` of the report's ``summary()``), from `_display_facts` and
+    `_display_frame`, which each report defines."""
+
+    def _display_facts(self) -> list[tuple[str, object]]:
+        return []
+
+    def _display_frame(self) -> Any:
+        return None
+
+    def _display_parts(self) -> tuple[str, list[tuple[str, object]]]:
+        headline = safely(lambda: verdict_line(self.summary()))  # type: ignore[attr-defined]
+        facts = safely(self._display_facts, [])
+        unjudged = safely(lambda: list(self.cannot_judge), [])  # type: ignore[attr-defined]
+        if unjudged:
+            facts.append(("could not judge", names(unjudged, most=2)))
+        return headline, facts
+
+    def __repr__(self) -> str:
+        return text_repr(type(self).__name__, *self._display_parts())
+
+    def _repr_html_(self) -> str:
+        frame = safely(self._display_frame, None)
+        return html_repr(type(self).__name__, *self._display_parts(), frame=frame)

@@ -134,3 +134,103 @@ def test_table_keeps_sql_line_breaks_and_formats_counts():
         assert query == row.query  # the SQL as written, line breaks and all
     assert out.count('style="white-space:pre-wrap"') == len(shown)
     assert "<script" not in pdisplay.table(pd.DataFrame({"q": ["<script>\nx"]})).data
+
+
+# -- short reprs that lead with the verdict ------------------------------------------------------
+ROOT = DATA.parent
+BLOG_RULES = ["/", "/<int:id>", "/user/<username>", "/create", "/auth/login", "/health"]
+
+
+def _short(obj, max_lines: int = 10, max_chars: int = 1200, max_html: int = 12_000) -> tuple:
+    text, page = repr(obj), obj._repr_html_()
+    assert len(text.splitlines()) <= max_lines and len(text) <= max_chars, text
+    assert len(page) <= max_html
+    kind = type(obj).__name__
+    assert text.startswith(f"<{kind}: ") and page.startswith(
+        f'<div class="perfkit-repr"><p><strong>{kind}: ')  # the verdict comes first
+    return text, page
+
+
+@pytest.fixture(scope="module")
+def blog_report():
+    from perfkit.report.regression import regression_report
+
+    return regression_report(ROOT / "tests/data/blog/base", ROOT / "tests/data/blog/grown",
+                             routes=BLOG_RULES)
+
+
+def test_regression_report_repr_states_its_own_verdict(blog_report):
+    report = blog_report
+    text, page = _short(report)
+    regressed = len(report.regressed())
+    assert regressed  # the grown blog is slower: the verdict line has something to say
+    first = text.splitlines()[0]
+    assert f"{regressed} endpoint{'s' if regressed > 1 else ''} regressed" in first
+    improved = int((report.endpoints["verdict"] == "improved").sum())
+    assert f"{improved} endpoint{'' if improved == 1 else 's'} improved" in first
+    assert f"{len(report.base.requests):,} requests in base" in text
+    assert f"{len(report.cand.requests):,} requests in grown" in text
+    assert f"{len(report.endpoints):,} compared" in text
+    assert f"{len(report.functions):,} functions compared" in text
+    # the HTML's table starts with the regressed endpoints, in the object's own order
+    body = page.split("<tbody>", 1)[1]
+    first_rows = re.findall(r"<tr>\s*<th>([^<]*)</th>", body)[:regressed]
+    assert sorted(html.unescape(r) for r in first_rows) == sorted(map(str, report.regressed().index))
+    assert len(repr(report)) < len(repr(report.endpoints))  # much shorter than the 31 KB before
+
+
+def test_memory_report_repr(tmp_path):
+    from perfkit.report.memory import memory_report
+
+    report = memory_report(DATA / "leak")
+    text, _ = _short(report)
+    leaks = report.leaks()
+    assert len(leaks)  # data/leak plants a leak
+    assert f"{len(report.run.memory):,} samples" in text
+    for _, row in leaks.iterrows():
+        assert str(row["pid"]) in text.splitlines()[0]
+    counts = report.fits["verdict"].value_counts()
+    assert all(f"{n:,} {v}" in text for v, n in counts.items())
+
+
+def test_profile_and_hotspots_reprs_state_their_sizes():
+    import perfkit
+
+    profile = read_profile(sorted(DATA.glob("baseline/profiles/*.prof.xz")))
+    text, page = _short(profile)
+    assert f"{profile.total_s:.3g} s of own time in {len(profile.dumps)} dumps" in text
+    assert f"functions: {len(profile.functions):,}" in text
+    assert f"call edges: {len(profile.edges):,}" in text
+    top = profile.functions.loc[profile.functions["tottime_s"].idxmax(), "name"]
+    assert html.escape(top) in page and top in text
+    spots = perfkit.hotspots(profile)
+    text, _ = _short(spots)
+    share = spots.by_self["share"].iloc[0]
+    assert f"({share:.0%})" in text.splitlines()[0]
+
+
+def test_reprs_escape_and_flatten_names_from_the_data():
+    from perfkit.analysis.hotspots import HotSpots
+
+    hostile = "<script>alert(1)</script>\n\x1b[31m\u202eevil"
+    frame = pd.DataFrame({"function": ["f"], "name": [hostile], "group": ["app"], "package": [""],
+                          "ncalls": [3], "tottime_s": [0.5], "cumtime_s": [0.5], "share": [0.5]})
+    groups = pd.DataFrame({"group": ["app"], "package": [""], "self_s": [0.5], "share": [0.5]})
+    spots = HotSpots(frame, frame, groups, 1.0)
+    text, page = _short(spots)
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert "\x1b" not in text and "\u202e" not in text and len(text.splitlines()) == 3
+
+
+def test_change_points_repr_names_the_planted_change():
+    import numpy as np
+
+    import perfkit
+
+    rng = np.random.default_rng(3)
+    series = np.r_[np.zeros(25), np.full(25, 8.0)] + rng.normal(0, 0.5, 50)
+    found = perfkit.change_points(series, model="mean")
+    text, _ = _short(found)
+    assert found.points == [25]
+    assert text.splitlines()[0] == "<ChangePoints: 1 change at 25>"
+    assert "2 over 50 runs" in text

@@ -51,6 +51,28 @@ class ChangePoints:
     penalty: float
     noise_sd: float
 
+    def _display_parts(self) -> tuple[str, list[tuple[str, object]]]:
+        from perfkit._display import count, names
+
+        n = len(self.points)
+        headline = (f"{count(n, 'change')} at {names(self.points, most=5)}" if n
+                    else "no change")  # fmt: skip
+        runs = int(self.segments["runs"].sum()) if len(self.segments) else 0
+        return headline, [("segments", f"{len(self.segments)} over {runs:,} runs"),
+                          ("noise sd", f"{self.noise_sd:.3g}"), ("penalty", f"{self.penalty:.3g}")]
+
+    def __repr__(self) -> str:
+        """Where the changes are and what the fit used, a few lines."""
+        from perfkit._display import text_repr
+
+        return text_repr("ChangePoints", *self._display_parts())
+
+    def _repr_html_(self) -> str:
+        from perfkit._display import html_repr
+
+        return html_repr("ChangePoints", *self._display_parts(), frame=self.segments,
+                         index=False)
+
 
 def change_points(
     series: pd.Series | np.ndarray | list,

@@ -39,6 +39,36 @@ class HotSpots:
     groups: pd.DataFrame
     total_s: float
 
+    def _display_parts(self) -> tuple[str, list[tuple[str, object]]]:
+        from perfkit._display import one_line
+
+        headline = f"{self.total_s:.3g} s of own time"
+        facts: list[tuple[str, object]] = []
+        if len(self.by_self):
+            top = self.by_self.iloc[0]
+            headline += f", most in {one_line(top['name'], 60)} ({top['share']:.0%})"
+        if len(self.groups):
+            shares = self.groups.groupby("group", sort=False)["share"].sum()
+            facts.append(("by group", ", ".join(f"{g} {v:.0%}" for g, v in
+                                                shares.sort_values(ascending=False).items())))
+        facts.append(("tables", f"by_self and by_cumulative ({len(self.by_self)} functions), "
+                                f"groups ({len(self.groups)} packages)"))
+        return headline, facts
+
+    def __repr__(self) -> str:
+        """The total, the top function and the share per group, a few lines."""
+        from perfkit._display import text_repr
+
+        return text_repr("HotSpots", *self._display_parts())
+
+    def _repr_html_(self) -> str:
+        from perfkit._display import html_repr
+
+        headline, facts = self._display_parts()
+        return html_repr("HotSpots", headline, facts,
+                         self.by_self[["name", "group", "package", "ncalls", "tottime_s",
+                                       "cumtime_s", "share"]], index=False)  # fmt: skip
+
 
 @lru_cache(maxsize=65536)
 def classify(file: str) -> tuple[str, str]:

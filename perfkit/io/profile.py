@@ -70,6 +70,34 @@ class Profile:
 
         return call_tree(self, root=root, min_fraction=min_fraction, server_frames=server_frames)
 
+    def _display_parts(self) -> tuple[str, list[tuple[str, object]]]:
+        from perfkit._display import count, one_line
+
+        functions = self.functions
+        headline = (f"{self.kind}, {self.total_s:.3g} s of own time in "
+                    f"{count(len(self.dumps), 'dump')}")  # fmt: skip
+        facts: list[tuple[str, object]] = [
+            ("functions", f"{len(functions):,}"), ("call edges", f"{len(self.edges):,}")]
+        if len(functions) and self.total_s > 0:
+            top = functions.loc[functions["tottime_s"].idxmax()]
+            facts.append(("most own time", f"{one_line(top['name'], 60)} "
+                          f"({top['tottime_s']:.3g} s, {top['tottime_s'] / self.total_s:.0%})"))
+        return headline, facts
+
+    def __repr__(self) -> str:
+        """What it is and its sizes, a few lines (the frames are on the object)."""
+        from perfkit._display import text_repr
+
+        return text_repr("Profile", *self._display_parts())
+
+    def _repr_html_(self) -> str:
+        from perfkit._display import html_repr
+
+        headline, facts = self._display_parts()
+        top = self.functions.nlargest(10, "tottime_s")
+        return html_repr("Profile", headline, facts,
+                         top[["name", "ncalls", "tottime_s", "cumtime_s", "function"]], index=False)
+
     def to_pstats(self, path: str | os.PathLike) -> Path:
         """Write the (merged) profile as a pstats dump, e.g. for snakeviz; returns the path."""
         from perfkit.io.pstats_writer import write_pstats

@@ -8,14 +8,17 @@ from typing import Any
 
 import pandas as pd
 
+from perfkit._display import ReportDisplay, count, sizes
 from perfkit.report.display import esc, md, table
 from perfkit.report.evidence import Run, load_run
 
 MIB = 2**20
 
 
-@dataclass
-class MemoryReport:
+@dataclass(repr=False)
+class MemoryReport(ReportDisplay):
+    """Memory trend fits of one run; methods return what a notebook cell shows."""
+
     run: Run
     fits: pd.DataFrame | None  # None when the memory samples could not be read
     limit_mib: float | None
@@ -23,6 +26,24 @@ class MemoryReport:
     requests_per_hour: float | None
     recycled: int
     cannot_judge: list[str] = field(default_factory=list)  # what a failed source left unjudged
+
+    def _display_facts(self) -> list[tuple[str, object]]:
+        facts: list[tuple[str, object]] = [("memory samples", sizes(self.run.memory, "sample"))]
+        if self.fits is not None:
+            verdicts = self.fits["verdict"].value_counts()
+            facts.append(("fits", f"{count(len(self.fits), 'row')}: " + ", ".join(
+                f"{n:,} {v}" for v, n in verdicts.items())))  # fmt: skip
+            facts.append(("recycled workers", f"{self.recycled:,}"))
+        if self.limit_mib is not None:
+            facts.append(("limit", f"{self.limit_mib:,.0f} MiB per process"))
+        return facts
+
+    def _display_frame(self) -> pd.DataFrame | None:
+        if self.fits is None:
+            return None
+        columns = [c for c in ("pid", "role", "verdict", "slope_mib_per_hour", "ci_low",
+                               "ci_high", "time_to_limit_h") if c in self.fits]
+        return self.fits[columns].assign(pid=self.fits["pid"].astype("string").fillna(""))
 
     def leaks(self) -> pd.DataFrame:
         if self.fits is None:

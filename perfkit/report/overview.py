@@ -12,13 +12,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from perfkit._display import ReportDisplay, count, names, sizes
 from perfkit.report.display import code, esc, md, table
 from perfkit.report.evidence import Run, load_run
 from perfkit.targets import BRIEF, Targets
 
 
-@dataclass
-class OverviewReport:
+@dataclass(repr=False)
+class OverviewReport(ReportDisplay):
+    """One run against the targets; methods return what a notebook cell shows."""
+
     run: Run
     targets: Targets
     slo: pd.DataFrame
@@ -51,6 +54,21 @@ class OverviewReport:
             "cannot_judge": [*self.cannot_judge, *self._untimed()],
             "failed_sources": {k: self.run.problem(k) for k in self.run.problems},
         }  # fmt: skip
+
+    def _display_facts(self) -> list[tuple[str, object]]:
+        facts: list[tuple[str, object]] = [("requests", sizes(self.run.requests, "request"))]
+        if len(self.slo):
+            missed = [str(k) for k in self.slo.index[self._missed()]]
+            facts.append(("route classes", f"{len(self.slo)} judged" + (
+                f", missing the target: {names(missed)}" if missed else "")))  # fmt: skip
+        if self.endpoints is not None:
+            facts.append(("endpoints", count(len(self.endpoints), "endpoint")))
+        facts.append(("database", ", ".join(f"{n} {len(f):,}" for n, f in self.health.items()
+                                            if f is not None) or "no statistics"))  # fmt: skip
+        return facts
+
+    def _display_frame(self) -> pd.DataFrame | None:
+        return self.slo if len(self.slo) else None
 
     def _missed(self) -> pd.Series:
         """Classes known to miss a target (latency not judged is not a miss)."""

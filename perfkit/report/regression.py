@@ -17,13 +17,14 @@ from typing import Any
 
 import pandas as pd
 
+from perfkit._display import ReportDisplay, count, sizes
 from perfkit.errors import InputError
 from perfkit.report.display import code, md, table
 from perfkit.report.evidence import Run, load_run
 
 
-@dataclass
-class RegressionReport:
+@dataclass(repr=False)
+class RegressionReport(ReportDisplay):
     """Every comparison of two runs; methods return what a notebook cell shows."""
 
     base: Run
@@ -40,6 +41,34 @@ class RegressionReport:
     normalize: bool = True
     cannot_judge: list[str] = field(default_factory=list)
     problems: dict[str, str] = field(default_factory=dict)  # section -> what went wrong
+
+    # -- display: a short repr (perfkit._display.ReportDisplay) -----------------------------
+    def _display_facts(self) -> list[tuple[str, object]]:
+        facts: list[tuple[str, object]] = [
+            ("requests", f"{sizes(self.base.requests, 'request')} in {self.base.name}, "
+                         f"{sizes(self.cand.requests, 'request')} in {self.cand.name}")]
+        if self.endpoints is not None:
+            verdicts = self.endpoints["verdict"].value_counts()
+            facts.append(("endpoints", f"{len(self.endpoints):,} compared: " + ", ".join(
+                f"{n:,} {v}" for v, n in verdicts.items())))  # fmt: skip
+        for label, frame, unit in (("statements", self.queries, "statement"),
+                                   ("functions", self.functions, "function"),
+                                   ("load test", self.loadtest, "request name")):
+            if frame is not None:
+                regressed = int((frame["verdict"] == "regressed").sum())
+                facts.append((label, f"{count(len(frame), unit)} compared, "
+                                     f"{regressed:,} regressed"))
+        return facts
+
+    def _display_frame(self) -> pd.DataFrame | None:
+        if self.endpoints is None:
+            return None
+        columns = [c for c in ("verdict", "n_base", "n_cand", "p50_base", "p50_cand", "ratio",
+                               "ci_low", "ci_high", "p_adjusted") if c in self.endpoints]
+        order = self.endpoints["verdict"].map({"regressed": 0, "improved": 1,
+                                               "moved with shift": 2, "unchanged": 3})
+        ranked = self.endpoints.assign(_o=order.fillna(4)).sort_values("_o", kind="stable")
+        return ranked[columns]
 
     # -- verdicts ------------------------------------------------------------------------
     @property
