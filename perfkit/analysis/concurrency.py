@@ -247,3 +247,55 @@ def locust_steps(history: pd.DataFrame, settle_s: float = 10.0) -> pd.DataFrame:
             "failures": int(b["total_failure_count"] - a["total_failure_count"]),
         })  # fmt: skip
     return pd.DataFrame(out)
+
+
+CPU_WARNING = "CPU usage above"  # Locust's own warning when its process passes 90 % of a core
+SATURATED = 0.9  # a machine this busy (share of all cores) leaves the server and client fighting
+
+
+def flag_interference(
+    steps: pd.DataFrame,
+    locust_log: str | None = None,
+    cpu: pd.DataFrame | None = None,
+    weight: float = 0.25,
+) -> pd.DataFrame:
+    """`steps` (from `locust_steps`) with ``interference`` (why, or "") and ``weight``.
+
+    A step is flagged when Locust logged its CPU warning inside it (`locust_log`:
+    the log text; the warning's ``[YYYY-mm-dd HH:MM:SS,ms]`` time, UTC), or when
+    `cpu` (columns ``time``: Unix seconds, ``machine_busy``: share of all cores
+    0..1, optional ``locust_cores``: the load generator's CPU in cores) shows the
+    machine at least `SATURATED` busy on average over the step or the load generator
+    above 0.9 of a core: the client then delays its own requests and the
+    throughput measures the shared machine, not the server. Flagged steps get
+    `weight` (for `fit_capacity`'s ``weights``), the others 1.
+    """
+    out = steps.copy()
+    reasons = [[] for _ in range(len(out))]
+    if locust_log:
+        stamps = []
+        for line in locust_log.splitlines():
+            if CPU_WARNING in line and line.startswith("["):
+                try:
+                    stamps.append(pd.Timestamp(line[1:24].replace(",", "."), tz="UTC"))
+                except ValueError:
+                    continue
+        for i, (start, end) in enumerate(zip(out["start"], out["end"], strict=True)):
+            if any(start <= t <= end for t in stamps):
+                reasons[i].append("Locust warned its CPU was above 90 %")
+    if cpu is not None and len(cpu):
+        when = pd.to_datetime(cpu["time"], unit="s", utc=True)
+        for i, (start, end) in enumerate(zip(out["start"], out["end"], strict=True)):
+            inside = cpu[(when >= start) & (when <= end)]
+            if not len(inside):
+                continue
+            busy = float(inside["machine_busy"].mean())
+            if busy >= SATURATED:
+                reasons[i].append(f"the machine was {busy:.0%} busy")
+            if "locust_cores" in inside and float(inside["locust_cores"].mean()) > 0.9:
+                reasons[i].append(
+                    f"Locust used {float(inside['locust_cores'].mean()):.2f} cores"
+                )
+    out["interference"] = ["; ".join(r) for r in reasons]
+    out["weight"] = [weight if r else 1.0 for r in reasons]
+    return out
