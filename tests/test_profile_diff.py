@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from perfkit import compare_profiles, read_profile
@@ -47,7 +48,7 @@ def sides(tmp_path_factory):
 
 def test_planted_regression_is_found_and_attributed(sides):
     base, cand = sides
-    table = compare_profiles(base, cand).set_index("name")
+    table = compare_profiles(base, cand, detail=True).set_index("name")
     # price_lines sleeps 20 ms instead of 5 ms per request: +15 ms, all of it in time.sleep
     assert table.loc["price_lines", "change_s"] == pytest.approx(0.015, abs=0.005)
     assert table.loc["price_lines", "verdict"] == "regressed"
@@ -63,11 +64,29 @@ def test_planted_regression_is_found_and_attributed(sides):
     )
 
 
+def test_the_default_table_is_the_head_and_the_changes_of_the_detail(sides):
+    """The default frame: the top rows by contribution plus every function judged changed,
+    in a few columns, cut from the full comparison (`detail=True`) without reordering."""
+    from perfkit.analysis.profile_diff import CHANGED, SHORT_COLUMNS
+
+    base, cand = sides
+    full = compare_profiles(base, cand, detail=True)
+    short = compare_profiles(base, cand, top=5)
+    changed = full["verdict"].isin(CHANGED)
+    assert changed.sum() >= 2 and len(full) > 5 + changed.sum()  # there is a tail to cut
+    expected = full[(full.index < 5) | changed]
+    assert list(short.columns) == SHORT_COLUMNS and len(full.columns) > len(SHORT_COLUMNS)
+    pd.testing.assert_frame_equal(short, expected[SHORT_COLUMNS].reset_index(drop=True))
+    assert short.attrs["functions"] == len(full)
+    assert short.attrs["left_out"] == len(full) - len(short)
+    assert short.iloc[0]["function"] == full.iloc[0]["function"]  # still ranked by contribution
+
+
 def test_one_dump_per_side_is_insufficient(sides, tmp_path):
     base, cand = sides
     one_base = read_profile(base.dumps["file"].iloc[0])
     one_cand = read_profile(cand.dumps["file"].iloc[0])
-    table = compare_profiles(one_base, one_cand).set_index("name")
+    table = compare_profiles(one_base, one_cand, detail=True).set_index("name")
     assert set(table["verdict"]) == {"insufficient data"}
     assert table.loc["price_lines", "change_s"] > 0.005  # the numbers are still shown
 

@@ -44,6 +44,12 @@ DIFF_COLUMNS = [
     "function", "name", "group", "self_s_base", "self_s_cand", "cum_s_base", "cum_s_cand",
     "share_base", "share_cand", "change_s", "contribution_s", "contribution",
 ]  # fmt: skip
+# what a reader looks at first: who added the time, how much, and the verdict on it
+SHORT_COLUMNS = [
+    "name", "group", "contribution_s", "contribution", "cum_s_base", "cum_s_cand", "change_s",
+    "ratio", "p_adjusted", "verdict", "function",
+]  # fmt: skip
+CHANGED = ("regressed", "improved", "moved with shift")
 NO_ROUTE = "(no route)"
 
 
@@ -62,11 +68,18 @@ def compare_profiles(
     routes: object = None,
     mix: dict | pd.Series | None = None,
     min_spread: float = 0.0,
+    top: int = 25,
+    detail: bool = False,
 ) -> pd.DataFrame:
-    """One row per function, ranked by absolute contribution (see the module docstring);
-    the comparison-frame columns (``n_base`` ... ``verdict``, ``test``) test cumulative
-    seconds per request. ``attrs``: ``total_s_base``/``total_s_cand`` (per request, at the
-    baseline's mix), ``weights`` (route -> baseline share), ``routes_unmatched``, ``shift``.
+    """The functions that changed the time per request, ranked by absolute contribution (see
+    the module docstring): the `top` rows plus every function judged changed (``regressed``,
+    ``improved``, ``moved with shift``), in `SHORT_COLUMNS` (seconds per request). With
+    `detail` every function (the long tail) and every column: own and cumulative seconds
+    and shares per side, and the comparison-frame columns (``n_base`` ... ``verdict``,
+    ``test``) testing cumulative seconds per request. ``attrs``: ``total_s_base``/
+    ``total_s_cand`` (per request, at the baseline's mix), ``weights`` (route -> baseline
+    share), ``routes_unmatched``, ``shift``, ``functions`` (how many were compared) and
+    ``left_out`` (rows only `detail` shows).
     `by_route=False` pools every dump as one route (the raw mix); `routes` (a Flask app or rule
     strings, as `read_access_log` takes) labels the dumps' paths, else perfkit's heuristic
     templates do. `mix` ("METHOD route" -> share, e.g. `request_mix` of the baseline's access
@@ -114,9 +127,20 @@ def compare_profiles(
     table = table.iloc[np.argsort(-order, kind="stable")].reset_index(drop=True)
     table.attrs.update(
         total_s_base=total_base, total_s_cand=total_cand, weights=weights,
-        routes_unmatched=unmatched, shift=tests.attrs["shift"],
+        routes_unmatched=unmatched, shift=tests.attrs["shift"], functions=len(table),
+        left_out=0,
     )  # fmt: skip
-    return table
+    return table if detail else shorten(table, top)
+
+
+def shorten(table: pd.DataFrame, top: int = 25) -> pd.DataFrame:
+    """`table` (``compare_profiles(..., detail=True)``) cut to what a reader looks at: its first
+    `top` rows and every function judged changed, in `SHORT_COLUMNS`, order kept;
+    ``attrs["left_out"]`` counts the rows cut."""
+    keep = (np.arange(len(table)) < top) | table["verdict"].isin(CHANGED).to_numpy()
+    short = table.loc[keep, SHORT_COLUMNS].reset_index(drop=True)
+    short.attrs = {**table.attrs, "left_out": int(len(table) - keep.sum())}
+    return short
 
 
 def _route_of(profile: Profile, by_route: bool, rules=None) -> pd.Series:

@@ -54,10 +54,10 @@ class RegressionReport(ReportDisplay):
         for label, frame, unit in (("statements", self.queries, "statement"),
                                    ("functions", self.functions, "function"),
                                    ("load test", self.loadtest, "request name")):
-            if frame is not None:
+            if frame is not None:  # the functions' frame holds the changes and the top rows
                 regressed = int((frame["verdict"] == "regressed").sum())
-                facts.append((label, f"{count(len(frame), unit)} compared, "
-                                     f"{regressed:,} regressed"))
+                facts.append((label, f"{count(frame.attrs.get('functions', len(frame)), unit)} "
+                                     f"compared, {regressed:,} regressed"))
         return facts
 
     def _display_frame(self) -> pd.DataFrame | None:
