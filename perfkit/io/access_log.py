@@ -35,7 +35,7 @@ from perfkit.io.logformat import (
     resolve,
     sniff,
 )
-from perfkit.io.logformat.convert import Converted, Rejects, convert, fixed_zone
+from perfkit.io.logformat.convert import Converted, Rejects, convert, fixed_zone, merge
 from perfkit.io.logformat.jsonl import extract_json
 from perfkit.io.logformat.parse import extract, lines_array, tokenize
 from perfkit.io.logformat.spec import diagnose_many
@@ -330,34 +330,45 @@ def _sample(block: Block) -> tuple[list[str], list[int]]:
 def _parse_block(block: Block, fmt: LogFormat | JsonFormat, tz: str | None, rules):
     """One block's good lines as a typed, routed, redacted table.
 
-    Returns the table, the UTC offsets its times carried, its rejects, its
-    lines (None when the fast path never needed them) and its route info.
+    Clean lines go through the tokenizer; lines with escapes or damage (or every
+    line, when the format cannot be tokenized) through the exact path, each part
+    converted apart and put back in line order. Returns the table, the UTC offsets
+    its times carried, its rejects, its lines (None when the fast path never needed
+    them) and its route info.
     """
-    rejects = Rejects(block.lines)
     lines = None
-    raw = None if isinstance(fmt, JsonFormat) else tokenize(block.data, block.lines, fmt)
-    if raw is None:  # the exact path, line by line in Arrow
-        lines = lines_array(block.data, block.lines)
-        rejects.add(_blank(lines), "blank line")
+    split = None if isinstance(fmt, JsonFormat) else tokenize(block.data, block.lines, fmt)
     if isinstance(fmt, JsonFormat):
+        lines = lines_array(block.data, block.lines)
+        rejects = Rejects(block.lines)
+        rejects.add(_blank(lines), "blank line")
         try:
             raw, kinds, problems = extract_json(block.data, lines, fmt, _blank(lines))
         except InputError as exc:  # name the file (and the block's first line)
             raise InputError(f"{block.path}:{block.first_line}: {exc}") from None
         for mask, reason in problems:
             rejects.add(mask, reason)
-        server = "jsonl"
+        converted = convert(raw, kinds, "jsonl", tz, rejects)
     else:
         kinds = {f.name: f.kind for f in fmt.fields}
-        server = fmt.server
-        if lines is not None:
-            raw, matched = extract(lines, fmt)
+        fields = {f.name: f for f in fmt.fields}
+        parts = []
+        if split is not None:
+            fast = convert(split.raw, kinds, fmt.server, tz, Rejects(len(split.rows)),
+                           plain=True, fields=fields)  # fmt: skip
+            parts.append((split.rows, fast))
+        rest = np.arange(block.lines) if split is None else split.rest
+        if len(rest):  # the exact path, line by line in Arrow
+            lines = lines_array(block.data, block.lines)
+            some = lines if len(rest) == block.lines else pc.take(lines, pa.array(rest))
+            rejects = Rejects(len(rest))
+            rejects.add(_blank(some), "blank line")
+            raw, matched = extract(some, fmt)
             rejects.add(~matched, f"does not match the {fmt.name} format")
-    fields = {} if isinstance(fmt, JsonFormat) else {f.name: f for f in fmt.fields}
-    converted = convert(raw, kinds, server, tz, rejects, plain=lines is None, fields=fields)
-    converted_offsets = converted.offsets_s
+            parts.append((rest, convert(raw, kinds, fmt.server, tz, rejects, fields=fields)))
+        converted = merge(parts, block.lines)
     table, route_info = _finish(_typed_table(converted, block), rules)
-    return table, converted_offsets, rejects, lines, route_info
+    return table, converted.offsets_s, converted.rejects, lines, route_info
 
 
 def _finish(table: pa.Table, rules) -> tuple[pa.Table, dict[str, Any]]:

@@ -584,3 +584,44 @@ def _with_fraction(ns: pa.Array, whole: bool, raw, kinds, fields, flavor) -> pa.
                 ns = pc.add(ns, pc.multiply(frac, 1_000_000 if unit == "ms" else 1_000))
                 break
     return ns.cast(pa.timestamp("ns", "UTC"))
+
+
+def merge(parts: list[tuple[np.ndarray, Converted]], n: int) -> Converted:
+    """One block's `Converted` from parts converted apart (the tokenizer's lines, the exact
+    path's), each with the sorted line indices it holds: columns and rejects in line order."""
+    if len(parts) == 1 and len(parts[0][0]) == n:
+        return parts[0][1]
+    rows = np.concatenate([index for index, _ in parts])
+    where = np.empty(n, dtype=np.int64)  # line -> its row in the parts laid end to end
+    where[rows] = np.arange(n)
+    order = pa.array(where)
+    names = list(dict.fromkeys(name for _, part in parts for name in part.columns))
+    columns: dict[str, pa.Array] = {}
+    for name in names:
+        pieces = [part.columns.get(name) for _, part in parts]
+        kinds = {p.type for p in pieces if p is not None}
+        if len(kinds) > 1:  # e.g. dictionary-encoded by the tokenizer, plain by the pattern
+            pieces = [_decoded(p) if p is not None else None for p in pieces]
+        typ = next(p.type for p in pieces if p is not None)
+        pieces = [
+            p if p is not None else pa.nulls(len(index), typ)
+            for p, (index, _) in zip(pieces, parts, strict=True)
+        ]
+        pieces = [p.cast(typ) if p.type != typ else p for p in pieces]
+        columns[name] = pc.take(pa.concat_arrays(pieces), order)
+    rejects = Rejects(n)
+    for index, part in parts:
+        for code, reason in enumerate(part.rejects.reasons):
+            if code:
+                mask = np.zeros(n, dtype=bool)
+                mask[index[part.rejects.codes == code]] = True
+                rejects.add(mask, reason)
+    offsets = set().union(*(part.offsets_s for _, part in parts))
+    return Converted(columns, rejects, offsets)
+
+
+def _decoded(values: pa.Array) -> pa.Array:
+    """Dictionary-encoded values as plain ones; other values as they are."""
+    if pa.types.is_dictionary(values.type):
+        return values.dictionary_decode()
+    return values

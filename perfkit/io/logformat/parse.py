@@ -1,23 +1,25 @@
 """Two ways from a block of log lines to raw string columns.
 
-- `tokenize`: Arrow's multi-threaded CSV reader with ' ' as delimiter and '"'
-  as quote, for formats whose fields are space-separated words. It is used
-  only on blocks it provably reads like the full-line pattern would: no
-  backslash in the block, every line with the expected number of columns
-  and of quotes. Otherwise it returns None.
+- `tokenize`: Arrow's CSV reader with ' ' as delimiter and '"' as quote, for
+  formats whose fields are space-separated words. It reads only the lines it
+  provably reads like the full-line pattern would (no backslash, no CR, the
+  expected number of quotes and of columns, told apart line by line with
+  vectorised byte searches) and hands the others to the exact path.
 - `extract`: the format's full-line RE2 pattern; a line that does not match
   is rejected.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
+from perfkit.io.logformat.fields import KINDS
 from perfkit.io.logformat.spec import OFFSET_SUFFIX, Column, LogFormat
-from perfkit.io.textfiles import count_bytes
 
 
 def lines_array(data: memoryview, count: int) -> pa.StringArray:
@@ -36,32 +38,98 @@ def lines_array(data: memoryview, count: int) -> pa.StringArray:
     )
 
 
-def tokenize(data: memoryview, lines: int, fmt: LogFormat) -> dict[str, pa.Array] | None:
-    """Raw columns of a clean block by the CSV fast path, or None when it does not apply.
+@dataclass(frozen=True)
+class Tokenized:
+    """A block split between the paths: `raw` columns of the lines `rows` (by the tokenizer)
+    and the lines `rest` left to the exact path; both sorted line indices of the block."""
 
-    Numbers come out typed and repetitive words dictionary-encoded, straight
-    from the tokenizer; a value it cannot convert sends the block to the
-    exact path, which names the line. One thread per block: blocks are parsed
-    in parallel instead, and each column comes back as one chunk.
+    raw: dict[str, pa.Array]
+    rows: np.ndarray
+    rest: np.ndarray
+
+
+def tokenize(data: memoryview, lines: int, fmt: LogFormat) -> Tokenized | None:
+    """Raw columns of a block's clean lines by the CSV fast path; None when it does not apply.
+
+    Clean lines are told apart line by line, vectorised: a line with a backslash (an
+    escape), a CR, or not exactly the format's number of quotes is left to the exact
+    path, as is a line the tokenizer finds with the wrong number of columns, a literal
+    word that differs, a status outside 100-599 or a negative or non-finite number.
+    The rest of the block stays columnar: numbers come out typed and repetitive words
+    dictionary-encoded, straight from the tokenizer. One thread per block: blocks are
+    parsed in parallel instead, and each column comes back as one chunk.
     """
     columns = fmt.columns
-    if columns is None:
+    if columns is None or lines == 0:
         return None
-    backslashes, quotes, returns = count_bytes(data, b'\\"\r')
-    if backslashes:  # escapes need the exact path
+    raw = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(raw == 0x0A)
+    clean = _clean_lines(raw, ends, lines, fmt.quotes_per_line)
+    good = np.flatnonzero(clean)
+    if len(good) == 0:
         return None
-    if quotes != fmt.quotes_per_line * lines:
-        return None
-    if returns:  # a CR ends a row for the tokenizer, not for the line count
-        return None
+    if len(good) < lines:  # the clean lines, copied together for the tokenizer
+        starts = np.empty(lines, dtype=np.int64)
+        starts[0] = 0
+        starts[1:] = ends[:-1] + 1
+        data = memoryview(raw[np.repeat(clean, ends - starts + 1)])
     kinds = {f.name: f.kind for f in fmt.fields}
     names = [f"c{i}" for i in range(len(columns))]
     types = {n: _fast_type(c, kinds) for n, c in zip(names, columns, strict=True)}
-    invalid = 0
+    table, invalid = _read_words(data, names, types)
+    if table is None:  # a value the tokenizer could not convert: read it as text, check it
+        strings = {n: t if t == _DICT else pa.string() for n, t in types.items()}
+        table, invalid = _read_words(data, names, strings)
+        if table is None:
+            return None
+        table, bad = _typed_words(table, types, columns, kinds)
+        if bad is not None:
+            table, invalid = _drop(table, bad, invalid)
+    if invalid is None or table.num_rows != len(good) - len(invalid):
+        return None  # rows the tokenizer skipped cannot be placed: the exact path reads all
+    if invalid:
+        keep = np.ones(len(good), dtype=bool)
+        keep[invalid] = False
+        good = good[keep]
+    found = _columns_from_words(table, columns, kinds)
+    if found is None:
+        return None
+    words, bad = found
+    if bad is not None and bad.any():
+        mask = pa.array(~bad)
+        words = {name: pc.filter(values, mask) for name, values in words.items()}
+        good = good[~bad]
+    if len(good) == 0:
+        return None
+    rest = np.ones(lines, dtype=bool)
+    rest[good] = False
+    return Tokenized(words, good, np.flatnonzero(rest))
+
+
+def _clean_lines(raw: np.ndarray, ends: np.ndarray, lines: int, quotes: int) -> np.ndarray:
+    """Which lines hold no backslash nor CR and exactly `quotes` double quotes."""
+    assert len(ends) == lines, (len(ends), lines)
+    per_line = np.bincount(np.searchsorted(ends, np.flatnonzero(raw == 0x22)), minlength=lines)
+    clean = per_line[:lines] == quotes
+    for byte in (0x5C, 0x0D):  # '\' and CR
+        found = np.flatnonzero(raw == byte)
+        if len(found):
+            clean[np.searchsorted(ends, found)] = False
+    return clean
+
+
+def _read_words(data, names, types) -> tuple[pa.Table | None, list[int] | None]:
+    """The block's words as a table, and the 0-based rows the tokenizer skipped (None when
+    it could not say which); (None, None) when a value would not convert."""
+    invalid: list[int] | None = []
 
     def on_invalid(row: pcsv.InvalidRow) -> str:
         nonlocal invalid
-        invalid += 1
+        if invalid is not None:
+            if row.number is None or row.number < 1:
+                invalid = None
+            else:
+                invalid.append(row.number - 1)
         return "skip"
 
     try:
@@ -86,10 +154,37 @@ def tokenize(data: memoryview, lines: int, fmt: LogFormat) -> dict[str, pa.Array
             ),
         )
     except pa.ArrowInvalid:
-        return None
-    if invalid or table.num_rows != lines:
-        return None
-    return _columns_from_words(table, columns, kinds)
+        return None, None
+    return table, invalid
+
+
+def _typed_words(table, types, columns, kinds) -> tuple[pa.Table, np.ndarray | None]:
+    """`table` read as text, cast to the fast types; rows whose typed words do not match
+    their field's pattern (what the exact path would reject) are marked bad."""
+    bad = np.zeros(table.num_rows, dtype=bool)
+    out = []
+    for i, wanted in enumerate(types.values()):
+        values = table.column(i).combine_chunks()
+        if wanted not in (_DICT, pa.string()):
+            kind = kinds[columns[i].name.removesuffix(OFFSET_SUFFIX)]
+            ok = pc.match_substring_regex(values, f"^(?:{KINDS[kind].pattern})$")
+            ok = pc.fill_null(ok, True).to_numpy(zero_copy_only=False)
+            bad |= ~ok
+            values = pc.cast(pc.if_else(pa.array(ok), values, None), wanted)
+        out.append(values)
+    return pa.table(out, names=list(types)), (bad if bad.any() else None)
+
+
+def _drop(table: pa.Table, bad: np.ndarray, invalid: list[int] | None):
+    """`table` without its `bad` rows, which join the `invalid` ones (0-based, of the rows
+    given to the tokenizer)."""
+    if invalid is None:
+        return table, None
+    read = np.ones(table.num_rows + len(invalid), dtype=bool)
+    read[invalid] = False
+    given = np.flatnonzero(read)  # table row -> row given to the tokenizer
+    merged = sorted([*invalid, *given[bad].tolist()])
+    return table.filter(pa.array(~bad)), merged
 
 
 # Types the tokenizer converts to directly, by field kind; other fields stay strings.
@@ -114,16 +209,23 @@ def _fast_type(column: Column, kinds: dict[str, str]) -> pa.DataType:
     return FAST_TYPES.get(kinds[base], pa.string())
 
 
-def _columns_from_words(table: pa.Table, columns, kinds) -> dict[str, pa.Array] | None:
+def _columns_from_words(table: pa.Table, columns, kinds):
+    """The raw columns of the tokenized words, and the rows (bool mask, or None for none) the
+    exact path must read instead: a literal word that differs, a status outside 100-599, a
+    negative or non-finite number. None when no row can stay."""
     raw: dict[str, pa.Array] = {}
+    bad = np.zeros(table.num_rows, dtype=bool)
     for i, column in enumerate(columns):
         values = table.column(i).combine_chunks()
         if column.name is None:
             literal = column.literal.strip('"')
-            if any(v != literal for v in values.dictionary.to_pylist()):
-                return None
-            if literal != "-" and values.null_count:
-                return None
+            words = values.dictionary.to_pylist()
+            if any(v != literal for v in words) or (literal != "-" and values.null_count):
+                same = pa.array([v == literal for v in words], pa.bool_())
+                ok = pc.take(same, values.indices)
+                if literal == "-":
+                    ok = pc.fill_null(ok, True)  # '-' is read as null
+                bad |= ~pc.fill_null(ok, False).to_numpy(zero_copy_only=False)
             continue
         if column.strip:
             if pa.types.is_dictionary(values.type):
@@ -135,11 +237,18 @@ def _columns_from_words(table: pa.Table, columns, kinds) -> dict[str, pa.Array] 
         raw[column.name] = values
     status = next((raw[n] for n, k in kinds.items() if k == "status" and n in raw), None)
     if status is not None and len(status) and not _in_range(status, 100, 599):
-        return None  # the exact path names the line
+        outside = pc.or_(pc.less(status, 100), pc.greater(status, 599))
+        bad |= pc.fill_null(outside, False).to_numpy(zero_copy_only=False)
     for name, kind in kinds.items():  # '-1', '-inf', 'nan' convert, but their patterns refuse them
         if kind in _NON_NEGATIVE and name in raw and not _non_negative(raw[name]):
-            return None
-    return raw
+            values = raw[name]
+            wrong = pc.less(values, 0)
+            if pa.types.is_floating(values.type):
+                wrong = pc.or_(wrong, pc.invert(pc.is_finite(values)))
+            bad |= pc.fill_null(wrong, False).to_numpy(zero_copy_only=False)
+    if bad.all():
+        return None
+    return raw, (bad if bad.any() else None)
 
 
 _NON_NEGATIVE = {"bytes", "duration_us", "duration_ms", "duration_s"}

@@ -1,0 +1,180 @@
+"""Issue 18: the fast path works line by line, not block by block.
+
+Blocks mixing clean lines with escaped quotes, damaged lines, IPv6 clients and
+UTC offsets are read by the tokenizer (clean lines) and the exact RE2 path (the
+rest), put back in line order. The result must be what the exact path alone
+gives (frame and account, rejected lines with their numbers and reasons) and
+what the lines were rendered from; and only the offending lines may take the
+exact path (a spy counts them), at densities from 1 in 10,000 to one in two.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import perfkit.io.access_log as access_log
+import perfkit.io.textfiles as textfiles
+from perfkit import read_access_log
+from perfkit.errors import PerfkitWarning
+from tests.test_access_log_roundtrip import ESCAPES, FORMATS, PRINTABLE, SEGMENT, duration
+
+OFFSETS = ["+0000", "+0100", "-0530", "+1400", "-1200"]
+# damage done to a good line; each makes the exact path reject it
+DAMAGE = {
+    "truncated": lambda line: line[: len(line) // 2],
+    "blank": lambda line: "",
+    "extra word": lambda line: line + " extra",
+    "status 999": lambda line: line.replace('" 200 ', '" 999 ', 1),
+    "negative bytes": lambda line: line.replace(" 200 5 ", " 200 -5 ", 1),
+    "quote lost": lambda line: line.replace('" 200 ', " 200 ", 1),
+}
+# what Gunicorn and Apache write for a user agent holding quotes (nginx writes \x22)
+QUOTED_AGENT = 'Go-http-client/1.1 "marketplace-bridge"'
+
+record = st.fixed_dictionaries(
+    {
+        "client": st.one_of(st.ip_addresses(v=4), st.ip_addresses(v=6)).map(str),
+        "when": st.datetimes(min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2037, 1, 1)),
+        "offset": st.sampled_from(OFFSETS),
+        "path": st.lists(SEGMENT, min_size=0, max_size=4).map(lambda p: "/" + "/".join(p)),
+        "agent": st.one_of(st.just(QUOTED_AGENT), PRINTABLE, st.just("ua")),
+        "us": st.integers(0, 10**9),
+        "damage": st.one_of(st.none(), st.none(), st.sampled_from(sorted(DAMAGE))),
+    }
+)
+
+
+def render(r: dict, server: str) -> str:
+    """A good line (status 200, 5 bytes) as `server` writes it, then damaged if asked."""
+    stamp = r["when"].strftime("%d/%b/%Y:%H:%M:%S ") + r["offset"]
+    line = (
+        f'{r["client"]} - - [{stamp}] "GET {r["path"]} HTTP/1.1" 200 5 "-" '
+        f'"{ESCAPES[server](r["agent"])}" {duration(r["us"], server)}'
+    )
+    return DAMAGE[r["damage"]](line) if r["damage"] else line
+
+
+def utc(r: dict) -> pd.Timestamp:
+    sign = -1 if r["offset"][0] == "-" else 1
+    offset = dt.timedelta(hours=int(r["offset"][1:3]), minutes=int(r["offset"][3:]))
+    return pd.Timestamp(r["when"].replace(microsecond=0) - sign * offset, tz="UTC")
+
+
+def read_both(path, fmt, monkeypatch) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """`path` read by the fast path (with how many lines it left to the exact path) and by
+    the exact path alone."""
+    exact_lines = []
+    extract = access_log.extract
+
+    def spy(lines, fmt):
+        exact_lines.append(len(lines))
+        return extract(lines, fmt)
+
+    frames = []
+    for exact in (False, True):
+        with monkeypatch.context() as patch, warnings.catch_warnings():
+            warnings.simplefilter("ignore", PerfkitWarning)
+            patch.setattr(access_log, "extract", spy)
+            if exact:
+                patch.setattr(access_log, "tokenize", lambda *a, **k: None)
+            frames.append(read_access_log(path, format=fmt))
+        if not exact:
+            sent = sum(exact_lines)
+    return frames[0], frames[1], sent
+
+
+def assert_same(fast: pd.DataFrame, exact: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(fast, exact)
+    a, b = fast.attrs["perfkit"], exact.attrs["perfkit"]
+    for key in ("lines", "parsed", "rejected", "rejected_lines", "notes"):
+        assert a[key] == b[key], key
+    assert dict(a["reasons"]) == dict(b["reasons"])
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    records=st.lists(record, min_size=1, max_size=40).filter(
+        lambda rs: any(r["damage"] is None for r in rs)  # a file of no good line is an error
+    ),
+    server=st.sampled_from(sorted(ESCAPES)),
+)
+def test_mixed_blocks_read_as_the_exact_path_does(tmp_path_factory, monkeypatch, records, server):
+    path = tmp_path_factory.mktemp("mixed") / "access.log"
+    path.write_text("\n".join(render(r, server) for r in records) + "\n", encoding="utf-8")
+    fast, exact, sent = read_both(path, FORMATS[server], monkeypatch)
+    assert_same(fast, exact)
+    good = [r for r in records if r["damage"] is None]
+    assert len(fast) == len(good)
+    assert fast.attrs["perfkit"]["rejected"] == len(records) - len(good)
+    for (_, row), r in zip(fast.iterrows(), good, strict=True):
+        assert row["client"] == r["client"] and row["path"] == r["path"]
+        assert row["time"].tz_convert("UTC") == utc(r)
+        assert row["user_agent"] == r["agent"]
+        expected_ms = r["us"] // 1000 if server == "nginx" else r["us"] / 1000
+        assert row["duration_ms"] == pytest.approx(expected_ms, abs=1e-6)
+    rejected = [k + 1 for k, r in enumerate(records) if r["damage"] is not None]
+    assert [kept["line"] for kept in fast.attrs["perfkit"]["rejected_lines"]] == rejected
+    # only lines with an escape or damage may leave the fast path (a single clean line
+    # may still follow them when the block holds nothing else)
+    offending = sum(
+        r["damage"] is not None or "\\" in ESCAPES[server](r["agent"]) or '"' in r["agent"]
+        for r in records
+    )
+    assert sent <= offending or sent == len(records)
+
+
+def _realistic(n: int, density: float, seed: int) -> tuple[list[str], np.ndarray, list[dict]]:
+    """`n` Gunicorn lines (IPv6 clients, +0100, percent-encoded queries) of which about
+    `density` hold an escaped quote or damage; the lines, which offend, the truth of each."""
+    rng = np.random.default_rng(seed)
+    offending = rng.random(n) < density
+    if not offending.any():
+        offending[n // 2] = True
+    damage = sorted(DAMAGE)
+    lines, truth = [], []
+    start = dt.datetime(2024, 10, 10, 1, 0, 0)
+    for i in range(n):
+        client = f"2001:db8::{i:x}" if i % 8 == 0 else f"10.0.{i % 250}.{i % 7 + 1}"
+        query = f"?q=bolt%20M{i % 12}&page={i % 5}" if i % 7 == 0 else ""
+        r = {"client": client, "when": start + dt.timedelta(seconds=i // 3), "offset": "+0100",
+             "path": f"/api/bins/A-{i % 23:02d}-{i % 17:02d}", "us": 1000 + i,
+             "agent": "python-requests/2.31", "damage": None}  # fmt: skip
+        if offending[i]:
+            if rng.random() < 0.5:
+                r["agent"] = QUOTED_AGENT
+            else:
+                r["damage"] = damage[int(rng.integers(len(damage)))]
+        line = render(r, "gunicorn").replace(f'"GET {r["path"]} ', f'"GET {r["path"]}{query} ')
+        lines.append(line)
+        truth.append({**r, "query": query[1:] or None})
+    return lines, offending, truth
+
+
+@pytest.mark.parametrize("density", [1e-4, 0.012, 0.5], ids=["1-in-10000", "1.2%", "50%"])
+def test_only_offending_lines_take_the_exact_path(tmp_path, monkeypatch, density):
+    n = 12_000
+    lines, offending, truth = _realistic(n, density, seed=18)
+    path = tmp_path / "access.log"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    monkeypatch.setattr(textfiles, "BLOCK_BYTES", 256 << 10)  # about ten blocks
+    fast, exact, sent = read_both(path, FORMATS["gunicorn"], monkeypatch)
+    assert_same(fast, exact)
+    assert sent == int(offending.sum())  # the rest of every block stayed columnar
+    good = [r for r in truth if r["damage"] is None]
+    assert len(fast) == len(good)
+    assert fast["client"].tolist() == [r["client"] for r in good]
+    assert fast["path"].tolist() == [r["path"] for r in good]
+    assert fast["query"].fillna("").tolist() == [r["query"] or "" for r in good]
+    assert fast["user_agent"].tolist() == [r["agent"] for r in good]
+    assert (fast["time"].dt.tz_convert("UTC") == pd.DatetimeIndex([utc(r) for r in good])).all()
+    assert str(fast["time"].dt.tz) == "UTC+01:00"
+    assert fast["duration_ms"].tolist() == [r["us"] / 1000 for r in good]
