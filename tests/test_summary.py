@@ -55,6 +55,30 @@ def test_time_buckets_partition_the_counts():
     assert one.loc[bucket, "p95_ms"] == pytest.approx(np.nanpercentile(sel["duration_ms"], 95))
 
 
+def test_time_buckets_run_in_time_order_within_each_group():
+    """Route /b (100 requests) before /a (65); each route's buckets in time order although /a's
+    busiest bucket is its second and /b's its last; a request without a time comes last."""
+    t0 = pd.Timestamp("2024-10-10 12:00", tz="UTC")
+    planted_counts = {("/a", 0): 5, ("/a", 1): 50, ("/a", 2): 10, ("/b", 0): 20, ("/b", 2): 80}
+    rows = [{"time": t0 + pd.Timedelta(minutes=5 * k, seconds=i), "route": route,
+             "status": 200, "duration_ms": 1.0 + i}
+            for (route, k), n in planted_counts.items() for i in range(n)]  # fmt: skip
+    rows.append({"time": pd.NaT, "route": "/a", "status": 200, "duration_ms": 1.0})
+    frame = pd.DataFrame(rows).sample(frac=1, random_state=0)  # input order says nothing
+    table = summarize(frame, freq="5min")
+    expected = [("/b", t0, 20), ("/b", t0 + pd.Timedelta("10min"), 80),
+                ("/a", t0, 5), ("/a", t0 + pd.Timedelta("5min"), 50),
+                ("/a", t0 + pd.Timedelta("10min"), 10), ("/a", pd.NaT, 1)]  # fmt: skip
+    got = [(route, bucket, n) for (route, bucket), n in table["count"].items()]
+    assert len(got) == len(expected)
+    for (route, bucket, n), (e_route, e_bucket, e_n) in zip(got, expected, strict=True):
+        assert route == e_route and n == e_n
+        assert (pd.isna(bucket) and pd.isna(e_bucket)) or bucket == e_bucket
+    # two keys: the same rule, the group being (method, route)
+    two = summarize(frame.assign(method="GET"), by=["method", "route"], freq="5min")
+    assert [(r, n) for (_, r, _), n in two["count"].items()] == [(r, n) for r, _, n in expected]
+
+
 def test_missing_column_is_named():
     with pytest.raises(InputError, match="no column duration_ms"):
         summarize(pd.DataFrame({"route": ["/"], "status": [200]}))

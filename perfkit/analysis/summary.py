@@ -30,7 +30,9 @@ def summarize(
     Returns one row per group with ``count``, ``error_rate`` (share of 5xx),
     ``client_error_rate`` (share of 4xx), ``mean_ms``, ``p50_ms`` ... ``p99_ms``
     and ``max_ms`` of `metric` (NaN values are left out of the latency
-    figures but counted in ``count``), sorted by count, largest first.
+    figures but counted in ``count``), sorted by count, largest first. With
+    `freq` one row per group and ``bucket`` (the bucket's start): the groups
+    by their total count, largest first, each group's buckets in time order.
     """
     if _is_dask(requests):
         return _summarize_dask(requests, by, freq, metric, percentiles)
@@ -55,7 +57,20 @@ def summarize(
         np.bincount(codes, weights=(status >= 400) & (status < 500), minlength=n_groups) / count
     )
     out = out.join(_latency(codes, values, n_groups, index, percentiles))
+    if freq is not None:
+        return out.iloc[_group_then_time(out)]
     return out.sort_values("count", ascending=False, kind="stable")
+
+
+def _group_then_time(out: pd.DataFrame) -> np.ndarray:
+    """Row order of a bucketed summary: groups by total count (largest first, ties in key
+    order), each group's buckets in time order (a bucket without a time last)."""
+    groups = out.index.droplevel("bucket")
+    code = pd.factorize(groups)[0]
+    total = np.bincount(code, weights=out["count"].to_numpy())[code]
+    bucket = pd.DatetimeIndex(out.index.get_level_values("bucket"))
+    when = np.where(bucket.isna(), np.iinfo(np.int64).max, bucket.asi8)
+    return np.lexsort((when, code, -total))
 
 
 def _is_dask(frame: object) -> bool:
