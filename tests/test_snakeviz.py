@@ -8,6 +8,7 @@ import http.server
 import importlib.machinery
 import json
 import re
+import subprocess
 import sys
 import threading
 import types
@@ -98,7 +99,10 @@ def test_an_explicit_prefix_wins(monkeypatch, prefix, expected):
 class PathProxy(http.server.BaseHTTPRequestHandler):
     """A reverse proxy as jupyter-server-proxy is: /user/alice/proxy/PORT/rest -> 127.0.0.1."""
 
+    requested: list[str] = []  # noqa: RUF012 - the paths asked for, in order
+
     def do_GET(self) -> None:
+        self.requested.append(self.path)
         match = re.fullmatch(r"/user/alice/proxy/(\d+)(/.*)", self.path)
         if match is None:
             self.send_error(404)
@@ -161,9 +165,50 @@ def test_snakeviz_loads_through_a_path_proxy(tmp_path):
             original = (static / "snakeviz.js").read_text()  # the worker's offline fallback
             assert "window.location.origin" in original and "window.location.origin" not in script
             assert script.replace(root, "window.location.origin") == original
+            # the worker's offline fallback: the server's root as the rewritten script computes it
+            assert "event.data['url'] + \"/static/vendor/immutable.min.js\"" in page
+            with urllib.request.urlopen(
+                urljoin(server.url, "..").rstrip("/") + "/static/vendor/immutable.min.js"
+            ) as response:
+                assert response.read() == (static / "vendor" / "immutable.min.js").read_bytes()
             # snakeviz's own root-relative links miss the proxied server
             with pytest.raises(urllib.error.HTTPError):
                 urllib.request.urlopen(urljoin(server.url, "/static/snakeviz.css"), timeout=20)
     finally:
         proxy.shutdown()
         proxy.server_close()
+
+
+@pytest.mark.slow
+def test_snakeviz_draws_through_a_path_proxy_in_chromium(tmp_path):
+    """Offline (every host name unresolved): the table fills from the proxied scripts and the
+    chart's worker loads its libraries from the proxied server (else it logs an error)."""
+    from tests.browser import chromium
+
+    profiler = cProfile.Profile()
+    profiler.runcall(work)
+    profiler.dump_stats(tmp_path / "w.prof")
+    PathProxy.requested.clear()
+    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), PathProxy)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{proxy.server_address[1]}/user/alice/proxy/"
+    try:
+        with open_snakeviz(tmp_path / "w.prof", url_prefix=base) as server:
+            run = subprocess.run(
+                [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 f"--user-data-dir={tmp_path / 'chromium'}",
+                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+                 "--enable-logging=stderr", "--v=0", "--virtual-time-budget=20000", "--dump-dom",
+                 server.url],
+                capture_output=True, text=True, timeout=180,
+            )  # fmt: skip
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    console = re.findall(r'CONSOLE[:(]\d+\)?\] "(.*?)", source', run.stderr)
+    assert not [m for m in console if "Could not load" in m or "Error" in m], console
+    rows = re.findall(r"<tr[ >]", run.stdout)
+    assert len(rows) >= 5 and "work" in run.stdout  # DataTables drew the functions
+    fetched = [p for p in PathProxy.requested if p.endswith("/static/vendor/immutable.min.js")]
+    assert len(fetched) >= 2 and len(set(fetched)) == 1  # the page's, then the worker's

@@ -22,6 +22,7 @@ from __future__ import annotations
 import html
 import importlib.util
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -169,8 +170,9 @@ def _wait_listening(
 
 
 def _relative(page: bytes) -> bytes:
-    """snakeviz's page with its root-relative ``/static/`` links made page-relative."""
-    return page.replace(b'"/static/', b'"../static/').replace(b"'/static/", b"'../static/")
+    """snakeviz's page with its root-relative ``src``/``href`` links to ``/static/`` made
+    page-relative (the worker's fallback URL is fixed in snakeviz.js, see `_serve`)."""
+    return re.sub(rb"""\b((?:src|href)=["'])/static/""", rb"\1../static/", page)
 
 
 def _serve(host: str, port: int) -> None:  # pragma: no cover - runs in the server process
