@@ -237,6 +237,66 @@ def usl_curve(
     return styled(fig, title, subtitle)
 
 
+def capacity_curve(concurrency, throughput, fit, title: str, target_users: float | None = None,
+                   source: str = "measured") -> go.Figure:  # fmt: skip
+    """Measured throughput, the chosen capacity law (solid where measured, dashed where
+    extrapolated) and its 95 % prediction band; past 4x the measured load nothing is drawn."""
+    import warnings
+
+    from perfkit.errors import PerfkitWarning
+
+    n = np.asarray(concurrency, dtype=float)
+    seen = float(n.max())
+    top = min(4 * seen, max(2 * seen, (target_users or 0) * 1.1))
+    grid = np.linspace(max(0.5, float(n.min()) / 2), top, 200)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PerfkitWarning)
+        x = fit.predict(grid)
+        low, high = fit.predict_interval(grid)
+    inside = grid <= seen
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=list(grid) + list(grid[::-1]), y=list(high) + list(low[::-1]),
+                             fill="toself", line={"width": 0}, opacity=0.2,
+                             name="95 % prediction interval", hoverinfo="skip"))  # fmt: skip
+    fig.add_trace(go.Scatter(x=n, y=throughput, mode="markers", name=source,
+                             marker={"size": 9, "color": "#2c3e50"}))  # fmt: skip
+    fig.add_trace(go.Scatter(x=grid[inside], y=x[inside], mode="lines", name=f"{fit.model} fit",
+                             line={"color": REGRESSED}))  # fmt: skip
+    fig.add_trace(go.Scatter(x=grid[~inside], y=x[~inside], mode="lines",
+                             name=f"{fit.model}, extrapolated",
+                             line={"color": REGRESSED, "dash": "dash"}))  # fmt: skip
+    fig.add_vrect(x0=seen, x1=top, fillcolor=NEUTRAL, opacity=0.08, line_width=0,
+                  annotation_text="extrapolated", annotation_position="top left")  # fmt: skip
+    if fit.peak is not None and fit.peak[0] <= top:
+        fig.add_vline(x=fit.peak[0], line_dash="dot",
+                      annotation_text=f"USL peak at N = {fit.peak[0]:.0f}")  # fmt: skip
+    if target_users and target_users <= top:
+        fig.add_vline(x=target_users, line_color=IMPROVED, line_dash="dash",
+                      annotation_text=f"{target_users:.0f} users")  # fmt: skip
+    fig.update_layout(xaxis_title="users (client concurrency)", yaxis_title="throughput (req/s)",
+                      height=420)  # fmt: skip
+    error = fit.holdout_error
+    subtitle = (f"chosen: {fit.model} (held-out error "
+                f"{'not scored' if not np.isfinite(error) else f'{error:.1%}'}); server cap "
+                f"{fit.servers if fit.servers is not None else '?'} ({fit.servers_source})")
+    return styled(fig, title, subtitle)
+
+
+def concurrency_sides(users, server_in_flight, servers: int | None, title: str,
+                      source: str = "") -> go.Figure:  # fmt: skip
+    """Client users against the requests the server held at once (the access log), per step."""
+    u = np.asarray(users, dtype=float)
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=u, y=u, mode="lines+markers", name="client: users outstanding"))
+    fig.add_trace(go.Scatter(x=u, y=server_in_flight, mode="lines+markers",
+                             name="server: requests in flight (access log)"))  # fmt: skip
+    if servers:
+        fig.add_hline(y=servers, line_dash="dot", annotation_text=f"server cap {servers}")
+    fig.update_layout(xaxis_title="users", yaxis_title="requests at once", yaxis_type="log",
+                      xaxis_type="log", height=380)  # fmt: skip
+    return styled(fig, title, source)
+
+
 def sizing_curve(rate: float, service_s: float, plan, title: str, quantile: float = 0.95
                  ) -> go.Figure:  # fmt: skip
     """Mean and `quantile` response time against the number of request slots (Erlang C)."""

@@ -30,6 +30,8 @@ class CapacityReport:
     cannot_judge: list[str] = field(default_factory=list)  # what a failed source left unjudged
     held: pd.DataFrame | None = None  # Locust's held user counts, even when too few for a fit
     settle_s: float = 5.0  # each Locust step's first seconds left out (users still ramping)
+    capacity: Any = None  # fit_capacity's choice on the step load
+    server_cap: Any = None  # the server's concurrency cap and where it came from
 
     def summary(self) -> dict:
         usl = self.usl
@@ -37,7 +39,9 @@ class CapacityReport:
             "report": "capacity", "run": self.run.name,
             "usl": None if usl is None else {
                 "sigma": usl.sigma, "kappa": usl.kappa, "lambda": usl.lambda_,
-                "peak_concurrency": usl.peak_concurrency, "peak_throughput": usl.peak_throughput},
+                "peak_concurrency": usl.peak_concurrency, "peak_throughput": usl.peak_throughput,
+                "kappa_identified": usl.kappa_identified},
+            "capacity": self.capacity_summary(),
             "target_rate_per_s": self.plan.arrival_rate_per_s if self.plan else None,
             "gunicorn": None if self.plan is None else {
                 "workers": self.plan.workers, "threads": self.plan.threads,
@@ -52,6 +56,61 @@ class CapacityReport:
             "cannot_judge": list(self.cannot_judge),
             "failed_sources": {k: self.run.problem(k) for k in self.run.problems},
         }  # fmt: skip
+
+    def projection_loads(self) -> list[float]:
+        """Where the projection is reported: the largest measured load, twice it, the brief's."""
+        top = float(self.capacity.measured_max)
+        users = float(self.targets.concurrent_users)
+        return sorted({top, 2 * top, *([users] if users <= 4 * top else [])})
+
+    def capacity_summary(self) -> dict | None:
+        """The chosen model, its held-out error, the server cap and the projection."""
+        fit, cap = self.capacity, self.server_cap
+        if fit is None:
+            return None
+        import warnings
+
+        from perfkit.errors import PerfkitWarning
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PerfkitWarning)
+            table = fit.table(self.projection_loads())
+        return {
+            "model": fit.model, "holdout_error": _finite(fit.holdout_error),
+            "candidates": {m: _finite(e) for m, e in fit.candidates["holdout_error"].items()},
+            "servers": fit.servers, "servers_source": fit.servers_source,
+            "max_in_flight": None if cap is None else cap.max_in_flight,
+            "plateau_per_s": _finite(fit.plateau), "peak": fit.peak, "uncertain": fit.uncertain,
+            "measured_max": fit.measured_max,
+            "projection": [{"users": float(r.concurrency), "throughput_per_s": r.throughput_per_s,
+                            "low_per_s": r.low_per_s, "high_per_s": r.high_per_s,
+                            "response_time_s": r.response_time_s, "range": r.range}
+                           for r in table.itertuples()],
+        }  # fmt: skip
+
+    def capacity_lines(self) -> list[str]:
+        """The verdict's sentences on the chosen model (the same numbers as the summary)."""
+        c = self.capacity_summary()
+        if c is None:
+            return []
+        others = ", ".join(f"{m} {_pct(e)}" for m, e in c["candidates"].items() if m != c["model"])
+        lines = [f"**Capacity model: {c['model']}**, chosen by held-out error "
+                 f"{_pct(c['holdout_error'])} (fitted on the lower steps, scored on the higher; "
+                 f"{others}). Server cap: {_servers(c['servers'])} requests at once "
+                 f"({esc(c['servers_source'])})."]  # fmt: skip
+        for p in c["projection"]:
+            lines.append(f"- at {p['users']:.0f} users: {p['throughput_per_s']:.1f} req/s "
+                         f"[{p['low_per_s']:.1f}, {p['high_per_s']:.1f}], mean response "
+                         f"{p['response_time_s'] * 1000:,.0f} ms ({p['range']})")  # fmt: skip
+        if c["uncertain"]:
+            lines.append("The projection is **uncertain**: past the measured load the 95 % "
+                         "interval spans more than a factor of two (the laws disagree there or "
+                         "the steps scatter); measure further rather than trust one curve.")
+        if self.usl is not None and not self.usl.kappa_identified:
+            lines.append(f"The USL's coherency kappa ({self.usl.kappa:.2e} ± "
+                         f"{self.usl.kappa_se:.1e}) is not identified: no peak and no "
+                         "retrograde fall are drawn from it.")  # fmt: skip
+        return lines
 
     def evidence(self) -> list[str]:
         """What this run holds that the capacity verdict can use, in words (one per source)."""
@@ -77,6 +136,9 @@ class CapacityReport:
 
     def rests_on(self) -> str:
         """What the verdict is based on: a model fit, a measurement, or nothing."""
+        if self.capacity is not None:
+            return (f"the {self.capacity.model} model of the Locust step load, chosen by "
+                    "held-out error")  # fmt: skip
         if self.usl is not None:
             return "the USL fit of the Locust step load"
         if self.held is not None and len(self.held):
@@ -112,7 +174,8 @@ class CapacityReport:
             lines.append("**Cannot judge everything: a source could not be read.**\n")
             lines += [f"- {esc(reason)}" for reason in self.cannot_judge]
             lines.append("")
-        if self.usl is not None:
+        lines += self.capacity_lines()
+        if self.usl is not None and self.usl.kappa_identified:
             peak = self.usl.peak_throughput
             ok = peak * 60 >= t.requests_per_minute
             lines.append(
@@ -165,6 +228,34 @@ class CapacityReport:
                          f"weekday's peak hour reaches capacity {when}.")  # fmt: skip
         lines += [f"\n{n}" for n in self.notes]
         return Markdown("\n".join(lines))
+
+    def capacity_figure(self):
+        from perfkit.plots.charts import capacity_curve
+
+        if self.capacity is None:
+            return md("{why}", why=self.run.absent(
+                "locust", "No step load in this run: no capacity model."))  # fmt: skip
+        return capacity_curve(self.steps["users"], self.steps["throughput_per_s"], self.capacity,
+                              "Throughput against users: the chosen model",
+                              self.targets.concurrent_users, "Locust steps")  # fmt: skip
+
+    def concurrency_figure(self):
+        from perfkit.plots.charts import concurrency_sides
+
+        if self.steps is None or "server_in_flight" not in self.steps:
+            return md("Client users against server concurrency needs a step load and an access "
+                      "log with request times.")  # fmt: skip
+        cap = self.server_cap
+        return concurrency_sides(self.steps["users"], self.steps["server_in_flight"],
+                                 None if cap is None else cap.servers,
+                                 "Client users against requests in flight at the server",
+                                 "" if cap is None else cap.source)  # fmt: skip
+
+    def candidates_table(self) -> Any:
+        if self.capacity is None:
+            return md("No step load: no models compared.")
+        shown = self.capacity.candidates[["holdout_error", "forecasts", "note"]].reset_index()
+        return table(shown, floats="{:.1%}", index=False)
 
     def usl_figure(self):
         from perfkit.plots.charts import usl_curve
@@ -234,7 +325,8 @@ class CapacityReport:
         if self.steps is None:
             return md("{why}", why=self.run.absent("locust", "No Locust step load in this run."))
         columns = ["users", "seconds", "requests", "throughput_per_s", "mean_ms", "in_flight",
-                   "failures"]  # fmt: skip
+                   "server_in_flight", "failures", "interference"]  # fmt: skip
+        columns = [c for c in columns if c in self.steps]
         return table(self.steps[columns], floats="{:,.2f}", index=False)
 
     def trust(self) -> Any:
@@ -248,6 +340,18 @@ class CapacityReport:
 
 def _count(value) -> str:
     return "?" if value is None or pd.isna(value) else f"{int(value):,}"
+
+
+def _finite(value):
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+def _pct(value) -> str:
+    return "not scored" if value is None else f"{value:.1%}"
+
+
+def _servers(value) -> str:
+    return "unknown" if value is None else f"{value}"
 
 
 def _date(value) -> str:
@@ -275,6 +379,7 @@ def capacity_report(
     notes: list[str] = []
     steps = usl = log_points = log_usl = plan = growth = held = None
     service_s = float("nan")
+    capacity = server_cap = None
     if run.locust_history is not None:
         steps = held = locust_steps(run.locust_history, settle_s=settle_s)
         if len(steps) and steps["users"].nunique() >= 4:
@@ -312,6 +417,8 @@ def capacity_report(
         if math.isnan(service_s):  # no step load: the log's mean
             mean = run.requests["duration_ms"].mean()
             service_s = float(mean.compute() if hasattr(mean, "compute") else mean) / 1000
+    if steps is not None:
+        steps, capacity, server_cap = _capacity(run, steps, log_points is not None)
     if not math.isnan(service_s):
         try:
             plan = recommend_gunicorn(service_s, cores or os.cpu_count() or 1, cpu_share,
@@ -332,7 +439,55 @@ def capacity_report(
                 "requests in flight and service time from the access log: it has no request "
                 "times" if untimed and usl is None else None]  # fmt: skip
     return CapacityReport(run, targets, steps, usl, log_points, log_usl, service_s, plan, growth,
-                          notes, [u for u in unjudged if u], held, settle_s)  # fmt: skip
+                          notes, [u for u in unjudged if u], held, settle_s, capacity,
+                          server_cap)  # fmt: skip
+
+
+def _gunicorn_evidence(run: Run) -> tuple[str | None, Path | None]:
+    """The Gunicorn command that served the logged requests (manifest.json) and its error log."""
+    import json
+
+    folder = Path(run.folder) if getattr(run, "folder", None) else None
+    if folder is None:
+        return None, None
+    command = None
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+        commands = [c for c in manifest.get("commands", []) if "gunicorn" in c]
+        logged = [c for c in commands if "--access-logfile" in c]
+        command = (logged or commands or [None])[0]
+    except (OSError, ValueError, AttributeError):
+        command = None
+    logs = [p for p in ("gunicorn.log", "error.log", "gunicorn_error.log") if (folder / p).exists()]
+    return command, (folder / logs[0]) if logs else None
+
+
+def _capacity(run: Run, steps: pd.DataFrame, timed_log: bool):
+    """The steps with the server's in-flight count and interference flags, the chosen
+    capacity law and the server cap (from Gunicorn's command or log, else the access log)."""
+    from perfkit.analysis.capacity import fit_capacity, server_concurrency
+    from perfkit.analysis.concurrency import concurrency_from_log, flag_interference
+    from perfkit.errors import InputError
+
+    command, error_log = _gunicorn_evidence(run)
+    requests = run.requests if timed_log and isinstance(run.requests, pd.DataFrame) else None
+    try:
+        cap = server_concurrency(requests, error_log, command, float(steps["users"].max()))
+    except InputError:
+        cap = server_concurrency(requests, None, None, float(steps["users"].max()))
+    if requests is not None:
+        per_s = concurrency_from_log(requests, "1s")["concurrency"]
+        steps = steps.assign(server_in_flight=[
+            float(per_s[(per_s.index >= a) & (per_s.index < b)].mean())
+            for a, b in zip(steps["start"], steps["end"], strict=True)])  # fmt: skip
+    steps = flag_interference(steps)  # Locust's log is not in a run folder: weights 1
+    try:
+        fit = fit_capacity(steps["users"], steps["throughput_per_s"], steps["mean_ms"] / 1000,
+                           servers=cap.servers, servers_source=cap.source,
+                           weights=steps["weight"])  # fmt: skip
+    except InputError:
+        fit = None
+    return steps, fit, cap
 
 
 def _growth(traffic, plan, service_s, log_format):
