@@ -182,6 +182,35 @@ def test_readme_path_reads_from_the_repository_and_from_notebooks(cwd, monkeypat
     assert project_root() == ROOT
 
 
+LOADERS = {
+    "read_locust": (lambda p: perfkit.read_locust(p)[1], "data/baseline"),
+    "read_pg_stat": (lambda p: perfkit.read_pg_stat(p, "statements"), "data/baseline/pg"),
+    "read_memory": (perfkit.read_memory, "data/leak/memory.csv"),
+    "read_profile": (lambda p: perfkit.read_profile(p).functions, "data/baseline/profiles/*"),
+    "read_jsonl": (perfkit.read_jsonl, "data/baseline/outbound.jsonl.gz"),
+}
+
+
+@pytest.mark.parametrize("loader", sorted(LOADERS))
+def test_every_loader_follows_the_rule_from_notebooks(loader, monkeypatch):
+    load, relative = LOADERS[loader]
+    expected = load(str(ROOT / relative))
+    monkeypatch.chdir(ROOT / "notebooks")
+    assert not (ROOT / "notebooks" / relative.split("/")[0]).exists()
+    got = load(relative)
+    assert len(got) > 0 and got.equals(expected)
+
+
+def test_pg_exports_and_connection_strings_are_not_taken_for_paths(monkeypatch):
+    from perfkit.io.pg_stat import resolve_source
+
+    monkeypatch.chdir(ROOT / "notebooks")
+    for dsn in ("postgresql:///db?host=/tmp/", "host=/tmp dbname=x", "data=1"):
+        assert resolve_source(dsn) == ("dsn", dsn)
+    kind, store = resolve_source("data/baseline/pg")
+    assert (kind, store) == ("store", ROOT / "data" / "baseline" / "pg")
+
+
 @pytest.mark.parametrize("marker", ["pyproject", "folders"])
 def test_the_project_root_is_found_from_the_working_directory(tmp_path, monkeypatch, marker):
     """A project elsewhere (no tie to where perfkit is installed): its data/ from notebooks/."""

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from perfkit.errors import InputError, PerfkitWarning
+from perfkit.io.paths import locate
 
 _PERCENT = re.compile(r"^(\d+(?:\.\d+)?)%$")
 _LOCUST_NAMES = {
@@ -65,8 +66,9 @@ def find_locust(source: str | Path, prefix: str | None = None) -> Path:
     ``<prefix>_stats.csv`` + ``<prefix>_stats_history.csv`` pair (`prefix` picks one when
     there are several). `InputError` when there is none (naming the
     patterns looked for) or several (listing them): two load tests in one folder are two runs,
-    and silently reading one of them would mislead."""
-    source = Path(source)
+    and silently reading one of them would mislead. Relative paths follow
+    `perfkit.io.paths.locate` (the working directory, else the project root)."""
+    source = locate(source)
     if not source.is_dir():
         if prefix is not None:
             raise InputError(f"{source}: no such folder (prefix={prefix!r} needs a folder)")

@@ -41,6 +41,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from perfkit.errors import InputError, PerfkitWarning
+from perfkit.io.paths import locate
 from perfkit.io.pg_stat import RENAMES, ViewMissing, to_frame
 from perfkit.io.redact import redact_sql
 
@@ -154,7 +155,8 @@ def export_files(sources: Iterable[str | Path]) -> list[Path]:
     found: list[Path] = []
     for source in sources:
         text = os.fspath(source)
-        path = Path(text)
+        path = locate(text)  # relative: the working directory, else the project root
+        text = os.fspath(path)
         if path.is_dir():
             found += sorted(p for pattern in EXPORT_PATTERNS for p in path.glob(pattern)
                             if not p.name.startswith("."))  # fmt: skip

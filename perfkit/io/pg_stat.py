@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.csv as pcsv
 
 from perfkit.errors import InputError, PerfkitError
+from perfkit.io.paths import locate
 
 VIEWS = ("statements", "tables", "indexes", "database", "activity")
 RENAMES = {
@@ -383,6 +384,10 @@ def resolve_source(source) -> tuple[str, Any]:
         if not source:
             raise InputError("an empty list of psql CSV exports")
         return ("exports", list(source))
+    if isinstance(source, str | Path):  # relative: the working directory, else the project root
+        found = locate(source)
+        if found != Path(source):  # found under the project root
+            source = found
     if isinstance(source, Path) or (isinstance(source, str) and os.path.exists(source)):
         path = Path(source)
         if path.is_dir() and (path / "perfkit-store.json").exists():
