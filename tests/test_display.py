@@ -234,3 +234,50 @@ def test_change_points_repr_names_the_planted_change():
     assert found.points == [25]
     assert text.splitlines()[0] == "<ChangePoints: 1 change at 25>"
     assert "2 over 50 runs" in text
+
+
+# -- light notebooks, self-contained exports -----------------------------------------------------
+FIGURE_CELL = """import pandas as pd
+import plotly.graph_objects as go
+import perfkit.report as pr
+pr.setup(standalone={standalone})
+go.Figure(go.Bar(x=["a", "b", "c"], y=[1, 3, 2]))"""
+FRAME_CELL = """pd.DataFrame({"calls": [1720.0, 3.0], "tottime_s": [3.868e-05, 0.5]})"""
+
+
+def _executed(standalone: bool) -> nbformat.NotebookNode:
+    from nbclient import NotebookClient
+
+    node = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# figure"),
+        nbformat.v4.new_code_cell(FIGURE_CELL.format(standalone=standalone)),
+        nbformat.v4.new_code_cell(FRAME_CELL)])  # fmt: skip
+    NotebookClient(node, kernel_name="python3", timeout=180).execute()
+    return node
+
+
+@pytest.mark.slow
+def test_notebooks_stay_light_and_the_html_export_embeds_plotlyjs_once(tmp_path):
+    from perfkit.report.run import export_html
+    from tests.browser import open_page
+
+    light, standalone = _executed(False), _executed(True)
+    light_text, standalone_text = nbformat.writes(light), nbformat.writes(standalone)
+    # the interactive notebook: the figure as plotly's mimetype (JupyterLab draws it), no
+    # plotly.js; standalone (for JupyterLab's own HTML export): plotly.js once, ~4.6 MB
+    assert pdisplay.PLOTLY_MIME in light.cells[1].outputs[-1]["data"]
+    assert "plotly.js v" not in light_text and len(light_text) < 60_000
+    assert standalone_text.count("plotly.js v") == 1 and len(standalone_text) > 3_000_000
+    # pandas display defaults: a float count as an integer, seconds never in exponent form
+    frame_html = light.cells[2].outputs[0]["data"]["text/html"]
+    assert "1,720" in frame_html and "0.000039" in frame_html and "e-05" not in frame_html
+    # perfkit report's export: plotly.js once, ahead of the first figure, either way
+    for name, node in (("light", light), ("standalone", standalone)):
+        page = export_html(node, {"title": name})
+        assert page.count("plotly.js v") == 1, name
+        assert page.index("plotly.js v") < page.index('class="plotly-graph-div'), name
+        assert len(nbformat.writes(node)) == len(light_text if name == "light"
+                                                 else standalone_text)  # fmt: skip
+        (tmp_path / f"{name}.html").write_text(page)
+    drawn = open_page(tmp_path / "light.html")  # offline, in Chromium: the bars draw
+    assert drawn.count('class="main-svg"') >= 2 and 'data-perfkit-errors="0"' in drawn.dom

@@ -2,9 +2,12 @@
 
 `setup()` (called by every perfkit notebook) registers the ``perfkit``
 plotly renderer: each figure is shown as plotly's own mimetype (JupyterLab
-renders it natively) *and* as an HTML div whose script uses a plotly.js
-embedded once, inline, on first use - so an nbconvert HTML export renders
-offline, with no CDN and no MathJax. Strings from logs and SQL are data:
+renders it natively) *and* as an HTML div for an HTML export, with no CDN
+and no MathJax. The notebook stays light: plotly.js (about 4.6 MB) is not
+in it; `embed_plotlyjs` puts it once into the copy `perfkit report` exports,
+so the HTML renders offline. ``setup(standalone=True)`` embeds it in the
+notebook instead (the first figure's output), for JupyterLab's own "Save and
+Export Notebook As > HTML". Strings from logs and SQL are data:
 `md` escapes them before they reach Markdown, and tables go out through
 pandas' escaping HTML writer, inside a wrapper that scrolls sideways when a
 table is wider than the page.
@@ -121,9 +124,14 @@ def notes() -> Any:
                 f"analysing this run</strong><ul>{items}</ul></div>")  # fmt: skip
 
 
-def setup() -> None:
+def setup(standalone: bool = False) -> None:
     """Register and select the offline plotly renderer; escape every table's text; keep
-    perfkit's warnings for the data-trust section and other warnings out of the page."""
+    perfkit's warnings for the data-trust section and other warnings out of the page.
+
+    The notebook stays light by default (JupyterLab draws plotly's own mimetype, and
+    `perfkit report` embeds plotly.js in the HTML it writes); `standalone` embeds plotly.js
+    (about 4.6 MB) once in the notebook, so that JupyterLab's own HTML export draws the
+    figures offline too."""
     import pandas as pd
     import plotly.io as pio
     from plotly.io._base_renderers import NotebookRenderer
@@ -131,10 +139,12 @@ def setup() -> None:
     from perfkit._display import display_float
 
     class OfflineRenderer(NotebookRenderer):
-        """plotly.js inline once per notebook; figures as mimetype + div, no MathJax, no CDN."""
+        """Figures as mimetype + div, no MathJax, no CDN; plotly.js inline once per notebook
+        only when `standalone` (plotly's global initialisation on first use)."""
 
-        def __init__(self) -> None:
+        def __init__(self, standalone: bool) -> None:
             super().__init__(connected=False, config={"displaylogo": False, "responsive": True})
+            self.global_init = standalone
 
         def to_mimebundle(self, fig_dict: dict) -> dict:
             div = pio.to_html(
@@ -147,8 +157,7 @@ def setup() -> None:
             return {"application/vnd.plotly.v1+json": {**plain, "config": self.config},
                     "text/html": div}  # fmt: skip
 
-    if "perfkit" not in pio.renderers:
-        pio.renderers["perfkit"] = OfflineRenderer()
+    pio.renderers["perfkit"] = OfflineRenderer(standalone)  # anew: `standalone` may change
     pio.renderers.default = "perfkit"
     pd.set_option("display.max_colwidth", 80)
     pd.set_option("display.float_format", display_float)  # 1,720 and 0.0000387, not 1.72e+03
@@ -157,6 +166,47 @@ def setup() -> None:
     pd.set_option("display.html.use_mathjax", False)  # "$" in a query is not maths
     warnings.showwarning = _show_warning
     _NOTES.clear()
+
+
+PLOTLY_MIME = "application/vnd.plotly.v1+json"
+_PLOTLYJS_MARK = "plotly.js v"  # the bundle's banner comment, once per copy of plotly.js
+
+
+def _is_plotlyjs(output: dict) -> bool:
+    """Whether a notebook output is a copy of plotly.js (plotly's global initialisation)."""
+    page = output.get("data", {}).get("text/html", "")
+    page = "".join(page) if isinstance(page, list) else str(page)
+    return len(page) > 500_000 and _PLOTLYJS_MARK in page
+
+
+def _is_figure(output: dict) -> bool:
+    data = output.get("data", {})
+    page = data.get("text/html", "")
+    return PLOTLY_MIME in data or "plotly-graph-div" in ("".join(page) if isinstance(page, list)
+                                                         else str(page))  # fmt: skip
+
+
+def embed_plotlyjs(node: Any) -> bool:
+    """Put plotly.js once into executed notebook `node` (nbformat, changed in place) for an
+    HTML export that draws offline: as the first output of the first cell that shows a
+    figure, every other copy removed (a notebook run with ``setup(standalone=True)``).
+    Returns whether there was a figure to draw."""
+    import nbformat
+    from plotly.offline import get_plotlyjs
+
+    first = None
+    for cell in node.cells:
+        if "outputs" not in cell:
+            continue
+        cell["outputs"] = [o for o in cell["outputs"] if not _is_plotlyjs(o)]
+        if first is None and any(_is_figure(o) for o in cell["outputs"]):
+            first = cell
+    if first is None:
+        return False
+    script = ('<script type="text/javascript">window.PlotlyConfig = {MathJaxConfig: "local"};'
+              f'</script>\n<script type="text/javascript">{get_plotlyjs()}</script>')
+    first["outputs"].insert(0, nbformat.v4.new_output("display_data", data={"text/html": script}))
+    return True
 
 
 def esc(text: object) -> str:

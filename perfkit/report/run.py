@@ -7,8 +7,8 @@ booleans, null, lists) and kept as text otherwise. Secrets never go in
 parameters: papermill writes them into the notebook. Notebooks read a DSN
 from the environment instead.
 
-The HTML export hides code, embeds plotly.js once (the notebooks' renderer
-puts it in the first figure's output), loads nothing from any other host
+The HTML export hides code, embeds plotly.js once (`embed_plotlyjs`: in the
+first figure's cell; the executed notebook itself stays light), loads nothing from any other host
 (perfkit's nbconvert template drops require.js, MathJax and mermaid), and
 carries a table of contents and the parameters. The summary a notebook
 emits (verdicts, key figures) is returned and can be written as JSON
@@ -41,7 +41,7 @@ from typing import Any
 
 from perfkit.errors import InputError, PerfkitError
 from perfkit.io.paths import make_folder
-from perfkit.report.display import SUMMARY_MIME, finite
+from perfkit.report.display import SUMMARY_MIME, embed_plotlyjs, finite
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
@@ -410,6 +410,7 @@ def export_html(node, parameters: dict[str, Any]) -> str:
     for cell in node.cells:  # the machine-readable summary is for --json, not for readers
         cell["outputs"] = [o for o in cell.get("outputs", [])
                            if SUMMARY_MIME not in o.get("data", {})]  # fmt: skip
+    embed_plotlyjs(node)  # once, ahead of the first figure: the page draws offline
     exporter = HTMLExporter(
         template_name="perfkit", extra_template_basedirs=[str(TEMPLATES)],
         exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
