@@ -7,6 +7,7 @@ round trips (tests/data/wild/formats/gunicorn/atoms, README there); folders buil
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 import shutil
@@ -50,7 +51,7 @@ def test_format_may_name_a_file_and_the_one_beside_the_log_is_read(tmp_path):
     # %(p)s is a column only when the recorder's format is used: the pids are the truth
     raw_pids = {
         int(line.rsplit("<", 1)[1].split(">")[0])
-        for line in __import__("gzip").open(BASELINE / "access.log.gz", "rt")
+        for line in gzip.decompress((BASELINE / "access.log.gz").read_bytes()).decode().splitlines()
         if line.strip()
     }
     assert set(by_string["pid"].astype(int)) == raw_pids and len(by_string) > 1000
@@ -63,6 +64,20 @@ def test_format_may_name_a_file_and_the_one_beside_the_log_is_read(tmp_path):
     assert beside.equals(by_string)
     assert beside.attrs["perfkit"]["format_file"] == str(BASELINE / "access_log_format.txt")
     assert beside.attrs["perfkit"]["format_string"] == fmt_text
+
+
+def test_the_dask_engine_reads_the_file_beside_too(tmp_path):
+    pytest.importorskip("dask")
+    run = copy_baseline(tmp_path / "run")
+    plain = run / "access.log"  # plain, so that it is cut into byte ranges (read as streams)
+    plain.write_bytes(gzip.decompress((run / "access.log.gz").read_bytes()))
+    (run / "access.log.gz").unlink()
+    told = perfkit.read_access_log(BASELINE / "access.log.gz")
+    lazy = perfkit.read_access_log(plain, engine="dask", partition_bytes=20_000)
+    assert lazy.npartitions > 5
+    lazy = lazy.compute()
+    assert lazy["duration_ms"].tolist() == told["duration_ms"].tolist()
+    assert lazy["pid"].tolist() == told["pid"].tolist()
 
 
 def test_an_explicit_format_wins_over_the_file_beside(tmp_path):
