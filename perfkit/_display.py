@@ -105,7 +105,8 @@ def verdict_line(summary: Mapping[str, Any]) -> str:
         gunicorn = summary.get("gunicorn") or {}
         meets = summary.get("meets_targets")
         found = ("no sizing (nothing to size from)" if meets is None else
-                 f"{gunicorn.get('workers')} workers x {gunicorn.get('threads')} threads "
+                 f"{count(gunicorn.get('workers') or 0, 'worker')} x "
+                 f"{count(gunicorn.get('threads') or 0, 'thread')} "
                  f"{'meet' if meets else 'do not meet'} the targets")  # fmt: skip
         return f"{summary.get('run')}: {found}{tail}"
     return f"{kind}{tail}"

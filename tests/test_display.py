@@ -63,6 +63,8 @@ def test_emit_summary_is_one_line_and_machine_readable(monkeypatch):
     ({"report": "overview", "run": "r", "failing": []}, "r: no route class misses its target"),
     ({"report": "capacity", "run": "r", "meets_targets": False,
       "gunicorn": {"workers": 5, "threads": 2}}, "r: 5 workers x 2 threads do not meet the targets"),
+    ({"report": "capacity", "run": "r", "meets_targets": True,
+      "gunicorn": {"workers": 3, "threads": 1}}, "r: 3 workers x 1 thread meet the targets"),
 ])
 def test_verdict_line_states_the_summary(summary, expected):
     assert verdict_line(summary) == expected
