@@ -282,11 +282,14 @@ def sniff(lines: list[str], where: str, numbers: list[int] | None = None) -> Log
             matched[name] = hits
     read: dict[str, np.ndarray] = {}
     best_read = 0
+    order = {name: k for k, name in enumerate(CANDIDATES)}
     for name in sorted(matched, key=lambda n: -int(matched[n].sum())):
-        if int(matched[name].sum()) < best_read:  # cannot win: validate only if it reads
-            best = max(read, key=lambda n: int(read[n].sum()))  # lines the best does not
-            if not (matched[name] & ~read[best]).any():
-                continue
+        bound = int(matched[name].sum())  # lines it could read at most
+        if bound <= best_read:
+            best = max(read, key=lambda n: (int(read[n].sum()), -order[n]))
+            loses = bound < best_read or order[name] > order[best]  # a tie goes to the first
+            if loses and not (matched[name] & ~read[best]).any():  # validate only if it
+                continue  # reads lines the best does not
         read[name] = _reads(array, named(name))
         best_read = max(best_read, int(read[name].sum()))
     if not read:
