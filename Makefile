@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench record lab system-deps clean
+.PHONY: demo test lint bench record lab system-deps clean mutate
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,12 @@ record: $(STAMP)
 bench: $(STAMP)
 	command -v goaccess >/dev/null || (command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && apt-get install -y -qq goaccess >/dev/null) || echo "goaccess not installed: perfkit figures only"
 	$(BIN)/python -m benchmarks
+
+# mutation testing of the verdict code and the log-format parser (not part of `make test`);
+# MUTATE=verdict (or module names, see tools/mutate.py) narrows it
+mutate: $(STAMP)
+	test -x $(BIN)/mutmut || $(BIN)/python -m pip install --quiet 'mutmut==3.8.1'
+	nice -n 10 $(BIN)/python tools/mutate.py $(MUTATE)
 
 clean:
 	rm -rf $(VENV) reports build *.egg-info .pytest_cache .ruff_cache
