@@ -121,6 +121,10 @@ def test_the_reports_read_the_format_file_through_the_loader(tmp_path):
     account = loaded.requests.attrs["perfkit"]
     assert account["format_file"] == str(run / "access_log_format.txt")
     assert loaded.requests.equals(perfkit.read_access_log(run / "access.log.gz"))
+    trust = loaded.trust().set_index("source")
+    note = trust.loc["access log", "note"]
+    assert note.startswith("format gunicorn custom (from access_log_format.txt); no line rejected")
+    assert str(tmp_path) not in " ".join(map(str, trust.to_numpy().ravel()))  # path-free
     (run / "access_log_format.txt").write_text("")  # the loader's own error, kept as a problem
     assert "expected one line" in load_run(run).problems["access log"]
 

@@ -166,8 +166,12 @@ def _shown_sources(sources: list[str], limit: int = 3) -> str:
 
 
 def _rejections(account: dict) -> str:
-    """The format, and for rejected lines their reasons with counts and one example."""
+    """The format (and the format file it came from), and for rejected lines their reasons
+    with counts and one example."""
     fmt = f"format {account.get('format', '?')}"
+    if account.get("format_file"):
+        files = ", ".join(Path(f).name for f in str(account["format_file"]).split(", "))
+        fmt += f" (from {files})"
     if not account.get("rejected"):
         return f"{fmt}; no line rejected"
     reasons = "; ".join(f"{n} x {r}" for r, n in list(account.get("reasons", {}).items())[:3])
