@@ -65,11 +65,19 @@ PAGE = "snakeviz/%2Ftmp%2Fa%20b.prof"
 
 @pytest.fixture
 def no_proxy(monkeypatch):
+    """In a Jupyter kernel, with no proxy."""
     monkeypatch.delenv("JUPYTERHUB_SERVICE_PREFIX", raising=False)
     monkeypatch.setitem(sys.modules, "jupyter_server_proxy", None)  # not importable
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
 
 
 def test_the_url_is_direct_without_a_proxy(no_proxy):
+    assert snakeviz_url("/tmp/a b.prof", 8123) == f"http://127.0.0.1:8123/{PAGE}"
+
+
+def test_the_url_is_direct_outside_a_kernel(no_proxy, monkeypatch):
+    monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/alice/")
+    monkeypatch.delitem(sys.modules, "ipykernel")
     assert snakeviz_url("/tmp/a b.prof", 8123) == f"http://127.0.0.1:8123/{PAGE}"
 
 

@@ -11,10 +11,11 @@ works from a remote JupyterLab or JupyterHub: with ``url_prefix=`` given (the
 proxy's URL for local ports, e.g. ``"/user/alice/proxy/"``; ``{port}`` is
 replaced when present, else the port is appended), else under
 ``$JUPYTERHUB_SERVICE_PREFIX/proxy/PORT/`` on JupyterHub, else under the
-relative ``/proxy/PORT/`` when ``jupyter-server-proxy`` is importable, else
-directly at ``http://127.0.0.1:PORT/``. snakeviz's page names its scripts and
-styles from the server's root (``/static/...``); perfkit serves it with those
-made relative, so it also loads under a proxy's path.
+relative ``/proxy/PORT/`` when ``jupyter-server-proxy`` is importable (these two
+in a Jupyter kernel only), else directly at ``http://127.0.0.1:PORT/``.
+snakeviz's page names its scripts and styles from the server's root
+(``/static/...``); perfkit serves it with those made relative, so it also
+loads under a proxy's path.
 """
 
 from __future__ import annotations
@@ -122,8 +123,11 @@ def snakeviz_url(
 
 
 def proxy_prefix() -> str:
-    """The notebook server's proxy for local ports: ``$JUPYTERHUB_SERVICE_PREFIX/proxy/`` on
-    JupyterHub, ``/proxy/`` when jupyter-server-proxy is importable, else ``""`` (none)."""
+    """The notebook server's proxy for local ports, in a Jupyter kernel:
+    ``$JUPYTERHUB_SERVICE_PREFIX/proxy/`` on JupyterHub, ``/proxy/`` when jupyter-server-proxy
+    is importable; else ``""`` (none: outside a kernel a relative URL would lead nowhere)."""
+    if "ipykernel" not in sys.modules:
+        return ""
     hub = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "").strip()
     if hub:
         return "/" + hub.strip("/") + "/proxy/" if hub.strip("/") else "/proxy/"
