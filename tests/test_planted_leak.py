@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from perfkit.analysis.leak import MIB, fit_leak, sen
+from perfkit.analysis.leak import MIB, fit_leak, recycled_workers, sen
 
 # ten hourly samples (MiB): 37 rising pairs, 8 falling, so Kendall's S = 29
 WORKED = np.array([300, 302, 301, 305, 303, 306, 309, 307, 310, 304.0])
@@ -57,3 +57,19 @@ def test_leak_needs_p_adjusted_strictly_under_alpha():
     above = fit_leak(memory, alpha=np.nextafter(p, 1)).iloc[0]
     assert above["verdict"] == "leak"
     assert above["ci_low"] < 20 < above["ci_high"]
+
+
+def test_recycled_workers_are_those_gone_before_the_last_round():
+    """Sampled every 10 s for 10 min: worker 10 ends at 200 s, worker 13 at 590 s (not in the
+    last round), 11 and 12 live to the end; the master never counts."""
+    start = pd.Timestamp("2026-01-05", tz="UTC")
+    lives = {1: ("master", 0, 600), 10: ("worker", 0, 200), 11: ("worker", 210, 600),
+             12: ("worker", 0, 600), 13: ("worker", 0, 590)}  # fmt: skip
+    memory = pd.concat([
+        pd.DataFrame({"time": start + pd.to_timedelta(np.arange(begin, end + 1, 10), unit="s"),
+                      "pid": pid, "role": role, "rss_bytes": 100 * MIB})
+        for pid, (role, begin, end) in lives.items()
+    ], ignore_index=True)  # fmt: skip
+    assert recycled_workers(memory) == 2
+    assert recycled_workers(memory[memory["time"] <= start + pd.Timedelta(seconds=150)]) == 0
+    assert recycled_workers(memory[memory["role"] == "master"]) == 0

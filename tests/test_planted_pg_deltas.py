@@ -42,3 +42,24 @@ def test_interval_stddev_equals_numpy_on_the_interval_batch():
             assert row["calls"] == len(ms)
             assert row["mean_exec_time"] == pytest.approx(ms.mean(), rel=1e-9)
             assert row["stddev_exec_time"] == pytest.approx(ms.std(ddof=0), rel=1e-6)
+
+
+def test_a_global_reset_and_evictions_are_flagged_per_interval():
+    """stats_reset changes before the third snapshot: every entry of that interval is reset
+    (no deltas); dealloc grows before the second: that interval carries evictions."""
+    ms = {1: np.full(10, 2.0), 2: np.full(20, 3.0)}
+    snaps = []
+    # the counters keep rising: only stats_reset tells the third interval was reset
+    for minutes, factor, reset, dealloc in ((0, 1, "r0", 0), (1, 2, "r0", 3), (2, 3, "r1", 3),
+                                            (3, 4, "r1", 3)):  # fmt: skip
+        snap = _snapshot(T0 + pd.Timedelta(minutes=minutes),
+                         {q: np.tile(v, factor) for q, v in ms.items()})  # fmt: skip
+        snaps.append(snap.assign(stats_reset=reset, dealloc=dealloc))
+    deltas = pg_deltas(pd.concat(snaps, ignore_index=True))
+    by_end = deltas.groupby("interval_end")
+    assert by_end["status"].agg(set).tolist() == [{"ok"}, {"reset"}, {"ok"}]
+    assert by_end["evictions"].agg(set).tolist() == [{True}, {False}, {False}]
+    reset = deltas[deltas["status"] == "reset"]
+    assert reset["calls"].isna().all() and reset["total_exec_time"].isna().all()
+    last = deltas[deltas["interval_end"] == T0 + pd.Timedelta(minutes=3)].set_index("queryid")
+    assert last["calls"].to_dict() == {1: 10, 2: 20}

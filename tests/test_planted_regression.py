@@ -19,7 +19,7 @@ from perfkit.analysis.regression.errors import (
     compare_error_rates,
     error_counts,
 )
-from perfkit.analysis.regression.verdict import judge
+from perfkit.analysis.regression.verdict import Shift, judge
 from perfkit.analysis.significance import compare_samples
 
 
@@ -108,3 +108,68 @@ def test_p_adjusted_equal_to_alpha_is_not_significant_for_error_rates():
     above = compare_error_counts(counts, worse, alpha=np.nextafter(p, 1))
     assert above.loc["/pay", "verdict"] == "regressed"
     assert above.loc[OVERALL, "verdict"] == "regressed"
+
+
+def test_judged_against_a_shift_from_other_figures():
+    """`votes`: ten other figures all 20 % slower (log se 0.01) make the shift; each key is
+    judged against it with the median's variance, pi/2 * K / (sum 1/s)^2, added (docstring)."""
+    table = pd.DataFrame({
+        "ratio": [1.2, 1.6, 1.0], "ci_low": [1.15, 1.5, 0.95], "ci_high": [1.25, 1.7, 1.05],
+        "p_value": [1e-10, 1e-10, 0.5], "log_se": [0.02, 0.02, 0.02],
+        "p50_base": [100.0, 100.0, 100.0], "p50_cand": [120.0, 160.0, 100.0],
+    }, index=["along", "beyond", "still"])  # fmt: skip
+    votes = (np.full(10, np.log(1.2)), np.full(10, 0.01))
+    out = judge(table, votes=votes)
+    shift = out.attrs["shift"]
+    var_shift = np.pi / 2 * 10 / (10 / 0.01) ** 2
+    half = stats.norm.ppf(0.975) * np.sqrt(var_shift)
+    assert shift.factor == pytest.approx(1.2)
+    assert (shift.ci_low, shift.ci_high) == pytest.approx((1.2 * np.exp(-half), 1.2 * np.exp(half)))
+    assert shift.spread == 0 and shift.material and shift.applied and shift.keys == 10
+    se = np.sqrt(0.02**2 + var_shift)
+    z = stats.norm.ppf(0.975)
+    beyond = out.loc["beyond"]
+    assert beyond["rel_ratio"] == pytest.approx(1.6 / 1.2)
+    assert beyond["rel_ci_low"] == pytest.approx(1.6 / 1.2 * np.exp(-z * se))
+    assert beyond["rel_ci_high"] == pytest.approx(1.6 / 1.2 * np.exp(z * se))
+    assert beyond["rel_p_value"] == pytest.approx(2 * stats.norm.sf(np.log(1.6 / 1.2) / se))
+    assert out["verdict"].tolist() == ["moved with shift", "regressed", "unchanged"]
+    assert out.loc["along", "raw_verdict"] == "regressed"
+    assert out.loc["along", "relative_verdict"] == "unchanged"
+    assert out.loc["still", "relative_verdict"] == "improved"  # 1.0 against 1.2
+
+
+def test_the_shift_in_words_and_as_json():
+    shift = Shift(factor=1.1, ci_low=1.05, ci_high=1.15, keys=8, spread=0.0, estimated=True,
+                  material=True, applied=True)  # fmt: skip
+    text = shift.describe()
+    assert text.startswith("**The candidate run as a whole is +10.0 % [+5.0 %, +15.0 %]** "
+                           "(slower; median of 8 endpoints, each one vote).")
+    assert text.endswith("a change must stand out from the run as a whole to count.")
+    data = shift.to_dict()
+    assert data["direction"] == "slower" and data["factor"] == 1.1
+    assert data["p95_factor"] is None and data["max_spread"] is None  # NaN is not JSON
+    faster = Shift(factor=0.9, ci_low=0.85, ci_high=0.95, keys=6, spread=0.1, estimated=True,
+                   material=True)  # fmt: skip
+    assert faster.direction == "faster"
+    assert faster.describe().startswith("**The candidate run as a whole is -10.0 % [-15.0 %, "
+                                        "-5.0 %]** (faster; median of 6 endpoints, each one "
+                                        "vote; beyond sampling error they differ from one "
+                                        "another by about ±11 %).")  # fmt: skip
+    assert Shift(keys=3).describe().startswith("Only 3 endpoints have enough data on both "
+                                               "sides: too few (under 5)")  # fmt: skip
+    assert Shift().to_dict()["direction"] == "none"
+
+
+def test_a_log_without_request_times_cannot_be_judged():
+    base = pd.DataFrame({"route": ["/a", "/a", "/b"], "status": 200})
+    cand = pd.DataFrame({"route": ["/a", "/b", "/b", "/c"], "status": 200,
+                         "duration_ms": [1.0, 2.0, 3.0, 4.0]})  # fmt: skip
+    out = compare(base, cand)
+    assert out["n_base"].to_dict() == {"/a": 2, "/b": 1, "/c": 0}
+    assert out["n_cand"].to_dict() == {"/a": 1, "/b": 2, "/c": 1}
+    assert set(out["verdict"]) == set(out["raw_verdict"]) == {"cannot judge"}
+    assert out.attrs["no_metric"] == ["baseline"]
+    assert out.attrs["shift"].estimated is False
+    assert out["p_value"].isna().all() and out.index.name == "route"
+    assert out["test"].iloc[0] == "no duration_ms in the log: latency cannot be compared"

@@ -11,6 +11,7 @@ import pytest
 from perfkit.analysis.significance import (
     _quantile_draws,
     adjust,
+    bootstrap_ratio,
     compare_samples,
     interval_from_draws,
 )
@@ -83,3 +84,37 @@ def test_bootstrap_interval_level_matches_brute_force_resampling():
     assert out.loc["a", "ci_high"] == pytest.approx(high, rel=0.01)
     # and the 95 % interval is wider, by about what the normal quantiles say
     assert np.percentile(ratios, 2.5) < low * 0.985 and np.percentile(ratios, 97.5) > high * 1.015
+
+
+def _brute_ratio_interval(x, y, statistic, n_boot, confidence, seed):
+    rng = np.random.default_rng(seed)
+    bx = statistic(x[rng.integers(0, len(x), (n_boot, len(x)))])
+    by = statistic(y[rng.integers(0, len(y), (n_boot, len(y)))])
+    tail = (1 - confidence) / 2 * 100
+    return np.percentile(by / bx, [tail, 100 - tail])
+
+
+def test_mean_ratio_interval_matches_brute_force_resampling():
+    """Mostly-zero values (a function's time per request) are compared on their means."""
+    rng = np.random.default_rng(21)
+    x = np.where(rng.random(300) < 0.7, 0.0, rng.exponential(2.0, 300))
+    y = np.where(rng.random(300) < 0.7, 0.0, rng.exponential(3.0, 300))
+    out = compare_samples(pd.DataFrame({"k": "f", "v": x}), pd.DataFrame({"k": "f", "v": y}),
+                          "k", "v", statistic="mean", n_boot=20_000, confidence=0.9, seed=2)
+    assert out.loc["f", "mean_base"] == pytest.approx(x.mean())
+    assert out.loc["f", "mean_cand"] == pytest.approx(y.mean())
+    assert out.loc["f", "ratio"] == pytest.approx(y.mean() / x.mean())
+    low, high = _brute_ratio_interval(x, y, lambda r: r.mean(axis=1), 20_000, 0.9, 5)
+    assert out.loc["f", "ci_low"] == pytest.approx(low, rel=0.01)
+    assert out.loc["f", "ci_high"] == pytest.approx(high, rel=0.01)
+
+
+def test_bootstrap_ratio_of_a_tail_quantile_matches_brute_force_resampling():
+    rng = np.random.default_rng(8)
+    x, y = rng.lognormal(3, 0.5, 400), rng.lognormal(3.2, 0.5, 400)
+    low, high = bootstrap_ratio(x, y, 0.95, 20_000, 0.9, np.random.default_rng(4))
+    lower_p95 = lambda r: np.percentile(r, 95, axis=1, method="lower")  # noqa: E731
+    ref_low, ref_high = _brute_ratio_interval(x, y, lower_p95, 20_000, 0.9, 6)
+    assert low == pytest.approx(ref_low, rel=0.015)
+    assert high == pytest.approx(ref_high, rel=0.015)
+    assert low < np.percentile(y, 95) / np.percentile(x, 95) < high

@@ -1,0 +1,47 @@
+"""Planted-bug tests for the latency sketch (issue 16): the share of values at or under a
+threshold against the exact share, within the sketch's bucket resolution."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from perfkit import LatencySketch
+
+
+def test_share_at_most_is_bracketed_by_exact_shares():
+    rng = np.random.default_rng(3)
+    values = np.concatenate([rng.lognormal(3, 1, 20_000), np.zeros(500)])
+    sketch = LatencySketch(0.01).add(values)
+    for threshold in (0.5, 5.0, 20.0, 50.0, 200.0, 1e4):
+        share = sketch.share_at_most(threshold)
+        # the bucket holding the threshold counts whole: up to gamma x threshold
+        exact_at = np.mean(values <= threshold)
+        exact_above = np.mean(values <= threshold * sketch.gamma)
+        assert exact_at - 1e-12 <= share <= exact_above + 1e-12, threshold
+    assert sketch.share_at_most(1e9) == 1.0
+    assert sketch.share_at_most(0.0) == pytest.approx(500 / 20_500)  # the zero bucket only
+    assert sketch.share_at_most(1e-300) == pytest.approx(500 / 20_500)
+    assert np.isnan(LatencySketch().share_at_most(10.0))
+
+
+def test_share_at_most_below_every_bucket_is_the_zero_share():
+    sketch = LatencySketch(0.01).add([0.0, 10.0, 20.0, 30.0])
+    assert sketch.share_at_most(5.0) == pytest.approx(0.25)
+    assert sketch.share_at_most(10.0) == pytest.approx(0.5)
+    assert sketch.share_at_most(25.0) == pytest.approx(0.75)
+
+
+def test_quantiles_of_a_small_sample_are_its_lower_order_statistics():
+    values = np.array([0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0])
+    sketch = LatencySketch(0.01).add(values)
+    qs = np.array([0.0, 0.1, 0.15, 0.5, 0.95, 1.0])
+    exact = np.quantile(values, qs, method="lower")
+    got = sketch.quantile(qs)
+    assert got[0] == 0.0 and got[1] == 0.0  # the zero bucket answers 0
+    assert np.all(np.abs(got - exact) <= 0.01 * exact * (1 + 1e-9))
+    assert sketch.quantile(0.5) == pytest.approx(8.0, rel=0.01)
+    assert isinstance(sketch.quantile(0.5), float)
+    with pytest.raises(ValueError, match="quantiles must be in"):
+        sketch.quantile(1.5)
+    assert np.isnan(LatencySketch().quantile(0.5))
