@@ -268,6 +268,17 @@ def test_outside_any_project_the_error_says_where_it_looked(tmp_path, monkeypatc
         perfkit.read_access_log("data/baseline/access.log*")
 
 
+def test_a_deleted_working_directory_is_an_input_error(tmp_path, monkeypatch):
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    assert project_root() is None
+    with pytest.raises(InputError, match="no longer exists"):
+        perfkit.read_access_log("data/baseline/access.log.gz")
+    assert len(perfkit.read_access_log(BASELINE / "access.log.gz")) > 1000  # absolute: fine
+
+
 def test_an_installed_copy_resolves_from_the_working_directory(tmp_path):
     """perfkit imported from a copy outside the repository (as a regular install would be)."""
     site = tmp_path / "site"

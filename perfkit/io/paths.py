@@ -77,7 +77,12 @@ def project_root(start: PathLike | None = None) -> Path | None:
     """The nearest folder at or above `start` (default: the working directory) that holds a
     ``pyproject.toml`` naming perfkit, or both a ``notebooks/`` and a ``data/`` folder; None
     when there is none."""
-    here = Path(start if start is not None else os.getcwd()).absolute()
+    if start is None:
+        try:
+            start = os.getcwd()
+        except OSError:  # the working directory was deleted
+            return None
+    here = Path(start).absolute()
     for folder in (here, *here.parents):
         if (folder / "notebooks").is_dir() and (folder / "data").is_dir():
             return folder
@@ -118,8 +123,12 @@ def where_looked(text: str) -> str:
     if os.path.isabs(text):
         return ""
     root = project_root()
-    places = f"the working directory {os.getcwd()}"
-    if root is not None and root != Path(os.getcwd()).absolute():
+    try:
+        cwd = os.getcwd()
+    except OSError:
+        return " (the working directory no longer exists)"
+    places = f"the working directory {cwd}"
+    if root is not None and root != Path(cwd).absolute():
         places += f" and the project root {root}"
     return f" (looked in {places})"
 
