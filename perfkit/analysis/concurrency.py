@@ -268,7 +268,9 @@ def flag_interference(
     machine at least `SATURATED` busy on average over the step or the load generator
     above 0.9 of a core: the client then delays its own requests and the
     throughput measures the shared machine, not the server. Flagged steps get
-    `weight` (for `fit_capacity`'s ``weights``), the others 1.
+    `weight` (for `fit_capacity`'s ``weights``), the others 1; a machine busy in
+    most steps is the whole run's condition (``attrs["machine_saturated_throughout"]``),
+    and then only the load generator's own flags lower a weight.
     """
     out = steps.copy()
     reasons = [[] for _ in range(len(out))]
@@ -283,6 +285,7 @@ def flag_interference(
         for i, (start, end) in enumerate(zip(out["start"], out["end"], strict=True)):
             if any(start <= t <= end for t in stamps):
                 reasons[i].append("Locust warned its CPU was above 90 %")
+    busy_steps = [False] * len(out)
     if cpu is not None and len(cpu):
         when = pd.to_datetime(cpu["time"], unit="s", utc=True)
         for i, (start, end) in enumerate(zip(out["start"], out["end"], strict=True)):
@@ -291,11 +294,20 @@ def flag_interference(
                 continue
             busy = float(inside["machine_busy"].mean())
             if busy >= SATURATED:
+                busy_steps[i] = True
                 reasons[i].append(f"the machine was {busy:.0%} busy")
             if "locust_cores" in inside and float(inside["locust_cores"].mean()) > 0.9:
                 reasons[i].append(
                     f"Locust used {float(inside['locust_cores'].mean()):.2f} cores"
                 )
+    # a machine busy through most steps is the run's condition, not one step's disturbance:
+    # said, but weighting every step alike changes nothing, so only a minority is down-weighted
+    whole_run = sum(busy_steps) > len(out) / 2
+    weights = []
+    for why, busy in zip(reasons, busy_steps, strict=True):
+        other = [r for r in why if not r.startswith("the machine was")]
+        weights.append(weight if other or (busy and not whole_run) else 1.0)
+    out.attrs["machine_saturated_throughout"] = whole_run
     out["interference"] = ["; ".join(r) for r in reasons]
-    out["weight"] = [weight if r else 1.0 for r in reasons]
+    out["weight"] = weights
     return out

@@ -1,0 +1,133 @@
+"""fit_capacity on real step loads recorded here (tests/data/wild/capacity, see its README):
+a Flask view under Gunicorn (2 and 4 sync workers, gthread 2 x 4) driven by Locust without
+wait, and pgbench TPC-B at scale 1. Fitted on the lower half of the steps, the upper half is
+predicted: throughput within 15 %, mean latency within 20 %, inside the 95 % intervals."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import perfkit
+from perfkit.analysis.capacity import fit_capacity, server_concurrency
+from perfkit.analysis.capacity.servers import parse_gunicorn_command, parse_gunicorn_log
+from perfkit.analysis.concurrency import concurrency_from_log, flag_interference, locust_steps
+from perfkit.errors import PerfkitWarning
+
+HERE = Path(__file__).parent / "data" / "wild" / "capacity"
+SERVERS = {"sync2": 2, "sync4": 4, "gthread": 8}
+
+
+def steps_of(name: str) -> pd.DataFrame:
+    _, history = perfkit.read_locust(HERE / name / "locust")
+    steps = locust_steps(history, settle_s=4)
+    cpu = pd.read_csv(HERE / name / "cpu.csv") if (HERE / name / "cpu.csv").exists() else None
+    return flag_interference(steps, (HERE / name / "locust_warnings.log").read_text(), cpu)
+
+
+def cap_of(name: str, requests=None):
+    command = (HERE / name / "command.txt").read_text().splitlines()[0]
+    return server_concurrency(requests, HERE / name / "gunicorn.log", command)
+
+
+@pytest.mark.parametrize("name", list(SERVERS))
+def test_the_server_cap_comes_from_gunicorn_and_the_log_agrees(name):
+    requests = perfkit.read_access_log(HERE / name / "access.log.gz")
+    cap = cap_of(name, requests)
+    assert cap.servers == SERVERS[name], cap
+    assert "Gunicorn" in cap.source and f"{cap.max_in_flight:.2f}" in cap.source
+    # the server never held more requests than its slots, though Locust had 64 outstanding
+    assert cap.max_in_flight <= SERVERS[name] * 1.03
+    assert cap.max_in_flight >= SERVERS[name] * 0.9
+
+
+def test_the_access_log_alone_shows_the_two_worker_cap():
+    requests = perfkit.read_access_log(HERE / "sync2" / "access.log.gz")
+    cap = server_concurrency(requests, client_max=64)
+    assert cap.servers == 2 and cap.source.startswith("access log: at most ")
+    assert 1.9 <= cap.max_in_flight <= 2.06 and f"{cap.max_in_flight:.2f}" in cap.source
+    assert "so this is the cap" in cap.source
+    low = server_concurrency(requests)  # without the client's count: only a lower bound
+    assert "lower bound" in low.source
+    log = parse_gunicorn_log((HERE / "gthread" / "gunicorn.log").read_text())
+    assert log == {"workers": 2, "worker_class": "gthread"}  # the log never names threads
+    assert parse_gunicorn_command("gunicorn -w 3 --threads=4 app:app") == {
+        "workers": 3, "threads": 4}  # fmt: skip
+
+
+def held_out(name: str):
+    """Fitted on the lower four steps: (fit, upper steps, predicted X, R, interval)."""
+    steps = steps_of(name)
+    assert list(steps["users"]) == [1, 2, 4, 8, 16, 32, 48, 64]
+    low, high = steps.iloc[:4], steps.iloc[4:]
+    cap = cap_of(name)
+    fit = fit_capacity(low["users"], low["throughput_per_s"], low["mean_ms"] / 1000,
+                       servers=cap.servers, servers_source=cap.source,
+                       weights=low["weight"])  # fmt: skip
+    users = high["users"].to_numpy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PerfkitWarning)  # 64 users is 8x the fitted 8
+        x, r = fit.predict(users), fit.predict_response_time(users)
+        interval = fit.predict_interval(users)
+    return fit, high, x, r, interval
+
+
+@pytest.mark.parametrize("name", list(SERVERS))
+def test_the_upper_half_lies_inside_the_intervals(name):
+    fit, high, _, _, (lo, hi) = held_out(name)
+    measured = high["throughput_per_s"].to_numpy()
+    assert np.all((lo < measured) & (measured < hi)), (fit, lo, hi, measured)
+    assert fit.peak is None  # no retrograde curve from these plateaus
+
+
+def within(name: str) -> None:
+    fit, high, x, r, _ = held_out(name)
+    measured_x = high["throughput_per_s"].to_numpy()
+    measured_r = high["mean_ms"].to_numpy() / 1000
+    assert fit.model == "mva"
+    assert np.all(np.abs(x / measured_x - 1) < 0.15), (x, measured_x)
+    assert np.all(np.abs(r / measured_r - 1) < 0.20), (r, measured_r)
+
+
+def test_two_sync_workers_upper_half_within_15_and_20_percent():
+    within("sync2")
+
+
+@pytest.mark.parametrize("name", ["sync4", "gthread"])
+@pytest.mark.xfail(strict=True, reason="recorded at load average 10-14 on 2 cores: at 48 users "
+                   "the neighbours stretched the server's own service time (access log) from "
+                   "~70 to 116 ms (sync4) and 93 ms (gthread), so throughput fell 25-30 % below "
+                   "the plateau; see test_each_step_is_explained_by_the_servers_own_log")
+def test_more_slots_upper_half_within_15_and_20_percent(name):
+    within(name)
+
+
+@pytest.mark.parametrize("name", list(SERVERS))
+def test_each_step_is_explained_by_the_servers_own_log(name):
+    """Little's law at the server: Locust's throughput = requests the server held / their mean
+    duration (access log, per step). Where a step falls below the plateau, the server's own
+    service time rose: the machine slowed the server, the load did not."""
+    steps = steps_of(name)
+    requests = perfkit.read_access_log(HERE / name / "access.log.gz")
+    per_s = concurrency_from_log(requests, "1s")["concurrency"]
+    for row in steps.itertuples():
+        inside = requests[(requests["time"] >= row.start) & (requests["time"] < row.end)]
+        held = float(per_s[(per_s.index >= row.start) & (per_s.index < row.end)].mean())
+        server_x = held / (inside["duration_ms"].mean() / 1000)
+        assert server_x == pytest.approx(row.throughput_per_s, rel=0.06), row.users
+        assert held <= SERVERS[name] * 1.03
+
+
+def test_the_recorded_pgbench_series_lies_inside_the_intervals():
+    steps = pd.read_csv(HERE / "pgbench" / "steps.csv")
+    n, x = steps["clients"].to_numpy(float), steps["tps"].to_numpy(float)
+    assert list(n) == [1, 2, 4, 8, 16, 32, 48, 64]
+    fit = fit_capacity(n[:5], x[:5], steps["latency_ms"].to_numpy()[:5] / 1000)
+    low, high = fit.predict_interval(n[5:])
+    assert np.all((low < x[5:]) & (x[5:] < high)), (fit, low, high, x[5:])
+    # pgbench's own latency obeys the response-time law (closed loop, no think time)
+    assert steps["latency_ms"].to_numpy() / 1000 == pytest.approx(n / x, rel=0.05)
