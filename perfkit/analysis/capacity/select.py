@@ -41,6 +41,14 @@ RIVAL_FACTOR = 2.0  # rivals within this factor of the best held-out error widen
 MIN_SCATTER = 0.02  # log-scale floor on the in-sample scatter (2 %)
 MIN_GROWTH = 0.05  # log-scale floor on the error growth per doubling past the data
 PARAMS = {"usl": 3, "amdahl": 2, "mva": 1}
+MAX_ORIGINS = 12  # rolling origins beyond the first four: at most this many, evenly spaced
+
+
+def _origins(count: int) -> list[int]:
+    """Training sizes k (the k lowest loads) to forecast from: every one up to 4, then at
+    most `MAX_ORIGINS` evenly spaced up to ``count - 1`` (100 loads need not 99 refits)."""
+    spaced = np.linspace(1, count - 1, MAX_ORIGINS).round().astype(int)
+    return sorted({*range(1, min(5, count)), *(int(k) for k in spaced if k >= 1)})
 
 
 @dataclass(frozen=True)
@@ -357,7 +365,7 @@ def fit_capacity(
     names = [m for m in ("mva", "amdahl", "usl")]
     # rolling origin: fit on the k lowest steps, forecast every higher one
     errors: dict[str, list[tuple[int, float, float]]] = {m: [] for m in names}
-    for k in range(1, len(steps)):
+    for k in _origins(len(steps)):
         train, test = n <= steps[k - 1], n > steps[k - 1]
         for m in names:
             if k < _min_steps(m, servers):
