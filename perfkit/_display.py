@@ -260,3 +260,31 @@ class ReportDisplay:
     def _repr_html_(self) -> str:
         frame = safely(self._display_frame, None)
         return html_repr(type(self).__name__, *self._display_parts(), frame=frame)
+
+
+def frame_html(frame: Any, max_rows: int = 30, min_rows: int = 10, max_columns: int = 20) -> str:
+    """A DataFrame as a notebook shows it after `perfkit.report.setup()`: formatted by unit
+    like the reports' tables (`table_html`), text escaped with its line breaks; longer than
+    `max_rows`, its first and last `min_rows` / 2 rows; wider than `max_columns`, its first
+    ones; a line says what was left out. pandas' own HTML when the frame has duplicate
+    column names or cannot be formatted."""
+    import pandas as pd
+
+    try:
+        if not frame.columns.is_unique:
+            return frame._repr_html_()
+        rows, columns = frame.shape
+        shown, left_out = frame, []
+        if rows > max_rows:
+            half = max(min_rows // 2, 1)
+            shown = pd.concat([frame.head(half), frame.tail(half)])
+            left_out.append(f"the first and last {half} of {rows:,} rows")
+        if columns > max_columns:
+            shown = shown.iloc[:, :max_columns]
+            left_out.append(f"the first {max_columns} of {columns:,} columns")
+        page = table_html(shown, floats="{:,.4g}")
+        if left_out:
+            page += f"<p>{html.escape(' and '.join(left_out))} shown</p>"
+        return page
+    except Exception:  # never worse than pandas' own display
+        return frame._repr_html_()

@@ -244,7 +244,9 @@ import plotly.graph_objects as go
 import perfkit.report as pr
 pr.setup(standalone={standalone})
 go.Figure(go.Bar(x=["a", "b", "c"], y=[1, 3, 2]))"""
-FRAME_CELL = """pd.DataFrame({"calls": [1720.0, 3.0], "tottime_s": [3.868e-05, 0.5]})"""
+FRAME_CELL = """pd.DataFrame({"calls": [1720.0, 3.0], "tottime_s": [3.868e-05, 0.5],
+              "query": ["SELECT 1\\nFROM t", "<b>x</b>"]})"""
+LONG_CELL = """pd.DataFrame({"n": range(1000), "mean_ms": [0.00123 * i for i in range(1000)]})"""
 
 
 def _executed(standalone: bool) -> nbformat.NotebookNode:
@@ -253,7 +255,7 @@ def _executed(standalone: bool) -> nbformat.NotebookNode:
     node = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_markdown_cell("# figure"),
         nbformat.v4.new_code_cell(FIGURE_CELL.format(standalone=standalone)),
-        nbformat.v4.new_code_cell(FRAME_CELL)])  # fmt: skip
+        nbformat.v4.new_code_cell(FRAME_CELL), nbformat.v4.new_code_cell(LONG_CELL)])  # fmt: skip
     NotebookClient(node, kernel_name="python3", timeout=180).execute()
     return node
 
@@ -270,9 +272,15 @@ def test_notebooks_stay_light_and_the_html_export_embeds_plotlyjs_once(tmp_path)
     assert pdisplay.PLOTLY_MIME in light.cells[1].outputs[-1]["data"]
     assert "plotly.js v" not in light_text and len(light_text) < 60_000
     assert standalone_text.count("plotly.js v") == 1 and len(standalone_text) > 3_000_000
-    # pandas display defaults: a float count as an integer, seconds never in exponent form
+    # frames shown in the notebook: by unit as the reports' tables, SQL with its line break,
+    # text escaped; a long frame cut to its first and last rows
     frame_html = light.cells[2].outputs[0]["data"]["text/html"]
-    assert "1,720" in frame_html and "0.000039" in frame_html and "e-05" not in frame_html
+    assert "<td>1,720</td>" in frame_html and "<td>0.000039</td>" in frame_html
+    assert "SELECT 1\nFROM t</td>" in frame_html and "\\n" not in frame_html
+    assert "&lt;b&gt;x&lt;/b&gt;" in frame_html
+    long_html = light.cells[3].outputs[0]["data"]["text/html"]
+    assert long_html.count("<tr>") == 10 and "of 1,000 rows" in long_html
+    assert "<td>999</td>" in long_html and "<td>1.23</td>" in long_html  # 1,000 x 0.00123
     # perfkit report's export: plotly.js once, ahead of the first figure, either way
     for name, node in (("light", light), ("standalone", standalone)):
         page = export_html(node, {"title": name})

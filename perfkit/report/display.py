@@ -163,6 +163,13 @@ def setup(standalone: bool = False) -> None:
     pd.set_option("display.float_format", display_float)  # 1,720 and 0.0000387, not 1.72e+03
     pd.set_option("display.max_rows", 30)  # longer frames: the first and last 5 rows
     pd.set_option("display.min_rows", 10)
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is not None:  # frames shown in a notebook: by unit, as the reports' tables
+        from perfkit._display import frame_html
+
+        shell.display_formatter.formatters["text/html"].for_type(pd.DataFrame, frame_html)
     pd.set_option("display.html.use_mathjax", False)  # "$" in a query is not maths
     warnings.showwarning = _show_warning
     _NOTES.clear()
