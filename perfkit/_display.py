@@ -191,6 +191,17 @@ def format_column(values: Any, column: object = "", floats: str | None = None) -
 _NEWLINE = "\ue000"  # a newline through pandas' HTML writer (which shows "\n" as text)
 
 
+def _text_cell(value: object) -> object:
+    """A text cell with its line breaks marked for `table_html`; a missing value blank."""
+    import pandas as pd
+
+    if isinstance(value, str):
+        return value.replace(_NEWLINE, "").replace("\r\n", "\n").replace("\n", _NEWLINE)
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return ""
+    return value
+
+
 def table_html(frame: Any, floats: str | None = "{:,.2f}", index: bool = True) -> str:
     """`frame` as an escaped HTML table, numbers formatted by unit (`format_column`), text
     with its line breaks kept (SQL shows as written), inside a sideways-scrolling wrapper."""
@@ -200,13 +211,13 @@ def table_html(frame: Any, floats: str | None = "{:,.2f}", index: bool = True) -
     for column in shown.columns:
         values = shown[column]
         if pd.api.types.is_bool_dtype(values):
+            if values.hasnans:  # nullable booleans: a missing value blank, as elsewhere
+                shown[column] = values.astype(object).map(lambda v: "" if v is pd.NA else v)
             continue
         if pd.api.types.is_numeric_dtype(values):
             shown[column] = format_column(values, column, floats)
         elif pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values):
-            shown[column] = values.map(lambda v: v if not isinstance(v, str) else
-                                       v.replace(_NEWLINE, "").replace("\r\n", "\n")
-                                       .replace("\n", _NEWLINE))  # fmt: skip
+            shown[column] = values.astype(object).map(_text_cell)
     body = shown.to_html(escape=True, border=0, classes="perfkit-table", na_rep="", index=index)
     body = re.sub(r"<td>([^<]*\ue000[^<]*)</td>",
                   lambda m: f'<td style="white-space:pre-wrap">{m.group(1)}</td>',
