@@ -82,3 +82,42 @@ def test_usl_and_cpu_limits_are_reported():
 def test_a_request_too_slow_alone_is_a_clear_error():
     with pytest.raises(InputError, match="no worker count can fix that"):
         recommend_gunicorn(service_time_s=0.250, cores=4)
+
+
+def simulate_mgc_log(rate, routes, servers, n=60_000, seed=4):
+    """A first-come M/G/c queue of a route mix with fixed service per route, as a server's
+    access log (end time, service-only duration as Gunicorn's %(D)s) and the clients' mean."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    arrivals = np.cumsum(rng.exponential(1 / rate, n))
+    names = list(routes)
+    pick = rng.choice(len(names), n, p=[routes[r][0] for r in names])
+    service = np.array([routes[r][1] for r in names])[pick]
+    free = [0.0] * servers
+    end = np.empty(n)
+    for i in range(n):
+        start = max(arrivals[i], heapq.heappop(free))
+        heapq.heappush(free, start + service[i])
+        end[i] = start + service[i]
+    keep = slice(n // 10, None)
+    frame = pd.DataFrame({
+        "time": pd.to_datetime(end[keep], unit="s", utc=True),
+        "duration_ms": service[keep] * 1000, "route": np.array(names)[pick[keep]]})  # fmt: skip
+    return frame, float((end - arrivals)[keep].mean() * 1000)
+
+
+def test_per_route_service_predicts_a_simulated_mixed_queue():
+    from perfkit.analysis.sizing import check_queue
+
+    # 80 % of requests take 10 ms, 20 % take 200 ms: mean 48 ms, C2 = 2.5; 2 slots at 80 %
+    routes = {"/api/fast": (0.8, 0.010), "/report/slow": (0.2, 0.200)}
+    log, client_ms = simulate_mgc_log(rate=0.8 * 2 / 0.048, routes=routes, servers=2)
+    check = check_queue(log, servers=2, client_mean_ms=client_ms)
+    assert check.service_ms == pytest.approx(48, rel=0.02)
+    assert check.service_scv == pytest.approx(2.51, rel=0.05)
+    assert abs(check.error["per_route"]) < 0.12  # the route mix's variability, accounted for
+    assert check.error["erlang_c"] < -0.25  # one mean, exponential: far too optimistic
+    assert list(check.routes.index) == ["/api/fast", "/report/slow"]
+    # without the clients' figure the log's own mean is measured: no backlog wait in it
+    assert check_queue(log, servers=2).measured_ms == pytest.approx(48, rel=0.02)

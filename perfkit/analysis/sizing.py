@@ -28,6 +28,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
 
 from perfkit.analysis.capacity import USLFit, erlang_c, response_quantile, size_workers
 from perfkit.errors import InputError
@@ -153,3 +156,67 @@ def _usl_concurrency_for(usl: USLFit, rate: float) -> int | None:
         if usl.predict(n) >= rate:
             return n
     return None
+
+
+@dataclass(frozen=True)
+class QueueCheck:
+    """Erlang C against a run's own measurement (rates per second, times in ms)."""
+
+    arrival_rate_per_s: float
+    servers: int
+    service_ms: float  # the requests' mean service time (the server log's durations)
+    service_scv: float  # squared coefficient of variation of service, over the route mix
+    routes: Any  # per route: requests, share, mean_ms, scv
+    erlang_c_ms: float  # M/M/c with one mean service time: mean response
+    per_route_ms: float  # M/G/c (Allen-Cunneen) from the per-route service times
+    measured_ms: float  # the clients' mean response (or the log's when none is given)
+    measured_source: str
+
+    @property
+    def error(self) -> dict[str, float]:
+        """Relative error of each prediction against the measured mean response."""
+        return {"erlang_c": self.erlang_c_ms / self.measured_ms - 1,
+                "per_route": self.per_route_ms / self.measured_ms - 1}  # fmt: skip
+
+
+def check_queue(requests, servers: int, client_mean_ms: float | None = None) -> QueueCheck:
+    """Erlang C's mean response on the run itself, predicted against measured.
+
+    `requests`: an access log frame (``time``, ``duration_ms``, ``route``); a
+    server log's duration (Gunicorn's ``%(D)s``) is the service time: the
+    worker's whole handling, WSGI included, but not the wait in the listen
+    backlog, which is what the queue model predicts. The arrival rate is the
+    log's requests over its span. Two predictions: Erlang C with one mean
+    service time (exponential service), and per route: the route mix's mean
+    and squared coefficient of variation ``C2 = E[S^2] / E[S]^2 - 1`` in the
+    M/G/c approximation of Allen and Cunneen, ``Wq = Wq(M/M/c) * (1 + C2) / 2``
+    (a mix of 5 ms and 300 ms routes waits far longer than exponential service
+    of the same mean). `client_mean_ms`: the clients' mean response (Locust's
+    Aggregated mean, which adds the backlog wait and the network); without it
+    the log's own mean is the measurement (no backlog wait seen).
+    """
+    frame = requests.dropna(subset=["time", "duration_ms"])
+    if len(frame) < 2:
+        raise InputError("check_queue needs an access log with 2 or more timed requests")
+    span = (frame["time"].max() - frame["time"].min()).total_seconds()
+    if not span > 0:
+        raise InputError("check_queue: the access log's requests span no time")
+    rate = len(frame) / span
+    ms = frame["duration_ms"].astype(float)
+    key = frame["route"] if "route" in frame else pd.Series("all", index=frame.index)
+    routes = ms.groupby(key).agg(["count", "mean", "var"]).rename(
+        columns={"count": "requests", "mean": "mean_ms"})  # fmt: skip
+    routes["var"] = routes["var"].fillna(0.0)
+    routes["share"] = routes["requests"] / routes["requests"].sum()
+    routes["scv"] = routes["var"] / routes["mean_ms"] ** 2
+    mean = float((routes["share"] * routes["mean_ms"]).sum())
+    second = float((routes["share"] * (routes["var"] + routes["mean_ms"] ** 2)).sum())
+    scv = second / mean**2 - 1
+    queue = erlang_c(rate, mean / 1000, servers)
+    wait_ms = queue.mean_wait * 1000
+    measured, source = ((client_mean_ms, "the clients' mean response") if client_mean_ms
+                        else (float(ms.mean()), "the access log's mean duration"))  # fmt: skip
+    table = routes[["requests", "share", "mean_ms", "scv"]].sort_values("requests",
+                                                                      ascending=False)
+    return QueueCheck(rate, servers, mean, scv, table, mean + wait_ms,
+                      mean + wait_ms * (1 + scv) / 2, float(measured), source)  # fmt: skip
