@@ -143,7 +143,7 @@ class Browser:
         session = self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
         for domain in ("Runtime", "Log", "Page"):
             self.call(f"{domain}.enable", session)
-        tab = Tab(self, session)
+        tab = Tab(self, session, target)
         self.call("Page.navigate", session, url=url)
         return tab
 
@@ -174,8 +174,8 @@ class Browser:
 class Tab:
     """A page in a `Browser`: evaluate JavaScript, wait for a condition, read the console."""
 
-    def __init__(self, browser: Browser, session: str) -> None:
-        self.browser, self.session = browser, session
+    def __init__(self, browser: Browser, session: str, target: str = "") -> None:
+        self.browser, self.session, self.target = browser, session, target
 
     def evaluate(self, expression: str, timeout: float = 30) -> Any:
         """The value of a JavaScript expression (promises awaited), as JSON data."""
