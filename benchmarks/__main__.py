@@ -10,7 +10,7 @@ load. Each child's wall time, CPU time and peak RSS are its own (``os.wait4``).
 Prints medians and ratios; goals: realistic log >= 10x GoAccess whole process and
 >= 20x in process, peak RSS <= 3x the DataFrame, exact path >= 3x GoAccess.
 
-Usage: python -m benchmarks [all|access|profiles|pg|dask] [--lines N] [--dumps N] [--repeat K]
+Usage: python -m benchmarks [all|access|profiles|pg|pg_store|dask] [--lines N] [--dumps N] [--repeat K]
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m benchmarks", description=__doc__.splitlines()[0]
     )
     parser.add_argument(
-        "which", nargs="?", choices=["all", "access", "profiles", "pg", "dask"], default="all"
+        "which", nargs="?", choices=["all", "access", "profiles", "pg", "pg_store", "dask"], default="all"
     )
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--dumps", type=int, default=1000, help="per-request dumps to merge")
@@ -117,6 +117,11 @@ def main(argv: list[str] | None = None) -> int:
 
         print()
         run_dask(args.lines, [int(n) for n in args.sizes.split(",")], min(args.repeat, 3))
+    if args.which in ("all", "pg_store"):
+        from benchmarks.pg_store import run as run_store
+
+        print()
+        run_store()
     if args.which in ("all", "pg"):
         from benchmarks.pg_snapshot import run as run_pg
 
