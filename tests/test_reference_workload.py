@@ -35,7 +35,11 @@ def test_every_loader_reads_every_artifact(recorded):
     assert requests.attrs["perfkit"]["rejected"] == 0
     routes = set(requests["route"].astype(str))
     assert {"/dashboard", "/api/orders/{id}", "/api/stock/{code}", "/static/app.css"} <= routes
-    assert requests["pid"].nunique() == 2  # two Gunicorn workers, from %(p)s
+    # %(p)s read: every pid in the log is one of the two workers the RSS collector saw (psutil's
+    # process tree); on a busy machine one worker may have accepted every request
+    workers = perfkit.read_memory(recorded / "memory.csv").query("role == 'worker'")["pid"]
+    assert set(requests["pid"].astype(int)) <= set(workers.astype(int))
+    assert workers.nunique() == 2
 
     profile = perfkit.read_profile(str(recorded / "profiles" / "*.prof.xz"))
     assert len(profile.dumps) == manifest["measured"]["profiles_kept"] > 5
