@@ -13,6 +13,7 @@ import pytest
 from scipy import stats
 
 from perfkit import compare
+from perfkit.analysis.regression import mix_adjusted_change
 from perfkit.analysis.regression.errors import (
     OVERALL,
     compare_error_counts,
@@ -173,3 +174,117 @@ def test_a_log_without_request_times_cannot_be_judged():
     assert out.attrs["shift"].estimated is False
     assert out["p_value"].isna().all() and out.index.name == "route"
     assert out["test"].iloc[0] == "no duration_ms in the log: latency cannot be compared"
+
+
+def test_every_reading_of_the_shift_in_words():
+    """Each branch of `Shift.describe`, numbers from the planted fields: ±49 % is
+    exp(0.4) - 1, ±16 % exp(0.15) - 1."""
+    split = Shift(factor=1.3, ci_low=1.2, ci_high=1.4, keys=7, spread=0.4, estimated=True,
+                  split=True, max_spread=0.15)  # fmt: skip
+    assert split.describe() == (
+        "**The endpoints do not move together:** as a whole they moved +30.0 % [+20.0 %, "
+        "+40.0 %] (median of 7, each one vote), but they differ from one another by about "
+        "±49 %, more than two runs of the same code do here (±16 %): many of them changed, "
+        "and no run-wide shift explains that. Each is judged on its raw times."
+    )
+    small = Shift(factor=1.01, ci_low=1.005, ci_high=1.015, keys=6, spread=0.0, estimated=True)
+    assert small.describe() == (
+        "A run-wide shift too small to matter (under 2%): the endpoints as a whole moved "
+        "+1.0 % [+0.5 %, +1.5 %] (median of 6, each one vote). With no shift and no spread "
+        "beyond sampling error, the endpoints are judged on their raw times."
+    )
+    none = Shift(factor=1.0, ci_low=0.98, ci_high=1.02, keys=6, spread=0.006, estimated=True,
+                 normalized=False)  # fmt: skip
+    assert none.describe() == (
+        "No run-wide shift: the endpoints as a whole moved +0.0 % [-2.0 %, +2.0 %] (median of "
+        "6, each one vote; beyond sampling error they differ from one another by about ±1 %). "
+        "The endpoints are judged on raw times (normalize is off)."
+    )
+    assert "differ from one another" not in Shift(
+        factor=1.0, ci_low=0.98, ci_high=1.02, keys=6, spread=0.005, estimated=True).describe()
+    faster = Shift(factor=0.9, ci_low=0.85, ci_high=0.95, keys=6, spread=0.1, estimated=True,
+                   material=True, normalized=False)  # fmt: skip
+    assert faster.describe() == (
+        "**The candidate run as a whole is -10.0 % [-15.0 %, -5.0 %]** (faster; median of 6 "
+        "endpoints, each one vote; beyond sampling error they differ from one another by about "
+        "±11 %). Two readings fit: the whole machine changed (a busier host, another instance "
+        "type, a noisy neighbour, a cold cache), **or** a change touches every request "
+        "(middleware, the database driver, the Python version). An A/A run on the same "
+        "machines tells them apart. The endpoints are judged on raw times (normalize is off)."
+    )
+    assert Shift(factor=1.0, ci_low=np.nan, ci_high=np.nan, keys=6, estimated=True
+                 ).describe().startswith("No run-wide shift: the endpoints as a whole moved "
+                                         "+0.0 % [n/a, n/a]")  # fmt: skip
+
+
+def test_clipped_moments_match_numerical_integration():
+    """Mean and variance of min(Z^2, c^2), Z standard normal, by quadrature (the spread's
+    heterogeneity test rests on them)."""
+    from scipy import integrate
+
+    from perfkit.analysis.regression.verdict import _clipped_moments
+
+    for c in (1.0, 2.5, 4.0):
+        def moment(k, c=c):
+            inside = integrate.quad(lambda z: z ** (2 * k) * stats.norm.pdf(z), -c, c)[0]
+            return inside + c ** (2 * k) * 2 * stats.norm.sf(c)
+
+        mean, variance = _clipped_moments(c)
+        assert mean == pytest.approx(moment(1), rel=1e-9)
+        assert variance == pytest.approx(moment(2) - moment(1) ** 2, rel=1e-9)
+
+
+def test_error_rates_by_another_column_with_the_defaults():
+    """Per host: 0 of 400 errors against 30 of 400 (Fisher p ~ 1e-9) regressed; 10 -> 14 of
+    400 (+40 %, p > 0.05) unchanged; 19 requests a side are too few (min_n 20), 20 are not."""
+    def side(errors: dict[str, tuple[int, int]]) -> pd.DataFrame:
+        rows = [(host, 500 if i < bad else 200) for host, (n, bad) in errors.items()
+                for i in range(n)]  # fmt: skip
+        return pd.DataFrame(rows, columns=["host", "status"]).assign(route="/same")
+
+    base = side({"web1": (400, 0), "web2": (400, 10), "few": (19, 0), "enough": (20, 0)})
+    cand = side({"web1": (400, 30), "web2": (400, 14), "few": (19, 19), "enough": (20, 20)})
+    out = compare_error_rates(base, cand, by="host")
+    assert out.index.name == "host"
+    assert list(out.index) == ["enough", "few", "web1", "web2", OVERALL]
+    assert out.loc["web1", "verdict"] == "regressed"
+    assert out.loc["web2", "verdict"] == "unchanged" and out.loc["web2", "p_value"] > 0.05
+    assert out.loc["few", "verdict"] == "insufficient data"
+    assert out.loc["enough", "verdict"] == "regressed"
+    p = stats.fisher_exact([[30, 370], [0, 400]]).pvalue
+    assert out.loc["web1", "p_value"] == pytest.approx(p)
+    # Holm over the 3 tested hosts: 'enough' (20 of 20 against none) ranks first, web1 second
+    assert stats.fisher_exact([[20, 0], [0, 20]]).pvalue < p
+    assert out.loc["web1", "p_adjusted"] == pytest.approx(2 * p)
+    # the difference's 95 % interval: Agresti-Caffo, one error and one success added a side
+    a1, a2 = 1 / 402, 31 / 402
+    half = stats.norm.ppf(0.975) * np.sqrt(a1 * (1 - a1) / 402 + a2 * (1 - a2) / 402)
+    assert out.loc["web1", "diff_ci_low"] == pytest.approx(a2 - a1 - half)
+    assert out.loc["web1", "diff_ci_high"] == pytest.approx(a2 - a1 + half)
+
+
+def test_error_counts_on_categorical_keys_and_unreadable_statuses():
+    frame = pd.DataFrame({
+        "route": pd.Categorical(["/b", "/a", "/b", "/a", "/a"], categories=["/b", "/a", "/z"]),
+        "status": ["400", "-", "500", "404", "399"],
+    })  # fmt: skip
+    counts = error_counts(frame)
+    assert list(counts.index) == ["/a", "/b"]
+    assert counts.dtypes.unique().tolist() == [np.dtype(float)]
+    assert counts.loc["/a"].tolist() == [2.0, 0.0, 1.0]  # '-' has no status; 399 is no error
+    assert counts.loc["/b"].tolist() == [2.0, 1.0, 1.0]  # 400 is a client error
+
+
+def test_mix_adjusted_change_by_another_column():
+    """Baseline: host a (3 requests of 10 ms, one unmeasured), b (1 of 30 ms); candidate: a at
+    20 ms, b never served. At the baseline's mix (3/4, 1/4): 3/4 x 20 + 1/4 x 30 = 22.5 ms."""
+    hosts = pd.CategoricalDtype(["a", "b", "unused"])
+    base = pd.DataFrame({"host": pd.Series(["a", "a", "a", "a", "b"], dtype=hosts),
+                         "duration_ms": [10.0, 10.0, 10.0, np.nan, 30.0]})  # fmt: skip
+    cand = pd.DataFrame({"host": pd.Series(["a", "a", "b"], dtype=hosts),
+                         "duration_ms": [20.0, 20.0, np.nan]})  # fmt: skip
+    out = mix_adjusted_change(base, cand, by="host")
+    assert out.raw_base == pytest.approx(15.0) and out.raw_cand == pytest.approx(20.0)
+    assert out.adjusted_cand == pytest.approx(22.5)
+    assert out.adjusted_ratio == pytest.approx(1.5) and out.raw_ratio == pytest.approx(20 / 15)
+    assert out.routes_missing == ("b",)

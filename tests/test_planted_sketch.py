@@ -4,9 +4,11 @@ threshold against the exact share, within the sketch's bucket resolution."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from perfkit import LatencySketch
+from perfkit import LatencySketch, merge_sketches
+from perfkit.analysis.sketch import sketch_by
 
 
 def test_share_at_most_is_bracketed_by_exact_shares():
@@ -45,3 +47,30 @@ def test_quantiles_of_a_small_sample_are_its_lower_order_statistics():
     with pytest.raises(ValueError, match="quantiles must be in"):
         sketch.quantile(1.5)
     assert np.isnan(LatencySketch().quantile(0.5))
+
+
+def test_saved_sketches_keep_their_settings_and_merge_their_zeros():
+    a = LatencySketch(alpha=0.02, min_value=0.5).add([0.0, 0.2, 1.0, 3.0, 3.0, 100.0])
+    b = LatencySketch(alpha=0.02, min_value=0.5).add([0.1, 7.0])
+    again = LatencySketch.from_dict(a.to_dict())
+    assert (again.alpha, again.min_value, again.zero_count) == (0.02, 0.5, 2)
+    assert again.counts.dtype == np.int64 and np.array_equal(again.counts, a.counts)
+    merged = merge_sketches([{"/x": again}, {"/x": b}])["/x"]
+    assert (merged.alpha, merged.min_value) == (0.02, 0.5)
+    assert merged.zero_count == 3 and merged.count == 8
+    assert merged.share_at_most(0.5) == pytest.approx(3 / 8)
+    with pytest.raises(ValueError, match="sketches merge only with the same alpha and min_value"):
+        a.merge(LatencySketch(alpha=0.02))
+    with pytest.raises(ValueError, match="unknown sketch format_version 2"):
+        LatencySketch.from_dict({**a.to_dict(), "format_version": 2})
+
+
+def test_sketch_by_counts_observed_keys_and_skips_missing_values():
+    frame = pd.DataFrame({
+        "route": pd.Categorical(["/a", "/a", "/b", "/a"], categories=["/a", "/b", "/unused"]),
+        "duration_ms": pd.array([1.0, pd.NA, 4.0, 2.0], dtype="Float64"),
+    })  # fmt: skip
+    sketches = sketch_by(frame)
+    assert sorted(sketches) == ["/a", "/b"]
+    assert sketches["/a"].count == 2 and sketches["/b"].count == 1
+    assert sketches["/a"].quantile(1.0) == pytest.approx(2.0, rel=0.01)
