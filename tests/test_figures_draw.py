@@ -36,7 +36,6 @@ from perfkit.plots import flame, flame_diff
 from tests.browser import PLOTTED, Browser, figures, undrawn
 from tests.servers import ROOT
 
-MAXDEPTH = 12  # the icicles show 12 levels (perfkit.plots.flame)
 REQUEST = re.compile(r"^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)\.")  # ProfilerMiddleware names
 PROFILE_FILE = re.compile(
     r"\.(prof|pstats)(\.xz|\.gz)?$|pyspy.*\.(json|txt)(\.gz)?$|\.speedscope\.json$"
@@ -188,6 +187,11 @@ def test_flames_keep_every_node_at_least_its_children(source):
         assert tree_problems(icicle) == [], name
         # the root holds the whole profile, as pstats / py-spy count it
         assert icicle.values[0] == pytest.approx(truth, rel=1e-9, abs=1e-12), name
+    # started at the largest node below the root (flame(root=...)): that node's seconds
+    tree = profile.tree()
+    inner = tree[tree["depth"] >= 1].sort_values("total_s", ascending=False).iloc[0]
+    sub = flame(profile, root=inner["function"]).data[0]
+    assert tree_problems(sub) == [] and sub.values[0] == inner["total_s"]
     # flame_diff's root: the change of seconds per request, computed here independently
     per_request = len(files_of(source)), len(files_of(base_source))
     change_ms = (truth / per_request[0] - seconds_profiled(base_source) / per_request[1]) * 1e3

@@ -63,10 +63,24 @@ def up(url: str) -> bool:
         return False
 
 
+def shut_kernels(base: str, token: str) -> None:
+    """Ask the server to shut down every kernel it started (bounded; errors ignored)."""
+    try:
+        with urllib.request.urlopen(f"{base}/api/kernels?token={token}", timeout=5) as reply:
+            kernels = json.load(reply)
+        for kernel in kernels:
+            request = urllib.request.Request(
+                f"{base}/api/kernels/{kernel['id']}?token={token}", method="DELETE"
+            )
+            urllib.request.urlopen(request, timeout=10).close()
+    except OSError:
+        pass
+
+
 @pytest.fixture(scope="module")
 def lab(demo_reports, tmp_path_factory):
     """A running JupyterLab on a copy of the executed notebooks: (base URL, token, root).
-    Its process group (the server and the kernels it starts) is ended at teardown."""
+    At teardown its kernels are shut down through its API and its process group ended."""
     root = tmp_path_factory.mktemp("lab-root")
     home = tmp_path_factory.mktemp("lab-home")
     for name in NOTEBOOKS:
@@ -96,8 +110,9 @@ def lab(demo_reports, tmp_path_factory):
             time.sleep(0.5)
         yield base, token, root
     finally:
+        shut_kernels(base, token)  # they run in sessions of their own
         try:
-            os.killpg(server.pid, signal.SIGTERM)  # the server shuts its kernels down
+            os.killpg(server.pid, signal.SIGTERM)  # the server and what it started
             server.wait(timeout=15)
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
