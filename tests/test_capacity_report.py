@@ -68,3 +68,21 @@ def test_the_figures_show_both_concurrencies_and_label_extrapolation(report):
     client, server = sides.data[0], sides.data[1]
     assert list(client.y) == list(report.steps["users"])
     assert max(server.y) <= 8.05 < max(client.y)  # users ran to 64, the server held <= 8
+
+
+def test_erlang_c_is_checked_against_the_runs_own_clients():
+    from perfkit.analysis.sizing import check_queue
+
+    baseline = capacity_report("data/baseline")  # a steady A/A run: 15 users, no step load
+    q = baseline.summary()["queue_check"]
+    run = load_run("data/baseline")
+    client = float(run.locust_stats.set_index("name")["mean_ms"]["Aggregated"])
+    api = check_queue(run.requests, 8, client)  # gthread 2 x 4, from the manifest's command
+    assert q["servers"] == 8 and q["measured_ms"] == pytest.approx(client)
+    assert q["per_route_ms"] == pytest.approx(api.per_route_ms)
+    assert q["service_scv"] > 1  # the route mix is far more variable than exponential
+    text = baseline.verdict().data
+    assert (f"{q['erlang_c_ms']:.0f} ms mean response" in text
+            and f"measured {q['measured_ms']:.0f} ms" in text)  # fmt: skip
+    # the log misses only what lies outside the worker: a few ms at this load
+    assert 0 <= q["measured_ms"] - q["per_route_ms"] < 0.25 * q["measured_ms"]

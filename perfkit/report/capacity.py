@@ -32,6 +32,7 @@ class CapacityReport:
     settle_s: float = 5.0  # each Locust step's first seconds left out (users still ramping)
     capacity: Any = None  # fit_capacity's choice on the step load
     server_cap: Any = None  # the server's concurrency cap and where it came from
+    queue_check: Any = None  # Erlang C predicted against the run's own measured response
 
     def summary(self) -> dict:
         usl = self.usl
@@ -42,6 +43,15 @@ class CapacityReport:
                 "peak_concurrency": usl.peak_concurrency, "peak_throughput": usl.peak_throughput,
                 "kappa_identified": usl.kappa_identified},
             "capacity": self.capacity_summary(),
+            "queue_check": None if self.queue_check is None else {
+                "arrival_rate_per_s": self.queue_check.arrival_rate_per_s,
+                "servers": self.queue_check.servers,
+                "service_ms": self.queue_check.service_ms,
+                "service_scv": self.queue_check.service_scv,
+                "erlang_c_ms": self.queue_check.erlang_c_ms,
+                "per_route_ms": self.queue_check.per_route_ms,
+                "measured_ms": self.queue_check.measured_ms,
+                "measured_source": self.queue_check.measured_source},
             "target_rate_per_s": self.plan.arrival_rate_per_s if self.plan else None,
             "gunicorn": None if self.plan is None else {
                 "workers": self.plan.workers, "threads": self.plan.threads,
@@ -98,6 +108,13 @@ class CapacityReport:
                  f"{_pct(c['holdout_error'])} (fitted on the lower steps, scored on the higher; "
                  f"{others}). Server cap: {_servers(c['servers'])} requests at once "
                  f"({esc(c['servers_source'])})."]  # fmt: skip
+        if c["plateau_per_s"] is not None:
+            how = "servers / demand" if c["model"] == "mva" else "lambda / sigma"
+            lines.append(f"As users grow, throughput levels off at {c['plateau_per_s']:,.1f} "
+                         f"req/s ({how}).")  # fmt: skip
+        if c["peak"] is not None:
+            lines.append(f"The USL peaks at {c['peak'][1]:,.1f} req/s with "
+                         f"{c['peak'][0]:,.1f} users; past it, more users lower throughput.")
         for p in c["projection"]:
             lines.append(f"- at {p['users']:.0f} users: {p['throughput_per_s']:.1f} req/s "
                          f"[{p['low_per_s']:.1f}, {p['high_per_s']:.1f}], mean response "
@@ -219,6 +236,17 @@ class CapacityReport:
                 + ("Meets the targets." if p.meets_targets else "**Does not meet the targets.**")
             )
             lines += [f"- {n}" for n in p.notes]
+        q = self.queue_check
+        if q is not None:
+            lines.append(
+                f"\n**Erlang C on this run** ({q.arrival_rate_per_s:.1f} req/s on {q.servers} "
+                f"slots): one mean service time ({q.service_ms:.0f} ms) predicts a "
+                f"{q.erlang_c_ms:.0f} ms mean response, the per-route service times (the mix's "
+                f"variability C2 {q.service_scv:.2f}) {q.per_route_ms:.0f} ms; measured "
+                f"{q.measured_ms:.0f} ms ({q.measured_source}). What remains between the "
+                "per-route figure and the clients' is outside the server's log: the listen "
+                "backlog, Gunicorn's accept and the network."
+            )  # fmt: skip
         if self.growth is not None:
             g = self.growth
             when = "not within a year"
@@ -417,8 +445,11 @@ def capacity_report(
         if math.isnan(service_s):  # no step load: the log's mean
             mean = run.requests["duration_ms"].mean()
             service_s = float(mean.compute() if hasattr(mean, "compute") else mean) / 1000
+    queue_check = None
     if steps is not None:
         steps, capacity, server_cap = _capacity(run, steps, log_points is not None)
+    elif log_points is not None and isinstance(run.requests, pd.DataFrame):
+        queue_check = _queue_check(run)
     if not math.isnan(service_s):
         try:
             plan = recommend_gunicorn(service_s, cores or os.cpu_count() or 1, cpu_share,
@@ -440,7 +471,29 @@ def capacity_report(
                 "times" if untimed and usl is None else None]  # fmt: skip
     return CapacityReport(run, targets, steps, usl, log_points, log_usl, service_s, plan, growth,
                           notes, [u for u in unjudged if u], held, settle_s, capacity,
-                          server_cap)  # fmt: skip
+                          server_cap, queue_check)  # fmt: skip
+
+
+def _queue_check(run: Run):
+    """Erlang C against the run's own clients, when the slots are known (Gunicorn's command)."""
+    from perfkit.analysis.capacity import server_concurrency
+    from perfkit.analysis.sizing import check_queue
+    from perfkit.errors import InputError
+
+    command, error_log = _gunicorn_evidence(run)
+    if command is None and error_log is None:
+        return None
+    try:
+        cap = server_concurrency(None, error_log, command)
+        if cap.servers is None:
+            return None
+        client = None
+        if run.locust_stats is not None:
+            client = run.locust_stats.set_index("name")["mean_ms"].get("Aggregated")
+        return check_queue(run.requests, cap.servers,
+                           None if client is None or pd.isna(client) else float(client))
+    except InputError:
+        return None  # an unstable or empty queue: no check rather than a wrong one
 
 
 def _gunicorn_evidence(run: Run) -> tuple[str | None, Path | None]:
