@@ -153,3 +153,20 @@ def test_reprs_lead_with_the_model_and_bad_input_is_named():
         fit_capacity([4, 4], [1, 1])
     with pytest.raises(InputError, match="differ in length"):
         fit_capacity([1, 2], [1])
+
+
+def test_the_usl_figure_draws_no_peak_from_an_unidentified_kappa():
+    from perfkit.plots.charts import usl_curve
+
+    users = [1, 2, 4, 8, 16, 32, 48, 64]
+    flat = fit_usl(users, [13.5, 27.5, 26.0, 25.0, 27.5, 27.1, 27.5, 27.0])
+    assert not flat.kappa_identified and flat.kappa > 0  # a "peak" would be an artefact
+    fig = usl_curve(users, [13.5, 27.5, 26.0, 25.0, 27.5, 27.1, 27.5, 27.0], flat, "t")
+    assert not any("peak" in (a.text or "") for a in fig.layout.annotations)
+    assert max(fig.data[1].x) <= 64  # no retrograde projection past the data
+    published = fit_usl([1, 18, 36, 72, 108, 144, 216],
+                        [64.9, 995.9, 1652.4, 1853.2, 1828.9, 1775.0, 1702.2])  # fmt: skip
+    assert published.kappa_identified  # SPEC SDM91's coherency is real: its peak is drawn
+    fig = usl_curve([1, 18, 36, 72, 108, 144, 216], [64.9, 995.9, 1652.4, 1853.2, 1828.9,
+                    1775.0, 1702.2], published, "t")  # fmt: skip
+    assert any("peak at N = 97" in (a.text or "") for a in fig.layout.annotations)

@@ -214,8 +214,11 @@ def usl_curve(
     """Measured throughput against concurrency, the USL fit and its projection past the data."""
     n = np.asarray(concurrency, dtype=float)
     seen = float(n.max())
-    peak = fit.peak_concurrency if np.isfinite(fit.peak_concurrency) else np.inf
+    identified = getattr(fit, "kappa_identified", True) or fit.kappa == 0
+    peak = fit.peak_concurrency if np.isfinite(fit.peak_concurrency) and identified else np.inf
     top = max(seen * 2, min(peak * 1.3, seen * 4), (target_users or 0) * 1.1)
+    if not identified:  # an unidentified kappa: no peak, no retrograde projection past the data
+        top = seen
     grid = np.linspace(0.5, top, 200)
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=n, y=throughput, mode="markers", name=source,
@@ -234,6 +237,8 @@ def usl_curve(
                       yaxis_title="throughput (req/s)", height=420)  # fmt: skip
     subtitle = (f"sigma {fit.sigma:.3f} (contention), kappa {fit.kappa:.2e} (coherency), "
                 f"lambda {fit.lambda_:.2f} req/s")  # fmt: skip
+    if not identified:
+        subtitle += "; kappa not identified (its interval holds 0): no peak, no projection"
     return styled(fig, title, subtitle)
 
 
