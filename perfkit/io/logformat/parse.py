@@ -20,6 +20,7 @@ import pyarrow.csv as pcsv
 
 from perfkit.io.logformat.fields import KINDS
 from perfkit.io.logformat.spec import OFFSET_SUFFIX, Column, LogFormat
+from perfkit.io.textfiles import count_bytes
 
 
 def lines_array(data: memoryview, count: int) -> pa.StringArray:
@@ -62,17 +63,13 @@ def tokenize(data: memoryview, lines: int, fmt: LogFormat) -> Tokenized | None:
     columns = fmt.columns
     if columns is None or lines == 0:
         return None
-    raw = np.frombuffer(data, dtype=np.uint8)
-    ends = np.flatnonzero(raw == 0x0A)
-    clean = _clean_lines(raw, ends, lines, fmt.quotes_per_line)
-    good = np.flatnonzero(clean)
-    if len(good) == 0:
+    good = _clean_lines(data, lines, fmt.quotes_per_line)
+    if good is None:
+        good = np.arange(lines)
+    elif len(good) == 0:
         return None
-    if len(good) < lines:  # the clean lines, copied together for the tokenizer
-        starts = np.empty(lines, dtype=np.int64)
-        starts[0] = 0
-        starts[1:] = ends[:-1] + 1
-        data = memoryview(raw[np.repeat(clean, ends - starts + 1)])
+    else:  # the clean lines, copied together for the tokenizer
+        data = _lines_together(data, good, lines)
     kinds = {f.name: f.kind for f in fmt.fields}
     names = [f"c{i}" for i in range(len(columns))]
     types = {n: _fast_type(c, kinds) for n, c in zip(names, columns, strict=True)}
@@ -106,16 +103,51 @@ def tokenize(data: memoryview, lines: int, fmt: LogFormat) -> Tokenized | None:
     return Tokenized(words, good, np.flatnonzero(rest))
 
 
-def _clean_lines(raw: np.ndarray, ends: np.ndarray, lines: int, quotes: int) -> np.ndarray:
-    """Which lines hold no backslash nor CR and exactly `quotes` double quotes."""
+def _clean_lines(data: memoryview, lines: int, quotes: int) -> np.ndarray | None:
+    """The lines holding no backslash nor CR and exactly `quotes` double quotes (sorted
+    indices), or None when every line does.
+
+    Counted over the whole block first: a block whose counts add up has no line to
+    leave out (a line short of a quote would run into the next one, which the tokenizer's
+    row count catches). Otherwise the lines holding a backslash or CR are found by their
+    bytes, and quotes are counted line by line only when the other lines do not add up.
+    """
+    backslashes, total, returns = count_bytes(data, b'\\"\r')
+    if not backslashes and not returns and total == quotes * lines:
+        return None
+    raw = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(raw == 0x0A)
     assert len(ends) == lines, (len(ends), lines)
+    bad = np.zeros(lines, dtype=bool)
+    for byte, count in ((0x5C, backslashes), (0x0D, returns)):
+        if count:
+            bad[np.searchsorted(ends, np.flatnonzero(raw == byte))] = True
+    marked = np.flatnonzero(bad)
+    if len(marked) <= _FEW:
+        starts = np.where(marked > 0, ends[marked - 1] + 1, 0).tolist()
+        stops = (ends[marked] + 1).tolist()
+        held = sum(data[b:e].tobytes().count(b'"') for b, e in zip(starts, stops, strict=True))
+        if total - held == quotes * (lines - len(marked)):
+            return np.flatnonzero(~bad)
     per_line = np.bincount(np.searchsorted(ends, np.flatnonzero(raw == 0x22)), minlength=lines)
-    clean = per_line[:lines] == quotes
-    for byte in (0x5C, 0x0D):  # '\' and CR
-        found = np.flatnonzero(raw == byte)
-        if len(found):
-            clean[np.searchsorted(ends, found)] = False
-    return clean
+    return np.flatnonzero((per_line[:lines] == quotes) & ~bad)
+
+
+_FEW = 4096  # lines whose quotes are counted one by one
+
+
+def _lines_together(data: memoryview, good: np.ndarray, lines: int) -> memoryview:
+    """The lines `good` (sorted indices) of `data`, copied into one buffer in order."""
+    raw = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(raw == 0x0A)
+    keep = np.zeros(lines + 2, dtype=np.int8)
+    keep[good + 1] = 1
+    steps = np.diff(keep)
+    first, last = np.flatnonzero(steps == 1), np.flatnonzero(steps == -1)  # runs [first, last)
+    begins = np.where(first > 0, ends[first - 1] + 1, 0)
+    stops = ends[last - 1] + 1
+    pieces = zip(begins.tolist(), stops.tolist(), strict=True)
+    return memoryview(b"".join(data[b:e] for b, e in pieces))
 
 
 def _read_words(data, names, types) -> tuple[pa.Table | None, list[int] | None]:
