@@ -179,7 +179,9 @@ class QueueCheck:
                 "per_route": self.per_route_ms / self.measured_ms - 1}  # fmt: skip
 
 
-def check_queue(requests, servers: int, client_mean_ms: float | None = None) -> QueueCheck:
+def check_queue(
+    requests: pd.DataFrame, servers: int, client_mean_ms: float | None = None
+) -> QueueCheck:
     """Erlang C's mean response on the run itself, predicted against measured.
 
     `requests`: an access log frame (``time``, ``duration_ms``, ``route``); a

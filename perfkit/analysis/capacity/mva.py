@@ -20,11 +20,14 @@ Times in seconds, throughput per second.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from perfkit.errors import InputError
 
 
-def mva(population: int, demand: float, servers: int = 1, think_time: float = 0.0):
+def mva(
+    population: int, demand: float, servers: int = 1, think_time: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Throughput X(n) and response time R(n) for n = 1..`population` (two arrays).
 
     `demand` is the service demand D in seconds, `servers` the c of the
@@ -36,7 +39,9 @@ def mva(population: int, demand: float, servers: int = 1, think_time: float = 0.
     return x[0], r[0]
 
 
-def mva_grid(population: int, demand: np.ndarray, servers: np.ndarray, think_time: float):
+def mva_grid(
+    population: int, demand: ArrayLike, servers: ArrayLike, think_time: float
+) -> tuple[np.ndarray, np.ndarray]:
     """`mva` for many (demand, servers) pairs at once: X and R of shape (pairs, population).
 
     The marginal probabilities of every pair sit in one array padded to the
@@ -64,7 +69,7 @@ def mva_grid(population: int, demand: np.ndarray, servers: np.ndarray, think_tim
     return x, r
 
 
-def mva_at(n, demand: float, servers: int, think_time: float = 0.0) -> np.ndarray:
+def mva_at(n: ArrayLike, demand: float, servers: int, think_time: float = 0.0) -> np.ndarray:
     """X at (possibly fractional) populations `n`: exact at whole n, linear between them."""
     n = np.atleast_1d(np.asarray(n, dtype=float))
     top = max(1, int(np.ceil(n.max())))
@@ -73,7 +78,7 @@ def mva_at(n, demand: float, servers: int, think_time: float = 0.0) -> np.ndarra
     return np.interp(n, grid, np.concatenate([[0.0], x]))
 
 
-def bounds(n, demand: float, servers: int, think_time: float = 0.0) -> np.ndarray:
+def bounds(n: ArrayLike, demand: float, servers: int, think_time: float = 0.0) -> np.ndarray:
     """The operational upper bound on throughput, ``min(n / (D + Z), c / D)``."""
     n = np.asarray(n, dtype=float)
     return np.minimum(n / (demand + think_time), servers / demand)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy import optimize, stats
 
 from perfkit.analysis.capacity.laws import fit_usl
@@ -206,12 +207,12 @@ class CapacityFit:
     def _out(values: np.ndarray, scalar: bool):
         return float(values[0]) if scalar else values
 
-    def predict(self, n) -> np.ndarray | float:
+    def predict(self, n: ArrayLike) -> np.ndarray | float:
         """Throughput (per second) at concurrency `n` by the chosen law."""
         scalar = np.ndim(n) == 0
         return self._out(self._laws[self.model].predict(self._check(n)), scalar)
 
-    def predict_response_time(self, n) -> np.ndarray | float:
+    def predict_response_time(self, n: ArrayLike) -> np.ndarray | float:
         """Mean response time (s) at `n` by the response-time law ``R = N / X - Z``."""
         scalar = np.ndim(n) == 0
         m = self._check(n)
@@ -221,7 +222,7 @@ class CapacityFit:
         past = np.log2(np.maximum(n / self.measured_max, 1.0))
         return np.sqrt(self.scatter**2 + (self.growth * past) ** 2)
 
-    def predict_interval(self, n, level: float = 0.95):
+    def predict_interval(self, n: ArrayLike, level: float = 0.95) -> tuple:
         """(low, high) throughput at `n`: wider the further past the measured loads."""
         scalar = np.ndim(n) == 0
         m = self._check(n)
@@ -238,19 +239,19 @@ class CapacityFit:
                 high = np.maximum(high, rival + z * self.scatter)
         return self._out(np.exp(low), scalar), self._out(np.exp(high), scalar)
 
-    def is_extrapolated(self, n) -> np.ndarray | bool:
+    def is_extrapolated(self, n: ArrayLike) -> np.ndarray | bool:
         """Whether `n` lies past the largest measured load."""
         out = np.asarray(n, dtype=float) > self.measured_max
         return bool(out) if out.ndim == 0 else out
 
-    def bounds(self, n) -> np.ndarray | None:
+    def bounds(self, n: ArrayLike) -> np.ndarray | None:
         """The operational bound ``min(N / (D + Z), c / D)`` when the law is the MVA network."""
         if self.model != "mva":
             return None
         p = self.params
         return bounds(n, p["demand_s"], p["servers"], p["think_time_s"])
 
-    def table(self, n, level: float = 0.95) -> pd.DataFrame:
+    def table(self, n: ArrayLike, level: float = 0.95) -> pd.DataFrame:
         """Per `n`: throughput, its interval, response time and whether it is extrapolated."""
         m = self._check(n)  # one warning for the table
         with warnings.catch_warnings():
@@ -323,14 +324,14 @@ class CapacityFit:
 
 
 def fit_capacity(
-    concurrency,
-    throughput,
-    response_time_s=None,
+    concurrency: ArrayLike,
+    throughput: ArrayLike,
+    response_time_s: ArrayLike | None = None,
     think_time_s: float = 0.0,
     servers: int | None = None,
     *,
     servers_source: str | None = None,
-    weights=None,
+    weights: ArrayLike | None = None,
 ) -> CapacityFit:
     """Fit USL, Amdahl and a closed MVA network to load steps; keep the best out of sample.
 
