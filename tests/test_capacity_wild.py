@@ -131,3 +131,20 @@ def test_the_recorded_pgbench_series_lies_inside_the_intervals():
     assert np.all((low < x[5:]) & (x[5:] < high)), (fit, low, high, x[5:])
     # pgbench's own latency obeys the response-time law (closed loop, no think time)
     assert steps["latency_ms"].to_numpy() / 1000 == pytest.approx(n / x, rel=0.05)
+
+
+@pytest.mark.parametrize("name", ["sync2", "sync4"])
+def test_the_issues_failure_is_reproduced_by_the_bare_usl_and_avoided(name):
+    """Issue 17 on real data: the USL fitted to the lower half reads the plateau's first steps
+    as a peak (its kappa "significant" on 1 degree of freedom) and falls far below the
+    measured plateau; fit_capacity's choice stays near it."""
+    from perfkit.analysis.capacity import fit_usl
+
+    fit, high, x, _, _ = held_out(name)
+    measured = high["throughput_per_s"].to_numpy()
+    low = steps_of(name).iloc[:4]
+    usl = fit_usl(low["users"], low["throughput_per_s"])
+    usl_error = np.abs(usl.predict(high["users"].to_numpy()) / measured - 1)
+    assert usl_error[-1] > 0.5  # 64 users: more than half the plateau missing
+    assert np.mean(np.abs(x / measured - 1)) < 0.5 * np.mean(usl_error)
+    assert fit.candidates.loc["usl", "forecasts"] == 0  # 4 steps: the USL cannot be scored
