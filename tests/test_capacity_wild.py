@@ -148,3 +148,23 @@ def test_the_issues_failure_is_reproduced_by_the_bare_usl_and_avoided(name):
     assert usl_error[-1] > 0.5  # 64 users: more than half the plateau missing
     assert np.mean(np.abs(x / measured - 1)) < 0.5 * np.mean(usl_error)
     assert fit.candidates.loc["usl", "forecasts"] == 0  # 4 steps: the USL cannot be scored
+
+
+def test_locust_cpu_warnings_down_weight_their_steps():
+    _, history = perfkit.read_locust(HERE / "sync2" / "locust")
+    steps = locust_steps(history, settle_s=4)
+    when = steps["start"].iloc[2] + pd.Timedelta(seconds=3)  # inside the 4-user step
+    # Locust 2.47's own message (locust/runners.py), as its --logfile writes it
+    line = (f"[{when:%Y-%m-%d %H:%M:%S},123] vm/WARNING/locust.runners: CPU usage above 90%! "
+            "This may constrain your throughput and may even give inconsistent response time "
+            "measurements!")  # fmt: skip
+    log = (HERE / "sync2" / "locust_warnings.log").read_text() + line + "\n"
+    flagged = flag_interference(steps, log, pd.read_csv(HERE / "sync2" / "cpu.csv"))
+    assert list(flagged["weight"]) == [1, 1, 0.25, 1, 1, 1, 1, 1]
+    assert "Locust warned its CPU" in flagged["interference"].iloc[2]
+    # the shared machine was busy in every step: said, but no step singled out for it
+    assert flagged.attrs["machine_saturated_throughout"]
+    assert all("the machine was" in why for why in flagged["interference"])
+    fit = fit_capacity(flagged["users"], flagged["throughput_per_s"], servers=2,
+                       weights=flagged["weight"])  # fmt: skip
+    assert fit.model == "mva" and fit.plateau == pytest.approx(24, rel=0.1)
