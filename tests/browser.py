@@ -10,9 +10,11 @@ local server such as JupyterLab).
 (``--remote-debugging-pipe``: JSON messages ending in NUL on file
 descriptors 3 and 4, no extra package). It runs the page on virtual time as
 ``--virtual-time-budget`` did and returns the DOM with the console messages
-(``console.*`` calls, uncaught exceptions, Chromium's own log entries), which
-``--dump-dom`` never gave in the new headless mode: the console checks that
-read them were blind. `Browser` and `Tab` drive live pages (JupyterLab);
+(``console.*`` calls, uncaught exceptions, Chromium's own log entries) as
+structured events. (The former reading of Chromium's stderr looked for
+``CONSOLE(1)]`` while Chromium 156 writes ``CONSOLE:1]``: it found no message
+at all, so the console checks built on it could not fail.) `Browser` and
+`Tab` drive live pages (JupyterLab);
 `undrawn` lists the plotly figures on a page that drew nothing.
 """
 
