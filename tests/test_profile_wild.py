@@ -311,9 +311,9 @@ def test_flames_draw_in_a_browser(tmp_path):
         flame(load(WILD / "libuse-py311.prof")),
         flame(load(WILD / "gunicorn-sync-pyspy043.json"), server_frames="keep"),
         flame(load(WILD / "flask-py312"), min_fraction=0),
-        go.Figure(
-            go.Icicle(ids=["a", "b"], parents=["", "a"], values=[1.0, 2.0], branchvalues="total")
-        ),
+        *(go.Figure(go.Icicle(ids=["a", "b"], labels=["a", "b"], parents=["", "a"],
+                              values=values, branchvalues="total"))
+          for values in ([1.0, 2.0], [2.0, 1.0])),  # the same icicle, child above / below parent
     ]
     html = tmp_path / "flames.html"
     html.write_text("<html><body>" + "".join(
@@ -322,8 +322,8 @@ def test_flames_draw_in_a_browser(tmp_path):
     dom = open_page(html).dom
     cuts = [dom.index(f'id="fig{i}"') for i in range(len(figures))] + [len(dom)]
     drawn = [dom[a:b].count('class="slice cursor-pointer"') for a, b in itertools.pairwise(cuts)]
-    assert drawn == [len(f.data[0].ids) for f in figures[:-1]] + [0]
-    assert min(drawn[:-1]) > 10
+    assert drawn == [len(f.data[0].ids) for f in figures[:-2]] + [0, 2]
+    assert min(drawn[:-2]) > 10
 
 
 def test_server_frames_option_is_checked():
