@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from perfkit.analysis.pg_deltas import pg_deltas
+from perfkit.errors import InputError, PerfkitWarning
 
 T0 = pd.Timestamp("2026-01-05 10:00", tz="UTC")
 
@@ -63,3 +64,76 @@ def test_a_global_reset_and_evictions_are_flagged_per_interval():
     assert reset["calls"].isna().all() and reset["total_exec_time"].isna().all()
     last = deltas[deltas["interval_end"] == T0 + pd.Timedelta(minutes=3)].set_index("queryid")
     assert last["calls"].to_dict() == {1: 10, 2: 20}
+
+
+def _rows(time, entries) -> pd.DataFrame:
+    """Snapshot rows from (queryid, userid, calls, total ms, rows, stats_since) tuples."""
+    return pd.DataFrame([{
+        "snapshot_time": time, "queryid": q, "dbid": 1, "userid": u, "toplevel": True,
+        "query": "<insufficient privilege>" if q is None else f"SELECT {q}", "calls": c,
+        "total_exec_time": t, "rows": r, "stats_since": since,
+    } for q, u, c, t, r, since in entries])  # fmt: skip
+
+
+def test_new_reset_and_recreated_entries_and_hidden_statements():
+    """Four snapshots a minute apart. Statement 1 runs steadily; 2 appears in the second
+    interval; 3's counters go down (reset alone); 4 is evicted and re-created with more calls
+    (only stats_since tells). Two hidden entries of other roles (NULL queryid) run 5 + 7 calls
+    a minute (10 + 0.7 ms)."""
+    t = [T0 + pd.Timedelta(minutes=m) for m in range(4)]
+    a, b = pd.Timestamp("2026-01-01", tz="UTC"), pd.Timestamp("2026-01-05 10:02:30", tz="UTC")
+    snaps = pd.concat([
+        _rows(t[0], [(1, 10, 100, 50.0, 100, a), (3, 10, 40, 8.0, 0, a), (4, 10, 5, 1.0, 5, a),
+                     (None, 20, 50, 100.0, 0, a), (None, 21, 70, 7.0, 0, a)]),
+        _rows(t[1], [(1, 10, 160, 80.0, 160, a), (2, 10, 9, 3.0, 18, a), (3, 10, 45, 9.0, 0, a),
+                     (4, 10, 8, 1.5, 8, a), (None, 20, 55, 110.0, 0, a), (None, 21, 77, 7.7, 0, a)]),
+        _rows(t[2], [(1, 10, 220, 110.0, 220, a), (2, 10, 19, 6.0, 38, a), (3, 10, 2, 1.0, 0, a),
+                     (4, 10, 9, 2.0, 9, b), (None, 20, 60, 120.0, 0, a), (None, 21, 84, 8.4, 0, a)]),
+        _rows(t[3], [(1, 10, 220, 110.0, 220, a), (2, 10, 29, 9.0, 58, a), (3, 10, 5, 2.0, 0, a),
+                     (4, 10, 10, 2.5, 10, b), (None, 20, 65, 130.0, 0, a), (None, 21, 91, 9.1, 0, a)]),
+    ], ignore_index=True)  # fmt: skip
+    with pytest.warns(PerfkitWarning, match=r"2 statement\(s\) of 2 other role\(s\) are hidden"):
+        deltas = pg_deltas(snaps)
+    assert deltas["queryid"].notna().all()
+    status = deltas.pivot(index="interval_end", columns="queryid", values="status")
+    assert status[1].tolist() == ["ok", "ok", "ok"]
+    assert status[2].dropna().tolist() == ["new", "ok", "ok"]
+    assert status[3].tolist() == ["ok", "reset", "ok"]  # 45 -> 2 calls
+    assert status[4].tolist() == ["ok", "reset", "ok"]  # re-created: stats_since moved
+    calls = deltas.pivot(index="interval_end", columns="queryid", values="calls")
+    assert calls[1].tolist() == [60, 60, 0] and calls[2].tolist() == [9, 10, 10]
+    assert calls[3].isna().tolist() == [False, True, False] and calls[3].iloc[2] == 3
+    assert (deltas["interval_s"] == 60.0).all()
+    one = deltas[deltas["queryid"] == 1].reset_index(drop=True)
+    assert one["mean_exec_time"].tolist()[:2] == [0.5, 0.5]
+    assert np.isnan(one["mean_exec_time"].iloc[2])  # no calls in the interval: no mean
+    assert one["rows_per_call"].tolist()[:2] == [1.0, 1.0]
+    assert deltas.loc[deltas["queryid"] == 2, "rows_per_call"].tolist() == [2.0, 2.0, 2.0]
+    assert not deltas["evictions"].any()
+    # per interval, busiest first
+    first = deltas[deltas["interval_end"] == t[1]]
+    assert first["queryid"].tolist() == [1, 2, 3, 4]  # 30, 3, 1 and 0.5 ms
+    hidden = deltas.attrs["perfkit"]["hidden"]
+    assert hidden == {"statements": 2, "calls": 36, "total_exec_time": pytest.approx(32.1),
+                      "roles": 2}  # fmt: skip
+
+
+def test_snapshots_that_cannot_give_deltas_are_named():
+    with pytest.raises(InputError, match="needs pg_stat_statements snapshots"):
+        pg_deltas(pd.DataFrame({"snapshot_time": [T0], "query": ["x"]}))
+    with pytest.raises(InputError, match="needs pg_stat_statements snapshots"):
+        pg_deltas(pd.DataFrame({"calls": [1], "query": ["x"]}))
+    with pytest.raises(InputError, match="at least two snapshots"):
+        pg_deltas(_rows(T0, [(1, 10, 1, 1.0, 1, T0)]))
+    # a hidden entry reset in the interval: what it holds since counts
+    with pytest.warns(PerfkitWarning):
+        reset = pg_deltas(pd.concat([
+            _rows(T0, [(1, 10, 1, 1.0, 1, T0), (None, 20, 50, 5.0, 0, T0)]),
+            _rows(T0 + pd.Timedelta(minutes=1), [(1, 10, 2, 2.0, 2, T0), (None, 20, 4, 0.4, 0, T0)]),
+        ]))  # fmt: skip
+    assert reset.attrs["perfkit"]["hidden"] == {"statements": 1, "calls": 4,
+                                                "total_exec_time": pytest.approx(0.4), "roles": 1}
+    none = pg_deltas(pd.concat([_rows(T0, [(1, 10, 1, 1.0, 1, T0)]),
+                                _rows(T0 + pd.Timedelta(minutes=1), [(1, 10, 2, 2.0, 2, T0)])]))
+    assert none.attrs["perfkit"]["hidden"] == {"statements": 0, "calls": 0,
+                                               "total_exec_time": 0.0, "roles": 0}
