@@ -86,3 +86,16 @@ def test_erlang_c_is_checked_against_the_runs_own_clients():
             and f"measured {q['measured_ms']:.0f} ms" in text)  # fmt: skip
     # the log misses only what lies outside the worker: a few ms at this load
     assert 0 <= q["measured_ms"] - q["per_route_ms"] < 0.25 * q["measured_ms"]
+
+
+def test_a_hostile_worker_class_is_escaped_in_the_figures():
+    from perfkit.analysis.capacity import server_concurrency
+    from perfkit.plots.charts import capacity_curve, concurrency_sides
+
+    cap = server_concurrency(command='gunicorn -w 2 --threads 1 -k "<a href=x>evil</a>" app:app')
+    assert cap.servers == 2 and "<a href=x>" in cap.source  # as found: escaped where shown
+    fit = fit_capacity([1, 2, 4, 8, 16], [10, 19, 30, 31, 30], servers=2,
+                       servers_source=cap.source)  # fmt: skip
+    for fig in (capacity_curve([1, 2, 4, 8, 16], [10, 19, 30, 31, 30], fit, "t"),
+                concurrency_sides([1, 2, 4], [1, 2, 2], 2, "t", cap.source)):
+        assert "<a href" not in fig.layout.title.text and "&lt;a href" in fig.layout.title.text

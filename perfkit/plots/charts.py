@@ -4,6 +4,8 @@ bounded number of buckets, comparisons as one mark per key."""
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -283,7 +285,8 @@ def capacity_curve(concurrency, throughput, fit, title: str, target_users: float
     error = fit.holdout_error
     subtitle = (f"chosen: {fit.model} (held-out error "
                 f"{'not scored' if not np.isfinite(error) else f'{error:.1%}'}); server cap "
-                f"{fit.servers if fit.servers is not None else '?'} ({fit.servers_source})")
+                f"{fit.servers if fit.servers is not None else '?'} "
+                f"({html.escape(fit.servers_source)})")  # from a log or command: escaped
     return styled(fig, title, subtitle)
 
 
@@ -299,7 +302,7 @@ def concurrency_sides(users, server_in_flight, servers: int | None, title: str,
         fig.add_hline(y=servers, line_dash="dot", annotation_text=f"server cap {servers}")
     fig.update_layout(xaxis_title="users", yaxis_title="requests at once", yaxis_type="log",
                       xaxis_type="log", height=380)  # fmt: skip
-    return styled(fig, title, source)
+    return styled(fig, title, html.escape(source))  # from a log or command: escaped
 
 
 def sizing_curve(rate: float, service_s: float, plan, title: str, quantile: float = 0.95
