@@ -170,3 +170,23 @@ def test_the_usl_figure_draws_no_peak_from_an_unidentified_kappa():
     fig = usl_curve([1, 18, 36, 72, 108, 144, 216], [64.9, 995.9, 1652.4, 1853.2, 1828.9,
                     1775.0, 1702.2], published, "t")  # fmt: skip
     assert any("peak at N = 97" in (a.text or "") for a in fig.layout.annotations)
+
+
+@pytest.mark.parametrize(("population", "servers", "think"),
+                         [(500, 64, 1.0), (300, 8, 0.5), (200, 32, 1e-4), (400, 1, 2.0)])
+def test_mva_stays_exact_at_scale_against_the_product_form(population, servers, think):
+    """Large stations under heavy load, where 1 - sum(...) for p(0|n) cancels: against the
+    product-form solution summed in log space (an independent formula)."""
+    from scipy.special import gammaln
+
+    demand = 0.1
+    k = np.arange(population + 1)
+    log_beta = np.concatenate([[0.0], np.cumsum(np.log(np.minimum(k[1:], servers)))])
+    log_w = ((population - k) * math.log(think) - gammaln(population - k + 1)
+             + k * math.log(demand) - log_beta)  # fmt: skip
+    p = np.exp(log_w - log_w.max())
+    p /= p.sum()
+    want = float(p @ np.minimum(k, servers)) / demand
+    x, r = mva(population, demand, servers, think)
+    assert x[-1] == pytest.approx(want, rel=1e-9)
+    assert r[-1] == pytest.approx(float(p @ k) / want, rel=1e-9)

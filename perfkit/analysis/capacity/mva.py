@@ -11,7 +11,13 @@ p(j | n) that j requests are at the station, for j < c:
     X(n)   = n / (Z + R(n))                      (response-time law)
     Q(n)   = X(n) R(n)                           (Little's law)
     p(j|n) = D X(n) / j * p(j-1 | n-1),  1 <= j < c
-    p(0|n) = 1 - (X(n) D + sum_{j=1}^{c-1} (c - j) p(j|n)) / c
+    p(0|n) = p(0 | n-1) * Z X(n) / n
+
+The textbook closes with ``p(0|n) = 1 - (X D + sum_j (c - j) p(j|n)) / c``,
+which cancels catastrophically once the station is busy (64 servers at 500
+users: half the throughput lost); the product form gives the ratio above
+(``p(0|n) = (Z^n / n!) / G(n)`` and ``X(n) = G(n-1) / G(n)``), exact and
+free of cancellation.
 
 Its asymptotes are the operational bounds X(N) <= min(N / (D + Z), c / D).
 Times in seconds, throughput per second.
@@ -62,9 +68,9 @@ def mva_grid(
         resp = demand / servers * (1.0 + q + np.sum(weights * p[:, :-1], axis=1, keepdims=True))
         thr = n / (think_time + resp)
         q = thr * resp
+        p0 = p[:, :1] * think_time * thr / n  # p(0|n): product, not 1 - sum (stable)
         p[:, 1:] = scale * thr * p[:, :-1]
-        busy = np.sum(weights * p[:, 1:], axis=1, keepdims=True)
-        p[:, :1] = np.maximum(0.0, 1.0 - (thr * demand + busy) / servers)
+        p[:, :1] = p0
         x[:, n - 1], r[:, n - 1] = thr[:, 0], resp[:, 0]
     return x, r
 
