@@ -340,7 +340,8 @@ def fit_capacity(
     given without think time, Z is estimated by the response-time law
     (``Z = N / X - R``, median, >= 0); `servers`: the server's concurrency cap
     (workers x threads), fitted when None; `weights` (0..1) down-weight steps
-    (e.g. where the load generator's own CPU was saturated). See the module
+    (e.g. where the load generator's own CPU was saturated; the USL candidate is
+    `fit_usl`'s unweighted fit, as published). See the module
     docstring for how the model and its interval are chosen.
     """
     n = np.asarray(concurrency, dtype=float)
