@@ -9,7 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from perfkit.analysis.leak import MIB, fit_leak, recycled_workers, sen
+from perfkit.analysis.leak import (
+    MIB,
+    fit_leak,
+    recycled_workers,
+    sampling_interval,
+    sen,
+    workers_at_once,
+)
 
 # ten hourly samples (MiB): 37 rising pairs, 8 falling, so Kendall's S = 29
 WORKED = np.array([300, 302, 301, 305, 303, 306, 309, 307, 310, 304.0])
@@ -73,3 +80,47 @@ def test_recycled_workers_are_those_gone_before_the_last_round():
     assert recycled_workers(memory) == 2
     assert recycled_workers(memory[memory["time"] <= start + pd.Timedelta(seconds=150)]) == 0
     assert recycled_workers(memory[memory["role"] == "master"]) == 0
+
+
+def _flat(pid, role, mib, seconds, start_s=0, step_s=60):
+    t0 = pd.Timestamp("2026-01-05", tz="UTC")
+    times = t0 + pd.to_timedelta(np.arange(start_s, start_s + seconds, step_s), unit="s")
+    return pd.DataFrame({"time": times, "pid": pid, "role": role,
+                         "rss_bytes": np.asarray(mib, dtype=float) * MIB})  # fmt: skip
+
+
+def test_sampling_interval_and_workers_at_once():
+    two = pd.concat([_flat(10, "worker", 300, 600), _flat(11, "worker", 320, 600, start_s=20),
+                     _flat(1, "master", 40, 600, start_s=5)])  # fmt: skip
+    assert sampling_interval(two) == pd.Timedelta(seconds=60)
+    assert workers_at_once(two[two["role"] == "worker"]) == 2.0
+    # a repeated sample (same time) is no interval; a single sample a pid gives the 1 s default
+    repeated = pd.concat([two, two.iloc[:3]])
+    assert sampling_interval(repeated) == pd.Timedelta(seconds=60)
+    assert sampling_interval(two.groupby("pid").head(1)) == pd.Timedelta(seconds=1)
+    # a worker recycled mid-run: its successor is not a third worker at once
+    recycled = pd.concat([_flat(10, "worker", 300, 300), _flat(12, "worker", 300, 300,
+                                                               start_s=300),
+                          _flat(11, "worker", 320, 600, start_s=20)])  # fmt: skip
+    assert workers_at_once(recycled) == 2.0
+
+
+def test_container_worst_case_and_warm_up_end():
+    """Master 40 MiB, two workers at 300 and 320 MiB: the worst case is 40 + 2 x 320. The
+    workers warm up by 60 MiB over the first 20 minutes of two hours, then stay flat."""
+    minutes = np.arange(120)
+    warm = np.where(minutes < 20, 60 * minutes / 20, 60.0)
+    memory = pd.concat([_flat(1, "master", np.full(120, 40.0), 7200),
+                        _flat(10, "worker", 240 + warm, 7200),
+                        _flat(11, "worker", 260 + warm, 7200)], ignore_index=True)  # fmt: skip
+    fits = fit_leak(memory, container_limit_bytes=2048 * MIB).set_index("role")
+    box = fits.loc["container"]
+    assert box["worst_case_mib"] == pytest.approx(40 + 2 * 320)
+    start = memory["time"].min()
+    warmup = box["warmup_end"] - start
+    assert pd.Timedelta(minutes=10) <= warmup <= pd.Timedelta(minutes=40)
+    assert warmup % pd.Timedelta(minutes=1) == pd.Timedelta(0)  # on a sampling round
+    assert box["level_mib"] == pytest.approx(40 + 300 + 320)
+    # without roles, every process counts as a worker: 3 at once, each up to 320 MiB
+    plain = fit_leak(memory.drop(columns="role"), container_limit_bytes=2048 * MIB)
+    assert plain["worst_case_mib"].dropna().tolist() == pytest.approx([3 * 320])
