@@ -47,6 +47,7 @@ TESTS = [
     "tests/test_leak.py", "tests/test_planted_leak.py",
     "tests/test_capacity.py", "tests/test_sizing.py", "tests/test_planted_sizing.py",
     "tests/test_planted_pg_deltas.py", "tests/test_summary.py", "tests/test_sketch.py",
+    "tests/test_planted_sketch.py",
     "tests/test_planted_logformat.py", "tests/test_access_log_formats.py",
     "tests/test_logformat_apache_vectors.py", "tests/test_access_log_gunicorn.py",
 ]  # fmt: skip
@@ -57,6 +58,8 @@ DESELECT = [
     "tests/test_regression_shift.py::test_the_shifts_interval_covers_the_planted_shift",
 ]
 KILLED = {"killed", "timeout", "caught by type check"}
+# what --retest runs again: survivors, mutants no test reached, and those never finished
+RETEST = {"survived", "no tests", "not checked", "check was interrupted by user", "suspicious"}
 
 
 def prepare(work: Path, modules: list[str]) -> None:
@@ -142,7 +145,7 @@ def main() -> int:
         names = []
         if options.retest:
             names = [n for found in statuses(options.work, modules).values()
-                     for n, status in found.items() if status == "survived"]  # fmt: skip
+                     for n, status in found.items() if status in RETEST]  # fmt: skip
         if names or not options.retest:
             subprocess.run([mutmut, "run", "--max-children", str(options.max_children), *names],
                            cwd=options.work, check=False)  # fmt: skip
