@@ -101,13 +101,8 @@ def demo_reports(tmp_path_factory):
     (``<name>.ipynb``) for tests that open it in JupyterLab."""
     import json
 
-    from perfkit.report.demo import notebooks
-    from perfkit.report.run import NOTEBOOKS, run_report
+    from perfkit.report.demo import run_demo
 
     out = tmp_path_factory.mktemp("demo-reports")
-    reports = {}
-    for notebook in notebooks(NOTEBOOKS):
-        html, summary = out / f"{notebook.stem}.html", out / f"{notebook.stem}.json"
-        run_report(str(notebook), {}, html, summary, keep_notebook=True, folder=NOTEBOOKS)
-        reports[notebook.stem] = (html, json.loads(summary.read_text()))
-    return reports
+    written = run_demo(out, keep_notebook=True)
+    return {p.stem: (p, json.loads(p.with_suffix(".json").read_text())) for p in written}

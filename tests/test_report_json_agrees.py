@@ -5,13 +5,10 @@ summary appears in its HTML as rendered, and the headline figures sit where a re
 
 from __future__ import annotations
 
-import json
 import re
 from html.parser import HTMLParser
 
 import pytest
-
-from perfkit.report.demo import run_demo
 
 pytestmark = pytest.mark.slow  # four notebooks: about 50 s on 2 cores
 FORMATS = ("{:,.0f}", "{:,.1f}", "{:,.2f}", "{:,.3g}", "{:.3f}", "{:.2e}", "{:.0%}", "{:.1%}",
@@ -68,10 +65,10 @@ class Page(HTMLParser):
 
 
 @pytest.fixture(scope="module")
-def reports(tmp_path_factory):
-    out = tmp_path_factory.mktemp("agree")
-    return {p.stem: (Page(p.read_text()), json.loads(p.with_suffix(".json").read_text()))
-            for p in run_demo(out)}  # fmt: skip
+def reports(demo_reports):
+    """`perfkit demo`'s four reports (rendered once per session: tests/conftest.py)."""
+    return {name: (Page(html.read_text()), summary)
+            for name, (html, summary) in demo_reports.items()}  # fmt: skip
 
 
 def figures(value, key=""):

@@ -11,7 +11,6 @@ import subprocess
 import numpy as np
 import pytest
 
-from perfkit.report.demo import run_demo
 from perfkit.report.run import run_report
 from tests.browser import open_page
 from tests.servers import ROOT
@@ -29,10 +28,9 @@ def expect(scenario: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    out = tmp_path_factory.mktemp("reports")
-    written = run_demo(out)
-    return {p.stem: (p, json.loads(p.with_suffix(".json").read_text())) for p in written}
+def demo(demo_reports):
+    """`perfkit demo`'s four reports (run_demo, once per session: tests/conftest.py)."""
+    return demo_reports
 
 
 def test_demo_writes_four_reports_that_find_the_planted_truth(demo):

@@ -22,9 +22,11 @@ def notebooks(folder: Path = NOTEBOOKS) -> list[Path]:
 
 
 def run_demo(
-    out: Path, folder: Path = NOTEBOOKS, say: Callable[[str], None] = lambda _text: None
+    out: Path, folder: Path = NOTEBOOKS, say: Callable[[str], None] = lambda _text: None,
+    keep_notebook: bool = False,
 ) -> list[Path]:
-    """Run each notebook with its default parameters into ``out/<name>.html`` (+ .json).
+    """Run each notebook with its default parameters into ``out/<name>.html`` (+ .json, and the
+    executed ``<name>.ipynb`` beside it with `keep_notebook`).
 
     `out` must be a folder other than `folder` (checked before anything runs);
     it is created when missing.
@@ -40,7 +42,8 @@ def run_demo(
         began = time.monotonic()
         say(f"[{i}/{len(books)}] {notebook.stem} ...")
         target = out / f"{notebook.stem}.html"
-        run_report(str(notebook), {}, target, out / f"{notebook.stem}.json", folder=folder)
+        run_report(str(notebook), {}, target, out / f"{notebook.stem}.json", folder=folder,
+                   keep_notebook=keep_notebook)  # fmt: skip
         say(f"[{i}/{len(books)}] {notebook.stem}: {target} ({time.monotonic() - began:.0f} s)")
         written.append(target)
     return written
