@@ -74,3 +74,31 @@ def test_sketch_by_counts_observed_keys_and_skips_missing_values():
     assert sorted(sketches) == ["/a", "/b"]
     assert sketches["/a"].count == 2 and sketches["/b"].count == 1
     assert sketches["/a"].quantile(1.0) == pytest.approx(2.0, rel=0.01)
+
+
+def test_adding_in_steps_equals_adding_at_once_with_no_spare_buckets():
+    rng = np.random.default_rng(5)
+    parts = [rng.lognormal(2, 0.3, 100), rng.lognormal(0, 0.2, 50), rng.lognormal(5, 0.1, 30),
+             np.array([0.0, 1e-6, 3.0])]  # fmt: skip
+    steps = LatencySketch(0.01)
+    for part in parts:
+        steps.add(part)
+    whole = LatencySketch(0.01).add(np.concatenate(parts))
+    assert (steps.offset, steps.zero_count) == (whole.offset, whole.zero_count) == (whole.offset, 2)
+    assert np.array_equal(steps.counts, whole.counts) and steps.counts.dtype == np.int64
+    assert steps.counts[0] > 0 and steps.counts[-1] > 0  # no empty bucket at either end
+    same = LatencySketch(0.01).add([10.0]).add([10.0])
+    assert same.counts.tolist() == [2]
+
+
+def test_values_at_the_floor_count_as_zero_and_bad_settings_are_refused():
+    sketch = LatencySketch(0.01, min_value=0.5).add([0.5, 0.6, 2.0])
+    assert sketch.zero_count == 1 and sketch.share_at_most(0.5) == pytest.approx(1 / 3)
+    assert sketch.quantile(0.0) == 0.0
+    for alpha in (0.0, 1.0):
+        with pytest.raises(ValueError, match=rf"alpha must be in \(0, 1\), got {alpha}"):
+            LatencySketch(alpha)
+    with pytest.raises(ValueError, match="a latency sketch holds non-negative values only"):
+        LatencySketch().add([1.0, -0.1])
+    with pytest.raises(ValueError, match=r"quantiles must be in \[0, 1\]"):
+        LatencySketch().add([1.0]).quantile([0.5, -0.1])
