@@ -178,3 +178,31 @@ def test_only_offending_lines_take_the_exact_path(tmp_path, monkeypatch, density
     assert (fast["time"].dt.tz_convert("UTC") == pd.DatetimeIndex([utc(r) for r in good])).all()
     assert str(fast["time"].dt.tz) == "UTC+01:00"
     assert fast["duration_ms"].tolist() == [r["us"] / 1000 for r in good]
+
+
+NUMBERS = {  # (server, the line's field, a form the tokenizer converts but the pattern refuses)
+    "status in hex": ("gunicorn", " 200 5 ", " 0x1F4 5 "),
+    "status with a leading zero": ("gunicorn", " 200 5 ", " 0200 5 "),
+    "bytes in hex": ("gunicorn", " 200 5 ", " 200 0x10 "),
+    "bytes with a plus": ("gunicorn", " 200 5 ", " 200 +5 "),
+    "microseconds in hex": ("gunicorn", 'ua" 1500', 'ua" 0x5DC'),
+    "seconds with an exponent": ("nginx", 'ua" 1.500', 'ua" 15e-1'),
+    "seconds with a plus": ("nginx", 'ua" 1.500', 'ua" +1.5'),
+}
+
+
+@pytest.mark.parametrize("case", list(NUMBERS))
+def test_numbers_the_patterns_refuse_are_refused_on_the_fast_path(tmp_path, monkeypatch, case):
+    server, good, bad = NUMBERS[case]
+    line = '10.0.0.1 - - [10/Oct/2024:13:55:36 +0000] "GET /{} HTTP/1.1" 200 5 "-" "ua" {}\n'
+    took = "1500" if server == "gunicorn" else "1.500"
+    lines = [line.format(p, took) for p in ("a", "b", "c")]
+    assert good in lines[1]
+    lines[1] = lines[1].replace(good, bad, 1)
+    path = tmp_path / "access.log"
+    path.write_text("".join(lines))
+    fast, exact, sent = read_both(path, FORMATS[server], monkeypatch)
+    assert_same(fast, exact)
+    assert fast["path"].tolist() == ["/a", "/c"]
+    assert [kept["line"] for kept in fast.attrs["perfkit"]["rejected_lines"]] == [2]
+    assert sent == 1  # only that line left the fast path

@@ -18,7 +18,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
-from perfkit.io.logformat.fields import KINDS
 from perfkit.io.logformat.spec import OFFSET_SUFFIX, Column, LogFormat
 from perfkit.io.textfiles import count_bytes
 
@@ -73,15 +72,16 @@ def tokenize(data: memoryview, lines: int, fmt: LogFormat) -> Tokenized | None:
     kinds = {f.name: f.kind for f in fmt.fields}
     names = [f"c{i}" for i in range(len(columns))]
     types = {n: _fast_type(c, kinds) for n, c in zip(names, columns, strict=True)}
-    table, invalid = _read_words(data, names, types)
-    if table is None:  # a value the tokenizer could not convert: read it as text, check it
-        strings = {n: t if t == _DICT else pa.string() for n, t in types.items()}
-        table, invalid = _read_words(data, names, strings)
-        if table is None:
-            return None
-        table, bad = _typed_words(table, types, columns, kinds)
-        if bad is not None:
-            table, invalid = _drop(table, bad, invalid)
+    # numbers are read as text and checked against their field's pattern before the cast:
+    # the tokenizer alone would also take '0x1F4', '+5' or '2e2', which the patterns refuse
+    strings = {n: t if t == _DICT else pa.string() for n, t in types.items()}
+    table, invalid = _read_words(data, names, strings)
+    if table is None:
+        return None
+    specs = {f.name: f.spec for f in fmt.fields}
+    table, bad = _typed_words(table, types, columns, specs)
+    if bad is not None:
+        table, invalid = _drop(table, bad, invalid)
     if invalid is None or table.num_rows != len(good) - len(invalid):
         return None  # rows the tokenizer skipped cannot be placed: the exact path reads all
     if invalid:
@@ -190,7 +190,7 @@ def _read_words(data, names, types) -> tuple[pa.Table | None, list[int] | None]:
     return table, invalid
 
 
-def _typed_words(table, types, columns, kinds) -> tuple[pa.Table, np.ndarray | None]:
+def _typed_words(table, types, columns, specs) -> tuple[pa.Table, np.ndarray | None]:
     """`table` read as text, cast to the fast types; rows whose typed words do not match
     their field's pattern (what the exact path would reject) are marked bad."""
     bad = np.zeros(table.num_rows, dtype=bool)
@@ -198,13 +198,31 @@ def _typed_words(table, types, columns, kinds) -> tuple[pa.Table, np.ndarray | N
     for i, wanted in enumerate(types.values()):
         values = table.column(i).combine_chunks()
         if wanted not in (_DICT, pa.string()):
-            kind = kinds[columns[i].name.removesuffix(OFFSET_SUFFIX)]
-            ok = pc.match_substring_regex(values, f"^(?:{KINDS[kind].pattern})$")
-            ok = pc.fill_null(ok, True).to_numpy(zero_copy_only=False)
-            bad |= ~ok
-            values = pc.cast(pc.if_else(pa.array(ok), values, None), wanted)
+            spec = specs[columns[i].name.removesuffix(OFFSET_SUFFIX)]
+            ok = pc.fill_null(_matches(values, spec.pattern), True)
+            if not pc.all(ok).as_py():
+                ok_np = ok.to_numpy(zero_copy_only=False)
+                bad |= ~ok_np
+                values = pc.if_else(ok, values, pa.scalar(None, pa.string()))
+            values = pc.cast(values, wanted)
         out.append(values)
     return pa.table(out, names=list(types)), (bad if bad.any() else None)
+
+
+# digits-only patterns checked without a regex: pattern -> (fewest, most) digits
+_DIGITS = {r"[1-5]\d{2}": (3, 3), r"\d{1,18}|-": (1, 18), r"\d{1,15}": (1, 15)}
+
+
+def _matches(values: pa.Array, pattern: str) -> pa.Array:
+    """Whether each value matches `pattern` whole (null for null)."""
+    if pattern in _DIGITS:
+        low, high = _DIGITS[pattern]
+        length = pc.utf8_length(values)
+        return pc.and_(
+            pc.ascii_is_decimal(values),
+            pc.and_(pc.greater_equal(length, low), pc.less_equal(length, high)),
+        )  # a status's first digit is checked by the range test later
+    return pc.match_substring_regex(values, f"^(?:{pattern})$")
 
 
 def _drop(table: pa.Table, bad: np.ndarray, invalid: list[int] | None):
