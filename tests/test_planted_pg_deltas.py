@@ -137,3 +137,28 @@ def test_snapshots_that_cannot_give_deltas_are_named():
                                 _rows(T0 + pd.Timedelta(minutes=1), [(1, 10, 2, 2.0, 2, T0)])]))
     assert none.attrs["perfkit"]["hidden"] == {"statements": 0, "calls": 0,
                                                "total_exec_time": 0.0, "roles": 0}
+
+
+def test_hidden_statements_that_come_and_go():
+    """A hidden entry absent from the second snapshot (evicted), back in the third; one that
+    never runs in the span is still counted and warned about; without userid, no roles."""
+    t = [T0 + pd.Timedelta(minutes=m) for m in range(4)]
+    seen = [(1, 10, 1, 1.0, 1, T0)]
+    snaps = pd.concat([
+        _rows(t[0], [*seen, (None, 20, 10, 1.0, 0, T0), (None, 21, 3, 0.3, 0, T0)]),
+        _rows(t[1], [*seen, (None, 21, 3, 0.3, 0, T0)]),
+        _rows(t[2], [*seen, (None, 20, 4, 0.4, 0, T0), (None, 21, 3, 0.3, 0, T0)]),
+        _rows(t[3], [*seen, (None, 20, 4, 0.4, 0, T0), (None, 21, 3, 0.3, 0, T0)]),
+    ], ignore_index=True)  # fmt: skip
+    with pytest.warns(PerfkitWarning, match=r": 7 calls, 0.7 ms not shown"):
+        deltas = pg_deltas(snaps)
+    # sums 13, 3, 7, 7: a fall counts what is there since (3), then +4, then no change (0)
+    hidden = deltas.attrs["perfkit"]["hidden"]
+    assert hidden == {"statements": 2, "calls": 7, "total_exec_time": pytest.approx(0.7),
+                      "roles": 2}  # fmt: skip
+    assert deltas.index.tolist() == list(range(len(deltas)))
+    idle = snaps[snaps["queryid"].notna() | (snaps["userid"] == 21)].drop(columns="userid")
+    with pytest.warns(PerfkitWarning, match=r"1 statement\(s\) of 0 other role\(s\).*: 0 calls"):
+        quiet = pg_deltas(idle)
+    assert quiet.attrs["perfkit"]["hidden"] == {"statements": 1, "calls": 0,
+                                                "total_exec_time": 0.0, "roles": 0}
