@@ -118,3 +118,15 @@ def test_bootstrap_ratio_of_a_tail_quantile_matches_brute_force_resampling():
     assert low == pytest.approx(ref_low, rel=0.015)
     assert high == pytest.approx(ref_high, rel=0.015)
     assert low < np.percentile(y, 95) / np.percentile(x, 95) < high
+
+
+def test_mean_draws_in_chunks_are_exactly_n_boot():
+    """5,000 values: resampled 400 at a time (2,000,000 elements a chunk), 1,000 draws in all."""
+    from perfkit.analysis.significance import _mean_draws
+
+    x = np.random.default_rng(0).exponential(1.0, 5000)
+    draws = _mean_draws(x, 1000, np.random.default_rng(1))
+    assert draws.shape == (1000,)
+    # each draw a mean of 5,000 resampled values: sd = sd(x) / sqrt(5000) ~ 0.014
+    assert np.std(draws) == pytest.approx(np.std(x) / np.sqrt(5000), rel=0.1)
+    assert abs(np.mean(draws) - x.mean()) < 0.003
