@@ -124,3 +124,34 @@ def test_container_worst_case_and_warm_up_end():
     # without roles, every process counts as a worker: 3 at once, each up to 320 MiB
     plain = fit_leak(memory.drop(columns="role"), container_limit_bytes=2048 * MIB)
     assert plain["worst_case_mib"].dropna().tolist() == pytest.approx([3 * 320])
+
+
+def test_categorical_pids_boundaries_and_time_to_limit():
+    """pids as a categorical with unused categories change nothing; a worker last seen half
+    a sampling interval before the end is still running; limits already passed give 0 h."""
+    t0 = pd.Timestamp("2026-01-05", tz="UTC")
+    lives = {1: ("master", 0, 600), 10: ("worker", 5, 595), 11: ("worker", 0, 600),
+             12: ("worker", 0, 200)}  # fmt: skip
+    memory = pd.concat([
+        pd.DataFrame({"time": t0 + pd.to_timedelta(np.arange(begin, end + 1, 10), unit="s"),
+                      "pid": pid, "role": role,
+                      "rss_bytes": (100.0 + (pid == 11) * np.arange(begin, end + 1, 10) / 60) * MIB})
+        for pid, (role, begin, end) in lives.items()
+    ], ignore_index=True)  # fmt: skip
+    as_category = memory.assign(pid=pd.Categorical(memory["pid"], categories=[99, 1, 10, 11, 12]))
+    for frame in (memory, as_category):
+        assert recycled_workers(frame) == 1  # 12 only: 10 ends 5 s (half a round) before
+        fits = fit_leak(frame, limit_bytes=105 * MIB, container_limit_bytes=4096 * MIB)
+        box = fits[fits["role"] == "container"].iloc[0]
+        assert box["worst_case_mib"] == pytest.approx(100 + 2 * 110)  # mostly 2 workers at once
+        grows = fits[fits["pid"] == 11].iloc[0]  # 1 MiB a minute: 60 MiB/h, at 110 MiB
+        assert grows["slope_mib_per_hour"] == pytest.approx(60.0)
+        assert grows["time_to_limit_h"] == 0.0  # already over 105 MiB
+        flat = fits[fits["pid"] == 1].iloc[0]
+        assert np.isnan(flat["time_to_limit_h"])  # not growing: never
+    slow = memory[memory["pid"] == 11].assign(
+        rss_bytes=lambda f: (100 + (f["time"] - t0).dt.total_seconds() / 3600 * 0.5) * MIB)
+    fit = fit_leak(slow, limit_bytes=101 * MIB).iloc[0]  # 0.5 MiB/h, 1 MiB short of the limit
+    assert fit["time_to_limit_h"] == pytest.approx((101 - fit["level_mib"]) / 0.5, rel=1e-6)
+    master = fit_leak(memory[memory["role"] == "master"], container_limit_bytes=4096 * MIB)
+    assert master.loc[master["role"] == "container", "worst_case_mib"].tolist() == [100.0]
