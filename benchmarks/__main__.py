@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m benchmarks", description=__doc__.splitlines()[0]
     )
     parser.add_argument(
-        "which", nargs="?", choices=["all", "access", "profiles", "pg", "pg_store", "dask"], default="all"
+        "which", nargs="?", choices=["all", "access", "profiles", "pg", "pg_store", "dask", "capacity"], default="all"
     )
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--dumps", type=int, default=1000, help="per-request dumps to merge")
@@ -127,6 +127,11 @@ def main(argv: list[str] | None = None) -> int:
 
         print()
         run_pg()
+    if args.which in ("all", "capacity"):
+        from benchmarks.capacity import main as run_capacity
+
+        print()
+        run_capacity([f"--repeat={args.repeat}"])
     return 0
 
 
