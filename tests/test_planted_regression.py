@@ -21,7 +21,7 @@ from perfkit.analysis.regression.errors import (
     error_counts,
 )
 from perfkit.analysis.regression.verdict import Shift, judge
-from perfkit.analysis.significance import compare_samples
+from perfkit.analysis.significance import adjust, compare_samples
 
 
 def _endpoint(route: str, median_ms: float, n: int, rng) -> pd.DataFrame:
@@ -288,3 +288,55 @@ def test_mix_adjusted_change_by_another_column():
     assert out.adjusted_cand == pytest.approx(22.5)
     assert out.adjusted_ratio == pytest.approx(1.5) and out.raw_ratio == pytest.approx(20 / 15)
     assert out.routes_missing == ("b",)
+
+
+def _login_traffic(seed: int, post_ms: float) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    parts = [("GET", "/login", 5.0), ("POST", "/login", post_ms), ("GET", "/home", 20.0)]
+    return pd.concat([
+        pd.DataFrame({"method": m, "route": r, "status": 200,
+                      "duration_ms": ms * rng.lognormal(0, 0.3, 300)})
+        for m, r, ms in parts
+    ], ignore_index=True)  # fmt: skip
+
+
+def test_a_route_two_methods_share_is_two_endpoints():
+    """The login form (GET) and the login itself (POST) are judged apart: only POST slowed."""
+    base, cand = _login_traffic(1, 50.0), _login_traffic(2, 80.0)
+    for frames in ((base, cand), (base.assign(route=base["route"].astype("category")),
+                                  cand.assign(route=cand["route"].astype("category")))):
+        out = compare(*frames)
+        assert sorted(out.index) == ["/home", "GET /login", "POST /login"]
+        assert out.index.name == "route"
+        assert out.loc["POST /login", "verdict"] == "regressed"
+        assert out.loc["GET /login", "verdict"] == "unchanged"
+        errors = compare_error_rates(*frames)
+        assert sorted(errors.index) == ["(all requests)", "/home", "GET /login", "POST /login"]
+    # without a method column there is one endpoint per route
+    assert sorted(compare(base.drop(columns="method"), cand.drop(columns="method")).index) == [
+        "/home", "/login"]
+
+
+def test_compare_passes_its_options_on():
+    base, cand = _login_traffic(3, 50.0), _login_traffic(4, 65.0)  # POST +30 %
+    default = compare(base, cand)
+    assert default.loc["POST /login", "verdict"] == "regressed"
+    assert compare(base, cand, min_ratio=0.5).loc["POST /login", "verdict"] == "unchanged"
+    # medians 12 ms apart, p95s about 27 ms: under a 40 ms floor neither counts
+    assert compare(base, cand, min_abs=40.0).loc["POST /login", "verdict"] == "unchanged"
+    # 300 against 300 requests can never reach 1e-300: too few to judge at that level
+    assert set(compare(base, cand, alpha=1e-300)["verdict"]) == {"insufficient data"}
+    assert set(compare(base, cand, min_n=301)["verdict"]) == {"insufficient data"}
+    bh = compare(base, cand, correction="bh")
+    p = default["p_value"].to_numpy()
+    assert bh["p_adjusted"].to_numpy() == pytest.approx(adjust(p, "bh"))
+    assert default["p_adjusted"].to_numpy() == pytest.approx(adjust(p, "holm"))
+    assert not np.allclose(bh["p_adjusted"], default["p_adjusted"])
+    other_seed = compare(base, cand, seed=1)
+    assert other_seed["ratio"].tolist() == default["ratio"].tolist()
+    assert other_seed["ci_low"].tolist() != default["ci_low"].tolist()  # another bootstrap
+    assert default.attrs["shift"].estimated is False  # 3 endpoints < min_keys 5
+    shifted = compare(base, cand, min_keys=3)
+    assert shifted.attrs["shift"].estimated and shifted.attrs["shift"].keys == 3
+    assert compare(base, cand, min_keys=3, normalize=False).attrs["shift"].normalized is False
+    assert shifted.attrs["shift"].what == "endpoints"
