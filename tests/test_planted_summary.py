@@ -87,3 +87,19 @@ def test_summary_buckets_and_missing_columns():
     assert out["count"].sum() == 74
     with pytest.raises(InputError, match="summarize: the frame has no column duration_ms, status"):
         summarize(frame.drop(columns=["duration_ms", "status"]))
+
+
+def test_nullable_columns_float_percentile_names_and_no_durations_at_all():
+    frame = pd.DataFrame({
+        "route": ["/a", "/a", "/a", "/b"],
+        "status": pd.array([200, None, 503, 404], dtype="Int64"),
+        "duration_ms": pd.array([1.0, 3.0, None, 2.0], dtype="Float64"),
+    })  # fmt: skip
+    out = summarize(frame, percentiles=(50.0, 99.5))
+    assert list(out.columns)[3:] == ["mean_ms", "p50_ms", "p99_5_ms", "max_ms"]
+    assert out.loc["/a", "count"] == 3 and out.loc["/a", "error_rate"] == pytest.approx(1 / 3)
+    assert out.loc["/a", "p50_ms"] == 2.0 and out.loc["/a", "max_ms"] == 3.0
+    assert out.loc["/b", "client_error_rate"] == 1.0
+    untimed = summarize(frame.assign(duration_ms=np.nan))
+    assert untimed["count"].tolist() == [3, 1]
+    assert untimed[["mean_ms", "p50_ms", "max_ms"]].isna().all().all()
