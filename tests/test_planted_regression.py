@@ -340,3 +340,30 @@ def test_compare_passes_its_options_on():
     assert shifted.attrs["shift"].estimated and shifted.attrs["shift"].keys == 3
     assert compare(base, cand, min_keys=3, normalize=False).attrs["shift"].normalized is False
     assert shifted.attrs["shift"].what == "endpoints"
+
+
+def test_votes_with_a_spread_and_too_few_votes():
+    """Votes that differ beyond their error give the shift a spread tau, added to each key's
+    variance; fewer votes than min_keys estimate nothing and the relative reading is the raw."""
+    table = pd.DataFrame({
+        "ratio": [1.5, 1.0], "ci_low": [1.4, 0.95], "ci_high": [1.6, 1.05],
+        "p_value": [1e-10, 0.5], "log_se": [0.02, 0.0],
+        "p50_base": [100.0, 100.0], "p50_cand": [150.0, 100.0],
+    }, index=["up", "flat"])  # fmt: skip
+    rng = np.random.default_rng(0)
+    votes = (np.log(1.1) + rng.normal(0, 0.1, 40), np.full(40, 0.01))
+    out = judge(table, votes=votes)
+    shift = out.attrs["shift"]
+    assert shift.estimated and 0.05 < shift.spread < 0.15  # planted: sd 0.1 between votes
+    var_shift = np.pi / 2 * 40 / (40 / np.sqrt(0.01**2 + shift.spread**2)) ** 2
+    se = np.sqrt(0.02**2 + shift.spread**2 + var_shift)
+    center = np.log(1.5) - np.log(shift.factor)
+    assert out.loc["up", "rel_p_value"] == pytest.approx(2 * stats.norm.sf(abs(center) / se))
+    z = stats.norm.ppf(0.975)
+    assert out.loc["up", "rel_ci_high"] == pytest.approx(np.exp(center + z * se))
+    few = judge(table, votes=(votes[0][:3], votes[1][:3]))
+    assert few.attrs["shift"].estimated is False
+    assert few.loc["up", "rel_ratio"] == pytest.approx(1.5)
+    assert few.loc["up", "rel_ci_low"] == pytest.approx(1.5 * np.exp(-z * 0.02))
+    # no error at all (s = 0) and no change: z is 0, not NaN
+    assert few.loc["flat", "rel_p_value"] == 1.0
