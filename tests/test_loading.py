@@ -224,8 +224,11 @@ def test_pg_exports_and_connection_strings_are_not_taken_for_paths(monkeypatch):
     from perfkit.io.pg_stat import resolve_source
 
     monkeypatch.chdir(ROOT / "notebooks")
-    for dsn in ("postgresql:///db?host=/tmp/", "host=/tmp dbname=x", "data=1"):
+    # "" is libpq's defaults (PGHOST, PGPORT... as `perfkit collect pg` without --dsn), never
+    # the project root it would name under the rule
+    for dsn in ("postgresql:///db?host=/tmp/", "host=/tmp dbname=x", "data=1", ""):
         assert resolve_source(dsn) == ("dsn", dsn)
+    assert locate("") == Path("")
     kind, store = resolve_source("data/baseline/pg")
     assert (kind, store) == ("store", ROOT / "data" / "baseline" / "pg")
 

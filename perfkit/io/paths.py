@@ -106,8 +106,8 @@ def locate(path: PathLike) -> Path:
     when it exists (or matches) there; otherwise `path` unchanged (absolute paths, ``-`` and
     missing paths too), for the caller's own error."""
     text = os.fspath(path)
-    if text == STDIN or os.path.isabs(text) or _exists(text):
-        return Path(text)
+    if not text or text == STDIN or os.path.isabs(text) or _exists(text):
+        return Path(text)  # "" names nothing (an empty DSN is libpq's defaults), not the root
     root = project_root()
     if root is not None and _exists(str(root / text)):
         return root / text

@@ -384,6 +384,8 @@ def resolve_source(source) -> tuple[str, Any]:
         if not source:
             raise InputError("an empty list of psql CSV exports")
         return ("exports", list(source))
+    if source == "":  # libpq's defaults: PGHOST, PGPORT, PGUSER, ... from the environment
+        return ("dsn", source)
     if isinstance(source, str | Path):  # relative: the working directory, else the project root
         found = locate(source)
         if found != Path(source):  # found under the project root
