@@ -306,13 +306,22 @@ def test_an_installed_copy_resolves_from_the_working_directory(tmp_path):
 # --- progress bars --------------------------------------------------------------------------
 
 
+def test_importing_ipykernel_is_not_being_a_kernel():
+    """papermill's caller and a test session import ipykernel without being a kernel: no
+    widget bar there (it would print its text form to stdout)."""
+    import ipykernel  # noqa: F401
+    import IPython
+
+    assert "ipykernel" in sys.modules and IPython.get_ipython() is None
+    assert not access_log._in_kernel()
+
+
 def test_a_kernel_without_ipywidgets_gets_a_text_bar_and_no_warning(monkeypatch, capsys):
-    import types
 
     from tqdm.std import TqdmWarning, tqdm
 
     monkeypatch.setitem(sys.modules, "ipywidgets", None)  # not installed
-    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    monkeypatch.setattr(access_log, "_in_kernel", lambda: True)
     monkeypatch.setattr(access_log, "PROGRESS_MIN_BYTES", 0)
     assert access_log._bar_class() is tqdm
     with warnings.catch_warnings():

@@ -518,7 +518,20 @@ PROGRESS_MIN_BYTES = 64 << 20  # smaller inputs read in about a second: no bar
 
 def _interactive() -> bool:
     """A terminal or a Jupyter kernel is watching."""
-    return sys.stderr.isatty() or "ipykernel" in sys.modules
+    return sys.stderr.isatty() or _in_kernel()
+
+
+def _in_kernel() -> bool:
+    """This process is a running Jupyter kernel (not merely one that imported ipykernel, as
+    papermill's caller or a test session does)."""
+    ipython = sys.modules.get("IPython")
+    if ipython is None or "ipykernel" not in sys.modules:
+        return False
+    try:
+        shell = ipython.get_ipython()
+    except Exception:  # a half-imported IPython: not a kernel we can draw in
+        return False
+    return shell is not None and getattr(shell, "kernel", None) is not None
 
 
 def _progress(files: list[Path | Buffer]):
@@ -537,7 +550,7 @@ def _bar_class():
     """tqdm's notebook bar in a Jupyter kernel with ipywidgets, its text bar otherwise."""
     from tqdm.std import tqdm
 
-    if "ipykernel" not in sys.modules:
+    if not _in_kernel():
         return tqdm
     try:
         import ipywidgets  # noqa: F401
