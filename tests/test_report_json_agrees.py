@@ -113,6 +113,14 @@ def hours(value: float) -> str:
     return f"{value:,.3g}"
 
 
+def cell_shows(cell: str, value: float | None) -> bool:
+    """A table cell shows `value` (None: empty) at the tables' three significant digits,
+    thousands separators and all (``2,048``, ``0.000078``)."""
+    if value is None:
+        return cell == ""
+    return cell != "" and float(cell.replace(",", "")) == pytest.approx(value, rel=5e-3)
+
+
 def test_memory_text_table_and_json_give_the_same_times_to_limit(reports):
     page, summary = reports["memory_leak"]
     box = summary["processes"]["container"]
@@ -137,12 +145,7 @@ def test_memory_text_table_and_json_give_the_same_times_to_limit(reports):
         row = rows[name]
         for column, key in (("time_to_limit_h", "time_to_limit_h"), ("limit_mib", "limit_mib"),
                             ("slope_mib_per_hour", "slope")):  # fmt: skip
-            value, cell = figures_[key], row[column]
-            if value is None:
-                assert cell == "", (name, column)
-            else:  # the table shows three significant digits, with thousands separators
-                assert float(cell.replace(",", "")) == pytest.approx(value, rel=5e-3), (
-                    name, column, cell, value)  # fmt: skip
+            assert cell_shows(row[column], figures_[key]), (name, column, row[column])
 
 
 def test_capacity_verdict_and_json_agree(reports):
