@@ -96,10 +96,12 @@ import pandas as pd
 import perfkit
 from perfkit.analysis.pg_deltas import pg_deltas
 
-FMT = open("data/baseline/access_log_format.txt").read().strip()
+from perfkit.io.paths import locate  # the kernel runs in notebooks/: paths as the loaders find them
+
+FMT = open(locate("data/baseline/access_log_format.txt")).read().strip()
 base_requests = perfkit.read_access_log("data/baseline/access.log.gz", format=FMT)
 cand_requests = perfkit.read_access_log("data/candidate/access.log.gz", format=FMT)
-CAP = open("data/capacity/access_log_format.txt").read().strip()
+CAP = open(locate("data/capacity/access_log_format.txt")).read().strip()
 requests = perfkit.read_access_log("data/capacity/access.log.gz", format=CAP)  # a step load
 base_frame, cand_frame = base_requests, cand_requests
 app = flask.Flask("readme")
@@ -125,8 +127,9 @@ RUNNER = r"""
 import json, sys, traceback
 
 
-def main():
-    blocks = json.load(open(sys.argv[1]))
+def main(path=None):
+    # from a kernel (`path` given) return the failures, else exit with them
+    blocks = json.load(open(path or sys.argv[1]))
     prelude = {"__name__": "__readme__"}
     exec(compile(blocks["prelude"], "prelude", "exec"), prelude)
     failed = []
@@ -149,6 +152,8 @@ def main():
                     cluster.close()
     print(f"{len(blocks['python'])} blocks, {len(failed)} failed")
     print("\n".join(failed))
+    if path is not None:
+        return failed
     sys.exit(1 if failed else 0)
 
 
@@ -227,10 +232,39 @@ def test_readme_python_blocks_run(tmp_path, pg):
         payload["python"].append({"line": block.line, "code": code})
     (folder / "blocks.json").write_text(json.dumps(payload))
     (folder / "runner.py").write_text(RUNNER)
+    (folder / "notebooks").mkdir()  # data/ + notebooks/: the folder is a project root
+    output = run_in_kernel(folder / "notebooks", f"""
+import sys
+sys.path.insert(0, {str(folder)!r})
+import runner
+failed = runner.main({str(folder / "blocks.json")!r})
+print("FAILED BLOCKS:", len(failed))
+""")  # fmt: skip
+    assert f"{len(python)} blocks, 0 failed" in output and "FAILED BLOCKS: 0" in output, output[-4000:]
+
+
+def run_in_kernel(cwd: Path, code: str, timeout: float = 300) -> str:
+    """`code` run in a real Jupyter kernel (the venv's ipykernel) started in `cwd`, as a
+    notebook in notebooks/ runs; its streams and any error, as text."""
+    from jupyter_client.manager import start_new_kernel
+
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "MPLBACKEND": "Agg"}
-    run = subprocess.run([sys.executable, "runner.py", "blocks.json"], cwd=folder, env=env,
-                         capture_output=True, text=True, timeout=240)  # fmt: skip
-    assert run.returncode == 0, run.stdout + run.stderr[-3000:]
+    manager, client = start_new_kernel(kernel_name="python3", cwd=str(cwd), env=env)
+    parts: list[str] = []
+
+    def keep(message: dict) -> None:
+        content = message["content"]
+        if message["msg_type"] == "stream":
+            parts.append(content["text"])
+        elif message["msg_type"] == "error":
+            parts.append("\n".join(content["traceback"]))
+
+    try:
+        client.execute_interactive(code, timeout=timeout, output_hook=keep)
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+    return "".join(parts)
 
 
 def _commands(block: Block) -> list[str]:

@@ -68,7 +68,12 @@ def find_locust(source: str | Path, prefix: str | None = None) -> Path:
     patterns looked for) or several (listing them): two load tests in one folder are two runs,
     and silently reading one of them would mislead. Relative paths follow
     `perfkit.io.paths.locate` (the working directory, else the project root)."""
+    given = Path(source)
     source = locate(source)
+    if not source.exists():  # a bare prefix names no file: found by its stats file
+        stats = locate(f"{given}_stats.csv")
+        if stats.exists():
+            source = stats.with_name(given.name)
     if not source.is_dir():
         if prefix is not None:
             raise InputError(f"{source}: no such folder (prefix={prefix!r} needs a folder)")

@@ -9,6 +9,7 @@ import pandas as pd
 
 from perfkit.errors import InputError, PerfkitWarning
 from perfkit.io import pg_csv, pg_stat, pg_store
+from perfkit.io.paths import locate
 
 VIEW_NAMES = pg_stat.VIEWS
 
@@ -47,11 +48,14 @@ def snapshot_pg(source, store: str | Path, views: tuple[str, ...] = VIEW_NAMES) 
     cannot be reached or a connection lost mid-snapshot raises
     `perfkit.io.pg_stat.ConnectionLost`; a store that cannot be written (a file,
     read-only, full, a damaged manifest) an `InputError` naming it; both leave the
-    store as it was.
+    store as it was. A relative `store` follows `perfkit.io.paths.locate`: an existing store
+    under the project root is appended to, as `read_pg_stat` would read it; a new one is made
+    relative to the working directory.
     """
     kind, value = pg_stat.resolve_source(source)
     if kind not in ("dsn", "conn"):
         raise InputError("snapshot_pg reads a live server: pass a DSN or a psycopg connection")
+    store = locate(store)  # an existing store under the project root, as read_pg_stat finds it
     known = pg_store.known_texts(Path(store))
     frames, notes = _live(kind, value, views, known)
     for note in notes:
