@@ -80,6 +80,32 @@ def test_a_planted_network_is_recovered_exactly():
     assert noisy.params["demand_s"] == pytest.approx(demand, rel=0.03)
 
 
+def test_a_curve_law_is_held_under_the_known_servers_bound():
+    """8 slots of 64 ms (gthread 2 x 4), measured at 1-4 users only: there throughput is
+    N / D exactly, which Amdahl's law (sigma 0) fits as well as the network does, and would
+    carry on rising to 1,000/s at 64 users. With the servers known, every candidate is held
+    under the operational bound c / D = 125/s."""
+    demand, servers = 0.064, 8
+    steps = np.array([1, 2, 3, 4])
+    x, _ = mva(4, demand, servers, 0.0)
+    free = fit_capacity(steps, x)  # servers unknown: nothing bounds the straight line
+    bound = fit_capacity(steps, x, servers=servers)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PerfkitWarning)  # 64 is 16x the measured range
+        assert free.model == "amdahl" and free.predict(64) > 500  # the failure it prevents
+        for name, law in bound._laws.items():
+            assert law.predict(np.array([64.0]))[0] == pytest.approx(servers / demand, rel=1e-3), name
+        assert bound.predict(64) == pytest.approx(125.0, rel=1e-3)
+        assert bound.plateau == pytest.approx(125.0, rel=1e-3)
+    # a USL peaking below the bound is left as it was
+    sigma, kappa, lam = 0.05, 0.002, 100.0
+    n = np.array([1, 2, 4, 8, 12, 16, 24, 32, 48, 64])
+    usl_x = lam * n / (1 + sigma * (n - 1) + kappa * n * (n - 1))
+    plain, held = fit_capacity(n, usl_x), fit_capacity(n, usl_x, servers=64)
+    assert held.model == plain.model == "usl"
+    assert held.predict(n) == pytest.approx(plain.predict(n), rel=1e-9)
+
+
 def test_a_planted_usl_is_chosen_and_its_peak_reported():
     sigma, kappa, lam = 0.05, 0.002, 100.0
     n = np.array([1, 2, 4, 8, 12, 16, 24, 32, 48, 64])

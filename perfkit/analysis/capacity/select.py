@@ -159,11 +159,29 @@ def _fit_mva(n, x, w, servers: int | None, think: float) -> _Law:
 
 
 def _fit(name: str, n, x, w, servers, think) -> _Law | None:
+    if name == "mva":
+        return _fit_mva(n, x, w, servers, think)
     if name == "usl":
-        return _fit_usl(n, x, w)
-    if name == "amdahl":
-        return _fit_amdahl(n, x, w) if len(np.unique(n)) >= 2 else None
-    return _fit_mva(n, x, w, servers, think)
+        law = _fit_usl(n, x, w)
+    else:
+        law = _fit_amdahl(n, x, w) if len(np.unique(n)) >= 2 else None
+    return law if law is None or servers is None else _bounded(law, n, x, w, servers, think)
+
+
+def _bounded(law: _Law, n, x, w, servers: int, think: float) -> _Law:
+    """`law` held under the operational bound ``X <= c / D`` of a server with `servers` (c)
+    known slots: a law of the curve's shape (Amdahl, USL) knows nothing of the cap, and past
+    the data would project throughput no c slots of D seconds each can serve. D is fitted to
+    the same steps (the closed network's demand)."""
+    _, demand = _fit_demand(n, x, w, [int(servers)], think)
+    cap = int(servers) / demand  # a USL peaking below it is left as it was by the minimum
+
+    def predict(m):
+        return np.minimum(law.predict(m), cap)
+
+    note = f"held under the servers' bound c/D = {cap:.4g}/s"
+    return _Law(law.name, {**law.params, "server_bound_per_s": cap}, predict,
+                np.log(predict(n)) - np.log(x), "; ".join(p for p in (law.note, note) if p))
 
 
 def _min_steps(name: str, servers) -> int:
@@ -271,7 +289,8 @@ class CapacityFit:
         if self.model == "mva":
             return p["servers"] / p["demand_s"]
         if self.model == "amdahl":
-            return math.inf if p["sigma"] == 0 else p["lambda"] / p["sigma"]
+            limit = math.inf if p["sigma"] == 0 else p["lambda"] / p["sigma"]
+            return min(limit, p.get("server_bound_per_s", math.inf))
         return None
 
     @property
