@@ -367,3 +367,28 @@ def test_votes_with_a_spread_and_too_few_votes():
     assert few.loc["up", "rel_ci_low"] == pytest.approx(1.5 * np.exp(-z * 0.02))
     # no error at all (s = 0) and no change: z is 0, not NaN
     assert few.loc["flat", "rel_p_value"] == 1.0
+
+
+def test_the_raw_rule_at_its_boundaries():
+    """A change of exactly the floors (25 % and 25 ms: 100 -> 125 ms) clears them; an interval
+    touching 1 does not exclude it; a large, significant fall whose interval reaches above 1
+    is no improvement."""
+    def one(ratio, low, high, cand, p95=None) -> str:
+        table = pd.DataFrame({"ratio": [ratio], "ci_low": [low], "ci_high": [high],
+                              "p_value": [1e-12], "log_se": [0.05], "p50_base": [100.0],
+                              "p50_cand": [cand]}, index=["k"])  # fmt: skip
+        if p95 is not None:
+            table = table.assign(p95_base=100.0, p95_cand=100.0 * p95[0], p95_ratio=p95[0],
+                                 p95_ci_low=p95[1], p95_ci_high=p95[2])  # fmt: skip
+        return judge(table, min_ratio=0.25, min_abs=25.0, normalize=False).loc["k", "verdict"]
+
+    assert one(1.25, 1.1, 1.4, 125.0) == "regressed"
+    assert one(0.75, 0.6, 0.9, 75.0) == "improved"
+    assert one(1.25, 1.0, 1.4, 125.0) == "unchanged"  # ci_low = 1: not excluded
+    assert one(0.75, 0.6, 1.0, 75.0) == "unchanged"
+    assert one(0.75, 0.6, 1.05, 75.0) == "unchanged"
+    assert one(1.24, 1.1, 1.4, 124.0) == "unchanged"  # under both floors
+    # the p95 alone, at its floors: 100 -> 125 ms with its own interval above 1
+    assert one(1.0, 0.9, 1.1, 100.0, p95=(1.25, 1.1, 1.4)) == "regressed"
+    assert one(1.0, 0.9, 1.1, 100.0, p95=(0.75, 0.6, 0.9)) == "improved"
+    assert one(1.0, 0.9, 1.1, 100.0, p95=(1.25, 1.0, 1.4)) == "unchanged"
