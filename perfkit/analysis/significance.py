@@ -174,7 +174,7 @@ def interval_from_draws(bx: np.ndarray, by: np.ndarray, confidence: float
     ratios = ratios[~np.isnan(ratios)]
     if not len(ratios):
         return (np.nan, np.nan, np.nan)
-    tail = (1 - confidence) / 2 * 100
+    tail = round((1 - confidence) / 2 * 100, 9)  # 2.5 for 0.95, not 2.5000000000000022
     # order statistics, no interpolation: a ratio over a zero baseline is inf, and inf - inf
     low, high = np.percentile(ratios, [tail, 100 - tail], method="inverted_cdf")
     finite = logs[np.isfinite(logs)]
