@@ -1,0 +1,249 @@
+"""The run-wide shift's pieces against independent computations (issue 16).
+
+Each private helper of `perfkit.analysis.regression.verdict` is checked against its
+docstring's formula written out plainly: the leave-one-out median by a Python loop over the
+sorted others, the bisection by scipy's brentq, the spread's two stages (normal quantile,
+clipped moments by numerical integration, Paule-Mandel's equation) by brentq, and the
+per-key relative reading key by key. A planted spread between keys checks the estimate itself.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import integrate, optimize, stats
+
+from perfkit.analysis.regression import verdict as v
+
+CLIP = 2.5
+
+
+def loo_median(r: np.ndarray) -> np.ndarray:
+    """For each element the median of the others; of an even count, the nearer middle one
+    (the lower on a tie)."""
+    out = []
+    for i in range(len(r)):
+        others = sorted(np.delete(r, i))
+        m = len(others)
+        if m % 2:
+            out.append(others[m // 2])
+        else:
+            low, high = others[m // 2 - 1], others[m // 2]
+            out.append(low if abs(r[i] - low) <= abs(r[i] - high) else high)
+    return np.array(out)
+
+
+def clipped_moments(c: float) -> tuple[float, float]:
+    """Mean and variance of min(Z^2, c^2), by quadrature."""
+
+    def moment(power: int) -> float:
+        inside = integrate.quad(lambda x: x ** (2 * power) * stats.norm.pdf(x), -c, c)[0]
+        return inside + c ** (2 * power) * 2 * stats.norm.sf(c)
+
+    first = moment(1)
+    return first, moment(2) - first**2
+
+
+def root(f, top: float) -> float:
+    """The tau >= 0 where the decreasing f crosses 0 (0 when f(0) <= 0)."""
+    return 0.0 if f(0.0) <= 0 else optimize.brentq(f, 0.0, top, xtol=1e-15, rtol=1e-14)
+
+
+def ref_spread(res: np.ndarray, s: np.ndarray, extra) -> tuple[float, str]:
+    """The spread as `_spread`'s docstring states it, and which stage answered."""
+    mean, var = clipped_moments(CLIP)
+    top = 10 * float(np.max(np.abs(res))) + 1.0
+
+    def z(t: float) -> np.ndarray:
+        return np.abs(res) / np.sqrt(s**2 + t**2 + extra(t))
+
+    q40 = stats.norm.ppf(0.7)  # P(|Z| <= q) = 0.4
+    rough = root(lambda t: float(np.quantile(z(t), 0.4)) - q40, top)
+    keep = z(rough) <= CLIP
+    n = int(keep.sum())
+    if n < 2:
+        return rough, "rough"
+    total = float(np.sum(np.minimum(z(0.0)[keep] ** 2, CLIP**2)))
+    if total <= n * mean + stats.norm.ppf(0.95) * np.sqrt(n * var):
+        return 0.0, "homogeneous"
+    return root(lambda t: float(np.mean(np.minimum(z(t)[keep] ** 2, CLIP**2))) - mean, top), "pm"
+
+
+def median_var(s: np.ndarray, tau: float, k: float) -> float:
+    return np.pi / 2 * k / np.sum(1 / np.sqrt(s**2 + tau**2)) ** 2
+
+
+def test_the_constants_are_the_normals():
+    mean, var = clipped_moments(CLIP)
+    assert v._CLIPPED_MEAN == pytest.approx(mean, rel=1e-9)
+    assert v._CLIPPED_VAR == pytest.approx(var, rel=1e-9)
+    for c in (0.5, 1.0, 3.0):
+        assert v._clipped_moments(c) == pytest.approx(clipped_moments(c), rel=1e-9)
+    draws = np.random.default_rng(0).standard_normal(400_000)
+    assert np.mean(np.abs(draws) <= v._NORMAL_QUANTILE_ABS) == pytest.approx(0.4, abs=0.003)
+    assert v._HETEROGENEITY_Z == pytest.approx(1.6448536, abs=1e-6)
+
+
+@pytest.mark.parametrize("k", range(2, 10))
+def test_leave_one_out_median_is_the_loop(k):
+    rng = np.random.default_rng(k)
+    for trial in range(30):
+        r = rng.normal(size=k) if trial % 3 else rng.integers(0, 3, size=k).astype(float)
+        np.testing.assert_array_equal(v._leave_one_out_median(r), loo_median(r))
+
+
+def test_leave_one_out_median_worked_example():
+    # odd count of others: of 0.9, [0.0, 0.1, 0.5] -> 0.1
+    r = np.array([0.0, 0.1, 0.5, 0.9])
+    np.testing.assert_array_equal(v._leave_one_out_median(r), [0.5, 0.5, 0.1, 0.1])
+    # even: of 0.0, [0.25, 0.5, 0.75, 1] -> 0.5 (nearer than 0.75); of 0.5, 0.25 and 0.75
+    # are equally near -> the lower
+    r = np.array([0.0, 0.25, 0.5, 0.75, 1.0])
+    np.testing.assert_array_equal(v._leave_one_out_median(r), [0.5, 0.5, 0.25, 0.5, 0.5])
+    np.testing.assert_array_equal(v._leave_one_out_median(np.array([3.0, 1.0])), [1.0, 3.0])
+
+
+@pytest.mark.parametrize("target", [0.0, 1e-6, 0.013, 0.7, 3.9])
+def test_solve_is_brentq(target):
+    residuals = np.array([0.2, -1.0, 0.5])  # bisection bracket: 4 * max|r| = 4
+    excess = lambda t: np.exp(-t) - np.exp(-target)  # noqa: E731 (decreasing, root at target)
+    got = v._solve(excess, residuals)
+    assert got == pytest.approx(root(excess, 10.0), abs=1e-12)
+    assert excess(got) <= 0  # the upper side of the crossing
+    assert v._solve(lambda t: -1.0 - t, residuals) == 0.0
+    assert v._solve(lambda t: 0.0 * t, residuals) == 0.0
+
+
+def test_solve_a_flat_stretch_gives_its_smallest_point():
+    # excess > 0 below 1, 0 on [1, 2]: the smallest tau where it reaches 0 is 1
+    got = v._solve(lambda t: max(1.0 - t, 0.0) - max(t - 2.0, 0.0) * 0, np.array([1.0]))
+    assert got == pytest.approx(1.0, abs=1e-12)
+
+
+def _cases():
+    rng = np.random.default_rng(16)
+    for k in (3, 4, 5, 8, 12, 30, 80):
+        for tau in (0.0, 0.05, 0.3):
+            s = rng.uniform(0.01, 0.1, size=k)
+            res = rng.normal(0, np.sqrt(s**2 + tau**2))
+            if k >= 8:
+                res[: k // 6] += 2.0  # changed keys
+            yield res, s
+    yield np.array([0.5]), np.array([0.1])  # one key, one inlier: the rough stage answers
+
+
+def test_spread_is_its_docstring():
+    stages = set()
+    for res, s in _cases():
+        for extra in (lambda t: 0.0, lambda t, s=s: median_var(s, t, len(s) - 1)):
+            want, stage = ref_spread(res, s, extra)
+            stages.add(stage)
+            assert v._spread(res, s, extra) == pytest.approx(want, rel=1e-9, abs=1e-12)
+    assert stages == {"rough", "homogeneous", "pm"}
+
+
+def test_spread_recovers_a_planted_tau():
+    rng = np.random.default_rng(7)
+    for tau in (0.05, 0.2):
+        s = rng.uniform(0.01, 0.05, size=600)
+        res = rng.normal(0, np.sqrt(s**2 + tau**2))
+        res[:60] += 1.5  # a tenth changed: left out
+        assert v._spread(res, s, lambda t: 0.0) == pytest.approx(tau, rel=0.12)
+    s = np.full(600, 0.05)
+    assert v._spread(rng.normal(0, 0.05, 600), s, lambda t: 0.0) < 0.02
+
+
+def test_median_variance_formula():
+    s = np.array([0.1, 0.2, 0.4])
+    assert v._median_variance(s, 0.3, 3) == pytest.approx(median_var(s, 0.3, 3), rel=1e-12)
+    assert v._median_variance(s, 0.0, 7, total=2.0) == pytest.approx(np.pi / 2 * 7 / 4)
+
+
+def ref_against_shift(r, s, estimated, z_crit, min_spread=0.0):
+    n = len(r)
+    center, se = r.astype(float).copy(), s.astype(float).copy()
+    votes = [i for i in range(n) if np.isfinite(r[i]) and np.isfinite(s[i]) and s[i] > 0]
+    if estimated and len(votes) >= 2:
+        rv, sv = r[votes], s[votes]
+        k = len(votes)
+        tau = max(min_spread, ref_spread(rv - loo_median(rv), sv,
+                                         lambda t: median_var(sv, t, k - 1))[0])
+        loo = loo_median(rv)
+        for j, i in enumerate(votes):
+            others = np.delete(sv, j)
+            var = median_var(others, tau, k - 1)
+            center[i] = rv[j] - loo[j]
+            se[i] = np.sqrt(sv[j] ** 2 + tau**2 + var)
+        for i in range(n):
+            if i not in votes and np.isfinite(r[i]):
+                center[i] = r[i] - np.median(rv)
+    z = np.empty(n)
+    for i in range(n):
+        if se[i] > 0:
+            z[i] = center[i] / se[i]
+        elif np.isnan(se[i]):
+            z[i] = np.nan
+        else:
+            z[i] = 0.0 if center[i] == 0 else np.sign(center[i]) * np.inf
+    return center, z, z_crit * se
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("estimated", [True, False])
+def test_against_shift_key_by_key(seed, estimated):
+    rng = np.random.default_rng(seed)
+    k = 5 + seed * 3
+    s = rng.uniform(0.01, 0.08, size=k)
+    r = 0.1 + rng.normal(0, np.sqrt(s**2 + (0.04 * (seed % 3)) ** 2))
+    r[0] += 0.5  # one changed key
+    s[1] = 0.0  # time resolution: not a vote, judged against the full shift
+    r[2], s[2] = np.inf, 0.05  # no vote, not finite: left as is
+    r[3] = np.nan  # no ratio
+    z_crit = stats.norm.ppf(0.975)
+    for min_spread in (0.0, 0.1):
+        got = v._against_shift(r, s, estimated, z_crit, min_spread)
+        want = ref_against_shift(r, s, estimated, z_crit, min_spread)
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g, w, rtol=1e-9, atol=1e-12)
+
+
+def test_against_shift_one_vote_is_the_raw_reading():
+    r, s = np.array([0.3, 0.1, np.nan]), np.array([0.1, 0.0, 0.1])
+    center, z, half = v._against_shift(r, s, True, 2.0)
+    np.testing.assert_array_equal(center, r)
+    np.testing.assert_array_equal(half, 2 * s)
+    assert z[0] == pytest.approx(3.0) and z[1] == np.inf
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_estimate_shift_is_its_docstring(seed):
+    rng = np.random.default_rng(100 + seed)
+    k = 6 + 5 * seed
+    s = rng.uniform(0.01, 0.06, size=k)
+    r = np.log(1.08) + rng.normal(0, np.sqrt(s**2 + (0.03 * seed) ** 2))
+    r_in, s_in = np.append(r, [np.nan, 0.2]), np.append(s, [0.1, 0.0])  # left out
+    for confidence, min_spread in ((0.95, 0.0), (0.9, 0.05)):
+        shift = v.estimate_shift(r_in, s_in, min_keys=5, min_shift=0.02, confidence=confidence,
+                                 min_spread=min_spread)  # fmt: skip
+        tau = max(min_spread, ref_spread(r - loo_median(r), s,
+                                         lambda t: median_var(s, t, k - 1))[0])
+        half = stats.norm.ppf(0.5 + confidence / 2) * np.sqrt(median_var(s, tau, k))
+        center = np.median(r)
+        assert shift.estimated and shift.keys == k
+        assert shift.factor == pytest.approx(np.exp(center), rel=1e-12)
+        assert shift.ci_low == pytest.approx(np.exp(center - half), rel=1e-9)
+        assert shift.ci_high == pytest.approx(np.exp(center + half), rel=1e-9)
+        assert shift.spread == pytest.approx(tau, rel=1e-9, abs=1e-12)
+        want = (shift.ci_low > 1 or shift.ci_high < 1) and abs(shift.factor - 1) >= 0.02
+        assert shift.material == want
+    few = v.estimate_shift(r[:4], s[:4], min_keys=5)
+    assert not few.estimated and few.keys == 4 and few.min_keys == 5
+
+
+def test_material_needs_the_floor_and_the_interval():
+    s = np.full(40, 0.001)
+    r = np.log(1.03) + np.random.default_rng(1).normal(0, 0.001, 40)
+    assert v.estimate_shift(r, s, min_shift=0.02).material
+    assert not v.estimate_shift(r, s, min_shift=0.04).material  # under the floor
+    assert not v.estimate_shift(r, s * 100, min_shift=0.02).material  # interval holds 1
+    assert v.estimate_shift(-r, s, min_shift=0.02).material  # a speed-up too
