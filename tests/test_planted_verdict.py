@@ -75,13 +75,13 @@ def median_var(s: np.ndarray, tau: float, k: float) -> float:
 
 def test_the_constants_are_the_normals():
     mean, var = clipped_moments(CLIP)
-    assert v._CLIPPED_MEAN == pytest.approx(mean, rel=1e-9)
-    assert v._CLIPPED_VAR == pytest.approx(var, rel=1e-9)
+    assert pytest.approx(mean, rel=1e-9) == v._CLIPPED_MEAN
+    assert pytest.approx(var, rel=1e-9) == v._CLIPPED_VAR
     for c in (0.5, 1.0, 3.0):
         assert v._clipped_moments(c) == pytest.approx(clipped_moments(c), rel=1e-9)
     draws = np.random.default_rng(0).standard_normal(400_000)
     assert np.mean(np.abs(draws) <= v._NORMAL_QUANTILE_ABS) == pytest.approx(0.4, abs=0.003)
-    assert v._HETEROGENEITY_Z == pytest.approx(1.6448536, abs=1e-6)
+    assert pytest.approx(1.6448536, abs=1e-6) == v._HETEROGENEITY_Z
 
 
 @pytest.mark.parametrize("k", range(2, 10))
@@ -166,8 +166,9 @@ def ref_against_shift(r, s, estimated, z_crit, min_spread=0.0):
     if estimated and len(votes) >= 2:
         rv, sv = r[votes], s[votes]
         k = len(votes)
-        tau = max(min_spread, ref_spread(rv - loo_median(rv), sv,
-                                         lambda t: median_var(sv, t, k - 1))[0])
+        tau = max(
+            min_spread, ref_spread(rv - loo_median(rv), sv, lambda t: median_var(sv, t, k - 1))[0]
+        )
         loo = loo_median(rv)
         for j, i in enumerate(votes):
             others = np.delete(sv, j)
@@ -203,7 +204,7 @@ def test_against_shift_key_by_key(seed, estimated):
     for min_spread in (0.0, 0.1):
         got = v._against_shift(r, s, estimated, z_crit, min_spread)
         want = ref_against_shift(r, s, estimated, z_crit, min_spread)
-        for g, w in zip(got, want):
+        for g, w in zip(got, want, strict=True):
             np.testing.assert_allclose(g, w, rtol=1e-9, atol=1e-12)
 
 
@@ -225,8 +226,9 @@ def test_estimate_shift_is_its_docstring(seed):
     for confidence, min_spread in ((0.95, 0.0), (0.9, 0.05)):
         shift = v.estimate_shift(r_in, s_in, min_keys=5, min_shift=0.02, confidence=confidence,
                                  min_spread=min_spread)  # fmt: skip
-        tau = max(min_spread, ref_spread(r - loo_median(r), s,
-                                         lambda t: median_var(s, t, k - 1))[0])
+        tau = max(
+            min_spread, ref_spread(r - loo_median(r), s, lambda t: median_var(s, t, k - 1))[0]
+        )
         half = stats.norm.ppf(0.5 + confidence / 2) * np.sqrt(median_var(s, tau, k))
         center = np.median(r)
         assert shift.estimated and shift.keys == k

@@ -54,7 +54,9 @@ TESTS = [
     "tests/test_capacity.py", "tests/test_sizing.py", "tests/test_planted_sizing.py",
     "tests/test_planted_pg_deltas.py", "tests/test_summary.py", "tests/test_sketch.py",
     "tests/test_planted_sketch.py", "tests/test_planted_summary.py",
-    "tests/test_planted_logformat.py", "tests/test_access_log_formats.py",
+    "tests/test_planted_verdict.py", "tests/test_planted_leak2.py",
+    "tests/test_planted_significance2.py", "tests/test_planted_logformat.py",
+    "tests/test_access_log_formats.py",
     "tests/test_logformat_apache_vectors.py", "tests/test_access_log_gunicorn.py",
 ]  # fmt: skip
 # Left out for time: A/A calibration loops of 12-25 s each, which every mutant of the shift
