@@ -10,6 +10,7 @@ per-key relative reading key by key. A planted spread between keys checks the es
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import integrate, optimize, stats
 
@@ -249,3 +250,61 @@ def test_material_needs_the_floor_and_the_interval():
     assert not v.estimate_shift(r, s, min_shift=0.04).material  # under the floor
     assert not v.estimate_shift(r, s * 100, min_shift=0.02).material  # interval holds 1
     assert v.estimate_shift(-r, s, min_shift=0.02).material  # a speed-up too
+
+
+def fisher_by_hand(e1: int, n1: int, e2: int, n2: int) -> float:
+    """Two-sided Fisher p: the hypergeometric tables no likelier than the one observed."""
+    law = stats.hypergeom(n1 + n2, e1 + e2, n2)
+    seen = law.pmf(e2)
+    support = np.arange(max(0, e1 + e2 - n1), min(n2, e1 + e2) + 1)
+    probs = law.pmf(support)
+    return float(min(1.0, probs[probs <= seen * (1 + 1e-7)].sum()))
+
+
+def counts(rows) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["n_base", "errors_base", "client_base", "n_cand",
+                                       "errors_cand", "client_cand"])  # fmt: skip
+
+
+@pytest.mark.parametrize("confidence", [0.9, 0.95])
+def test_error_rates_tested_by_hand(confidence):
+    from perfkit.analysis.regression.errors import _tested
+
+    frame = counts([
+        (200, 4, 10, 180, 15, 3),  # rose
+        (50, 0, 0, 60, 3, 6),  # from none: ratio infinite
+        (40, 0, 1, 40, 0, 0),  # none on either side: ratio undefined
+        (300, 30, 0, 250, 5, 0),  # fell
+    ])  # fmt: skip
+    out = _tested(frame, 20, 0.05, confidence)
+    z = stats.norm.ppf(0.5 + confidence / 2)
+    for i, (n1, e1, c1, n2, e2, c2) in enumerate(frame.itertuples(index=False)):
+        row = out.iloc[i]
+        a1, a2 = (e1 + 1) / (n1 + 2), (e2 + 1) / (n2 + 2)
+        half = z * np.sqrt(a1 * (1 - a1) / (n1 + 2) + a2 * (1 - a2) / (n2 + 2))
+        assert (row["n_base"], row["errors_cand"]) == (n1, e2)
+        assert row["rate_base"] == pytest.approx(e1 / n1)
+        assert row["rate_cand"] == pytest.approx(e2 / n2)
+        assert row["diff"] == pytest.approx(e2 / n2 - e1 / n1)
+        assert row["diff_ci_low"] == pytest.approx(a2 - a1 - half, rel=1e-12)
+        assert row["diff_ci_high"] == pytest.approx(a2 - a1 + half, rel=1e-12)
+        assert row["client_rate_base"] == pytest.approx(c1 / n1)
+        assert row["client_rate_cand"] == pytest.approx(c2 / n2)
+        assert row["p_value"] == pytest.approx(fisher_by_hand(e1, n1, e2, n2), rel=1e-9)
+    assert out["rate_ratio"].iloc[0] == pytest.approx((15 / 180) / (4 / 200))
+    assert out["rate_ratio"].iloc[1] == np.inf and np.isnan(out["rate_ratio"].iloc[2])
+
+
+def test_error_rates_tested_at_the_size_bounds():
+    from perfkit.analysis.regression.errors import _tested
+
+    frame = counts([(20, 1, 0, 20, 9, 0), (19, 1, 0, 40, 9, 0), (3, 0, 0, 3, 3, 0),
+                    (4, 0, 0, 4, 4, 0)])  # fmt: skip
+    p = _tested(frame, 20, 0.05, 0.95)["p_value"].to_numpy()
+    assert p[0] == pytest.approx(fisher_by_hand(1, 20, 9, 20)) and np.isnan(p[1:]).all()
+    # 3 against 3: the smallest p is 2 / C(6, 3) = 0.1: tested from alpha 0.1 on
+    p = _tested(frame, 3, 0.1, 0.95)["p_value"].to_numpy()
+    assert p[2] == pytest.approx(fisher_by_hand(0, 3, 3, 3)) and not np.isnan(p).any()
+    p = _tested(frame, 3, 0.099, 0.95)["p_value"].to_numpy()
+    assert np.isnan(p[2]) and p[3] == pytest.approx(fisher_by_hand(0, 4, 4, 4))
+    assert np.isnan(_tested(frame, 4, 0.1, 0.95)["p_value"].to_numpy()[2])
