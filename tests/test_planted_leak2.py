@@ -130,3 +130,11 @@ def test_random_warmups_follow_the_rule():
         want = reference(t, y)
         assert end == when(want), trial
         np.testing.assert_array_equal(kept["_h"].to_numpy(), t[t >= want])
+
+
+def test_a_flat_noiseless_series_still_shows_its_warmup():
+    # no noise at all (a constant after warm-up): any step below the line is warm-up
+    t = np.linspace(0.0, 10.0, 200)
+    y = np.where(t < 3.0, 99.5, 100.0)
+    kept, end = leak._after_warmup(series(t, y))
+    assert end == when(t[t >= 3.0][0]) and (kept["_mib"] == 100.0).all()
