@@ -13,37 +13,47 @@ REQUESTS = 12
 
 
 def profiled(folder, app, paths: list[str]):
-    """`app` serving `paths` under Werkzeug's ProfilerMiddleware: one dump per request.
+    """`app` serving `paths` under Werkzeug's ProfilerMiddleware: one dump per request."""
+    return profiled_together([(folder, app, paths)])[0]
+
+
+def profiled_together(sides):
+    """Each (folder, app, paths) side's dumps, its requests taken in turn with the other
+    sides' (A, B, A, B, ...): a machine that gets busier or quieter while they run moves
+    every side alike, not the side recorded last.
 
     The cyclic collector is paused while they run: inside pytest the heap is large, and a full
     collection landing in one request adds tens of ms to whichever function allocated last,
     noise these truths are not about."""
     import gc
+    import itertools
 
     from werkzeug.middleware.profiler import ProfilerMiddleware
 
-    folder.mkdir()
-    app.wsgi_app = ProfilerMiddleware(app.wsgi_app, stream=None, profile_dir=str(folder))
-    client = app.test_client()
+    clients = []
+    for folder, app, _ in sides:
+        folder.mkdir()
+        app.wsgi_app = ProfilerMiddleware(app.wsgi_app, stream=None, profile_dir=str(folder))
+        clients.append(app.test_client())
+    turns = itertools.zip_longest(*[[(c, p) for p in paths]
+                                    for c, (_, _, paths) in zip(clients, sides, strict=True)])
     gc.collect()
     gc.disable()
     try:
-        for path in paths:
+        for client, path in (t for turn in turns for t in turn if t is not None):
             assert client.get(path).status_code == 200
     finally:
         gc.enable()
-    return read_profile(str(folder / "*.prof"))
-
-
-def record(tmp_path, slow: bool):
-    folder = tmp_path / ("cand" if slow else "base")
-    return profiled(folder, create_app(slow_pricing=slow), [f"/orders/{i}" for i in range(REQUESTS)])
+    return [read_profile(str(folder / "*.prof")) for folder, _, _ in sides]
 
 
 @pytest.fixture(scope="module")
 def sides(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("diff")
-    return record(tmp, slow=False), record(tmp, slow=True)
+    paths = [f"/orders/{i}" for i in range(REQUESTS)]
+    base, cand = profiled_together([(tmp / "base", create_app(slow_pricing=False), paths),
+                                    (tmp / "cand", create_app(slow_pricing=True), paths)])
+    return base, cand
 
 
 def test_planted_regression_is_found_and_attributed(sides):
@@ -101,12 +111,11 @@ def test_flame_diff_colours_the_change(sides):
     assert icicle.marker.cmid == 0
 
 
-def record_pages(folder, slow: bool, heavy: int, light: int):
-    """Per-request dumps of `heavy` report pages and `light` item pages."""
-    from tests.apps import mix_pages
-
-    paths = [f"/reports/{i + 1}" for i in range(heavy)] + [f"/items/{i + 1}" for i in range(light)]
-    return profiled(folder, mix_pages.create_app(slow_query=slow), paths)
+def pages(heavy: int, light: int) -> list[str]:
+    """`heavy` report pages and `light` item pages, spread evenly over the run."""
+    paths = [((i + 0.5) / heavy, f"/reports/{i + 1}") for i in range(heavy)]
+    paths += [((i + 0.5) / light, f"/items/{i + 1}") for i in range(light)]
+    return [path for _, path in sorted(paths)]
 
 
 def test_a_different_mix_of_profiled_routes_is_not_a_change(tmp_path):
@@ -116,13 +125,19 @@ def test_a_different_mix_of_profiled_routes_is_not_a_change(tmp_path):
 
     Six dumps is the fewest per route: with three, one stalled query on a busy machine leaves
     Welch-Satterthwaite two degrees of freedom and an 18x growth short of significance."""
-    base = record_pages(tmp_path / "base", slow=False, heavy=12, light=8)
-    cand = record_pages(tmp_path / "cand", slow=True, heavy=6, light=14)
+    from tests.apps import mix_pages
+
+    base, cand = profiled_together([
+        (tmp_path / "base", mix_pages.create_app(slow_query=False), pages(heavy=12, light=8)),
+        (tmp_path / "cand", mix_pages.create_app(slow_query=True), pages(heavy=6, light=14)),
+    ])  # fmt: skip
     table = compare_profiles(base, cand)
     top = table.iloc[0]
     assert "execute" in top["name"] and top["verdict"] == "regressed"
     render = table.set_index("name").loc["render"]
-    assert abs(render["contribution_s"]) < 0.3 * top["contribution_s"]
+    # pooled, render "falls" by about 0.9x what execute grew (the assertion at the end); per
+    # route it does not move: half that is far from both on a busy machine
+    assert abs(render["contribution_s"]) < 0.45 * top["contribution_s"]
     assert render["verdict"] != "regressed"
     assert table.attrs["weights"] == pytest.approx({"GET /reports/{id}": 0.6,
                                                     "GET /items/{id}": 0.4})  # fmt: skip
