@@ -135,7 +135,7 @@ def test_a_different_mix_of_profiled_routes_is_not_a_change(tmp_path):
     top = table.iloc[0]
     assert "execute" in top["name"] and top["verdict"] == "regressed"
     render = table.set_index("name").loc["render"]
-    # pooled, render "falls" by about 0.9x what execute grew (the assertion at the end); per
+    # pooled, render "falls" by 0.7-0.9x what execute grew (the assertion at the end); per
     # route it does not move: half that is far from both on a busy machine
     assert abs(render["contribution_s"]) < 0.45 * top["contribution_s"]
     assert render["verdict"] != "regressed"
