@@ -131,6 +131,11 @@ def _cases():
                 res[: k // 6] += 2.0  # changed keys
             yield res, s
     yield np.array([0.5]), np.array([0.1])  # one key, one inlier: the rough stage answers
+    for seed in (4, 64, 73, 98):  # heterogeneity test near its bound: the clip decides it
+        rng = np.random.default_rng(seed)
+        k, tau = int(rng.integers(5, 40)), rng.uniform(0, 0.08)
+        s = rng.uniform(0.01, 0.1, k)
+        yield rng.normal(0, np.sqrt(s**2 + tau**2)), s
 
 
 def test_spread_is_its_docstring():
@@ -158,6 +163,25 @@ def test_median_variance_formula():
     s = np.array([0.1, 0.2, 0.4])
     assert v._median_variance(s, 0.3, 3) == pytest.approx(median_var(s, 0.3, 3), rel=1e-12)
     assert v._median_variance(s, 0.0, 7, total=2.0) == pytest.approx(np.pi / 2 * 7 / 4)
+    wide = np.array([2.0, 4.0, 8.0])  # imprecise keys: the sum of 1/sigma under 1
+    assert v._median_variance(wide, 0.0, 3) == pytest.approx(median_var(wide, 0.0, 3), rel=1e-12)
+
+
+def test_against_votes_is_its_formula():
+    votes = (np.log([1.1, 1.2, 1.15, np.nan, 1.3]), np.array([0.02, 0.03, 0.01, 0.02, 0.0]))
+    r, s = np.log([1.5, 1.1, 0.9, 1.2]), np.array([0.05, 0.0, 0.02, 0.0])
+    r[3] = 0.0
+    shift = v.Shift(factor=1.12, spread=0.03, estimated=True)
+    center, z, half = v._against_votes(r, s, shift, votes, 2.0)
+    se = np.sqrt(s**2 + 0.03**2 + median_var(np.array([0.02, 0.03, 0.01]), 0.03, 3))
+    np.testing.assert_allclose(center, r - np.log(1.12), rtol=1e-12)
+    np.testing.assert_allclose(z, center / se, rtol=1e-12)
+    np.testing.assert_allclose(half, 2.0 * se, rtol=1e-12)
+    center, z, half = v._against_votes(r, s, v.Shift(), votes, 2.0)  # no shift: the raw reading
+    np.testing.assert_array_equal(center, r)
+    np.testing.assert_array_equal(half, 2.0 * s)
+    assert z[0] == pytest.approx(r[0] / 0.05) and z[1] == np.inf and z[3] == 0.0
+    assert v._against_votes(-r, s, v.Shift(), votes, 2.0)[1][1] == -np.inf
 
 
 def ref_against_shift(r, s, estimated, z_crit, min_spread=0.0):
