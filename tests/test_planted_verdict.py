@@ -332,3 +332,38 @@ def test_error_rates_tested_at_the_size_bounds():
     p = _tested(frame, 3, 0.099, 0.95)["p_value"].to_numpy()
     assert np.isnan(p[2]) and p[3] == pytest.approx(fisher_by_hand(0, 4, 4, 4))
     assert np.isnan(_tested(frame, 4, 0.1, 0.95)["p_value"].to_numpy()[2])
+
+
+def rule_by_key(ratio, lo, hi, change, p95, p95_lo, p95_hi, p95_change, sig, small, mr, ma):
+    """The raw verdict as the module docstring states it, one key at a time."""
+    if small:
+        return "insufficient data"
+    practical = abs(change) >= ma and (np.isinf(ratio) or abs(ratio - 1) >= mr)
+    tail = abs(p95_change) >= ma and abs(p95 - 1) >= mr  # False when p95 is NaN
+    up = (practical and lo > 1) or (tail and p95_lo > 1)
+    down = (practical and hi < 1) or (tail and p95_hi < 1)
+    rose, fell = ratio > 1 or p95 > 1, ratio < 1 or p95 < 1
+    if sig and up and rose:  # a key none of whose statistics rose is never regressed
+        return "regressed"
+    if sig and down and fell:
+        return "improved"
+    return "unchanged"
+
+
+def test_rule_is_the_docstring_key_by_key():
+    import itertools
+
+    grid = list(itertools.product(
+        [0.5, 0.97, 1.0, 1.03, 1.5, np.inf], [0.9, 1.0, 1.01], [0.99, 1.0, 1.2],
+        [np.nan, 0.5, 0.96, 1.0, 1.04, 1.5], [0.9, 1.0, 1.01], [0.99, 1.0, 1.2], [1.0, 10.0],
+    ))  # fmt: skip
+    rng = np.random.default_rng(3)
+    ratio, lo, hi, p95, p95_lo, p95_hi, base = (np.array(c) for c in zip(*grid, strict=True))
+    change = np.where(np.isinf(ratio), 50.0, base * (ratio - 1))
+    p95_change = base * 2 * (p95 - 1)
+    sig, small = rng.random(len(grid)) < 0.8, rng.random(len(grid)) < 0.05
+    got = v._rule(ratio, lo, hi, change, p95, p95_lo, p95_hi, p95_change, sig, small, 0.05, 1.0)
+    want = [rule_by_key(*a, 0.05, 1.0) for a in zip(ratio, lo, hi, change, p95, p95_lo, p95_hi,
+                                                    p95_change, sig, small, strict=True)]  # fmt: skip
+    assert list(got) == want
+    assert {"regressed", "improved", "unchanged", "insufficient data"} <= set(want)
