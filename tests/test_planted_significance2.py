@@ -174,3 +174,31 @@ def test_several_keys():
     out = compare_samples(rows(1.0), rows(1.0), ["method", "route"], "ms")
     assert list(out.index.names) == ["method", "route"] and len(out) == 4
     assert out.loc[("GET", "/a"), "n_base"] == 20
+
+
+def test_sizes_and_missing_sides():
+    base, cand = pair({"a": 1.3, "b": 1.3, "c": 1.3}, n=40, seed=6)
+    base["b"] = base["b"][:3]  # under min_n on one side only (the sizes could reach alpha)
+    del cand["c"]  # no candidate
+    out = compare_samples(frame(base), frame(cand), "k", "ms")
+    assert out.index.name == "k" and list(out.index) == ["a", "b", "c"]
+    assert out.loc["a", "verdict"] == "regressed"
+    assert out.loc["b", "verdict"] == "insufficient data" and out.loc["b", "n_base"] == 3
+    assert out.loc["c", "verdict"] == "insufficient data"
+    assert out.loc["c", "n_cand"] == 0 and np.isnan(out.loc["c", "p50_cand"])
+    # 4 against 4 at alpha = 2/70 exactly: the sizes can reach it, so the key is judged
+    small = pair({"a": 3.0}, n=4, seed=1)
+    got = compare_samples(frame(small[0]), frame(small[1]), "k", "ms", min_n=4, alpha=2 / 70)
+    assert got.loc["a", "verdict"] != "insufficient data"
+
+
+def test_the_defaults():
+    # min_abs 1 (in the unit), min_n 5, min_keys 5, what "keys"
+    rng = np.random.default_rng(2)
+    base = {k: 20 + rng.normal(0, 0.05, 5) for k in "abcde"}
+    cand = {k: v + 1.5 for k, v in base.items()}  # 7.5 %, 1.5 ms: over both floors
+    out = compare_samples(frame(base), frame(cand), "k", "ms", normalize=True)
+    assert (out["n_base"] == 5).all() and out.attrs["shift"].estimated
+    assert out.attrs["shift"].what == "keys"
+    plain = compare_samples(frame(base), frame(cand), "k", "ms")
+    assert (plain["verdict"] == "regressed").all()
