@@ -202,3 +202,35 @@ def test_the_defaults():
     assert out.attrs["shift"].what == "keys"
     plain = compare_samples(frame(base), frame(cand), "k", "ms")
     assert (plain["verdict"] == "regressed").all()
+
+
+def test_adjust_and_min_p_value_by_hand():
+    from perfkit.analysis.significance import adjust, min_p_value
+
+    p = np.array([0.6, np.nan, 0.7, 0.01, 0.02])
+    got = adjust(p)
+    assert np.isnan(got[1])
+    np.testing.assert_allclose(got[[0, 2, 3, 4]], holm(p[[0, 2, 3, 4]]), rtol=1e-12)
+    assert got[0] == 1.0  # 3 * 0.6 capped at 1
+    for alias in ("bh", "fdr_bh", "benjamini-hochberg"):
+        np.testing.assert_allclose(adjust(p, alias)[[0, 2, 3, 4]], bh(p[[0, 2, 3, 4]]))
+    assert np.isnan(adjust(np.array([np.nan]))).all()
+    # 2 / C(n1 + n2, n1), at most 1
+    assert min_p_value(0, 5) == 1.0 and min_p_value(1, 1) == 1.0
+    assert min_p_value(2, 2) == pytest.approx(2 / 6)
+    assert min_p_value(10, 10) == pytest.approx(2 / 184756)
+    assert min_p_value(30, 40) == pytest.approx(2 / 55347740058143507128)
+
+
+def test_zero_locations_and_unused_categories():
+    # a baseline median of 0: the ratio is infinite (0 on both sides: undefined)
+    base = {"a": np.zeros(20), "b": np.zeros(20), "c": np.full(20, 2.0)}
+    cand = {"a": np.full(20, 3.0), "b": np.zeros(20), "c": np.full(20, 6.0)}
+    out = compare_samples(frame(base), frame(cand), "k", "ms")
+    assert out.loc["a", "ratio"] == np.inf and np.isnan(out.loc["b", "ratio"])
+    assert out.loc["c", "ratio"] == pytest.approx(3.0)
+    # a category no row uses is no key
+    b, c = frame(base), frame(cand)
+    for f in (b, c):
+        f["k"] = pd.Categorical(f["k"], categories=["a", "b", "c", "unused"])
+    assert list(compare_samples(b, c, "k", "ms").index) == ["a", "b", "c"]
