@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from perfkit.analysis import leak
 
@@ -138,3 +139,48 @@ def test_a_flat_noiseless_series_still_shows_its_warmup():
     y = np.where(t < 3.0, 99.5, 100.0)
     kept, end = leak._after_warmup(series(t, y))
     assert end == when(t[t >= 3.0][0]) and (kept["_mib"] == 100.0).all()
+
+
+def sen_by_hand(times, values, confidence):
+    """Pooled Theil-Sen slope, Sen's interval ranks and the stratified Mann-Kendall p."""
+    slopes, s, var, n_total = [], 0.0, 0.0, 0
+    for t, y in zip(times, values, strict=True):
+        n_total += len(t)
+        if len(t) < 2:
+            continue
+        for i in range(len(t)):
+            for j in range(i + 1, len(t)):
+                if t[j] != t[i]:
+                    slopes.append((y[j] - y[i]) / (t[j] - t[i]))
+                    s += np.sign((y[j] - y[i]) * (t[j] - t[i]))
+        n = len(t)
+        ties = [c for c in np.unique(t, return_counts=True)[1] if c > 1]
+        var += (n * (n - 1) * (2 * n + 5) - sum(c * (c - 1) * (2 * c + 5) for c in ties)) / 18
+    pairs = sorted(slopes)
+    c = stats.norm.ppf(0.5 + confidence / 2) * np.sqrt(var)
+    m = len(pairs)
+    low = pairs[max(round((m - c) / 2) - 1, 0)]
+    high = pairs[min(round((m + c) / 2), m - 1)]
+    z = (s - np.sign(s)) / np.sqrt(var)
+    return np.median(pairs), low, high, 2 * stats.norm.sf(abs(z)), n_total
+
+
+@pytest.mark.parametrize("confidence", [0.9, 0.95])
+def test_sen_against_scipy_and_by_hand(confidence):
+    rng = np.random.default_rng(int(confidence * 100))
+    t = np.round(np.sort(rng.uniform(0, 5, 40)), 1)  # some tied times
+    y = 0.3 * t + rng.normal(0, 0.5, 40)
+    got = leak.sen([t], [y], confidence)
+    ref = stats.theilslopes(y, t, confidence)
+    assert got[:3] == pytest.approx((ref.slope, ref.low_slope, ref.high_slope), rel=1e-12)
+    assert got == pytest.approx(sen_by_hand([t], [y], confidence), rel=1e-9)
+    t2, y2 = np.arange(15.0), 5 - 0.2 * np.arange(15.0) + rng.normal(0, 1, 15)
+    pooled = leak.sen([t, t2, np.array([1.0])], [y, y2, np.array([2.0])], confidence)
+    want = sen_by_hand([t, t2, np.array([1.0])], [y, y2, np.array([2.0])], confidence)
+    assert pooled == pytest.approx(want, rel=1e-9)
+    assert pooled[4] == 56
+
+
+def test_sen_without_pairs():
+    out = leak.sen([np.array([1.0]), np.array([2.0, 2.0])], [np.array([3.0]), np.array([1.0, 2.0])])
+    assert np.isnan(out[:4]).all() and out[4] == 3
