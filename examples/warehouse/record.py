@@ -60,6 +60,7 @@ class Plan:
     cpu_hog_processes: int = 1
     truth: str = ""
     expect: dict = field(default_factory=dict)  # what the reports must find (tests check it)
+    server: tuple[str, ...] = ("-k", "gthread", "--workers", "2", "--threads", "4")  # Gunicorn
 
 
 PLANS = {
@@ -179,7 +180,7 @@ def record(plan: Plan, out: Path, short: bool = False) -> dict:
                     "-k", "gthread", "--workers", "1", "--threads", "64",
                     "examples.warehouse.stub:app"]  # fmt: skip
         app_cmd = [str(BIN / "python"), "-m", "gunicorn", "-b", f"127.0.0.1:{app_port}",
-                   "-k", "gthread", "--workers", "2", "--threads", "4",
+                   *plan.server,
                    "--access-logfile", str(work / "access.log"),
                    "--access-logformat", ACCESS_FORMAT]  # fmt: skip
         if plan.max_requests:
