@@ -226,6 +226,9 @@ def test_against_shift_key_by_key(seed, estimated):
     r[2], s[2] = np.inf, 0.05  # no vote, not finite: left as is
     r[3] = np.nan  # no ratio
     z_crit = stats.norm.ppf(0.975)
+    default = v._against_shift(r, s, estimated, z_crit)
+    for g, w in zip(default, ref_against_shift(r, s, estimated, z_crit), strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-9, atol=1e-12)
     for min_spread in (0.0, 0.1):
         got = v._against_shift(r, s, estimated, z_crit, min_spread)
         want = ref_against_shift(r, s, estimated, z_crit, min_spread)
@@ -234,11 +237,11 @@ def test_against_shift_key_by_key(seed, estimated):
 
 
 def test_against_shift_one_vote_is_the_raw_reading():
-    r, s = np.array([0.3, 0.1, np.nan]), np.array([0.1, 0.0, 0.1])
+    r, s = np.array([0.3, 0.1, np.nan, 0.0]), np.array([0.1, 0.0, 0.1, 0.0])
     center, z, half = v._against_shift(r, s, True, 2.0)
     np.testing.assert_array_equal(center, r)
     np.testing.assert_array_equal(half, 2 * s)
-    assert z[0] == pytest.approx(3.0) and z[1] == np.inf
+    assert z[0] == pytest.approx(3.0) and z[1] == np.inf and z[3] == 0.0  # no change, no error
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -263,8 +266,14 @@ def test_estimate_shift_is_its_docstring(seed):
         assert shift.spread == pytest.approx(tau, rel=1e-9, abs=1e-12)
         want = (shift.ci_low > 1 or shift.ci_high < 1) and abs(shift.factor - 1) >= 0.02
         assert shift.material == want
+        assert (shift.min_keys, shift.min_shift, shift.what) == (5, 0.02, "endpoints")
     few = v.estimate_shift(r[:4], s[:4], min_keys=5)
     assert not few.estimated and few.keys == 4 and few.min_keys == 5
+    assert few.what == "endpoints" and v.estimate_shift(r[:4], s[:4], 4, what="routes").estimated
+    assert v.estimate_shift(r[:5], s[:5]).estimated  # default: 5 keys are enough
+    named = v.estimate_shift(r, s, 3, 0.07, "queries")
+    assert (named.min_keys, named.min_shift, named.what) == (3, 0.07, "queries")
+    assert v.estimate_shift(r[:2], s[:2], 3, what="queries").what == "queries"
 
 
 def test_material_needs_the_floor_and_the_interval():
@@ -317,6 +326,8 @@ def test_error_rates_tested_by_hand(confidence):
         assert row["p_value"] == pytest.approx(fisher_by_hand(e1, n1, e2, n2), rel=1e-9)
     assert out["rate_ratio"].iloc[0] == pytest.approx((15 / 180) / (4 / 200))
     assert out["rate_ratio"].iloc[1] == np.inf and np.isnan(out["rate_ratio"].iloc[2])
+    for column in ("n_base", "n_cand", "errors_base", "errors_cand"):
+        assert out[column].dtype.kind == "i"  # counts stay counts
 
 
 def test_error_rates_tested_at_the_size_bounds():
