@@ -184,3 +184,15 @@ def test_sen_against_scipy_and_by_hand(confidence):
 def test_sen_without_pairs():
     out = leak.sen([np.array([1.0]), np.array([2.0, 2.0])], [np.array([3.0]), np.array([1.0, 2.0])])
     assert np.isnan(out[:4]).all() and out[4] == 3
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 6])
+def test_sen_on_short_series(n):
+    # Sen's ranks at their clipped ends; Kendall's S = 0 (p = 1) for the zig-zag
+    rng = np.random.default_rng(n)
+    t, y = np.arange(float(n)), rng.normal(0, 1, n)
+    assert leak.sen([t], [y]) == pytest.approx(sen_by_hand([t], [y], 0.95), rel=1e-12)
+    both = ([t, np.array([0.0, 2.0])], [y, np.array([1.0, 2.0])])
+    assert leak.sen(*both) == pytest.approx(sen_by_hand(*both, 0.95), rel=1e-12)
+    flat = leak.sen([np.arange(3.0)], [np.array([0.0, 1.0, 0.0])])
+    assert flat[3] == 1.0 and flat[0] == 0.0
