@@ -378,3 +378,15 @@ def test_rule_is_the_docstring_key_by_key():
                                                     p95_change, sig, small, strict=True)]  # fmt: skip
     assert list(got) == want
     assert {"regressed", "improved", "unchanged", "insufficient data"} <= set(want)
+
+
+def test_a_key_without_a_standard_error_gets_no_z():
+    """A NaN standard error (bootstrap medians of 0 on a side) is no evidence: z is NaN, not the
+    +-inf that made the report print a relative p-value of 0 beside a NaN interval."""
+    from perfkit.analysis.regression.verdict import _against_shift
+
+    r = np.log(np.array([1.1, 1.12, 1.09, 1.11, 1.1, 1.5]))
+    s = np.array([0.02, 0.02, 0.02, 0.02, 0.02, np.nan])
+    center, z, half = _against_shift(r, s, True, 1.96)
+    assert np.isnan(z[-1]) and np.isnan(half[-1]) and np.isfinite(center[-1])
+    assert np.all(np.isfinite(z[:-1]))

@@ -450,7 +450,9 @@ def _against_votes(r: np.ndarray, s: np.ndarray, shift: Shift, votes, z_crit: fl
         center = r - np.log(shift.factor)
         se = np.sqrt(s**2 + shift.spread**2 + _median_variance(sv, shift.spread, len(sv)))
     with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(se > 0, center / se, np.where(center == 0, 0.0, np.sign(center) * np.inf))
+        # no error known (a NaN standard error): no z either, never a certain +-inf
+        z = np.where(se > 0, center / se, np.where(np.isnan(se), np.nan,
+                     np.where(center == 0, 0.0, np.sign(center) * np.inf)))  # fmt: skip
     return center, z, z_crit * se
 
 
@@ -472,5 +474,7 @@ def _against_shift(r: np.ndarray, s: np.ndarray, estimated: bool, z_crit: float,
         others = np.isfinite(r) & ~votes  # e.g. an infinite ratio: against the full shift
         center[others] = r[others] - np.median(rv)
     with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(se > 0, center / se, np.where(center == 0, 0.0, np.sign(center) * np.inf))
+        # no error known (a NaN standard error): no z either, never a certain +-inf
+        z = np.where(se > 0, center / se, np.where(np.isnan(se), np.nan,
+                     np.where(center == 0, 0.0, np.sign(center) * np.inf)))  # fmt: skip
     return center, z, z_crit * se
