@@ -158,12 +158,10 @@ REAL_ROUTES = [
     ("GET", "/static/app.css", 2),
     ("GET", "/api/picklists/{id}", 28),
 ]
-REAL_AGENTS = [
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0",
+REAL_AGENTS = [  # the clean log's agents, a phone and a metrics scraper
+    *AGENTS[:2],
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Mobile/15E148 Safari/604.1",
-    "python-requests/2.31.0",
-    "kube-probe/1.28",
+    *AGENTS[2:4],
     "Prometheus/2.48.0",
 ]
 # what Gunicorn writes for a user agent holding quotes: each '"' as '\"'
