@@ -1,1 +1,352 @@
-"""Tests written to kill surviving mutants (issue 16); see tools/mutate.py."""
+"""`judge` on hand-built comparison frames with a planted answer (issue 16).
+
+Each key is given its ratio, a normal interval from its log standard error and a p-value;
+the run-wide shift is planted by giving most keys the same ratio. Expected verdicts follow
+from the module docstring's rules; expected numbers from its formulas written out here
+(the median's variance ``pi/2 * K / (sum 1/sigma_i)^2``, leave one out for the relative
+reading), Holm by hand and Benjamini-Hochberg by scipy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from perfkit.analysis.regression.verdict import MAX_SPREAD, judge
+
+Z = stats.norm.ppf(0.975)
+
+
+def key(ratio, base=100.0, se=0.01, p=1e-12, p95=None, p95_base=None, p95_se=0.01) -> dict:
+    """One key: median `base` -> `base * ratio` ms, interval ratio * exp(+-1.96 se)."""
+    row = {"ratio": ratio, "ci_low": ratio * np.exp(-Z * se), "ci_high": ratio * np.exp(Z * se),
+           "p_value": p, "log_se": se, "p50_base": base, "p50_cand": base * ratio}  # fmt: skip
+    if p95 is not None:
+        b = 2 * base if p95_base is None else p95_base
+        row.update(p95_base=b, p95_cand=b * p95, p95_ratio=p95, p95_ci_low=p95 * np.exp(-Z * p95_se),
+                   p95_ci_high=p95 * np.exp(Z * p95_se), p95_log_se=p95_se)  # fmt: skip
+    return row
+
+
+def frame(rows: dict[str, dict]) -> pd.DataFrame:
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def flats(n: int, ratio: float, **kw) -> dict[str, dict]:
+    """`n` keys that all moved by `ratio`: the run-wide shift."""
+    return {f"/flat{i}": key(ratio, **kw) for i in range(n)}
+
+
+def median_variance(s, tau: float = 0.0) -> float:
+    """The docstring's variance of the median of the keys' log ratios."""
+    s = np.asarray(s, dtype=float)
+    return np.pi / 2 * len(s) / np.sum(1 / np.sqrt(s**2 + tau**2)) ** 2
+
+
+def holm(p) -> np.ndarray:
+    p = np.asarray(p, dtype=float)
+    m, out, running = len(p), np.empty(len(p)), 0.0
+    for rank, i in enumerate(np.argsort(p)):
+        running = max(running, min(1.0, (m - rank) * p[i]))
+        out[i] = running
+    return out
+
+
+def verdicts(out: pd.DataFrame) -> dict[str, str]:
+    return out["verdict"].to_dict()
+
+
+def test_the_defaults_on_too_few_keys_for_a_shift():
+    """Four keys (the default needs 5 for a shift): raw verdicts with alpha 5 %, Holm, a 5 %
+    and 1 ms practical floor."""
+    table = frame({
+        "/p20": key(1.5, p=0.2),  # large but p = 0.2: not significant at 5 %
+        "/ten": key(1.10),  # +10 %, 10 ms: clears both floors
+        "/ms": key(1.075, base=20.0),  # +7.5 %, 1.5 ms
+        "/sub": key(1.09, base=10.0),  # +9 %, but 0.9 ms: under 1 ms
+    })  # fmt: skip
+    out = judge(table)
+    assert out["p_adjusted"].to_numpy() == pytest.approx(holm(table["p_value"]), rel=1e-12)
+    assert verdicts(out) == {"/p20": "unchanged", "/ten": "regressed", "/ms": "regressed",
+                             "/sub": "unchanged"}  # fmt: skip
+    assert (out["verdict"] == out["raw_verdict"]).all()
+    shift = out.attrs["shift"]
+    assert not shift.estimated and shift.keys == 4 and shift.min_keys == 5
+    assert shift.what == "endpoints" and not shift.applied
+    assert shift.to_dict()["split"] is False
+    assert "Only 4 endpoints" in shift.describe() and "under 5" in shift.describe()
+    # a fifth key makes a shift estimable with the defaults
+    five = judge(frame({**{k: key(1.1) for k in table.index}, "/fifth": key(1.1)}))
+    assert five.attrs["shift"].estimated and five.attrs["shift"].keys == 5
+
+
+def test_with_too_few_keys_the_raw_verdict_stands_when_the_relative_reading_differs():
+    """Three keys: no shift, so the raw verdict (its own test: p = 0.01, Holm 0.03) stands
+    even though the normal reading of the log ratio alone (z = log 1.1 / 0.045 = 2.12, Holm
+    x3 = 0.10) finds nothing."""
+    table = frame({"/mw": key(1.1, se=0.045, p=0.01), "/a": key(1.0, p=0.8),
+                   "/b": key(1.0, p=0.9)})  # fmt: skip
+    out = judge(table)
+    rel_p = 2 * stats.norm.sf(np.log(1.1) / 0.045)
+    assert out.loc["/mw", "rel_p_value"] == pytest.approx(rel_p, rel=1e-9)
+    assert out.loc["/mw", "rel_p_adjusted"] == pytest.approx(3 * rel_p, rel=1e-9)
+    assert out.loc["/mw", "relative_verdict"] == "unchanged"
+    assert out.loc["/mw", "raw_verdict"] == "regressed"
+    assert out.loc["/mw", "verdict"] == "regressed"
+
+
+def shifted_run() -> pd.DataFrame:
+    """Eight keys +20 % (the shift), one +30 % beyond it, one that stayed (-17 % against the
+    run), one whose change beyond the shift is 8 % but 0.8 ms, one too vague to tell."""
+    return frame({
+        **flats(8, 1.2),
+        "/beyond": key(1.2 * 1.3),
+        "/still": key(1.0, p=0.6),
+        "/small": key(1.2 * 1.08, base=10.0),  # 10 -> 12.96 ms; 10.8 ms against the shift
+        "/vague": key(1.2, se=0.2, p=0.3),
+    })  # fmt: skip
+
+
+def test_a_planted_shift_with_the_defaults():
+    table = shifted_run()
+    out = judge(table)
+    shift = out.attrs["shift"]
+    s = table["log_se"].to_numpy()
+    half = Z * np.sqrt(median_variance(s))
+    assert shift.factor == pytest.approx(1.2, rel=1e-12)
+    assert (shift.ci_low, shift.ci_high) == pytest.approx((1.2 * np.exp(-half), 1.2 * np.exp(half)),
+                                                          rel=1e-9)  # fmt: skip
+    assert shift.keys == 12 and shift.spread == 0.0 and shift.estimated and shift.material
+    assert shift.applied and shift.normalized and not shift.split
+    assert shift.max_spread == MAX_SPREAD and shift.min_shift == 0.02
+    assert shift.what == "endpoints" and shift.direction == "slower"
+    assert np.isnan(shift.p95_factor)  # no p95 columns
+    want = dict.fromkeys(flats(8, 1.2), "moved with shift") | {
+        "/beyond": "regressed",  # +30 % against the run: raw and relative agree
+        "/still": "unchanged",  # raw unchanged; relative improved: never improved
+        "/small": "moved with shift",  # 0.8 ms against the shift: under the 1 ms floor
+        "/vague": "unchanged",  # neither reading finds anything
+    }  # fmt: skip
+    assert verdicts(out) == want
+    assert out.loc["/still", "relative_verdict"] == "improved"
+    assert out.loc["/small", ["raw_verdict", "relative_verdict"]].tolist() == [
+        "regressed",
+        "unchanged",
+    ]
+    # the relative reading of /beyond: its log ratio less the others' median, the others'
+    # median's variance added (leave one out)
+    others = np.delete(s, table.index.get_loc("/beyond"))
+    se = np.sqrt(0.01**2 + median_variance(others))
+    row = out.loc["/beyond"]
+    assert row["rel_ratio"] == pytest.approx(1.3, rel=1e-12)
+    assert (row["rel_ci_low"], row["rel_ci_high"]) == pytest.approx(
+        (1.3 * np.exp(-Z * se), 1.3 * np.exp(Z * se)), rel=1e-9
+    )
+    assert row["rel_p_value"] == pytest.approx(2 * stats.norm.sf(np.log(1.3) / se), rel=1e-6)
+    assert out["rel_p_adjusted"].to_numpy() == pytest.approx(holm(out["rel_p_value"]), rel=1e-12)
+    # a floor of 0.5 ms lets /small's 0.8 ms beyond the shift count
+    assert judge(table, min_abs=0.5).loc["/small", "verdict"] == "regressed"
+    # another name for the keys and another confidence
+    named = judge(table, what="statements", confidence=0.9).attrs["shift"]
+    assert named.what == "statements" and "the statements" in named.describe()
+    half90 = stats.norm.ppf(0.95) * np.sqrt(median_variance(s))
+    assert named.ci_high == pytest.approx(1.2 * np.exp(half90), rel=1e-9)
+
+
+def test_normalize_off_keeps_every_raw_verdict():
+    table = shifted_run()
+    out = judge(table, normalize=False)
+    assert (out["verdict"] == out["raw_verdict"]).all()
+    assert verdicts(out) == dict.fromkeys(flats(8, 1.2), "regressed") | {
+        "/beyond": "regressed", "/still": "unchanged", "/small": "regressed",
+        "/vague": "unchanged"}  # fmt: skip
+    shift = out.attrs["shift"]
+    assert shift.material and not shift.applied and not shift.normalized
+    assert shift.describe().endswith("(normalize is off).")
+    # the relative reading is still computed and shown
+    assert out.loc["/beyond", "rel_ratio"] == pytest.approx(1.3, rel=1e-12)
+
+
+def test_a_material_speed_up():
+    """Everything 20 % faster: faster keys moved with it; a key raw unchanged stays unchanged
+    whatever its relative reading; one 30 % faster beyond the run improved."""
+    table = frame({
+        **flats(8, 0.8),
+        "/beyond": key(0.8 * 0.7),
+        "/stayed": key(1.0, p=0.6),  # slower than the run, not in raw time
+        "/vague": key(0.8, se=0.2, p=0.3),
+    })  # fmt: skip
+    out = judge(table)
+    shift = out.attrs["shift"]
+    assert shift.factor == pytest.approx(0.8, rel=1e-12)
+    assert shift.material and shift.applied and shift.direction == "faster"
+    assert verdicts(out) == dict.fromkeys(flats(8, 0.8), "moved with shift") | {
+        "/beyond": "improved", "/stayed": "unchanged", "/vague": "unchanged"}  # fmt: skip
+    assert out.loc["/stayed", "relative_verdict"] == "regressed"
+    assert out.loc["/vague", ["raw_verdict", "relative_verdict"]].tolist() == [
+        "unchanged",
+        "unchanged",
+    ]
+
+
+def test_min_shift_decides_whether_a_shift_is_material():
+    table = shifted_run()
+    out = judge(table, min_shift=0.25)  # +20 % is under a 25 % floor
+    shift = out.attrs["shift"]
+    assert shift.estimated and not shift.material and shift.min_shift == 0.25
+    assert shift.applied  # still significant: keys are judged against it
+    # raw +20 % like the rest, and no material shift to have moved with: unchanged
+    assert set(out.loc[list(flats(8, 1.2)), "verdict"]) == {"unchanged"}
+    assert out.loc["/beyond", "verdict"] == "regressed"
+    assert "too small to matter (under 25%)" in shift.describe()
+
+
+def test_keys_marked_insufficient():
+    """A key without a p-value, or one the caller marks, has insufficient data; the marks are
+    added to the missing p-values, not put in their place."""
+    table = frame({"/nan": key(1.5, p=np.nan), "/marked": key(1.5), "/ok": key(1.5)})
+    want = {"/nan": "insufficient data", "/marked": "insufficient data", "/ok": "regressed"}
+    for marks in (np.array([False, True, False]), pd.Series([False, True, False]),
+                  np.array([0, 1, 0])):  # fmt: skip
+        out = judge(table, insufficient=marks)
+        assert verdicts(out) == want
+        assert np.isnan(out.loc["/nan", "p_adjusted"])
+    assert verdicts(judge(table)) == want | {"/marked": "regressed"}
+    assert np.isnan(judge(table).loc["/nan", "rel_p_value"])
+
+
+def test_the_correction_applies_to_the_relative_p_values_too():
+    """Three keys (no shift): relative z of exactly 2.5, 2.2 and 0 from the log ratios."""
+    se = 0.04
+    table = frame({"/a": key(np.exp(2.5 * se), se=se, p=0.01),
+                   "/b": key(np.exp(2.2 * se), se=se, p=0.02),
+                   "/c": key(1.0, se=se, p=0.5)})  # fmt: skip
+    rel_p = 2 * stats.norm.sf([2.5, 2.2, 0.0])
+    bh = judge(table, correction="bh")
+    assert bh["rel_p_value"].to_numpy() == pytest.approx(rel_p, rel=1e-9)
+    assert bh["rel_p_adjusted"].to_numpy() == pytest.approx(
+        stats.false_discovery_control(rel_p, method="bh"), rel=1e-9
+    )
+    assert bh["p_adjusted"].to_numpy() == pytest.approx(
+        stats.false_discovery_control([0.01, 0.02, 0.5], method="bh"), rel=1e-12
+    )
+    default = judge(table)
+    assert default["rel_p_adjusted"].to_numpy() == pytest.approx(holm(rel_p), rel=1e-9)
+    assert bh.loc["/b", "rel_p_adjusted"] < default.loc["/b", "rel_p_adjusted"]  # they differ
+
+
+def test_the_relative_p_value_at_alpha_is_not_significant():
+    """A key 3.5 standard errors beyond the shift: Holm over nine keys gives 9 x its p. At
+    alpha equal to that it moved with the shift; a hair above, it regressed."""
+    k = 9
+    se = np.sqrt(0.01**2 + median_variance(np.full(k - 1, 0.01)))
+    q = np.exp(3.5 * se)  # +3.8 % beyond the shift: 3.8 ms
+    table = frame({**flats(k - 1, 1.2), "/edge": key(1.2 * q)})
+    p_adj = k * 2 * stats.norm.sf(3.5)
+    first = judge(table, min_ratio=0.01)
+    at = first.loc["/edge", "rel_p_adjusted"]
+    assert at == pytest.approx(p_adj, rel=1e-6)
+    out = judge(table, min_ratio=0.01, alpha=at)
+    assert out.loc["/edge", "relative_verdict"] == "unchanged"
+    assert out.loc["/edge", "verdict"] == "moved with shift"
+    above = judge(table, min_ratio=0.01, alpha=np.nextafter(at, 1))
+    assert above.loc["/edge", "relative_verdict"] == "regressed"
+    assert above.loc["/edge", "verdict"] == "regressed"
+
+
+def test_no_shift_and_no_spread_leaves_raw_verdicts_and_a_spread_floor_applies():
+    """Eight keys unchanged, one +30 %, one +8 %: no shift, no spread; judged on raw times.
+    With a floor of 0.05 under the spread (as the report passes the endpoints' own) the +8 %
+    is no bigger than keys differ from run to run: unchanged."""
+    table = frame({**flats(8, 1.0, p=0.6), "/up": key(1.3), "/mild": key(1.08)})
+    out = judge(table)
+    shift = out.attrs["shift"]
+    assert shift.estimated and not shift.significant and shift.spread == 0.0
+    assert not shift.applied
+    assert "With no shift and no spread beyond sampling error" in shift.describe()
+    assert out.loc["/up", "verdict"] == "regressed" and out.loc["/mild", "verdict"] == "regressed"
+    floor = judge(table, min_spread=0.05)
+    shift = floor.attrs["shift"]
+    assert shift.spread == 0.05 and shift.applied and not shift.material
+    s = table["log_se"].to_numpy()
+    half = Z * np.sqrt(median_variance(s, 0.05))
+    assert shift.ci_high == pytest.approx(np.exp(half), rel=1e-9)
+    others = np.delete(s, table.index.get_loc("/up"))
+    se = np.sqrt(0.01**2 + 0.05**2 + median_variance(others, 0.05))
+    assert floor.loc["/up", "rel_ci_low"] == pytest.approx(1.3 * np.exp(-Z * se), rel=1e-9)
+    assert floor.loc["/up", "verdict"] == "regressed"
+    assert floor.loc["/mild", "raw_verdict"] == "regressed"
+    assert floor.loc["/mild", "relative_verdict"] == "unchanged"
+    assert floor.loc["/mild", "verdict"] == "unchanged"
+
+
+def test_a_spread_above_max_spread_means_the_keys_do_not_move_together():
+    log_ratio = np.array([-0.6, -0.4, -0.2, 0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9])  # sd 0.47
+    table = frame({f"/k{i}": key(np.exp(r)) for i, r in enumerate(log_ratio)})
+    out = judge(table)
+    shift = out.attrs["shift"]
+    assert shift.estimated and shift.spread > MAX_SPREAD
+    assert shift.split and not shift.applied and shift.to_dict()["split"] is True
+    assert (out["verdict"] == out["raw_verdict"]).all()
+    assert shift.describe().startswith("**The endpoints do not move together:**")
+
+
+def test_a_spread_of_exactly_max_spread_still_moves_together():
+    """The spread floored at exactly the bound: not above it, so the shift is applied; a bound
+    a hair lower splits the keys and leaves raw verdicts."""
+    table = shifted_run()
+    out = judge(table, min_spread=0.15, max_spread=0.15)
+    shift = out.attrs["shift"]
+    assert shift.spread == 0.15 and not shift.split and shift.applied
+    assert out.loc["/flat0", "verdict"] == "moved with shift"
+    lower = judge(table, min_spread=0.15, max_spread=np.nextafter(0.15, 0))
+    assert lower.attrs["shift"].split and not lower.attrs["shift"].applied
+    assert lower.attrs["shift"].max_spread == np.nextafter(0.15, 0)
+    assert lower.loc["/flat0", "verdict"] == "regressed"
+
+
+def test_a_tail_judged_against_the_tails_shift():
+    """Medians +20 %, p95s +50 % (the tails' own shift). Against it: a p95 +50 % beyond it
+    regressed; a p95 40 % under it is an improvement the relative reading sees, so the raw
+    regression (median +20 %) is unchanged; a p95 +8 % beyond it but only 0.8 ms (10 -> 16.2
+    ms, 10.8 against the tails' 1.5) is under the floor."""
+    table = frame({
+        **flats(8, 1.2, p95=1.5),
+        "/tail": key(1.2, p95=1.5 * 1.5),
+        "/tail_fast": key(1.2, p95=1.5 * 0.6),
+        "/tail_ms": key(1.2, base=5.0, p95=1.5 * 1.08, p95_base=10.0),
+    })  # fmt: skip
+    out = judge(table)
+    shift = out.attrs["shift"]
+    assert shift.factor == pytest.approx(1.2, rel=1e-12)
+    assert shift.p95_factor == pytest.approx(1.5, rel=1e-12)
+    assert out.loc["/tail", "rel_p95_ratio"] == pytest.approx(1.5, rel=1e-12)
+    assert out.loc["/tail", ["relative_verdict", "verdict"]].tolist() == ["regressed", "regressed"]
+    assert out.loc["/tail_fast", "relative_verdict"] == "improved"
+    assert out.loc["/tail_fast", "verdict"] == "unchanged"
+    assert out.loc["/tail_ms", "rel_p95_ratio"] == pytest.approx(1.08, rel=1e-12)
+    assert out.loc["/tail_ms", "relative_verdict"] == "unchanged"
+    assert out.loc["/tail_ms", "verdict"] == "moved with shift"
+    assert set(out.loc[list(flats(8, 1.2)), "verdict"]) == {"moved with shift"}
+    # at a 0.5 ms floor its 0.8 ms count
+    assert judge(table, min_abs=0.5).loc["/tail_ms", "verdict"] == "regressed"
+
+
+def test_too_few_tails_for_their_own_shift_use_the_medians():
+    """Only three keys have a p95 (under min_keys): no tails' shift, so the p95's change is
+    read against the medians' (+20 %): 10 -> 18 ms is 15 ms against it, 5 ms beyond."""
+    table = frame({
+        **flats(8, 1.2),
+        "/a": key(1.2, p95=1.2), "/b": key(1.2, p95=1.2),
+        "/c": key(1.2, p95=1.2 * 1.5, p95_base=10.0),
+    })  # fmt: skip
+    out = judge(table)
+    shift = out.attrs["shift"]
+    assert np.isnan(shift.p95_factor) and shift.to_dict()["p95_factor"] is None
+    assert out.loc["/c", "rel_p95_ratio"] == pytest.approx(1.5, rel=1e-12)  # against /a, /b
+    assert out.loc["/c", ["relative_verdict", "verdict"]].tolist() == ["regressed", "regressed"]
+    assert out.loc["/a", "verdict"] == "moved with shift"
+    # a floor above 5 ms: not enough beyond the shift
+    assert judge(table, min_abs=6.0).loc["/c", "verdict"] == "moved with shift"
