@@ -74,17 +74,18 @@ def fit_leak(
     hours = (frame["time"] - start).dt.total_seconds().to_numpy() / 3600
     frame = frame.assign(_h=hours, _mib=frame["rss_bytes"].to_numpy(dtype=float) / MIB)
     rows = []
-    for key, group in frame.groupby(by, observed=True, sort=True):
+    for key, group in _groups(frame, by):  # sorted by `by`
         role = str(group["role"].iloc[0]) if "role" in group else ""
-        rows.append(_row(key, role, [group], alpha, min_mib_per_hour, confidence))
-    workers = frame[frame["role"].astype(str) == "worker"] if "role" in frame else frame.iloc[0:0]
-    if pool_workers and _recycled(workers, by):
-        groups = [g for _, g in workers.groupby(by, observed=True)]
-        rows.append(_row(pd.NA, "workers (pooled)", groups, alpha, min_mib_per_hour, confidence))
+        rows.append(_row(key, role, [group], confidence))
+    if pool_workers and "role" in frame:
+        workers = frame[frame["role"].astype(str) == "worker"]
+        if _recycled(workers, by):
+            groups = [g for _, g in _groups(workers, by)]
+            rows.append(_row(pd.NA, "workers (pooled)", groups, confidence))
     if container_limit_bytes is not None:
         total = _container_total(frame, by)
         if len(total) >= 2:
-            rows.append(_row(pd.NA, "container", [total], alpha, min_mib_per_hour, confidence))
+            rows.append(_row(pd.NA, "container", [total], confidence))
     out = pd.DataFrame(rows)
     _verdicts(out, alpha, min_mib_per_hour, min_growth_mib)
     container = out["role"] == "container"
@@ -105,7 +106,7 @@ def fit_leak(
         out["growth_per_request_kib"] = per_process.where(~container)
         if limit_bytes is not None:
             headroom = limit_bytes / MIB - out["start_mib"]
-            per_request = out["ci_high"].clip(lower=1e-12) / requests_per_hour
+            per_request = out["ci_high"] / requests_per_hour  # > 0 on the leak rows kept
             out["max_requests_for_limit"] = np.floor(headroom / per_request).where(
                 (out["verdict"] == "leak") & ~container
             )
@@ -113,12 +114,18 @@ def fit_leak(
     return out.drop(columns=["start_mib"])
 
 
-def _row(key, role, groups, alpha, floor, confidence) -> dict:
+def _groups(frame: pd.DataFrame, by):
+    """`frame` grouped by `by`, sorted, with no empty group per unused category (pandas 2's
+    default for a categorical key)."""
+    return frame.groupby(by, observed=True)
+
+
+def _row(key, role, groups, confidence) -> dict:
     kept = [_after_warmup(_thin(g)) for g in groups]
     slope, low, high, p_value, n = sen(
         [k[0]["_h"].to_numpy() for k in kept], [k[0]["_mib"].to_numpy() for k in kept], confidence
     )
-    warmup_end = max((k[1] for k in kept), default=None) if len(groups) == 1 else pd.NaT
+    warmup_end = kept[0][1] if len(kept) == 1 else pd.NaT
     level = float(np.median([g["_mib"].iloc[-max(1, len(g) // 10) :].median() for g, _ in kept]))
     if len(kept) == 1 and np.isfinite(slope):  # one series: its trend line at the last sample
         t, y = kept[0][0]["_h"].to_numpy(), kept[0][0]["_mib"].to_numpy()
@@ -127,7 +134,7 @@ def _row(key, role, groups, alpha, floor, confidence) -> dict:
         np.median([g["_mib"].iloc[: max(1, len(g) // 10)].median() for g, _ in kept])
     )
     return {
-        "pid": key, "role": role, "verdict": "", "slope_mib_per_hour": slope,
+        "pid": key, "role": role, "slope_mib_per_hour": slope,
         "ci_low": low, "ci_high": high, "p_value": p_value, "warmup_end": warmup_end,
         "samples": n, "level_mib": level, "start_mib": start_level,
         "span_h": float(np.median([g["_h"].iloc[-1] - g["_h"].iloc[0] for g, _ in kept])),
@@ -138,9 +145,9 @@ def _verdicts(out: pd.DataFrame, alpha: float, floor: float, min_growth: float) 
     """Verdicts on Holm-adjusted p-values: many processes are many tests."""
     from perfkit.analysis.significance import adjust
 
-    out["p_adjusted"] = adjust(out["p_value"].to_numpy(dtype=float), "holm")
+    out["p_adjusted"] = adjust(out["p_value"].to_numpy())  # Holm: adjust's default
     verdicts = []
-    for row in out.itertuples(index=False):
+    for row in out.itertuples():
         if row.samples < 6 or np.isnan(row.p_value):
             verdicts.append("inconclusive")
         elif (row.p_adjusted < alpha and row.ci_low > 0 and row.slope_mib_per_hour >= floor
@@ -150,12 +157,12 @@ def _verdicts(out: pd.DataFrame, alpha: float, floor: float, min_growth: float) 
             verdicts.append("no leak")
         else:
             verdicts.append("inconclusive")
-    out["verdict"] = verdicts
+    out.insert(out.columns.get_loc("role") + 1, "verdict", verdicts)
 
 
 def _recycled(workers: pd.DataFrame, by: str) -> bool:
     """Whether worker pids turned over: more pids than ever ran at once (max_requests)."""
-    if workers.empty or workers[by].nunique() < 2:
+    if workers.empty:
         return False
     span = workers["time"].max() - workers["time"].min()
     bucket = max(span / 200, pd.Timedelta(seconds=1))
@@ -165,10 +172,10 @@ def _recycled(workers: pd.DataFrame, by: str) -> bool:
 
 def _container_total(frame: pd.DataFrame, by: str) -> pd.DataFrame:
     """Sum of all processes' RSS per sampling bucket (the median sampling interval)."""
-    steps = frame.groupby(by, observed=True)["_h"].diff().dropna()
+    steps = _groups(frame, by)["_h"].diff().dropna()
     step = float(steps[steps > 0].median()) if (steps > 0).any() else 1 / 60
     bucket = np.floor(frame["_h"].to_numpy() / step)
-    per_process = frame.assign(_b=bucket).groupby(["_b", by], observed=True)["_mib"].mean()
+    per_process = _groups(frame.assign(_b=bucket), ["_b", by])["_mib"].mean()
     total = per_process.groupby(level="_b").sum()
     hours = total.index.to_numpy() * step
     start = frame["time"].min()
@@ -181,7 +188,7 @@ def _container_total(frame: pd.DataFrame, by: str) -> pd.DataFrame:
 def _worst_case_mib(frame: pd.DataFrame, by: str) -> float:
     roles = frame["role"].astype(str) if "role" in frame else pd.Series("worker", frame.index)
     workers = frame[roles == "worker"]
-    others = frame[roles != "worker"].groupby(by, observed=True)["_mib"].max().sum()
+    others = _groups(frame[roles != "worker"], by)["_mib"].max().sum()
     if workers.empty:
         return float(others)
     return float(others + np.ceil(workers_at_once(workers, by)) * workers["_mib"].max())
@@ -190,7 +197,7 @@ def _worst_case_mib(frame: pd.DataFrame, by: str) -> float:
 def sampling_interval(memory: pd.DataFrame, by: str = "pid") -> pd.Timedelta:
     """The median time between two samples of one process (1 s when none is repeated)."""
     ordered = memory.sort_values("time")
-    steps = ordered.groupby(by, observed=True)["time"].diff().dropna()
+    steps = _groups(ordered, by)["time"].diff().dropna()
     steps = steps[steps > pd.Timedelta(0)]
     return steps.median() if len(steps) else pd.Timedelta(seconds=1)
 
@@ -215,14 +222,14 @@ def recycled_workers(memory: pd.DataFrame, by: str = "pid") -> int:
     if workers.empty:
         return 0
     end = memory["time"].max()
-    ends = workers.groupby(by, observed=True)["time"].max()
+    ends = _groups(workers, by)["time"].max()
     return int((ends < end - sampling_interval(memory, by) / 2).sum())
 
 
 def _thin(group: pd.DataFrame) -> pd.DataFrame:
-    if len(group) <= MAX_POINTS:
-        return group
-    return group.iloc[np.linspace(0, len(group) - 1, MAX_POINTS).round().astype(int)]
+    """At most MAX_POINTS samples, evenly spread, the first and the last kept (all when fewer)."""
+    n = len(group)
+    return group.iloc[np.linspace(0, n - 1, min(n, MAX_POINTS)).round().astype(int)]
 
 
 def _after_warmup(group: pd.DataFrame) -> tuple[pd.DataFrame, object]:
@@ -241,7 +248,7 @@ def _after_warmup(group: pd.DataFrame) -> tuple[pd.DataFrame, object]:
     y = group["_mib"].to_numpy()
     span = t[-1] - t[0]
     half = t >= t[0] + span / 2
-    slope, *_ = sen([t[half]], [y[half]], 0.95)
+    slope, *_ = sen([t[half]], [y[half]])  # the slope alone: no interval needed
     residual = y - slope * t
     level = np.median(residual[half])
     noise = 1.4826 * np.median(np.abs(residual[half] - level)) or 1e-9
@@ -251,9 +258,10 @@ def _after_warmup(group: pd.DataFrame) -> tuple[pd.DataFrame, object]:
             continue
         standard_error = 1.2533 * noise / np.sqrt(window.sum())  # of a median
         if np.median(residual[window]) - level >= -4 * standard_error:  # not still below the line
-            keep = t >= t[0] + cut * span
-            first = np.flatnonzero(keep & (residual - level >= -1.5 * noise))  # fast warm-ups
-            keep &= t >= t[first[0]] if len(first) else keep
+            # fast warm-ups: from the first sample of the cut on within 1.5 noise deviations of
+            # the line (one exists: half the second half's residuals are at or above `level`)
+            near = (t >= t[0] + cut * span) & (residual - level >= -1.5 * noise)
+            keep = t >= t[np.flatnonzero(near)[0]]
             return group[keep], group["time"][keep].iloc[0]
     keep = t >= t[0] + (WARMUP_CUTS[-1] + 0.1) * span
     return group[keep], group["time"][keep].iloc[0]
@@ -262,17 +270,16 @@ def _after_warmup(group: pd.DataFrame) -> tuple[pd.DataFrame, object]:
 def sen(times: list[np.ndarray], values: list[np.ndarray], confidence: float = 0.95):
     """Theil–Sen slope over one or several series (pairs within a series only), Sen's interval,
     and the (stratified) Mann–Kendall two-sided p-value: (slope, low, high, p, samples)."""
-    slopes, s_total, var_total, n_total = [], 0.0, 0.0, 0
+    slopes, var_total, n_total = [], 0.0, 0
     for t, y in zip(times, values, strict=True):
         n = len(t)
         n_total += n
         if n < 2:
             continue
-        i, j = np.triu_indices(n, k=1)
+        i, j = np.triu_indices(n)  # the diagonal's pairs (dt = 0) go with the tied times below
         dt, dy = t[j] - t[i], y[j] - y[i]
         ok = dt != 0
         slopes.append(dy[ok] / dt[ok])
-        s_total += float(np.sign(dy[ok] * np.sign(dt[ok])).sum())
         var_total += _var_s(t)
     if not slopes or var_total <= 0:
         return (np.nan, np.nan, np.nan, np.nan, n_total)
@@ -284,7 +291,8 @@ def sen(times: list[np.ndarray], values: list[np.ndarray], confidence: float = 0
         pairs[max(int(np.round((m - c) / 2)) - 1, 0)]
     )  # Sen's ranks, as scipy's theilslopes
     high = float(pairs[min(int(np.round((m + c) / 2)), m - 1)])
-    z = (s_total - np.sign(s_total)) / np.sqrt(var_total) if s_total else 0.0
+    s = float(np.sign(pairs).sum())  # Kendall's S: pairs rising minus pairs falling
+    z = (s - np.sign(s)) / np.sqrt(var_total)  # continuity-corrected; 0 when S = 0
     p_value = float(2 * stats.norm.sf(abs(z)))
     return (slope, low, high, p_value, n_total)
 
@@ -293,8 +301,8 @@ def _var_s(t: np.ndarray) -> float:
     """Variance of Kendall's S under no trend, corrected for tied times (as scipy does)."""
     n = len(t)
     _, counts = np.unique(t, return_counts=True)
-    ties = counts[counts > 1]
-    return (n * (n - 1) * (2 * n + 5) - float((ties * (ties - 1) * (2 * ties + 5)).sum())) / 18.0
+    ties = float((counts * (counts - 1) * (2 * counts + 5)).sum())  # untied times add 0
+    return (n * (n - 1) * (2 * n + 5) - ties) / 18.0
 
 
 def _time_to_limit(out: pd.DataFrame, limit_mib: float | pd.Series) -> None:
