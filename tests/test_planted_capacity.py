@@ -1,1 +1,445 @@
-"""Tests written to kill surviving mutants (issue 16); see tools/mutate.py."""
+"""Tests written to kill surviving mutants (issue 16); see tools/mutate.py.
+
+Truth: Gunicorn's own log lines and command-line rules, textbook M/M/c results (Erlang C by
+its closed form, M/M/1 response time exponential with rate mu - lambda, wait + service as a
+numerical convolution), exact MVA checked against a brute-force Markov chain and the
+operational laws, and planted data sets with a known answer.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import integrate, optimize
+
+from perfkit.analysis.capacity import (
+    erlang_c,
+    fit_capacity,
+    fit_usl,
+    max_arrival_rate,
+    mva,
+    mva_at,
+    response_quantile,
+    server_concurrency,
+    size_workers,
+)
+from perfkit.analysis.capacity.laws import USLFit
+from perfkit.analysis.capacity.mva import bounds, mva_grid
+from perfkit.analysis.capacity.select import _server_grid
+from perfkit.analysis.capacity.servers import parse_gunicorn_command, parse_gunicorn_log
+from perfkit.errors import InputError
+
+
+def ctmc(population: int, demand: float, servers: int, think: float) -> float:
+    """X of the closed network by brute force: the birth-death chain of requests at the
+    station, its stationary law by detailed balance (independent of MVA)."""
+    weights = [1.0]
+    for k in range(1, population + 1):
+        up = (population - k + 1) / think
+        down = min(k, servers) / demand
+        weights.append(weights[-1] * up / down)
+    pi = np.array(weights) / sum(weights)
+    return float(pi @ np.minimum(np.arange(population + 1), servers)) / demand
+
+
+def erlang_c_closed_form(load: float, servers: int) -> float:
+    """P(wait) by the textbook formula (small c, plain floats)."""
+    top = load**servers / math.factorial(servers) * servers / (servers - load)
+    return top / (sum(load**k / math.factorial(k) for k in range(servers)) + top)
+
+
+# -- servers: Gunicorn's command and log ---------------------------------------------------------
+
+BOOT = "[2026-01-01 10:00:0{s} +0000] [{pid}] [INFO] Booting worker with pid: {pid}"
+
+
+def test_gunicorn_command_forms():
+    assert parse_gunicorn_command("gunicorn --workers 5 -k gevent app:app") == {
+        "workers": 5, "worker_class": "gevent"}  # fmt: skip
+    assert parse_gunicorn_command("gunicorn -w=2 --worker-class=Sync app:app") == {
+        "workers": 2, "worker_class": "sync"}  # fmt: skip
+    # a dotted class path is its last part; Gunicorn's ThreadWorker is "gthread"
+    assert parse_gunicorn_command(
+        "gunicorn -k gunicorn.workers.gthread.ThreadWorker --threads 3 app:app"
+    ) == {"worker_class": "gthread", "threads": 3}
+    # a flag with no value after it (the last word) names nothing
+    assert parse_gunicorn_command("gunicorn app:app -w") == {}
+    assert parse_gunicorn_command("gunicorn app:app") == {}
+    # an unbalanced quote: shlex fails, the words are split on blanks
+    assert parse_gunicorn_command("gunicorn -w 4 'app:app") == {"workers": 4}
+    with pytest.raises(InputError, match=r"--threads 'many' is not a whole number"):
+        parse_gunicorn_command("gunicorn --threads many app:app")
+    with pytest.raises(InputError, match=r"--workers 'x' is not a whole number"):
+        parse_gunicorn_command("gunicorn -w x app:app")
+
+
+def test_gunicorn_log_counts_the_most_workers_alive_at_once():
+    lines = [
+        "[2026-01-01 10:00:00 +0000] [99] [INFO] Starting gunicorn 23.0.0",
+        "[2026-01-01 10:00:00 +0000] [99] [INFO] Using worker: Sync",
+        BOOT.format(s=1, pid=101),
+        BOOT.format(s=1, pid=102),
+        "[2026-01-01 10:00:02 +0000] [101] [INFO] Worker exiting (pid: 101)",
+        BOOT.format(s=3, pid=103),  # 102, 103 alive
+        "[2026-01-01 10:00:04 +0000] [99] [ERROR] Worker (pid:102) was sent SIGKILL! Perhaps out of memory?",
+        BOOT.format(s=5, pid=104),  # 103, 104 alive
+        "[2026-01-01 10:00:06 +0000] [99] [ERROR] Worker (pid:103) exited with code 1.",
+        BOOT.format(s=7, pid=105),  # 104, 105 alive
+    ]
+    assert parse_gunicorn_log("\n".join(lines)) == {"workers": 2, "worker_class": "sync"}
+    assert parse_gunicorn_log("\n".join(lines[:4])) == {"workers": 2, "worker_class": "sync"}
+    assert parse_gunicorn_log("\n".join([*lines[2:], BOOT.format(s=8, pid=106)])) == {
+        "workers": 3}  # fmt: skip
+    assert parse_gunicorn_log("[99] [INFO] Listening at: http://127.0.0.1:8000") == {}
+
+
+def two_streams(seconds: int = 30) -> pd.DataFrame:
+    """Two clients back to back, 1 s requests: exactly 2 in flight throughout."""
+    start = pd.Timestamp("2026-01-01 00:00:00.250", tz="UTC")
+    ends = [start + pd.Timedelta(seconds=i + 1) for i in range(seconds)] * 2
+    return pd.DataFrame({"time": ends, "duration_ms": 1000.0})
+
+
+def test_server_concurrency_from_the_command_and_the_log(tmp_path):
+    log = tmp_path / "gunicorn.log"
+    log.write_text("\n".join([BOOT.format(s=1, pid=7), BOOT.format(s=1, pid=8),
+                              BOOT.format(s=1, pid=9)]))  # fmt: skip
+    cap = server_concurrency(error_log=log)
+    assert (cap.servers, cap.workers, cap.threads, cap.worker_class) == (3, 3, 1, None)
+    assert cap.source == "3 sync workers (Gunicorn's log gunicorn.log)"
+    assert cap.max_in_flight is None
+    both = server_concurrency(error_log=log, command="gunicorn -w 2 --threads 4 app:app")
+    assert (both.servers, both.worker_class, both.threads) == (8, "gthread", 4)
+    assert both.source == ("2 gthread workers x 4 threads (Gunicorn's log gunicorn.log, "
+                           "the Gunicorn command)")  # fmt: skip
+    one = server_concurrency(command="gunicorn -w 1 -k sync --threads 1 app:app")
+    assert one.servers == 1 and one.source == "1 sync worker (the Gunicorn command)"
+    assert repr(one) == "ServerCap(1 servers: 1 sync worker (the Gunicorn command))"
+    with pytest.raises(InputError, match=r"missing\.log: cannot be read"):
+        server_concurrency(error_log=tmp_path / "missing.log")
+    # a log without boot lines and a command naming nothing: no source used
+    quiet = tmp_path / "quiet.log"
+    quiet.write_text("[99] [INFO] Listening at: http://127.0.0.1:8000\n")
+    none = server_concurrency(error_log=quiet, command="gunicorn app:app")
+    assert none.servers is None and none.source.startswith("unknown: no Gunicorn")
+
+
+def test_server_concurrency_from_the_access_log():
+    requests = two_streams()
+    low = server_concurrency(requests)
+    assert low.servers == 2 and low.max_in_flight == pytest.approx(2.0)
+    assert low.source == ("access log: at most 2.00 requests in flight per 5s (a lower bound: "
+                          "the load may not have reached the cap)")  # fmt: skip
+    # clients with more outstanding than 1.5 x the server held: the server capped them
+    hard = server_concurrency(requests, client_max=3.5, interval="10s")
+    assert hard.servers == 2
+    assert hard.source == ("access log: at most 2.00 requests in flight per 10s (the clients "
+                           "had up to 3.5 outstanding, so this is the cap)")  # fmt: skip
+    assert "lower bound" in server_concurrency(requests, client_max=3).source  # 3 = 1.5 x 2
+    # an async worker class is not capped by workers x threads: the log's count is used
+    lazy = server_concurrency(requests, command="gunicorn -w 4 -k gevent app:app")
+    assert (lazy.servers, lazy.worker_class, lazy.workers) == (2, "gevent", 4)
+    assert lazy.threads is None
+    gevent = server_concurrency(command="gunicorn -w 4 -k gevent app:app")
+    assert gevent.servers is None and gevent.workers == 4 and gevent.worker_class == "gevent"
+    # the Gunicorn figures win over the access log, which is only quoted
+    named = server_concurrency(requests, command="gunicorn -w 3 app:app")
+    assert named.servers == 3 and named.max_in_flight == pytest.approx(2.0)
+    assert named.source.endswith("; the access log held at most 2.00 in flight")
+    # a light load rounds up to one server, never zero
+    sparse = two_streams(3).iloc[:1]
+    assert server_concurrency(sparse).servers == 1
+    assert server_concurrency(sparse.iloc[:0]).servers is None  # an empty log is no evidence
+
+
+# -- laws: USL and M/M/c -------------------------------------------------------------------------
+
+
+def test_usl_fit_drops_unusable_points_and_counts_the_rest():
+    n = [1, 18, 36, 72, 108, 144, 216]
+    x = [64.9, 995.9, 1652.4, 1853.2, 1828.9, 1775.0, 1702.2]  # SPEC SDM91
+    clean = fit_usl(n, x)
+    dirty = fit_usl([0, *n, 50, np.nan, -4], [10, *x, np.inf, 700, 90])
+    assert dirty.n_points == clean.n_points == 7 and dirty.dof == 4
+    assert dirty.sigma == pytest.approx(clean.sigma, rel=1e-9)
+    assert dirty.kappa == pytest.approx(clean.kappa, rel=1e-9)
+    with pytest.raises(InputError, match="got 3"):
+        fit_usl([0, 1, 2, 3, np.nan], [1, 1, 2, 3, 4])
+
+
+def test_usl_fit_recovers_an_exact_curve():
+    """Noise-free USL data: the fit is the planted curve (residuals 0), whichever start."""
+    sigma, kappa, lam = 0.1, 0.001, 50.0
+    n = np.array([2.0, 5, 10, 20, 40, 80])
+    x = lam * n / (1 + sigma * (n - 1) + kappa * n * (n - 1))
+    fit = fit_usl(n, x)
+    assert fit.sigma == pytest.approx(sigma, rel=1e-6)
+    assert fit.kappa == pytest.approx(kappa, rel=1e-5)
+    assert fit.lambda_ == pytest.approx(lam, rel=1e-6)
+    assert fit.residual_se < 1e-6 and fit.kappa_identified
+    assert fit.predict(n) == pytest.approx(x, rel=1e-6)
+    assert isinstance(fit.predict(3), float) and isinstance(fit.predict([3, 4]), np.ndarray)
+
+
+def test_usl_repr_names_the_peak_and_an_unidentified_kappa():
+    shaky = USLFit(0.1, 0.001, 50.0, 0.01, 0.001, 1.0, 1.0, 4, 7)
+    text = repr(shaky)
+    assert text.startswith("USLFit(sigma=0.1 ± 0.01, kappa=0.001 ± 0.001, lambda=50; ")
+    n = math.sqrt(0.9 / 0.001)  # 30 users
+    assert f"peak {50 * n / (1 + 0.1 * (n - 1) + 0.001 * n * (n - 1)):.4g} at N = 30" in text
+    assert "(kappa not identified: do not trust); 7 points)" in text
+    sure = USLFit(0.1, 0.001, 50.0, 0.01, 0.0001, 1.0, 1.0, 4, 7)
+    assert "not identified" not in repr(sure) and sure.kappa_identified
+    assert "no peak (kappa 0)" in repr(USLFit(0.1, 0.0, 50.0, 0.01, 0.0, 1.0, 1.0, 4, 7))
+
+
+def test_erlang_c_rejects_bad_input_and_names_the_servers_needed():
+    assert erlang_c(1e-9, 1.0, 1).p_wait == pytest.approx(1e-9)  # M/M/1: P(wait) = rho
+    for bad in [(0, 1, 1), (1, 0, 2), (1, 1, 0), (-1, 1, 1), (1, -1, 2)]:
+        with pytest.raises(InputError, match="arrival_rate > 0, service_time > 0"):
+            erlang_c(*bad)
+    with pytest.raises(InputError, match=r"load 2\.5 Erlangs on 2 servers is utilisation 1\.25 "
+                       r">= 1.*need more than 3 servers"):  # fmt: skip
+        erlang_c(5, 0.5, 2)
+    queue = erlang_c(3, 0.5, 2)  # 1.5 Erlangs
+    assert queue.p_wait == pytest.approx(erlang_c_closed_form(1.5, 2), rel=1e-12)
+    assert queue.mean_wait == pytest.approx(queue.p_wait * 0.5 / 0.5)  # Pw S / (c - A)
+    assert queue.mean_response == pytest.approx(queue.mean_wait + 0.5)
+    assert (queue.servers, queue.arrival_rate, queue.service_time) == (2, 3, 0.5)
+    assert repr(queue) == (
+        "ErlangC(c=2, rate=3, service=0.5: utilisation 75.0%, P(wait) "
+        f"{queue.p_wait:.3f}, mean response {queue.mean_response:.4g})"
+    )
+
+
+def test_wait_quantile_of_an_m_m_c_queue():
+    queue = erlang_c(3, 0.5, 2)  # Pw 0.643, the wait past 0 is Exp(c mu - lambda = 1)
+    pw = erlang_c_closed_form(1.5, 2)
+    assert queue.wait_quantile(0.9) == pytest.approx(math.log(pw / 0.1) / 1.0, rel=1e-9)
+    assert queue.wait_quantile(0.3) == 0.0  # 35.7 % never wait
+    assert queue.p_wait_longer(queue.wait_quantile(0.9)) == pytest.approx(0.1)
+
+
+def mixture_quantile(p_wait: float, mu: float, theta: float, q: float) -> float:
+    """The q quantile of service ~ Exp(mu) plus, with probability p_wait, a wait ~ Exp(theta):
+    the convolution integrated numerically."""
+
+    def cdf(t):
+        waited, _ = integrate.quad(lambda w: theta * math.exp(-theta * w)
+                                   * (1 - math.exp(-mu * (t - w))), 0, t)  # fmt: skip
+        return (1 - p_wait) * (1 - math.exp(-mu * t)) + p_wait * waited
+
+    return optimize.brentq(lambda t: cdf(t) - q, 0, 200)
+
+
+@pytest.mark.parametrize(("rate", "q"), [(1.0, 0.9), (0.5, 0.95), (1.5, 0.5)])
+def test_response_quantile_against_the_convolution(rate, q):
+    """Two servers, 1 s service: at rate 1 the wait's rate c mu - lambda equals mu (the
+    Erlang-2 case the general formula divides by zero in)."""
+    queue = erlang_c(rate, 1.0, 2)
+    want = mixture_quantile(erlang_c_closed_form(rate, 2), 1.0, 2 - rate, q)
+    assert response_quantile(queue, q) == pytest.approx(want, rel=1e-7)
+
+
+def test_response_quantile_far_in_the_tail():
+    """M/M/1 at 95 % utilisation: response ~ Exp(mu - lambda = 0.05), p99.9 = ln(1000) / 0.05."""
+    queue = erlang_c(0.95, 1.0, 1)
+    assert response_quantile(queue, 0.999) == pytest.approx(math.log(1000) / 0.05, rel=1e-7)
+    # a slow single server, light load: most of the p99 is service (mu is the smaller rate)
+    fast = erlang_c(0.1, 10.0, 2)  # theta = 0.2 - 0.1 = 0.1 = mu
+    want = mixture_quantile(erlang_c_closed_form(1.0, 2), 0.1, 0.1, 0.99)
+    assert response_quantile(fast, 0.99) == pytest.approx(want, rel=1e-7)
+
+
+def test_size_workers_searches_from_the_offered_load():
+    with pytest.raises(InputError, match="needs target_wait or target_response_quantile"):
+        size_workers(1.0, 1.0)
+    # 2.5 Erlangs: 3 servers is the first stable count, and any wait target > its wait
+    three = size_workers(2.5, 1.0, target_wait=10.0)
+    assert three.servers == 3
+    assert three.p_wait == pytest.approx(erlang_c_closed_form(2.5, 3), rel=1e-12)
+    # both targets: the count meeting the stricter; a target met by none up to the limit
+    both = size_workers(2.5, 1.0, target_wait=10.0, target_response_quantile=(0.9, 2.5))
+    assert response_quantile(both, 0.9) <= 2.5
+    assert response_quantile(erlang_c(2.5, 1.0, both.servers - 1), 0.9) > 2.5
+    # the first count whose mean wait Pw S / (c - A) is under 1 ms, by the closed form
+    first = next(c for c in range(3, 30) if erlang_c_closed_form(2.5, c) / (c - 2.5) <= 1e-3)
+    assert size_workers(2.5, 1.0, target_wait=1e-3, max_servers=first).servers == first
+    with pytest.raises(InputError, match=f"no server count up to {first - 1} meets the target"):
+        size_workers(2.5, 1.0, target_wait=1e-3, max_servers=first - 1)
+    assert size_workers(0.01, 1.0, target_wait=1.0).servers == 1
+
+
+def test_max_arrival_rate_of_one_server_in_closed_form():
+    """M/M/1: the q quantile of response is -ln(1 - q) / (mu - lambda) <= t, so the highest
+    rate is mu + ln(1 - q) / t."""
+    for service, q, limit in [(1.0, 0.95, 6.0), (0.1, 0.99, 2.0), (0.02, 0.5, 0.05)]:
+        want = 1 / service + math.log(1 - q) / limit
+        assert max_arrival_rate(service, 1, (q, limit)) == pytest.approx(want, rel=1e-7)
+    # the service alone breaks the target: p95 of Exp(mean 1) is 2.996
+    assert max_arrival_rate(1.0, 4, (0.95, 2.9)) == 0.0
+    assert max_arrival_rate(1.0, 4, (0.95, 3.1)) > 0.0
+    # a target so loose that even a saturated server meets it: just under c / S
+    top = max_arrival_rate(0.5, 2, (0.5, 1e12))
+    assert 4 * (1 - 1e-6) < top < 4
+
+
+# -- mva ----------------------------------------------------------------------------------------
+
+
+def test_mva_rejects_bad_input():
+    for bad in [(0, 0.1, 1, 0.0), (3, 0.0, 1, 0.0), (3, 0.1, 0, 0.0), (3, 0.1, 1, -0.5),
+                (3, math.nan, 1, 0.0), (3, -0.1, 1, 0.0)]:  # fmt: skip
+        with pytest.raises(InputError, match="population >= 1, servers >= 1, demand > 0"):
+            mva(*bad)
+    x, r = mva(1, 0.2, 1, 0.0)  # the smallest network: one user, never queued
+    assert x == pytest.approx([5.0]) and r == pytest.approx([0.2])
+
+
+def test_mva_grid_pairs_of_different_stations_against_the_markov_chain():
+    demand, servers, think = [0.3, 0.2, 0.1, 0.25], [1, 3, 5, 2], 0.4
+    xs, rs = mva_grid(9, demand, servers, think)
+    assert xs.shape == rs.shape == (4, 9)
+    for i, (d, c) in enumerate(zip(demand, servers, strict=True)):
+        for n in range(1, 10):
+            want = ctmc(n, d, c, think)
+            assert xs[i, n - 1] == pytest.approx(want, rel=1e-9), (d, c, n)
+            assert rs[i, n - 1] == pytest.approx(n / want - think, rel=1e-9)  # R = N/X - Z
+
+
+def test_mva_at_interpolates_between_whole_populations():
+    demand, servers, think = 0.2, 2, 1.0
+    exact = [ctmc(n, demand, servers, think) for n in (1, 2, 3)]
+    got = mva_at([0.5, 1, 2.25, 3], demand, servers, think)
+    want = [exact[0] / 2, exact[0], 0.75 * exact[1] + 0.25 * exact[2], exact[2]]
+    assert got == pytest.approx(want, rel=1e-9)
+    assert mva_at(0.4, demand, servers) == pytest.approx([0.4 / demand])  # X(1) = 1/D at Z = 0
+    assert bounds([1, 4, 40], demand, servers, think) == pytest.approx(
+        [1 / 1.2, 4 / 1.2, 10.0])  # min(N / (D + Z), c / D)  # fmt: skip
+
+
+def test_size_workers_default_limit_is_ten_thousand():
+    # 9,999.5 Erlangs: the search starts at 10,000 servers, the default limit, and stops there
+    with pytest.raises(InputError, match="no server count up to 10000 meets"):
+        size_workers(9999.5, 1.0, target_wait=-1.0)
+
+
+def test_max_arrival_rate_edges():
+    # exactly the idle server's quantile: any load at all adds a wait, so none fits
+    assert max_arrival_rate(1.0, 3, (0.95, -math.log1p(-0.95))) == 0.0
+    # a target met just at the top of the search (within 0.5 s): the top is the answer
+    top = 2 / 0.5 * (1 - 1e-9)
+    at_top = response_quantile(erlang_c(top, 0.5, 2), 0.5)
+    assert max_arrival_rate(0.5, 2, (0.5, at_top + 0.5)) == top
+    # a slow batch server (1,000 s a job): the rate found to 1e-9 relative, not 1e-7 absolute
+    want = 1 / 1000 + math.log(0.05) / 6000
+    assert max_arrival_rate(1000.0, 1, (0.95, 6000.0)) == pytest.approx(want, rel=1e-9)
+
+
+# -- select: fit_capacity -----------------------------------------------------------------------
+
+
+# a planted closed network (brute-force chain): 2 servers, 74 ms demand, 0.5 s think time
+NET = {"demand": 0.074, "servers": 2, "think": 0.5}
+STEPS = np.array([1, 2, 4, 8, 16, 32, 48, 64])
+
+
+def net_x(n) -> np.ndarray:
+    return np.array([ctmc(int(k), NET["demand"], NET["servers"], NET["think"]) for k in n])
+
+
+def test_server_grid_every_count_to_16_then_ten_per_cent_steps():
+    assert _server_grid(5) == [1, 2, 3, 4, 5]
+    assert _server_grid(5.5) == [1, 2, 3, 4, 5, 6]  # the first count at or past the top
+    assert _server_grid(16) == list(range(1, 17))
+    # past 16: the next is the larger of one more and 10 % more (rounded down)
+    assert _server_grid(40) == [*range(1, 21), 22, 24, 26, 28, 30, 33, 36, 39, 42]
+    assert _server_grid(42)[-2:] == [39, 42]
+
+
+def test_fractional_loads_recover_the_planted_network():
+    """Mean users per step need not be whole (ramps, access-log concurrency): between whole
+    populations the network's X is interpolated linearly, below 1 user from X(0) = 0."""
+    demand, servers, think = 0.05, 3, 0.4
+    n = np.array([0.5, 1.5, 2.5, 3.5, 6.5, 12.5, 20.5])
+    whole = [0.0] + [ctmc(k, demand, servers, think) for k in range(1, 22)]
+    x = np.interp(n, np.arange(22), whole)
+    fit = fit_capacity(n, x, think_time_s=think)
+    assert fit.model == "mva" and fit.params["servers"] == servers
+    assert fit.params["demand_s"] == pytest.approx(demand, rel=1e-6)
+    assert fit.holdout_error < 1e-6
+    assert fit.predict(n) == pytest.approx(x, rel=1e-6)
+
+
+def test_describe_a_planted_network():
+    x = net_x(STEPS)
+    fit = fit_capacity(STEPS, x, think_time_s=NET["think"])
+    assert fit.describe() == (
+        "mva: closed MVA network, 2 servers (fitted to the throughput), demand 74 ms, think "
+        "0.5 s, plateau 27.03/s; held-out error 0.0%; measured up to 64")  # fmt: skip
+    assert repr(fit) == f"CapacityFit({fit.describe()})"
+    given = fit_capacity(STEPS, x, think_time_s=0.5, servers=2, servers_source="2 sync workers")
+    assert given.describe().startswith("mva: closed MVA network, 2 servers (2 sync workers),")
+    assert fit_capacity([1, 2, 4], [10, 20, 20], servers=2).servers_source == "given"
+    assert given.servers == fit.servers == 2
+    # the operational bound of the fitted network is the planted one's
+    assert fit.bounds(STEPS) == pytest.approx(
+        np.minimum(STEPS / (0.074 + 0.5), 2 / 0.074), rel=1e-6)  # fmt: skip
+    html = fit._repr_html_()
+    # origins 4-7 of 8 loads (the USL needs 4): 4 + 3 + 2 + 1 forecasts each
+    assert "<tr><td>mva</td><td>0.0%</td><td>10</td><td>servers fitted</td></tr>" in html
+    assert "<tr><td>amdahl</td><td>" in html and "<tr><td>usl</td><td>" in html
+
+
+def test_describe_a_planted_amdahl_curve_and_count_the_forecasts():
+    """X = 10 N / (1 + 0.1 (N - 1)) at 1..16: Amdahl exactly, limit lambda / sigma = 100/s.
+    Rolling origins 1-4 of 5 loads: Amdahl and the network need 2 loads to fit (3 + 2 + 1
+    forecasts), the USL 4 (1 forecast, by Amdahl's law: kappa is not in the data)."""
+    n = np.array([1, 2, 4, 8, 16])
+    fit = fit_capacity(n, 10 * n / (1 + 0.1 * (n - 1)))
+    assert fit.describe() == (
+        "amdahl: Amdahl (USL with kappa = 0), sigma 0.1, lambda 10/s, limit 100/s; held-out "
+        "error 0.0%; measured up to 16")  # fmt: skip
+    assert fit.bounds(n) is None and fit.peak is None
+    assert dict(fit.candidates["forecasts"]) == {"mva": 6, "amdahl": 6, "usl": 1}
+    assert np.isnan(fit.candidates.loc["usl", "holdout_error"])  # no USL on all the loads
+    assert fit.candidates.loc["usl", "note"] == (
+        "kappa's 95 % interval holds 0: not identified, reduces to Amdahl"
+    )
+    assert fit.candidates.loc["usl", "params"] == {}
+    assert fit.candidates.loc["amdahl", "params"]["sigma"] == pytest.approx(0.1, rel=1e-6)
+    html = fit._repr_html_()
+    assert "<td>kappa&#x27;s 95 % interval holds 0" in html and "<td>6</td>" in html
+
+
+def test_describe_a_planted_usl_with_its_peak():
+    sigma, kappa, lam = 0.05, 0.002, 100.0
+    n = np.array([1, 2, 4, 8, 12, 16, 24, 32, 48, 64])
+    fit = fit_capacity(n, lam * n / (1 + sigma * (n - 1) + kappa * n * (n - 1)))
+    peak = math.sqrt((1 - sigma) / kappa)
+    top = lam * peak / (1 + sigma * (peak - 1) + kappa * peak * (peak - 1))
+    text = fit.describe()
+    assert text.startswith("usl: USL, sigma 0.05, kappa 0.002 ± ")
+    assert f", peak {top:.4g}/s at {peak:.3g}; held-out error 0.0%; measured up to 64" in text
+    assert fit.peak == pytest.approx((peak, top), rel=1e-6)
+
+
+def test_two_loads_are_not_scored():
+    fit = fit_capacity([1, 2], [10, 15])  # sigma 1/3: 15 = 10 x 2 / (1 + sigma)
+    assert (
+        fit.model == "amdahl" and fit.note == "too few loads to score out of sample: not validated"
+    )
+    text = fit.describe()
+    assert "sigma 0.333, lambda 10/s, limit 30/s; not scored; measured up to 2" in text
+    assert text.endswith("; projection uncertain (the laws disagree past the data)")
+    assert dict(fit.candidates["forecasts"]) == {"mva": 0, "amdahl": 0, "usl": 0}
+    assert fit.candidates.loc["usl", "note"] == "fewer than 4 loads"
+    # 2 servers fitted to 2 users: the network never showed its cap
+    assert fit.candidates.loc["mva", "note"] == "servers fitted (not reached: a lower bound)"
+    # with the servers known the network needs one load to fit: scored from the first origin
+    known = fit_capacity([1, 2], [10, 15], servers=4)
+    assert known.note == "chosen by rolling-origin held-out error"
+    assert known.candidates.loc["mva", "forecasts"] == 1

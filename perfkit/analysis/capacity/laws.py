@@ -94,16 +94,15 @@ def fit_usl(concurrency, throughput) -> USLFit:
         x_scale=[0.1, 1e-3, lam0], method="trf", xtol=1e-14, ftol=1e-14, gtol=1e-14, max_nfev=20000,
     )  # fmt: skip
     sigma, kappa, lam = result.x
-    dof = len(n) - 3
-    rss = float(np.sum(result.fun**2))
-    s2 = rss / dof if dof > 0 else math.nan
+    dof = len(n) - 3  # >= 1: 4 or more distinct loads
+    s2 = float(np.sum(result.fun**2)) / dof
     try:
         cov = np.linalg.inv(result.jac.T @ result.jac) * s2
         se = np.sqrt(np.clip(np.diag(cov), 0, None))
     except np.linalg.LinAlgError:
         se = np.full(3, math.nan)
     return USLFit(float(sigma), float(kappa), float(lam), float(se[0]), float(se[1]), float(se[2]),
-                  math.sqrt(s2) if dof > 0 else math.nan, dof, len(n))  # fmt: skip
+                  math.sqrt(s2), dof, len(n))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -219,7 +218,7 @@ def max_arrival_rate(
     0 when even an idle server is too slow (the service time alone breaks the target).
     """
     q, limit = target_response_quantile
-    if stats.expon.ppf(q, scale=service_time) > limit:
+    if stats.expon.ppf(q, scale=service_time) >= limit:  # at equality any load adds a wait
         return 0.0
     top = servers / service_time * (1 - 1e-9)
 

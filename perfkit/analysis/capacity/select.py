@@ -96,11 +96,11 @@ def _loss_closed(n, x, w, servers: int) -> tuple[float, float]:
 
 def _losses(n, x, w, demand: np.ndarray, servers: np.ndarray, think: float) -> np.ndarray:
     """Weighted squared log error of each (demand, servers) pair, by one vectorised MVA."""
-    top = max(1, int(np.ceil(n.max())))
+    top = int(np.ceil(n.max()))  # n > 0 (fit_capacity keeps only those): 1 or more
     xs, _ = mva_grid(top, demand, servers, think)
     grid = np.concatenate([np.zeros((len(demand), 1)), xs], axis=1)
-    lo = np.clip(np.floor(n).astype(int), 0, top)
-    hi = np.clip(lo + 1, 0, top)
+    lo = np.floor(n).astype(int)  # 0..top
+    hi = np.minimum(lo + 1, top)
     frac = n - lo
     pred = grid[:, lo] * (1 - frac) + grid[:, hi] * frac
     return np.sum(w * (np.log(pred) - np.log(x)) ** 2, axis=1)
