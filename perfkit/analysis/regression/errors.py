@@ -74,7 +74,7 @@ def compare_error_counts(
     for frame in (per_key, overall):
         table = _tested(frame, min_n, alpha, confidence)
         if frame is per_key:
-            table["p_adjusted"] = adjust(table["p_value"].to_numpy(dtype=float), correction)
+            table["p_adjusted"] = adjust(table["p_value"].to_numpy(), correction)
         else:
             table["p_adjusted"] = table["p_value"]
         rows.append(table)
@@ -87,13 +87,12 @@ def compare_error_counts(
 def error_counts(frame: pd.DataFrame, by: str = "route") -> pd.DataFrame:
     """Per key: requests with a status (``n``), 5xx (``errors``) and 4xx (``client``)."""
     status = pd.to_numeric(frame["status"], errors="coerce")
-    keys = frame[by].astype(str) if isinstance(frame[by].dtype, pd.CategoricalDtype) else frame[by]
     client = (status >= 400) & (status < 500)
-    grouped = pd.DataFrame({
-        "key": keys.to_numpy(), "n": status.notna().to_numpy(),
-        "errors": (status >= 500).to_numpy(), "client": client.to_numpy(),
-    }).groupby("key", sort=True)[["n", "errors", "client"]].sum()  # fmt: skip
-    return grouped.astype(float)
+    flags = pd.DataFrame({
+        "n": status.notna().to_numpy(), "errors": (status >= 500).to_numpy(),
+        "client": client.to_numpy(),
+    }, index=frame[by].to_numpy(), dtype=float)  # fmt: skip
+    return flags.groupby(level=0).sum()  # sorted by key; requests without one left out
 
 
 def _tested(frame: pd.DataFrame, min_n: int, alpha: float, confidence: float) -> pd.DataFrame:
@@ -107,15 +106,14 @@ def _tested(frame: pd.DataFrame, min_n: int, alpha: float, confidence: float) ->
         half = stats.norm.ppf(0.5 + confidence / 2) * np.sqrt(
             a1 * (1 - a1) / (n1 + 2) + a2 * (1 - a2) / (n2 + 2)
         )
-        ratio = np.where(r1 > 0, r2 / r1, np.where(r2 > 0, np.inf, np.nan))
+        ratio = r2 / np.where(n1 > 0, r1, 0.0)  # inf: errors where there were none
     p_values = np.full(len(frame), np.nan)
     for i in range(len(frame)):
         if min(n1[i], n2[i]) < min_n or min_p_value(int(n1[i]), int(n2[i])) > alpha:
             continue
         table = [[int(e2[i]), int(n2[i] - e2[i])], [int(e1[i]), int(n1[i] - e1[i])]]
         p_values[i] = stats.fisher_exact(table).pvalue
-    with np.errstate(divide="ignore", invalid="ignore"):
-        client1, client2 = frame["client_base"] / n1, frame["client_cand"] / n2
+    client1, client2 = frame["client_base"] / n1, frame["client_cand"] / n2  # pandas: no warning
     return pd.DataFrame({
         "n_base": n1.astype(int), "n_cand": n2.astype(int), "errors_base": e1.astype(int),
         "errors_cand": e2.astype(int), "rate_base": r1, "rate_cand": r2, "diff": r2 - r1,

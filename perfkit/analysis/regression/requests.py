@@ -43,13 +43,13 @@ def endpoint_column(frame: pd.DataFrame, shared: set[str]) -> pd.Series:
     endpoint is a rule *and* a method: a login form and the login itself differ)."""
     route = frame["route"]
     if not shared or "method" not in frame:
-        return route.astype(str) if isinstance(route.dtype, pd.CategoricalDtype) else route
+        return route
     pairs = pd.MultiIndex.from_arrays([frame["method"].astype(str), route.astype(str)])
     codes, uniques = pd.factorize(pairs)
-    labels = np.array([f"{m} {r}" if r in shared else r for m, r in uniques], dtype=object)
-    return pd.Series(pd.Categorical.from_codes(codes, categories=pd.Index(labels).unique())
-                     if len(set(labels)) == len(labels) else labels[codes],
-                     index=frame.index, name=ENDPOINT)  # fmt: skip
+    labels = pd.Index([f"{m} {r}" if r in shared else r for m, r in uniques])
+    endpoints = labels.dropna().unique()  # a request without a route has no endpoint
+    return pd.Series(pd.Categorical.from_codes(endpoints.get_indexer(labels)[codes], endpoints),
+                     index=frame.index)  # fmt: skip
 
 
 def with_endpoints(*frames):
@@ -109,9 +109,9 @@ def compare(
     if not (_has(baseline, metric) and _has(candidate, metric)):
         return cannot_judge(baseline, candidate, key, metric).rename_axis(by)
     out = compare_samples(
-        baseline, candidate, key, metric, statistic="median", alpha=alpha, correction=correction,
-        min_ratio=min_ratio, min_abs=min_abs, min_n=min_n, seed=seed, normalize=normalize,
-        min_keys=min_keys, what="endpoints",
+        baseline, candidate, key, metric, alpha=alpha, correction=correction, min_ratio=min_ratio,
+        min_abs=min_abs, min_n=min_n, seed=seed, normalize=normalize, min_keys=min_keys,
+        what="endpoints",
     )  # fmt: skip
     out = out.drop(columns=["mean_base", "mean_cand"]).pipe(_with_attrs, out.attrs)
     return out.rename_axis(by)
@@ -139,7 +139,6 @@ def cannot_judge(
     counts.index = counts.index.astype(str)
     counts.index.name = by
     out = counts.reindex(columns=[*COLUMNS, *EXTRA_COLUMNS])
-    out[["n_base", "n_cand"]] = counts
     out["verdict"] = out["raw_verdict"] = out["relative_verdict"] = "cannot judge"
     out["test"] = f"no {metric} in the log: latency cannot be compared"
     out.attrs["no_metric"] = [name for name, frame in (("baseline", baseline),
