@@ -3,9 +3,11 @@
 Builds the store from the recorded baseline snapshots (`data/baseline/pg`): each
 view's table repeated for 2,000 snapshot times a minute apart, the statements
 widened to 200 query ids, the query texts stored once (as a collector stores
-them), written in the store's layout and manifest (`perfkit.io.pg_store`). Then
-times `read_pg_stat(store, view)` for every view, median of `repeat`, in this
-process. Goal (issue 18): at most 0.5 s a view.
+them), each snapshot written by the collector's own `write_snapshot` (so the store
+has the segments a collector leaves: every `SEGMENT_SNAPSHOTS` gathered into one
+file per view). Then times `read_pg_stat(store, view)` for every view, median of
+`repeat`, in this process, beside the same store read file by file (the single
+files before gathering: the baseline). Goal (issue 18): at most 0.5 s a view.
 
     python -m benchmarks pg_store [--snapshots N]
 """
@@ -27,8 +29,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "data" / "baseline" / "pg"
 
 
-def build(store: Path, snapshots: int = 2000, statements: int = 200) -> Path:
-    """Write a store of `snapshots` snapshots to `store` (a new folder); return it."""
+def build(store: Path, snapshots: int = 2000, statements: int = 200, gather: bool = True) -> Path:
+    """Write a store of `snapshots` snapshots to `store` (a new folder); return it. With
+    `gather`, single-file snapshots are gathered into segments as the collector does."""
     from perfkit.io import pg_store
 
     store.mkdir(parents=True)
@@ -47,8 +50,9 @@ def build(store: Path, snapshots: int = 2000, statements: int = 200) -> Path:
     })  # fmt: skip
     tables = {**first, "statements": wide, "texts": texts}
     start = pc.min(base.column("snapshot_time")).as_py()
-    entries = []
-    for k in range(snapshots):
+    entries: list[tuple[str, tuple[str, ...]]] = []
+    segments: dict[str, str] = {}
+    for k in range(snapshots):  # a collector's writes without its fsyncs (12 ms each here)
         when = start + dt.timedelta(minutes=k)
         name = pg_store._unique_name(pd.Timestamp(when), set())
         views = [v for v in pg_store.STORE_VIEWS if v != "texts" or k == 0]
@@ -61,7 +65,11 @@ def build(store: Path, snapshots: int = 2000, statements: int = 200) -> Path:
             pq.write_table(pg_store._with_metadata(table, view), store / view / name,
                            write_statistics=False, write_page_checksum=True)  # fmt: skip
         entries.append((name, tuple(views)))
-    pg_store._write_manifest(store, entries)
+        if gather:  # as write_snapshot does after each commit
+            pg_store._gather(store, entries, segments, keep=name)
+            manifest = pg_store._read_manifest(store)  # written when it gathered
+            segments = manifest.segments if manifest else {}
+    pg_store._write_manifest(store, entries, segments)
     return store
 
 
@@ -71,16 +79,27 @@ def run(snapshots: int = 2000, repeat: int = 3) -> dict[str, float]:
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         store = build(Path(tmp) / "store", snapshots)
+        single = build(Path(tmp) / "single", snapshots, gather=False)
         print(f"store: {snapshots:,} snapshots of {len(VIEW_NAMES)} views (statements: 200 "
-              "query ids each)")  # fmt: skip
+              f"query ids each), gathered {_segment()} files at a time as the collector does; "
+              "baseline: the same snapshots one file each (perfkit before segments)")  # fmt: skip
         for view in VIEW_NAMES:
-            times = []
-            for _ in range(repeat):
-                t0 = time.perf_counter()
-                frame = read_pg_stat(store, view)
-                times.append(time.perf_counter() - t0)
-            out[view] = statistics.median(times)
-            every = " ".join(f"{t:.2f}" for t in times)
+            times: dict[str, list[float]] = {"store": [], "single": []}
+            for _ in range(repeat):  # paired: both layouts in turn
+                for key, folder in (("store", store), ("single", single)):
+                    t0 = time.perf_counter()
+                    frame = read_pg_stat(folder, view)
+                    times[key].append(time.perf_counter() - t0)
+            out[view] = statistics.median(times["store"])
+            base = statistics.median(times["single"])
+            every = " ".join(f"{t:.2f}" for t in times["store"])
             print(f"read_pg_stat {view:<11}: median {out[view]:.2f} s ({len(frame):,} rows; "
-                  f"runs {every} s; goal <= 0.5 s)")  # fmt: skip
+                  f"runs {every} s; goal <= 0.5 s); one file a snapshot {base:.2f} s "
+                  f"({base / out[view]:.1f}x)")  # fmt: skip
     return out
+
+
+def _segment() -> int:
+    from perfkit.io.pg_store import SEGMENT_FANOUT
+
+    return SEGMENT_FANOUT
