@@ -443,3 +443,17 @@ def test_two_loads_are_not_scored():
     known = fit_capacity([1, 2], [10, 15], servers=4)
     assert known.note == "chosen by rolling-origin held-out error"
     assert known.candidates.loc["mva", "forecasts"] == 1
+
+
+def test_a_sync_worker_given_threads_runs_as_gthread():
+    """Gunicorn runs gthread when the sync class is given more than one thread (its own
+    Config.worker_class_str): 2 workers x 4 threads hold 8 requests, not 2."""
+    from gunicorn.config import Config
+
+    cfg = Config()
+    cfg.set("worker_class", "sync")
+    cfg.set("threads", 4)
+    assert cfg.worker_class_str == "gthread"
+    cap = server_concurrency(command="gunicorn -w 2 -k sync --threads 4 app:app")
+    assert (cap.servers, cap.worker_class, cap.threads) == (8, "gthread", 4)
+    assert cap.source == "2 gthread workers x 4 threads (the Gunicorn command)"

@@ -124,12 +124,10 @@ def server_concurrency(
 
         seen = float(concurrency_from_log(requests, interval)["concurrency"].max())
     kind = info.get("worker_class")
-    if kind is None and info.get("threads", 1) > 1:
-        kind = "gthread"  # Gunicorn switches sync to gthread when threads > 1
+    if kind in (None, "sync") and info.get("threads", 1) > 1:
+        kind = "gthread"  # Gunicorn runs gthread when sync (even named) has threads > 1
     workers = info.get("workers")
     threads = info.get("threads", 1 if kind in (None, "sync") else None)
-    if kind == "sync":
-        threads = 1
     seen_text = "" if seen is None else f"; the access log held at most {seen:.2f} in flight"
     if workers and threads and kind not in _ASYNC:
         slots = workers * threads
