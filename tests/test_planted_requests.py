@@ -210,12 +210,21 @@ def test_cannot_judge_counts_per_key_with_every_column():
 
 @pytest.fixture(scope="module")
 def dask_pair():
+    """POST /login +60 % in ``duration_ms``; ``upstream_ms`` the same on both sides. Two
+    partitions a side, each indexed from 0, as the Dask engine reads a log."""
     dask = pytest.importorskip("dask")
     import dask.dataframe as dd
 
-    base, cand = _login(5, 50.0), _login(6, 80.0)  # POST /login +60 %
+    base, cand = _login(5, 50.0), _login(6, 80.0)
+    base["upstream_ms"] = _login(7, 50.0)["duration_ms"]
+    cand["upstream_ms"] = _login(8, 50.0)["duration_ms"]
+
+    def partitions(frame: pd.DataFrame):
+        halves = [frame.iloc[:450].reset_index(drop=True), frame.iloc[450:].reset_index(drop=True)]
+        return dd.from_map(lambda part: part, halves)
+
     with dask.config.set(scheduler="synchronous"):
-        yield dd.from_pandas(base, npartitions=2), dd.from_pandas(cand, npartitions=2)
+        yield partitions(base), partitions(cand)
 
 
 def test_compare_on_dask_frames_passes_its_options_on(dask_pair):
@@ -241,6 +250,10 @@ def test_compare_on_dask_frames_passes_its_options_on(dask_pair):
     other_seed = compare(base, cand, seed=1)
     assert other_seed["ratio"].tolist() == out["ratio"].tolist()
     assert other_seed["ci_high"].tolist() != out["ci_high"].tolist()  # another bootstrap
+    assert compare(base, cand)["ci_high"].tolist() == out["ci_high"].tolist()  # seeded
+    upstream = compare(base, cand, metric="upstream_ms")
+    assert upstream.loc["POST /login", "verdict"] == "unchanged"
+    assert upstream.loc["POST /login", "ratio"] == pytest.approx(1.0, abs=0.1)
     shifted = compare(base, cand, min_keys=3)
     assert shifted.attrs["shift"].estimated and shifted.attrs["shift"].keys == 3
     assert shifted.attrs["shift"].normalized

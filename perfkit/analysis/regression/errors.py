@@ -47,14 +47,13 @@ def compare_error_rates(
     on each side, the difference with its interval, Fisher's p-value and the verdict (see
     the module docstring); ``client_rate_*`` are the 4xx rates, shown, not judged. With
     ``by="route"``, per endpoint as `compare` keys them."""
+    key = by
     if by == "route":
         from perfkit.analysis.regression.requests import ENDPOINT, with_endpoints
 
         baseline, candidate = with_endpoints(baseline, candidate)
-        return compare_error_counts(error_counts(baseline, ENDPOINT),
-                                    error_counts(candidate, ENDPOINT), alpha, correction,
-                                    min_diff, min_ratio, min_n, confidence, by)  # fmt: skip
-    return compare_error_counts(error_counts(baseline, by), error_counts(candidate, by),
+        key = ENDPOINT
+    return compare_error_counts(error_counts(baseline, key), error_counts(candidate, key),
                                 alpha, correction, min_diff, min_ratio, min_n, confidence,
                                 by)  # fmt: skip
 
