@@ -9,12 +9,15 @@ reading), Holm by hand and Benjamini-Hochberg by scipy.
 
 from __future__ import annotations
 
+import warnings
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
 
-from perfkit.analysis.regression.verdict import MAX_SPREAD, judge
+from perfkit.analysis.regression.verdict import MAX_SPREAD, Shift, judge
 
 Z = stats.norm.ppf(0.975)
 
@@ -77,6 +80,7 @@ def test_the_defaults_on_too_few_keys_for_a_shift():
     assert shift.what == "endpoints" and not shift.applied
     assert shift.to_dict()["split"] is False
     assert "Only 4 endpoints" in shift.describe() and "under 5" in shift.describe()
+    assert shift.describe().endswith("so each is judged on its raw times.")
     # a fifth key makes a shift estimable with the defaults
     five = judge(frame({**{k: key(1.1) for k in table.index}, "/fifth": key(1.1)}))
     assert five.attrs["shift"].estimated and five.attrs["shift"].keys == 5
@@ -350,3 +354,197 @@ def test_too_few_tails_for_their_own_shift_use_the_medians():
     assert out.loc["/a", "verdict"] == "moved with shift"
     # a floor above 5 ms: not enough beyond the shift
     assert judge(table, min_abs=6.0).loc["/c", "verdict"] == "moved with shift"
+
+
+def test_a_spread_floor_widens_the_tails_reading_too():
+    """The tails' relative reading carries the spread floor: p95 +8 % beyond the tails' shift
+    stands out at tau = 0 (z = 7) but not at tau = 0.05 (z = 1.5); the relative p-value is
+    Bonferroni's over the median's and the p95's readings, capped at 1."""
+    table = frame({**flats(8, 1.2, p95=1.5), "/tail": key(1.2, p95=1.5 * 1.08)})
+    s95 = table["p95_log_se"].to_numpy()
+    others = np.delete(s95, table.index.get_loc("/tail"))
+    for tau, verdict in ((0.0, "regressed"), (0.05, "moved with shift")):
+        out = judge(table, min_spread=tau)
+        se = np.sqrt(0.01**2 + tau**2 + median_variance(others, tau))
+        p95 = 2 * stats.norm.sf(np.log(1.08) / se)
+        p50 = 1.0  # the median moved exactly with the shift: z = 0
+        assert out.loc["/tail", "rel_p_value"] == pytest.approx(min(1.0, 2 * min(p50, p95)),
+                                                                rel=1e-6)  # fmt: skip
+        assert out.loc["/tail", "verdict"] == verdict
+        assert (out.loc[list(flats(8, 1.2)), "rel_p_value"] == 1.0).all()  # 2 x 1, capped
+
+
+def test_an_interval_holding_1_is_no_change_even_when_significant():
+    """At 99 % confidence a p95 2.3 standard errors beyond the tails' shift has an interval
+    holding 1, while at alpha = 0.5 its adjusted p-value (9 keys x 2 x 0.0107) is
+    significant: the interval rule keeps it unchanged, either way."""
+    s95 = np.full(8, 0.01)
+    se = np.sqrt(0.01**2 + median_variance(s95))
+    for name, sign in (("/up", 1), ("/down", -1)):
+        q = np.exp(sign * 2.3 * se)
+        table = frame({**flats(8, 1.2, p95=1.5), name: key(1.2, p95=1.5 * q)})
+        out = judge(table, alpha=0.5, confidence=0.99)
+        assert out.loc[name, "rel_p_adjusted"] == pytest.approx(9 * 2 * 2 * stats.norm.sf(2.3),
+                                                                rel=1e-6)  # fmt: skip
+        assert out.loc[name, "rel_p_adjusted"] < 0.5
+        assert out.loc[name, "relative_verdict"] == "unchanged"
+        assert out.loc[name, "verdict"] == "moved with shift"
+
+
+def test_votes_carry_the_options():
+    """A shift from other figures (`votes`): its name, confidence and spread floor are the
+    caller's, and each key's error includes that spread and the votes' median's variance."""
+    votes = (np.full(10, np.log(1.2)), np.full(10, 0.01))
+    table = frame({"/along": key(1.2), "/beyond": key(1.5, se=0.02)})
+    out = judge(table, votes=votes, what="functions", confidence=0.9, min_spread=0.05)
+    shift = out.attrs["shift"]
+    assert shift.what == "functions" and shift.keys == 10 and shift.spread == 0.05
+    var = median_variance(votes[1], 0.05)
+    z90 = stats.norm.ppf(0.95)
+    assert shift.ci_low == pytest.approx(1.2 * np.exp(-z90 * np.sqrt(var)), rel=1e-9)
+    se = np.sqrt(0.02**2 + 0.05**2 + var)
+    assert out.loc["/beyond", "rel_ratio"] == pytest.approx(1.25, rel=1e-12)
+    assert out.loc["/beyond", "rel_ci_high"] == pytest.approx(1.25 * np.exp(z90 * se), rel=1e-9)
+    assert out.loc["/beyond", "verdict"] == "regressed"
+    assert out.loc["/along", "verdict"] == "moved with shift"
+
+
+def test_no_tails_shift_without_a_shift():
+    """Three votes (under min_keys) estimate no shift; six keys' p95s do not make a tails'
+    shift on their own."""
+    table = frame({f"/k{i}": key(1.2, p95=1.5) for i in range(6)})
+    votes = (np.full(3, np.log(1.2)), np.full(3, 0.01))
+    shift = judge(table, votes=votes).attrs["shift"]
+    assert not shift.estimated and np.isnan(shift.p95_factor)
+    # the same keys' own ratios (six of them) make both shifts
+    own = judge(table).attrs["shift"]
+    assert own.factor == pytest.approx(1.2) and own.p95_factor == pytest.approx(1.5)
+
+
+def test_numbers_in_object_columns_are_read_as_numbers():
+    """A frame built from mixed records (object columns holding floats) gives the same
+    verdicts as the float frame."""
+    table = frame({**flats(8, 1.2, p95=1.5), "/tail": key(1.2, p95=1.5 * 1.5),
+                   "/beyond": key(1.5, p95=1.5)})  # fmt: skip
+    want = judge(table)
+    got = judge(table.astype(object))
+    assert got["verdict"].tolist() == want["verdict"].tolist()
+    assert got["rel_p_value"].to_numpy(dtype=float) == pytest.approx(
+        want["rel_p_value"].to_numpy(dtype=float), rel=1e-12
+    )
+    assert want.loc["/tail", "verdict"] == "regressed"
+    assert want.loc["/beyond", "verdict"] == "regressed"
+
+
+def test_degenerate_keys_raise_no_numpy_warnings():
+    """Ratios of 0, infinite or missing and standard errors of 0 or missing are judged
+    without a RuntimeWarning: a key with no error and no change has z = 0 (p = 1), one with
+    no error and a change an infinite z (p = 0), one with an unknown error no p-value."""
+    rows = flats(6, 1.2, p95=1.5)
+    rows["/zero"] = key(1.2, p95=1.5) | {"ratio": 0.0, "p95_ratio": 0.0}
+    rows["/from_none"] = key(1.2, p95=1.5) | {"ratio": np.inf, "p95_ratio": np.inf}
+    rows["/no_ratio"] = key(1.2, p95=1.5) | {"ratio": np.nan, "p95_ratio": np.nan}
+    rows["/no_se"] = key(1.2, p95=1.5) | {"log_se": np.nan, "p95_log_se": np.nan}
+    rows["/exact"] = key(1.2, p95=1.5) | {"log_se": 0.0, "p95_log_se": 0.0}
+    rows["/exact_moved"] = key(1.5, p95=2.0) | {"log_se": 0.0, "p95_log_se": 0.0}
+    rows["/exact_still"] = key(1.0, p95=1.0) | {"log_se": 0.0, "p95_log_se": 0.0}
+    table = frame(rows)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        own = judge(table)
+        few = judge(table, votes=(np.full(3, np.log(1.2)), np.full(3, 0.01)))
+    assert own.loc["/exact", "rel_p_value"] == 1.0
+    assert own.loc["/exact_moved", "rel_p_value"] == 0.0
+    assert np.isnan(own.loc["/no_se", "rel_p_value"])
+    assert np.isnan(own.loc["/no_ratio", "rel_p_value"])
+    # no shift estimated (three votes): the raw reading, z = log ratio / s
+    assert few.loc["/exact_moved", "rel_p_value"] == 0.0
+    assert few.loc["/exact_still", "rel_p_value"] == 1.0
+    assert np.isnan(few.loc["/no_se", "rel_p_value"])
+
+
+def test_the_spreads_in_words_are_rounded_percentages():
+    """exp(0.4) - 1 = 49.2 % and exp(0.5) - 1 = 64.9 %: rounded, not 50 % or 66 %."""
+    loose = Shift(factor=1.0, ci_low=0.9, ci_high=1.1, keys=6, spread=0.4, estimated=True)
+    assert "differ from one another by about ±49 %)" in loose.describe()
+    split = Shift(factor=1.1, ci_low=0.9, ci_high=1.3, keys=6, spread=0.5, estimated=True,
+                  split=True, max_spread=0.4)  # fmt: skip
+    assert "about ±65 %, more than two runs of the same code do here (±49 %)" in split.describe()
+
+
+def test_combine_takes_plain_string_arrays():
+    """Verdicts as a NumPy string array (fixed width, 9 characters here) still come back
+    whole: 'moved with shift' is not cut to the input's width."""
+    from perfkit.analysis.regression.verdict import combine
+
+    shift = Shift(factor=1.2, ci_low=1.15, ci_high=1.25, keys=8, spread=0.0, estimated=True,
+                  material=True)  # fmt: skip
+    raw = np.array(["regressed", "regressed", "improved", "unchanged"])
+    relative = np.array(["unchanged", "regressed", "unchanged", "improved"])
+    assert list(combine(raw, relative, shift)) == ["moved with shift", "regressed", "unchanged",
+                                                   "unchanged"]  # fmt: skip
+    # a speed-up: improved keys moved with it, a regressed one went against it
+    faster = replace(shift, factor=0.8, ci_low=0.75, ci_high=0.85)
+    raw = np.array(["improved", "regressed", "improved"])
+    relative = np.array(["unchanged", "unchanged", "improved"])
+    assert list(combine(raw, relative, faster)) == ["moved with shift", "unchanged", "improved"]
+
+
+def test_one_key_can_be_the_shift_when_asked():
+    """min_keys = 1 and one key: the shift is its ratio, the median of one has variance
+    pi/2 s^2, there is no spread to see."""
+    from perfkit.analysis.regression.verdict import estimate_shift
+
+    shift = estimate_shift(np.log([1.3]), np.array([0.02]), min_keys=1)
+    half = Z * np.sqrt(np.pi / 2) * 0.02
+    assert shift.estimated and shift.keys == 1 and shift.spread == 0.0
+    assert (shift.factor, shift.ci_low, shift.ci_high) == pytest.approx(
+        (1.3, 1.3 * np.exp(-half), 1.3 * np.exp(half)), rel=1e-12
+    )
+
+
+def test_a_key_exactly_at_the_clip_is_kept_in_the_spread():
+    """|z| > 2.5 stands out; |z| = 2.5 exactly does not. Residuals (s = 1): five 0, four 2.0
+    and one 2.5: the 40th percentile of |z| is 0 (rough tau 0), all ten stay, their clipped
+    sum 22.25 exceeds 10 x 0.978 + 1.645 sqrt(10 x 1.68) = 16.5, and tau solves Paule-Mandel's
+    mean(min(z^2, 6.25)) = E min(Z^2, 6.25) over all ten."""
+    from scipy import integrate, optimize
+
+    from perfkit.analysis.regression.verdict import _spread
+
+    res = np.array([0.0] * 5 + [2.0] * 4 + [2.5])
+    s = np.ones(10)
+    target = integrate.quad(lambda x: min(x * x, 6.25) * stats.norm.pdf(x), -10, 10,
+                            points=[-2.5, 2.5])[0]  # fmt: skip
+
+    def excess(t: float) -> float:
+        return float(np.mean(np.minimum(res**2 / (1 + t**2), 6.25))) - target
+
+    want = optimize.brentq(excess, 0.0, 10.0, xtol=1e-14)
+    assert want > 0.1  # without the key at 2.5 the sum (16 of 9) gives another tau
+    assert _spread(res, s, lambda t: 0.0) == pytest.approx(want, rel=1e-9)
+
+
+def test_the_heterogeneity_test_rejects_only_above_its_critical_value():
+    """Ten residuals (s = 1: z = |r|) whose clipped z^2 sum to exactly the one-sided 5 %
+    critical value 10 x 0.978 + 1.645 sqrt(10 x 1.68) = 16.52: not above it, so no spread;
+    the next representable sum above it is heterogeneous."""
+    from perfkit.analysis.regression import verdict as v
+
+    n = 10
+    critical = n * v._CLIPPED_MEAN + v._HETEROGENEITY_Z * np.sqrt(n * v._CLIPPED_VAR)
+    assert critical == pytest.approx(16.5206, abs=1e-4)
+    res = np.array([0.0] * 5 + [1.8] * 4 + [np.sqrt(critical - 4 * 1.8**2)])
+
+    def total() -> float:
+        return float(np.minimum(res**2, 6.25).sum())
+
+    while total() < critical:
+        res[-1] = np.nextafter(res[-1], np.inf)
+    while total() > critical:
+        res[-1] = np.nextafter(res[-1], 0)
+    assert total() == critical  # found: exactly at the critical value
+    assert v._spread(res, np.ones(n), lambda t: 0.0) == 0.0
+    while total() <= critical:
+        res[-1] = np.nextafter(res[-1], np.inf)
+    assert v._spread(res, np.ones(n), lambda t: 0.0) > 0.0

@@ -153,9 +153,8 @@ class Shift:
                     f"A run-wide shift too small to matter (under {self.min_shift:.0%})")
             return (f"{lead}: the {self.what} as a whole moved {pct} {interval} "
                     f"(median of {self.keys}, each one vote{spread}).{judged}")  # fmt: skip
-        how = "slower" if self.factor > 1 else "faster"
         return (
-            f"**The candidate run as a whole is {pct} {interval}** ({how}; median of "
+            f"**The candidate run as a whole is {pct} {interval}** ({self.direction}; median of "
             f"{self.keys} {self.what}, each one vote{spread}). Two readings fit: the whole "
             "machine changed (a busier host, another instance type, a noisy neighbour, a cold "
             "cache), **or** a change touches every request (middleware, the database driver, "
@@ -242,7 +241,7 @@ def judge(
     # excludes 1), or keys that differ from run to run beyond their sampling error; and only
     # when the keys move together at all (a spread beyond what A/A runs show is two groups:
     # many keys changed, which no shift explains)
-    split = bool(shift.estimated and shift.spread > max_spread)
+    split = bool(shift.spread > max_spread)  # NaN when no shift was estimated: never above
     applied = bool(normalize and shift.estimated and not split
                    and (shift.significant or shift.spread > 0))  # fmt: skip
     shift = Shift(**{**asdict(shift), "applied": applied, "normalized": normalize,
@@ -257,13 +256,14 @@ def combine(raw: np.ndarray, relative: np.ndarray, shift: Shift) -> np.ndarray:
     verdicts agree; a raw change the relative test finds no different from the rest ``moved
     with shift`` when the shift is material and in its direction, else ``unchanged`` (no
     bigger than routes here differ from run to run, or the two readings disagree)."""
-    raw, relative = np.asarray(raw, dtype=object), np.asarray(relative, dtype=object)
+    # object, not a fixed-width string array: "moved with shift" must fit
+    raw, relative = np.asarray(raw, dtype=object), np.asarray(relative)
     out = raw.copy()
     moved = np.isin(raw, ["regressed", "improved"]) & (relative != raw)
-    along = (raw == "regressed") == (shift.factor > 1)
     out[moved] = "unchanged"
-    # with the shift: its way, and the relative reading finds it no different from the rest
-    out[moved & along & shift.material & (relative == "unchanged")] = "moved with shift"
+    # with a material shift: its way, and the relative reading finds it no different
+    along = raw == {"slower": "regressed", "faster": "improved"}.get(shift.direction)
+    out[moved & along & (relative == "unchanged")] = "moved with shift"
     return out
 
 
@@ -328,7 +328,7 @@ def _median_variance(s: np.ndarray, tau: float, k: int | np.ndarray, total=None)
     """Variance of the median of `k` independent normals of sds sqrt(s^2 + tau^2):
     pi/2 * k / (sum 1/sigma)^2 (`total`: that sum, when given)."""
     if total is None:
-        total = np.sum(1 / np.sqrt(s**2 + tau**2 + 1e-300))
+        total = np.sum(1 / np.sqrt(s**2 + tau**2))  # s > 0: votes
     return np.pi / 2 * k / np.maximum(total, 1e-300) ** 2
 
 
@@ -341,7 +341,7 @@ def _spread(residuals: np.ndarray, s: np.ndarray, extra) -> float:
     equation (the mean equals a normal's), which lets the precise keys set the spread."""
 
     def z(tau: float) -> np.ndarray:
-        return np.abs(residuals) / np.sqrt(s**2 + tau**2 + extra(tau) + 1e-300)
+        return np.abs(residuals) / np.sqrt(s**2 + tau**2 + extra(tau))  # s > 0: votes
 
     rough = _solve(lambda t: float(np.quantile(z(t), _SPREAD_QUANTILE)) - _NORMAL_QUANTILE_ABS,
                    residuals)  # fmt: skip
@@ -390,9 +390,9 @@ def _leave_one_out_median(r: np.ndarray) -> np.ndarray:
     nearer to the element: with 5 keys of which 2 changed, the average of the two middle
     ones would drag every residual towards the changed keys)."""
     k = len(r)
-    order = np.argsort(r, kind="stable")
+    order = np.argsort(r)  # ties: either order, the others' values are the same
     ranked = r[order]
-    position = np.empty(k, dtype=int)
+    position = np.empty_like(order)
     position[order] = np.arange(k)
 
     def rest(i: int) -> np.ndarray:  # the i-th smallest of the others
@@ -405,25 +405,24 @@ def _leave_one_out_median(r: np.ndarray) -> np.ndarray:
     return np.where(np.abs(r - low) <= np.abs(r - high), low, high)  # a change stays in view
 
 
-def _relative(out, small, min_keys, min_shift, what, confidence, votes=None, min_spread=0.0
+def _relative(out, small, min_keys, min_shift, what, confidence, votes, min_spread
               ) -> tuple[Shift, dict]:  # fmt: skip
     """The shift and each key's relative ratio, interval and p-value (LOO shift, or the
     shift of `votes`)."""
     z_crit = stats.norm.ppf(0.5 + confidence / 2)
     ok = ~small
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore"):  # a ratio of 0: log -inf
         r50 = np.where(ok, np.log(out["ratio"].to_numpy(dtype=float)), np.nan)
         r95 = np.where(ok, np.log(out["p95_ratio"].to_numpy(dtype=float)), np.nan)
     s50, s95 = (out[c].to_numpy(dtype=float) for c in ("log_se", "p95_log_se"))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if votes is not None:
-            shift = estimate_shift(*votes, min_keys, min_shift, what, confidence, min_spread)
-            center50, z50, half50 = _against_votes(r50, s50, shift, votes, z_crit)
-            center95 = z95 = half95 = np.full(len(r50), np.nan)
-        else:
-            shift = estimate_shift(r50, s50, min_keys, min_shift, what, confidence, min_spread)
-            center50, z50, half50 = _against_shift(r50, s50, shift.estimated, z_crit, min_spread)
-            center95, z95, half95 = _against_shift(r95, s95, shift.estimated, z_crit, min_spread)
+    if votes is not None:
+        shift = estimate_shift(*votes, min_keys, min_shift, what, confidence, min_spread)
+        center50, z50, half50 = _against_votes(r50, s50, shift, votes, z_crit)
+        center95 = z95 = half95 = np.full(len(r50), np.nan)
+    else:
+        shift = estimate_shift(r50, s50, min_keys, min_shift, what, confidence, min_spread)
+        center50, z50, half50 = _against_shift(r50, s50, shift.estimated, z_crit, min_spread)
+        center95, z95, half95 = _against_shift(r95, s95, shift.estimated, z_crit, min_spread)
     tails = _votes(r95, s95)[0]
     if shift.estimated and len(tails) >= min_keys:
         shift = Shift(**{**asdict(shift), "p95_factor": float(np.exp(np.median(tails)))})
