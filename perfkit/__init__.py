@@ -9,8 +9,6 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
-
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
     "LatencySketch": "perfkit.analysis.sketch",
@@ -71,6 +69,9 @@ __all__ = ["__version__", *sorted(_EXPORTS)]
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":  # the installed distribution's (pyproject.toml), read once
+        globals()[name] = _version()
+        return globals()[name]
     if name in _SUBPACKAGES:  # imported on first use; the import binds it in this namespace
         return importlib.import_module(f"perfkit.{name}")
     module = _EXPORTS.get(name)
@@ -83,3 +84,14 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted([*__all__, *_SUBPACKAGES])
+
+
+def _version() -> str:
+    """The version in the installed distribution's metadata ("0+unknown" when run from
+    sources that were never installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("perfkit")
+    except PackageNotFoundError:
+        return "0+unknown"

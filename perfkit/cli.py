@@ -89,8 +89,15 @@ def _pid(text: str) -> int:
     return value
 
 
+def _version() -> str:
+    from perfkit import __version__
+
+    return __version__
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="perfkit", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"perfkit {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="run every notebook on data/ and write HTML reports")
     demo.add_argument(
