@@ -436,6 +436,20 @@ def test_numbers_in_object_columns_are_read_as_numbers():
     assert want.loc["/beyond", "verdict"] == "regressed"
 
 
+def test_missing_values_as_none_are_read_as_nan():
+    """The same frame with its NaNs turned into None (as prepared for JSON): a new key (no
+    baseline) has insufficient data either way, the others the same verdicts."""
+    gone = {"p50_base": np.nan, "p95_base": np.nan, "p_value": np.nan, "ratio": np.nan,
+            "p95_ratio": np.nan}  # fmt: skip
+    table = frame({**flats(8, 1.2, p95=1.5), "/tail": key(1.2, p95=1.5 * 1.5),
+                   "/new": key(1.2, p95=1.5) | gone})  # fmt: skip
+    want = judge(table)
+    got = judge(table.astype(object).where(table.notna(), None))
+    assert got["verdict"].tolist() == want["verdict"].tolist()
+    assert want.loc["/new", "verdict"] == "insufficient data"
+    assert want.loc["/tail", "verdict"] == "regressed"
+
+
 def test_degenerate_keys_raise_no_numpy_warnings():
     """Ratios of 0, infinite or missing and standard errors of 0 or missing are judged
     without a RuntimeWarning: a key with no error and no change has z = 0 (p = 1), one with
@@ -548,3 +562,16 @@ def test_the_heterogeneity_test_rejects_only_above_its_critical_value():
     while total() <= critical:
         res[-1] = np.nextafter(res[-1], np.inf)
     assert v._spread(res, np.ones(n), lambda t: 0.0) > 0.0
+
+
+def test_a_frame_without_standard_errors_or_tails():
+    """No log_se and no p95 columns: the missing columns come back as NaN numbers, no shift
+    can be estimated (no votes) and the raw verdicts stand."""
+    table = frame({**flats(6, 1.2), "/beyond": key(1.5)}).drop(columns="log_se")
+    out = judge(table)
+    for column in ("log_se", "p95_log_se", "p95_base", "p95_cand", "p95_ratio"):
+        assert out[column].dtype == np.float64 and out[column].isna().all()
+    shift = out.attrs["shift"]
+    assert not shift.estimated and shift.keys == 0
+    assert out["rel_p_value"].isna().all()
+    assert set(out["verdict"]) == {"regressed"} and (out["verdict"] == out["raw_verdict"]).all()

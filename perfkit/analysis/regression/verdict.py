@@ -215,25 +215,24 @@ def judge(
     small = np.isnan(p_value)
     if insufficient is not None:
         small |= np.asarray(insufficient, dtype=bool)
-    out["p_adjusted"] = adjust(p_value, correction)
+    out["p_adjusted"] = p_adjusted = adjust(p_value, correction)
     base_loc, cand_loc = (out[c].to_numpy(dtype=float) for c in location)
+    base95, cand95 = (out[c].to_numpy(dtype=float) for c in ("p95_base", "p95_cand"))
     raw = _rule(
         out["ratio"], out["ci_low"], out["ci_high"], cand_loc - base_loc,
         out["p95_ratio"], out["p95_ci_low"], out["p95_ci_high"],
-        (out["p95_cand"] - out["p95_base"]).to_numpy(dtype=float),
-        out["p_adjusted"].to_numpy(dtype=float) < alpha, small, min_ratio, min_abs,
+        cand95 - base95, p_adjusted < alpha, small, min_ratio, min_abs,
     )  # fmt: skip
     shift, relative = _relative(out, small, min_keys, min_shift, what, confidence, votes,
                                 min_spread)
     out = out.assign(**relative)
-    out["rel_p_adjusted"] = adjust(out["rel_p_value"].to_numpy(dtype=float), correction)
+    out["rel_p_adjusted"] = rel_adjusted = adjust(relative["rel_p_value"], correction)
     rel = _rule(
         out["rel_ratio"], out["rel_ci_low"], out["rel_ci_high"],
         cand_loc / shift.factor - base_loc,
         out["rel_p95_ratio"], relative["_rel_p95_ci_low"], relative["_rel_p95_ci_high"],
-        (out["p95_cand"] / _finite_or(shift.p95_factor, shift.factor)
-         - out["p95_base"]).to_numpy(dtype=float),
-        out["rel_p_adjusted"].to_numpy(dtype=float) < alpha, small, min_ratio, min_abs,
+        cand95 / _finite_or(shift.p95_factor, shift.factor) - base95,
+        rel_adjusted < alpha, small, min_ratio, min_abs,
     )  # fmt: skip
     out = out.drop(columns=["_rel_p95_ci_low", "_rel_p95_ci_high"])
     out["raw_verdict"], out["relative_verdict"] = raw, rel
