@@ -117,6 +117,8 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--fail-on-leak", action="store_true", help="exit 1 when a leak is found")
     report.add_argument("--keep-notebook", action="store_true",
                         help="keep the executed notebook beside the HTML")  # fmt: skip
+    report.add_argument("-k", "--kernel", help="the Jupyter kernel to run the notebook in (as "
+                        "papermill's -k); default: this Python")  # fmt: skip
     summary = commands.add_parser("summary", help="per-route latency table of access logs")
     summary.add_argument("paths", nargs="+", help="log files or globs (.gz/.bz2/.xz fine)")
     summary.add_argument(
@@ -259,7 +261,8 @@ def _report(args: argparse.Namespace) -> int:
     out = args.out or Path("reports") / f"{Path(args.name).stem}.html"
     try:
         keep = args.keep_notebook
-        summary = run_report(args.name, parameters, out, args.json, keep_notebook=keep)
+        summary = run_report(args.name, parameters, out, args.json, keep_notebook=keep,
+                             kernel=args.kernel)  # fmt: skip
     except ReportFailed as exc:
         _say(f"perfkit: error: {exc}", sys.stderr)
         if not exc.bad_input:

@@ -34,6 +34,7 @@ import math
 import os
 import secrets
 import stat
+import sys
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -272,19 +273,23 @@ def run_report(
     keep_notebook: bool = False,
     progress: bool = False,
     folder: Path = NOTEBOOKS,
+    kernel: str | None = None,
 ) -> dict:
     """Execute report `name` with `parameters`, write `html`, return the notebook's summary.
 
     Every output is checked before the notebook runs (`check_outputs`); `html`
     must end in ``.html``. The executed notebook is kept (``keep_notebook``,
     or when the notebook fails) as ``<html stem>.ipynb`` beside the HTML, or
-    ``<stem>.executed.ipynb`` when that name is the source notebook.
+    ``<stem>.executed.ipynb`` when that name is the source notebook. `kernel` names an
+    installed Jupyter kernel (as papermill's ``-k``); by default the notebook runs in this
+    Python (its ipykernel), whatever the ``python3`` kernel of the Jupyter paths points to.
     """
     import nbformat
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
     notebook = notebook_path(name, folder)
+    kernel_name = _kernel_name(kernel)
     known = parameters_of(notebook)
     given = dict(parameters or {})
     unknown = sorted(set(given) - set(known))
@@ -313,9 +318,9 @@ def run_report(
         try:
             with open(Path(scratch) / "kernel.log", "wb") as kernel_log:
                 papermill.execute_notebook(
-                    str(notebook), str(executed), parameters=given, kernel_name="python3",
+                    str(notebook), str(executed), parameters=given, kernel_name=kernel_name,
                     language="python", cwd=os.getcwd(), progress_bar=progress,
-                    kernel_manager_class=_quiet_kernel_manager(kernel_log),
+                    kernel_manager_class=_quiet_kernel_manager(kernel_log, kernel is None),
                 )  # fmt: skip
         except PapermillExecutionError as exc:
             if executed.exists():
@@ -342,17 +347,41 @@ def run_report(
     return summary
 
 
-def _quiet_kernel_manager(log) -> type:
+def _kernel_name(kernel: str | None) -> str:
+    """The Jupyter kernel to ask papermill for: `kernel`, checked to be installed, or
+    ``python3`` (which `_quiet_kernel_manager` runs in this interpreter)."""
+    if kernel is None:
+        return "python3"
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    found = KernelSpecManager().find_kernel_specs()
+    if kernel not in found:
+        listed = ", ".join(sorted(found)) or "none"
+        raise InputError(f"--kernel {kernel}: no such Jupyter kernel; installed: {listed} "
+                         "(jupyter kernelspec list)")  # fmt: skip
+    return kernel
+
+
+def _quiet_kernel_manager(log, this_python: bool = False) -> type:
     """A kernel manager whose kernel writes its own stdout and stderr to `log` (an open file),
     not to the terminal: the kernel's log lines (``KeyboardInterrupt caught in kernel`` when
     it is interrupted at shutdown, its TCP notice) and other libraries' warnings are noise
     to the person running ``perfkit report``; cell outputs travel over the kernel's sockets
-    and are unaffected."""
+    and are unaffected. With `this_python`, the kernel is this interpreter's ipykernel."""
     from jupyter_client import AsyncKernelManager
 
     class QuietKernelManager(AsyncKernelManager):
         async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
             kw["stdout"], kw["stderr"] = log, log
+            if this_python:  # not the python3 spec's interpreter, nor its environment
+                kernel_cmd = [sys.executable, "-m", "ipykernel_launcher", "-f",
+                              self.connection_file]  # fmt: skip
+                env = dict(kw.get("env") or os.environ)
+                for key in (self.kernel_spec.env or {}) if self.kernel_spec else {}:
+                    env.pop(key, None)
+                    if key in os.environ:
+                        env[key] = os.environ[key]
+                kw["env"] = env
             return await super()._async_launch_kernel(kernel_cmd, **kw)
 
     return QuietKernelManager
