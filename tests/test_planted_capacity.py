@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import integrate, optimize
+from scipy import integrate, optimize, stats
 
 from perfkit.analysis.capacity import (
     erlang_c,
@@ -30,18 +30,19 @@ from perfkit.analysis.capacity.laws import USLFit
 from perfkit.analysis.capacity.mva import bounds, mva_grid
 from perfkit.analysis.capacity.select import _server_grid
 from perfkit.analysis.capacity.servers import parse_gunicorn_command, parse_gunicorn_log
-from perfkit.errors import InputError
+from perfkit.errors import InputError, PerfkitWarning
 
 
 def ctmc(population: int, demand: float, servers: int, think: float) -> float:
     """X of the closed network by brute force: the birth-death chain of requests at the
-    station, its stationary law by detailed balance (independent of MVA)."""
-    weights = [1.0]
+    station, its stationary law by detailed balance (independent of MVA), in logs."""
+    logs = [0.0]
     for k in range(1, population + 1):
         up = (population - k + 1) / think
         down = min(k, servers) / demand
-        weights.append(weights[-1] * up / down)
-    pi = np.array(weights) / sum(weights)
+        logs.append(logs[-1] + math.log(up / down))
+    pi = np.exp(np.array(logs) - max(logs))
+    pi /= pi.sum()
     return float(pi @ np.minimum(np.arange(population + 1), servers)) / demand
 
 
@@ -181,7 +182,7 @@ def test_usl_fit_recovers_an_exact_curve():
     assert fit.lambda_ == pytest.approx(lam, rel=1e-6)
     assert fit.residual_se < 1e-6 and fit.kappa_identified
     assert fit.predict(n) == pytest.approx(x, rel=1e-6)
-    assert isinstance(fit.predict(3), float) and isinstance(fit.predict([3, 4]), np.ndarray)
+    assert type(fit.predict(3)) is float and isinstance(fit.predict([3, 4]), np.ndarray)
 
 
 def test_usl_repr_names_the_peak_and_an_unidentified_kappa():
@@ -199,7 +200,7 @@ def test_usl_repr_names_the_peak_and_an_unidentified_kappa():
 def test_erlang_c_rejects_bad_input_and_names_the_servers_needed():
     assert erlang_c(1e-9, 1.0, 1).p_wait == pytest.approx(1e-9)  # M/M/1: P(wait) = rho
     for bad in [(0, 1, 1), (1, 0, 2), (1, 1, 0), (-1, 1, 1), (1, -1, 2)]:
-        with pytest.raises(InputError, match="arrival_rate > 0, service_time > 0"):
+        with pytest.raises(InputError, match=r"^erlang_c needs arrival_rate > 0, service_time > 0"):
             erlang_c(*bad)
     with pytest.raises(InputError, match=r"load 2\.5 Erlangs on 2 servers is utilisation 1\.25 "
                        r">= 1.*need more than 3 servers"):  # fmt: skip
@@ -221,6 +222,8 @@ def test_wait_quantile_of_an_m_m_c_queue():
     assert queue.wait_quantile(0.9) == pytest.approx(math.log(pw / 0.1) / 1.0, rel=1e-9)
     assert queue.wait_quantile(0.3) == 0.0  # 35.7 % never wait
     assert queue.p_wait_longer(queue.wait_quantile(0.9)) == pytest.approx(0.1)
+    # 1 Erlang on 2 servers: Pw = 1/3, the wait past 0 is Exp(c mu - lambda = 4 - 2 = 2)
+    assert erlang_c(2, 0.5, 2).wait_quantile(0.9) == pytest.approx(math.log(10 / 3) / 2)
 
 
 def mixture_quantile(p_wait: float, mu: float, theta: float, q: float) -> float:
@@ -255,7 +258,9 @@ def test_response_quantile_far_in_the_tail():
 
 
 def test_size_workers_searches_from_the_offered_load():
-    with pytest.raises(InputError, match="needs target_wait or target_response_quantile"):
+    with pytest.raises(
+        InputError, match=r"^size_workers needs target_wait or target_response_quantile$"
+    ):
         size_workers(1.0, 1.0)
     # 2.5 Erlangs: 3 servers is the first stable count, and any wait target > its wait
     three = size_workers(2.5, 1.0, target_wait=10.0)
@@ -271,6 +276,11 @@ def test_size_workers_searches_from_the_offered_load():
     with pytest.raises(InputError, match=f"no server count up to {first - 1} meets the target"):
         size_workers(2.5, 1.0, target_wait=1e-3, max_servers=first - 1)
     assert size_workers(0.01, 1.0, target_wait=1.0).servers == 1
+    # a target met exactly is met ("at most"): the mean wait, or the quantile, of 4 servers
+    four = erlang_c(2.5, 1.0, 4)
+    assert size_workers(2.5, 1.0, target_wait=four.mean_wait).servers == 4
+    at_four = (0.9, response_quantile(four, 0.9))
+    assert size_workers(2.5, 1.0, target_response_quantile=at_four).servers == 4
 
 
 def test_max_arrival_rate_of_one_server_in_closed_form():
@@ -317,6 +327,7 @@ def test_mva_at_interpolates_between_whole_populations():
     want = [exact[0] / 2, exact[0], 0.75 * exact[1] + 0.25 * exact[2], exact[2]]
     assert got == pytest.approx(want, rel=1e-9)
     assert mva_at(0.4, demand, servers) == pytest.approx([0.4 / demand])  # X(1) = 1/D at Z = 0
+    assert bounds(np.array([1, 4]), demand, servers) == pytest.approx([5.0, 10.0])  # Z = 0
     assert bounds([1, 4, 40], demand, servers, think) == pytest.approx(
         [1 / 1.2, 4 / 1.2, 10.0])  # min(N / (D + Z), c / D)  # fmt: skip
 
@@ -351,6 +362,12 @@ def net_x(n) -> np.ndarray:
     return np.array([ctmc(int(k), NET["demand"], NET["servers"], NET["think"]) for k in n])
 
 
+@pytest.fixture(scope="module")
+def net_fit():
+    """The planted network fitted with Z known, servers fitted (shared: ~1 s to fit)."""
+    return fit_capacity(STEPS, net_x(STEPS), think_time_s=NET["think"])
+
+
 def test_server_grid_every_count_to_16_then_ten_per_cent_steps():
     assert _server_grid(5) == [1, 2, 3, 4, 5]
     assert _server_grid(5.5) == [1, 2, 3, 4, 5, 6]  # the first count at or past the top
@@ -374,9 +391,8 @@ def test_fractional_loads_recover_the_planted_network():
     assert fit.predict(n) == pytest.approx(x, rel=1e-6)
 
 
-def test_describe_a_planted_network():
-    x = net_x(STEPS)
-    fit = fit_capacity(STEPS, x, think_time_s=NET["think"])
+def test_describe_a_planted_network(net_fit):
+    x, fit = net_x(STEPS), net_fit
     assert fit.describe() == (
         "mva: closed MVA network, 2 servers (fitted to the throughput), demand 74 ms, think "
         "0.5 s, plateau 27.03/s; held-out error 0.0%; measured up to 64")  # fmt: skip
@@ -457,3 +473,127 @@ def test_a_sync_worker_given_threads_runs_as_gthread():
     cap = server_concurrency(command="gunicorn -w 2 -k sync --threads 4 app:app")
     assert (cap.servers, cap.worker_class, cap.threads) == (8, "gthread", 4)
     assert cap.source == "2 gthread workers x 4 threads (the Gunicorn command)"
+
+
+def test_origins_every_one_to_four_then_at_most_twelve_spaced():
+    from perfkit.analysis.capacity.select import MAX_ORIGINS, _origins
+
+    assert _origins(2) == [1] and _origins(5) == [1, 2, 3, 4]
+    many = _origins(100)
+    assert many[:4] == [1, 2, 3, 4] and many[-1] == 99  # the last fit leaves one load out
+    assert len(many) <= 4 + MAX_ORIGINS and many == sorted(set(many))
+    assert all(isinstance(k, int) for k in many)
+    gaps = np.diff(many[4:])
+    assert gaps.min() >= 8 and gaps.max() <= 10  # 98 / 11 apart, evenly
+
+
+def test_a_network_without_think_time_has_its_servers_and_demand_in_closed_form():
+    """Z = 0: X = min(N, c) / D exactly; c = 3 and D = 50 ms come back from 7 loads."""
+    n = np.array([1, 2, 3, 4, 6, 8, 12])
+    fit = fit_capacity(n, np.minimum(n, 3) / 0.05)
+    assert fit.model == "mva" and fit.params["servers"] == 3
+    assert fit.params["demand_s"] == pytest.approx(0.05, rel=1e-12)
+    assert fit.plateau == pytest.approx(60.0, rel=1e-12)
+
+
+def test_a_curve_law_held_under_known_servers_says_so():
+    """Amdahl exactly (sigma 0.1, lambda 10/s) on 1..16 users with 64 slots known: the bound
+    c / D uses D fitted as the network's (geometric mean of N / X without think time)."""
+    n = np.arange(1, 17)
+    x = 10 * n / (1 + 0.1 * (n - 1))
+    fit = fit_capacity(n, x, servers=64)
+    cap = 64 / math.exp(np.mean(np.log(n / x)))
+    assert fit.model == "amdahl" and fit.scatter == 0.02  # exact: the floor
+    assert fit.params["server_bound_per_s"] == pytest.approx(cap, rel=1e-9)
+    assert (
+        fit.candidates.loc["amdahl", "note"] == f"held under the servers' bound c/D = {cap:.4g}/s"
+    )
+    assert fit.candidates.loc["mva", "note"] == "servers given"
+    assert fit.plateau == pytest.approx(100.0, rel=1e-6)  # lambda / sigma, under the bound
+
+
+def test_interval_is_the_scatter_then_grows_per_doubling_past_the_data(net_fit):
+    """A planted network fitted exactly: the in-sample scatter and the growth per doubling
+    are their floors (2 % and 5 % on the log scale); no rival is within 2x of its error, so
+    the interval is the network's X x exp(+-t sd), t on 8 - 2 degrees of freedom."""
+    fit = net_fit
+    assert fit.dof == 6 and fit.scatter == 0.02 and fit.growth == 0.05
+    n = np.array([16.0, 128.0, 512.0])
+    truth = net_x(n)
+    sd = np.sqrt(0.02**2 + (0.05 * np.array([0, 1, 3])) ** 2)
+    with pytest.warns(PerfkitWarning, match="EXTRAPOLATED 8.0x") as seen:
+        low, high = fit.predict_interval(n)
+    assert seen[0].filename == __file__  # the warning points at the caller's line
+    t = stats.t.ppf(0.975, 6)
+    assert low == pytest.approx(truth * np.exp(-t * sd), rel=1e-6)
+    assert high == pytest.approx(truth * np.exp(t * sd), rel=1e-6)
+    # scalars in, floats out; arrays (even of one) in, arrays out
+    one = fit.predict_interval(16)
+    assert type(one[0]) is float and type(one[1]) is float
+    assert one == pytest.approx((low[0], high[0]), rel=1e-12)
+    assert type(fit.predict(16)) is float and type(fit.predict_response_time(16)) is float
+    assert fit.predict([16]).shape == fit.predict_response_time([16]).shape == (1,)
+    assert fit.predict_interval([16])[0].shape == (1,)
+    assert fit.predict_response_time(16) == pytest.approx(16 / truth[0] - 0.5, rel=1e-6)
+    with pytest.raises(InputError, match=r"^concurrency to predict at must be > 0$"):
+        fit.predict(0)
+    with pytest.raises(InputError, match="must be > 0"):
+        fit.predict_interval([4, np.nan])
+    with pytest.warns(PerfkitWarning, match="rests on the mva law alone and is not evidence; "
+                      "measure there instead") as seen:  # fmt: skip
+        fit.predict(300)
+    assert seen[0].filename == __file__
+
+
+def test_table_rows_at_a_level(net_fit):
+    fit = net_fit
+    n = np.array([8.0, 64.0, 96.0, 512.0])
+    with pytest.warns(PerfkitWarning) as seen:  # one warning, for the 512
+        table = fit.table(n, level=0.5)
+    assert len(seen) == 1 and seen[0].filename == __file__
+    assert list(table.columns) == ["concurrency", "throughput_per_s", "low_per_s", "high_per_s",
+                                   "response_time_s", "range"]  # fmt: skip
+    truth = net_x(n)
+    sd = np.sqrt(0.02**2 + (0.05 * np.log2(np.maximum(n / 64, 1))) ** 2)
+    t = stats.t.ppf(0.75, 6)
+    assert table["concurrency"].tolist() == n.tolist()
+    assert table["throughput_per_s"].to_numpy() == pytest.approx(truth, rel=1e-6)
+    assert table["low_per_s"].to_numpy() == pytest.approx(truth * np.exp(-t * sd), rel=1e-6)
+    assert table["high_per_s"].to_numpy() == pytest.approx(truth * np.exp(t * sd), rel=1e-6)
+    assert table["response_time_s"].to_numpy() == pytest.approx(n / truth - 0.5, rel=1e-6)
+    assert table["range"].tolist() == ["measured range", "measured range", "extrapolated",
+                                       "extrapolated > 4x"]  # fmt: skip
+    default = fit.table([32.0])  # a 95 % interval by default
+    t95 = stats.t.ppf(0.975, 6)
+    assert default["high_per_s"].iloc[0] == pytest.approx(
+        net_x([32])[0] * math.exp(t95 * 0.02), rel=1e-6)  # fmt: skip
+    assert fit.is_extrapolated(64) is False and fit.is_extrapolated(64.5) is True
+    assert fit.is_extrapolated([32, 64, 65]).tolist() == [False, False, True]
+
+
+def test_few_degrees_of_freedom_use_at_least_two():
+    """Amdahl exactly on 3 loads: 1 degree of freedom; the t quantile is taken at 2."""
+    n = np.array([1.0, 2.0, 4.0])
+    fit = fit_capacity(n, 10 * n / (1 + 0.1 * (n - 1)))
+    assert fit.model == "amdahl" and fit.dof == 1
+    low, high = fit.predict_interval(4.0)
+    assert math.log(high / low) == pytest.approx(2 * stats.t.ppf(0.975, 2) * 0.02, rel=1e-9)
+
+
+def test_a_rival_within_twice_the_error_widens_the_interval():
+    """Light load on 8 known slots (think 1 s, demand 50 ms, 1-4 users): the network fits
+    exactly, Amdahl's law (held under c / D) within 0.1 %: a rival. At each measured load the
+    interval is the union of both laws' bands, X x exp(+-t s)."""
+    demand, servers, think = 0.05, 8, 1.0
+    n = np.array([1.0, 2.0, 3.0, 4.0])
+    x = np.array([ctmc(int(k), demand, servers, think) for k in n])
+    fit = fit_capacity(n, x, think_time_s=think, servers=servers)
+    assert fit.model == "mva" and fit.dof == 3 and fit.scatter == 0.02
+    assert fit.candidates.loc["amdahl", "holdout_error"] <= 0.02  # 2 x the 1 % floor
+    p = fit.candidates.loc["amdahl", "params"]
+    rival = np.minimum(p["lambda"] * n / (1 + p["sigma"] * (n - 1)), p["server_bound_per_s"])
+    assert np.any(rival < x) and np.any(rival > x)  # on both sides of the network
+    band = math.exp(stats.t.ppf(0.975, 3) * 0.02)
+    low, high = fit.predict_interval(n)
+    assert low == pytest.approx(np.minimum(x, rival) / band, rel=1e-9)
+    assert high == pytest.approx(np.maximum(x, rival) * band, rel=1e-9)

@@ -80,7 +80,7 @@ def mva_at(n: ArrayLike, demand: float, servers: int, think_time: float = 0.0) -
     n = np.atleast_1d(np.asarray(n, dtype=float))
     top = max(1, int(np.ceil(n.max())))
     x, _ = mva(top, demand, servers, think_time)
-    grid = np.arange(0, top + 1, dtype=float)
+    grid = np.arange(top + 1.0)  # 0, 1, ..., top
     return np.interp(n, grid, np.concatenate([[0.0], x]))
 
 

@@ -48,13 +48,12 @@ MAX_ORIGINS = 12  # rolling origins beyond the first four: at most this many, ev
 def _origins(count: int) -> list[int]:
     """Training sizes k (the k lowest loads) to forecast from: every one up to 4, then at
     most `MAX_ORIGINS` evenly spaced up to ``count - 1`` (100 loads need not 99 refits)."""
-    spaced = np.linspace(1, count - 1, MAX_ORIGINS).round().astype(int)
+    spaced = np.linspace(1, count - 1, MAX_ORIGINS).round()
     return sorted({*range(1, min(5, count)), *(int(k) for k in spaced if k >= 1)})
 
 
 @dataclass(frozen=True)
 class _Law:
-    name: str
     params: dict
     predict: Callable[[np.ndarray], np.ndarray]
     log_residuals: np.ndarray
@@ -72,7 +71,7 @@ def _fit_amdahl(n: np.ndarray, x: np.ndarray, w: np.ndarray) -> _Law:
     def predict(m):
         return lam * m / (1 + sigma * (m - 1))
 
-    return _Law("amdahl", {"sigma": sigma, "lambda": lam}, predict,
+    return _Law({"sigma": sigma, "lambda": lam}, predict,
                 np.log(predict(n)) - np.log(x))  # fmt: skip
 
 
@@ -82,8 +81,8 @@ def _fit_usl(n: np.ndarray, x: np.ndarray, w: np.ndarray) -> _Law | None:
     usl = fit_usl(n, x)
     if not usl.kappa_identified:  # the coherency term is not in the data: Amdahl's law instead
         return None
-    return _Law("usl", {"sigma": usl.sigma, "kappa": usl.kappa, "lambda": usl.lambda_,
-                        "kappa_se": usl.kappa_se}, usl.predict,
+    return _Law({"sigma": usl.sigma, "kappa": usl.kappa, "lambda": usl.lambda_,
+                 "kappa_se": usl.kappa_se}, usl.predict,
                 np.log(usl.predict(n)) - np.log(x))  # fmt: skip
 
 
@@ -154,7 +153,7 @@ def _fit_mva(n, x, w, servers: int | None, think: float) -> _Law:
     def predict(m):
         return mva_at(m, demand, c, think)
 
-    return _Law("mva", {"servers": c, "demand_s": demand, "think_time_s": think}, predict,
+    return _Law({"servers": c, "demand_s": demand, "think_time_s": think}, predict,
                 np.log(predict(n)) - np.log(x), note)  # fmt: skip
 
 
@@ -179,9 +178,8 @@ def _bounded(law: _Law, n, x, w, servers: int, think: float) -> _Law:
     def predict(m):
         return np.minimum(law.predict(m), cap)
 
-    note = f"held under the servers' bound c/D = {cap:.4g}/s"
-    return _Law(law.name, {**law.params, "server_bound_per_s": cap}, predict,
-                np.log(predict(n)) - np.log(x), "; ".join(p for p in (law.note, note) if p))
+    return _Law({**law.params, "server_bound_per_s": cap}, predict, np.log(predict(n)) - np.log(x),
+                f"held under the servers' bound c/D = {cap:.4g}/s")  # the laws' own note is ""
 
 
 def _min_steps(name: str, servers) -> int:
