@@ -210,14 +210,14 @@ def test_cannot_judge_counts_per_key_with_every_column():
 
 @pytest.fixture(scope="module")
 def dask_pair():
-    """POST /login +60 % in ``duration_ms``; ``upstream_ms`` the same on both sides. Two
-    partitions a side, each indexed from 0, as the Dask engine reads a log."""
+    """POST /login 50 -> 80 ms (+60 %) in ``duration_ms``; in ``upstream_ms`` 65 ms on both
+    sides. Two partitions a side, each indexed from 0, as the Dask engine reads a log."""
     dask = pytest.importorskip("dask")
     import dask.dataframe as dd
 
     base, cand = _login(5, 50.0), _login(6, 80.0)
-    base["upstream_ms"] = _login(7, 50.0)["duration_ms"]
-    cand["upstream_ms"] = _login(8, 50.0)["duration_ms"]
+    base["upstream_ms"] = _login(7, 65.0)["duration_ms"]
+    cand["upstream_ms"] = _login(8, 65.0)["duration_ms"]
 
     def partitions(frame: pd.DataFrame):
         halves = [frame.iloc[:450].reset_index(drop=True), frame.iloc[450:].reset_index(drop=True)]
