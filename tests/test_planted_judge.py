@@ -354,6 +354,8 @@ def test_too_few_tails_for_their_own_shift_use_the_medians():
     assert out.loc["/a", "verdict"] == "moved with shift"
     # a floor above 5 ms: not enough beyond the shift
     assert judge(table, min_abs=6.0).loc["/c", "verdict"] == "moved with shift"
+    # three tails are enough when min_keys is 3: their median, +20 %
+    assert judge(table, min_keys=3).attrs["shift"].p95_factor == pytest.approx(1.2, rel=1e-12)
 
 
 def test_a_spread_floor_widens_the_tails_reading_too():
@@ -377,18 +379,21 @@ def test_a_spread_floor_widens_the_tails_reading_too():
 def test_an_interval_holding_1_is_no_change_even_when_significant():
     """At 99 % confidence a p95 2.3 standard errors beyond the tails' shift has an interval
     holding 1, while at alpha = 0.5 its adjusted p-value (9 keys x 2 x 0.0107) is
-    significant: the interval rule keeps it unchanged, either way."""
+    significant: the interval rule keeps it unchanged, either way (a 1 % floor: the 2.5 %
+    change clears it). At 95 % (1.96 < 2.3) the interval excludes 1."""
     s95 = np.full(8, 0.01)
     se = np.sqrt(0.01**2 + median_variance(s95))
-    for name, sign in (("/up", 1), ("/down", -1)):
+    for name, sign, seen in (("/up", 1, "regressed"), ("/down", -1, "improved")):
         q = np.exp(sign * 2.3 * se)
         table = frame({**flats(8, 1.2, p95=1.5), name: key(1.2, p95=1.5 * q)})
-        out = judge(table, alpha=0.5, confidence=0.99)
+        out = judge(table, alpha=0.5, confidence=0.99, min_ratio=0.01)
         assert out.loc[name, "rel_p_adjusted"] == pytest.approx(9 * 2 * 2 * stats.norm.sf(2.3),
                                                                 rel=1e-6)  # fmt: skip
         assert out.loc[name, "rel_p_adjusted"] < 0.5
         assert out.loc[name, "relative_verdict"] == "unchanged"
         assert out.loc[name, "verdict"] == "moved with shift"
+        at95 = judge(table, alpha=0.5, min_ratio=0.01)
+        assert at95.loc[name, "relative_verdict"] == seen
 
 
 def test_votes_carry_the_options():
