@@ -208,8 +208,13 @@ def test_rows_columns_and_integer_pids():
                                      "workers (pooled)", "container"]  # fmt: skip
     pids = fits["pid"].tolist()
     assert pids[:4] == [5, 10, 20, 30]
-    assert all(isinstance(p, (int, np.integer)) for p in pids[:4])  # not 5.0, 10.0 ...
     assert pd.isna(pids[4]) and pd.isna(pids[5])
+    # with the pooled row alone, and with the container row alone (worker 10 only: no turnover)
+    pooled = fit_leak(memory)
+    box = fit_leak(memory[memory["pid"].isin([5, 10])], container_limit_bytes=4096 * MIB)
+    assert box["role"].tolist() == ["master", "worker", "container"]
+    for table, n in ((fits, 4), (pooled, 4), (box, 2)):
+        assert all(isinstance(p, (int, np.integer)) for p in table["pid"][:n])  # not 5.0
     assert pd.isna(fits.iloc[4]["warmup_end"])  # pooled: no one warm-up
     plain = fit_leak(memory.drop(columns="role"))
     assert plain["role"].tolist() == [""] * 4 and len(plain) == 4
