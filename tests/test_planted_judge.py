@@ -444,8 +444,8 @@ def test_numbers_in_object_columns_are_read_as_numbers():
 def test_missing_values_as_none_are_read_as_nan():
     """The same frame with its NaNs turned into None (as prepared for JSON): a new key (no
     baseline) has insufficient data either way, the others the same verdicts."""
-    gone = {"p50_base": np.nan, "p95_base": np.nan, "p_value": np.nan, "ratio": np.nan,
-            "p95_ratio": np.nan}  # fmt: skip
+    gone = dict.fromkeys(["p50_base", "p95_base", "p_value", "ratio", "ci_low", "ci_high",
+                          "p95_ratio", "p95_ci_low", "p95_ci_high"], np.nan)  # fmt: skip
     table = frame({**flats(8, 1.2, p95=1.5), "/tail": key(1.2, p95=1.5 * 1.5),
                    "/new": key(1.2, p95=1.5) | gone})  # fmt: skip
     want = judge(table)
@@ -580,3 +580,19 @@ def test_a_frame_without_standard_errors_or_tails():
     assert not shift.estimated and shift.keys == 0
     assert out["rel_p_value"].isna().all()
     assert set(out["verdict"]) == {"regressed"} and (out["verdict"] == out["raw_verdict"]).all()
+
+
+def test_an_interval_ending_exactly_at_1_does_not_exclude_it():
+    """Five keys all at log ratio 1.96 sqrt(pi/2 s^2 / 5) (s = 0.05): the shift's interval
+    [1, 1.116] touches 1, so the shift (+5.6 %) is neither significant nor material; the same
+    the other way."""
+    from perfkit.analysis.regression.verdict import estimate_shift
+
+    c = Z * np.sqrt(np.pi / 2 * 0.05**2 / 5)
+    up = estimate_shift(np.full(5, c), np.full(5, 0.05))
+    assert up.ci_low == 1.0 and up.factor == pytest.approx(np.exp(c), rel=1e-12)
+    assert not up.significant and not up.material
+    down = estimate_shift(np.full(5, -c), np.full(5, 0.05))
+    assert down.ci_high == 1.0 and not down.significant and not down.material
+    # a hair further and it is excluded
+    assert estimate_shift(np.full(5, 1.001 * c), np.full(5, 0.05)).material
