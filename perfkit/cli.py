@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import argparse
 import glob
+import logging
 import math
 import os
 import re
 import signal
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -145,7 +147,43 @@ def _parser() -> argparse.ArgumentParser:
     rss.add_argument("--out", type=Path, required=True, help="CSV file (appended to)")
     rss.add_argument("--interval", type=_seconds, default=1.0, help="seconds between samples")
     rss.add_argument("--duration", type=_seconds, help="stop after this many seconds")
+    for collector in (pg, rss):
+        collector.add_argument("--log-level", choices=LOG_LEVELS, type=str.lower,
+                               help="messages shown (on stderr, timestamped): default info on "
+                               "a terminal, else warning (cron mails what matters)")  # fmt: skip
+        collector.add_argument("-q", "--quiet", action="store_true",
+                               help="errors only (same as --log-level error)")  # fmt: skip
     return parser
+
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+class _SafeFormatter(logging.Formatter):
+    """Log records as ``2026-12-07T12:00:00Z perfkit: LEVEL: message``, UTC, escaped for the
+    terminal (messages carry DSNs, paths and server text)."""
+
+    converter = time.gmtime
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s perfkit: %(levelname)s: %(message)s", "%Y-%m-%dT%H:%M:%SZ")
+
+    def format(self, record: logging.LogRecord) -> str:
+        return safe_text(super().format(record))
+
+
+def _log_to_stderr(level: str | None, quiet: bool) -> logging.Handler:
+    """Send the ``perfkit`` loggers to stderr at `level` (see ``--log-level``); the handler."""
+    if quiet:
+        level = "error"
+    elif level is None:
+        level = "info" if sys.stderr.isatty() else "warning"
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_SafeFormatter())
+    logger = logging.getLogger("perfkit")
+    logger.addHandler(handler)
+    logger.setLevel(level.upper())
+    return handler
 
 
 def report_help(name: str) -> str:
@@ -411,18 +449,20 @@ def _collect(args: argparse.Namespace) -> int:
 
         check_outputs({"--out": args.out}, [], append=True)
     _stop_on_sigterm()
+    handler = _log_to_stderr(args.log_level, args.quiet)
     try:
         if args.collector == "pg":
             from perfkit.collect.pg import collect_pg
 
-            collect_pg(args.dsn, args.store, args.interval, args.count, args.retry, say=_say)
+            collect_pg(args.dsn, args.store, args.interval, args.count, args.retry)
         else:
             from perfkit.collect.rss import collect_rss
 
-            rows = collect_rss(args.pid, args.out, args.children, args.interval, args.duration)
-            _say(f"{rows} samples -> {args.out}")
+            collect_rss(args.pid, args.out, args.children, args.interval, args.duration)
     except KeyboardInterrupt:
         _say("stopped", sys.stderr)
+    finally:
+        logging.getLogger("perfkit").removeHandler(handler)
     return EXIT_OK
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from perfkit import InputError
@@ -22,13 +24,18 @@ def own_server():
 def test_cli_collects_count_snapshots(own_server, tmp_path, capsys):
     store = tmp_path / "store"
     dsn = own_server.dsn(password="hunter2")  # trust auth ignores it; it must never be echoed
-    code = main(
-        ["collect", "pg", "--dsn", dsn, "--store", str(store), "--interval", "0.1", "--count", "3"]
-    )
+    code = main(["collect", "pg", "--dsn", dsn, "--store", str(store), "--interval", "0.1",
+                 "--count", "3", "--log-level", "info"])  # fmt: skip
     assert code == 0
     out = capsys.readouterr()
-    assert out.out.count("snapshot ") == 3 and "hunter2" not in out.out + out.err
-    assert read_pg_stat(store, "statements")["snapshot_time"].nunique() == 3
+    lines = [line for line in out.err.splitlines() if "INFO: snapshot " in line]
+    assert len(lines) == 3 and "hunter2" not in out.out + out.err
+    assert all(re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ perfkit: INFO: snapshot \d: ", line)
+               for line in lines)  # fmt: skip
+    assert main(["collect", "pg", "--dsn", dsn, "--store", str(store), "--count", "1"]) == 0
+    quiet = capsys.readouterr()  # not a terminal: warnings only (the password's)
+    assert quiet.out == "" and "snapshot" not in quiet.err and "PGPASSWORD" in quiet.err
+    assert read_pg_stat(store, "statements")["snapshot_time"].nunique() == 4
     assert "hunter2" not in "".join(
         p.read_bytes().decode("latin-1") for p in store.rglob("*") if p.is_file()
     )

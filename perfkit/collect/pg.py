@@ -12,6 +12,7 @@ leaves the store as its last complete snapshot.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 import warnings
@@ -23,6 +24,7 @@ from perfkit.io.pg import snapshot_pg
 from perfkit.io.pg_stat import ConnectionLost, check_dsn, redact_dsn
 
 MAX_BACKOFF_S = 30.0
+log = logging.getLogger(__name__)
 
 
 def collect_pg(
@@ -31,10 +33,13 @@ def collect_pg(
     interval_s: float = 60.0,
     count: int = 1,
     retry: int = 0,
-    say: Callable[[str], None] = print,
+    say: Callable[[str], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
     """Take `count` snapshots `interval_s` seconds apart (0: until stopped); return how many.
+
+    Progress goes to the ``perfkit.collect.pg`` logger (a snapshot taken: INFO; a retry or a
+    view the server cannot give: WARNING; timings: DEBUG), or to `say` when given.
 
     Arguments are checked before anything starts: `InputError` for an interval
     that is not a finite number >= 0, a negative `count` or `retry`, a `store`
@@ -43,14 +48,19 @@ def collect_pg(
     """
     _check_arguments(dsn, Path(store), interval_s, count, retry)
     store = Path(store)
+    info, warn = (say, say) if say is not None else (log.info, log.warning)
     taken = 0
+    log.debug("collecting %s snapshot(s) every %g s from %s into %s", count or "unlimited",
+              interval_s, redact_dsn(dsn) or "the PG* environment", store)  # fmt: skip
     while count == 0 or taken < count:
         if taken:
             sleep(interval_s)
-        files = _snapshot_with_retry(dsn, store, retry, taken, say, sleep)
+        started = time.perf_counter()
+        files = _snapshot_with_retry(dsn, store, retry, taken, warn, sleep)
         taken += 1
         views = ", ".join(sorted(files))
-        say(f"snapshot {taken}: {views} -> {store}")
+        info(f"snapshot {taken}: {views} -> {store}")
+        log.debug("snapshot %d took %.0f ms", taken, 1e3 * (time.perf_counter() - started))
     return taken
 
 

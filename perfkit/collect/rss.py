@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +22,7 @@ from pathlib import Path
 from perfkit.errors import InputError
 
 FIELDS = ["time", "pid", "ppid", "role", "rss_bytes", "uss_bytes", "name"]
+log = logging.getLogger(__name__)
 
 
 def collect_rss(
@@ -47,6 +49,8 @@ def collect_rss(
     fresh, fresh_line = _appendable(out)
     rows = 0
     started = clock()
+    log.debug("sampling pid %d%s every %g s into %s", pid, " and its children" if children else "",
+              interval_s, out)  # fmt: skip
     with open(out, "a", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=FIELDS)
         if fresh:
@@ -63,6 +67,7 @@ def collect_rss(
             if duration_s is not None and clock() - started >= duration_s:
                 break
             sleep(interval_s)
+    log.info("%d samples -> %s", rows, out)
     return rows
 
 
