@@ -23,7 +23,7 @@ system-deps:
 	tools/system-deps
 
 test: $(STAMP) system-deps lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=30
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
