@@ -190,11 +190,19 @@ def test_usl_repr_names_the_peak_and_an_unidentified_kappa():
     text = repr(shaky)
     assert text.startswith("USLFit(sigma=0.1 ± 0.01, kappa=0.001 ± 0.001, lambda=50; ")
     n = math.sqrt(0.9 / 0.001)  # 30 users
-    assert f"peak {50 * n / (1 + 0.1 * (n - 1) + 0.001 * n * (n - 1)):.4g} at N = 30" in text
+    peak = f"peak {50 * n / (1 + 0.1 * (n - 1) + 0.001 * n * (n - 1)):.4g} at N = 30"
+    assert peak in text
     assert "(kappa not identified: do not trust); 7 points)" in text
     sure = USLFit(0.1, 0.001, 50.0, 0.01, 0.0001, 1.0, 1.0, 4, 7)
     assert "not identified" not in repr(sure) and sure.kappa_identified
-    assert "no peak (kappa 0)" in repr(USLFit(0.1, 0.0, 50.0, 0.01, 0.0, 1.0, 1.0, 4, 7))
+    assert (
+        repr(sure) == f"USLFit(sigma=0.1 ± 0.01, kappa=0.001 ± 0.0001, lambda=50; {peak}; 7 points)"
+    )
+    flat = USLFit(0.1, 0.0, 50.0, 0.01, 0.0, 1.0, 1.0, 4, 7)
+    assert (
+        repr(flat)
+        == "USLFit(sigma=0.1 ± 0.01, kappa=0 ± 0, lambda=50; no peak (kappa 0); 7 points)"
+    )
 
 
 def test_erlang_c_rejects_bad_input_and_names_the_servers_needed():
@@ -255,6 +263,10 @@ def test_response_quantile_far_in_the_tail():
     fast = erlang_c(0.1, 10.0, 2)  # theta = 0.2 - 0.1 = 0.1 = mu
     want = mixture_quantile(erlang_c_closed_form(1.0, 2), 0.1, 0.1, 0.99)
     assert response_quantile(fast, 0.99) == pytest.approx(want, rel=1e-7)
+    # 50 servers at 99 %: most wait, so even the p10 is well past the p10 of either part alone
+    busy = erlang_c(49.5, 1.0, 50)
+    want = mixture_quantile(erlang_c_closed_form(49.5, 50), 1.0, 0.5, 0.1)
+    assert response_quantile(busy, 0.1) == pytest.approx(want, rel=1e-7)
 
 
 def test_size_workers_searches_from_the_offered_load():
@@ -595,3 +607,39 @@ def test_a_rival_within_twice_the_error_widens_the_interval():
     low, high = fit.predict_interval(n)
     assert low == pytest.approx(np.minimum(x, rival) / band, rel=1e-9)
     assert high == pytest.approx(np.maximum(x, rival) * band, rel=1e-9)
+
+
+def test_server_concurrency_edges(tmp_path):
+    # a log with bytes that are not UTF-8 (a worker's stray output) is still read
+    log = tmp_path / "gunicorn.log"
+    log.write_bytes(b"\xff\xfe garbage\n" + BOOT.format(s=1, pid=7).encode() + b"\n")
+    assert server_concurrency(error_log=log).servers == 1
+    with pytest.raises(
+        InputError, match=r"missing\.log: cannot be read \(No such file or directory\)$"
+    ):
+        server_concurrency(error_log=tmp_path / "missing.log")
+    # gthread without a thread count (the log never names it): the access log decides
+    gthread = tmp_path / "gthread.log"
+    gthread.write_text("[1] [INFO] Using worker: gthread\n" + BOOT.format(s=1, pid=7) + "\n")
+    cap = server_concurrency(two_streams(), error_log=gthread)
+    assert (cap.servers, cap.worker_class, cap.workers, cap.threads) == (2, "gthread", 1, None)
+    assert cap.source.startswith("access log: at most 2.00 requests in flight per 5s")
+    # requests that took no time held nothing in flight: no evidence of a cap
+    instant = two_streams().assign(duration_ms=0.0)
+    none = server_concurrency(instant)
+    assert none.servers is None and none.max_in_flight == 0.0
+    assert none.source == "unknown: no Gunicorn command or log and no access log"
+
+
+def test_amdahl_candidate_keeps_its_parameters_in_range():
+    """Amdahl's serial share sigma lies in [0, 1] and lambda > 0: superlinear steps give
+    sigma 0, falling ones sigma 1 (flat at lambda); a slow service (0.5/s) is fitted too."""
+    n = np.array([1.0, 2.0, 4.0])
+    slow = fit_capacity(n, 0.5 * n / (1 + 0.2 * (n - 1)))
+    assert slow.model == "amdahl"
+    assert slow.params["lambda"] == pytest.approx(0.5, rel=1e-6)
+    assert slow.params["sigma"] == pytest.approx(0.2, rel=1e-6)
+    superlinear = fit_capacity(n, [10.0, 25.0, 60.0]).candidates.loc["amdahl", "params"]
+    assert 0.0 <= superlinear["sigma"] < 1e-9
+    falling = fit_capacity(n, [10.0, 8.0, 6.0]).candidates.loc["amdahl", "params"]
+    assert 1.0 - 1e-9 < falling["sigma"] <= 1.0

@@ -48,8 +48,8 @@ MAX_ORIGINS = 12  # rolling origins beyond the first four: at most this many, ev
 def _origins(count: int) -> list[int]:
     """Training sizes k (the k lowest loads) to forecast from: every one up to 4, then at
     most `MAX_ORIGINS` evenly spaced up to ``count - 1`` (100 loads need not 99 refits)."""
-    spaced = np.linspace(1, count - 1, MAX_ORIGINS).round()
-    return sorted({*range(1, min(5, count)), *(int(k) for k in spaced if k >= 1)})
+    spaced = np.linspace(1, count - 1, MAX_ORIGINS).round()  # from 1 (count >= 2) to count - 1
+    return sorted({*range(2, min(5, count)), *map(int, spaced)})
 
 
 @dataclass(frozen=True)
