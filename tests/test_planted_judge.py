@@ -596,3 +596,27 @@ def test_an_interval_ending_exactly_at_1_does_not_exclude_it():
     assert down.ci_high == 1.0 and not down.significant and not down.material
     # a hair further and it is excluded
     assert estimate_shift(np.full(5, 1.001 * c), np.full(5, 0.05)).material
+
+
+def test_a_shift_exactly_at_the_floor_is_material():
+    """Five keys all +25 % (exactly representable): a floor of 25 % is reached (at least the
+    floor), one a hair above it is not; -25 % likewise."""
+    from perfkit.analysis.regression.verdict import estimate_shift
+
+    for ratio in (1.25, 0.75):
+        r, s = np.log(np.full(5, ratio)), np.full(5, 0.01)
+        assert estimate_shift(r, s, min_shift=0.25).material
+        assert not estimate_shift(r, s, min_shift=np.nextafter(0.25, 1)).material
+
+
+def test_votes_given_as_lists_with_missing_entries():
+    """Missing votes (None, as from a list of records) are left out like NaN."""
+    from perfkit.analysis.regression.verdict import estimate_shift
+
+    r = [np.log(1.2), np.log(1.25), None, np.log(1.15), np.log(1.2), np.log(1.22)]
+    s = [0.02, 0.02, 0.02, None, 0.02, 0.02]
+    got = estimate_shift(r, s)
+    want = estimate_shift(np.log([1.2, 1.25, 1.2, 1.22]), np.full(4, 0.02), min_keys=4)
+    assert got.keys == 4 and not got.estimated  # four usable votes: under the default 5
+    assert estimate_shift(r, s, min_keys=4).factor == pytest.approx(want.factor, rel=1e-12)
+    assert estimate_shift(r, s, min_keys=4).factor == pytest.approx(np.sqrt(1.2 * 1.22))

@@ -466,8 +466,9 @@ def _against_shift(r: np.ndarray, s: np.ndarray, estimated: bool, z_crit: float,
         loo = _leave_one_out_median(rv)
         k = len(rv)
         tau = max(min_spread, _spread(rv - loo, sv, lambda t: _median_variance(sv, t, k - 1)))
-        inverse = 1 / np.sqrt(sv**2 + tau**2 + 1e-300)
-        variance = _median_variance(sv, tau, k - 1, total=inverse.sum() - inverse)
+        inverse = 1 / np.sqrt(sv**2 + tau**2)  # s > 0: votes
+        # the median of the k - 1 others: pi/2 (k - 1) / (sum of the others' 1/sigma)^2
+        variance = np.pi / 2 * (k - 1) / (inverse.sum() - inverse) ** 2
         center[votes] = rv - loo
         se[votes] = np.sqrt(sv**2 + tau**2 + variance)
         others = np.isfinite(r) & ~votes  # e.g. an infinite ratio: against the full shift
