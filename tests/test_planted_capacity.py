@@ -404,12 +404,12 @@ def test_fractional_loads_recover_the_planted_network():
 
 
 def test_describe_a_planted_network(net_fit):
-    x, fit = net_x(STEPS), net_fit
+    fit = net_fit
     assert fit.describe() == (
         "mva: closed MVA network, 2 servers (fitted to the throughput), demand 74 ms, think "
         "0.5 s, plateau 27.03/s; held-out error 0.0%; measured up to 64")  # fmt: skip
     assert repr(fit) == f"CapacityFit({fit.describe()})"
-    given = fit_capacity(STEPS, x, think_time_s=0.5, servers=2, servers_source="2 sync workers")
+    given = fit_capacity([1, 2, 4], [10, 20, 20], servers=2, servers_source="2 sync workers")
     assert given.describe().startswith("mva: closed MVA network, 2 servers (2 sync workers),")
     assert fit_capacity([1, 2, 4], [10, 20, 20], servers=2).servers_source == "given"
     assert given.servers == fit.servers == 2
@@ -643,3 +643,66 @@ def test_amdahl_candidate_keeps_its_parameters_in_range():
     assert 0.0 <= superlinear["sigma"] < 1e-9
     falling = fit_capacity(n, [10.0, 8.0, 6.0]).candidates.loc["amdahl", "params"]
     assert 1.0 - 1e-9 < falling["sigma"] <= 1.0
+
+
+def test_held_out_error_scatter_and_growth_by_hand():
+    """2 known servers, X = 10, 20, 20 then 25 at 1, 2, 4, 8 users: without think time the
+    network's forecast from any origin is the plateau 20/s (D = 0.1 s from 1 or 2 users), so
+    the rolling forecasts are exact but for the last step, 20 % low: held-out error (from
+    origin 2, where Amdahl's law can be scored too) (0 + 0.2 + 0.2) / 3; the in-sample scatter
+    and the growth per doubling follow from the same numbers."""
+    n = np.array([1.0, 2.0, 4.0, 8.0])
+    x = np.array([10.0, 20.0, 20.0, 25.0])
+    fit = fit_capacity(n, x, servers=2)
+    assert fit.model == "mva" and fit.holdout_error == pytest.approx(2 / 15, rel=1e-9)
+    assert dict(fit.candidates["forecasts"]) == {"mva": 3, "amdahl": 3, "usl": 0}
+    assert fit.candidates.loc["usl", "note"].startswith("kappa's 95 % interval holds 0")
+    demand = math.exp(np.mean(np.log(np.minimum(n, 2) / x)))  # least squares in logs
+    assert fit.params["demand_s"] == pytest.approx(demand, rel=1e-12)
+    scatter = math.sqrt(np.sum((np.log(np.minimum(n, 2) / demand) - np.log(x)) ** 2) / 3)
+    assert fit.dof == 3 and fit.scatter == pytest.approx(scatter, rel=1e-9)
+    # every forecast of the network (log error, doublings past its origin): 3 from origin 1
+    e = np.log([1, 1, 0.8, 1, 0.8, 0.8])
+    d = np.array([1.0, 2, 3, 1, 2, 1])
+    growth = math.sqrt(np.mean(np.maximum(e**2 - scatter**2, 0) / d**2))
+    assert fit.growth == pytest.approx(growth, rel=1e-9)
+
+
+def test_junk_rows_and_their_order_change_nothing():
+    """Rows with no usable load, throughput or weight are dropped; the order does not matter."""
+    n = np.array([1.0, 2, 3, 4, 6, 8, 12])
+    x = np.minimum(n, 3) / 0.05
+    clean = fit_capacity(n, x)
+    junk_n = [*n[::-1], 0.0, 5.0, np.nan, 1000.0, 7.0, -2.0]
+    junk_x = [*x[::-1], 20.0, 0.0, 30.0, np.nan, 60.0, 20.0]
+    weights = [1.0] * 7 + [1.0, 1.0, 1.0, 1.0, 0.0, 1.0]
+    dirty = fit_capacity(junk_n, junk_x, weights=weights)
+    assert dirty.params == pytest.approx(clean.params, rel=1e-12)
+    assert dirty.measured_max == 12.0 and dirty.dof == clean.dof == 5
+    assert dirty.holdout_error == pytest.approx(clean.holdout_error, abs=1e-12)
+    with pytest.raises(InputError, match="weights differ in length"):
+        fit_capacity(n, x, weights=[1.0, 1.0])
+    with pytest.raises(InputError, match="response_time_s differs in length"):
+        fit_capacity(n, x, response_time_s=[0.1, 0.2])
+
+
+def test_think_time_from_response_times_by_the_response_time_law():
+    """Z = N / X - R (median over steps): a network without think time gives Z = 0; a Z
+    under 2 % of the median response time is noise, 0; R over N / X (impossible) gives 0."""
+    n = np.array([1.0, 2, 3, 4, 6, 8, 12])
+    x = np.minimum(n, 3) / 0.05
+    r = n / x  # the response-time law with Z = 0
+    assert fit_capacity(n, x, response_time_s=r).think_time_s == 0.0
+    assert fit_capacity(n, x, response_time_s=0.99 * r).think_time_s == 0.0  # 1 %: noise
+    assert fit_capacity(n, x, response_time_s=1.2 * r).think_time_s == 0.0  # never negative
+    assert fit_capacity(n, x, response_time_s=np.full(7, np.nan)).think_time_s == 0.0
+    # 3 % of R is kept as think time: Z = median(N / X - R), with one step's R missing
+    r3 = 0.97 * r
+    r3[0] = np.nan
+    kept = fit_capacity(n[:4], x[:4], response_time_s=r3[:4], servers=3)  # 4 loads, c known
+    assert kept.think_time_s == pytest.approx(float(np.median((n / x - r3)[1:4])), rel=1e-12)
+    # a think time given is kept; rows dropped for their throughput drop their R too
+    given = fit_capacity(n[:3], x[:3], 0.5 * r[:3], think_time_s=0.25, servers=3)
+    assert given.think_time_s == 0.25
+    dropped = fit_capacity([*n, 5.0], [*x, 0.0], [*r, 100.0])
+    assert dropped.think_time_s == 0.0

@@ -416,8 +416,8 @@ def fit_capacity(
         chosen = min(ranked.index, key=lambda m: (round(ranked.loc[m, "holdout_error"], 4),
                                                   PARAMS[m]))  # fmt: skip
         note = "chosen by rolling-origin held-out error"
-    else:  # too few steps to hold any out: the simplest law that fits
-        chosen = "mva" if servers is not None else "amdahl"
+    else:  # too few steps to hold any out (the network with known servers is always scored)
+        chosen = "amdahl"
         note = "too few loads to score out of sample: not validated"
     law = laws[chosen]
     dof = max(1, len(n) - PARAMS[chosen] - (1 if chosen == "mva" and servers is None else 0))
