@@ -56,7 +56,7 @@ def mva_grid(
     demand = np.asarray(demand, dtype=float)[:, None]
     servers = np.asarray(servers, dtype=int)[:, None]
     top = int(servers.max())
-    j = np.arange(1, max(top, 2))[None, :]  # 1..cmax-1
+    j = np.arange(1, top)[None, :]  # 1..cmax-1 (none when every c is 1)
     weights = np.where(j < servers, servers - j, 0).astype(float)
     scale = np.where(j < servers, demand / j, 0.0)
     p = np.zeros((len(demand), j.shape[1] + 1))
