@@ -132,11 +132,11 @@ def test_snapshots_that_cannot_give_deltas_are_named():
             _rows(T0 + pd.Timedelta(minutes=1), [(1, 10, 2, 2.0, 2, T0), (None, 20, 4, 0.4, 0, T0)]),
         ]))  # fmt: skip
     assert reset.attrs["perfkit"]["hidden"] == {"statements": 1, "calls": 4,
-                                                "total_exec_time": pytest.approx(0.4), "roles": 1}
+                                                "total_exec_time": pytest.approx(0.4), "roles": 1}  # fmt: skip
     none = pg_deltas(pd.concat([_rows(T0, [(1, 10, 1, 1.0, 1, T0)]),
-                                _rows(T0 + pd.Timedelta(minutes=1), [(1, 10, 2, 2.0, 2, T0)])]))
+                                _rows(T0 + pd.Timedelta(minutes=1), [(1, 10, 2, 2.0, 2, T0)])]))  # fmt: skip
     assert none.attrs["perfkit"]["hidden"] == {"statements": 0, "calls": 0,
-                                               "total_exec_time": 0.0, "roles": 0}
+                                               "total_exec_time": 0.0, "roles": 0}  # fmt: skip
 
 
 def test_hidden_statements_that_come_and_go():
@@ -161,4 +161,106 @@ def test_hidden_statements_that_come_and_go():
     with pytest.warns(PerfkitWarning, match=r"1 statement\(s\) of 0 other role\(s\).*: 0 calls"):
         quiet = pg_deltas(idle)
     assert quiet.attrs["perfkit"]["hidden"] == {"statements": 1, "calls": 0,
-                                                "total_exec_time": 0.0, "roles": 0}
+                                                "total_exec_time": 0.0, "roles": 0}  # fmt: skip
+
+
+# --- tests written to kill surviving mutants (issue 16); see tools/mutate.py -------------------
+
+
+def _two(first: list, second: list) -> pd.DataFrame:
+    """Two snapshots a minute apart from `_rows` tuples."""
+    return pd.concat([_rows(T0, first), _rows(T0 + pd.Timedelta(minutes=1), second)],
+                     ignore_index=True)  # fmt: skip
+
+
+def test_the_errors_say_what_pg_deltas_needs_first():
+    with pytest.raises(InputError, match=r"^pg_deltas needs pg_stat_statements snapshots "
+                                         r"\(snapshot_time, calls"):  # fmt: skip
+        pg_deltas(pd.DataFrame({"calls": [1]}))
+    with pytest.raises(InputError, match=r"^pg_deltas needs at least two snapshots$"):
+        pg_deltas(_rows(T0, [(1, 10, 1, 1.0, 1, T0)]))
+
+
+def test_one_call_in_an_interval_has_its_own_time_and_no_spread():
+    """Statement 1 runs once in the interval, 4.5 ms returning 3 rows: mean 4.5, 3 rows per
+    call, spread 0 (one value); statement 2 runs twice, 2 and 6 ms: spread 2 ms."""
+    first = _snapshot(T0, {1: np.array([1.0, 3.0]), 2: np.array([5.0])})
+    second = _snapshot(T0 + pd.Timedelta(minutes=1),
+                       {1: np.array([1.0, 3.0, 4.5]), 2: np.array([5.0, 2.0, 6.0])})  # fmt: skip
+    second.loc[second["queryid"] == 1, "rows"] += 2  # 3 rows for the one call
+    deltas = pg_deltas(pd.concat([first, second], ignore_index=True)).set_index("queryid")
+    assert deltas.loc[1, "calls"] == 1 and deltas.loc[1, "mean_exec_time"] == pytest.approx(4.5)
+    assert deltas.loc[1, "rows_per_call"] == pytest.approx(3.0)
+    assert deltas.loc[1, "stddev_exec_time"] == pytest.approx(0.0, abs=1e-6)
+    assert deltas.loc[2, "stddev_exec_time"] == pytest.approx(2.0, rel=1e-9)
+
+
+def test_identical_timings_have_no_spread_even_when_rounding_dips_below_zero():
+    """0.1 ms each time, 3 then 7 calls: PostgreSQL's stddev is 0 and the interval's variance,
+    from the sums of squares, comes out a hair under 0 in floating point; its spread is 0."""
+    frame = pd.concat([
+        pd.DataFrame([{"snapshot_time": T0 + pd.Timedelta(minutes=m), "queryid": 1, "dbid": 1,
+                       "userid": 10, "toplevel": True, "query": "SELECT 1", "calls": n,
+                       "total_exec_time": n * 0.1, "mean_exec_time": 0.1,
+                       "stddev_exec_time": 0.0, "rows": n}])
+        for m, n in ((0, 3), (1, 7))
+    ], ignore_index=True)  # fmt: skip
+    deltas = pg_deltas(frame)
+    assert deltas["calls"].tolist() == [4]
+    assert deltas["stddev_exec_time"].tolist() == [0.0]
+
+
+def test_a_mean_without_a_stddev_column_gives_means_and_no_spread():
+    """Snapshots that report mean_exec_time but no stddev_exec_time (or the reverse): the
+    interval's mean comes from the deltas, and there is no spread to report."""
+    first = _snapshot(T0, {1: np.array([2.0, 4.0])})
+    second = _snapshot(T0 + pd.Timedelta(minutes=1), {1: np.array([2.0, 4.0, 9.0, 11.0])})
+    both = pd.concat([first, second], ignore_index=True)
+    for dropped in ("stddev_exec_time", "mean_exec_time"):
+        deltas = pg_deltas(both.drop(columns=dropped))
+        assert "stddev_exec_time" not in deltas and "sumsq_exec_time" not in deltas
+        assert deltas["mean_exec_time"].tolist() == [10.0]
+
+
+def test_a_statement_without_its_text_still_has_deltas():
+    """pg_stat_statements shows a NULL query when its text file could not be read: the entry
+    is still a statement (it has a queryid), with its deltas."""
+    deltas = pg_deltas(_two([(1, 10, 5, 2.0, 5, T0), (2, 10, 1, 1.0, 1, T0)],
+                            [(1, 10, 9, 3.0, 9, T0), (2, 10, 4, 4.0, 4, T0)]).assign(
+                                query=lambda f: f["query"].where(f["queryid"] != 2, None)))  # fmt: skip
+    assert deltas.set_index("queryid")["calls"].to_dict() == {1: 4, 2: 3}
+
+
+def test_rows_are_numbered_in_their_sorted_order():
+    """Statement 1 comes first in the snapshots but spends less time than 2: 2's row leads the
+    interval and the rows are numbered 0, 1 in that order."""
+    deltas = pg_deltas(_two([(1, 10, 1, 1.0, 1, T0), (2, 10, 1, 1.0, 1, T0)],
+                            [(1, 10, 2, 2.0, 2, T0), (2, 10, 2, 51.0, 2, T0)]))  # fmt: skip
+    assert deltas["queryid"].tolist() == [2, 1]
+    assert deltas.index.tolist() == [0, 1]
+    assert deltas.loc[0, "total_exec_time"] == 50.0
+
+
+def test_hidden_statements_first_seen_later_and_the_last_snapshot_counted():
+    """No hidden entry in the first snapshot; 2 (of role 20) in the second, with 5 calls and
+    3 ms; 3 of roles 20, 21 and 22 in the last, 8 calls and 4 ms more: everything they did
+    in the span is counted, and the entries and roles of the last snapshot."""
+    from perfkit.analysis.pg_deltas import hidden_statements
+
+    t = [T0 + pd.Timedelta(minutes=m) for m in range(3)]
+    seen = (1, 10, 1, 1.0, 1, T0)
+    snaps = pd.concat([
+        _rows(t[0], [seen]),
+        _rows(t[1], [seen, (None, 20, 4, 2.0, 0, T0), (None, 20, 1, 1.0, 0, T0)]),
+        _rows(t[2], [seen, (None, 20, 6, 3.0, 0, T0), (None, 20, 2, 1.5, 0, T0),
+                     (None, 21, 3, 1.0, 0, T0), (None, 22, 2, 1.5, 0, T0)]),
+    ], ignore_index=True)  # fmt: skip
+    assert hidden_statements(snaps) == {"statements": 4, "calls": 13,
+                                        "total_exec_time": pytest.approx(7.0), "roles": 3}  # fmt: skip
+    # without their time, the time is unknown (NaN), not 0 ms; the calls are still known
+    untimed = hidden_statements(snaps.drop(columns="total_exec_time"))
+    assert untimed["calls"] == 13 and untimed["statements"] == 4
+    assert np.isnan(untimed["total_exec_time"])
+    # snapshots without a queryid column hide nothing
+    assert hidden_statements(snaps.drop(columns="queryid")) == {
+        "statements": 0, "calls": 0, "total_exec_time": 0.0, "roles": 0}  # fmt: skip

@@ -71,45 +71,39 @@ def pg_deltas(snapshots: pd.DataFrame) -> pd.DataFrame:
     counters = [c for c in COUNTERS if c in snapshots]
     hidden = hidden_statements(snapshots)
     frame = snapshots.dropna(subset=["queryid"]).copy()
-    if {"stddev_exec_time", "mean_exec_time"} <= set(frame.columns):
+    if "stddev_exec_time" in frame and "mean_exec_time" in frame:
         # cumulative sum of squared times, so each interval gets its own spread
         frame["sumsq_exec_time"] = frame["calls"] * (
-            frame["stddev_exec_time"].astype(float) ** 2
-            + frame["mean_exec_time"].astype(float) ** 2
+            _floats(frame["stddev_exec_time"]) ** 2 + _floats(frame["mean_exec_time"]) ** 2
         )
         counters = [*counters, "sumsq_exec_time"]
     times = np.sort(frame["snapshot_time"].unique())
     if len(times) < 2:
         raise InputError("pg_deltas needs at least two snapshots")
-    previous = dict(zip(times[1:], times[:-1], strict=True))
-    frame["interval_start"] = frame["snapshot_time"].map(previous)
+    frame["interval_start"] = frame["snapshot_time"].map(pd.Series(times[:-1], index=times[1:]))
     later = frame[frame["interval_start"].notna()]
     earlier = frame[[*key, "snapshot_time", *counters, *_optional(frame, "stats_since")]]
     merged = later.merge(
         earlier.rename(columns={"snapshot_time": "interval_start"}),
         on=[*key, "interval_start"], how="left", suffixes=("", "_prev"), indicator=True,
     )  # fmt: skip
-    status = _status(merged, frame, counters, times)
+    status = _status(merged, frame, counters)
     out = merged[["interval_start", "snapshot_time", *key, "query"]].rename(
         columns={"snapshot_time": "interval_end"}
     )
     out["interval_s"] = (out["interval_end"] - out["interval_start"]).dt.total_seconds()
     out["status"] = status
-    out["evictions"] = merged["snapshot_time"].isin(_flagged(_evictions(frame, times))).to_numpy()
+    out["evictions"] = merged["snapshot_time"].isin(_flagged(_evictions(frame))).to_numpy()
     for column in counters:
-        now = merged[column].astype("float64")
-        before = merged[f"{column}_prev"].astype("float64")
+        now, before = _floats(merged[column]), _floats(merged[f"{column}_prev"])
         delta = np.where(status == "new", now, now - before)
         out[column] = np.where(status == "reset", np.nan, delta)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out["mean_exec_time"] = out["total_exec_time"] / out["calls"].where(out["calls"] > 0)
-        out["rows_per_call"] = out["rows"] / out["calls"].where(out["calls"] > 0)
-        if "sumsq_exec_time" in out:
-            variance = (
-                out["sumsq_exec_time"] / out["calls"].where(out["calls"] > 0)
-                - out["mean_exec_time"] ** 2
-            )
-            out["stddev_exec_time"] = np.sqrt(variance.clip(lower=0))
+    calls = out["calls"].where(out["calls"] > 0)  # no calls in the interval: no means (NaN)
+    out["mean_exec_time"] = out["total_exec_time"] / calls
+    out["rows_per_call"] = out["rows"] / calls
+    if "sumsq_exec_time" in out:
+        variance = out["sumsq_exec_time"] / calls - out["mean_exec_time"] ** 2
+        out["stddev_exec_time"] = np.sqrt(variance.clip(lower=0))  # rounding can dip below 0
     out = out.sort_values(
         ["interval_end", "total_exec_time"], ascending=[True, False], ignore_index=True
     )
@@ -136,64 +130,63 @@ def hidden_statements(snapshots: pd.DataFrame) -> HiddenStatements:
         return none
     times = np.sort(snapshots["snapshot_time"].unique())
     rows = snapshots[snapshots["queryid"].isna()]
-    sums = (
-        rows.assign(entries=1)
-        .groupby("snapshot_time")[["entries", "calls", *_optional(rows, "total_exec_time")]]
-        .sum()
-        .astype("float64")
-        .reindex(times, fill_value=0.0)
-    )
-    if "total_exec_time" not in sums:
-        sums["total_exec_time"] = np.nan
-    change = sums[["calls", "total_exec_time"]].diff().iloc[1:]
-    later = sums[["calls", "total_exec_time"]].iloc[1:]
-    spent = change.where(change >= 0, later)  # a reset in the interval: what is there since
+    columns = ["calls", *_optional(rows, "total_exec_time")]
+    sums = _floats(rows.groupby("snapshot_time")[columns].sum()).reindex(times, fill_value=0.0)
+    change = sums.diff().iloc[1:]
+    spent = change.where(change >= 0, sums.iloc[1:])  # a reset in the interval: what is there since
     last = rows[rows["snapshot_time"] == times[-1]]
     return HiddenStatements(
         statements=len(last),
         calls=int(spent["calls"].sum()),
-        total_exec_time=float(spent["total_exec_time"].sum()),
+        # without the column their time is unknown (NaN), not none
+        total_exec_time=float(spent["total_exec_time"].sum()) if "total_exec_time" in spent
+        else np.nan,
         roles=int(last["userid"].nunique()) if "userid" in last else 0,
-    )
+    )  # fmt: skip
 
 
 def _optional(frame: pd.DataFrame, *columns: str) -> list[str]:
     return [c for c in columns if c in frame]
 
 
-def _status(merged: pd.DataFrame, frame: pd.DataFrame, counters: list[str], times) -> np.ndarray:
+def _floats(values):
+    """`values` (a Series or a frame) as float64: counters may come as integers, Decimals
+    (PostgreSQL's numeric) or objects with None."""
+    return values.astype("float64")
+
+
+def _status(merged: pd.DataFrame, frame: pd.DataFrame, counters: list[str]) -> np.ndarray:
     new = (merged["_merge"] == "left_only").to_numpy()
     went_down = np.zeros(len(merged), dtype=bool)
-    for column in counters:
-        now, before = merged[column].astype("float64"), merged[f"{column}_prev"].astype("float64")
-        went_down |= (now < before).fillna(False).to_numpy()
+    for column in counters:  # float comparisons: NaN (no earlier value) is never "down"
+        went_down |= (_floats(merged[column]) < _floats(merged[f"{column}_prev"])).to_numpy()
     if "stats_since" in merged:
         went_down |= (merged["stats_since"] != merged["stats_since_prev"]).to_numpy() & ~new
-    everything = merged["snapshot_time"].isin(_flagged(_global_resets(frame, times))).to_numpy()
+    everything = merged["snapshot_time"].isin(_flagged(_global_resets(frame))).to_numpy()
     return np.where(everything | went_down, "reset", np.where(new, "new", "ok"))
 
 
 def _flagged(flags: dict) -> list:
     """The snapshot times whose flag is true."""
-    return [time for time, flag in flags.items() if flag is True or flag == 1]
+    return [time for time, flag in flags.items() if flag]
 
 
 def _per_snapshot(frame: pd.DataFrame, column: str) -> pd.Series:
     return frame.groupby("snapshot_time")[column].first()
 
 
-def _global_resets(frame: pd.DataFrame, times) -> dict:
+def _global_resets(frame: pd.DataFrame) -> dict:
     """snapshot_time -> whether stats_reset changed since the previous snapshot."""
     if "stats_reset" not in frame:
         return {}
-    reset = _per_snapshot(frame, "stats_reset").reindex(times)
+    reset = _per_snapshot(frame, "stats_reset")  # every snapshot of `frame`, in time order
     changed = reset.ne(reset.shift()) & reset.shift().notna()
     return changed.to_dict()
 
 
-def _evictions(frame: pd.DataFrame, times) -> dict:
+def _evictions(frame: pd.DataFrame) -> dict:
     """snapshot_time -> whether pg_stat_statements evicted entries since the previous snapshot."""
     if "dealloc" not in frame:
         return {}
-    dealloc = _per_snapshot(frame, "dealloc").reindex(times).astype("float64")
+    dealloc = _floats(_per_snapshot(frame, "dealloc"))
     return (dealloc > dealloc.shift()).to_dict()
