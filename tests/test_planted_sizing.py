@@ -3,6 +3,8 @@ not the concurrent users, set the load (the brief's defaults never take it)."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -74,7 +76,7 @@ def test_quantile_sizing_plan():
                               target_s=0.4, quantile=0.95)  # fmt: skip
     assert plan.quantile == 0.95 and plan.target_s == 0.4
     assert plan.response_s == pytest.approx(
-        response_quantile(erlang_c(100.0, 0.050, plan.slots), 0.95))
+        response_quantile(erlang_c(100.0, 0.050, plan.slots), 0.95))  # fmt: skip
     assert plan.response_s <= 0.4 and plan.meets_targets
     assert np.percentile(simulate_mmc(100.0, 0.050, plan.slots, n=60_000), 95) <= 0.4 * 1.05
 
@@ -173,3 +175,110 @@ def test_cpu_limits_at_their_boundaries():
     # two threads at 50 % CPU each make one core's worth: no GIL contention yet
     half = recommend_gunicorn(service_time_s=0.100, cores=1, cpu_share=0.5, target_s=0.1001)
     assert half.threads == 2 and half.notes == []
+
+
+# --- tests written to kill surviving mutants (issue 16); see tools/mutate.py -------------------
+
+
+def test_the_error_rounds_each_figure_to_the_millisecond():
+    # 900 ms alone against an 850 ms target: every figure printed in whole milliseconds
+    with pytest.raises(InputError, match=r"^a request alone takes 900 ms \(mean, service time "
+                                         r"900 ms\), over the 850 ms target"):  # fmt: skip
+        recommend_gunicorn(service_time_s=0.9, cores=4, target_s=0.85)
+
+
+def test_the_gil_note_names_the_threads_the_share_and_the_remedy():
+    busy = recommend_gunicorn(service_time_s=0.100, cores=1, cpu_share=0.6, target_s=0.1001)
+    (note,) = [n for n in busy.notes if n.startswith("GIL")]
+    assert f"GIL: {busy.threads} threads per worker at 60% CPU each" in note
+    assert "one interpreter lock" in note and "prefer more workers" in note
+
+
+def test_slots_exactly_at_the_usl_peak_are_not_past_it():
+    """X(N) = 10 N / (1 + 0.25 N (N - 1)) peaks at N = sqrt(1 / 0.25) = 2, where the plan's
+    two workers (never fewer) sit: no note, the plan carries X(2) = 13.3 req/s."""
+    usl = _usl(0.0, 0.25, 10.0)
+    assert usl.peak_concurrency == 2.0
+    plan = recommend_gunicorn(service_time_s=0.050, cores=1, cpu_share=0.1, usl=usl)
+    assert plan.slots == 2 and plan.notes == [] and plan.meets_targets
+    assert plan.usl_throughput_per_s == pytest.approx(20 / 1.5)
+
+
+def _erlang_c_wait(rate: float, service: float, servers: int) -> float:
+    """Mean wait in an M/M/c queue, by the textbook formula (Erlang C)."""
+    a = rate * service
+    top = a**servers / math.factorial(servers) * servers / (servers - a)
+    p_wait = top / (sum(a**k / math.factorial(k) for k in range(servers)) + top)
+    return p_wait * service / (servers - a)
+
+
+def _log(t0, seconds, routes, durations, **extra):
+    import pandas as pd
+
+    frame = pd.DataFrame({"time": [t0 + pd.Timedelta(seconds=s) for s in seconds],
+                          "duration_ms": durations, **extra})  # fmt: skip
+    if routes is not None:
+        frame["route"] = routes
+    return frame
+
+
+def test_check_queue_on_a_planted_log():
+    """Four timed requests over 2 s (2 req/s): /a 10, 20, 30 ms (mean 20, variance 100, so
+    C2 = 0.25), /b one request of 100 ms (no variance). The mix: mean 40 ms, E[S^2] = 0.75 x
+    500 + 0.25 x 10,000 = 2,875, C2 = 2875 / 1600 - 1 = 0.796875. One server: M/M/1 waits
+    0.08 x 40 / 0.92 = 3.478 ms; Allen-Cunneen scales that by (1 + C2) / 2 to 3.125 ms.
+    A request without a duration, one without a time and a missing status change nothing."""
+    import pandas as pd
+
+    from perfkit.analysis.sizing import check_queue
+
+    t0 = pd.Timestamp("2026-01-05 10:00", tz="UTC")
+    log = _log(t0, [0, 0.5, 1.0, 2.0, 1.5, 1.2], ["/a", "/b", "/a", "/a", "/b", "/a"],
+               [10.0, 100.0, 20.0, 30.0, np.nan, 5.0], status=[200, None, 200, 200, 200, 200])  # fmt: skip
+    log.loc[5, "time"] = pd.NaT
+    check = check_queue(log, servers=1)
+    assert check.arrival_rate_per_s == 2.0 and check.servers == 1
+    assert check.service_ms == pytest.approx(40.0)
+    assert check.service_scv == pytest.approx(0.796875)
+    assert check.routes.index.tolist() == ["/a", "/b"]
+    assert check.routes["requests"].tolist() == [3, 1]
+    assert check.routes["share"].tolist() == [0.75, 0.25]
+    assert check.routes["mean_ms"].tolist() == pytest.approx([20.0, 100.0])
+    assert check.routes["scv"].tolist() == pytest.approx([0.25, 0.0])
+    wait = 0.08 * 40 / 0.92
+    assert _erlang_c_wait(2.0, 0.040, 1) * 1000 == pytest.approx(wait)
+    assert check.erlang_c_ms == pytest.approx(40 + wait, rel=1e-9)
+    assert check.per_route_ms == pytest.approx(43.125, rel=1e-9)
+    assert check.measured_ms == pytest.approx(40.0) and "access log" in check.measured_source
+    clients = check_queue(log, servers=2, client_mean_ms=45.0)
+    assert clients.measured_ms == 45.0 and "clients" in clients.measured_source
+    assert clients.erlang_c_ms == pytest.approx(40 + _erlang_c_wait(2.0, 0.040, 2) * 1000)
+    assert clients.error["erlang_c"] == pytest.approx(clients.erlang_c_ms / 45.0 - 1)
+
+
+def test_check_queue_without_routes_takes_the_log_as_one():
+    """No route column: one group, 'all', whose C2 is the four durations' sample variance
+    (5,000 / 3) over the squared mean (1,600)."""
+    import pandas as pd
+
+    from perfkit.analysis.sizing import check_queue
+
+    t0 = pd.Timestamp("2026-01-05 10:00", tz="UTC")
+    check = check_queue(_log(t0, [0, 0.5, 1.0, 2.0], None, [10.0, 100.0, 20.0, 30.0]), 1)
+    assert check.routes.index.tolist() == ["all"] and check.routes["requests"].tolist() == [4]
+    assert check.service_scv == pytest.approx(5000 / 3 / 1600)
+    assert check.routes["scv"].tolist() == pytest.approx([5000 / 3 / 1600])
+
+
+def test_check_queue_needs_two_timed_requests_over_some_time():
+    import pandas as pd
+
+    from perfkit.analysis.sizing import check_queue
+
+    t0 = pd.Timestamp("2026-01-05 10:00", tz="UTC")
+    with pytest.raises(InputError, match="needs an access log with 2 or more timed requests"):
+        check_queue(_log(t0, [0, 1], ["/a", "/a"], [5.0, np.nan]), 1)
+    with pytest.raises(InputError, match="the access log's requests span no time"):
+        check_queue(_log(t0, [1, 1], ["/a", "/a"], [5.0, 6.0]), 1)
+    # two requests half a second apart are enough: 4 req/s
+    assert check_queue(_log(t0, [0, 0.5], ["/a", "/a"], [5.0, 6.0]), 1).arrival_rate_per_s == 4.0
