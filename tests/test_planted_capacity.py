@@ -432,6 +432,7 @@ def test_describe_a_planted_amdahl_curve_and_count_the_forecasts():
         "amdahl: Amdahl (USL with kappa = 0), sigma 0.1, lambda 10/s, limit 100/s; held-out "
         "error 0.0%; measured up to 16")  # fmt: skip
     assert fit.bounds(n) is None and fit.peak is None
+    assert fit.dof == 3 and fit.servers is None  # 5 loads less 2 parameters; no network
     assert dict(fit.candidates["forecasts"]) == {"mva": 6, "amdahl": 6, "usl": 1}
     assert np.isnan(fit.candidates.loc["usl", "holdout_error"])  # no USL on all the loads
     assert fit.candidates.loc["usl", "note"] == (
@@ -464,6 +465,7 @@ def test_two_loads_are_not_scored():
     assert "sigma 0.333, lambda 10/s, limit 30/s; not scored; measured up to 2" in text
     assert text.endswith("; projection uncertain (the laws disagree past the data)")
     assert dict(fit.candidates["forecasts"]) == {"mva": 0, "amdahl": 0, "usl": 0}
+    assert fit.growth == 0.2  # no forecast to learn from: 4 x the 5 % floor per doubling
     assert fit.candidates.loc["usl", "note"] == "fewer than 4 loads"
     # 2 servers fitted to 2 users: the network never showed its cap
     assert fit.candidates.loc["mva", "note"] == "servers fitted (not reached: a lower bound)"
@@ -516,6 +518,7 @@ def test_a_curve_law_held_under_known_servers_says_so():
     fit = fit_capacity(n, x, servers=64)
     cap = 64 / math.exp(np.mean(np.log(n / x)))
     assert fit.model == "amdahl" and fit.scatter == 0.02  # exact: the floor
+    assert fit.servers == 64
     assert fit.params["server_bound_per_s"] == pytest.approx(cap, rel=1e-9)
     assert (
         fit.candidates.loc["amdahl", "note"] == f"held under the servers' bound c/D = {cap:.4g}/s"

@@ -386,17 +386,13 @@ def fit_capacity(
     errors: dict[str, list[tuple[int, float, float]]] = {m: [] for m in names}
     for k in _origins(len(steps)):
         train, test = n <= steps[k - 1], n > steps[k - 1]
-        for m in names:
-            if k < _min_steps(m, servers):
-                continue
-            law = _fit(m, n[train], x[train], w[train], servers, think_time_s)
-            if law is None and m == "usl" and len(np.unique(n[train])) >= 4:
-                law = _fit("amdahl", n[train], x[train], w[train], servers, think_time_s)
-            if law is None:
-                continue
+        for m in (m for m in names if k >= _min_steps(m, servers)):
+            # k loads fit every law here (a USL whose kappa is not identified is Amdahl's)
+            law = _fit(m, n[train], x[train], w[train], servers, think_time_s) or \
+                _fit("amdahl", n[train], x[train], w[train], servers, think_time_s)  # fmt: skip
             e = np.log(law.predict(n[test])) - np.log(x[test])
             d = np.log2(n[test] / steps[k - 1])
-            errors[m] += [(k, float(ei), float(di)) for ei, di in zip(e, d, strict=True)]
+            errors[m] += [(k, ei, di) for ei, di in np.column_stack([e, d]).tolist()]
     laws = {m: _fit(m, n, x, w, servers, think_time_s) for m in names}
     scored = [m for m in names if laws[m] is not None and errors[m]]
     common = max((min(k for k, _, _ in errors[m]) for m in scored), default=None)
@@ -404,8 +400,9 @@ def fit_capacity(
     for m in names:
         mine = [e for k, e, _ in errors[m] if common is not None and k >= common]
         held = float(np.mean(np.abs(np.expm1(mine)))) if mine and laws[m] else math.nan
-        note = "" if laws[m] is None else laws[m].note
-        if m == "usl" and laws[m] is None:
+        if laws[m] is not None:
+            note = laws[m].note
+        else:  # only the USL is ever missing
             note = ("fewer than 4 loads" if len(steps) < 4 else
                     "kappa's 95 % interval holds 0: not identified, reduces to Amdahl")  # fmt: skip
         rows.append({"model": m, "holdout_error": held, "forecasts": len(mine),
