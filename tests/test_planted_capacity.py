@@ -580,6 +580,7 @@ def test_table_rows_at_a_level(net_fit):
     t95 = stats.t.ppf(0.975, 6)
     assert default["high_per_s"].iloc[0] == pytest.approx(
         net_x([32])[0] * math.exp(t95 * 0.02), rel=1e-6)  # fmt: skip
+    assert fit.table([8, 32])["concurrency"].dtype == float  # whole numbers in, a float column
     assert fit.is_extrapolated(64) is False and fit.is_extrapolated(64.5) is True
     assert fit.is_extrapolated([32, 64, 65]).tolist() == [False, False, True]
 

@@ -257,7 +257,7 @@ class CapacityFit:
 
     def is_extrapolated(self, n: ArrayLike) -> np.ndarray | bool:
         """Whether `n` lies past the largest measured load."""
-        out = np.asarray(n, dtype=float) > self.measured_max
+        out = np.asarray(n) > self.measured_max
         return bool(out) if out.ndim == 0 else out
 
     def bounds(self, n: ArrayLike) -> np.ndarray | None:
