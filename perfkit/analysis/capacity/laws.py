@@ -96,11 +96,9 @@ def fit_usl(concurrency, throughput) -> USLFit:
     sigma, kappa, lam = result.x
     dof = len(n) - 3  # >= 1: 4 or more distinct loads
     s2 = float(np.sum(result.fun**2)) / dof
-    try:
-        cov = np.linalg.inv(result.jac.T @ result.jac) * s2
-        se = np.sqrt(np.clip(np.diag(cov), 0, None))
-    except np.linalg.LinAlgError:
-        se = np.full(3, math.nan)
+    # the pseudo-inverse: the inverse of a regular J'J, and no failure on a singular one; its
+    # diagonal is a sum of squares over positive singular values, never negative
+    se = np.sqrt(np.diag(np.linalg.pinv(result.jac.T @ result.jac)) * s2)
     return USLFit(float(sigma), float(kappa), float(lam), float(se[0]), float(se[1]), float(se[2]),
                   math.sqrt(s2), dof, len(n))  # fmt: skip
 
