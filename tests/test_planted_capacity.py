@@ -710,3 +710,13 @@ def test_think_time_from_response_times_by_the_response_time_law():
     assert given.think_time_s == 0.25
     dropped = fit_capacity([*n, 5.0], [*x, 0.0], [*r, 100.0])
     assert dropped.think_time_s == 0.0
+
+
+def test_a_cap_never_reached_is_the_smallest_that_fits():
+    """X = N / D exactly at 1-8 users: every c >= 8 explains the steps alike; the network takes
+    the smallest, 8, and says it is only a lower bound."""
+    n = np.array([1.0, 2.0, 4.0, 8.0])
+    mva_row = fit_capacity(n, n / 0.1).candidates.loc["mva"]
+    assert mva_row["params"]["servers"] == 8
+    assert mva_row["params"]["demand_s"] == pytest.approx(0.1, rel=1e-12)
+    assert mva_row["note"] == "servers fitted (not reached: a lower bound)"
