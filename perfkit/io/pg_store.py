@@ -635,7 +635,15 @@ def _read_store(store: Path, view: str) -> pd.DataFrame:
         table = pa.concat_tables(tables, promote_options="permissive")
         if overlap:  # rows by snapshot time; within a snapshot as stored (a stable sort)
             table = table.take(pc.sort_indices(table, [("snapshot_time", "ascending")]))
-        return to_frame(_texts_joined(store, table) if view == "statements" else table)
+        if view != "statements":
+            return to_frame(table)
+        table = _texts_joined(store, table)
+        if "query" not in table.column_names:
+            return to_frame(table)
+        at = table.column_names.index("query")  # pandas' own text type, as the exports read
+        frame = to_frame(table.remove_column(at))
+        frame.insert(at, "query", table.column("query").to_pandas().set_axis(frame.index))
+        return frame
     except (pa.ArrowException, ValueError, TypeError):  # name the file that does not fit
         frames = []
         for path, table in zip(files, tables, strict=True):
