@@ -264,3 +264,17 @@ def test_hidden_statements_first_seen_later_and_the_last_snapshot_counted():
     # snapshots without a queryid column hide nothing
     assert hidden_statements(snaps.drop(columns="queryid")) == {
         "statements": 0, "calls": 0, "total_exec_time": 0.0, "roles": 0}  # fmt: skip
+
+
+def test_hidden_time_is_worded_as_unknown_not_as_nan_ms():
+    """The evidence table and the warning say the hidden statements' time is unknown when the
+    snapshots lack total_exec_time (NaN), and give it in ms otherwise."""
+    from perfkit.report.evidence import _hidden
+
+    frame = pd.DataFrame()
+    frame.attrs["perfkit"] = {"hidden": {"statements": 4, "calls": 1300, "roles": 3,
+                                         "total_exec_time": float("nan")}}  # fmt: skip
+    text = _hidden(frame)
+    assert text.endswith("1,300 calls not shown (their time unknown)") and "nan" not in text
+    frame.attrs["perfkit"]["hidden"]["total_exec_time"] = 1234.56
+    assert _hidden(frame).endswith("1,300 calls, 1,234.6 ms not shown")

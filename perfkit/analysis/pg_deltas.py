@@ -111,8 +111,8 @@ def pg_deltas(snapshots: pd.DataFrame) -> pd.DataFrame:
     if hidden["statements"] or hidden["calls"]:
         warnings.warn(
             f"{hidden['statements']} statement(s) of {hidden['roles']} other role(s) are hidden "
-            f"from the role that read pg_stat_statements (NULL queryid): {hidden['calls']} calls, "
-            f"{hidden['total_exec_time']:.1f} ms not shown; grant it pg_monitor to see them",
+            f"from the role that read pg_stat_statements (NULL queryid): {hidden['calls']} calls"
+            f"{hidden_time_text(hidden['total_exec_time'])}; grant it pg_monitor to see them",
             PerfkitWarning,
             stacklevel=2,
         )
@@ -190,3 +190,9 @@ def _evictions(frame: pd.DataFrame) -> dict:
         return {}
     dealloc = _floats(_per_snapshot(frame, "dealloc"))
     return (dealloc > dealloc.shift()).to_dict()
+
+
+def hidden_time_text(ms: float) -> str:
+    """What follows "N calls" about hidden statements' time: ", 12.5 ms not shown", or
+    " not shown (their time unknown)" when the snapshots have no ``total_exec_time``."""
+    return " not shown (their time unknown)" if ms != ms else f", {ms:,.1f} ms not shown"

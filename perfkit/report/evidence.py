@@ -275,12 +275,14 @@ def load_run(
 
 def _hidden(statements: pd.DataFrame) -> str:
     """What pg_deltas counted but could not show: other roles' statements (no pg_monitor)."""
+    from perfkit.analysis.pg_deltas import hidden_time_text
+
     hidden = statements.attrs.get("perfkit", {}).get("hidden", {})
     if not hidden.get("statements") and not hidden.get("calls"):
         return ""
     return (f"; HIDDEN from the role that read them (it lacks pg_monitor): "
             f"{hidden['statements']} statements of {hidden['roles']} other role(s), "
-            f"{hidden['calls']:,} calls, {hidden['total_exec_time']:,.1f} ms not shown")
+            f"{hidden['calls']:,} calls{hidden_time_text(hidden['total_exec_time'])}")
 
 
 def _load(run: Run, source: str, files: list[str], load: Callable[[], None]) -> None:
