@@ -11,6 +11,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	# the report template for `jupyter nbconvert --template perfkit` (a wheel installs it as
+	# data files; an editable install does not, so link the source folder)
+	mkdir -p $(VENV)/share/jupyter/nbconvert/templates
+	ln -sfn $(CURDIR)/perfkit/report/templates/perfkit $(VENV)/share/jupyter/nbconvert/templates/perfkit
 	touch $(STAMP)
 
 demo: $(STAMP)

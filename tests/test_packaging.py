@@ -41,3 +41,36 @@ def test_py_typed_is_in_the_package_and_its_data():
     assert (ROOT / "perfkit" / "py.typed").is_file()
     data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     assert "py.typed" in data["package-data"]["perfkit"]
+
+
+def test_nbconvert_finds_the_perfkit_template_for_a_users_own_notebook(tmp_path):
+    """`jupyter nbconvert --template perfkit` exports any notebook as the reports are: no
+    script from another host, a table of contents; the report header only for reports."""
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_markdown_cell("## Mine\n\nA user's own analysis.")]
+    nbformat.write(notebook, tmp_path / "mine.ipynb")
+    jupyter = Path(sys.executable).with_name("jupyter")
+    done = subprocess.run([str(jupyter), "nbconvert", "--to", "html", "--template", "perfkit",
+                           str(tmp_path / "mine.ipynb")], capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    page = (tmp_path / "mine.html").read_text()
+    assert 'id="perfkit-toc"' in page and "A user's own analysis." in page
+    assert "cdnjs" not in page and "require.js" not in page and "mathjax" not in page.lower()
+    assert "perfkit-meta" not in page.split("</style>")[-1]  # no report header, no parameters
+
+
+def test_a_report_page_keeps_its_header_with_the_parameters_escaped():
+    import nbformat
+
+    from perfkit.report.run import export_html
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_markdown_cell("## Verdict")]
+    page = export_html(notebook, {"run": "runs/<b>today</b>", "limit_mib": 768})
+    header = page.split('<header class="perfkit-meta">')[1].split("</header>")[0]
+    assert f"perfkit {perfkit.__version__}" in header and "Parameters of this report" in header
+    assert "runs/&lt;b&gt;today&lt;/b&gt;" in header and "<b>today" not in header
+    assert "<td>limit_mib</td><td><code>768</code></td>" in header
