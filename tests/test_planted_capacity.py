@@ -315,10 +315,15 @@ def test_max_arrival_rate_of_one_server_in_closed_form():
 def test_mva_rejects_bad_input():
     for bad in [(0, 0.1, 1, 0.0), (3, 0.0, 1, 0.0), (3, 0.1, 0, 0.0), (3, 0.1, 1, -0.5),
                 (3, math.nan, 1, 0.0), (3, -0.1, 1, 0.0)]:  # fmt: skip
-        with pytest.raises(InputError, match="population >= 1, servers >= 1, demand > 0"):
+        with pytest.raises(
+            InputError, match=r"^mva needs population >= 1, servers >= 1, demand > 0"
+        ):
             mva(*bad)
     x, r = mva(1, 0.2, 1, 0.0)  # the smallest network: one user, never queued
     assert x == pytest.approx([5.0]) and r == pytest.approx([0.2])
+    # by default one server and no think time: X = min(N, 1) / D, R = N D
+    x, r = mva(3, 0.2)
+    assert x == pytest.approx([5.0, 5.0, 5.0]) and r == pytest.approx([0.2, 0.4, 0.6])
 
 
 def test_mva_grid_pairs_of_different_stations_against_the_markov_chain():

@@ -57,8 +57,8 @@ def mva_grid(
     servers = np.asarray(servers, dtype=int)[:, None]
     top = int(servers.max())
     j = np.arange(1, top)[None, :]  # 1..cmax-1 (none when every c is 1)
-    weights = np.where(j < servers, servers - j, 0).astype(float)
-    scale = np.where(j < servers, demand / j, 0.0)
+    weights = np.maximum(servers - j, 0.0)  # c - j, 0 from j = c on: the padding adds nothing
+    scale = demand / j  # p(j|n) past c is carried but weighs nothing (and D X / j <= c / j < 1)
     p = np.zeros((len(demand), j.shape[1] + 1))
     p[:, 0] = 1.0
     q = np.zeros((len(demand), 1))
