@@ -690,9 +690,13 @@ def test_junk_rows_and_their_order_change_nothing():
     assert dirty.params == pytest.approx(clean.params, rel=1e-12)
     assert dirty.measured_max == 12.0 and dirty.dof == clean.dof == 5
     assert dirty.holdout_error == pytest.approx(clean.holdout_error, abs=1e-12)
-    with pytest.raises(InputError, match="weights differ in length"):
+    with pytest.raises(
+        InputError, match=r"^fit_capacity: concurrency, throughput and weights differ in length$"
+    ):
         fit_capacity(n, x, weights=[1.0, 1.0])
-    with pytest.raises(InputError, match="response_time_s differs in length"):
+    with pytest.raises(
+        InputError, match=r"^fit_capacity: response_time_s differs in length from concurrency$"
+    ):
         fit_capacity(n, x, response_time_s=[0.1, 0.2])
 
 
