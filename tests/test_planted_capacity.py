@@ -460,6 +460,7 @@ def test_describe_a_planted_usl_with_its_peak():
     assert f", peak {top:.4g}/s at {peak:.3g}; held-out error 0.0%; measured up to 64" in text
     assert fit.peak == pytest.approx((peak, top), rel=1e-6)
     assert fit.params["lambda"] == pytest.approx(lam, rel=1e-6)
+    assert fit.scatter == 0.02 and fit.dof == 7  # exact: the floor; 10 loads less 3
 
 
 def test_two_loads_are_not_scored():

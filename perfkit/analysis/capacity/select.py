@@ -75,7 +75,7 @@ def _fit_amdahl(n: np.ndarray, x: np.ndarray, w: np.ndarray) -> _Law:
                 np.log(predict(n)) - np.log(x))  # fmt: skip
 
 
-def _fit_usl(n: np.ndarray, x: np.ndarray, w: np.ndarray) -> _Law | None:
+def _fit_usl(n: np.ndarray, x: np.ndarray) -> _Law | None:  # unweighted, as published
     if len(np.unique(n)) < 4:
         return None
     usl = fit_usl(n, x)
@@ -129,8 +129,7 @@ def _fit_demand(n, x, w, candidates: list[int], think: float) -> tuple[int, floa
             )  # fmt: skip
             fits.append((c, math.exp(float(res.x)), float(res.fun)))
     least = min(f[2] for f in fits)
-    c, demand, _ = min((f for f in fits if f[2] <= least * (1 + 1e-3) + 1e-12),
-                       key=lambda f: f[0])  # fmt: skip
+    c, demand, _ = min(f for f in fits if f[2] <= least * (1 + 1e-3) + 1e-12)  # smallest c first
     return c, demand
 
 
@@ -160,10 +159,7 @@ def _fit_mva(n, x, w, servers: int | None, think: float) -> _Law:
 def _fit(name: str, n, x, w, servers, think) -> _Law | None:
     if name == "mva":
         return _fit_mva(n, x, w, servers, think)
-    if name == "usl":
-        law = _fit_usl(n, x, w)
-    else:
-        law = _fit_amdahl(n, x, w) if len(np.unique(n)) >= 2 else None
+    law = _fit_usl(n, x) if name == "usl" else _fit_amdahl(n, x, w)  # amdahl: 2+ loads always
     return law if law is None or servers is None else _bounded(law, n, x, w, servers, think)
 
 
