@@ -731,3 +731,26 @@ def test_a_cap_never_reached_is_the_smallest_that_fits():
     assert mva_row["params"]["servers"] == 8
     assert mva_row["params"]["demand_s"] == pytest.approx(0.1, rel=1e-12)
     assert mva_row["note"] == "servers fitted (not reached: a lower bound)"
+
+
+def test_a_worker_class_given_by_its_dotted_path_is_its_kind():
+    """Gunicorn's own table of worker classes is the truth: each class path is the kind of its
+    short name; uvicorn's workers are asynchronous, so workers x threads caps nothing."""
+    from gunicorn.workers import SUPPORTED_WORKERS
+
+    from perfkit.analysis.capacity.servers import worker_kind
+
+    for short, path in SUPPORTED_WORKERS.items():
+        assert worker_kind(path) == worker_kind(short), (short, path)
+        assert parse_gunicorn_command(f"gunicorn -k {path} app:app")["worker_class"] == \
+            worker_kind(short)  # fmt: skip
+    assert worker_kind("uvicorn.workers.UvicornWorker") == "uvicorn"
+    assert worker_kind("gevent_pywsgi") == "gevent" and worker_kind("my.Custom") == "custom"
+    log = "[2026-01-01 10:00:00 +0000] [7] [INFO] Using worker: gunicorn.workers.ggevent.GeventWorker"
+    assert parse_gunicorn_log(log) == {"worker_class": "gevent"}
+    for worker in ("uvicorn.workers.UvicornWorker", "gunicorn.workers.ggevent.GeventWorker",
+                   "asgi"):  # fmt: skip
+        cap = server_concurrency(command=f"gunicorn -w 2 -k {worker} app:app")
+        assert cap.servers is None and cap.workers == 2, (worker, cap)
+    sync = server_concurrency(command="gunicorn -w 2 -k gunicorn.workers.sync.SyncWorker app:app")
+    assert (sync.servers, sync.worker_class) == (2, "sync")

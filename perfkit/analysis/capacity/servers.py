@@ -23,8 +23,26 @@ from perfkit.errors import InputError
 
 _BOOT = re.compile(r"\[(\d+)\] \[INFO\] Booting worker with pid: (\d+)")
 _EXIT = re.compile(r"Worker exiting \(pid: (\d+)\)|Worker \(pid:(\d+)\) (?:exited|was sent)")
-_CLASS = re.compile(r"Using worker: (\w+)")
-_ASYNC = {"gevent", "eventlet", "tornado", "uvicorn"}  # not capped by workers x threads
+_CLASS = re.compile(r"Using worker: (\S+)")
+_ASYNC = {"gevent", "eventlet", "tornado", "uvicorn", "asgi"}  # not capped by workers x threads
+# Gunicorn's worker classes, by short name (`-k gevent`) and by class (`-k
+# gunicorn.workers.ggevent.GeventWorker`, `uvicorn.workers.UvicornWorker`) -> their kind
+_KINDS = {
+    "sync": "sync", "syncworker": "sync", "gthread": "gthread", "threadworker": "gthread",
+    "gevent": "gevent", "gevent_wsgi": "gevent", "gevent_pywsgi": "gevent",
+    "geventworker": "gevent", "geventpywsgiworker": "gevent", "eventlet": "eventlet",
+    "eventletworker": "eventlet", "tornado": "tornado", "tornadoworker": "tornado",
+    "asgi": "asgi", "asgiworker": "asgi", "uvicornworker": "uvicorn",
+    "uvicornh11worker": "uvicorn",
+}  # fmt: skip
+
+
+def worker_kind(name: str) -> str:
+    """The kind of a Gunicorn worker class given by short name or dotted class path
+    (``gunicorn.workers.ggevent.GeventWorker`` -> ``gevent``); an unknown class's own name."""
+    text = name.strip().lower()
+    last = text.rsplit(".", 1)[-1]
+    return _KINDS.get(text) or _KINDS.get(last) or last
 
 
 @dataclass(frozen=True)
@@ -63,8 +81,7 @@ def parse_gunicorn_command(command: str) -> dict:
                 raise InputError(f"Gunicorn command: --{key} {found[key]!r} is not a whole "
                                  "number") from None  # fmt: skip
     if "worker_class" in found:
-        found["worker_class"] = found["worker_class"].rsplit(".", 1)[-1].lower()
-        found["worker_class"] = found["worker_class"].replace("threadworker", "gthread")
+        found["worker_class"] = worker_kind(found["worker_class"])
     return found
 
 
@@ -84,7 +101,7 @@ def parse_gunicorn_log(text: str) -> dict:
     found: dict = {"workers": most} if most else {}
     kind = _CLASS.search(text)
     if kind:
-        found["worker_class"] = kind.group(1).lower()
+        found["worker_class"] = worker_kind(kind.group(1))
     return found
 
 
