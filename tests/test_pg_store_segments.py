@@ -258,3 +258,29 @@ def test_a_manifest_that_lies_about_segments_is_an_input_error(tmp_path, fanout3
     with pytest.raises(InputError, match=says) as caught:
         read_pg_stat(store, "database")
     assert str(store) in str(caught.value)
+
+
+def test_a_stop_signal_after_a_merge_commits_keeps_the_segment(tmp_path, monkeypatch, fanout3):
+    """SIGTERM (KeyboardInterrupt in the CLI) landing in the folder sync after the manifest
+    names the new segment: the segment stays, every snapshot reads, the next write works."""
+    store = tmp_path / "store"
+    write(store, range(3))
+    real = pg_store._fsync_folder
+    calls = []
+
+    def stopped(folder):
+        if folder == store:
+            calls.append(folder)
+            if len(calls) == 2:  # the snapshot's commit, then the merge's commit
+                raise KeyboardInterrupt
+        real(folder)
+
+    monkeypatch.setattr(pg_store, "_fsync_folder", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        write(store, [3])
+    monkeypatch.setattr(pg_store, "_fsync_folder", real)
+    assert manifest(store)["snapshots"][0]["segment"] == "segment-20250301T080000.000000Z.3.parquet"
+    expected = [v for k in range(4) for v in (100 * k, 7 * k)]
+    assert read_pg_stat(store, "database")["xact_commit"].tolist() == expected
+    write(store, [4])
+    assert read_pg_stat(store, "database")["xact_commit"].tolist() == [*expected, 400, 28]

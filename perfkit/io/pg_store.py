@@ -254,12 +254,23 @@ def _merge(store: Path, entries: Entries, segments: Segments, group: list[str]) 
         merged = {**segments, **dict.fromkeys(names, segment)}
     except (OSError, InputError, pa.ArrowException, ValueError, TypeError):
         pass
-    finally:
+    finally:  # also on a stop signal (KeyboardInterrupt), which may land after the commit
+        if merged is None and _segment_committed(store, segment):
+            merged = {**segments, **dict.fromkeys(names, segment)}
         if merged is not None:  # the segment holds them now
             _remove([store / view / f for f in group for view in STORE_VIEWS])
         else:
             _remove([*temps, *placed])
     return merged
+
+
+def _segment_committed(store: Path, segment: str) -> bool:
+    """Whether the store's manifest names `segment` (a merge interrupted after its commit)."""
+    try:
+        manifest = _read_manifest(store)
+    except InputError:
+        return False
+    return manifest is not None and segment in manifest.segments.values()
 
 
 def _roll_back(store: Path, name: str, paths: list[Path]) -> bool:
@@ -536,6 +547,11 @@ def known_texts(store: Path) -> set[int]:
     """
     if not (store / MANIFEST).exists():
         return set()
+    with _shared(store):  # another collector may be gathering the texts files
+        return _known_texts(store)
+
+
+def _known_texts(store: Path) -> set[int]:
     files, _ = _committed(store, "texts")
     folder = store.resolve() / "texts"
     names = frozenset(p.name for p in files)
@@ -551,8 +567,8 @@ def known_texts(store: Path) -> set[int]:
 
 
 def _texts_joined(store: Path, statements: pa.Table) -> pa.Table:
-    """Statements with their query text joined back from the store's texts, in Arrow (the
-    latest text of each query id; a text the statements carry themselves is kept)."""
+    """Statements with their query text joined back from the store's texts, in Arrow: the
+    latest stored text of each query id, else the text the statements carry themselves."""
     names = statements.column_names
     if "query" in names and statements.column("query").null_count == 0:
         return statements
