@@ -168,8 +168,8 @@ class _SafeFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__("%(asctime)s perfkit: %(levelname)s: %(message)s", "%Y-%m-%dT%H:%M:%SZ")
 
-    def format(self, record: logging.LogRecord) -> str:
-        return safe_text(super().format(record))
+    def format(self, record: logging.LogRecord) -> str:  # one line each: a newline in server
+        return safe_text(super().format(record), newlines=False)  # text cannot forge another
 
 
 def _log_to_stderr(level: str | None, quiet: bool) -> logging.Handler:

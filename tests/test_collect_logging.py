@@ -38,14 +38,14 @@ def rows(path: Path) -> int:
 
 
 def test_levels_utc_timestamps_and_names_escaped(sleeper, tmp_path):
-    out = tmp_path / "rss\x1b[31m.csv"  # an escape sequence in a name reaches the terminal as text
+    out = tmp_path / "rss\x1b[31m\n2026-01-01T00:00:00Z perfkit: ERROR: forged.csv"  # as text
     before = dt.datetime.now(dt.UTC).replace(microsecond=0)
     done = rss(sleeper, out, "--log-level", "DEBUG")
     assert done.returncode == 0 and done.stdout == "" and "\x1b" not in done.stderr
     lines = done.stderr.splitlines()
     assert [re.match(STAMP + r"(\w+):", line).group(2) for line in lines] == ["DEBUG", "INFO"]
     assert f"sampling pid {sleeper.pid} every 0.05 s" in lines[0]
-    shown = str(out).replace("\x1b", "\\x1b")
+    shown = str(out).replace("\x1b", "\\x1b").replace("\n", "\\n")  # one line, no forgery
     assert lines[1].endswith(f"INFO: {rows(out)} samples -> {shown}") and rows(out) >= 2
     when = dt.datetime.strptime(re.match(STAMP, lines[1]).group(1), "%Y-%m-%dT%H:%M:%SZ")
     assert before <= when.replace(tzinfo=dt.UTC) <= before + dt.timedelta(seconds=30)

@@ -98,7 +98,10 @@ def fit_usl(concurrency, throughput) -> USLFit:
     s2 = float(np.sum(result.fun**2)) / dof
     # the pseudo-inverse: the inverse of a regular J'J, and no failure on a singular one; its
     # diagonal is a sum of squares over positive singular values, never negative
-    se = np.sqrt(np.diag(np.linalg.pinv(result.jac.T @ result.jac)) * s2)
+    information = result.jac.T @ result.jac
+    se = np.sqrt(np.diag(np.linalg.pinv(information)) * s2)
+    if np.linalg.matrix_rank(information) < 3:  # a direction the data do not determine: no
+        se = np.full(3, math.nan)  # standard errors (pinv alone would report a small one)
     return USLFit(float(sigma), float(kappa), float(lam), float(se[0]), float(se[1]), float(se[2]),
                   math.sqrt(s2), dof, len(n))  # fmt: skip
 

@@ -47,8 +47,11 @@ def endpoint_column(frame: pd.DataFrame, shared: set[str]) -> pd.Series:
     pairs = pd.MultiIndex.from_arrays([frame["method"].astype(str), route.astype(str)])
     codes, uniques = pd.factorize(pairs)
     labels = pd.Index([f"{m} {r}" if r in shared else r for m, r in uniques])
-    endpoints = labels.dropna().unique()  # a request without a route has no endpoint
-    return pd.Series(pd.Categorical.from_codes(endpoints.get_indexer(labels)[codes], endpoints),
+    endpoints = labels.dropna().unique()
+    found = endpoints.get_indexer(labels)[codes]
+    found[route.isna().to_numpy()] = -1  # a request without a route has no endpoint (pandas
+    # 2.2's astype(str) spells a missing route "nan")
+    return pd.Series(pd.Categorical.from_codes(found, endpoints).remove_unused_categories(),
                      index=frame.index)  # fmt: skip
 
 
