@@ -31,6 +31,7 @@ import contextlib
 import errno
 import itertools
 import json
+import logging
 import os
 import re
 from collections.abc import Iterator
@@ -52,6 +53,7 @@ SEGMENT_FANOUT = 10  # files of like size gathered into one segment (see _gather
 SEGMENT_ROWS = 2_000_000  # rows of a view in one segment, at most (bounds a merge's memory)
 FILE_FORMAT_VERSION = 1  # of each Parquet file (its perfkit.format_version metadata)
 MANIFEST = "perfkit-store.json"
+log = logging.getLogger(__name__)
 LOCK = ".perfkit-store.lock"
 STORE_VIEWS = (*VIEWS, "texts")
 _NAME = re.compile(r"\d{8}T\d{6}\.\d{6}Z(?:-\d{1,6})?\.parquet")
@@ -252,8 +254,9 @@ def _merge(store: Path, entries: Entries, segments: Segments, group: list[str]) 
             _fsync_folder(folder)
         _write_manifest(store, entries, {**segments, **dict.fromkeys(names, segment)})
         merged = {**segments, **dict.fromkeys(names, segment)}
-    except (OSError, InputError, pa.ArrowException, ValueError, TypeError):
-        pass
+    except (OSError, InputError, pa.ArrowException, ValueError, TypeError) as exc:
+        log.warning("%s: could not gather %d snapshots into %s (%s); they stay as they were, "
+                    "and are tried again later", store, len(names), segment, exc)  # fmt: skip
     finally:  # also on a stop signal (KeyboardInterrupt), which may land after the commit
         if merged is None and _segment_committed(store, segment):
             merged = {**segments, **dict.fromkeys(names, segment)}
