@@ -135,7 +135,9 @@ def test_a_snapshot_written_late_is_read_in_time_order(tmp_path, fanout3):
     assert st["calls"].tolist() == [3 * k + i for k in ks for i in (11, 22, 33)]
 
 
-def test_a_disk_that_fills_mid_merge_leaves_the_single_files(tmp_path, monkeypatch, fanout3):
+def test_a_disk_that_fills_mid_merge_leaves_the_single_files(
+    tmp_path, monkeypatch, fanout3, caplog
+):
     store = tmp_path / "store"
     real = pg_store._write_parquet
 
@@ -153,6 +155,8 @@ def test_a_disk_that_fills_mid_merge_leaves_the_single_files(tmp_path, monkeypat
     assert read_pg_stat(store, "database")["xact_commit"].tolist()[::2] == [
         100 * k for k in range(7)
     ]
+    said = [r.getMessage() for r in caplog.records if r.name == "perfkit.io.pg_store"]
+    assert said and all("could not gather" in m and "No space left" in m for m in said)
     monkeypatch.setattr(pg_store, "_write_parquet", real)
     write(store, [7])  # room again: the next write gathers
     assert len(files(store, "database")) < 8
