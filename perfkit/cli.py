@@ -180,9 +180,11 @@ def _log_to_stderr(level: str | None, quiet: bool) -> logging.Handler:
         level = "info" if sys.stderr.isatty() else "warning"
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_SafeFormatter())
+    handler.setLevel(level.upper())
     logger = logging.getLogger("perfkit")
     logger.addHandler(handler)
-    logger.setLevel(level.upper())
+    if logger.getEffectiveLevel() > handler.level:  # let the records reach the handler
+        logger.setLevel(handler.level)
     return handler
 
 
@@ -449,6 +451,7 @@ def _collect(args: argparse.Namespace) -> int:
 
         check_outputs({"--out": args.out}, [], append=True)
     _stop_on_sigterm()
+    level = logging.getLogger("perfkit").level  # restored after: main() may run in-process
     handler = _log_to_stderr(args.log_level, args.quiet)
     try:
         if args.collector == "pg":
@@ -463,6 +466,7 @@ def _collect(args: argparse.Namespace) -> int:
         _say("stopped", sys.stderr)
     finally:
         logging.getLogger("perfkit").removeHandler(handler)
+        logging.getLogger("perfkit").setLevel(level)
     return EXIT_OK
 
 
