@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -106,3 +108,12 @@ def demo_reports(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo-reports")
     written = run_demo(out, keep_notebook=True)
     return {p.stem: (p, json.loads(p.with_suffix(".json").read_text())) for p in written}
+
+
+@pytest.fixture
+def sleeper():
+    """A process that sleeps for a minute (a target for the RSS collector), killed after."""
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    yield process
+    process.kill()
+    process.wait()

@@ -13,18 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 PERFKIT = [sys.executable, "-m", "perfkit"]
 STAMP = r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ) perfkit: "
-
-
-@pytest.fixture
-def sleeper():
-    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    yield process
-    process.kill()
-    process.wait()
 
 
 def rss(sleeper, out: Path, *options: str, stderr=subprocess.PIPE) -> subprocess.CompletedProcess:

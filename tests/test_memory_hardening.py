@@ -9,8 +9,6 @@ columns must never be appended to.
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -22,14 +20,6 @@ from perfkit.collect.rss import FIELDS, collect_rss
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDED = ROOT / "data" / "leak" / "memory.csv"
-
-
-@pytest.fixture
-def sleeper():
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    yield proc
-    proc.kill()
-    proc.wait()
 
 
 def _collect(pid: int, out: Path, rows: int) -> int:
