@@ -173,8 +173,10 @@ def test_reprs_lead_with_the_model_and_bad_input_is_named():
     fit = fit_capacity(*PLATEAU_LOW, servers=2)
     assert repr(fit).startswith("CapacityFit(mva: closed MVA network, 2 servers")
     assert "held-out error" in fit._repr_html_()
-    assert repr(fit_usl([1, 2, 4, 8], [1, 1.9, 3.5, 6])).startswith("USLFit(sigma=")
-    assert repr(perfkit.erlang_c(1, 0.5, 2)).startswith("ErlangC(c=2")
+    assert repr(fit_usl([1, 2, 4, 8], [1, 1.9, 3.5, 6])).startswith("<USLFit: ")
+    assert repr(perfkit.erlang_c(1, 0.5, 2)).startswith(
+        "<ErlangC: P(wait) 0.1 at utilisation 25.0%"
+    )
     with pytest.raises(InputError, match="2 or more loads"):
         fit_capacity([4, 4], [1, 1])
     with pytest.raises(InputError, match="differ in length"):

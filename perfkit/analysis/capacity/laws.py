@@ -38,15 +38,35 @@ class USLFit:
     dof: int
     n_points: int = field(default=0)
 
+    def verdict(self) -> str:
+        """The fit's verdict in one line: the peak (throughput and concurrency) or the limit."""
+        if self.kappa > 0:
+            shaky = "" if self.kappa_identified else " (kappa not identified: do not trust)"
+            return (f"peak {self.peak_throughput:.4g} at N = {self.peak_concurrency:.3g}"
+                    f"{shaky}")  # fmt: skip
+        if self.sigma > 0:
+            return f"no peak (kappa 0): throughput levels off at {self.peak_throughput:.4g}"
+        return "no peak (kappa 0, sigma 0): throughput grows linearly with N"
+
+    def _display_parts(self) -> tuple[str, list[tuple[str, object]]]:
+        return self.verdict(), [
+            ("sigma (contention)", f"{self.sigma:.4g} ± {self.sigma_se:.2g}"),
+            ("kappa (coherency)", f"{self.kappa:.3g} ± {self.kappa_se:.2g}"),
+            ("lambda (throughput of one)", f"{self.lambda_:.4g} ± {self.lambda_se:.2g}"),
+            ("fit", f"{self.n_points} points, residual se {self.residual_se:.3g}, "
+                    f"{self.dof} degrees of freedom"),
+        ]  # fmt: skip
+
     def __repr__(self) -> str:
-        peak = (
-            "no peak (kappa 0)" if self.kappa == 0
-            else f"peak {self.peak_throughput:.4g} at N = {self.peak_concurrency:.3g}"
-            + ("" if self.kappa_identified else " (kappa not identified: do not trust)")
-        )  # fmt: skip
-        return (f"USLFit(sigma={self.sigma:.4g} ± {self.sigma_se:.2g}, "
-                f"kappa={self.kappa:.3g} ± {self.kappa_se:.2g}, lambda={self.lambda_:.4g}; "
-                f"{peak}; {self.n_points} points)")  # fmt: skip
+        """The verdict (the peak), then the parameters with their standard errors."""
+        from perfkit._display import text_repr
+
+        return text_repr("USLFit", *self._display_parts())
+
+    def _repr_html_(self) -> str:
+        from perfkit._display import html_repr
+
+        return html_repr("USLFit", *self._display_parts())
 
     @property
     def kappa_identified(self) -> bool:
@@ -118,10 +138,29 @@ class ErlangC:
     mean_wait: float
     mean_response: float
 
+    def verdict(self) -> str:
+        """The queue's verdict in one line: how many wait, how long on average, the response."""
+        return (f"P(wait) {self.p_wait:.3g} at utilisation {self.utilisation:.1%}: mean wait "
+                f"{self.mean_wait:.4g}, mean response {self.mean_response:.4g}")  # fmt: skip
+
+    def _display_parts(self) -> tuple[str, list[tuple[str, object]]]:
+        return self.verdict(), [
+            ("servers", f"{self.servers:,}"),
+            ("arrival rate", f"{self.arrival_rate:.4g} per time unit"),
+            ("service time", f"{self.service_time:.4g}"),
+            ("95th percentile wait", f"{self.wait_quantile(0.95):.4g}"),
+        ]
+
     def __repr__(self) -> str:
-        return (f"ErlangC(c={self.servers}, rate={self.arrival_rate:.4g}, "
-                f"service={self.service_time:.4g}: utilisation {self.utilisation:.1%}, "
-                f"P(wait) {self.p_wait:.3f}, mean response {self.mean_response:.4g})")  # fmt: skip
+        """The verdict (who waits and for how long), then the queue's inputs."""
+        from perfkit._display import text_repr
+
+        return text_repr("ErlangC", *self._display_parts())
+
+    def _repr_html_(self) -> str:
+        from perfkit._display import html_repr
+
+        return html_repr("ErlangC", *self._display_parts())
 
     def p_wait_longer(self, t: float) -> float:
         """P(wait > t) = p_wait * exp(-(c*mu - lambda) * t)."""
