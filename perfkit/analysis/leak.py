@@ -30,9 +30,16 @@ few hundred KiB of that over two minutes is a steep but meaningless slope.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, cast
+
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+if TYPE_CHECKING:
+    from collections.abc import Hashable, Iterable
+
+    from pandas.core.groupby import DataFrameGroupBy
 
 MIB = 2**20
 WARMUP_CUTS = (0.0, 0.1, 0.2, 0.3, 0.4)
@@ -107,20 +114,20 @@ def fit_leak(
         if limit_bytes is not None:
             headroom = limit_bytes / MIB - out["start_mib"]
             per_request = out["ci_high"] / requests_per_hour  # > 0 on the leak rows kept
-            out["max_requests_for_limit"] = np.floor(headroom / per_request).where(
-                (out["verdict"] == "leak") & ~container
-            )
+            out["max_requests_for_limit"] = cast(
+                "pd.Series[float]", np.floor(headroom / per_request)
+            ).where((out["verdict"] == "leak") & ~container)
     out["growth_mib"] = out["slope_mib_per_hour"] * out["span_h"]
     return out.drop(columns=["start_mib"])
 
 
-def _groups(frame: pd.DataFrame, by):
+def _groups(frame: pd.DataFrame, by: str | list[str]) -> DataFrameGroupBy[Any, Any]:
     """`frame` grouped by `by`, sorted, with no empty group per unused category (pandas 2's
     default for a categorical key)."""
     return frame.groupby(by, observed=True)
 
 
-def _row(key, role, groups, confidence) -> dict:
+def _row(key: Hashable, role: str, groups: list[pd.DataFrame], confidence: float) -> dict[str, Any]:
     kept = [_after_warmup(_thin(g)) for g in groups]
     slope, low, high, p_value, n = sen(
         [k[0]["_h"].to_numpy() for k in kept], [k[0]["_mib"].to_numpy() for k in kept], confidence
@@ -147,7 +154,7 @@ def _verdicts(out: pd.DataFrame, alpha: float, floor: float, min_growth: float) 
 
     out["p_adjusted"] = adjust(out["p_value"].to_numpy())  # Holm: adjust's default
     verdicts = []
-    for row in out.itertuples():
+    for row in cast("Iterable[Any]", out.itertuples()):  # the stubs type each field as any scalar
         if row.samples < 6 or np.isnan(row.p_value):
             verdicts.append("inconclusive")
         elif (row.p_adjusted < alpha and row.ci_low > 0 and row.slope_mib_per_hour >= floor
@@ -157,7 +164,7 @@ def _verdicts(out: pd.DataFrame, alpha: float, floor: float, min_growth: float) 
             verdicts.append("no leak")
         else:
             verdicts.append("inconclusive")
-    out.insert(out.columns.get_loc("role") + 1, "verdict", verdicts)
+    out.insert(cast(int, out.columns.get_loc("role")) + 1, "verdict", verdicts)
 
 
 def _recycled(workers: pd.DataFrame, by: str) -> bool:
@@ -199,7 +206,7 @@ def sampling_interval(memory: pd.DataFrame, by: str = "pid") -> pd.Timedelta:
     ordered = memory.sort_values("time")
     steps = _groups(ordered, by)["time"].diff().dropna()
     steps = steps[steps > pd.Timedelta(0)]
-    return steps.median() if len(steps) else pd.Timedelta(seconds=1)
+    return cast(pd.Timedelta, steps.median()) if len(steps) else pd.Timedelta(seconds=1)
 
 
 def workers_at_once(workers: pd.DataFrame, by: str = "pid") -> float:
@@ -267,7 +274,9 @@ def _after_warmup(group: pd.DataFrame) -> tuple[pd.DataFrame, object]:
     return group[keep], group["time"][keep].iloc[0]
 
 
-def sen(times: list[np.ndarray], values: list[np.ndarray], confidence: float = 0.95):
+def sen(
+    times: list[np.ndarray], values: list[np.ndarray], confidence: float = 0.95
+) -> tuple[float, float, float, float, int]:
     """Theil–Sen slope over one or several series (pairs within a series only), Sen's interval,
     and the (stratified) Mann–Kendall two-sided p-value: (slope, low, high, p, samples)."""
     slopes, var_total, n_total = [], 0.0, 0
