@@ -25,19 +25,12 @@ SERVERS = {"sync2": 2, "sync4": 4, "gthread": 8}
 
 def recorded(name: str):
     """(held steps, the server cap read from the evidence) of one recording."""
-    _, history = perfkit.read_locust(HERE / name / "locust")
+    history = perfkit.read_locust(HERE / name / "locust", table="history")
     steps = locust_steps(history, settle_s=4)
     manifest = json.loads((HERE / name / "manifest.json").read_text())
     command = next(c for c in manifest["commands"] if "examples.warehouse.app" in c)
     requests = perfkit.read_access_log(HERE / name / "access.log.gz")
     return steps, server_concurrency(requests, command=command)
-
-
-CPU_BOUND = pytest.mark.xfail(strict=True, reason=(
-    "the warehouse is CPU-bound on 2 cores shared with Locust and PostgreSQL: the measured "
-    "plateau itself moves 15-30 % between the held-out steps (sync4: 81, 66, 57, 76 req/s at "
-    "8-64 users; gthread: 80, 90, 82, 87), more than any law fitted below it can follow; "
-    "the held-out steps stay inside the 95 % intervals (test below)"))
 
 
 def fitted(name: str):
@@ -65,10 +58,13 @@ def test_the_cap_is_gunicorns_and_the_held_out_steps_lie_inside_the_intervals(na
     assert fit.peak is None  # a plateau, never a retrograde curve
 
 
-@pytest.mark.parametrize("name", ["sync2", pytest.param("sync4", marks=CPU_BOUND),
-                                  pytest.param("gthread", marks=CPU_BOUND)])  # fmt: skip
+@pytest.mark.parametrize("name", list(SERVERS))
 def test_the_upper_steps_are_predicted_out_of_sample(name):
+    """gthread's 8 slots on 2 cores level off at the CPU, not at 8 / D: only the network with a
+    shared station (`shared`) sees that from the 1-8 user steps (the pool alone: held-out 66 %)."""
     fit, high, x, r, _ = fitted(name)
+    if name == "gthread":
+        assert fit.model == "shared" and fit.candidates.loc["mva", "holdout_error"] > 0.3
     measured_x = high["throughput_per_s"].to_numpy()
     measured_r = high["mean_ms"].to_numpy() / 1000
     assert np.all(np.abs(x / measured_x - 1) < 0.15), (fit, x, measured_x)

@@ -664,7 +664,7 @@ def test_held_out_error_scatter_and_growth_by_hand():
     x = np.array([10.0, 20.0, 20.0, 25.0])
     fit = fit_capacity(n, x, servers=2)
     assert fit.model == "mva" and fit.holdout_error == pytest.approx(2 / 15, rel=1e-9)
-    assert dict(fit.candidates["forecasts"]) == {"mva": 3, "amdahl": 3, "usl": 0}
+    assert dict(fit.candidates["forecasts"]) == {"mva": 3, "amdahl": 3, "usl": 0, "shared": 3}
     assert fit.candidates.loc["usl", "note"].startswith("kappa's 95 % interval holds 0")
     demand = math.exp(np.mean(np.log(np.minimum(n, 2) / x)))  # least squares in logs
     assert fit.params["demand_s"] == pytest.approx(demand, rel=1e-12)

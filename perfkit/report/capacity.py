@@ -109,7 +109,8 @@ class CapacityReport:
                  f"{others}). Server cap: {_servers(c['servers'])} requests at once "
                  f"({esc(c['servers_source'])})."]  # fmt: skip
         if c["plateau_per_s"] is not None:
-            how = "servers / demand" if c["model"] == "mva" else "lambda / sigma"
+            how = {"mva": "servers / demand", "amdahl": "lambda / sigma"}.get(
+                c["model"], "the pool's servers / demand or the shared station's 1 / demand")
             lines.append(f"As users grow, throughput levels off at {c['plateau_per_s']:,.1f} "
                          f"req/s ({how}).")  # fmt: skip
         if c["peak"] is not None:

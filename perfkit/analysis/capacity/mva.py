@@ -88,3 +88,64 @@ def bounds(n: ArrayLike, demand: float, servers: int, think_time: float = 0.0) -
     """The operational upper bound on throughput, ``min(n / (D + Z), c / D)``."""
     n = np.asarray(n, dtype=float)
     return np.minimum(n / (demand + think_time), servers / demand)
+
+
+def _log_station(top: int, demand: float, servers: int | None) -> np.ndarray:
+    """log g(k), k = 0..top, of one product-form station: ``D^k / prod_{i<=k} min(i, c)``
+    (a c-server queue), or ``Z^k / k!`` when `servers` is None (a delay station)."""
+    k = np.arange(top + 1.0)
+    if demand == 0:  # an absent station holds nobody: g(0) = 1, g(k > 0) = 0
+        return np.where(k == 0, 0.0, -np.inf)
+    rates = k[1:] if servers is None else np.minimum(k[1:], servers)
+    return k * np.log(demand) - np.concatenate([[0.0], np.cumsum(np.log(rates))])
+
+
+def _log_convolve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """log of the convolution ``(a * b)(n) = sum_k a(k) b(n - k)`` of two log sequences."""
+    top = len(a) - 1
+    out = np.empty(top + 1)
+    k = np.arange(top + 1)[None, :]
+    for start in range(0, top + 1, _ROWS):  # rows in chunks: memory stays O(_ROWS * top)
+        n = np.arange(start, min(start + _ROWS, top + 1))[:, None]
+        terms = np.where(k <= n, a[None, :] + b[np.clip(n - k, 0, top)], -np.inf)
+        peak = terms.max(axis=1, keepdims=True)
+        out[n[:, 0]] = peak[:, 0] + np.log(np.exp(terms - peak).sum(axis=1))
+    return out
+
+
+_ROWS = 256
+
+
+def network(
+    population: int, demand: float, servers: int, bottleneck: float, think_time: float = 0.0
+) -> np.ndarray:
+    """Throughput X(n), n = 1..`population`, of a closed network of three stations.
+
+    The server's pool (`servers` c, demand D s per request), a shared
+    single-server station every request also visits (demand `bottleneck` B s:
+    the CPU cores or a database the pool's slots contend for, which no
+    worker count shows) and think time Z. Solved exactly by Buzen's
+    convolution of the stations' product-form terms in log space,
+    ``X(n) = G(n-1) / G(n)``; with B = 0 it is `mva`'s network. Its
+    asymptote is ``min(n / (D + B + Z), c / D, 1 / B)``.
+    """
+    if int(population) < 1 or int(servers) < 1 or not demand > 0 or not bottleneck >= 0 \
+            or think_time < 0:  # fmt: skip
+        raise InputError("network needs population >= 1, servers >= 1, demand > 0, "
+                         "bottleneck >= 0, think_time >= 0")  # fmt: skip
+    top = int(population)
+    log_g = _log_convolve(_log_station(top, demand, int(servers)),
+                          _log_station(top, bottleneck, 1))  # fmt: skip
+    log_g = _log_convolve(log_g, _log_station(top, think_time, None))
+    return np.exp(log_g[:-1] - log_g[1:])
+
+
+def network_at(
+    n: ArrayLike, demand: float, servers: int, bottleneck: float, think_time: float = 0.0
+) -> np.ndarray:
+    """`network`'s X at (possibly fractional) populations `n`: exact at whole n, linear
+    between them."""
+    n = np.atleast_1d(np.asarray(n, dtype=float))
+    top = max(1, int(np.ceil(n.max())))
+    x = network(top, demand, servers, bottleneck, think_time)
+    return np.interp(n, np.arange(top + 1.0), np.concatenate([[0.0], x]))

@@ -7,18 +7,25 @@
 - ``amdahl``: the USL with kappa = 0, rising to ``lambda / sigma``;
 - ``mva``: the closed network of `perfkit.analysis.capacity.mva` with `servers`
   c (fitted when not given) and think time Z, fitted demand D; a plateau at
-  ``c / D``.
+  ``c / D``;
+- ``shared``: when `servers` is known, the same network with a second,
+  single-server station every request also visits (fitted demand B: the CPU
+  cores or a database the slots contend for, which no worker count shows),
+  solved exactly by convolution (`perfkit.analysis.capacity.mva.network`); a
+  plateau at ``min(c / D, 1 / B)``. It is how 8 gthread slots on 2 cores
+  level off long before 8 / D.
 
 The choice is by rolling-origin held-out error: for each origin k, each
 model is fitted on the k lowest steps and scored on all higher ones (mean
 absolute relative error of throughput), on the origins every candidate can
-be fitted at. The prediction interval is log-normal around the chosen model:
-its in-sample scatter plus an error that grows with the distance past the
-largest measured load (per doubling of load, estimated from the same rolling
-forecasts), widened to take in rival models whose held-out error is within
-`RIVAL_FACTOR` of the best: when the laws disagree past the data, so does the
-interval. Response time follows from throughput by the response-time law
-``R = N / X - Z``.
+be fitted at; of the laws within `PARSIMONY` of the best error, the one with
+fewest parameters is chosen (more freedom must forecast clearly better). The
+prediction interval is log-normal around the chosen model: its in-sample
+scatter plus an error that grows with the distance past the largest measured
+load (per doubling of load, estimated from the same rolling forecasts),
+widened to take in rival models whose held-out error is within `RIVAL_FACTOR`
+of the best: when the laws disagree past the data, so does the interval.
+Response time follows from throughput by the response-time law ``R = N / X - Z``.
 """
 
 from __future__ import annotations
@@ -34,14 +41,16 @@ from numpy.typing import ArrayLike
 from scipy import optimize, stats
 
 from perfkit.analysis.capacity.laws import fit_usl
-from perfkit.analysis.capacity.mva import bounds, mva_at, mva_grid
+from perfkit.analysis.capacity.mva import bounds, mva_at, mva_grid, network_at
 from perfkit.errors import InputError, PerfkitWarning
 
 EXTRAPOLATION_LIMIT = 4.0  # past this multiple of the largest measured load: a loud warning
+PARSIMONY = 1.25  # a law with more parameters is chosen only if its error is below 1/1.25
 RIVAL_FACTOR = 2.0  # rivals within this factor of the best held-out error widen the interval
 MIN_SCATTER = 0.02  # log-scale floor on the in-sample scatter (2 %)
 MIN_GROWTH = 0.05  # log-scale floor on the error growth per doubling past the data
-PARAMS = {"usl": 3, "amdahl": 2, "mva": 1}
+PARAMS = {"usl": 3, "amdahl": 2, "mva": 1, "shared": 2}
+FALLBACK = {"usl": "amdahl", "shared": "mva"}  # a law whose extra term the data do not need
 MAX_ORIGINS = 12  # rolling origins beyond the first four: at most this many, evenly spaced
 
 
@@ -156,9 +165,41 @@ def _fit_mva(n, x, w, servers: int | None, think: float) -> _Law:
                 np.log(predict(n)) - np.log(x), note)  # fmt: skip
 
 
+def _fit_shared(n, x, w, servers: int, think: float) -> _Law | None:
+    """The pool of `servers` beside a shared single-server station: (D, B) of least
+    weighted squared log error, from a few starting shares of the shared station; None
+    when the station does not bind (``1 / B >= c / D``): then B only bends the knee below
+    the pool's own plateau, a parameter the plateau does not need (as kappa for the USL)."""
+    c = int(servers)
+    _, d0 = _fit_demand(n, x, w, [c], think)
+    sw = np.sqrt(w)
+
+    def residuals(p):
+        return sw * (np.log(network_at(n, p[0], c, p[1], think)) - np.log(x))
+
+    best = None
+    for share in (0.0, 0.5, 0.9):  # B as a share of the least time per request at the top
+        res = optimize.least_squares(residuals, [d0, share / float(x.max())],
+                                     bounds=([d0 * 1e-3, 0.0], [d0 * 1e3, np.inf]),
+                                     x_scale=[d0, 1 / float(x.max())])  # fmt: skip
+        if best is None or res.cost < best.cost - 1e-12:
+            best = res
+    demand, shared = (float(v) for v in best.x)
+    if shared * c <= demand:  # 1 / B >= c / D: the pool binds first
+        return None
+
+    def predict(m):
+        return network_at(m, demand, c, shared, think)
+
+    return _Law({"servers": c, "demand_s": demand, "shared_demand_s": shared,
+                 "think_time_s": think}, predict, np.log(predict(n)) - np.log(x))  # fmt: skip
+
+
 def _fit(name: str, n, x, w, servers, think) -> _Law | None:
     if name == "mva":
         return _fit_mva(n, x, w, servers, think)
+    if name == "shared":
+        return _fit_shared(n, x, w, servers, think)
     law = _fit_usl(n, x) if name == "usl" else _fit_amdahl(n, x, w)  # amdahl: 2+ loads always
     return law if law is None or servers is None else _bounded(law, n, x, w, servers, think)
 
@@ -179,7 +220,16 @@ def _bounded(law: _Law, n, x, w, servers: int, think: float) -> _Law:
 
 
 def _min_steps(name: str, servers) -> int:
-    return {"usl": 4, "amdahl": 2}.get(name, 1 if servers is not None else 2)
+    return {"usl": 4, "amdahl": 2, "shared": 2}.get(name, 1 if servers is not None else 2)
+
+
+def _choose(errors: dict[str, float]) -> str:
+    """The law to keep, from held-out errors: of the laws within `PARSIMONY` of the best,
+    the one with fewest parameters (more freedom must forecast clearly better, not by the
+    noise's margin), then the lower error, then `PARAMS`' order."""
+    best = min(errors.values())
+    close = [m for m, e in errors.items() if round(e, 4) <= round(PARSIMONY * best, 4)]
+    return min(close, key=lambda m: (PARAMS[m], round(errors[m], 4), list(PARAMS).index(m)))
 
 
 @dataclass
@@ -257,11 +307,15 @@ class CapacityFit:
         return bool(out) if out.ndim == 0 else out
 
     def bounds(self, n: ArrayLike) -> np.ndarray | None:
-        """The operational bound ``min(N / (D + Z), c / D)`` when the law is the MVA network."""
-        if self.model != "mva":
+        """The operational bound ``min(N / (D + B + Z), c / D, 1 / B)`` when the law is a
+        closed network (B = 0 for ``mva``)."""
+        if self.model not in ("mva", "shared"):
             return None
         p = self.params
-        return bounds(n, p["demand_s"], p["servers"], p["think_time_s"])
+        shared = p.get("shared_demand_s", 0.0)
+        out = bounds(n, p["demand_s"] + shared, p["servers"], p["think_time_s"])
+        out = np.minimum(out, p["servers"] / p["demand_s"])
+        return np.minimum(out, 1 / shared) if shared > 0 else out
 
     def table(self, n: ArrayLike, level: float = 0.95) -> pd.DataFrame:
         """Per `n`: throughput, its interval, response time and whether it is extrapolated."""
@@ -282,6 +336,9 @@ class CapacityFit:
         p = self.params
         if self.model == "mva":
             return p["servers"] / p["demand_s"]
+        if self.model == "shared":
+            shared = p["shared_demand_s"]
+            return min(p["servers"] / p["demand_s"], 1 / shared if shared > 0 else math.inf)
         if self.model == "amdahl":
             limit = math.inf if p["sigma"] == 0 else p["lambda"] / p["sigma"]
             return min(limit, p.get("server_bound_per_s", math.inf))
@@ -309,6 +366,11 @@ class CapacityFit:
             law = (f"closed MVA network, {p['servers']} servers ({self.servers_source}), "
                    f"demand {p['demand_s'] * 1000:.3g} ms, think {p['think_time_s']:g} s, "
                    f"plateau {self.plateau:.4g}/s")  # fmt: skip
+        elif self.model == "shared":
+            law = (f"closed MVA network, {p['servers']} servers ({self.servers_source}), "
+                   f"demand {p['demand_s'] * 1000:.3g} ms, beside a shared station of "
+                   f"{p['shared_demand_s'] * 1000:.3g} ms (CPU or database), think "
+                   f"{p['think_time_s']:g} s, plateau {self.plateau:.4g}/s")  # fmt: skip
         elif self.model == "amdahl":
             law = (f"Amdahl (USL with kappa = 0), sigma {p['sigma']:.3g}, lambda "
                    f"{p['lambda']:.4g}/s, limit {self.plateau:.4g}/s")  # fmt: skip
@@ -377,15 +439,16 @@ def fit_capacity(
     steps = np.unique(n)
     if len(steps) < 2:
         raise InputError(f"fit_capacity needs throughput at 2 or more loads, got {len(steps)}")
-    names = [m for m in ("mva", "amdahl", "usl")]
+    names = ["mva", "amdahl", "usl"] + (["shared"] if servers is not None else [])
     # rolling origin: fit on the k lowest steps, forecast every higher one
     errors: dict[str, list[tuple[int, float, float]]] = {m: [] for m in names}
     for k in _origins(len(steps)):
         train, test = n <= steps[k - 1], n > steps[k - 1]
         for m in (m for m in names if k >= _min_steps(m, servers)):
-            # k loads fit every law here (a USL whose kappa is not identified is Amdahl's)
+            # k loads fit every law here (a USL whose kappa is not identified is Amdahl's, a
+            # shared station that does not bind is the pool's network)
             law = _fit(m, n[train], x[train], w[train], servers, think_time_s) or \
-                _fit("amdahl", n[train], x[train], w[train], servers, think_time_s)  # fmt: skip
+                _fit(FALLBACK[m], n[train], x[train], w[train], servers, think_time_s)  # fmt: skip
             e = np.log(law.predict(n[test])) - np.log(x[test])
             d = np.log2(n[test] / steps[k - 1])
             errors[m] += [(k, ei, di) for ei, di in np.column_stack([e, d]).tolist()]
@@ -398,7 +461,9 @@ def fit_capacity(
         held = float(np.mean(np.abs(np.expm1(mine)))) if mine and laws[m] else math.nan
         if laws[m] is not None:
             note = laws[m].note
-        else:  # only the USL is ever missing
+        elif m == "shared":
+            note = "the shared station does not bind (1/B above c/D): reduces to mva"
+        else:
             note = ("fewer than 4 loads" if len(steps) < 4 else
                     "kappa's 95 % interval holds 0: not identified, reduces to Amdahl")  # fmt: skip
         rows.append({"model": m, "holdout_error": held, "forecasts": len(mine),
@@ -406,8 +471,7 @@ def fit_capacity(
     candidates = pd.DataFrame(rows).set_index("model")
     ranked = candidates[np.isfinite(candidates["holdout_error"])]
     if len(ranked):
-        chosen = min(ranked.index, key=lambda m: (round(ranked.loc[m, "holdout_error"], 4),
-                                                  PARAMS[m]))  # fmt: skip
+        chosen = _choose(dict(ranked["holdout_error"]))
         note = "chosen by rolling-origin held-out error"
     else:  # too few steps to hold any out (the network with known servers is always scored)
         chosen = "amdahl"
