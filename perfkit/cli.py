@@ -279,6 +279,9 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from perfkit.report.run import require_reports
+
+    require_reports("perfkit demo")
     from perfkit.report.demo import notebooks, run_demo
 
     if not notebooks():

@@ -1,4 +1,9 @@
-"""`perfkit demo`: every shipped notebook on the demo data (data/), exported to HTML."""
+"""`perfkit demo`: every shipped notebook on the demo data (data/), exported to HTML.
+
+From a clone the notebooks and runs are the top-level ``notebooks/`` and ``data/``; from an
+installed wheel, the copies it ships (`perfkit.report.run.shipped`). The notebooks' defaults
+name runs as ``data/<run>``: they are read from the demo data wherever ``perfkit demo`` runs.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from pathlib import Path
 
 from perfkit.errors import InputError
 from perfkit.io.paths import make_folder
-from perfkit.report.run import NOTEBOOKS, run_report
+from perfkit.report.run import DATA, NOTEBOOKS, _unquote, parameters_of, run_report
 
 ORDER = ("overview", "regression", "memory_leak", "capacity")
 
@@ -21,15 +26,32 @@ def notebooks(folder: Path = NOTEBOOKS) -> list[Path]:
     ]
 
 
+def demo_parameters(notebook: Path, data: Path = DATA) -> dict[str, str]:
+    """The parameters that point `notebook`'s ``data/<run>`` defaults at the demo data in `data`:
+    none when the working folder's ``data/<run>`` is that same folder (``make demo`` in a
+    clone, whose reports keep showing ``data/baseline``), else each run's absolute path."""
+    given = {}
+    for key, about in parameters_of(notebook).items():
+        default = _unquote(about.get("default"))
+        if not isinstance(default, str) or not default.startswith("data/"):
+            continue
+        demo = Path(data) / default.removeprefix("data/")
+        here = Path(default)
+        if demo.exists() and not (here.exists() and here.resolve() == demo.resolve()):
+            given[key] = str(demo.resolve())
+    return given
+
+
 def run_demo(
     out: Path, folder: Path = NOTEBOOKS, say: Callable[[str], None] = lambda _text: None,
-    keep_notebook: bool = False,
+    keep_notebook: bool = False, data: Path = DATA,
 ) -> list[Path]:
     """Run each notebook with its default parameters into ``out/<name>.html`` (+ .json, and the
     executed ``<name>.ipynb`` beside it with `keep_notebook`).
 
     `out` must be a folder other than `folder` (checked before anything runs);
-    it is created when missing.
+    it is created when missing. The notebooks read the demo runs in `data`
+    (`demo_parameters`).
     """
     out = Path(out)
     if out.resolve() == Path(folder).resolve():
@@ -42,7 +64,8 @@ def run_demo(
         began = time.monotonic()
         say(f"[{i}/{len(books)}] {notebook.stem} ...")
         target = out / f"{notebook.stem}.html"
-        run_report(str(notebook), {}, target, out / f"{notebook.stem}.json", folder=folder,
+        run_report(str(notebook), demo_parameters(notebook, data), target,
+                   out / f"{notebook.stem}.json", folder=folder,
                    keep_notebook=keep_notebook)  # fmt: skip
         say(f"[{i}/{len(books)}] {notebook.stem}: {target} ({time.monotonic() - began:.0f} s)")
         written.append(target)

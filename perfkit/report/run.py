@@ -44,9 +44,40 @@ from perfkit.errors import InputError, PerfkitError
 from perfkit.io.paths import make_folder
 from perfkit.report.display import SUMMARY_MIME, embed_plotlyjs, finite
 
-ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOKS = ROOT / "notebooks"
+PACKAGE = Path(__file__).resolve().parents[1]
+ROOT = PACKAGE.parent
+
+
+def shipped(name: str) -> Path:
+    """The folder `name` (``notebooks``, ``data``): the clone's top-level folder (the editable
+    source) when perfkit runs from a clone, else the copy an installed wheel carries in
+    ``perfkit/_shipped/`` (setup.py's build step)."""
+    clone = ROOT / name
+    if (ROOT / "pyproject.toml").is_file() and clone.is_dir():
+        return clone
+    return PACKAGE / "_shipped" / name
+
+
+NOTEBOOKS = shipped("notebooks")
+DATA = shipped("data")  # the demo runs the notebooks' defaults name (data/baseline ...)
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+# what running and exporting a notebook imports: the ``reports`` extra (not in the core install)
+REPORTS_STACK = ("papermill", "nbconvert", "nbformat", "jupyter_client", "ipykernel", "IPython",
+                 "plotly")  # fmt: skip
+INSTALL_REPORTS = "pip install 'perfkit[reports]'"
+
+
+def require_reports(what: str = "perfkit report") -> None:
+    """Raise an `InputError` naming the install command when a package of the ``reports``
+    extra is missing (a core install: loaders, analyses and collectors only)."""
+    import importlib.util
+
+    missing = [name for name in REPORTS_STACK if importlib.util.find_spec(name) is None]
+    if missing:
+        raise InputError(f"{what} needs the reports extra ({', '.join(missing)} not "
+                         f"installed): {INSTALL_REPORTS}")  # fmt: skip
 
 
 class ReportFailed(PerfkitError):
@@ -95,6 +126,7 @@ def parameters_of(notebook: Path) -> dict[str, dict]:
     A file that is not a valid Jupyter notebook (empty, truncated, not JSON,
     another schema) is an `InputError` naming it.
     """
+    require_reports()
     import nbformat
     import papermill
 
@@ -284,6 +316,7 @@ def run_report(
     installed Jupyter kernel (as papermill's ``-k``); by default the notebook runs in this
     Python (its ipykernel), whatever the ``python3`` kernel of the Jupyter paths points to.
     """
+    require_reports()
     import nbformat
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -431,6 +464,7 @@ def export_html(node, parameters: dict[str, Any]) -> str:
     """One self-contained HTML page: code hidden, summary output dropped, parameters shown."""
     import copy
 
+    require_reports("an HTML export")
     from nbconvert import HTMLExporter
 
     import perfkit
