@@ -18,9 +18,9 @@ intervals drawn from bucket ranks.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,9 @@ from scipy import stats
 
 from perfkit.analysis.sketch import LatencySketch
 from perfkit.analysis.summary import PERCENTILES
+
+if TYPE_CHECKING:
+    from perfkit.analysis.regression.requests import MixAdjusted
 
 
 @dataclass
@@ -53,7 +56,10 @@ class RouteTotals:
         return self
 
 
-def partition_totals(frame: pd.DataFrame, by: str, metric: str, alpha: float) -> dict:
+Totals = dict[Hashable, RouteTotals]  # per group (route, ...): its totals
+
+
+def partition_totals(frame: pd.DataFrame, by: str, metric: str, alpha: float) -> Totals:
     """Per group of one partition: its `RouteTotals` (only three columns are touched)."""
     keys = frame[by]
     codes, groups = pd.factorize(keys.astype(str) if isinstance(keys.dtype, pd.CategoricalDtype)
@@ -62,7 +68,7 @@ def partition_totals(frame: pd.DataFrame, by: str, metric: str, alpha: float) ->
     values = frame[metric].to_numpy(dtype="float64", na_value=np.nan)
     order = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(len(groups) + 1))
-    out = {}
+    out: Totals = {}
     for g, key in enumerate(groups):
         rows = order[bounds[g] : bounds[g + 1]]
         v, s = values[rows], status[rows]
@@ -77,8 +83,8 @@ def partition_totals(frame: pd.DataFrame, by: str, metric: str, alpha: float) ->
     return out
 
 
-def merge_totals(parts: Sequence[dict]) -> dict:
-    merged: dict = {}
+def merge_totals(parts: Sequence[Totals]) -> Totals:
+    merged: Totals = {}
     for part in parts:
         for key, totals in part.items():
             if key in merged:
@@ -89,17 +95,17 @@ def merge_totals(parts: Sequence[dict]) -> dict:
 
 
 def totals(frame: Any, by: str = "route", metric: str = "duration_ms", alpha: float = 0.01
-           ) -> dict:  # fmt: skip
+           ) -> Totals:  # fmt: skip
     """Per-group totals of a Dask frame, reduced partition by partition in a tree."""
     import dask
 
     parts = [dask.delayed(partition_totals)(p, by, metric, alpha) for p in frame.to_delayed()]
     while len(parts) > 1:  # a tree of merges, eight at a time
         parts = [dask.delayed(merge_totals)(parts[i : i + 8]) for i in range(0, len(parts), 8)]
-    return dask.compute(parts[0])[0]
+    return cast(Totals, dask.compute(parts[0])[0])
 
 
-def summarize_totals(groups: dict, percentiles: Sequence[float] = PERCENTILES) -> pd.DataFrame:
+def summarize_totals(groups: Totals, percentiles: Sequence[float] = PERCENTILES) -> pd.DataFrame:
     """The `summarize` table from merged totals."""
     rows = {}
     for key, t in groups.items():
@@ -155,7 +161,8 @@ def mannwhitney_binned(x: LatencySketch, y: LatencySketch) -> float:
     return float(min(1.0, 2 * stats.norm.sf(max(z, 0.0))))
 
 
-def quantile_draws_binned(sketch: LatencySketch, q: float, n_boot: int, rng) -> np.ndarray:
+def quantile_draws_binned(sketch: LatencySketch, q: float, n_boot: int, rng: np.random.Generator
+                          ) -> np.ndarray:  # fmt: skip
     """Bootstrap draws of the `q` quantile from the bucket counts (see
     `significance._quantile_draws`: the same order-statistic law, on bucket ranks)."""
     values, counts = _binned(sketch)
@@ -163,11 +170,14 @@ def quantile_draws_binned(sketch: LatencySketch, q: float, n_boot: int, rng) -> 
     k = int(np.floor(q * (n - 1))) + 1
     cumulative = np.cumsum(counts)
     cdf = stats.binom.sf(k - 1, n, cumulative / n)  # P(resampled quantile <= bucket's top rank)
-    return values[np.minimum(np.searchsorted(cdf, rng.random(n_boot)), len(values) - 1)]
+    drawn: np.ndarray = values[
+        np.minimum(np.searchsorted(cdf, rng.random(n_boot)), len(values) - 1)
+    ]
+    return drawn
 
 
 def compare_sketches(
-    base: dict, cand: dict, alpha: float = 0.05, correction: str = "holm",
+    base: Totals, cand: Totals, alpha: float = 0.05, correction: str = "holm",
     min_ratio: float = 0.05, min_abs: float = 1.0, min_n: int = 20, n_boot: int = 2000,
     confidence: float = 0.95, seed: int = 0, normalize: bool = True, min_keys: int = 5,
 ) -> pd.DataFrame:  # fmt: skip
@@ -183,13 +193,14 @@ def compare_sketches(
         x, y = base.get(key), cand.get(key)
         n1 = x.latency_n if x else 0
         n2 = y.latency_n if y else 0
-        row: dict = {"n_base": n1, "n_cand": n2}
+        row: dict[str, Any] = {"n_base": n1, "n_cand": n2}
         for side, t in (("base", x), ("cand", y)):
             p50, p95 = t.sketch.quantile([0.5, 0.95]) if t and t.latency_n else (np.nan, np.nan)
             row[f"p50_{side}"], row[f"p95_{side}"] = float(p50), float(p95)
         if n1 < min_n or n2 < min_n or min_p_value(n1, n2) > alpha:
             rows[key] = {**row, "p_value": np.nan}
             continue
+        assert x is not None and y is not None  # n1, n2 >= min_n
         row["ratio"] = row["p50_cand"] / row["p50_base"] if row["p50_base"] else np.nan
         row["p95_ratio"] = row["p95_cand"] / row["p95_base"] if row["p95_base"] else np.nan
         for q, prefix in ((0.5, ""), (0.95, "p95_")):
@@ -216,9 +227,9 @@ def compare_sketches(
     return out
 
 
-def mix_from_totals(base: dict, cand: dict):
+def mix_from_totals(base: Totals, cand: Totals) -> MixAdjusted:
     """`regression.mix_adjusted_change` from per-group totals (means and counts are exact)."""
-    from perfkit.analysis.regression import MixAdjusted
+    from perfkit.analysis.regression.requests import MixAdjusted
 
     n = {k: t.latency_n for k, t in base.items() if t.latency_n}
     weights = {k: v / sum(n.values()) for k, v in n.items()}
@@ -226,7 +237,7 @@ def mix_from_totals(base: dict, cand: dict):
     cand_mean = {k: cand[k].total / cand[k].latency_n for k in n if k in cand and cand[k].latency_n}
     missing = tuple(str(k) for k in n if k not in cand_mean)
 
-    def overall(groups: dict) -> float:
+    def overall(groups: Totals) -> float:
         count = sum(t.latency_n for t in groups.values())
         return sum(t.total for t in groups.values()) / count if count else float("nan")
 
@@ -234,7 +245,7 @@ def mix_from_totals(base: dict, cand: dict):
     return MixAdjusted(overall(base), overall(cand), adjusted, missing)
 
 
-def error_counts_from_totals(groups: dict) -> pd.DataFrame:
+def error_counts_from_totals(groups: Totals) -> pd.DataFrame:
     """`regression.errors.error_counts` from per-group totals (exact counts)."""
     return pd.DataFrame(
         {"n": [t.count for t in groups.values()], "errors": [t.errors for t in groups.values()],

@@ -14,9 +14,9 @@ sketch of all of them. Memory is one counter per occupied bucket: about
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -79,7 +79,11 @@ class LatencySketch:
             self.counts[start : start + len(other.counts)] += other.counts
         return self
 
-    def quantile(self, q: float | Iterable[float]) -> float | np.ndarray:
+    @overload
+    def quantile(self, q: float) -> float: ...
+    @overload
+    def quantile(self, q: Sequence[float] | np.ndarray) -> np.ndarray: ...
+    def quantile(self, q: float | Sequence[float] | np.ndarray) -> float | np.ndarray:
         """Estimate of the lower `q` quantile(s), within relative error alpha."""
         qs = np.atleast_1d(np.asarray(q, dtype=np.float64))
         if ((qs < 0) | (qs > 1)).any():

@@ -58,11 +58,16 @@ never ``improved``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+Column: TypeAlias = "pd.Series[Any] | np.ndarray"  # one value per key
+Triple: TypeAlias = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 VERDICTS = (
     "regressed", "improved", "moved with shift", "unchanged", "insufficient data", "cannot judge",
@@ -161,7 +166,7 @@ class Shift:
             f"the Python version). An A/A run on the same machines tells them apart.{judged}"
         )
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["direction"] = self.direction
         return {k: (None if isinstance(v, float) and not np.isfinite(v) else v)
@@ -271,8 +276,9 @@ def _finite_or(value: float, fallback: float) -> float:
 
 
 def _rule(
-    ratio, ci_low, ci_high, change, p95_ratio, p95_ci_low, p95_ci_high, p95_change,
-    significant, small, min_ratio: float, min_abs: float,
+    ratio: Column, ci_low: Column, ci_high: Column, change: Column, p95_ratio: Column,
+    p95_ci_low: Column, p95_ci_high: Column, p95_change: Column, significant: Column,
+    small: Column, min_ratio: float, min_abs: float,
 ) -> np.ndarray:  # fmt: skip
     """The raw verdict's rule on arrays (see the module docstring)."""
     ratio, p95_ratio = np.asarray(ratio, dtype=float), np.asarray(p95_ratio, dtype=float)
@@ -297,7 +303,7 @@ def _rule(
 
 
 def estimate_shift(
-    log_ratio: np.ndarray, log_se: np.ndarray, min_keys: int = 5, min_shift: float = 0.02,
+    log_ratio: Column, log_se: Column, min_keys: int = 5, min_shift: float = 0.02,
     what: str = "endpoints", confidence: float = 0.95, min_spread: float = 0.0,
 ) -> Shift:  # fmt: skip
     """The run-wide shift from per-key log ratios and their standard errors (NaN keys left
@@ -318,13 +324,15 @@ def estimate_shift(
                  min_shift=min_shift)  # fmt: skip
 
 
-def _votes(log_ratio, log_se) -> tuple[np.ndarray, np.ndarray]:
+def _votes(log_ratio: Column, log_se: Column) -> tuple[np.ndarray, np.ndarray]:
     r, s = np.asarray(log_ratio, dtype=float), np.asarray(log_se, dtype=float)
     keep = np.isfinite(r) & np.isfinite(s) & (s > 0)  # s = 0: time resolution, not precision
     return r[keep], s[keep]
 
 
-def _median_variance(s: np.ndarray, tau: float, k: int | np.ndarray, total=None):
+def _median_variance(
+    s: np.ndarray, tau: float, k: int | np.ndarray, total: float | np.ndarray | None = None
+) -> float | np.ndarray:
     """Variance of the median of `k` independent normals of sds sqrt(s^2 + tau^2):
     pi/2 * k / (sum 1/sigma)^2 (`total`: that sum, when given)."""
     if total is None:
@@ -332,7 +340,9 @@ def _median_variance(s: np.ndarray, tau: float, k: int | np.ndarray, total=None)
     return np.pi / 2 * k / np.maximum(total, 1e-300) ** 2
 
 
-def _spread(residuals: np.ndarray, s: np.ndarray, extra) -> float:
+def _spread(
+    residuals: np.ndarray, s: np.ndarray, extra: Callable[[float], float | np.ndarray]
+) -> float:
     """tau >= 0, in two stages. A robust one (the 40th percentile of |z| equals a normal's,
     0.524) marks the keys that stand out (|z| > 2.5) and leaves them out. On the others,
     z^2 clipped at 2.5^2 (so a changed key the first stage missed weighs little): a test
@@ -341,7 +351,8 @@ def _spread(residuals: np.ndarray, s: np.ndarray, extra) -> float:
     equation (the mean equals a normal's), which lets the precise keys set the spread."""
 
     def z(tau: float) -> np.ndarray:
-        return np.abs(residuals) / np.sqrt(s**2 + tau**2 + extra(tau))  # s > 0: votes
+        out: np.ndarray = np.abs(residuals) / np.sqrt(s**2 + tau**2 + extra(tau))  # s > 0: votes
+        return out
 
     rough = _solve(lambda t: float(np.quantile(z(t), _SPREAD_QUANTILE)) - _NORMAL_QUANTILE_ABS,
                    residuals)  # fmt: skip
@@ -371,7 +382,7 @@ _CLIPPED_MEAN, _CLIPPED_VAR = _clipped_moments(_CLIP)
 _HETEROGENEITY_Z = stats.norm.ppf(0.95)
 
 
-def _solve(excess, residuals: np.ndarray) -> float:
+def _solve(excess: Callable[[float], float], residuals: np.ndarray) -> float:
     """The smallest tau >= 0 where the decreasing function `excess` reaches 0 (bisection)."""
     if excess(0.0) <= 0:
         return 0.0
@@ -405,8 +416,9 @@ def _leave_one_out_median(r: np.ndarray) -> np.ndarray:
     return np.where(np.abs(r - low) <= np.abs(r - high), low, high)  # a change stays in view
 
 
-def _relative(out, small, min_keys, min_shift, what, confidence, votes, min_spread
-              ) -> tuple[Shift, dict]:  # fmt: skip
+def _relative(out: pd.DataFrame, small: np.ndarray, min_keys: int, min_shift: float, what: str,
+              confidence: float, votes: tuple[Column, Column] | None, min_spread: float,
+              ) -> tuple[Shift, dict[str, np.ndarray]]:  # fmt: skip
     """The shift and each key's relative ratio, interval and p-value (LOO shift, or the
     shift of `votes`)."""
     z_crit = stats.norm.ppf(0.5 + confidence / 2)
@@ -440,7 +452,8 @@ def _relative(out, small, min_keys, min_shift, what, confidence, votes, min_spre
     return shift, relative
 
 
-def _against_votes(r: np.ndarray, s: np.ndarray, shift: Shift, votes, z_crit: float):
+def _against_votes(r: np.ndarray, s: np.ndarray, shift: Shift, votes: tuple[Column, Column],
+                   z_crit: float) -> Triple:  # fmt: skip
     """Per key: log ratio minus a shift estimated from other figures, with its variance."""
     if not shift.estimated:
         center, se = r, s
@@ -456,7 +469,7 @@ def _against_votes(r: np.ndarray, s: np.ndarray, shift: Shift, votes, z_crit: fl
 
 
 def _against_shift(r: np.ndarray, s: np.ndarray, estimated: bool, z_crit: float,
-                   min_spread: float = 0.0):  # fmt: skip
+                   min_spread: float = 0.0) -> Triple:  # fmt: skip
     """Per key: log ratio minus the leave-one-out shift, its z and its interval half-width.
     Without an estimated shift the relative reading is the raw one (shift 1, no extra error)."""
     center, se = r.copy(), s.copy()
