@@ -1,5 +1,7 @@
 """Issue 19: Python conventions — `python -m perfkit`, one version (pyproject.toml's, read from
-the installed metadata), and `py.typed` shipped for type checkers."""
+the installed metadata), `py.typed` shipped for type checkers, a core without the report stack
+(extras named when missing), environment.yml in step with pyproject.toml, and a clone reading
+its own notebooks/ and data/ (tests/test_install.py installs the wheel and the sdist)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,10 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 import perfkit
 
@@ -74,3 +80,108 @@ def test_a_report_page_keeps_its_header_with_the_parameters_escaped():
     assert f"perfkit {perfkit.__version__}" in header and "Parameters of this report" in header
     assert "runs/&lt;b&gt;today&lt;/b&gt;" in header and "<b>today" not in header
     assert "<td>limit_mib</td><td><code>768</code></td>" in header
+
+
+def _groups_of_pyproject() -> dict[str, dict[str, str]]:
+    """{"core" or an extra: {canonical name: specifier}} without perfkit's own extras."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    groups = {"core": project["dependencies"], **project["optional-dependencies"]}
+    return {group: {canonicalize_name(r.name): str(r.specifier) for r in map(Requirement, lines)
+                    if canonicalize_name(r.name) != "perfkit"}
+            for group, lines in groups.items()}  # fmt: skip
+
+
+def _groups_of_environment() -> dict[str, dict[str, str]]:
+    """environment.yml's dependencies by their ``# [group]`` comment (python and pip apart)."""
+    groups: dict[str, dict[str, str]] = {}
+    group = None
+    for line in (ROOT / "environment.yml").read_text().splitlines():
+        if header := re.match(r"\s+# \[(\w+)\]", line):
+            group = header.group(1)
+        elif (item := re.match(r"  - ([\w.-]+)\s*([<>=!~].*)?$", line)) and group:
+            name, specifier = item.group(1), (item.group(2) or "").strip()
+            groups.setdefault(group, {})[canonicalize_name(name)] = str(
+                Requirement(f"x{specifier}").specifier)  # fmt: skip
+    return groups
+
+
+def test_environment_yml_mirrors_pyproject_group_by_group():
+    """Each group of environment.yml (the core, each extra) names the packages and bounds of
+    the same group in pyproject.toml (conda's names: psycopg for psycopg[binary], dask for
+    dask[dataframe], underscores or hyphens alike)."""
+    ours, conda = _groups_of_pyproject(), _groups_of_environment()
+    assert set(conda) == set(ours)
+    for group in ours:
+        assert conda[group] == ours[group], group
+    assert "jupyterlab" not in ours["core"] and "papermill" in ours["reports"]  # the split
+
+
+def test_the_dev_extra_brings_every_other_extra():
+    """`pip install -e '.[dev]'` (make test, make demo) installs the reports, lab and dask
+    extras too: the tests run notebooks, JupyterLab and dask."""
+    dev = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    (self,) = [Requirement(r) for r in dev["dev"] if Requirement(r).name == "perfkit"]
+    assert self.extras == {"reports", "lab", "dask"}
+
+
+@pytest.mark.parametrize("argv", [["report", "overview"], ["report", "overview", "--help"],
+                                  ["demo", "--out", "reports-never-made"]])  # fmt: skip
+def test_a_report_without_the_reports_extra_names_the_install_command(argv, monkeypatch, capsys,
+                                                                      tmp_path):  # fmt: skip
+    """papermill missing (a core install): exit 2, the install command, no traceback, no output
+    folder; with it installed the same check passes (the control)."""
+    from perfkit.cli import main
+    from perfkit.report.run import require_reports
+
+    require_reports()  # the dev venv has the extra
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(sys.modules, "papermill", None)  # import papermill now fails
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "(papermill not installed): pip install 'perfkit[reports]'" in err
+    assert "Traceback" not in err and not list(tmp_path.iterdir())
+
+
+def test_the_rss_collector_imports_nothing_of_the_reports_stack(sleeper, tmp_path):
+    """`perfkit collect rss` runs without importing papermill, nbconvert, nbformat, plotly,
+    IPython, ipykernel or jupyter_*; the probe sees them once a report's parameters are read
+    (the control)."""
+    probe = (
+        "import sys\n"
+        "from perfkit.cli import main\n"
+        "stack = ('papermill', 'nbconvert', 'nbformat', 'plotly', 'IPython', 'ipykernel',"
+        " 'jupyter_client', 'jupyter_core')\n"
+        f"assert main(['collect', 'rss', '--pid', '{sleeper.pid}', '--out', sys.argv[1],"
+        " '--interval', '0.2', '--duration', '0.3']) == 0\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & set(stack)))\n"
+        "from perfkit.report.run import NOTEBOOKS, parameters_of\n"
+        "parameters_of(NOTEBOOKS / 'overview.ipynb')\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & set(stack)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "memory.csv")],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    collect, report = done.stdout.splitlines()
+    assert collect == "[]"
+    assert "papermill" in report and "nbformat" in report
+    assert (tmp_path / "memory.csv").read_text().count(f",{sleeper.pid},") >= 1
+
+
+def test_a_clone_reads_its_own_notebooks_and_data(monkeypatch, tmp_path):
+    """From the clone (the editable install), reports and the demo read the top-level
+    notebooks/ and data/; the demo passes no paths when run from the clone's root (reports show
+    ``data/baseline``) and the clone's absolute run folders from anywhere else."""
+    from perfkit.report import demo, run
+
+    assert (run.NOTEBOOKS, run.DATA) == (ROOT / "notebooks", ROOT / "data")
+    assert not (ROOT / "perfkit" / "_shipped").exists()
+    overview, regression = (
+        ROOT / "notebooks" / "overview.ipynb",
+        ROOT / "notebooks" / "regression.ipynb",
+    )
+    monkeypatch.chdir(ROOT)
+    assert demo.demo_parameters(overview) == {} == demo.demo_parameters(regression)
+    monkeypatch.chdir(tmp_path)
+    assert demo.demo_parameters(overview) == {"run": str(ROOT / "data" / "baseline")}
+    assert demo.demo_parameters(regression) == {"baseline": str(ROOT / "data" / "baseline"),
+                                                "candidate": str(ROOT / "data" / "candidate")}  # fmt: skip
