@@ -197,6 +197,10 @@ def read_access_log(
     account.format_string = " | ".join(dict.fromkeys(f.source for f in formats.values()))
     account.routes = merge_route_info([info for _, _, info in parts])
     frame = _assemble(parts, tz)
+    del parts, per_file
+    # the blocks' scratch memory goes back to the system before routes are inferred over the
+    # whole log (mimalloc keeps freed pages otherwise: about 120 MiB on 1M lines)
+    pa.default_memory_pool().release_unused()
     frame["route"], inferred = infer_routes(frame["path"], frame["route"], rules, unmatched)
     account.routes.update(inferred=inferred, unmatched_mode=unmatched)
     if rules is None:
