@@ -6,7 +6,9 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint bench record lab system-deps clean mutate
 
-$(STAMP): pyproject.toml
+# one venv for both: the dev extra brings the reports, lab and dask extras (a user's own install is
+# `pip install perfkit` for the core, `pip install 'perfkit[reports]'` for the reports)
+$(STAMP): pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
