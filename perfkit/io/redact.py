@@ -8,6 +8,7 @@ are replaced by ``REDACTED`` on load, so nothing downstream can leak them.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -124,11 +125,12 @@ def redact_text(text: str) -> str:
     return _PY_SCHEME.sub(lambda m: m.group(1) + m.group(2) + MASK, text)
 
 
-def _mask_url_value(m: re.Match) -> str:
+def _mask_url_value(m: re.Match[str]) -> str:
     key = m.group(2).lower()
     if key in SENSITIVE_KEYS or _SENSITIVE_NAME.search(key):
         return f"{m.group(1)}{m.group(2)}={MASK}"
-    return m.group()
+    whole: str = m.group()
+    return whole
 
 
 def _sensitive_key(key: str) -> bool:
@@ -141,20 +143,24 @@ def _sensitive_key(key: str) -> bool:
     )
 
 
-def _mask_member(m: re.Match) -> str:
+def _mask_member(m: re.Match[str]) -> str:
+    whole: str = m.group()
     if not _sensitive_key(m.group(2)) or m.group(3) in ("null", '""'):
-        return m.group()
-    return f'{m.group(1)}"{MASK}"' if m.group(3).startswith('"') else m.group(1) + MASK
+        return whole
+    masked: str = f'{m.group(1)}"{MASK}"' if m.group(3).startswith('"') else m.group(1) + MASK
+    return masked
 
 
-def _mask_pair(m: re.Match) -> str:
+def _mask_pair(m: re.Match[str]) -> str:
+    whole: str = m.group()
     if not _sensitive_key(m.group(1)) or m.group(3).endswith(MASK) or m.group(3) == f'"{MASK}"':
-        return m.group()
+        return whole
     if re.match(rf"\s+{MASK}\b", m.string[m.end() :]):  # `Authorization: Negotiate REDACTED`
-        return m.group()
+        return whole
     value = m.group(3)
     scheme = re.match(r"(?i)(bearer|basic|token|digest)\s+", value)
-    return m.group(1) + m.group(2) + (scheme.group() if scheme else "") + MASK
+    masked: str = m.group(1) + m.group(2) + (scheme.group() if scheme else "") + MASK
+    return masked
 
 
 def is_sensitive_column(name: str) -> bool:
@@ -172,7 +178,7 @@ def is_sensitive_column(name: str) -> bool:
     return _sensitive_key(n)
 
 
-def _on_distinct(values: pa.Array, fn) -> pa.Array:
+def _on_distinct(values: pa.Array, fn: Callable[[pa.Array], pa.Array]) -> pa.Array:
     if len(values) == 0:
         return values
     encoded = pc.dictionary_encode(values)
@@ -258,6 +264,7 @@ def redact_sql_text(text: str, _depth: int = 0) -> str:
     last: tuple[str, str] = ("", "")  # the two tokens before this one: VALID UNTIL '...' is kept
     while pos < n:
         m = _SQL_TOKEN.match(text, pos)
+        assert m is not None  # `other` matches any character
         kind, token = m.lastgroup, m.group()
         if kind in ("space", "line"):
             out.append(token)
@@ -311,7 +318,7 @@ def _block_end(text: str, pos: int) -> int:
     return len(text)
 
 
-def _literal(text: str, m: re.Match) -> tuple[int, str, bool]:
+def _literal(text: str, m: re.Match[str]) -> tuple[int, str, bool]:
     """(end, body, closed) of the string literal whose opening `m` matched."""
     start = m.end()
     if m.lastgroup == "dollar":
@@ -320,6 +327,7 @@ def _literal(text: str, m: re.Match) -> tuple[int, str, bool]:
             return len(text), text[start:], False
         return close + len(m.group()), text[start:close], True
     body = (_E_BODY if m.lastgroup == "estr" else _S_BODY).match(text, start)
+    assert body is not None  # both match the empty string
     end = body.end()
     if end < len(text) and text[end] == "'":
         return end + 1, body.group(), True
@@ -356,7 +364,7 @@ def mask_credentials(text: str) -> str:
     return _URL_CREDENTIALS.sub(_mask_userinfo, text)
 
 
-def _mask_userinfo(m: re.Match) -> str:
+def _mask_userinfo(m: re.Match[str]) -> str:
     """``user:pw@`` -> ``user:REDACTED@``; ``user@`` kept; ``a@b@`` (which part is what?) masked."""
     scheme, info = m.group(1), m.group(2)
     if ":" in info:

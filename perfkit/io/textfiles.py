@@ -18,25 +18,32 @@ import select
 import stat
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, TypeAlias
 
 import numpy as np
 
 from perfkit.errors import InputError
 from perfkit.io.paths import STDIN_PATH, Buffer
 
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
+BinaryStream: TypeAlias = io.BufferedIOBase | io.RawIOBase  # a file's bytes, read front to back
+
 BLOCK_BYTES = 8 << 20
 _SNIFF_BYTES = 8192
 BINARY_NUL_SHARE = 0.05  # a text log may hold a stray NUL; binary data holds many
 _PIECE_BYTES = 64 << 10  # decompress in small pieces so damage loses little
-_OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+_OPENERS: dict[str, Callable[..., BinaryStream]] = {  # called as (path, "rb")
+    ".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open,
+}  # fmt: skip
 _TRUNCATED = (EOFError, zlib.error, OSError, lzma.LZMAError)
 WRITER_WAIT_S = 30.0  # how long a FIFO may have no writer before that is an error
 _MAGIC_BYTES = 6
-_STREAM_OPENERS = {
+_STREAM_OPENERS: dict[bytes, Callable[[BinaryIO], BinaryStream]] = {
     b"\x1f\x8b": lambda f: gzip.GzipFile(fileobj=f, mode="rb"),
     b"BZh": bz2.BZ2File,
     b"\xfd7zXZ\x00": lzma.LZMAFile,
@@ -54,7 +61,7 @@ class Block:
     `data` is a read-only view (no copy) ending with a newline.
     """
 
-    path: Path
+    path: Path | Buffer
     first_line: int
     data: memoryview
     lines: int
@@ -71,7 +78,7 @@ class Block:
             self.mapping.madvise(mmap.MADV_DONTNEED, start, self.offset + len(self.data) - start)
 
 
-def open_binary(path: Path) -> BinaryIO:
+def open_binary(path: Path) -> BinaryStream:
     """Open `path` for reading bytes, through gzip/bz2/xz when its suffix says so.
 
     A pipe, FIFO or character device (``/dev/stdin``) is opened by `open_stream`.
@@ -97,7 +104,7 @@ def is_regular(path: Path) -> bool:
         raise InputError(f"{path}: cannot be read ({exc.strerror})") from exc
 
 
-def open_stream(path: Path) -> BinaryIO:
+def open_stream(path: Path) -> BinaryStream:
     """Open a pipe, FIFO or character device to read once, front to back, in pieces.
 
     Compressed data (gzip, bz2, xz) is told by its magic bytes: a pipe has no
@@ -168,10 +175,11 @@ class _Prefixed(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:
+    def readinto(self, buffer: WriteableBuffer) -> int | None:
         if self._head:
-            n = min(len(buffer), len(self._head))
-            buffer[:n] = self._head[:n]
+            view = memoryview(buffer)
+            n = min(len(view), len(self._head))
+            view[:n] = self._head[:n]
             self._head = self._head[n:]
             return n
         return self._raw.readinto(buffer)
@@ -185,13 +193,13 @@ class _Prefixed(io.RawIOBase):
 class _Owning(io.RawIOBase):
     """Reads `inner`; closing it closes `inner` and the streams under it (gzip does not)."""
 
-    def __init__(self, inner, *under) -> None:
+    def __init__(self, inner: BinaryStream, *under: io.IOBase) -> None:
         self._inner, self._under = inner, under
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:
+    def readinto(self, buffer: WriteableBuffer) -> int | None:
         return self._inner.readinto(buffer)
 
     def close(self) -> None:
@@ -202,7 +210,7 @@ class _Owning(io.RawIOBase):
         super().close()
 
 
-def check_text(path: Path, head: bytes | bytearray | memoryview) -> None:
+def check_text(path: Path | Buffer, head: bytes | bytearray | memoryview) -> None:
     """Raise `InputError` when the first bytes of `path` look binary (over 5 % NUL bytes)."""
     sample = bytes(head[:_SNIFF_BYTES])
     if sample and sample.count(b"\x00") > BINARY_NUL_SHARE * len(sample):
@@ -273,7 +281,9 @@ def _mapped_blocks(path: Path, block_bytes: int) -> Iterator[Block]:
     yield from _view_blocks(path, mapped, mapped, block_bytes)
 
 
-def _view_blocks(path, source: bytes | mmap.mmap, mapping, block_bytes: int) -> Iterator[Block]:
+def _view_blocks(
+    path: Path | Buffer, source: bytes | mmap.mmap, mapping: mmap.mmap | None, block_bytes: int
+) -> Iterator[Block]:
     """Line-aligned blocks viewing `source` (bytes or a file map) without copying."""
     size = len(source)
     start, line_no = 0, 1
@@ -326,7 +336,7 @@ class _Damaged(Exception):
         self.filled = filled
 
 
-def _fill(stream: BinaryIO, buf: bytearray, start: int, piece: int) -> int:
+def _fill(stream: BinaryStream, buf: bytearray, start: int, piece: int) -> int:
     """Read into `buf` from `start` until full or end of stream; return bytes held."""
     view = memoryview(buf)
     pos = start
