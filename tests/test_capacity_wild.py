@@ -23,7 +23,7 @@ SERVERS = {"sync2": 2, "sync4": 4, "gthread": 8}
 
 
 def steps_of(name: str) -> pd.DataFrame:
-    _, history = perfkit.read_locust(HERE / name / "locust")
+    history = perfkit.read_locust(HERE / name / "locust", table="history")
     steps = locust_steps(history, settle_s=4)
     cpu = pd.read_csv(HERE / name / "cpu.csv") if (HERE / name / "cpu.csv").exists() else None
     return flag_interference(steps, (HERE / name / "locust_warnings.log").read_text(), cpu)
@@ -149,7 +149,7 @@ def test_the_issues_failure_is_reproduced_by_the_bare_usl_and_avoided(name):
 
 
 def test_locust_cpu_warnings_down_weight_their_steps():
-    _, history = perfkit.read_locust(HERE / "sync2" / "locust")
+    history = perfkit.read_locust(HERE / "sync2" / "locust", table="history")
     steps = locust_steps(history, settle_s=4)
     when = steps["start"].iloc[2] + pd.Timedelta(seconds=3)  # inside the 4-user step
     # Locust 2.47's own message (locust/runners.py), as its --logfile writes it

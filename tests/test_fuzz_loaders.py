@@ -70,7 +70,8 @@ def _locust(kind: str):
         for other in ("stats", "stats_history"):
             if other != kind:
                 shutil.copy(RUN / f"locust_{other}.csv", path.parent / f"locust_{other}.csv")
-        stats, history = read_locust(path.parent / "locust")
+        stats = read_locust(path.parent / "locust", table="stats")
+        history = read_locust(path.parent / "locust", table="history")
         _sane_numbers(stats, "stats")
         _sane_numbers(history, "history")
         _sane_times(history["time"], "history")
@@ -151,7 +152,7 @@ def test_locust_failures_file_fuzz(tmp_path):
     def load(path: Path) -> None:
         for kind in ("stats", "stats_history"):
             shutil.copy(source / f"locust_{kind}.csv", path.parent / f"locust_{kind}.csv")
-        read_locust(path.parent / "locust")
+        read_locust(path.parent / "locust", table="stats")
 
     for seed in SEEDS:
         (tmp_path / f"s{seed}").mkdir()
@@ -209,8 +210,8 @@ def test_locust_history_times_out_of_range(tmp_path):
 
     prefix = _locust_run(tmp_path, history=far)
     with pytest.warns(PerfkitWarning, match=r"locust_stats_history\.csv: 2 damaged rows.*4, 8"):
-        _, history = read_locust(prefix)
-    _, recorded = read_locust(RUN / "locust")
+        history = read_locust(prefix, table="history")
+    recorded = read_locust(RUN / "locust", table="history")
     assert len(history) == len(recorded) - 2
     _sane_times(history["time"], "history")
 
@@ -222,9 +223,9 @@ def test_locust_latin1_name_read_with_replacement(tmp_path):
 
     prefix = _locust_run(tmp_path, stats=latin1)
     with pytest.warns(PerfkitWarning, match=r"locust_stats\.csv: 1 line not UTF-8 \(line 3\)"):
-        stats, _ = read_locust(prefix)
+        stats = read_locust(prefix, table="stats")
     assert "/api/bestellungen/M\ufffdller" in set(stats["name"])
-    recorded, _ = read_locust(RUN / "locust")
+    recorded = read_locust(RUN / "locust", table="stats")
     assert len(stats) == len(recorded)
     assert stats["request_count"].tolist() == recorded["request_count"].tolist()
 
@@ -244,7 +245,7 @@ def test_locust_values_out_of_range(tmp_path):
     prefix = _locust_run(tmp_path, stats=damage)
     with pytest.raises(InputError, match=r"locust_stats\.csv:3: expected a number >= 0 in "
                                          r"request_count"):  # fmt: skip
-        read_locust(prefix)
+        read_locust(prefix, table="stats")
 
     # the history is a time series: damaged rows are left out and counted
     def damage_history(data: bytes) -> bytes:
@@ -255,10 +256,11 @@ def test_locust_values_out_of_range(tmp_path):
             lines[i] = b",".join(fields)
         return b"\n".join(lines)
 
-    clean = read_locust(RUN / "locust")[1]
+    clean = read_locust(RUN / "locust", table="history")
     prefix = _locust_run(tmp_path, history=damage_history)
     with pytest.warns(PerfkitWarning, match=r"locust_stats_history\.csv: 2 damaged rows.*5, 6"):
-        stats, history = read_locust(prefix)
+        stats = read_locust(prefix, table="stats")
+        history = read_locust(prefix, table="history")
     _sane_numbers(stats, "stats")
     assert stats["request_count"].dtype == np.int64
     assert len(history) == len(clean) - 2
@@ -266,7 +268,8 @@ def test_locust_values_out_of_range(tmp_path):
 
 def test_loadtest_frames_unchanged_on_recorded_runs():
     """The columnar readers give what pandas' inference gave on clean recorded files."""
-    stats, history = read_locust(RUN / "locust")
+    stats = read_locust(RUN / "locust", table="stats")
+    history = read_locust(RUN / "locust", table="history")
     assert stats["request_count"].dtype == np.int64 and stats["p50_ms"].dtype == np.int64
     assert history["p50_ms"].dtype == np.float64  # N/A at the start
     assert str(history["time"].dt.tz) == "UTC" and history["time"].is_monotonic_increasing
@@ -290,8 +293,10 @@ def test_locust_csvs_with_a_byte_order_mark(tmp_path):
     for kind in ("stats", "stats_history", "failures"):
         source = RUN / f"locust_{kind}.csv"
         (tmp_path / source.name).write_bytes(b"\xef\xbb\xbf" + source.read_bytes())
-    stats, history = read_locust(tmp_path / "locust")
-    plain_stats, plain_history = read_locust(RUN / "locust")
+    stats = read_locust(tmp_path / "locust", table="stats")
+    history = read_locust(tmp_path / "locust", table="history")
+    plain_stats = read_locust(RUN / "locust", table="stats")
+    plain_history = read_locust(RUN / "locust", table="history")
     pd.testing.assert_frame_equal(stats, plain_stats)
     pd.testing.assert_frame_equal(history, plain_history)
 

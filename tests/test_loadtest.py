@@ -66,7 +66,8 @@ def test_real_locust_run(server, tmp_path):
         text=True,
     )
     assert run.returncode in (0, 1), run.stderr  # Locust exits 1 when any request failed
-    stats, history = read_locust(tmp_path / "run")
+    stats = read_locust(tmp_path / "run", table="stats")
+    history = read_locust(tmp_path / "run", table="history")
     rows = stats.set_index("name")
     assert {"/", "/sleep", "/status/500", "Aggregated"} <= set(rows.index)
     assert rows.loc["Aggregated", "request_count"] == rows.drop("Aggregated")["request_count"].sum()
@@ -109,7 +110,7 @@ def test_bad_load_test_files(tmp_path):
     with pytest.raises(
         InputError, match=r"run_stats\.csv: no such file; expected the files `locust --csv run`"
     ):
-        read_locust(tmp_path / "run")
+        read_locust(tmp_path / "run", table="stats")
     other = tmp_path / "other.txt"
     other.write_text("hello\n")
     with pytest.raises(InputError, match=r"other\.txt: expected ab -g"):

@@ -11,6 +11,7 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 import perfkit
@@ -37,8 +38,9 @@ def access_truth(run: str) -> tuple[Counter, int]:
 
 @pytest.mark.parametrize(("run", "prefix", "version"), RUNS)
 def test_any_prefix_is_found_and_counts_match_the_access_log(run, prefix, version):
-    stats, history = perfkit.read_locust(WILD / run)  # the folder, not the prefix
-    by_file, _ = perfkit.read_locust(WILD / run / f"{prefix}_stats_history.csv")
+    stats = perfkit.read_locust(WILD / run, table="stats")
+    history = perfkit.read_locust(WILD / run, table="history")  # the folder, not the prefix
+    by_file = perfkit.read_locust(WILD / run / f"{prefix}_stats_history.csv", table="stats")
     assert by_file.equals(stats)
     assert stats.attrs["perfkit"]["prefix"].endswith(f"{run}/{prefix}")
     names, not_found = access_truth(run)
@@ -68,23 +70,23 @@ def test_several_pairs_are_an_error_naming_them_and_prefix_chooses(tmp_path):
         for kind in ("stats", "stats_history"):
             shutil.copy(WILD / run / f"{prefix}_{kind}.csv", tmp_path / f"{prefix}_{kind}.csv")
     with pytest.raises(InputError, match=r"2 Locust result sets \(locust, results\).*prefix="):
-        perfkit.read_locust(tmp_path)
-    stats, _ = perfkit.read_locust(tmp_path, prefix="results")
+        perfkit.read_locust(tmp_path, table="stats")
+    stats = perfkit.read_locust(tmp_path, prefix="results", table="stats")
     names, _ = access_truth("results")
     assert stats.set_index("name").loc["Aggregated", "request_count"] == sum(names.values())
 
 
 def test_no_pair_names_the_patterns_and_the_lone_half(tmp_path):
     with pytest.raises(InputError, match=r"<prefix>_stats\.csv \+ <prefix>_stats_history\.csv"):
-        perfkit.read_locust(tmp_path)
+        perfkit.read_locust(tmp_path, table="history")
     shutil.copy(WILD / "ramp" / "locust_stats.csv", tmp_path / "run1_stats.csv")
     # a stats file without its history is not a pair: the error says which half was found
     with pytest.raises(InputError, match=r"found only run1_stats\.csv without its other half"):
-        perfkit.read_locust(tmp_path)
+        perfkit.read_locust(tmp_path, table="stats")
     with pytest.raises(InputError, match=r"run1_stats_history\.csv: no such file"):
-        perfkit.read_locust(tmp_path / "run1")  # a prefix, as before
+        perfkit.read_locust(tmp_path / "run1", table="history")  # a prefix, as before
     with pytest.raises(InputError, match=r"run1_stats_history\.csv: no such file"):
-        perfkit.read_locust(tmp_path / "run1_stats.csv")  # a file of the pair names its prefix
+        perfkit.read_locust(tmp_path / "run1_stats.csv", table="history")  # a file of the pair names its prefix
 
 
 def test_a_history_file_is_not_taken_for_a_stats_file(tmp_path):
@@ -147,7 +149,8 @@ def test_a_ramp_with_no_held_step_says_it_cannot_judge():
     from perfkit.report.capacity import capacity_report
     from perfkit.report.evidence import Run
 
-    stats, history = perfkit.read_locust(WILD / "results")
+    stats = perfkit.read_locust(WILD / "results", table="stats")
+    history = perfkit.read_locust(WILD / "results", table="history")
     run = Run("results", locust_stats=stats, locust_history=history, sources={"locust": ["x"]})
     report = capacity_report(run, settle_s=5.0)
     summary, text = report.summary(), report.verdict().data
@@ -161,3 +164,23 @@ def test_a_ramp_with_no_held_step_says_it_cannot_judge():
     for (t0, users), (t1, _) in itertools.pairwise(rows):
         spans[users] += t1 - t0
     assert max(spans.values()) < 5  # truly nothing held past the settling time
+
+
+def test_read_locust_returns_one_frame_and_the_old_tuple_call_says_what_to_write(tmp_path):
+    run = WILD / "results"
+    stats = perfkit.read_locust(run, table="stats")
+    history = perfkit.read_locust(run, table="history")
+    assert isinstance(stats, pd.DataFrame) and isinstance(history, pd.DataFrame)
+    with open(run / "results_stats.csv", newline="") as handle:  # the file, read by csv
+        names = [row["Name"] for row in csv.DictReader(handle)]
+    assert stats["name"].tolist() == names and "Aggregated" in names
+    with open(run / "results_stats_history.csv", newline="") as handle:
+        assert len(history) == sum(1 for _ in csv.DictReader(handle))
+    assert stats.attrs["perfkit"]["table"] == "stats"
+    assert history.attrs["perfkit"]["table"] == "history"
+    # perfkit 0.1.0's call unpacked a tuple; now it is an InputError naming both tables
+    with pytest.raises(InputError, match=r"no table: pass table='history'.*table='stats'.*"
+                                         r"stats = read_locust\(src, table='stats'\)"):  # fmt: skip
+        stats, history = perfkit.read_locust(run)
+    with pytest.raises(InputError, match=r"got table='summary'"):
+        perfkit.read_locust(run, table="summary")

@@ -113,8 +113,8 @@ base_outbound = calls = perfkit.read_jsonl("data/baseline/outbound.jsonl.gz")
 cand_outbound = perfkit.read_jsonl("data/candidate/outbound.jsonl.gz")
 base_deltas = deltas = pg_deltas(perfkit.read_pg_stat("data/baseline/pg", "statements"))
 cand_deltas = pg_deltas(perfkit.read_pg_stat("data/candidate/pg", "statements"))
-base_stats, _ = perfkit.read_locust("data/baseline/locust")
-cand_stats, _ = perfkit.read_locust("data/candidate/locust")
+base_stats = perfkit.read_locust("data/baseline/locust", table="stats")
+cand_stats = perfkit.read_locust("data/candidate/locust", table="stats")
 mem = perfkit.read_memory("data/leak/memory.csv")
 # five weeks of days (the capacity run's traffic repeated, growing) for daily_peaks/project_growth
 _day = requests.iloc[::10]

@@ -59,7 +59,8 @@ def test_every_loader_reads_every_artifact(recorded):
     assert set(memory["role"].astype(str)) == {"master", "worker"}
     assert memory["pid"].nunique() == 3
 
-    stats, history = perfkit.read_locust(recorded / "locust")
+    stats = perfkit.read_locust(recorded / "locust", table="stats")
+    history = perfkit.read_locust(recorded / "locust", table="history")
     aggregated = stats.set_index("name").loc["Aggregated", "request_count"]
     assert abs(aggregated - len(requests)) <= 0.05 * len(requests)  # Locust's count vs Gunicorn's
     assert len(history)

@@ -103,7 +103,7 @@ def test_get_and_post_under_one_path_are_two_endpoints(blog):
     assert {"GET /auth/login", "POST /auth/login"} <= set(report.endpoints.index)
     locust = report.loadtest
     assert {"GET /auth/login", "POST /auth/login"} <= set(locust.index)
-    stats, _ = perfkit.read_locust(BLOG / "base" / "locust")
+    stats = perfkit.read_locust(BLOG / "base" / "locust", table="stats")
     posts = stats[(stats["name"] == "/auth/login") & (stats["type"] == "POST")]
     assert locust.loc["POST /auth/login", "n_base"] == int(posts["request_count"].iloc[0])
 

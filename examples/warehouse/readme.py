@@ -26,7 +26,7 @@ Per scenario folder, and how to read it:
 - `pyspy.json.gz`: py-spy on one worker, when it may attach: `read_profile(path)`.
 - `pg/`: `perfkit collect pg` every 10 s: `read_pg_stat("pg", view)`, `pg_deltas`.
 - `memory.csv`: `perfkit collect rss --children` every second: `read_memory(path)`.
-- `locust_*.csv`: Locust's `--csv` output: `read_locust("locust")`.
+- `locust_*.csv`: Locust's `--csv` output: `read_locust("locust", table="history")` (or `"stats"`).
 - `outbound.jsonl.gz`: perfkit's `OutboundLog` in the app, with the inbound
   path: `read_jsonl(path)`.
 - `manifest.json`: the recorder's versions, commands, truth and measurements.

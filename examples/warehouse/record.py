@@ -296,7 +296,7 @@ def _finish(plan, work, out, started, seconds, short, server_version, commands) 
             }
         measured["leak_per_worker"] = per_worker
     if plan.steps:
-        _, history = perfkit.read_locust(out / "locust")
+        history = perfkit.read_locust(out / "locust", table="history")
         steps = locust_steps(history, settle_s=3 if short else 5)
         measured["steps"] = (
             steps[["users", "throughput_per_s", "mean_ms"]].round(2).to_dict("records")

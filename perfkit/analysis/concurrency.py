@@ -224,7 +224,8 @@ def locust_steps(history: pd.DataFrame, settle_s: float = 10.0) -> pd.DataFrame:
     rows = rows.dropna(subset=["user_count", "total_request_count"])
     if rows.empty:
         raise InputError("locust_steps needs Locust history rows (the Aggregated name)")
-    step_id = (rows["user_count"] != rows["user_count"].shift()).cumsum()
+    users = rows["user_count"].to_numpy(dtype=float)  # any dtype backend (pyarrow: no cumsum)
+    step_id = np.r_[0, np.cumsum(users[1:] != users[:-1])]
     out = []
     for _, step in rows.groupby(step_id):
         kept = step[step["time"] >= step["time"].iloc[0] + pd.Timedelta(seconds=settle_s)]

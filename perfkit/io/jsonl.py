@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from perfkit.errors import InputError, PerfkitWarning
+from perfkit.io._dtypes import DtypeBackend, check_backend, to_backend
 from perfkit.io.account import ParseAccount
 from perfkit.io.logformat.convert import MAX_S, MIN_S
 from perfkit.io.logformat.jsonl import get_field, parse_json_lines
@@ -30,11 +31,19 @@ _LOW, _HIGH = pd.Timestamp(MIN_S, unit="s", tz="UTC"), pd.Timestamp(MAX_S, unit=
 
 
 def read_jsonl(
-    paths: Paths, fields: Mapping[str, str] | None = None, on_bad_lines: str = "warn"
+    paths: Paths,
+    fields: Mapping[str, str] | None = None,
+    on_bad_lines: str = "warn",
+    dtype_backend: DtypeBackend | None = None,
 ) -> pd.DataFrame:
-    """Read JSON lines into a frame with one column per entry of `fields` (output -> JSON name)."""
+    """Read JSON lines into a frame with one column per entry of `fields` (output -> JSON name).
+
+    `dtype_backend` as in `pandas.read_json`: None (pandas' defaults: ``str`` text, a whole
+    number with gaps as float64), ``"numpy_nullable"`` (``Int64`` keeps it whole) or
+    ``"pyarrow"``; see `perfkit.io._dtypes`."""
     if on_bad_lines not in ("error", "warn", "skip"):
         raise InputError(f"on_bad_lines must be 'error', 'warn' or 'skip', not {on_bad_lines!r}")
+    check_backend(dtype_backend, "read_jsonl")
     account = ParseAccount("read_jsonl", format="jsonl")
     tables = []
     for path in expand_paths(paths):
@@ -51,7 +60,7 @@ def read_jsonl(
             tables.extend(_select(table, fields) for table, _ in pieces)
     if account.lines == 0:
         raise InputError("read_jsonl: no lines in the input")
-    frame = _frame(tables, fields, account)
+    frame = to_backend(_frame(tables, fields, account, dtype_backend), dtype_backend, "read_jsonl")
     if account.rejected and on_bad_lines == "warn":
         warnings.warn(account.summary(), PerfkitWarning, stacklevel=2)
     frame.attrs["perfkit"] = account.to_dict()
@@ -80,12 +89,17 @@ def _select(table: pa.Table, fields: Mapping[str, str] | None) -> pa.Table:
     return pa.table(columns)
 
 
-def _frame(tables: list[pa.Table], fields, account: ParseAccount) -> pd.DataFrame:
+def _frame(tables: list[pa.Table], fields, account: ParseAccount,
+           dtype_backend: DtypeBackend | None = None) -> pd.DataFrame:  # fmt: skip
     if not tables:
         frame = pd.DataFrame(columns=list(fields or []))
     else:
         table = pa.concat_tables(tables, promote_options="permissive")
-        frame = table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
+        mapper = {pa.string(): pd.StringDtype("pyarrow")}
+        if dtype_backend is not None:  # whole numbers with gaps stay whole (Int64), as in pandas
+            mapper |= {pa.int64(): pd.Int64Dtype(), pa.float64(): pd.Float64Dtype(),
+                       pa.bool_(): pd.BooleanDtype()}  # fmt: skip
+        frame = table.to_pandas(types_mapper=mapper.get)
     if "time" in frame:
         frame["time"], bad = _times(frame["time"])
         if bad:

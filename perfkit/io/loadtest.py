@@ -21,12 +21,14 @@ from __future__ import annotations
 import re
 import warnings
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
 from perfkit.errors import InputError, PerfkitWarning
-from perfkit.io.paths import locate
+from perfkit.io._dtypes import DtypeBackend, check_backend, to_backend
+from perfkit.io.paths import Paths, locate
 
 _PERCENT = re.compile(r"^(\d+(?:\.\d+)?)%$")
 _LOCUST_NAMES = {
@@ -98,31 +100,58 @@ def find_locust(source: str | Path, prefix: str | None = None) -> Path:
                      "(e.g. read_locust(folder, prefix=...)) to say which run to read")  # fmt: skip
 
 
-def read_locust(source: str | Path, prefix: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(stats, history) from the files ``locust --csv PREFIX`` wrote.
+TABLES = ("history", "stats")
 
-    `source` is the prefix (``run/results`` for ``run/results_stats.csv``) or a folder
-    holding one ``<prefix>_stats.csv`` + ``<prefix>_stats_history.csv`` pair (see
-    `find_locust`; `prefix` chooses among several). Failures and exceptions
-    (``PREFIX_failures.csv``, ``PREFIX_exceptions.csv``) ride along in
-    ``stats.attrs["perfkit"]``. Bytes that are not UTF-8 are read
-    as U+FFFD and counted; damaged rows (a field count not the header's, a
-    number not finite and >= 0, a time out of 1970..2262) are left out and
-    counted in a `PerfkitWarning` (`InputError` when they are not a minority);
-    in the stats table (one row per endpoint and the total) any damaged or
-    truncated row is an `InputError`: a missing endpoint would mislead.
+
+def read_locust(
+    source: str | Path,
+    prefix: str | None = None,
+    *,
+    table: Literal["history", "stats"] | None = None,
+    dtype_backend: DtypeBackend | None = None,
+) -> pd.DataFrame:
+    """One table of a Locust run as a frame: ``table="history"`` (``PREFIX_stats_history.csv``:
+    one row per time step and request name) or ``table="stats"`` (``PREFIX_stats.csv``: one row
+    per request name and the ``Aggregated`` total). `table` must be named: a run has two tables
+    of equal standing, as a workbook has sheets (perfkit 0.1.0 returned both as a tuple; that
+    call now raises an `InputError` saying what to write instead).
+
+    `source` is the prefix (``run/results`` for ``run/results_stats.csv``), one of the pair's
+    files, or a folder holding one ``<prefix>_stats.csv`` + ``<prefix>_stats_history.csv``
+    pair (see `find_locust`; `prefix` chooses among several). Failures and exceptions
+    (``PREFIX_failures.csv``, ``PREFIX_exceptions.csv``) ride along in ``attrs["perfkit"]``.
+    `dtype_backend` as in `pandas.read_csv` (see `perfkit.io._dtypes`): None for pandas'
+    defaults, ``"numpy_nullable"`` or ``"pyarrow"``. Bytes that are not UTF-8 are read as
+    U+FFFD and counted; damaged history rows (a field count not the header's, a number not
+    finite and >= 0, a time out of 1970..2262) are left out and counted in a `PerfkitWarning`
+    (`InputError` when they are not a minority); in the stats table any damaged or truncated
+    row is an `InputError`: a missing endpoint would mislead.
     """
-    prefix = find_locust(source, prefix)
-    stats = _locust_csv(prefix, "stats")
-    history = _locust_csv(prefix, "stats_history")
-    history["time"] = pd.to_datetime(history["time"], unit="s", utc=True)
+    if table not in TABLES:
+        got = "no table" if table is None else f"table={table!r}"
+        raise InputError(
+            f"read_locust reads one table of a Locust run into one frame, got {got}: pass "
+            "table='history' (per time step: users, throughput, percentiles) or "
+            "table='stats' (per request name: totals). It no longer returns "
+            "(stats, history): write stats = read_locust(src, table='stats') and "
+            "history = read_locust(src, table='history')"
+        )
+    check_backend(dtype_backend, "read_locust")
+    found = find_locust(source, prefix)
+    if table == "stats":
+        frame = _locust_csv(found, "stats")
+    else:
+        frame = _locust_csv(found, "stats_history")
+        frame["time"] = pd.to_datetime(frame["time"], unit="s", utc=True)
     extras = {}
     for kind in ("failures", "exceptions"):
-        path = prefix.with_name(f"{prefix.name}_{kind}.csv")
+        path = found.with_name(f"{found.name}_{kind}.csv")
         if path.exists():
             extras[kind] = _extra_records(path)
-    stats.attrs["perfkit"] = {"loader": "read_locust", "prefix": str(prefix), **extras}
-    return stats, history
+    frame = to_backend(frame, dtype_backend, "read_locust")
+    frame.attrs["perfkit"] = {"loader": "read_locust", "table": table, "prefix": str(found),
+                              **extras}  # fmt: skip
+    return frame
 
 
 def _decoded(path: Path) -> str:
@@ -322,14 +351,18 @@ def _one_text(source) -> tuple[Path, str]:
         return item, handle.read().decode("utf-8", errors="replace").removeprefix("\ufeff")
 
 
-def read_ab(source) -> pd.DataFrame:
-    """ApacheBench output: ``-g`` TSV (one row per request) or ``-e`` CSV (a stats row)."""
+def read_ab(source: Paths, dtype_backend: DtypeBackend | None = None) -> pd.DataFrame:
+    """ApacheBench output: ``-g`` TSV (one row per request) or ``-e`` CSV (a stats row).
+
+    `dtype_backend` as in `pandas.read_csv`: None (pandas' defaults), ``"numpy_nullable"``
+    or ``"pyarrow"``."""
+    check_backend(dtype_backend, "read_ab")
     path, text = _one_text(source)
     first = text.splitlines()[0] if text.strip() else ""
     if first.startswith("starttime\tseconds"):
-        return _ab_requests(path, text)
+        return to_backend(_ab_requests(path, text), dtype_backend, "read_ab")
     if first.startswith("Percentage served"):
-        return _ab_percentiles(path, text)
+        return to_backend(_ab_percentiles(path, text), dtype_backend, "read_ab")
     raise InputError(
         f"{path}: expected ab -g (starttime\\tseconds...) or ab -e (Percentage served,...) output"
     )
@@ -388,8 +421,12 @@ _WRK_BYTES = re.compile(r"^([\d.]+)(B|KB|MB|GB)$")
 _WRK_BYTE_SCALE = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}
 
 
-def read_wrk(source) -> pd.DataFrame:
-    """A ``wrk --latency`` summary as one stats row (latency percentiles, throughput, errors)."""
+def read_wrk(source: Paths, dtype_backend: DtypeBackend | None = None) -> pd.DataFrame:
+    """A ``wrk --latency`` summary as one stats row (latency percentiles, throughput, errors).
+
+    `dtype_backend` as in `pandas.read_csv`: None (pandas' defaults), ``"numpy_nullable"``
+    or ``"pyarrow"``."""
+    check_backend(dtype_backend, "read_wrk")
     path, text = _one_text(source)
     target = re.search(r"Running .* test @ (\S+)", text)
     latency = re.search(r"^\s*Latency\s+(\S+)\s+(\S+)\s+(\S+)", text, re.MULTILINE)
@@ -421,7 +458,7 @@ def read_wrk(source) -> pd.DataFrame:
     )
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     row["failure_count"] = _count(non_2xx[1], path, "non-2xx responses") if non_2xx else 0
-    return pd.DataFrame([row])
+    return to_backend(pd.DataFrame([row]), dtype_backend, "read_wrk")
 
 
 def _ms(value: str, path: Path) -> float:

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from perfkit.errors import InputError, PerfkitWarning
+from perfkit.io._dtypes import DtypeBackend, check_backend, to_backend
 from perfkit.io.paths import Buffer, Paths, expand_paths
 
 UNITS = {"bytes": 1, "kib": 1024, "kb": 1024, "mib": 1024**2, "mb": 1024**2, "gib": 1024**3}
@@ -42,8 +43,14 @@ _LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 COLUMNS = ["time", "pid", "role", "rss_bytes", "uss_bytes", "labels", "source"]
 
 
-def read_memory(paths: Paths) -> pd.DataFrame:
-    """Read memory samples (see the module docstring) into one frame, oldest first."""
+def read_memory(paths: Paths, dtype_backend: DtypeBackend | None = None) -> pd.DataFrame:
+    """Read memory samples (see the module docstring) into one frame, oldest first.
+
+    `dtype_backend` as in `pandas.read_csv` (see `perfkit.io._dtypes`): None for pandas'
+    defaults, ``"numpy_nullable"`` or ``"pyarrow"``. In every backend ``pid`` and
+    ``uss_bytes`` may be missing and stay whole (``Int64`` by default); ``role`` and
+    ``source`` are categorical."""
+    check_backend(dtype_backend, "read_memory")
     frames = [_read_one(item) for item in expand_paths(paths)]
     frame = pd.concat(frames, ignore_index=True)
     frame = frame.sort_values(["time", "pid"], kind="stable", ignore_index=True)
@@ -51,7 +58,7 @@ def read_memory(paths: Paths) -> pd.DataFrame:
     frame["role"] = frame["role"].astype("category")
     frame["source"] = frame["source"].astype("category")
     frame["labels"] = frame["labels"].astype(pd.StringDtype("pyarrow"))
-    return frame[COLUMNS]
+    return to_backend(frame[COLUMNS], dtype_backend, "read_memory")
 
 
 def _read_one(item: Path | Buffer) -> pd.DataFrame:

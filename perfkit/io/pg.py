@@ -9,12 +9,15 @@ import pandas as pd
 
 from perfkit.errors import InputError, PerfkitWarning
 from perfkit.io import pg_csv, pg_stat, pg_store
+from perfkit.io._dtypes import DtypeBackend, check_backend, to_backend
 from perfkit.io.paths import locate
 
 VIEW_NAMES = pg_stat.VIEWS
 
 
-def read_pg_stat(source, view: str, snapshot_time=None) -> pd.DataFrame:
+def read_pg_stat(
+    source, view: str, snapshot_time=None, dtype_backend: DtypeBackend | None = None
+) -> pd.DataFrame:
     """One statistics view as a frame with ``snapshot_time``.
 
     `view` is one of ``statements``, ``tables``, ``indexes``, ``database``,
@@ -25,18 +28,27 @@ def read_pg_stat(source, view: str, snapshot_time=None) -> pd.DataFrame:
     `perfkit.io.pg_csv`). `snapshot_time` is for exports without that column
     and no time in their name. A source without `view` raises `ViewMissing`
     (an `InputError`) naming the views it holds.
+
+    `dtype_backend` as in `pandas.read_csv` (see `perfkit.io._dtypes`): None for pandas'
+    defaults (``str`` text), ``"numpy_nullable"`` or ``"pyarrow"``. PostgreSQL's integers
+    (ids, counters) and flags stay nullable and exact in every backend (``Int64`` and
+    ``boolean`` by default, where pandas would use float64 and object): a ``queryid`` is a
+    64-bit hash that a float would round.
     """
     if view not in VIEW_NAMES:
         raise InputError(f"view must be one of {', '.join(VIEW_NAMES)}, not {view!r}")
+    check_backend(dtype_backend, "read_pg_stat")
     kind, value = pg_stat.resolve_source(source)
     if kind == "store":
-        return pg_store.read_store(value, view)
-    if kind == "exports":
-        return pg_csv.read_exports(value, view, snapshot_time)
-    frames, notes = _live(kind, value, (view,))
-    if view not in frames:
-        raise pg_stat.StatisticsUnavailable("; ".join(notes))
-    return pg_stat.to_frame(frames[view])
+        frame = pg_store.read_store(value, view)
+    elif kind == "exports":
+        frame = pg_csv.read_exports(value, view, snapshot_time)
+    else:
+        frames, notes = _live(kind, value, (view,))
+        if view not in frames:
+            raise pg_stat.StatisticsUnavailable("; ".join(notes))
+        frame = pg_stat.to_frame(frames[view])
+    return to_backend(frame, dtype_backend, "read_pg_stat")
 
 
 def snapshot_pg(source, store: str | Path, views: tuple[str, ...] = VIEW_NAMES) -> dict[str, Path]:

@@ -255,7 +255,8 @@ def load_run(
     if pairs or (folder / "locust_stats.csv").exists():  # a lone half: its error is shown
 
         def locust() -> None:  # several pairs: an InputError listing them, kept in problems
-            run.locust_stats, run.locust_history = perfkit.read_locust(folder)
+            run.locust_stats = perfkit.read_locust(folder, table="stats")
+            run.locust_history = perfkit.read_locust(folder, table="history")
 
         files = [f"{p}_stats.csv" for p in pairs] or [str(folder / "locust_stats.csv")]
         _load(run, "locust", files, locust)

@@ -357,7 +357,8 @@ def _measure(scenario: Scenario, out: Path) -> tuple[dict, dict]:
             entry["p50_ms"] = round(float(row["p50_ms"]), 3)
             entry["p95_ms"] = round(float(row["p95_ms"]), 3)
         routes[f"{method} {route}"] = entry
-    stats, history = perfkit.read_locust(out / "locust")
+    stats = perfkit.read_locust(out / "locust", table="stats")
+    history = perfkit.read_locust(out / "locust", table="history")
     locust = {
         f"{row['type']} {row['name']}": {
             "requests": int(row["request_count"]),
@@ -511,7 +512,7 @@ Per scenario folder:
   load and once after it, gzipped afterwards (`read_pg_stat(file, view)` reads them
   gzipped). Statistics were reset after seeding.
 - `locust_stats.csv`, `locust_stats_history.csv`, `locust_failures.csv`: `locust --csv`;
-  `read_locust(prefix)`. `/auth/login` has two rows (GET and POST), one name.
+  `read_locust(prefix, table="stats")` (or `"history"`). `/auth/login` has two rows (GET and POST), one name.
 - `manifest.json`: versions, exact commands, the planted truth, per-route counts, 5xx
   and medians (access log and Locust), machine, and perfkit's checks of the files.
 
