@@ -220,9 +220,27 @@ def test_the_core_install_names_the_extra_a_report_needs(venvs, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def _means_by_class(log: Path) -> dict[str, float]:
-    """Mean request time (ms, the log's %(D)s microseconds) of /api/, /dashboard, /static and
-    /health requests, read here with a regular expression, not with perfkit."""
+def test_the_core_install_summarizes_a_log_and_knows_its_version(built, venvs, tmp_path):
+    """`perfkit summary` from the core install: /dashboard's count and mean as the log's own
+    %(D)s field gives them (read here with a regular expression); `python -m perfkit
+    --version` prints the version the wheel's metadata declares."""
+    python, env = venvs("wheel")
+    log = ROOT / "data" / "baseline" / "access.log.gz"
+    done = _run([python.with_name("perfkit"), "summary", log, "--csv", tmp_path / "s.csv"],
+                tmp_path, env)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    rows = {r["route"]: r for r in csv.DictReader((tmp_path / "s.csv").open())}
+    times = _times_by_class(log)["dashboard"]
+    assert int(rows["/dashboard"]["count"]) == len(times)
+    assert float(rows["/dashboard"]["mean_ms"]) == pytest.approx(sum(times) / len(times))
+    done = _run([python, "-m", "perfkit", "--version"], tmp_path, env)
+    declared = _wheel_metadata(built["wheel"])["Version"]
+    assert (done.returncode, done.stdout.strip()) == (0, f"perfkit {declared}")
+
+
+def _times_by_class(log: Path) -> dict[str, list[float]]:
+    """Request times (ms, the log's %(D)s microseconds) by the path's first segment (api,
+    dashboard, static, health), read here with a regular expression, not with perfkit."""
     times: dict[str, list[float]] = {}
     pattern = re.compile(r'"[A-Z]+ /(\w+)[^"]*" \d{3} \S+ "[^"]*" "[^"]*" (\d+) ')
     with gzip.open(log, "rt") as lines:
@@ -230,7 +248,12 @@ def _means_by_class(log: Path) -> dict[str, float]:
             match = pattern.search(line)
             if match:
                 times.setdefault(match.group(1), []).append(int(match.group(2)) / 1000)
-    return {k: sum(v) / len(v) for k, v in times.items()}
+    return times
+
+
+def _means_by_class(log: Path) -> dict[str, float]:
+    """Mean request time (ms) of each class of `_times_by_class`."""
+    return {k: sum(v) / len(v) for k, v in _times_by_class(log).items()}
 
 
 @pytest.mark.parametrize("kind", ["wheel", "sdist_wheel"])
