@@ -27,13 +27,16 @@ import bz2
 import csv
 import glob
 import gzip
+import io
 import lzma
 import os
 import re
 import warnings
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import datetime
 from pathlib import Path
+from typing import TypeAlias
 
 import pandas as pd
 import pyarrow as pa
@@ -108,11 +111,18 @@ _FINITE = frozenset(_FLOAT.split())
 _EARLIEST, _LATEST = pd.Timestamp("2000-01-01", tz="UTC"), pd.Timestamp("2200-01-01", tz="UTC")
 _AGES = {"backend_age_s": "backend_start", "xact_age_s": "xact_start",
          "query_age_s": "query_start", "state_age_s": "state_change"}  # fmt: skip
-_OPENERS = {b"\x1f\x8b": gzip.open, b"BZh": bz2.open, b"\xfd7zXZ\x00": lzma.open}
+_OPENERS: dict[bytes, Callable[..., io.BufferedIOBase]] = {
+    b"\x1f\x8b": gzip.open,
+    b"BZh": bz2.open,
+    b"\xfd7zXZ\x00": lzma.open,
+}  # each called as (path, "rb")
+SnapshotTime: TypeAlias = "str | datetime | None"  # a time pd.Timestamp reads; naive is UTC
 _DAMAGED = (OSError, EOFError, zlib.error, lzma.LZMAError)
 
 
-def read_exports(sources: Iterable[str | Path], view: str, snapshot_time=None) -> pd.DataFrame:
+def read_exports(
+    sources: Iterable[str | Path], view: str, snapshot_time: SnapshotTime = None
+) -> pd.DataFrame:
     """Every snapshot of `view` among the psql CSV exports named by `sources`, oldest first.
 
     `sources` are files, folders (their ``*.csv[.gz|.bz2|.xz]`` files) or glob
@@ -187,7 +197,7 @@ def classify(path: Path, header: list[str]) -> str:
     )
 
 
-def _open(path: Path):
+def _open(path: Path) -> io.BufferedIOBase:
     """`path` as a binary stream, decompressed when its first bytes say gzip, bzip2 or xz."""
     try:
         with open(path, "rb") as handle:
@@ -221,7 +231,9 @@ def _header(path: Path) -> list[str]:
     return header
 
 
-def _read(path: Path, header: list[str], view: str, snapshot_time=None) -> pd.DataFrame:
+def _read(
+    path: Path, header: list[str], view: str, snapshot_time: SnapshotTime = None
+) -> pd.DataFrame:
     """One export as a typed frame with ``snapshot_time`` first."""
     names = _unique(header)
     try:
@@ -340,11 +352,11 @@ def _check_unique(path: Path, view: str, frame: pd.DataFrame) -> None:
         rows = rows[rows["queryid"].notna()]
     repeated = rows.duplicated(keep="first").to_numpy()
     if repeated.any():
-        row = int(rows.index[repeated.argmax()])
-        shown = ", ".join(f"{k}={rows.at[row, k]}" for k in key)
+        row = int(rows.index[int(repeated.argmax())])
+        shown = ", ".join(f"{k}={rows.at[row, k]!s}" for k in key)
         raise InputError(
             f"{path}: data row {row + 1}: a second row for {shown} in the snapshot at "
-            f"{rows.at[row, 'snapshot_time']}; expected one row per {', '.join(key)} (the export "
+            f"{rows.at[row, 'snapshot_time']!s}; expected one row per {', '.join(key)} (the export "
             "is damaged: a line repeated)"
         )
 
@@ -382,7 +394,7 @@ def _times(path: Path, column: str, values: pd.Series) -> pd.Series:
 
 def _one_per_snapshot(frames: list[pd.DataFrame], paths: list[Path]) -> None:
     """pg_stat_statements is server-wide: two exports at one time are one export read twice."""
-    seen: dict = {}
+    seen: dict[object, Path] = {}
     for frame, path in zip(frames, paths, strict=True):
         for stamp in frame["snapshot_time"].unique():
             if stamp in seen:
@@ -393,7 +405,7 @@ def _one_per_snapshot(frames: list[pd.DataFrame], paths: list[Path]) -> None:
             seen[stamp] = path
 
 
-def _from_name(path: Path):
+def _from_name(path: Path) -> pd.Timestamp | None:
     match = _STAMP.search(path.name)
     if match is None:
         return None

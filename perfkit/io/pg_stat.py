@@ -25,8 +25,10 @@ import contextlib
 import glob
 import os
 import re
+from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 import pyarrow as pa
@@ -34,6 +36,11 @@ import pyarrow.csv as pcsv
 
 from perfkit.errors import InputError, PerfkitError
 from perfkit.io.paths import locate
+
+if TYPE_CHECKING:
+    import psycopg
+
+    Connection = psycopg.Connection[Any]
 
 VIEWS = ("statements", "tables", "indexes", "database", "activity")
 RENAMES = {
@@ -120,7 +127,7 @@ def redact_dsn(dsn: str) -> str:
     return redact.redact_dsn(dsn)
 
 
-def check_dsn(dsn: str) -> dict[str, str]:
+def check_dsn(dsn: str) -> dict[str, str | int | None]:
     """`dsn` parsed by libpq (key=value or URL); `InputError` naming a bad key, never a value.
 
     Catches typos (``pasword=``, ``hots=``) before any connection attempt.
@@ -144,7 +151,7 @@ def check_dsn(dsn: str) -> dict[str, str]:
 _BAD_KEY = re.compile(r'invalid (?:connection option|URI query parameter:) "[\w.-]{1,64}"')
 
 
-def connect(dsn: str = "", **kwargs: Any):
+def connect(dsn: str = "", **kwargs: Any) -> Connection:
     """A psycopg connection for statistics reads; `InputError` without the password on failure.
 
     An empty `dsn` uses libpq's environment (PGHOST, PGUSER, PGSERVICE, .pgpass...).
@@ -172,7 +179,7 @@ def _first_line(exc: BaseException, dsn: str | None = None) -> str:
 
 
 def read_live(
-    conn, views: tuple[str, ...] = VIEWS, known_texts: set[int] | None = None
+    conn: Connection, views: tuple[str, ...] = VIEWS, known_texts: set[int] | None = None
 ) -> tuple[dict[str, pd.DataFrame], list[str]]:
     """Read `views` in one READ ONLY transaction; return frames and notes (views not read, why).
 
@@ -191,7 +198,9 @@ def read_live(
         conn.autocommit = False
         conn.read_only = True
         with conn.transaction(), _on_failure_close(conn):
-            now = conn.execute(SETTINGS).fetchone()[0]  # one round trip: limits, formats, time
+            settings = conn.execute(SETTINGS).fetchone()  # one round trip: limits, formats, time
+            assert settings is not None  # a SELECT without FROM: one row
+            now = settings[0]
             for view in views:
                 if view != "statements":
                     frames.update(_query(conn, view, now, known_texts))
@@ -221,7 +230,7 @@ def read_live(
 
 
 @contextlib.contextmanager
-def _on_failure_close(conn):
+def _on_failure_close(conn: Connection) -> Iterator[None]:
     """Close `conn` when interrupted mid-query: psycopg cannot roll back a connection still
     busy with a query (it would fail with 'another command is already in progress')."""
     from psycopg import pq
@@ -234,7 +243,9 @@ def _on_failure_close(conn):
         raise
 
 
-def _query(conn, view: str, now, known_texts: set[int] | None) -> dict[str, pa.Table]:
+def _query(
+    conn: Connection, view: str, now: datetime, known_texts: set[int] | None
+) -> dict[str, pa.Table]:
     tables = {}
     if view == "statements" and known_texts is not None:
         table = _select(conn, SQL["statements_notext"])
@@ -265,12 +276,12 @@ def _redacted(table: pa.Table) -> pa.Table:
     return table.set_column(i, "query", redact.redact_sql(table.column(i)))
 
 
-def _stamped(table: pa.Table, now) -> pa.Table:
+def _stamped(table: pa.Table, now: datetime) -> pa.Table:
     stamp = pa.array([now] * table.num_rows, pa.timestamp("us", "UTC"))
     return table.add_column(0, "snapshot_time", stamp)
 
 
-def _statements_info(conn) -> dict[str, Any]:
+def _statements_info(conn: Connection) -> dict[str, Any]:
     import psycopg
 
     try:
@@ -281,7 +292,7 @@ def _statements_info(conn) -> dict[str, Any]:
     return row[0] if row else {}
 
 
-def _texts(conn, ids: list[int]) -> pa.Table:
+def _texts(conn: Connection, ids: list[int]) -> pa.Table:
     """The texts of the statements `ids`, by a SELECT whose parameter the server binds.
 
     COPY cannot take parameters: a literal array would make a new pg_stat_statements
@@ -296,7 +307,7 @@ def _texts(conn, ids: list[int]) -> pa.Table:
     )
 
 
-def _select(conn, sql: str) -> pa.Table:
+def _select(conn: Connection, sql: str) -> pa.Table:
     """Run `sql` and read its rows as an Arrow table via COPY ... CSV (parsed by Arrow, in C++).
 
     Column types come from PostgreSQL's own description of the query. `sql` is
@@ -330,7 +341,7 @@ def _select(conn, sql: str) -> pa.Table:
     return table.select(names)
 
 
-def _describe(conn, sql: str) -> list[tuple[str, int]]:
+def _describe(conn: Connection, sql: str) -> list[tuple[str, int]]:
     """Column names and type OIDs of `sql`, from the server's description (not run)."""
     import psycopg
     from psycopg import pq
@@ -341,12 +352,16 @@ def _describe(conn, sql: str) -> list[tuple[str, int]]:
         state = (prepared.error_field(pq.DiagnosticField.SQLSTATE) or b"XX000").decode()
         raise psycopg.errors.lookup(state)(prepared.error_message.decode().strip())
     described = pgconn.describe_prepared(b"")
-    return [(described.fname(i).decode(), described.ftype(i)) for i in range(described.nfields)]
+    return [
+        (cast(bytes, described.fname(i)).decode(), described.ftype(i))
+        for i in range(described.nfields)
+    ]  # fname is None only for a column out of range
 
 
 def to_frame(table: pa.Table) -> pd.DataFrame:
     """An Arrow table of statistics as a pandas frame (nullable ints, pyarrow strings)."""
-    return table.to_pandas(types_mapper=_PANDAS_TYPES.get)
+    frame: pd.DataFrame = table.to_pandas(types_mapper=_PANDAS_TYPES.get)
+    return frame
 
 
 # PostgreSQL type OIDs -> Arrow types; every other type is read as text
@@ -372,7 +387,7 @@ def is_dsn(text: str) -> bool:
     return text == "" or "=" in text or text.startswith(("postgresql://", "postgres://"))
 
 
-def resolve_source(source) -> tuple[str, Any]:
+def resolve_source(source: object) -> tuple[str, Any]:
     """('conn', connection) | ('dsn', text) | ('store', folder) | ('exports', [sources]).
 
     A folder with ``perfkit-store.json`` is a snapshot store; any other folder,
