@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import signal as signals
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -120,7 +121,7 @@ def _text(item: Path | Buffer) -> str:
         return handle.read().decode("utf-8", errors="replace")
 
 
-def _read_one(item, tz: str | None, account: ParseAccount) -> pd.DataFrame:
+def _read_one(item: Path | Buffer, tz: str | None, account: ParseAccount) -> pd.DataFrame:
     lines = pd.Series(_text(item).splitlines(), dtype=pd.StringDtype("pyarrow"))
     name = str(item)
     parts = lines.str.extract(_ENTRY)
@@ -208,7 +209,7 @@ def _classify(out: pd.DataFrame) -> None:
         out[column] = _on_distinct(out[column], redact_text)
 
 
-def _on_distinct(values: pd.Series, fn) -> pd.Series:
+def _on_distinct(values: pd.Series, fn: Callable[[str], str]) -> pd.Series:
     """`fn` applied once per distinct non-missing value of `values` (log messages repeat)."""
     distinct = values.dropna().unique()
     mapped = values.map(dict(zip(distinct, map(fn, distinct), strict=True)))

@@ -80,8 +80,8 @@ def worker_generations(events: pd.DataFrame) -> pd.DataFrame:
             ending = "running"
         if ending == "running":
             ended = pd.NaT
-        rows.append({"worker_pid": int(pid), "booted": booted, "ended": ended, "ending": ending,
-                     "signal": signal, "exit_code": code})  # fmt: skip
+        rows.append({"worker_pid": int(str(pid)), "booted": booted, "ended": ended,
+                     "ending": ending, "signal": signal, "exit_code": code})  # fmt: skip
     frame = pd.DataFrame(rows, columns=_COLUMNS[:6])
     frame["booted"] = pd.to_datetime(frame["booted"], utc=True)
     frame["ended"] = pd.to_datetime(frame["ended"], utc=True)
