@@ -28,7 +28,7 @@ class ParseAccount:
     parsed: int = 0
     rejected: int = 0
     files: list[dict[str, Any]] = field(default_factory=list)
-    reasons: Counter = field(default_factory=Counter)
+    reasons: Counter[str] = field(default_factory=Counter)
     rejected_lines: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     routes: dict[str, Any] = field(default_factory=dict)
@@ -83,11 +83,12 @@ class ParseAccount:
 def parse_account(df: pd.DataFrame) -> dict[str, Any]:
     """The parse account a perfkit loader attached to `df`."""
     try:
-        return df.attrs["perfkit"]
+        account: dict[str, Any] = df.attrs["perfkit"]
     except KeyError:
         raise KeyError(
             "this frame carries no perfkit parse account (df.attrs['perfkit'])"
         ) from None
+    return account
 
 
 def rejected_frame(df: pd.DataFrame) -> pd.DataFrame:

@@ -15,8 +15,10 @@ import marshal
 import re
 import struct
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -44,7 +46,7 @@ class Dumps:
     edges: dict[str, np.ndarray]  # dump, caller, callee + the same four counters
 
 
-def load(path: Path) -> dict:
+def load(path: Path) -> dict[Any, Any]:
     """The stats dict of one dump; `InputError` naming the file when it is not one.
 
     The marshal data is walked first (`check_lengths`), so a header declaring
@@ -199,7 +201,7 @@ def _is_key(key: object) -> bool:
 MAX_CALLS = 2**53  # counts beyond this are not counts (and lose precision as floats)
 
 
-def flatten(stats_list: list[dict], paths: list[object] | None = None) -> Dumps:
+def flatten(stats_list: list[dict[Any, Any]], paths: Sequence[object] | None = None) -> Dumps:
     """Every function and caller edge of every dump as flat columns (one pass, no merging).
 
     Each entry is checked: `InputError` naming the dump (``paths[i]``) when a
@@ -207,8 +209,8 @@ def flatten(stats_list: list[dict], paths: list[object] | None = None) -> Dumps:
     or a number not finite and >= 0 (call counts below 2**53).
     """
     paths = paths if paths is not None else [f"dump {i}" for i in range(len(stats_list))]
-    ids: dict[tuple, int] = {}
-    keys: list[tuple] = []
+    ids: dict[tuple[str, int, str], int] = {}
+    keys: list[tuple[str, int, str]] = []
     f_dump, f_func, f_vals = [], [], []
     e_dump, e_caller, e_callee, e_vals = [], [], [], []
     for dump, stats in enumerate(stats_list):
@@ -247,8 +249,15 @@ def flatten(stats_list: list[dict], paths: list[object] | None = None) -> Dumps:
     return Dumps(keys, rows, edges)
 
 
-def _columns(dump, first, second, values, paths) -> dict[str, np.ndarray]:
+def _columns(
+    dump: list[int],
+    first: list[int],
+    second: list[int] | None,
+    values: list[tuple[Any, ...]],
+    paths: Sequence[object],
+) -> dict[str, np.ndarray]:
     numbers = _numbers(values)
+    row: int | None
     if numbers is None:  # not all numbers: find the first entry that is not, for the message
         row = next(i for i, v in enumerate(values) if _numbers([v]) is None)
     else:
@@ -265,6 +274,7 @@ def _columns(dump, first, second, values, paths) -> dict[str, np.ndarray]:
             f"{paths[dump[row]]}: a profile's call counts and times must be numbers >= 0 "
             f"(finite; counts whole and below 2**53), found {str(values[row])[:120]}; {HOW_TO}"
         )
+    assert numbers is not None  # else a row was found above
     out = {"dump": np.array(dump, dtype=np.int32)}
     if second is None:
         out["function"] = np.array(first, dtype=np.int64)
@@ -278,7 +288,7 @@ def _columns(dump, first, second, values, paths) -> dict[str, np.ndarray]:
     return out
 
 
-def _numbers(values: list[tuple]) -> np.ndarray | None:
+def _numbers(values: list[tuple[Any, ...]]) -> np.ndarray | None:
     """(n, 4) float64 of int/float/bool tuples; None if any item is something else."""
     try:
         array = np.array(values) if values else np.empty((0, 4))

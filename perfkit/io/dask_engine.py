@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from perfkit.errors import InputError
-from perfkit.io.paths import COMPRESSED_SUFFIXES, Buffer, expand_paths
+from perfkit.io.paths import COMPRESSED_SUFFIXES, Buffer, Paths, expand_paths
 
 PARTITION_BYTES = 64 * 2**20
 INSTALL = "engine='dask' needs Dask: pip install 'perfkit[dask]'"
@@ -47,7 +47,7 @@ class Piece:
     first_line: int = 1
 
 
-def plan(paths, partition_bytes: int = PARTITION_BYTES) -> list[Piece]:
+def plan(paths: Paths, partition_bytes: int = PARTITION_BYTES) -> list[Piece]:
     """The partitions of `paths`: byte ranges cut at line ends for large plain files."""
     pieces = []
     for item in expand_paths(paths):
@@ -113,7 +113,7 @@ def read_piece(piece: Piece, **options: Any) -> pd.DataFrame:
 
 
 def read_access_log_dask(
-    paths, partition_bytes: int = PARTITION_BYTES, **options: Any
+    paths: Paths, partition_bytes: int = PARTITION_BYTES, **options: Any
 ) -> Any:
     """A Dask DataFrame of the requests frame (see the module docstring)."""
     dd = require_dask()
@@ -123,7 +123,7 @@ def read_access_log_dask(
     return frame
 
 
-def _meta(piece: Piece, options: dict) -> pd.DataFrame:
+def _meta(piece: Piece, options: dict[str, Any]) -> pd.DataFrame:
     """Columns and dtypes from the first lines of the first partition (categories unknown)."""
     from dask.dataframe.utils import clear_known_categories
 
@@ -141,4 +141,5 @@ def _meta(piece: Piece, options: dict) -> pd.DataFrame:
         stream = io.BytesIO(head[: head.rfind(b"\n") + 1])
         stream.name = piece.path
         sample = read_access_log(stream, **options)
-    return clear_known_categories(sample.iloc[:0])
+    empty: pd.DataFrame = clear_known_categories(sample.iloc[:0])
+    return empty

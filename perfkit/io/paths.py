@@ -28,12 +28,12 @@ import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from perfkit.errors import InputError
 
-PathLike = str | os.PathLike
-Paths = PathLike | IO | Iterable[PathLike | IO]
+PathLike = str | os.PathLike[str]
+Paths = PathLike | IO[Any] | Iterable[PathLike | IO[Any]]  # IO: an open file, text or binary
 
 COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz")
 STDIN = "-"  # as a path: standard input, read as a stream (gzip/bz2/xz told by magic bytes)
@@ -57,7 +57,7 @@ class Buffer:
 _MAGIC = {b"\x1f\x8b": gzip.decompress, b"BZh": bz2.decompress, b"\xfd7zXZ\x00": lzma.decompress}
 
 
-def read_buffer(handle: IO) -> Buffer:
+def read_buffer(handle: IO[Any]) -> Buffer:
     """Read an open file (binary or text) into a `Buffer`, decompressing gzip/bz2/xz data."""
     name = str(getattr(handle, "name", "<buffer>"))
     data = handle.read()
@@ -143,7 +143,7 @@ def expand_paths(paths: Paths) -> list[Path | Buffer]:
     matches no file.
     """
     if isinstance(paths, str | os.PathLike) or hasattr(paths, "read"):
-        items: list = [paths]
+        items: list[Any] = [paths]
     else:
         items = list(paths)
     if not items:

@@ -19,7 +19,7 @@ import os
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -79,7 +79,7 @@ class Profile:
         facts: list[tuple[str, object]] = [
             ("functions", f"{len(functions):,}"), ("call edges", f"{len(self.edges):,}")]
         if len(functions) and self.total_s > 0:
-            top = functions.loc[functions["tottime_s"].idxmax()]
+            top = functions.loc[cast(int, functions["tottime_s"].idxmax())]
             facts.append(("most own time", f"{one_line(top['name'], 60)} "
                           f"({top['tottime_s']:.3g} s, {top['tottime_s'] / self.total_s:.0%})"))
         return headline, facts
@@ -98,7 +98,7 @@ class Profile:
         return html_repr("Profile", headline, facts,
                          top[["name", "ncalls", "tottime_s", "cumtime_s", "function"]], index=False)
 
-    def to_pstats(self, path: str | os.PathLike) -> Path:
+    def to_pstats(self, path: str | os.PathLike[str]) -> Path:
         """Write the (merged) profile as a pstats dump, e.g. for snakeviz; returns the path."""
         from perfkit.io.pstats_writer import write_pstats
 
@@ -178,11 +178,13 @@ def _deterministic(files: list[Path]) -> Profile:
     return Profile(functions, edges[EDGE_COLUMNS], dumps, "deterministic", per_dump)
 
 
-def _labels(keys: list[tuple]) -> np.ndarray:
+def _labels(keys: list[tuple[str, int, str]]) -> np.ndarray:
     return np.array([f"{file}:{line}({name})" for file, line, name in keys], dtype=object)
 
 
-def _function_frame(sums: pd.DataFrame, labels: np.ndarray, keys: list[tuple]) -> pd.DataFrame:
+def _function_frame(
+    sums: pd.DataFrame, labels: np.ndarray, keys: list[tuple[str, int, str]]
+) -> pd.DataFrame:
     ids = sums.index.to_numpy()
     frame = pd.DataFrame(
         {

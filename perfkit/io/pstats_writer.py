@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from perfkit.io.profile import Profile
 
 _LABEL = re.compile(r"^(?P<file>.*):(?P<line>-?\d+)\((?P<name>.*)\)$", re.DOTALL)
@@ -33,7 +35,9 @@ def write_pstats(profile: Profile, path: Path) -> Path:
             strict=True,
         )
     }
-    callers: dict[str, dict] = {label: {} for label in keys}
+    callers: dict[str, dict[tuple[str, int, str], tuple[int, int, float, float]]] = {
+        label: {} for label in keys
+    }
     edge_calls = _counts(profile.edges, profile)
     for (caller, callee, tt, ct), (cc, nc) in zip(
         profile.edges[["caller", "callee", "tottime_s", "cumtime_s"]].itertuples(
@@ -56,7 +60,7 @@ def write_pstats(profile: Profile, path: Path) -> Path:
     return path
 
 
-def _counts(frame, profile: Profile) -> list[tuple[int, int]]:
+def _counts(frame: pd.DataFrame, profile: Profile) -> list[tuple[int, int]]:
     if profile.kind == "deterministic":
         return list(zip(frame["primcalls"].astype(int), frame["ncalls"].astype(int), strict=True))
     samples = frame["samples"] if "samples" in frame else np.ones(len(frame))

@@ -30,9 +30,9 @@ inference works on the distinct-path table, never per request.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -59,7 +59,7 @@ _VARIABLE = re.compile(
 )
 
 # Heuristic segment classes, applied in order to whole path segments.
-SEGMENTS: tuple[tuple[str, str], ...] = (
+SEGMENTS: tuple[tuple[str, str | None], ...] = (
     (r"^\d+$", "{id}"),
     (r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", "{uuid}"),
     (r"^\d{4}-\d{2}-\d{2}$", "{date}"),
@@ -187,7 +187,7 @@ def route_labels(
         if infer:
             counts = np.bincount(pc.drop_null(encoded.indices).to_numpy(), minlength=len(distinct))
             labels, table = infer_templates(distinct, counts)
-            inferred = table.to_dict("records")
+            inferred = cast("list[dict[str, Any]]", table.to_dict("records"))
         else:
             labels = heuristic_templates(distinct)
     else:
@@ -222,7 +222,7 @@ def _infer_unmatched(
     templates, table = infer_templates(sub_distinct.dictionary, counts)
     new = pc.take(templates, sub_distinct.indices)
     labels = pc.replace_with_mask(labels, mask, new)
-    return pc.dictionary_encode(labels), table.to_dict("records")
+    return pc.dictionary_encode(labels), cast("list[dict[str, Any]]", table.to_dict("records"))
 
 
 def infer_routes(
@@ -481,9 +481,10 @@ def infer_templates(
     stringy &= pc.not_equal(values, "").to_numpy(zero_copy_only=False)
 
     def flag(pattern: str) -> np.ndarray:
-        return pc.fill_null(pc.match_substring_regex(values, pattern), False).to_numpy(
-            zero_copy_only=False
-        )
+        matched: np.ndarray = pc.fill_null(
+            pc.match_substring_regex(values, pattern), False
+        ).to_numpy(zero_copy_only=False)
+        return matched
 
     plain, wordish = flag(_PLAIN), flag(_WORDISH)
     known = flag(_VERSION) | pc.is_in(values, pa.array(sorted(KNOWN_WORDS))).to_numpy(
@@ -524,13 +525,27 @@ def infer_templates(
     return pc.binary_join(rebuilt, "/"), table
 
 
-def _infer_level(j, active, node, raw, labels, counts, lengths, flags, vocab, code_of):
+def _infer_level(
+    j: int,
+    active: np.ndarray,
+    node: np.ndarray,
+    raw: np.ndarray,
+    labels: np.ndarray,
+    counts: np.ndarray,
+    lengths: np.ndarray,
+    flags: tuple[np.ndarray, ...],
+    vocab: list[str],
+    code_of: Callable[[str], int],
+) -> list[dict[str, Any]]:
     """Decide the parameters at segment `j`; relabel `labels[:, j]` in place; their records."""
     plain, wordish, known, fixed, name_of = flags
-    pairs = (
-        pd.DataFrame({"node": node[active], "raw": raw[active, j], "req": counts[active]})
-        .groupby(["node", "raw"], sort=False, as_index=False)["req"]
-        .sum()
+    pairs = cast(
+        pd.DataFrame,
+        (  # as_index=False: a frame, not a Series
+            pd.DataFrame({"node": node[active], "raw": raw[active, j], "req": counts[active]})
+            .groupby(["node", "raw"], sort=False, as_index=False)["req"]
+            .sum()
+        ),
     )
     per = pairs.groupby("node", sort=False)["req"].agg(["size", "sum"])
     mean = per["sum"] / per["size"]
@@ -559,7 +574,7 @@ def _infer_level(j, active, node, raw, labels, counts, lengths, flags, vocab, co
         keep |= _own_tails(j, active, node, raw, labels, lengths, pairs, rest, hot)
     collapse = in_param & ~keep
     pairs["collapse"] = collapse
-    records = []
+    records: list[dict[str, Any]] = []
     node_label: dict[int, int] = {}
     for nid, group in pairs[in_param].groupby("node", sort=False):
         gone = group[group["collapse"]]
@@ -568,7 +583,7 @@ def _infer_level(j, active, node, raw, labels, counts, lengths, flags, vocab, co
         votes = np.bincount(name_of[gone["raw"].to_numpy()], minlength=len(_NAMES) + 1)
         best = int(np.argmax(votes[:-1]))
         name = _NAMES[best][0] if votes[best] * 2 > len(gone) else "{param}"
-        node_label[int(nid)] = code_of(name)
+        node_label[int(cast(int, nid))] = code_of(name)
         row = active[node[active] == nid][0]
         prefix = "/".join(vocab[c] for c in labels[row, :j]) or "/"
         records.append({
@@ -583,7 +598,17 @@ def _infer_level(j, active, node, raw, labels, counts, lengths, flags, vocab, co
     return records
 
 
-def _own_tails(j, active, node, raw, labels, lengths, pairs, rest, hot) -> np.ndarray:
+def _own_tails(
+    j: int,
+    active: np.ndarray,
+    node: np.ndarray,
+    raw: np.ndarray,
+    labels: np.ndarray,
+    lengths: np.ndarray,
+    pairs: pd.DataFrame,
+    rest: np.ndarray,
+    hot: np.ndarray,
+) -> np.ndarray:
     """Hot pairs whose next segments include one no collapsed sibling has."""
     nxt = np.where(lengths[active] > j + 1, labels[active, min(j + 1, labels.shape[1] - 1)], -2)
     tails = pd.DataFrame({"node": node[active], "raw": raw[active, j], "next": nxt})
