@@ -39,12 +39,18 @@ def _markdown(text: str) -> str:
     return "".join(parts)
 
 
-def _signature(obj: object, name: str) -> str:
+def _signature(obj: object, name: str, method: bool = False) -> str:
+    """``name(params) -> returns``; a class without its ``-> None``, a method without
+    ``self``, no memory addresses (they change from run to run)."""
     try:
-        signature = str(inspect.signature(obj))  # type: ignore[arg-type]
+        signature = inspect.signature(obj)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return name
-    return name + _ADDRESS.sub(">", signature)
+    if inspect.isclass(obj):
+        signature = signature.replace(return_annotation=inspect.Signature.empty)
+    if method:
+        signature = signature.replace(parameters=list(signature.parameters.values())[1:])
+    return name + _ADDRESS.sub(">", str(signature))
 
 
 def _members(cls: type) -> list[tuple[str, object]]:
@@ -75,7 +81,8 @@ def _entry(qualified: str, obj: object, level: str = "###") -> list[str]:
             if isinstance(member, property):
                 head = f"- `.{name}` (property)"
             else:
-                head = f"- `.{_signature(target, name)}`"
+                bound = not isinstance(member, staticmethod)
+                head = f"- `.{_signature(target, name, method=bound)}`"
             lines.append(head + (f": {_markdown(doc).splitlines()[0]}" if doc else ""))
             lines += [f"  {line}" if line else "" for line in _markdown(doc).splitlines()[1:]]
         lines.append("")
