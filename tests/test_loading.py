@@ -203,7 +203,10 @@ def test_readme_path_reads_from_the_repository_and_from_notebooks(cwd, monkeypat
 
 LOADERS = {
     "read_locust": (lambda p: perfkit.read_locust(p, table="history"), "data/baseline"),
-    "read_locust prefix": (lambda p: perfkit.read_locust(p, table="history"), "data/baseline/locust"),
+    "read_locust prefix": (
+        lambda p: perfkit.read_locust(p, table="history"),
+        "data/baseline/locust",
+    ),
     "read_pg_stat": (lambda p: perfkit.read_pg_stat(p, "statements"), "data/baseline/pg"),
     "read_memory": (perfkit.read_memory, "data/leak/memory.csv"),
     "read_profile": (lambda p: perfkit.read_profile(p).functions, "data/baseline/profiles/*"),

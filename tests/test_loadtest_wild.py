@@ -86,7 +86,8 @@ def test_no_pair_names_the_patterns_and_the_lone_half(tmp_path):
     with pytest.raises(InputError, match=r"run1_stats_history\.csv: no such file"):
         perfkit.read_locust(tmp_path / "run1", table="history")  # a prefix, as before
     with pytest.raises(InputError, match=r"run1_stats_history\.csv: no such file"):
-        perfkit.read_locust(tmp_path / "run1_stats.csv", table="history")  # a file of the pair names its prefix
+        # a file of the pair names its prefix
+        perfkit.read_locust(tmp_path / "run1_stats.csv", table="history")
 
 
 def test_a_history_file_is_not_taken_for_a_stats_file(tmp_path):
