@@ -68,18 +68,48 @@ _SUBPACKAGES = ("analysis", "collect", "io", "plots", "report", "sandbox")
 __all__ = ["__version__", *sorted(_EXPORTS)]
 
 
+# a package of an extra (not in the core install) -> the extra that brings it
+_REPORTS = (
+    "plotly",
+    "IPython",
+    "ipykernel",
+    "nbformat",
+    "nbconvert",
+    "papermill",
+    "jupyter_client",
+)
+_EXTRAS: dict[str, str] = {
+    **dict.fromkeys(_REPORTS, "reports"),
+    **dict.fromkeys(("snakeviz", "tornado"), "lab"),
+    **dict.fromkeys(("dask", "distributed"), "dask"),
+}
+
+
 def __getattr__(name: str) -> Any:
     if name == "__version__":  # the installed distribution's (pyproject.toml), read once
         globals()[name] = _version()
         return globals()[name]
     if name in _SUBPACKAGES:  # imported on first use; the import binds it in this namespace
-        return importlib.import_module(f"perfkit.{name}")
+        return _import(f"perfkit.{name}")
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'perfkit' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(_import(module), name)
     globals()[name] = value
     return value
+
+
+def _import(module: str) -> Any:
+    """`module`, or a ModuleNotFoundError naming the extra to install when a package of one
+    is missing (``perfkit.plots`` in a core install needs ``perfkit[reports]``)."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        extra = _EXTRAS.get((exc.name or "").split(".")[0])
+        if extra is None:
+            raise
+        message = f"{module} needs {exc.name}, of the {extra} extra: pip install 'perfkit[{extra}]'"
+        raise ModuleNotFoundError(message, name=exc.name) from exc
 
 
 def __dir__() -> list[str]:

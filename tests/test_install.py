@@ -211,13 +211,18 @@ def test_the_core_install_runs_the_rss_collector_without_jupyter(venvs, kind, sl
 
 def test_the_core_install_names_the_extra_a_report_needs(venvs, tmp_path):
     """`perfkit report` and `perfkit demo` without the reports extra: exit 2, the install
-    command, no traceback."""
+    command, no traceback; `perfkit.plots` from Python: an import error naming it."""
     python, env = venvs("wheel")
     for argv in (["report", "overview"], ["demo", "--out", tmp_path / "out"]):
         done = _run([python.with_name("perfkit"), *argv], tmp_path, env)
         assert done.returncode == 2, done.stderr
         assert "pip install 'perfkit[reports]'" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "out").exists()
+    done = _run([python, "-c", "import perfkit; perfkit.plots"], tmp_path, env)
+    assert (
+        "perfkit.plots needs plotly, of the reports extra: pip install 'perfkit[reports]'"
+        in (done.stderr.splitlines()[-1])
+    )
 
 
 def test_the_core_install_summarizes_a_log_and_knows_its_version(built, venvs, tmp_path):
