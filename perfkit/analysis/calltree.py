@@ -46,7 +46,7 @@ import heapq
 import re
 import sys
 from collections import defaultdict
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -129,13 +129,14 @@ def call_tree(
 def _from_stacks(profile: Profile) -> tuple[list[int], list[str], list[float]]:
     """Exact tree from sampled stacks: one node per distinct path prefix (a trie), own time
     the weight of the stacks ending there. Memory and time grow with the number of frames."""
-    weights = profile.stacks.groupby("stack", sort=False)["weight_s"].sum()
+    stacks = cast(pd.DataFrame, profile.stacks)  # a sampled profile's
+    weights = stacks.groupby("stack", sort=False)["weight_s"].sum()
     labels = _frame_labels(profile)
     child: dict[tuple[int, str], int] = {}
     parent, function, own = [-1], [ROOT], [0.0]
     for stack, weight in weights.items():
         node = 0
-        for frame in stack:
+        for frame in cast("tuple[tuple[str, int, str], ...]", stack):
             key = (node, labels[(frame[0], frame[2])])
             step = child.get(key)
             if step is None:
@@ -170,7 +171,7 @@ def _from_edges(profile: Profile, min_fraction: float) -> tuple[list[int], list[
     explained = others.groupby("callee")["ct"].sum().reindex(functions.index, fill_value=0.0)
     roots = root_calls[root_calls > 0].index
     if roots.empty:  # no call counts to go by: whoever nobody calls, else the largest
-        roots = functions.index.difference(others["callee"])
+        roots = functions.index.difference(others["callee"])  # type: ignore[arg-type]  # a list-like
         if roots.empty and len(cumtime):
             roots = pd.Index([cumtime.idxmax()])
     root_weight = pd.Series(0.0, index=functions.index)
@@ -195,7 +196,8 @@ def _from_edges(profile: Profile, min_fraction: float) -> tuple[list[int], list[
         callers_of[callee].append((caller, float(part)))
     root_share = (root_weight / weight_in).fillna(1.0).clip(upper=1.0)
     floor = min_fraction * profile.total_s / 10  # the final tree is pruned by the real totals
-    parent, function, weight, paths = [-1], [ROOT], [0.0], [frozenset()]
+    parent, function, weight = [-1], [ROOT], [0.0]
+    paths: list[frozenset[str]] = [frozenset()]
     heap = [(-float(root_share[f] * cumtime[f]), i, 0, f, float(root_share[f]))
             for i, f in enumerate(roots)]  # fmt: skip
     heapq.heapify(heap)
@@ -239,7 +241,7 @@ def _own_times(
         if name not in placed and part > 0:
             anchors[name][above] += part
     unresolved = set(tottime.index).difference(anchors)
-    strongest = {name: max(nodes, key=nodes.get) for name, nodes in anchors.items()}
+    strongest = {name: max(nodes, key=nodes.__getitem__) for name, nodes in anchors.items()}
     while unresolved:  # a pass per level of nodeless callers
         found = {}
         for name in unresolved:
@@ -253,7 +255,7 @@ def _own_times(
             break
         for name, inherited in found.items():
             anchors[name] = inherited
-            strongest[name] = max(inherited, key=inherited.get)
+            strongest[name] = max(inherited, key=inherited.__getitem__)
         unresolved.difference_update(found)
     own = np.zeros(len(function))
     for name, nodes in anchors.items():
@@ -338,7 +340,7 @@ def _collapse_server(
 
 def _totals_and_prune(
     parent: list[int], function: list[str], own: list[float], min_fraction: float
-) -> list[tuple]:
+) -> list[tuple[str, str, str, int, float, float]]:
     """Totals bottom-up (own + children), then nodes under the floor folded into their parent.
 
     Rows come out by depth, first seen first, numbered ``n0`` (the root) on.

@@ -161,8 +161,9 @@ def mannwhitney_binned(x: LatencySketch, y: LatencySketch) -> float:
     return float(min(1.0, 2 * stats.norm.sf(max(z, 0.0))))
 
 
-def quantile_draws_binned(sketch: LatencySketch, q: float, n_boot: int, rng: np.random.Generator
-                          ) -> np.ndarray:  # fmt: skip
+def quantile_draws_binned(
+    sketch: LatencySketch, q: float, n_boot: int, rng: np.random.Generator
+) -> np.ndarray:
     """Bootstrap draws of the `q` quantile from the bucket counts (see
     `significance._quantile_draws`: the same order-statistic law, on bucket ranks)."""
     values, counts = _binned(sketch)

@@ -28,7 +28,7 @@ does not show.
 from __future__ import annotations
 
 import warnings
-from typing import TypedDict
+from typing import Any, TypedDict, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -149,7 +149,10 @@ def _optional(frame: pd.DataFrame, *columns: str) -> list[str]:
     return [c for c in columns if c in frame]
 
 
-def _floats(values):
+_Columns = TypeVar("_Columns", "pd.Series[Any]", pd.DataFrame)
+
+
+def _floats(values: _Columns) -> _Columns:
     """`values` (a Series or a frame) as float64: counters may come as integers, Decimals
     (PostgreSQL's numeric) or objects with None."""
     return values.astype("float64")
@@ -166,7 +169,7 @@ def _status(merged: pd.DataFrame, frame: pd.DataFrame, counters: list[str]) -> n
     return np.where(everything | went_down, "reset", np.where(new, "new", "ok"))
 
 
-def _flagged(flags: dict) -> list:
+def _flagged(flags: dict[Any, bool]) -> list[Any]:
     """The snapshot times whose flag is true."""
     return [time for time, flag in flags.items() if flag]
 
@@ -175,21 +178,23 @@ def _per_snapshot(frame: pd.DataFrame, column: str) -> pd.Series:
     return frame.groupby("snapshot_time")[column].first()
 
 
-def _global_resets(frame: pd.DataFrame) -> dict:
+def _global_resets(frame: pd.DataFrame) -> dict[Any, bool]:
     """snapshot_time -> whether stats_reset changed since the previous snapshot."""
     if "stats_reset" not in frame:
         return {}
     reset = _per_snapshot(frame, "stats_reset")  # every snapshot of `frame`, in time order
     changed = reset.ne(reset.shift()) & reset.shift().notna()
-    return changed.to_dict()
+    flags: dict[Any, bool] = changed.to_dict()
+    return flags
 
 
-def _evictions(frame: pd.DataFrame) -> dict:
+def _evictions(frame: pd.DataFrame) -> dict[Any, bool]:
     """snapshot_time -> whether pg_stat_statements evicted entries since the previous snapshot."""
     if "dealloc" not in frame:
         return {}
     dealloc = _floats(_per_snapshot(frame, "dealloc"))
-    return (dealloc > dealloc.shift()).to_dict()
+    flags: dict[Any, bool] = (dealloc > dealloc.shift()).to_dict()
+    return flags
 
 
 def hidden_time_text(ms: float) -> str:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from math import comb
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -97,7 +98,7 @@ def compare_samples(
     return out[[*COLUMNS, *EXTRA_COLUMNS, "mean_base", "mean_cand"]].pipe(_keep_attrs, shift)
 
 
-def _keep_attrs(frame: pd.DataFrame, shift) -> pd.DataFrame:
+def _keep_attrs(frame: pd.DataFrame, shift: object) -> pd.DataFrame:
     frame.attrs["shift"] = shift
     return frame
 
@@ -109,7 +110,7 @@ _STAT_COLUMNS = [
 ]  # fmt: skip
 
 
-def _groups(frame: pd.DataFrame, keys: list[str], value: str) -> dict:
+def _groups(frame: pd.DataFrame, keys: list[str], value: str) -> dict[Any, np.ndarray]:
     clean = frame[[*keys, value]].dropna(subset=[value])
     by = keys[0] if len(keys) == 1 else keys
     return {
@@ -118,7 +119,10 @@ def _groups(frame: pd.DataFrame, keys: list[str], value: str) -> dict:
     }
 
 
-def _one(x, y, statistic, min_n, n_boot, confidence, rng) -> list:
+def _one(
+    x: np.ndarray, y: np.ndarray, statistic: str, min_n: int, n_boot: int, confidence: float,
+    rng: np.random.Generator,
+) -> list[float]:  # fmt: skip
     (p50_x, p95_x), (p50_y, p95_y) = _percentiles(x), _percentiles(y)
     means = [float(x.mean()) if len(x) else np.nan, float(y.mean()) if len(y) else np.nan]
     head = [len(x), len(y), p50_x, p50_y, p95_x, p95_y, *means]
@@ -146,15 +150,19 @@ def _ratio(top: float, bottom: float) -> float:
 
 
 def bootstrap_ratio(
-    x: np.ndarray, y: np.ndarray, statistic: str | float, n_boot: int, confidence: float, rng
-) -> tuple[float, float]:
+    x: np.ndarray, y: np.ndarray, statistic: str | float, n_boot: int, confidence: float,
+    rng: np.random.Generator,
+) -> tuple[float, float]:  # fmt: skip
     """Percentile bootstrap interval of statistic(y) / statistic(x); `statistic` is
     ``"median"``, ``"mean"`` or a quantile in (0, 1) (e.g. 0.95 for p95)."""
     low, high, _ = _bootstrap(x, y, statistic, n_boot, confidence, rng)
     return (low, high)
 
 
-def _bootstrap(x, y, statistic, n_boot, confidence, rng) -> tuple[float, float, float]:
+def _bootstrap(
+    x: np.ndarray, y: np.ndarray, statistic: str | float, n_boot: int, confidence: float,
+    rng: np.random.Generator,
+) -> tuple[float, float, float]:  # fmt: skip
     """(low, high, standard error of the log ratio) from the bootstrap draws."""
     if statistic == "mean":
         bx, by = _mean_draws(x, n_boot, rng), _mean_draws(y, n_boot, rng)
@@ -182,7 +190,7 @@ def interval_from_draws(bx: np.ndarray, by: np.ndarray, confidence: float
     return (float(low), float(high), log_se)
 
 
-def _quantile_draws(x: np.ndarray, q: float, n_boot: int, rng) -> np.ndarray:
+def _quantile_draws(x: np.ndarray, q: float, n_boot: int, rng: np.random.Generator) -> np.ndarray:
     """Bootstrap quantiles drawn from their exact distribution over the order statistics.
 
     The resample's q quantile is taken as its k-th smallest value, k = floor(q (n - 1)) + 1
@@ -194,10 +202,11 @@ def _quantile_draws(x: np.ndarray, q: float, n_boot: int, rng) -> np.ndarray:
     n = len(ordered)
     k = int(np.floor(q * (n - 1))) + 1
     cdf = stats.binom.sf(k - 1, n, np.arange(1, n + 1) / n)
-    return ordered[np.minimum(np.searchsorted(cdf, rng.random(n_boot)), n - 1)]
+    drawn: np.ndarray = ordered[np.minimum(np.searchsorted(cdf, rng.random(n_boot)), n - 1)]
+    return drawn
 
 
-def _mean_draws(x: np.ndarray, n_boot: int, rng) -> np.ndarray:
+def _mean_draws(x: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
     """Bootstrap means by resampling, in chunks of bounded size."""
     n = len(x)
     per_chunk = max(1, _CHUNK_ELEMENTS // n)

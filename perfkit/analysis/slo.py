@@ -11,6 +11,7 @@ cannot hide a bad tail.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -73,7 +74,12 @@ def slo_compliance(
     return _finish(rows, outbound, statements, targets)
 
 
-def _finish(rows: list, outbound, statements, targets: Targets) -> pd.DataFrame:
+def _finish(
+    rows: list[dict[str, Any]],
+    outbound: pd.DataFrame | None,
+    statements: pd.DataFrame | None,
+    targets: Targets,
+) -> pd.DataFrame:
     if outbound is not None and len(outbound):
         status = pd.to_numeric(outbound["status"], errors="coerce")
         error = (status.isna() | (status >= 500)).to_numpy()
@@ -84,7 +90,9 @@ def _finish(rows: list, outbound, statements, targets: Targets) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS).set_index("class")
 
 
-def _rows_from_totals(requests, targets: Targets, classes, statistic: str) -> list[dict]:
+def _rows_from_totals(
+    requests: Any, targets: Targets, classes: dict[str, str] | None, statistic: str
+) -> list[dict[str, Any]]:  # requests: a Dask frame
     """Per-class rows from per-route totals of a Dask frame: counts, errors and means exact,
     p95 and the share within target from the merged sketches (1 % relative error)."""
     from perfkit.analysis.distributed import RouteTotals, totals
@@ -97,7 +105,7 @@ def _rows_from_totals(requests, targets: Targets, classes, statistic: str) -> li
         merged[name].merge(group)
     target_of = {"dashboard": targets.dashboard_ms, "api": targets.api_ms,
                  "static": targets.static_ms}  # fmt: skip
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in sorted(merged):
         t = merged[name]
         target = target_of.get(name, targets.dashboard_ms)
@@ -118,7 +126,14 @@ def _rows_from_totals(requests, targets: Targets, classes, statistic: str) -> li
     return rows
 
 
-def _row(name, ms, error, target, targets, statistic) -> dict:
+def _row(
+    name: str,
+    ms: pd.Series[float],
+    error: pd.Series[bool] | np.ndarray,
+    target: float,
+    targets: Targets,
+    statistic: str,
+) -> dict[str, Any]:
     ms = ms.dropna()
     mean = float(ms.mean()) if len(ms) else np.nan
     p95 = float(np.percentile(ms, 95)) if len(ms) else np.nan
@@ -142,7 +157,7 @@ def _both(latency_ok: bool | None, errors_ok: bool) -> bool | None:
     return None if latency_ok is None else True
 
 
-def _database_row(statements: pd.DataFrame, targets: Targets) -> dict:
+def _database_row(statements: pd.DataFrame, targets: Targets) -> dict[str, Any]:
     calls = statements["calls"].astype(float)
     if "total_exec_time" in statements:
         total = statements["total_exec_time"].astype(float)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,7 +41,7 @@ def aggregate_stacks(stacks: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, 
             cell[2] += count
         if len(path) > 1:
             edge[(dump, path[-2], path[-1])][0] += weight
-    keys = sorted(ids, key=ids.get)
+    keys = sorted(ids, key=ids.__getitem__)
     labels = np.array([f"{f}:{first_line[i]}({n})" for i, (f, n) in enumerate(keys)], dtype=object)
     per_dump = _frame(own, ["dump", "fid"], labels)
     functions = per_dump.groupby("fid", sort=False)[["tottime_s", "cumtime_s", "samples"]].sum()
@@ -64,13 +65,14 @@ def aggregate_stacks(stacks: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, 
         .reset_index()
     )
     edges["caller"], edges["callee"] = labels[edges["caller"]], labels[edges["callee"]]
-    edges.insert(2, "ncalls", pd.array([pd.NA] * len(edges), dtype="Int64"))
-    edges.insert(3, "primcalls", pd.array([pd.NA] * len(edges), dtype="Int64"))
-    per_dump = per_dump.assign(function=labels[per_dump["fid"]], ncalls=pd.NA)
+    # pandas-stubs: insert and assign take an ExtensionArray and a missing value (pandas does)
+    edges.insert(2, "ncalls", pd.array([pd.NA] * len(edges), dtype="Int64"))  # type: ignore[arg-type]
+    edges.insert(3, "primcalls", pd.array([pd.NA] * len(edges), dtype="Int64"))  # type: ignore[arg-type]
+    per_dump = per_dump.assign(function=labels[per_dump["fid"]], ncalls=pd.NA)  # type: ignore[arg-type]
     return functions, edges, per_dump[["dump", "function", "ncalls", "tottime_s", "cumtime_s"]]
 
 
-def _id(frame: tuple[str, int, str], ids: dict, first_line: list[int]) -> int:
+def _id(frame: tuple[str, int, str], ids: dict[tuple[str, str], int], first_line: list[int]) -> int:
     file, line, name = frame
     key = (file, name)
     fid = ids.get(key)
@@ -82,7 +84,7 @@ def _id(frame: tuple[str, int, str], ids: dict, first_line: list[int]) -> int:
     return fid
 
 
-def _frame(cells: dict, key_names: list[str], labels: np.ndarray) -> pd.DataFrame:
+def _frame(cells: dict[Any, list[float]], key_names: list[str], labels: np.ndarray) -> pd.DataFrame:
     keys = np.array(list(cells.keys()), dtype=np.int64).reshape(-1, len(key_names))
     values = np.array(list(cells.values()), dtype=np.float64).reshape(-1, 3)
     frame = pd.DataFrame(keys, columns=key_names)

@@ -38,8 +38,10 @@ _SNIFF_BYTES = 8192
 BINARY_NUL_SHARE = 0.05  # a text log may hold a stray NUL; binary data holds many
 _PIECE_BYTES = 64 << 10  # decompress in small pieces so damage loses little
 _OPENERS: dict[str, Callable[..., BinaryStream]] = {  # called as (path, "rb")
-    ".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open,
-}  # fmt: skip
+    ".gz": gzip.open,
+    ".bz2": bz2.open,
+    ".xz": lzma.open,
+}
 _TRUNCATED = (EOFError, zlib.error, OSError, lzma.LZMAError)
 WRITER_WAIT_S = 30.0  # how long a FIFO may have no writer before that is an error
 _MAGIC_BYTES = 6

@@ -13,7 +13,9 @@ moves traffic to expensive endpoints is not blamed for it).
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -23,8 +25,9 @@ from perfkit.analysis.significance import compare_samples
 ENDPOINT = "endpoint"
 
 
-def shared_routes(*frames: pd.DataFrame) -> set[str]:
-    """Routes that several methods share in any of `frames` (GET and POST ``/auth/login``)."""
+def shared_routes(*frames: Any) -> set[str]:
+    """Routes that several methods share in any of `frames` (GET and POST ``/auth/login``;
+    pandas or Dask frames)."""
     pairs = []
     for frame in frames:
         if "method" not in frame or "route" not in frame:
@@ -55,7 +58,7 @@ def endpoint_column(frame: pd.DataFrame, shared: set[str]) -> pd.Series:
                      index=frame.index)  # fmt: skip
 
 
-def with_endpoints(*frames):
+def with_endpoints(*frames: Any) -> list[Any]:
     """`frames` with an ``endpoint`` column keyed alike on every side (pandas or Dask)."""
     shared = shared_routes(*frames)
     out = []
@@ -117,7 +120,8 @@ def compare(
         what="endpoints",
     )  # fmt: skip
     out = out.drop(columns=["mean_base", "mean_cand"]).pipe(_with_attrs, out.attrs)
-    return out.rename_axis(by)
+    named: pd.DataFrame = out.rename_axis(by)
+    return named
 
 
 def _has(frame: pd.DataFrame, metric: str) -> bool:
@@ -133,11 +137,11 @@ def cannot_judge(
     from perfkit.analysis.regression.verdict import EXTRA_COLUMNS, Shift
     from perfkit.analysis.significance import COLUMNS
 
-    def sizes(frame) -> pd.Series:
+    def sizes(frame: Any) -> pd.Series:
         # observed=True is pandas 3's default (the mutant without it is equivalent here) but
         # not pandas 2.2's, which pyproject allows: a category without requests is no key
         size = frame.groupby(by, observed=True).size()  # pragma: no mutate
-        return size.compute() if hasattr(size, "compute") else size
+        return cast(pd.Series, size.compute() if hasattr(size, "compute") else size)
 
     counts = pd.DataFrame({"n_base": sizes(baseline), "n_cand": sizes(candidate)}
                           ).fillna(0).astype(int)  # fmt: skip
@@ -152,7 +156,7 @@ def cannot_judge(
     return out
 
 
-def _with_attrs(frame: pd.DataFrame, attrs: dict) -> pd.DataFrame:
+def _with_attrs(frame: pd.DataFrame, attrs: dict[Hashable | None, Any]) -> pd.DataFrame:
     frame.attrs.update(attrs)
     return frame
 
