@@ -34,6 +34,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -41,7 +42,7 @@ import pyarrow as pa
 
 from perfkit.analysis.hotspots import classify
 from perfkit.io.profile import Profile, read_profile
-from perfkit.io.routes import route_labels, rules_from
+from perfkit.io.routes import Rule, route_labels, rules_from
 
 DB_PACKAGES = frozenset({"psycopg", "psycopg2", "psycopg_c", "psycopg_pool", "pg8000", "asyncpg",
                          "sqlite3", "_sqlite3"})  # fmt: skip
@@ -100,23 +101,26 @@ def attribute(base: Evidence, cand: Evidence, routes: object = None) -> Attribut
     return Attribution(table, _statements(base, cand))
 
 
-def _labels(paths: pd.Series, rules) -> np.ndarray:
+def _labels(paths: pd.Series, rules: list[Rule] | None) -> np.ndarray:
     labels, _ = route_labels(pa.array(paths.astype(str).tolist(), pa.string()), rules)
     return np.asarray(labels.to_pylist(), dtype=object)
 
 
-def _side(evidence: Evidence, rules) -> pd.DataFrame:
+def _side(evidence: Evidence, rules: list[Rule] | None) -> pd.DataFrame:
     if type(evidence.requests).__module__.startswith("dask"):  # exact means from the totals
         from perfkit.analysis.distributed import totals
 
         groups = totals(evidence.requests)
-        out = pd.DataFrame({"n": {k: t.latency_n for k, t in groups.items()},
+        out: pd.DataFrame = pd.DataFrame({"n": {k: t.latency_n for k, t in groups.items()},
                             "total_ms": {k: t.total / t.latency_n if t.latency_n else np.nan
                                          for k, t in groups.items()}})  # fmt: skip
         out.index.name = "route"
     else:
         requests = evidence.requests.dropna(subset=["duration_ms"])
-        out = requests.groupby("route", observed=True)["duration_ms"].agg(n="size", total_ms="mean")
+        out = cast(  # named aggregations: a frame
+            pd.DataFrame,
+            requests.groupby("route", observed=True)["duration_ms"].agg(n="size", total_ms="mean"),
+        )
     out.index = out.index.astype(str)
     for part in ("db", "external"):
         out[f"{part}_ms"] = np.nan
@@ -130,8 +134,8 @@ def _side(evidence: Evidence, rules) -> pd.DataFrame:
         out["profiled"] = out.pop("profiled_p").fillna(0).astype(int)
     if evidence.outbound is not None and "inbound_path" in evidence.outbound:
         calls = evidence.outbound.dropna(subset=["inbound_path"])
-        per_route = calls.groupby(_labels(calls["inbound_path"], rules))["duration_ms"]
-        calls = per_route.agg(["sum", "size"]).reindex(out.index, fill_value=0)
+        by_route = calls.groupby(_labels(calls["inbound_path"], rules))["duration_ms"]
+        calls = by_route.agg(["sum", "size"]).reindex(out.index, fill_value=0)
         out["external_ms"] = calls["sum"] / out["n"]
         out["external_calls"] = calls["size"] / out["n"]
     known = out[["db_ms", "external_ms"]].notna().any(axis=1)
@@ -140,9 +144,9 @@ def _side(evidence: Evidence, rules) -> pd.DataFrame:
     return out
 
 
-def _profile_layers(profile: Profile, rules) -> pd.DataFrame:
+def _profile_layers(profile: Profile, rules: list[Rule] | None) -> pd.DataFrame:
     """Per route of the dumps: profiled requests, and ms and calls per request per layer."""
-    rows = {}
+    rows: dict[Any, dict[str, float]] = {}
     dumps = profile.dumps.dropna(subset=["path"])
     for route, group in dumps.groupby(_labels(dumps["path"], rules)):
         sub = read_profile([Path(f) for f in group["file"]])
@@ -183,7 +187,7 @@ def _statements(base: Evidence, cand: Evidence) -> pd.DataFrame:
 
     sides = []
     for suffix, evidence in (("_base", base), ("_cand", cand)):
-        window = window_totals(evidence.statements)
+        window = window_totals(cast(pd.DataFrame, evidence.statements))  # both checked above
         n = len(evidence.requests)
         per_request = pd.DataFrame({
             "calls_per_request": window["calls"] / n, "mean_ms": window["mean"],

@@ -29,6 +29,7 @@ of 100 seeds.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -46,7 +47,7 @@ class ChangePoints:
     ``start``, ``end`` (labels), ``runs``, ``level_start``, ``level_end`` (fitted values at the
     segment's ends) and ``slope_per_run`` (0 for the mean model); `penalty`, `noise_sd`."""
 
-    points: list
+    points: list[Hashable]
     segments: pd.DataFrame
     penalty: float
     noise_sd: float
@@ -75,7 +76,7 @@ class ChangePoints:
 
 
 def change_points(
-    series: pd.Series | np.ndarray | list,
+    series: pd.Series | np.ndarray | list[float],
     model: str = "linear",
     penalty: float | None = None,
     min_size: int = 3,
@@ -146,7 +147,8 @@ class _Cost:
             cov = sty - st * sy / n
             with np.errstate(divide="ignore", invalid="ignore"):
                 rss = rss - np.where(var_t > 0, cov * cov / var_t, 0.0)
-        return np.maximum(rss, 0.0)
+        clipped: np.ndarray = np.maximum(rss, 0.0)
+        return clipped
 
     def line(self, a: int, b: int) -> tuple[float, float]:
         """(fitted value at run a, slope per run) of segment [a, b)."""

@@ -21,6 +21,7 @@ truncates) place each end at the middle of its second, the unbiased choice;
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -92,7 +93,8 @@ def _step(interval: str) -> pd.Timedelta:
 
 def _end_ns(times: pd.Series) -> np.ndarray:
     """Request end times as int64 nanoseconds since 1970 (UTC)."""
-    return times.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[ns]").view(np.int64)
+    ends: np.ndarray = times.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[ns]")
+    return ends.view(np.int64)
 
 
 def _bulk(end_ns: np.ndarray) -> tuple[float, float]:
@@ -134,7 +136,10 @@ def _check_intervals(count: float, interval: str) -> None:
         )
 
 
-def _table(edges, area, counts, mean_ms, p95_ms, step_s, origin, tz, whole) -> pd.DataFrame:
+def _table(
+    edges: np.ndarray, area: np.ndarray, counts: np.ndarray, mean_ms: np.ndarray,
+    p95_ms: np.ndarray | pd.Series, step_s: float, origin: int, tz: Any, whole: bool,
+) -> pd.DataFrame:  # fmt: skip
     """The per-interval table both engines return (index: interval starts in `tz`)."""
     out = pd.DataFrame({"requests": counts, "throughput_per_s": counts / step_s,
                         "concurrency": np.diff(area) / step_s, "mean_ms": mean_ms,
@@ -147,7 +152,7 @@ def _table(edges, area, counts, mean_ms, p95_ms, step_s, origin, tz, whole) -> p
     return out
 
 
-def _concurrency_dask(requests, interval: str) -> pd.DataFrame:
+def _concurrency_dask(requests: Any, interval: str) -> pd.DataFrame:  # a Dask frame
     """The same table from a Dask frame in two passes: the time span, then per partition the
     area at the interval edges and the per-interval counts and sums (areas add over requests,
     so partitions add up exactly). ``p95_ms`` is not computed here (NaN)."""
@@ -176,7 +181,7 @@ def _concurrency_dask(requests, interval: str) -> pd.DataFrame:
     _check_intervals((top - start_edge) / step_s, interval)
     edges = np.arange(start_edge, top + step_s, step_s)
 
-    def part(chunk: pd.DataFrame) -> tuple:
+    def part(chunk: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         end = (chunk["time"].dt.tz_convert("UTC").dt.tz_localize(None).astype("int64").to_numpy()
                - origin) / 1e9 + shift  # fmt: skip
         duration = chunk["duration_ms"].to_numpy(dtype=float) / 1000
@@ -208,7 +213,8 @@ def _in_flight_area(starts: np.ndarray, ends: np.ndarray, at: np.ndarray) -> np.
     e_cum = np.concatenate([[0.0], np.cumsum(ends)])
     k_s = np.searchsorted(starts, at, side="right")
     k_e = np.searchsorted(ends, at, side="right")
-    return (at * k_s - s_cum[k_s]) - (at * k_e - e_cum[k_e])
+    area: np.ndarray = (at * k_s - s_cum[k_s]) - (at * k_e - e_cum[k_e])
+    return area
 
 
 def locust_steps(history: pd.DataFrame, settle_s: float = 10.0) -> pd.DataFrame:
@@ -274,7 +280,7 @@ def flag_interference(
     and then only the load generator's own flags lower a weight.
     """
     out = steps.copy()
-    reasons = [[] for _ in range(len(out))]
+    reasons: list[list[str]] = [[] for _ in range(len(out))]
     if locust_log:
         stamps = []
         for line in locust_log.splitlines():

@@ -206,4 +206,5 @@ def problem_sessions(
 def _latest(frame: pd.DataFrame) -> pd.DataFrame:
     if "snapshot_time" not in frame or frame.empty:
         return frame
-    return frame[frame["snapshot_time"] == frame["snapshot_time"].max()]
+    latest: pd.DataFrame = frame[frame["snapshot_time"] == frame["snapshot_time"].max()]
+    return latest

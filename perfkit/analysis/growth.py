@@ -41,7 +41,8 @@ def daily_peaks(requests: pd.DataFrame, window: str = "1h") -> pd.Series:
     rate = per_window / pd.Timedelta(window).total_seconds()
     peaks = rate.groupby(rate.index.normalize()).max()
     peaks.index.name = "day"
-    return peaks.rename("peak_per_s")
+    named: pd.Series = peaks.rename("peak_per_s")
+    return named
 
 
 @dataclass(frozen=True)

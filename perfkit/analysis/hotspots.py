@@ -17,6 +17,7 @@ import sysconfig
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import PurePosixPath
+from typing import cast
 
 import pandas as pd
 
@@ -112,7 +113,9 @@ def _group_times(functions: pd.DataFrame, edges: pd.DataFrame, total: float) -> 
     builtin = functions.loc[functions["group"] == "builtin", ["function", "tottime_s"]]
     charged = _charge_builtins(builtin, functions, edges)
     times = pd.concat([own, charged], ignore_index=True)
-    groups = times.groupby(["group", "package"], as_index=False)["tottime_s"].sum()
+    groups = cast(  # as_index=False: a frame
+        pd.DataFrame, times.groupby(["group", "package"], as_index=False)["tottime_s"].sum()
+    )
     groups = groups.rename(columns={"tottime_s": "self_s"})
     groups["share"] = groups["self_s"] / total if total else 0.0
     return groups.sort_values("self_s", ascending=False, ignore_index=True)

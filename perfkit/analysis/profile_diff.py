@@ -30,6 +30,9 @@ both sides cannot change by it and are not tested.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, cast
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -39,6 +42,9 @@ from perfkit.analysis.regression.verdict import EXTRA_COLUMNS, judge
 from perfkit.analysis.significance import COLUMNS as TEST_COLUMNS
 from perfkit.analysis.significance import min_p_value
 from perfkit.io.profile import Profile
+
+if TYPE_CHECKING:
+    from perfkit.io.routes import Rule
 
 DIFF_COLUMNS = [
     "function", "name", "group", "self_s_base", "self_s_cand", "cum_s_base", "cum_s_cand",
@@ -66,7 +72,7 @@ def compare_profiles(
     by_route: bool = True,
     min_keys: int = 5,
     routes: object = None,
-    mix: dict | pd.Series | None = None,
+    mix: Mapping[str, float] | pd.Series | None = None,
     min_spread: float = 0.0,
     top: int = 25,
     detail: bool = False,
@@ -143,7 +149,7 @@ def shorten(table: pd.DataFrame, top: int = 25) -> pd.DataFrame:
     return short
 
 
-def _route_of(profile: Profile, by_route: bool, rules=None) -> pd.Series:
+def _route_of(profile: Profile, by_route: bool, rules: list[Rule] | None = None) -> pd.Series:
     """Each dump's stratum: "METHOD route", or one stratum for dumps without a route."""
     dumps = profile.dumps.set_index("dump")
     if not by_route or "route" not in dumps or dumps["route"].isna().all():
@@ -163,21 +169,29 @@ def _route_of(profile: Profile, by_route: bool, rules=None) -> pd.Series:
     return (method + " " + route.fillna(NO_ROUTE).astype(str)).str.strip()
 
 
-def _strata(base: Profile, cand: Profile, by_route: bool, rules=None, mix=None):
+def _strata(
+    base: Profile,
+    cand: Profile,
+    by_route: bool,
+    rules: list[Rule] | None = None,
+    mix: Mapping[str, float] | pd.Series | None = None,
+) -> tuple[pd.Series, pd.Series, dict[str, float], list[str]]:
     """Each side's dump -> stratum (NA for routes the other side lacks), the baseline's
     weights over the shared routes (its dumps', or `mix`), and the routes left out."""
     rb, rc = _route_of(base, by_route, rules), _route_of(cand, by_route, rules)
     shared = sorted(set(rb) & set(rc))
     unmatched = sorted(set(rb) ^ set(rc))
-    counts = rb[rb.isin(shared)].value_counts()
+    counts: pd.Series = rb[rb.isin(shared)].value_counts()
     if mix is not None and by_route:
         traffic = pd.Series(dict(mix), dtype=float).reindex(shared).fillna(0.0)
         counts = traffic if traffic.sum() > 0 else counts
-    weights = (counts / counts.sum()).to_dict() if counts.sum() else {}
+    weights = cast("dict[str, float]", (counts / counts.sum()).to_dict() if counts.sum() else {})
     return rb.where(rb.isin(shared)), rc.where(rc.isin(shared)), weights, unmatched
 
 
-def _moments(profile: Profile, strata: pd.Series, weights: dict):
+def _moments(
+    profile: Profile, strata: pd.Series, weights: dict[str, float]
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
     """Per function, own and cumulative seconds per request at the weights' mix: ``mean``,
     ``var`` (of that mean: sum w^2 var_r / n_r), ``terms`` (the per-route variance parts
     and their n - 1, for Welch-Satterthwaite); and the same for the dumps' totals."""
@@ -193,7 +207,9 @@ def _moments(profile: Profile, strata: pd.Series, weights: dict):
     return own, cum, total.iloc[0] if len(total) else pd.Series({"mean": 0.0, "var": 0.0})
 
 
-def _weighted(rows: pd.DataFrame, value: str, n: pd.Series, weights: dict) -> pd.DataFrame:
+def _weighted(
+    rows: pd.DataFrame, value: str, n: pd.Series, weights: dict[str, float]
+) -> pd.DataFrame:
     """Stratified mean and its variance per function (absent dumps count 0)."""
     if rows.empty:
         return pd.DataFrame(columns=["mean", "var", "dof_part"], dtype=float)
@@ -216,15 +232,30 @@ def _weighted(rows: pd.DataFrame, value: str, n: pd.Series, weights: dict) -> pd
     return out
 
 
-def _tests(table, own_b, own_c, cum_b, cum_c, n1, n2, alpha, correction, min_ratio, min_abs_s,
-           min_n, normalize, min_keys, min_spread=0.0) -> pd.DataFrame:  # fmt: skip
+def _tests(
+    table: pd.DataFrame,
+    own_b: pd.DataFrame,
+    own_c: pd.DataFrame,
+    cum_b: pd.DataFrame,
+    cum_c: pd.DataFrame,
+    n1: int,
+    n2: int,
+    alpha: float,
+    correction: str,
+    min_ratio: float,
+    min_abs_s: float,
+    min_n: int,
+    normalize: bool,
+    min_keys: int,
+    min_spread: float = 0.0,
+) -> pd.DataFrame:
     tested = table.index[table[["cum_s_base", "cum_s_cand"]].max(axis=1) >= min_abs_s]
     b, c = cum_b.loc[tested], cum_c.loc[tested]
     diff = c["mean"] - b["mean"]
     var = c["var"] + b["var"]
     with np.errstate(divide="ignore", invalid="ignore"):
         dof = var**2 / (c["dof_part"] + b["dof_part"])
-        t_stat = diff / np.sqrt(var)
+        t_stat: pd.Series = diff / np.sqrt(var)
         p_value = np.where(var > 0, 2 * stats.t.sf(np.abs(t_stat), dof),
                            np.where(diff == 0, 1.0, 0.0))  # fmt: skip
         half = stats.t.ppf(0.975, dof) * np.sqrt(var)
@@ -256,13 +287,15 @@ def _tests(table, own_b, own_c, cum_b, cum_c, n1, n2, alpha, correction, min_rat
     return result
 
 
-def _own_time_votes(own_b: pd.DataFrame, own_c: pd.DataFrame, min_abs_s: float):
+def _own_time_votes(
+    own_b: pd.DataFrame, own_c: pd.DataFrame, min_abs_s: float
+) -> tuple[np.ndarray, np.ndarray]:
     """The run-wide shift's votes: log ratios of own time (and their standard errors) of
     functions spending at least `min_abs_s` of their own per request on both sides (a tenth
     of the practical floor: votes need precision, not size)."""
     both = (own_b["mean"] >= min_abs_s) & (own_c["mean"] >= min_abs_s)
     b, c = own_b[both], own_c[both]
-    log_ratio = np.log(c["mean"] / b["mean"]).to_numpy()
+    log_ratio = cast(pd.Series, np.log(c["mean"] / b["mean"])).to_numpy()
     log_se = np.sqrt(c["var"] / c["mean"] ** 2 + b["var"] / b["mean"] ** 2).to_numpy()
     return log_ratio, log_se
 

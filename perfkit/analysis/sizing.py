@@ -122,6 +122,7 @@ def recommend_gunicorn(
     threads = max(1, math.ceil(slots / workers))
     slots = workers * threads
     if usl is not None:
+        assert usl_peak is not None  # set above from `usl`
         usl_x = float(usl.predict(min(slots, usl_peak)))
         if slots > usl_peak:
             notes.append(

@@ -9,6 +9,7 @@ request counts as an error when its status is 500 or more (server errors;
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -62,7 +63,7 @@ def summarize(
 def _group_then_time(out: pd.DataFrame) -> np.ndarray:
     """Row order of a bucketed summary: groups by total count (largest first, ties in key
     order), each group's buckets in time order (a bucket without a time last)."""
-    groups = out.index.droplevel("bucket")
+    groups = out.index.droplevel("bucket")  # type: ignore[arg-type]  # pandas-stubs: a level name
     code = pd.factorize(groups)[0]
     total = np.bincount(code, weights=out["count"].to_numpy())[code]
     bucket = pd.DatetimeIndex(out.index.get_level_values("bucket"))
@@ -74,7 +75,13 @@ def _is_dask(frame: object) -> bool:
     return type(frame).__module__.startswith("dask")
 
 
-def _summarize_dask(requests, by, freq, metric, percentiles) -> pd.DataFrame:
+def _summarize_dask(
+    requests: Any,
+    by: str | Sequence[str],
+    freq: str | None,
+    metric: str,
+    percentiles: Sequence[float],
+) -> pd.DataFrame:
     """A Dask frame: per-partition totals and sketches merged in a tree (exact counts,
     percentiles within the sketch's 1 % relative error; `perfkit.analysis.distributed`)."""
     from perfkit.analysis.distributed import summarize_totals, totals
@@ -95,7 +102,13 @@ def _group_codes(frame: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, pd.I
     return grouper.ngroup().to_numpy(), grouper.size().index
 
 
-def _latency(codes, values, n_groups, index, percentiles) -> pd.DataFrame:
+def _latency(
+    codes: np.ndarray,
+    values: np.ndarray,
+    n_groups: int,
+    index: pd.Index,
+    percentiles: Sequence[float],
+) -> pd.DataFrame:
     ok = ~np.isnan(values)
     codes, values = codes[ok], values[ok]
     order = np.argsort(values)

@@ -16,6 +16,7 @@ import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -60,13 +61,13 @@ class ServerCap:
         return f"ServerCap({self.servers} servers: {self.source})"
 
 
-def parse_gunicorn_command(command: str) -> dict:
+def parse_gunicorn_command(command: str) -> dict[str, Any]:
     """``workers``, ``threads`` and ``worker_class`` named on a Gunicorn command line."""
     try:
         words = shlex.split(command)
     except ValueError:
         words = command.split()
-    found: dict = {}
+    found: dict[str, Any] = {}
     names = {"-w": "workers", "--workers": "workers", "--threads": "threads",
              "-k": "worker_class", "--worker-class": "worker_class"}  # fmt: skip
     for i, word in enumerate(words):
@@ -85,7 +86,7 @@ def parse_gunicorn_command(command: str) -> dict:
     return found
 
 
-def parse_gunicorn_log(text: str) -> dict:
+def parse_gunicorn_log(text: str) -> dict[str, Any]:
     """``workers`` (most alive at once) and ``worker_class`` from Gunicorn's error log text."""
     alive: set[str] = set()
     most = 0
@@ -98,7 +99,7 @@ def parse_gunicorn_log(text: str) -> dict:
         gone = _EXIT.search(line)
         if gone:
             alive.discard(gone.group(1) or gone.group(2))
-    found: dict = {"workers": most} if most else {}
+    found: dict[str, Any] = {"workers": most} if most else {}
     kind = _CLASS.search(text)
     if kind:
         found["worker_class"] = worker_kind(kind.group(1))
@@ -120,7 +121,7 @@ def server_concurrency(
     users without wait), which turns the log's largest in-flight count into
     a cap when it is clearly above it.
     """
-    info: dict = {}
+    info: dict[str, Any] = {}
     used = []
     if error_log is not None:
         path = Path(error_log)
