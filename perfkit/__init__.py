@@ -46,6 +46,8 @@ _EXPORTS: dict[str, str] = {
     "read_jsonl": "perfkit.io.jsonl",
     "read_locust": "perfkit.io.loadtest",
     "read_memory": "perfkit.io.memory",
+    "read_gunicorn_log": "perfkit.io.gunicorn_log",
+    "worker_generations": "perfkit.analysis.workers",
     "read_pg_stat": "perfkit.io.pg",
     "read_profile": "perfkit.io.profile",
     "read_wrk": "perfkit.io.loadtest",

@@ -166,8 +166,11 @@ def latency_timeline(
 
 
 def rss_lines(memory: pd.DataFrame, fits: pd.DataFrame, title: str,
-              limit_mib: float | None = None) -> go.Figure:  # fmt: skip
-    """RSS per process over time (median per bucket), fitted trends, and where workers recycled."""
+              limit_mib: float | None = None,
+              generations: pd.DataFrame | None = None) -> go.Figure:  # fmt: skip
+    """RSS per process over time (median per bucket), fitted trends, and where workers ended:
+    with `generations` (`perfkit.worker_generations`) a marker per worker at its end, by how it
+    ended (Gunicorn's error log); without, a dotted line where a worker's samples stop."""
     frame = memory.dropna(subset=["time", "rss_bytes"])
     bucket = _buckets(frame["time"])
     fig = go.Figure()
@@ -193,12 +196,16 @@ def rss_lines(memory: pd.DataFrame, fits: pd.DataFrame, title: str,
                 legendgroup=role,
             ))  # fmt: skip
     workers = frame[frame["role"].astype(str) == "worker"] if "role" in frame else frame
-    ends = workers.groupby("pid", observed=True)["time"].max()
-    recycled = ends[ends < frame["time"].max() - pd.Timedelta(seconds=5)]
-    for when in recycled.sort_values().iloc[:50]:  # bounded: at most 50 markers
-        fig.add_vline(x=when, line_dash="dot", line_color="#bdc3c7")
-    note = f"median per {bucket}; dotted verticals: a worker ended (recycled)"
     highest = float(frame["rss_bytes"].max()) / 2**20
+    if generations is not None and generations["ended"].notna().any():
+        _worker_endings(fig, workers, generations, highest)
+        note = f"median per {bucket}; markers: how each worker ended (Gunicorn's error log)"
+    else:
+        ends = workers.groupby("pid", observed=True)["time"].max()
+        recycled = ends[ends < frame["time"].max() - pd.Timedelta(seconds=5)]
+        for when in recycled.sort_values().iloc[:50]:  # bounded: at most 50 markers
+            fig.add_vline(x=when, line_dash="dot", line_color="#bdc3c7")
+        note = f"median per {bucket}; dotted verticals: a worker ended (recycled)"
     if limit_mib and limit_mib <= 1.5 * highest:
         fig.add_hline(y=limit_mib, line_color=REGRESSED, annotation_text=f"limit {limit_mib:g} MiB")
     elif limit_mib:
@@ -207,6 +214,36 @@ def rss_lines(memory: pd.DataFrame, fits: pd.DataFrame, title: str,
         note += f"; pooled workers {pooled['slope_mib_per_hour'].iloc[0]:.1f} MiB/h"
     fig.update_layout(yaxis_title="RSS (MiB)", height=420)
     return styled(fig, title, note)
+
+
+# how a worker ended -> (marker symbol, colour); the serious ones stand out
+ENDING_STYLE = {
+    "killed": ("x", REGRESSED), "timed_out": ("triangle-down", "#e67e22"),
+    "crashed": ("diamond", "#8e44ad"), "recycled": ("circle-open", "#7f8c8d"),
+    "stopped": ("square-open", "#95a5a6"), "exited": ("circle-open", "#95a5a6"),
+}  # fmt: skip
+MAX_ENDINGS = 200  # markers per kind of ending: the figure's size stays bounded
+
+
+def _worker_endings(fig: go.Figure, workers: pd.DataFrame, generations: pd.DataFrame,
+                    highest: float) -> None:  # fmt: skip
+    """A marker per ended worker at its last RSS sample (the chart's top when unsampled)."""
+    last = workers.sort_values("time").groupby("pid", observed=True)["rss_bytes"].last() / 2**20
+    ended = generations.dropna(subset=["ended"])
+    for ending, (symbol, colour) in ENDING_STYLE.items():
+        group = ended[ended["ending"].astype(str) == ending]
+        if not len(group):
+            continue
+        shown = group.head(MAX_ENDINGS)
+        y = shown["worker_pid"].map(last).astype(float).fillna(highest)
+        signal = shown["signal"].astype(object).where(shown["signal"].notna(), "")
+        text = [f"worker {pid}: {ending.replace('_', ' ')}" + (f" ({s})" if s else "")
+                for pid, s in zip(shown["worker_pid"], signal, strict=True)]  # fmt: skip
+        fig.add_trace(go.Scatter(
+            x=shown["ended"], y=y, mode="markers", text=text, hoverinfo="text+x",
+            name=f"workers {ending.replace('_', ' ')}: {len(group)}",
+            marker={"symbol": symbol, "color": colour, "size": 11, "line": {"width": 2}},
+        ))  # fmt: skip
 
 
 def usl_curve(

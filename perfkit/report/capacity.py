@@ -92,6 +92,8 @@ class CapacityReport:
             "max_in_flight": None if cap is None else cap.max_in_flight,
             "plateau_per_s": _finite(fit.plateau), "peak": fit.peak, "uncertain": fit.uncertain,
             "measured_max": fit.measured_max,
+            "worker_timeouts": (None if "worker_timeouts" not in self.steps
+                                else int(self.steps["worker_timeouts"].sum())),
             "projection": [{"users": float(r.concurrency), "throughput_per_s": r.throughput_per_s,
                             "low_per_s": r.low_per_s, "high_per_s": r.high_per_s,
                             "response_time_s": r.response_time_s, "range": r.range}
@@ -120,6 +122,12 @@ class CapacityReport:
             lines.append(f"- at {p['users']:.0f} users: {p['throughput_per_s']:.1f} req/s "
                          f"[{p['low_per_s']:.1f}, {p['high_per_s']:.1f}], mean response "
                          f"{p['response_time_s'] * 1000:,.0f} ms ({p['range']})")  # fmt: skip
+        if c["worker_timeouts"]:
+            steps = self.steps[self.steps["worker_timeouts"] > 0]
+            lines.append(f"**Gunicorn's error log: {c['worker_timeouts']:,} worker timeouts** "
+                         f"(`WORKER TIMEOUT`), from the {int(steps['users'].iloc[0])}-user step "
+                         "on: requests held a worker past `--timeout` there, and the master "
+                         "killed it; the throughput past that load is not all served.")
         if c["uncertain"]:
             lines.append("The projection is **uncertain**: past the measured load the 95 % "
                          "interval spans more than a factor of two (the laws disagree there or "
@@ -354,7 +362,7 @@ class CapacityReport:
         if self.steps is None:
             return md("{why}", why=self.run.absent("locust", "No Locust step load in this run."))
         columns = ["users", "seconds", "requests", "throughput_per_s", "mean_ms", "in_flight",
-                   "server_in_flight", "failures", "interference"]  # fmt: skip
+                   "server_in_flight", "failures", "worker_timeouts", "interference"]  # fmt: skip
         columns = [c for c in columns if c in self.steps]
         return table(self.steps[columns], floats="{:,.2f}", index=False)
 
@@ -513,7 +521,9 @@ def _gunicorn_evidence(run: Run) -> tuple[str | None, Path | None]:
     except (OSError, ValueError, AttributeError):
         command = None
     logs = [p for p in ("gunicorn.log", "error.log", "gunicorn_error.log") if (folder / p).exists()]
-    return command, (folder / logs[0]) if logs else None
+    found = [Path(p) for p in run.sources.get("gunicorn log", [])]  # gunicorn*.log*, error*.log*
+    logs = [folder / p for p in logs] or found[:1]
+    return command, logs[0] if logs else None
 
 
 def _capacity(run: Run, steps: pd.DataFrame, timed_log: bool):
@@ -535,6 +545,11 @@ def _capacity(run: Run, steps: pd.DataFrame, timed_log: bool):
             float(per_s[(per_s.index >= a) & (per_s.index < b)].mean())
             for a, b in zip(steps["start"], steps["end"], strict=True)])  # fmt: skip
     steps = flag_interference(steps)  # Locust's log is not in a run folder: weights 1
+    if run.workers is not None:  # Gunicorn's error log: the master's WORKER TIMEOUT lines
+        times = run.workers.loc[run.workers["kind"].astype(str) == "timeout", "time"]
+        steps = steps.assign(worker_timeouts=[
+            int(((times >= a) & (times < b)).sum())
+            for a, b in zip(steps["start"], steps["end"], strict=True)])  # fmt: skip
     try:
         fit = fit_capacity(steps["users"], steps["throughput_per_s"], steps["mean_ms"] / 1000,
                            servers=cap.servers, servers_source=cap.source,

@@ -3,7 +3,8 @@
 A run folder may hold any of: ``access.log*`` (or ``*.log*``), ``profiles/``
 (cProfile dumps, plain or compressed), ``pyspy.json*``, ``pg/`` (a
 `snapshot_pg` store), ``memory.csv`` (or ``*.dat``, ``*.prom``),
-``locust_stats.csv`` and ``locust_stats_history.csv``, ``outbound.jsonl*``.
+``locust_stats.csv`` and ``locust_stats_history.csv``, ``outbound.jsonl*``,
+Gunicorn's error log (``gunicorn*.log*``, ``error*.log*``; `perfkit.read_gunicorn_log`).
 An ``access_log_format.txt`` beside the log gives the server's log format
 (e.g. Gunicorn's ``access_log_format``): `perfkit.read_access_log` reads it.
 ``pg/`` may also hold psql CSV exports (`perfkit.io.pg_csv`). Whatever is
@@ -39,6 +40,7 @@ class Run:
     locust_stats: pd.DataFrame | None = None
     locust_history: pd.DataFrame | None = None
     outbound: pd.DataFrame | None = None
+    workers: pd.DataFrame | None = None  # Gunicorn's error-log events (read_gunicorn_log)
     sources: dict[str, list[str]] = field(default_factory=dict)
     problems: dict[str, str] = field(default_factory=dict)  # source -> why it failed
     folder: Path | None = None
@@ -129,9 +131,17 @@ class Run:
             total = self.locust_stats.set_index("name")["request_count"].get("Aggregated", 0)
             rows.append({"source": "Locust", "records": int(total), "rejected": 0,
                          "from": pd.NaT, "to": pd.NaT, "note": "load-test statistics"})  # fmt: skip
+        if self.workers is not None:
+            account = self.workers.attrs.get("perfkit", {})
+            kinds = self.workers["kind"].astype(str)
+            rows.append({"source": "Gunicorn error log", "records": len(self.workers),
+                         "rejected": account.get("rejected", 0),
+                         "from": self.workers["time"].min(), "to": self.workers["time"].max(),
+                         "note": f"{int((kinds == 'boot').sum())} worker boots, "
+                                 f"{int((kinds == 'error').sum())} errors logged"})  # fmt: skip
         keys = {"access log": "access log", "profiles": "profiles", "pg_stat_statements": "pg",
                 "memory samples": "memory", "outbound calls": "outbound",
-                "Locust": "locust"}  # fmt: skip
+                "Locust": "locust", "Gunicorn error log": "gunicorn log"}  # fmt: skip
         for row in rows:
             row["files"] = _shown_sources(self.sources.get(keys[row["source"]], []))
         for source in self.problems:
@@ -155,7 +165,9 @@ LABELS = {
     "outbound": "outbound-call log", "pg tables": "PostgreSQL table statistics",
     "pg indexes": "PostgreSQL index statistics", "pg database": "PostgreSQL database statistics",
     "pg live": "live PostgreSQL server", "traffic": "traffic history",
+    "gunicorn log": "Gunicorn error log",
 }  # fmt: skip
+ERROR_LOGS = ("gunicorn*.log*", "error*.log*", "*error*.log*")  # Gunicorn's --error-logfile
 
 
 def _shown_sources(sources: list[str], limit: int = 3) -> str:
@@ -224,7 +236,9 @@ def load_run(
     if not folder.is_dir():
         raise InputError(f"{folder}: no such run folder (expected a folder of collected evidence)")
     run = Run(name or folder.name, folder=folder)
-    logs = _first(folder, ("access.log*", "access*.log*", "*.log.gz", "*.log"))
+    errors = _first(folder, ERROR_LOGS)
+    logs = [f for f in _first(folder, ("access.log*", "access*.log*", "*.log.gz", "*.log"))
+            if f not in errors]  # fmt: skip
     if logs:
 
         def requests() -> None:  # an access_log_format.txt beside the log is read there
@@ -264,6 +278,9 @@ def load_run(
     if outbound:
         _load(run, "outbound", outbound,
               lambda: setattr(run, "outbound", perfkit.read_jsonl(outbound)))  # fmt: skip
+    if errors:
+        _load(run, "gunicorn log", errors,
+              lambda: setattr(run, "workers", perfkit.read_gunicorn_log(errors)))  # fmt: skip
     if not run.sources:
         raise InputError(
             f"{folder}: no evidence found (access.log*, profiles/, pg/, memory.csv...)"
@@ -302,4 +319,5 @@ _FRAMES = {
     "access log": ("requests",), "profiles": ("profile",), "py-spy": ("pyspy",),
     "pg": ("statements", "pg_store"), "memory": ("memory",),
     "locust": ("locust_stats", "locust_history"), "outbound": ("outbound",),
+    "gunicorn log": ("workers",),
 }  # fmt: skip

@@ -26,6 +26,7 @@ class MemoryReport(ReportDisplay):
     requests_per_hour: float | None
     recycled: int
     cannot_judge: list[str] = field(default_factory=list)  # what a failed source left unjudged
+    generations: pd.DataFrame | None = None  # worker_generations of Gunicorn's error log
 
     def _display_facts(self) -> list[tuple[str, object]]:
         facts: list[tuple[str, object]] = [("memory samples", sizes(self.run.memory, "sample"))]
@@ -36,7 +37,18 @@ class MemoryReport(ReportDisplay):
             facts.append(("recycled workers", f"{self.recycled:,}"))
         if self.limit_mib is not None:
             facts.append(("limit", f"{self.limit_mib:,.0f} MiB per process"))
+        if self.generations is not None:
+            facts.append(("worker endings", _endings_text(self.endings())))
         return facts
+
+    def endings(self) -> dict[str, int]:
+        """How many workers ended each way by Gunicorn's error log ({} without one)."""
+        if self.generations is None:
+            return {}
+        counts = self.generations["ending"].astype(str).value_counts()
+        from perfkit.analysis.workers import ENDINGS
+
+        return {e: int(counts[e]) for e in ENDINGS if e in counts}
 
     def _display_frame(self) -> pd.DataFrame | None:
         if self.fits is None:
@@ -74,6 +86,7 @@ class MemoryReport(ReportDisplay):
                 for _, r in fits.iterrows()
             },
             "container": self._container(),
+            "worker_endings": None if self.generations is None else self.endings(),
             "cannot_judge": list(self.cannot_judge),
             "failed_sources": {k: self.run.problem(k) for k in self.run.problems},
         }  # fmt: skip
@@ -102,7 +115,9 @@ class MemoryReport(ReportDisplay):
             )
         leaks = self.leaks()
         workers = self.fits[self.fits["role"] == "worker"]
-        if self.recycled:
+        if self.generations is not None:  # the log says how workers ended: no guessing
+            lines.append(_endings_sentence(self.endings(), self.generations) + "\n")
+        elif self.recycled:
             lines.append(f"Gunicorn replaced workers {self.recycled} time(s) during the run "
                          "(`max_requests` recycling): the drops are restarts, not freed memory, "
                          "so worker generations are fitted together.\n")  # fmt: skip
@@ -146,7 +161,8 @@ class MemoryReport(ReportDisplay):
 
         if self.fits is None:
             return md("{why}", why=self.run.absent("memory", "No memory samples in this run."))
-        return rss_lines(self.run.memory, self.fits, "RSS per process", self.limit_mib)
+        return rss_lines(self.run.memory, self.fits, "RSS per process", self.limit_mib,
+                         self.generations)  # fmt: skip
 
     def fit_table(self) -> Any:
         if self.fits is None:
@@ -165,6 +181,30 @@ class MemoryReport(ReportDisplay):
 
         shown = [notes(), table(self.run.trust(), index=False)]  # notes first: not listed twice
         return _Outputs([s for s in shown if s is not None])
+
+
+def _endings_text(endings: dict[str, int]) -> str:
+    """'3 recycled, 1 killed' in the order of `perfkit.analysis.workers.ENDINGS`."""
+    return ", ".join(f"{n:,} {e.replace('_', ' ')}" for e, n in endings.items()) or "none"
+
+
+def _endings_sentence(endings: dict[str, int], generations: pd.DataFrame) -> str:
+    """The verdict's sentence on how workers ended: the serious endings named first."""
+    total = sum(endings.values())
+    text = f"Gunicorn's error log: {total:,} workers; " + _endings_text(endings) + "."
+    killed = generations[generations["ending"].astype(str) == "killed"]
+    if len(killed):
+        pids = ", ".join(str(p) for p in killed["worker_pid"].head(5))
+        text += (f" **{len(killed)} killed by SIGKILL** (worker {pids}): the kernel's OOM "
+                 "killer sends it when memory runs out (so does `kill -9`).")
+    if endings.get("timed_out"):
+        text += (f" {endings['timed_out']} timed out (`--timeout`): a request held the worker "
+                 "too long; that kill is not memory's.")
+    replaced = sum(n for e, n in endings.items() if e not in ("stopped", "running"))
+    if replaced:
+        text += (f" Workers were replaced {replaced:,} time(s) during the run: the drops are "
+                 "restarts, not freed memory, so worker generations are fitted together.")
+    return text
 
 
 def _hours(value: float) -> str:
@@ -218,5 +258,10 @@ def memory_report(
         min_mib_per_hour=min_mib_per_hour, requests_per_hour=per_hour,
         container_limit_bytes=container_limit_mib * MIB if container_limit_mib else None,
     )  # fmt: skip
+    generations = None
+    if run.workers is not None:
+        from perfkit.analysis.workers import worker_generations
+
+        generations = worker_generations(run.workers)
     return MemoryReport(run, fits, limit_mib, container_limit_mib, per_hour,
-                        recycled_workers(run.memory))  # fmt: skip
+                        recycled_workers(run.memory), generations=generations)  # fmt: skip

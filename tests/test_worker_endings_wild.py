@@ -1,0 +1,91 @@
+"""Worker endings on a real Gunicorn run of an app that is not the warehouse (recorded by
+tests/data/wild/memory_workers/record.py; provenance in its README): the recorder's own truth (the
+worker pids it polled, the one it killed) and the access log's per-pid request counts (a recycled
+worker served exactly max_requests) against read_gunicorn_log, worker_generations and the memory
+report, which must agree with the API (one code path)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import perfkit
+from perfkit.report.memory import memory_report
+
+HERE = Path(__file__).parent / "data" / "wild" / "memory_workers"
+TRUTH = json.loads((HERE / "truth.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def generations():
+    return perfkit.worker_generations(perfkit.read_gunicorn_log(HERE / "error.log"))
+
+
+def test_every_worker_the_recorder_saw_is_a_generation(generations):
+    assert sorted(generations["worker_pid"]) == TRUTH["worker_pids"]
+    assert generations["generation"].tolist() == [0, 0, 1, 2, 3, 4, 5, 6, 7]
+
+
+def test_each_ending_agrees_with_the_recorder_and_the_access_log(generations):
+    by = generations.set_index("worker_pid")["ending"].astype(str)
+    assert by[TRUTH["killed_by_recorder"]] == "killed"
+    assert (by == "killed").sum() == 1 and (by == "timed_out").sum() == TRUTH["sleep_requests"]
+    served = perfkit.read_access_log(HERE / "access.log")["pid"].value_counts()
+    recycled = set(by.index[by == "recycled"])
+    assert recycled == set(served.index[served == TRUTH["max_requests"]])  # max_requests each
+    last_two = set(generations["worker_pid"].tail(2))
+    assert set(by.index[by == "stopped"]) == last_two  # alive at the master's TERM
+
+
+def test_the_memory_report_shows_the_same_endings_as_the_api(generations):
+    report = memory_report(HERE)
+    counts = generations["ending"].astype(str).value_counts().to_dict()
+    assert report.summary()["worker_endings"] == counts
+    text = report.verdict().data
+    assert f"{len(generations)} workers" in text and "**1 killed by SIGKILL**" in text
+    assert str(TRUTH["killed_by_recorder"]) in text
+    assert "replaced 7 time(s)" in text  # 5 recycled + 1 killed + 1 timed out, from the log
+    names = [t.name for t in report.figure().data]
+    assert "workers killed: 1" in names and "workers recycled: 5" in names
+    trust = report.run.trust()
+    row = trust[trust["source"] == "Gunicorn error log"].iloc[0]
+    assert row["records"] == len(perfkit.read_gunicorn_log(HERE / "error.log"))
+    assert row["files"] == "error.log"
+
+
+def test_the_error_log_is_not_read_as_an_access_log(tmp_path):
+    """A run folder with only an error log and memory: the access-log search must not take
+    error.log for an access log (it would fail, and say so, for nothing)."""
+    for name in ("error.log", "memory.csv"):
+        (tmp_path / name).write_bytes((HERE / name).read_bytes())
+    report = memory_report(tmp_path)
+    assert "access log" not in report.run.sources and not report.run.problems
+    assert report.summary()["worker_endings"]["killed"] == 1
+
+
+def test_worker_timeouts_are_counted_per_step_of_a_real_step_load(tmp_path):
+    """The wild sync2 step load (tests/data/wild/capacity/sync2, its real Gunicorn log) with
+    WORKER TIMEOUT lines planted at known times: 2 inside the 32-user step, 3 inside the 64-user
+    step, 1 in the settling gap between steps (no step's): the report counts 5, per step."""
+    import shutil
+
+    from perfkit.report.capacity import capacity_report
+
+    source = Path(__file__).parent / "data" / "wild" / "capacity" / "sync2"
+    run = tmp_path / "sync2"
+    shutil.copytree(source, run)
+    master = (run / "gunicorn.log").read_text().split("] [", 2)[1]
+    planted = ["08:38:05", "08:38:10", "08:38:18", "08:38:41", "08:38:50", "08:38:54"]
+    with (run / "gunicorn.log").open("a") as handle:
+        for i, clock in enumerate(planted):
+            handle.write(f"[2026-12-07 {clock} +0000] [{master}] [CRITICAL] "
+                         f"WORKER TIMEOUT (pid:{9000 + i})\n")  # fmt: skip
+    report = capacity_report(run)
+    steps = report.steps.set_index("users")["worker_timeouts"]
+    assert steps.to_dict() == {1: 0, 2: 0, 4: 0, 8: 0, 16: 0, 32: 2, 48: 0, 64: 3}
+    assert report.capacity_summary()["worker_timeouts"] == 5
+    assert "5 worker timeouts** (`WORKER TIMEOUT`), from the 32-user step on" in \
+        report.verdict().data  # fmt: skip
+    assert report.server_cap.servers == 2  # the cap still comes from Gunicorn's own log
