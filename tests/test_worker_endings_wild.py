@@ -89,3 +89,18 @@ def test_worker_timeouts_are_counted_per_step_of_a_real_step_load(tmp_path):
     assert "5 worker timeouts** (`WORKER TIMEOUT`), from the 32-user step on" in \
         report.verdict().data  # fmt: skip
     assert report.server_cap.servers == 2  # the cap still comes from Gunicorn's own log
+
+
+def test_the_overview_counts_restarts_kills_and_timeouts_per_hour():
+    from perfkit.analysis.workers import worker_event_rates
+    from perfkit.report.overview import overview_report
+
+    report = overview_report(HERE)
+    workers = report.summary()["workers"]
+    assert workers == worker_event_rates(perfkit.read_gunicorn_log(HERE / "error.log"))
+    assert workers["restarts"] == TRUTH["workers_seen"] - 2  # all but the first two workers
+    assert (workers["killed"], workers["timed_out"], workers["recycled"]) == (1, 1, 5)
+    assert workers["errors"] == 1  # the timed-out request's traceback
+    # 14 s of log: rates are per hour over at least a minute, never inflated by a short log
+    assert workers["restarts_per_hour"] == pytest.approx(7 * 60)
+    assert "**Gunicorn workers: 7 restarts" in report.verdict().data

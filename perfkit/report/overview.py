@@ -53,7 +53,17 @@ class OverviewReport(ReportDisplay):
                 str(p) for p in self.memory.loc[self.memory["verdict"] == "leak", "pid"]],
             "cannot_judge": [*self.cannot_judge, *self._untimed()],
             "failed_sources": {k: self.run.problem(k) for k in self.run.problems},
+            "workers": self.workers(),
         }  # fmt: skip
+
+    def workers(self) -> dict[str, float | int] | None:
+        """Gunicorn's error log: worker restarts, kills, timeouts and errors, with rates per
+        hour (`perfkit.analysis.workers.worker_event_rates`); None without the log."""
+        if self.run.workers is None:
+            return None
+        from perfkit.analysis.workers import worker_event_rates
+
+        return worker_event_rates(self.run.workers)
 
     def _display_facts(self) -> list[tuple[str, object]]:
         facts: list[tuple[str, object]] = [("requests", sizes(self.run.requests, "request"))]
@@ -132,6 +142,15 @@ class OverviewReport(ReportDisplay):
             leaking = self.memory[self.memory["verdict"] == "leak"]
             lines.append("\n**Memory: a process is leaking.**" if len(leaking) else
                          "\nMemory: no leak found.")  # fmt: skip
+        w = self.workers()
+        if w is not None:
+            serious = w["killed"] or w["timed_out"]
+            lines.append(("\n**" if serious else "\n") + "Gunicorn workers: "
+                         f"{w['restarts']:,} restarts ({w['restarts_per_hour']:,.1f}/hour), "
+                         f"{w['killed']:,} killed by SIGKILL, {w['timed_out']:,} timed out, "
+                         f"{w['recycled']:,} recycled by max_requests, {w['errors']:,} errors "
+                         f"logged in {w['hours'] * 60:,.1f} minutes of the error log"
+                         + (".**" if serious else "."))  # fmt: skip
         return Markdown("\n".join(lines))
 
     def slo_figure(self):

@@ -3,6 +3,6 @@
 `worker_generations` reads `perfkit.read_gunicorn_log`'s events: one row per worker.
 """
 
-from perfkit.analysis.workers.generations import ENDINGS, worker_generations
+from perfkit.analysis.workers.generations import ENDINGS, worker_event_rates, worker_generations
 
-__all__ = ["ENDINGS", "worker_generations"]
+__all__ = ["ENDINGS", "worker_event_rates", "worker_generations"]

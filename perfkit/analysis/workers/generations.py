@@ -96,3 +96,24 @@ def worker_generations(events: pd.DataFrame) -> pd.DataFrame:
     frame["signal"] = frame["signal"].astype(pd.StringDtype("pyarrow"))
     frame["exit_code"] = frame["exit_code"].astype("Int64")
     return frame[_COLUMNS]
+
+
+def worker_event_rates(events: pd.DataFrame) -> dict[str, float | int]:
+    """Counts and rates per hour over the log's span (its first to last entry): worker
+    ``restarts`` (boots after the first workers), ``killed`` (SIGKILL), ``timed_out``
+    (``WORKER TIMEOUT``), ``recycled`` (``max_requests``) and logged ``errors``; ``hours`` the
+    span. Rates are None-free: a span under a minute gives rates over one minute."""
+    generations = worker_generations(events)
+    span_s = (events["time"].max() - events["time"].min()).total_seconds() if len(events) else 0
+    hours = max(float(span_s), 60.0) / 3600
+    endings = generations["ending"].astype(str)
+    counts = {
+        "restarts": int((generations["generation"] > 0).sum()),
+        "killed": int((endings == "killed").sum()),
+        "timed_out": int((endings == "timed_out").sum()),
+        "recycled": int((endings == "recycled").sum()),
+        "errors": int((events["kind"].astype(str) == "error").sum()),
+    }
+    out: dict[str, float | int] = {"hours": float(span_s) / 3600, **counts}
+    out.update({f"{k}_per_hour": v / hours for k, v in counts.items()})
+    return out
