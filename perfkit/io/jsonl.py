@@ -25,7 +25,7 @@ from perfkit.io.logformat.convert import MAX_S, MIN_S
 from perfkit.io.logformat.jsonl import get_field, parse_json_lines
 from perfkit.io.logformat.parse import lines_array
 from perfkit.io.paths import Paths, expand_paths
-from perfkit.io.textfiles import read_blocks
+from perfkit.io.textfiles import Block, read_blocks
 
 _LOW, _HIGH = pd.Timestamp(MIN_S, unit="s", tz="UTC"), pd.Timestamp(MAX_S, unit="s", tz="UTC")
 
@@ -45,7 +45,7 @@ def read_jsonl(
         raise InputError(f"on_bad_lines must be 'error', 'warn' or 'skip', not {on_bad_lines!r}")
     check_backend(dtype_backend, "read_jsonl")
     account = ParseAccount("read_jsonl", format="jsonl")
-    tables = []
+    tables: list[pa.Table] = []
     for path in expand_paths(paths):
         for block in read_blocks(path):
             lines = lines_array(block.data, block.lines)
@@ -67,7 +67,13 @@ def read_jsonl(
     return frame
 
 
-def _account(account: ParseAccount, block, lines, bad, on_bad_lines) -> None:
+def _account(
+    account: ParseAccount,
+    block: Block,
+    lines: pa.Array,
+    bad: list[tuple[int, str]],
+    on_bad_lines: str,
+) -> None:
     account.lines += block.lines
     account.rejected += len(bad)
     account.parsed += block.lines - len(bad)
@@ -89,7 +95,7 @@ def _select(table: pa.Table, fields: Mapping[str, str] | None) -> pa.Table:
     return pa.table(columns)
 
 
-def _frame(tables: list[pa.Table], fields, account: ParseAccount,
+def _frame(tables: list[pa.Table], fields: Mapping[str, str] | None, account: ParseAccount,
            dtype_backend: DtypeBackend | None = None) -> pd.DataFrame:  # fmt: skip
     if not tables:
         frame = pd.DataFrame(columns=list(fields or []))

@@ -26,6 +26,7 @@ import math
 import re
 import warnings
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -88,7 +89,7 @@ def _text(item: Path | Buffer) -> str:
         return handle.read().decode("utf-8", errors="replace").removeprefix("\ufeff")
 
 
-def _csv(item, text: str) -> pd.DataFrame:
+def _csv(item: Path | Buffer, text: str) -> pd.DataFrame:
     """A CSV of samples; damaged rows (partial, glued, values out of range) are left out and
     counted (see `perfkit.io.loadtest.left_out`)."""
     from perfkit.io.loadtest import csv_rows, left_out
@@ -101,7 +102,7 @@ def _csv(item, text: str) -> pd.DataFrame:
         text = text[: text.rfind("\n") + 1]
     header, raw, damaged = csv_rows(text)
     seen: set[str] = set()
-    twice = [c for c in header if c.lower() in seen or seen.add(c.lower())]
+    twice = [c for c in header if c.lower() in seen or seen.add(c.lower())]  # type: ignore[func-returns-value]
     if twice:
         raise InputError(f"{item}: the header names column {twice[0]!r} twice; expected each "
                          "column once")  # fmt: skip
@@ -123,9 +124,10 @@ def _csv(item, text: str) -> pd.DataFrame:
         (rss.isna(), f"expected a number in {memory} (finite, >= 0)", raw[columns[memory]]),
     ]  # fmt: skip
     if uss is not None:
-        checks.append((uss.isna() & (raw[columns[uss_name]].str.strip() != ""),
+        uss_column = columns[cast(str, uss_name)]  # uss is read when uss_name is
+        checks.append((uss.isna() & (raw[uss_column].str.strip() != ""),
                        f"expected a number in {uss_name} (finite, >= 0) or nothing",
-                       raw[columns[uss_name]]))  # fmt: skip
+                       raw[uss_column]))  # fmt: skip
     if pid is not None:
         good_pid = pid.notna() & (pid >= 0) & (pid < 2**31) & (pid == np.floor(pid))
         checks.append((~good_pid, "expected a process id (a whole number >= 0) in pid",
@@ -187,7 +189,7 @@ def _times(values: pd.Series) -> pd.Series:
     return parsed.where((parsed >= EARLIEST) & (parsed < LATEST))
 
 
-def _mprof(item, text: str) -> pd.DataFrame:
+def _mprof(item: Path | Buffer, text: str) -> pd.DataFrame:
     rows = []
     for number, line in enumerate(text.splitlines(), start=1):
         parts = line.split()
@@ -219,11 +221,11 @@ def _mprof(item, text: str) -> pd.DataFrame:
     })  # fmt: skip
 
 
-def _prometheus_text(item, text: str) -> pd.DataFrame:
+def _prometheus_text(item: Path | Buffer, text: str) -> pd.DataFrame:
     fallback = (
         pd.Timestamp(item.stat().st_mtime, unit="s", tz="UTC") if isinstance(item, Path) else None
     )
-    rows = []
+    rows: list[_Sample] = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip() or line.startswith("#"):
             continue
@@ -252,7 +254,7 @@ def _prometheus_text(item, text: str) -> pd.DataFrame:
     return _prometheus_rows(item, rows)
 
 
-def _prometheus_json(item, text: str) -> pd.DataFrame:
+def _prometheus_json(item: Path | Buffer, text: str) -> pd.DataFrame:
     try:
         doc = json.loads(text)
         result = doc["data"]["result"]
@@ -280,7 +282,7 @@ def _prometheus_json(item, text: str) -> pd.DataFrame:
     return _prometheus_rows(item, rows)
 
 
-def _float(text: object) -> float:
+def _float(text: Any) -> float:
     try:
         return float(text)
     except (TypeError, ValueError):
@@ -292,7 +294,10 @@ def _sane(seconds: float, size_bytes: float) -> bool:
     return EARLIEST.timestamp() <= seconds < LATEST.timestamp() and 0 <= size_bytes < MAX_BYTES
 
 
-def _prometheus_rows(item, rows) -> pd.DataFrame:
+_Sample = tuple[pd.Timestamp, dict[str, str], float]  # time, labels, bytes
+
+
+def _prometheus_rows(item: Path | Buffer, rows: list[_Sample]) -> pd.DataFrame:
     if not rows:
         raise InputError(
             f"{item}: no {METRIC} samples (the metric is in bytes; other names are not memory)"

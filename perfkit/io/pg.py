@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import pandas as pd
 
@@ -12,11 +15,24 @@ from perfkit.io import pg_csv, pg_stat, pg_store
 from perfkit.io._dtypes import DtypeBackend, check_backend, to_backend
 from perfkit.io.paths import locate
 
+if TYPE_CHECKING:
+    import psycopg
+    import pyarrow as pa
+
+# a DSN, a psycopg connection, a snapshot store folder, or psql CSV exports (a file, folder, glob
+# or a list of them)
+PgSource: TypeAlias = (
+    "str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | psycopg.Connection[Any]"
+)
+
 VIEW_NAMES = pg_stat.VIEWS
 
 
 def read_pg_stat(
-    source, view: str, snapshot_time=None, dtype_backend: DtypeBackend | None = None
+    source: PgSource,
+    view: str,
+    snapshot_time: pg_csv.SnapshotTime = None,
+    dtype_backend: DtypeBackend | None = None,
 ) -> pd.DataFrame:
     """One statistics view as a frame with ``snapshot_time``.
 
@@ -51,7 +67,9 @@ def read_pg_stat(
     return to_backend(frame, dtype_backend, "read_pg_stat")
 
 
-def snapshot_pg(source, store: str | Path, views: tuple[str, ...] = VIEW_NAMES) -> dict[str, Path]:
+def snapshot_pg(
+    source: PgSource, store: str | Path, views: tuple[str, ...] = VIEW_NAMES
+) -> dict[str, Path]:
     """Append one snapshot of every view to the `store` folder; return the files per view.
 
     Nothing is reset. Views the server cannot give (pg_stat_statements not
@@ -76,7 +94,9 @@ def snapshot_pg(source, store: str | Path, views: tuple[str, ...] = VIEW_NAMES) 
     return dict(zip(frames, written, strict=True))
 
 
-def _live(kind: str, value, views: tuple[str, ...], known_texts: set[int] | None = None):
+def _live(
+    kind: str, value: Any, views: tuple[str, ...], known_texts: set[int] | None = None
+) -> tuple[dict[str, pa.Table], list[str]]:
     if kind == "conn":
         return pg_stat.read_live(value, views, known_texts)
     with pg_stat.connect(value) as conn:
