@@ -81,7 +81,8 @@ def mva_at(n: ArrayLike, demand: float, servers: int, think_time: float = 0.0) -
     top = max(1, int(np.ceil(n.max())))
     x, _ = mva(top, demand, servers, think_time)
     grid = np.arange(top + 1.0)  # 0, 1, ..., top
-    return np.interp(n, grid, np.concatenate([[0.0], x]))
+    at_n: np.ndarray = np.interp(n, grid, np.concatenate([[0.0], x]))
+    return at_n
 
 
 def bounds(n: ArrayLike, demand: float, servers: int, think_time: float = 0.0) -> np.ndarray:
@@ -97,7 +98,8 @@ def _log_station(top: int, demand: float, servers: int | None) -> np.ndarray:
     if demand == 0:  # an absent station holds nobody: g(0) = 1, g(k > 0) = 0
         return np.where(k == 0, 0.0, -np.inf)
     rates = k[1:] if servers is None else np.minimum(k[1:], servers)
-    return k * np.log(demand) - np.concatenate([[0.0], np.cumsum(np.log(rates))])
+    log_g: np.ndarray = k * np.log(demand) - np.concatenate([[0.0], np.cumsum(np.log(rates))])
+    return log_g
 
 
 def _log_convolve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -137,7 +139,8 @@ def network(
     log_g = _log_convolve(_log_station(top, demand, int(servers)),
                           _log_station(top, bottleneck, 1))  # fmt: skip
     log_g = _log_convolve(log_g, _log_station(top, think_time, None))
-    return np.exp(log_g[:-1] - log_g[1:])
+    throughput: np.ndarray = np.exp(log_g[:-1] - log_g[1:])
+    return throughput
 
 
 def network_at(
@@ -148,4 +151,5 @@ def network_at(
     n = np.atleast_1d(np.asarray(n, dtype=float))
     top = max(1, int(np.ceil(n.max())))
     x = network(top, demand, servers, bottleneck, think_time)
-    return np.interp(n, np.arange(top + 1.0), np.concatenate([[0.0], x]))
+    at_n: np.ndarray = np.interp(n, np.arange(top + 1.0), np.concatenate([[0.0], x]))
+    return at_n

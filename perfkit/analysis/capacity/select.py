@@ -34,6 +34,7 @@ import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -63,7 +64,7 @@ def _origins(count: int) -> list[int]:
 
 @dataclass(frozen=True)
 class _Law:
-    params: dict
+    params: dict[str, Any]
     predict: Callable[[np.ndarray], np.ndarray]
     log_residuals: np.ndarray
     note: str = ""
@@ -77,7 +78,7 @@ def _fit_amdahl(n: np.ndarray, x: np.ndarray, w: np.ndarray) -> _Law:
     )  # fmt: skip
     sigma, lam = (float(v) for v in res.x)
 
-    def predict(m):
+    def predict(m: np.ndarray) -> np.ndarray:
         return lam * m / (1 + sigma * (m - 1))
 
     return _Law({"sigma": sigma, "lambda": lam}, predict,
@@ -91,18 +92,24 @@ def _fit_usl(n: np.ndarray, x: np.ndarray) -> _Law | None:  # unweighted, as pub
     if not usl.kappa_identified:  # the coherency term is not in the data: Amdahl's law instead
         return None
     return _Law({"sigma": usl.sigma, "kappa": usl.kappa, "lambda": usl.lambda_,
-                 "kappa_se": usl.kappa_se}, usl.predict,
+                 "kappa_se": usl.kappa_se},
+                cast("Callable[[np.ndarray], np.ndarray]", usl.predict),  # arrays in, arrays out
                 np.log(usl.predict(n)) - np.log(x))  # fmt: skip
 
 
-def _loss_closed(n, x, w, servers: int) -> tuple[float, float]:
+def _loss_closed(
+    n: np.ndarray, x: np.ndarray, w: np.ndarray, servers: int
+) -> tuple[float, float]:
     """Without think time X = min(n, c) / D exactly: the best D (s) in closed form, its loss."""
     y = np.log(np.minimum(n, servers)) - np.log(x)
     log_d = float(np.sum(w * y) / np.sum(w))
     return math.exp(log_d), float(np.sum(w * (y - log_d) ** 2))
 
 
-def _losses(n, x, w, demand: np.ndarray, servers: np.ndarray, think: float) -> np.ndarray:
+def _losses(
+    n: np.ndarray, x: np.ndarray, w: np.ndarray, demand: np.ndarray, servers: np.ndarray,
+    think: float,
+) -> np.ndarray:  # fmt: skip
     """Weighted squared log error of each (demand, servers) pair, by one vectorised MVA."""
     top = int(np.ceil(n.max()))  # n > 0 (fit_capacity keeps only those): 1 or more
     xs, _ = mva_grid(top, demand, servers, think)
@@ -111,11 +118,15 @@ def _losses(n, x, w, demand: np.ndarray, servers: np.ndarray, think: float) -> n
     hi = np.minimum(lo + 1, top)
     frac = n - lo
     pred = grid[:, lo] * (1 - frac) + grid[:, hi] * frac
-    return np.sum(w * (np.log(pred) - np.log(x)) ** 2, axis=1)
+    loss: np.ndarray = np.sum(w * (np.log(pred) - np.log(x)) ** 2, axis=1)
+    return loss
 
 
-def _fit_demand(n, x, w, candidates: list[int], think: float) -> tuple[int, float]:
+def _fit_demand(
+    n: np.ndarray, x: np.ndarray, w: np.ndarray, candidates: list[int], think: float
+) -> tuple[int, float]:
     """The (servers, demand) of least weighted squared log error; the smallest c on ties."""
+    fits: list[tuple[int, float, float]]
     if think == 0:
         fits = [(c, *_loss_closed(n, x, w, c)) for c in candidates]
     else:  # a coarse grid of D for every c at once, then Brent around the best few
@@ -138,8 +149,8 @@ def _fit_demand(n, x, w, candidates: list[int], think: float) -> tuple[int, floa
             )  # fmt: skip
             fits.append((c, math.exp(float(res.x)), float(res.fun)))
     least = min(f[2] for f in fits)
-    c, demand, _ = min(f for f in fits if f[2] <= least * (1 + 1e-3) + 1e-12)  # smallest c first
-    return c, demand
+    c, best, _ = min(f for f in fits if f[2] <= least * (1 + 1e-3) + 1e-12)  # smallest c first
+    return c, best
 
 
 def _server_grid(top: float) -> list[int]:
@@ -150,7 +161,9 @@ def _server_grid(top: float) -> list[int]:
     return grid
 
 
-def _fit_mva(n, x, w, servers: int | None, think: float) -> _Law:
+def _fit_mva(
+    n: np.ndarray, x: np.ndarray, w: np.ndarray, servers: int | None, think: float
+) -> _Law:
     if servers is not None:
         c, note = int(servers), "servers given"
         _, demand = _fit_demand(n, x, w, [c], think)
@@ -158,14 +171,16 @@ def _fit_mva(n, x, w, servers: int | None, think: float) -> _Law:
         c, demand = _fit_demand(n, x, w, _server_grid(float(n.max())), think)
         note = "servers fitted" + (" (not reached: a lower bound)" if c >= n.max() else "")
 
-    def predict(m):
+    def predict(m: np.ndarray) -> np.ndarray:
         return mva_at(m, demand, c, think)
 
     return _Law({"servers": c, "demand_s": demand, "think_time_s": think}, predict,
                 np.log(predict(n)) - np.log(x), note)  # fmt: skip
 
 
-def _fit_shared(n, x, w, servers: int, think: float) -> _Law | None:
+def _fit_shared(
+    n: np.ndarray, x: np.ndarray, w: np.ndarray, servers: int, think: float
+) -> _Law | None:
     """The pool of `servers` beside a shared single-server station: (D, B) of least
     weighted squared log error, from a few starting shares of the shared station; None
     when the station does not bind (``1 / B >= c / D``): then B only bends the knee below
@@ -174,8 +189,9 @@ def _fit_shared(n, x, w, servers: int, think: float) -> _Law | None:
     _, d0 = _fit_demand(n, x, w, [c], think)
     sw = np.sqrt(w)
 
-    def residuals(p):
-        return sw * (np.log(network_at(n, p[0], c, p[1], think)) - np.log(x))
+    def residuals(p: np.ndarray) -> np.ndarray:
+        out: np.ndarray = sw * (np.log(network_at(n, p[0], c, p[1], think)) - np.log(x))
+        return out
 
     best = None
     for share in (0.0, 0.5, 0.9):  # B as a share of the least time per request at the top
@@ -184,27 +200,32 @@ def _fit_shared(n, x, w, servers: int, think: float) -> _Law | None:
                                      x_scale=[d0, 1 / float(x.max())])  # fmt: skip
         if best is None or res.cost < best.cost - 1e-12:
             best = res
+    assert best is not None  # three starts
     demand, shared = (float(v) for v in best.x)
     if shared * c <= demand:  # 1 / B >= c / D: the pool binds first
         return None
 
-    def predict(m):
+    def predict(m: np.ndarray) -> np.ndarray:
         return network_at(m, demand, c, shared, think)
 
     return _Law({"servers": c, "demand_s": demand, "shared_demand_s": shared,
                  "think_time_s": think}, predict, np.log(predict(n)) - np.log(x))  # fmt: skip
 
 
-def _fit(name: str, n, x, w, servers, think) -> _Law | None:
+def _fit(
+    name: str, n: np.ndarray, x: np.ndarray, w: np.ndarray, servers: int | None, think: float
+) -> _Law | None:
     if name == "mva":
         return _fit_mva(n, x, w, servers, think)
-    if name == "shared":
-        return _fit_shared(n, x, w, servers, think)
+    if name == "shared":  # tried only when servers are given
+        return _fit_shared(n, x, w, cast(int, servers), think)
     law = _fit_usl(n, x) if name == "usl" else _fit_amdahl(n, x, w)  # amdahl: 2+ loads always
     return law if law is None or servers is None else _bounded(law, n, x, w, servers, think)
 
 
-def _bounded(law: _Law, n, x, w, servers: int, think: float) -> _Law:
+def _bounded(
+    law: _Law, n: np.ndarray, x: np.ndarray, w: np.ndarray, servers: int, think: float
+) -> _Law:
     """`law` held under the operational bound ``X <= c / D`` of a server with `servers` (c)
     known slots: a law of the curve's shape (Amdahl, USL) knows nothing of the cap, and past
     the data would project throughput no c slots of D seconds each can serve. D is fitted to
@@ -212,14 +233,15 @@ def _bounded(law: _Law, n, x, w, servers: int, think: float) -> _Law:
     _, demand = _fit_demand(n, x, w, [int(servers)], think)
     cap = int(servers) / demand  # a USL peaking below it is left as it was by the minimum
 
-    def predict(m):
-        return np.minimum(law.predict(m), cap)
+    def predict(m: np.ndarray) -> np.ndarray:
+        held: np.ndarray = np.minimum(law.predict(m), cap)
+        return held
 
     return _Law({**law.params, "server_bound_per_s": cap}, predict, np.log(predict(n)) - np.log(x),
                 f"held under the servers' bound c/D = {cap:.4g}/s")  # the laws' own note is ""
 
 
-def _min_steps(name: str, servers) -> int:
+def _min_steps(name: str, servers: int | None) -> int:
     return {"usl": 4, "amdahl": 2, "shared": 2}.get(name, 1 if servers is not None else 2)
 
 
@@ -237,7 +259,7 @@ class CapacityFit:
     """The chosen capacity law with its out-of-sample error (throughput per second, times s)."""
 
     model: str
-    params: dict
+    params: dict[str, Any]
     holdout_error: float  # mean absolute relative error of throughput on held-out steps
     candidates: pd.DataFrame
     servers: int | None
@@ -248,14 +270,14 @@ class CapacityFit:
     dof: int  # its degrees of freedom (points less parameters)
     growth: float  # log-scale error added per doubling past the largest measured load
     note: str = ""
-    _laws: dict = field(default_factory=dict, repr=False)
+    _laws: dict[str, _Law] = field(default_factory=dict, repr=False)
 
     # -- predictions -------------------------------------------------------------------------
-    def _check(self, n) -> np.ndarray:
-        n = np.atleast_1d(np.asarray(n, dtype=float))
-        if np.any(~(n > 0)):
+    def _check(self, n: ArrayLike) -> np.ndarray:
+        m: np.ndarray = np.atleast_1d(np.asarray(n, dtype=float))
+        if np.any(~(m > 0)):
             raise InputError("concurrency to predict at must be > 0")
-        far = n.max() / self.measured_max
+        far = m.max() / self.measured_max
         if far > EXTRAPOLATION_LIMIT:
             warnings.warn(
                 f"EXTRAPOLATED {far:.1f}x past the largest measured load ({self.measured_max:g}): "
@@ -263,10 +285,10 @@ class CapacityFit:
                 "alone and is not evidence; measure there instead",
                 PerfkitWarning, stacklevel=3,
             )  # fmt: skip
-        return n
+        return m
 
     @staticmethod
-    def _out(values: np.ndarray, scalar: bool):
+    def _out(values: np.ndarray, scalar: bool) -> np.ndarray | float:
         return float(values[0]) if scalar else values
 
     def predict(self, n: ArrayLike) -> np.ndarray | float:
@@ -284,7 +306,9 @@ class CapacityFit:
         past = np.log2(np.maximum(n / self.measured_max, 1.0))
         return np.sqrt(self.scatter**2 + (self.growth * past) ** 2)
 
-    def predict_interval(self, n: ArrayLike, level: float = 0.95) -> tuple:
+    def predict_interval(
+        self, n: ArrayLike, level: float = 0.95
+    ) -> tuple[np.ndarray | float, np.ndarray | float]:
         """(low, high) throughput at `n`: wider the further past the measured loads."""
         scalar = np.ndim(n) == 0
         m = self._check(n)
@@ -294,7 +318,7 @@ class CapacityFit:
         low, high = centre - z * self._sd(m), centre + z * self._sd(m)
         best = self.holdout_error
         for name, law in self._laws.items():  # rivals not clearly worse out of sample
-            err = self.candidates.loc[name, "holdout_error"]
+            err = cast(float, self.candidates.loc[name, "holdout_error"])
             if name != self.model and np.isfinite(err) and err <= RIVAL_FACTOR * max(best, 0.01):
                 rival = np.log(law.predict(m))
                 low = np.minimum(low, rival - z * self.scatter)
@@ -315,7 +339,8 @@ class CapacityFit:
         shared = p.get("shared_demand_s", 0.0)
         out = bounds(n, p["demand_s"] + shared, p["servers"], p["think_time_s"])
         out = np.minimum(out, p["servers"] / p["demand_s"])
-        return np.minimum(out, 1 / shared) if shared > 0 else out
+        bound: np.ndarray = np.minimum(out, 1 / shared) if shared > 0 else out
+        return bound
 
     def table(self, n: ArrayLike, level: float = 0.95) -> pd.DataFrame:
         """Per `n`: throughput, its interval, response time and whether it is extrapolated."""
@@ -335,13 +360,13 @@ class CapacityFit:
         """Throughput as load grows without bound (None for a USL, which falls)."""
         p = self.params
         if self.model == "mva":
-            return p["servers"] / p["demand_s"]
+            return float(p["servers"] / p["demand_s"])
         if self.model == "shared":
             shared = p["shared_demand_s"]
-            return min(p["servers"] / p["demand_s"], 1 / shared if shared > 0 else math.inf)
+            return float(min(p["servers"] / p["demand_s"], 1 / shared if shared > 0 else math.inf))
         if self.model == "amdahl":
             limit = math.inf if p["sigma"] == 0 else p["lambda"] / p["sigma"]
-            return min(limit, p.get("server_bound_per_s", math.inf))
+            return float(min(limit, p.get("server_bound_per_s", math.inf)))
         return None
 
     @property
@@ -375,7 +400,7 @@ class CapacityFit:
             law = (f"Amdahl (USL with kappa = 0), sigma {p['sigma']:.3g}, lambda "
                    f"{p['lambda']:.4g}/s, limit {self.plateau:.4g}/s")  # fmt: skip
         else:
-            n, x = self.peak
+            n, x = cast("tuple[float, float]", self.peak)  # a USL's
             law = (f"USL, sigma {p['sigma']:.3g}, kappa {p['kappa']:.3g} ± {p['kappa_se']:.2g}, "
                    f"peak {x:.4g}/s at {n:.3g}")  # fmt: skip
         error = ("not scored" if not np.isfinite(self.holdout_error)
@@ -449,6 +474,7 @@ def fit_capacity(
             # shared station that does not bind is the pool's network)
             law = _fit(m, n[train], x[train], w[train], servers, think_time_s) or \
                 _fit(FALLBACK[m], n[train], x[train], w[train], servers, think_time_s)  # fmt: skip
+            assert law is not None  # the fallbacks (mva, amdahl) always fit
             e = np.log(law.predict(n[test])) - np.log(x[test])
             d = np.log2(n[test] / steps[k - 1])
             errors[m] += [(k, ei, di) for ei, di in np.column_stack([e, d]).tolist()]
@@ -458,16 +484,17 @@ def fit_capacity(
     rows = []
     for m in names:
         mine = [e for k, e, _ in errors[m] if common is not None and k >= common]
-        held = float(np.mean(np.abs(np.expm1(mine)))) if mine and laws[m] else math.nan
-        if laws[m] is not None:
-            note = laws[m].note
+        fitted = laws[m]
+        held = float(np.mean(np.abs(np.expm1(mine)))) if mine and fitted else math.nan
+        if fitted is not None:
+            note = fitted.note
         elif m == "shared":
             note = "the shared station does not bind (1/B above c/D): reduces to mva"
         else:
             note = ("fewer than 4 loads" if len(steps) < 4 else
                     "kappa's 95 % interval holds 0: not identified, reduces to Amdahl")  # fmt: skip
         rows.append({"model": m, "holdout_error": held, "forecasts": len(mine),
-                     "params": {} if laws[m] is None else laws[m].params, "note": note})
+                     "params": {} if fitted is None else fitted.params, "note": note})
     candidates = pd.DataFrame(rows).set_index("model")
     ranked = candidates[np.isfinite(candidates["holdout_error"])]
     if len(ranked):
@@ -477,17 +504,19 @@ def fit_capacity(
         chosen = "amdahl"
         note = "too few loads to score out of sample: not validated"
     law = laws[chosen]
+    assert law is not None  # scored, or amdahl (2+ loads always fit it)
     dof = max(1, len(n) - PARAMS[chosen] - (1 if chosen == "mva" and servers is None else 0))
     scatter = max(MIN_SCATTER, float(np.sqrt(np.sum(w * law.log_residuals**2) / dof)))
-    mine = np.array([(e, d) for _, e, d in errors[chosen]]).reshape(-1, 2)
-    if len(mine):
-        growth2 = np.mean(np.maximum(mine[:, 0] ** 2 - scatter**2, 0) / mine[:, 1] ** 2)
+    held_out = np.array([(e, d) for _, e, d in errors[chosen]]).reshape(-1, 2)
+    if len(held_out):
+        growth2 = np.mean(np.maximum(held_out[:, 0] ** 2 - scatter**2, 0) / held_out[:, 1] ** 2)
         growth = max(MIN_GROWTH, float(np.sqrt(growth2)))
     else:
         growth = 4 * MIN_GROWTH
     candidates = candidates.astype({"forecasts": int})
     source = servers_source or ("given" if servers is not None else "fitted to the throughput")
-    return CapacityFit(chosen, law.params, float(candidates.loc[chosen, "holdout_error"]),
+    held_error = float(cast(float, candidates.loc[chosen, "holdout_error"]))
+    return CapacityFit(chosen, law.params, held_error,
                        candidates, servers if servers is not None else law.params.get("servers"),
                        source, think_time_s, float(n.max()), scatter, dof, growth, note,
                        {m: v for m, v in laws.items() if v is not None})  # fmt: skip
