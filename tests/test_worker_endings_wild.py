@@ -104,3 +104,14 @@ def test_the_overview_counts_restarts_kills_and_timeouts_per_hour():
     # 14 s of log: rates are per hour over at least a minute, never inflated by a short log
     assert workers["restarts_per_hour"] == pytest.approx(7 * 60)
     assert "**Gunicorn workers: 7 restarts" in report.verdict().data
+
+
+def test_the_loadmem_leak_run_recycled_eleven_workers_and_stopped_two():
+    """tests/data/wild/loadmem/leak (its README's truth): 13 boots, 11 'Autorestarting' lines;
+    the two alive at the end stopped at the master's TERM."""
+    events = perfkit.read_gunicorn_log(HERE.parent / "loadmem" / "leak" / "error.log")
+    endings = perfkit.worker_generations(events)["ending"].astype(str).value_counts()
+    assert endings.to_dict() == {"recycled": 11, "stopped": 2}
+    report = memory_report(HERE.parent / "loadmem" / "leak")
+    assert report.summary()["worker_endings"] == {"recycled": 11, "stopped": 2}
+    assert report.summary()["recycled_workers"] == 11  # the RSS samples' count agrees
