@@ -20,10 +20,15 @@ import glob
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 
 from perfkit.errors import InputError
+
+if TYPE_CHECKING:
+    from perfkit.analysis.attribution import Evidence
+    from perfkit.io.profile import Profile
 
 
 @dataclass
@@ -32,8 +37,8 @@ class Run:
 
     name: str
     requests: pd.DataFrame | None = None
-    profile: object | None = None
-    pyspy: object | None = None
+    profile: Profile | None = None
+    pyspy: Profile | None = None
     statements: pd.DataFrame | None = None  # pg_deltas of pg_stat_statements
     pg_store: Path | None = None  # pg/: a snapshot store or a folder of psql CSV exports
     memory: pd.DataFrame | None = None
@@ -69,7 +74,7 @@ class Run:
 
     def request_span(self) -> tuple[int, pd.Timestamp, pd.Timestamp]:
         """(requests, first time, last time) of the access log, whichever the engine."""
-        frame = self.requests
+        frame: Any = self.requests  # pandas or Dask
         if type(frame).__module__.startswith("dask"):
             import dask
 
@@ -78,17 +83,18 @@ class Run:
             return int(count), first, last
         return len(frame), frame["time"].min(), frame["time"].max()
 
-    def evidence(self):
-        """This run as attribution `Evidence`."""
+    def evidence(self) -> Evidence:
+        """This run as attribution `Evidence` (a run with an access log)."""
         from perfkit.analysis.attribution import Evidence
 
-        return Evidence(self.requests, self.profile, self.outbound, self.statements)
+        requests = cast(pd.DataFrame, self.requests)
+        return Evidence(requests, self.profile, self.outbound, self.statements)
 
     def trust(self, notes: bool = True) -> pd.DataFrame:
         """The data-trust table: per source, what was read, what was rejected, time range;
         with `notes`, one row per perfkit warning of this notebook not already shown as a
         note (`perfkit.report.display.notes`), its file paths cut to folder and name."""
-        rows = []
+        rows: list[dict[str, Any]] = []
         if self.requests is not None and type(self.requests).__module__.startswith("dask"):
             count, first, last = self.request_span()
             rows.append({"source": "access log", "records": int(count), "rejected": pd.NA,

@@ -11,9 +11,10 @@ summary's ``cannot_judge`` (a CI gate then exits 2, not 0).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 
@@ -21,6 +22,9 @@ from perfkit._display import ReportDisplay, count, sizes
 from perfkit.errors import InputError
 from perfkit.report.display import code, md, table
 from perfkit.report.evidence import Run, load_run
+
+if TYPE_CHECKING:
+    from perfkit.analysis.distributed import RouteTotals, Totals
 
 
 @dataclass(repr=False)
@@ -36,7 +40,7 @@ class RegressionReport(ReportDisplay):
     mix: Any
     attribution: Any
     alpha: float
-    sketches: tuple | None = None  # per-route totals of both sides (the Dask engine)
+    sketches: tuple[Totals, Totals] | None = None  # per-route totals of both sides (Dask engine)
     errors: pd.DataFrame | None = None
     normalize: bool = True
     cannot_judge: list[str] = field(default_factory=list)
@@ -105,8 +109,8 @@ class RegressionReport(ReportDisplay):
             "normalize": self.normalize,
             "shift": self.shift.to_dict(),
             "queries_regressed": [] if queries is None else [
-                str(queries.loc[q, "query"])[:200] for q in _keys(queries, "regressed")
-                for q in [int(q)] if q in queries.index
+                str(queries.loc[i, "query"])[:200] for q in _keys(queries, "regressed")
+                for i in [int(q)] if i in queries.index
             ],
             "queries_shift": None if queries is None else queries.attrs["shift"].to_dict(),
             "functions_regressed": [] if self.functions is None else [
@@ -119,7 +123,7 @@ class RegressionReport(ReportDisplay):
             "problems": dict(self.problems),
             "endpoints": {} if endpoints is None else {
                 str(k): {"verdict": r.verdict, "n_base": int(r.n_base), "n_cand": int(r.n_cand)}
-                for k, r in zip(endpoints.index, endpoints.itertuples(), strict=True)
+                for k, r in zip(endpoints.index, _rows(endpoints), strict=True)
             } if not self.timed else {
                 str(k): {"verdict": r.verdict, "raw_verdict": r.raw_verdict,
                          "relative_verdict": r.relative_verdict, "n_base": int(r.n_base),
@@ -129,7 +133,7 @@ class RegressionReport(ReportDisplay):
                          "relative_ci": [_num(r.rel_ci_low), _num(r.rel_ci_high)],
                          "p95_ratio": _num(r.p95_ratio),
                          "p95_ci": [_num(r.p95_ci_low), _num(r.p95_ci_high)]}
-                for k, r in zip(endpoints.index, endpoints.itertuples(), strict=True)
+                for k, r in zip(endpoints.index, _rows(endpoints), strict=True)
             },
         }  # fmt: skip
 
@@ -218,7 +222,7 @@ class RegressionReport(ReportDisplay):
     def _untimed_text(self) -> str:
         from perfkit.io.logformat import timing_fix
 
-        sides = self.endpoints.attrs.get("no_metric", [])
+        sides = cast(pd.DataFrame, self.endpoints).attrs.get("no_metric", [])  # compared
         runs = {"baseline": self.base, "candidate": self.cand}
         account = next((_account(runs[s]) for s in sides if _account(runs[s])), {})
         fixes = timing_fix(account.get("format", ""), account.get("format_string", ""))
@@ -259,7 +263,7 @@ class RegressionReport(ReportDisplay):
     def _shift_lines(self) -> list[str]:
         if not self.timed:
             return []
-        shift, endpoints = self.shift, self.endpoints
+        shift, endpoints = self.shift, cast(pd.DataFrame, self.endpoints)  # timed: compared
         lines = [f"\n{shift.describe()}"]
         moved = _with(endpoints, "moved with shift")
         if len(moved):
@@ -357,7 +361,8 @@ class RegressionReport(ReportDisplay):
 
         shift = self.shift
         band = (shift.factor, shift.ci_low, shift.ci_high) if shift.estimated else None
-        return forest(self.endpoints, "Change per endpoint (median, with p95)", shift=band)
+        endpoints = cast(pd.DataFrame, self.endpoints)  # timed: compared
+        return forest(endpoints, "Change per endpoint (median, with p95)", shift=band)
 
     def error_table(self) -> Any:
         if self.errors is None:
@@ -383,13 +388,14 @@ class RegressionReport(ReportDisplay):
 
         chosen = list(self.regressed().index)
         if not chosen:
-            ranked = self.endpoints.dropna(subset=["ratio"])
+            ranked = cast(pd.DataFrame, self.endpoints).dropna(subset=["ratio"])  # timed
             chosen = list((ranked["ratio"] - 1).abs().sort_values(ascending=False).index[:top])
         figures = []
         keyed = None
         for route in chosen[:6]:
             if self.sketches is not None:  # Dask engine: the curves from the merged sketches
-                base_t, cand_t = (side.get(route) for side in self.sketches)
+                # a route compared (regressed, or with a ratio) has totals on both sides
+                base_t, cand_t = (cast("RouteTotals", side.get(route)) for side in self.sketches)
                 figures.append(ecdf_from_quantiles(base_t.sketch, cand_t.sketch, f"{route}"))
                 continue
             if keyed is None:
@@ -488,13 +494,18 @@ def _keys(frame: pd.DataFrame | None, verdict: str) -> list[str]:
     return [str(k) for k in _with(frame, verdict).index]
 
 
+def _rows(frame: pd.DataFrame) -> Iterable[Any]:
+    """`frame.itertuples()`, its fields as pandas gives them (the stubs type each as any scalar)."""
+    return frame.itertuples()
+
+
 def _escape_md(text: object) -> str:
     from perfkit.report.display import esc
 
     return esc(text)
 
 
-def _num(value: object) -> float | None:
+def _num(value: Any) -> float | None:
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -537,20 +548,21 @@ def regression_report(
                                                                  engine=engine)  # fmt: skip
     cand = candidate if isinstance(candidate, Run) else load_run(candidate, log_format, routes,
                                                                   engine=engine)  # fmt: skip
-    options = {"alpha": alpha, "correction": correction, "normalize": normalize}
+    options: dict[str, Any] = {"alpha": alpha, "correction": correction, "normalize": normalize}
     report = RegressionReport(base, cand, None, None, None, None, None, None, alpha,
                               normalize=normalize)  # fmt: skip
     if base.requests is not None and cand.requests is not None:
         if is_dask(base.requests) or is_dask(cand.requests):
             keyed = with_endpoints(base.requests, cand.requests)
-            report.sketches = tuple(totals(side, ENDPOINT) for side in keyed)
-            report.endpoints = compare_sketches(*report.sketches, min_abs=min_ms,
+            base_t, cand_t = (totals(side, ENDPOINT) for side in keyed)
+            report.sketches = (base_t, cand_t)
+            report.endpoints = compare_sketches(base_t, cand_t, min_abs=min_ms,
                                                 min_ratio=min_change, **options)  # fmt: skip
             if all(t.latency_n == 0 for side in report.sketches for t in side.values()):
-                report.endpoints = cannot_judge(*keyed, by=ENDPOINT)
-            report.mix = mix_from_totals(*report.sketches)
+                report.endpoints = cannot_judge(keyed[0], keyed[1], by=ENDPOINT)
+            report.mix = mix_from_totals(base_t, cand_t)
             report.errors = compare_error_counts(
-                *(error_counts_from_totals(side) for side in report.sketches), alpha=alpha,
+                error_counts_from_totals(base_t), error_counts_from_totals(cand_t), alpha=alpha,
                 correction=correction,
             )  # fmt: skip
         else:
