@@ -18,24 +18,28 @@ from perfkit.report.run import DATA, NOTEBOOKS, _unquote, parameters_of, run_rep
 ORDER = ("overview", "regression", "memory_leak", "capacity")
 
 
-def notebooks(folder: Path = NOTEBOOKS) -> list[Path]:
-    """The notebooks `perfkit demo` runs: the four reports first, then any others by name."""
+def notebooks(folder: Path | None = None) -> list[Path]:
+    """The notebooks `perfkit demo` runs (those in `folder`, default `NOTEBOOKS`): the four
+    reports first, then any others by name."""
+    folder = NOTEBOOKS if folder is None else Path(folder)
     found = {p.stem: p for p in folder.glob("*.ipynb") if not p.name.startswith(".")}
     return [found[n] for n in ORDER if n in found] + [
         found[n] for n in sorted(found) if n not in ORDER
     ]
 
 
-def demo_parameters(notebook: Path, data: Path = DATA) -> dict[str, str]:
-    """The parameters that point `notebook`'s ``data/<run>`` defaults at the demo data in `data`:
-    none when the working folder's ``data/<run>`` is that same folder (``make demo`` in a
-    clone, whose reports keep showing ``data/baseline``), else each run's absolute path."""
+def demo_parameters(notebook: Path, data: Path | None = None) -> dict[str, str]:
+    """The parameters that point `notebook`'s ``data/<run>`` defaults at the demo data in `data`
+    (default `DATA`): none when the working folder's ``data/<run>`` is that same folder
+    (``make demo`` in a clone, whose reports keep showing ``data/baseline``), else each run's
+    absolute path."""
+    data = DATA if data is None else Path(data)
     given = {}
     for key, about in parameters_of(notebook).items():
         default = _unquote(about.get("default"))
         if not isinstance(default, str) or not default.startswith("data/"):
             continue
-        demo = Path(data) / default.removeprefix("data/")
+        demo = data / default.removeprefix("data/")
         here = Path(default)
         if demo.exists() and not (here.exists() and here.resolve() == demo.resolve()):
             given[key] = str(demo.resolve())
@@ -43,18 +47,19 @@ def demo_parameters(notebook: Path, data: Path = DATA) -> dict[str, str]:
 
 
 def run_demo(
-    out: Path, folder: Path = NOTEBOOKS, say: Callable[[str], None] = lambda _text: None,
-    keep_notebook: bool = False, data: Path = DATA,
+    out: Path, folder: Path | None = None, say: Callable[[str], None] = lambda _text: None,
+    keep_notebook: bool = False, data: Path | None = None,
 ) -> list[Path]:
     """Run each notebook with its default parameters into ``out/<name>.html`` (+ .json, and the
     executed ``<name>.ipynb`` beside it with `keep_notebook`).
 
+    `folder` holds the notebooks (default `NOTEBOOKS`), `data` the demo runs (default `DATA`).
     `out` must be a folder other than `folder` (checked before anything runs);
     it is created when missing. The notebooks read the demo runs in `data`
     (`demo_parameters`).
     """
-    out = Path(out)
-    if out.resolve() == Path(folder).resolve():
+    out, folder = Path(out), NOTEBOOKS if folder is None else Path(folder)
+    if out.resolve() == folder.resolve():
         raise InputError(f"--out {out}: is the notebooks folder; the reports go elsewhere "
                          "(e.g. --out reports)")  # fmt: skip
     make_folder(out, f"--out {out}", "the reports")

@@ -105,12 +105,16 @@ class ReportFailed(PerfkitError):
         return self.ename in names
 
 
-def available(folder: Path = NOTEBOOKS) -> list[str]:
-    """The report names (notebook stems) in `folder`."""
+def available(folder: Path | None = None) -> list[str]:
+    """The report names (notebook stems) in `folder` (default `NOTEBOOKS`)."""
+    folder = NOTEBOOKS if folder is None else Path(folder)
     return sorted(p.stem for p in folder.glob("*.ipynb") if not p.name.startswith("."))
 
 
-def notebook_path(name: str, folder: Path = NOTEBOOKS) -> Path:
+def notebook_path(name: str, folder: Path | None = None) -> Path:
+    """The notebook of report `name`: a path to an existing ``.ipynb``, or ``NAME.ipynb`` in
+    `folder` (default `NOTEBOOKS`); an `InputError` listing the reports when there is none."""
+    folder = NOTEBOOKS if folder is None else Path(folder)
     path = Path(name)
     if path.suffix == ".ipynb" and path.exists():
         return path
@@ -304,7 +308,7 @@ def run_report(
     json_path: str | Path | None = None,
     keep_notebook: bool = False,
     progress: bool = False,
-    folder: Path = NOTEBOOKS,
+    folder: Path | None = None,
     kernel: str | None = None,
 ) -> dict:
     """Execute report `name` with `parameters`, write `html`, return the notebook's summary.
@@ -315,6 +319,8 @@ def run_report(
     ``<stem>.executed.ipynb`` when that name is the source notebook. `kernel` names an
     installed Jupyter kernel (as papermill's ``-k``); by default the notebook runs in this
     Python (its ipykernel), whatever the ``python3`` kernel of the Jupyter paths points to.
+    A report `name` is looked up in `folder` (default `NOTEBOOKS`: the clone's or the
+    installed wheel's notebooks).
     """
     require_reports()
     import nbformat
