@@ -185,3 +185,18 @@ def test_a_clone_reads_its_own_notebooks_and_data(monkeypatch, tmp_path):
     assert demo.demo_parameters(overview) == {"run": str(ROOT / "data" / "baseline")}
     assert demo.demo_parameters(regression) == {"baseline": str(ROOT / "data" / "baseline"),
                                                 "candidate": str(ROOT / "data" / "candidate")}  # fmt: skip
+
+
+def test_only_perfkits_own_source_tree_counts_as_a_clone(tmp_path):
+    """The top-level folders are read only beside perfkit's own pyproject.toml: not in another
+    project perfkit was installed into (``pip install --target``), nor beside a broken file."""
+    from perfkit.report.run import _is_perfkit_clone
+
+    (tmp_path / "notebooks").mkdir()
+    assert not _is_perfkit_clone(tmp_path)  # no pyproject.toml: a site-packages
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "shop"\n')
+    assert not _is_perfkit_clone(tmp_path)
+    (tmp_path / "pyproject.toml").write_text("[project\n")
+    assert not _is_perfkit_clone(tmp_path)
+    (tmp_path / "pyproject.toml").write_bytes((ROOT / "pyproject.toml").read_bytes())
+    assert _is_perfkit_clone(tmp_path)

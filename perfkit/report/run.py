@@ -53,9 +53,21 @@ def shipped(name: str) -> Path:
     source) when perfkit runs from a clone, else the copy an installed wheel carries in
     ``perfkit/_shipped/`` (setup.py's build step)."""
     clone = ROOT / name
-    if (ROOT / "pyproject.toml").is_file() and clone.is_dir():
+    if clone.is_dir() and _is_perfkit_clone(ROOT):
         return clone
     return PACKAGE / "_shipped" / name
+
+
+def _is_perfkit_clone(folder: Path) -> bool:
+    """Whether `folder` holds perfkit's own pyproject.toml (not an installed wheel's
+    site-packages, nor another project that perfkit was installed into with ``--target``)."""
+    import tomllib
+
+    try:
+        project = tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
+    return project.get("project", {}).get("name") == "perfkit"
 
 
 NOTEBOOKS = shipped("notebooks")
