@@ -82,14 +82,14 @@ def verdict_line(summary: Mapping[str, Any]) -> str:
     tail = f"; {count(len(unjudged), 'thing')} could not be judged" if unjudged else ""
     if kind == "regression":
         subject = f"{summary.get('baseline')} vs {summary.get('candidate')}"
-        found = [f"{count(len(_keys(summary.get(key))), label)} {word}"
+        changes = [f"{count(len(_keys(summary.get(key))), label)} {word}"
                  for key, label, word in (("regressed", "endpoint", "regressed"),
                                           ("improved", "endpoint", "improved"),
                                           ("errors_regressed", "error rate", "regressed"),
                                           ("queries_regressed", "statement", "regressed"),
                                           ("functions_regressed", "function", "regressed"))
                  if _keys(summary.get(key)) or key in ("regressed", "improved")]  # fmt: skip
-        return f"{subject}: {', '.join(found)}{tail}"
+        return f"{subject}: {', '.join(changes)}{tail}"
     if kind == "memory_leak":
         leak = summary.get("leak")
         leaks = _keys(summary.get("leaks"))

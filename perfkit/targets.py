@@ -9,6 +9,7 @@ brief: 100 ms is perfkit's default for files a proxy or Gunicorn serves.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
+from typing import Any, cast
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class Targets:
         unknown = set(changes) - set(asdict(self))
         if unknown:
             raise TypeError(f"unknown targets {sorted(unknown)}; valid: {sorted(asdict(self))}")
-        return replace(self, **changes)
+        return replace(self, **cast("dict[str, Any]", changes))  # int fields take whole numbers
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)

@@ -5,6 +5,7 @@ bounded number of buckets, comparisons as one mark per key."""
 from __future__ import annotations
 
 import html
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -115,7 +116,7 @@ def timeline_missing(requests: pd.DataFrame, routes: list | None = None) -> str:
                 "duration field: Gunicorn %(D)s, nginx $request_time, Apache %D).")  # fmt: skip
     if counts["time"] == 0:
         return "No latency chart: no request in the access log has a time."
-    rows = frame.dropna(subset=["time", "duration_ms"])
+    rows: Any = frame.dropna(subset=["time", "duration_ms"])  # a frame (pandas or Dask), or a count
     if type(rows).__module__.startswith("dask"):
         rows = rows.shape[0].compute()
     if (rows if isinstance(rows, int) else len(rows)) == 0:
@@ -181,7 +182,8 @@ def rss_lines(memory: pd.DataFrame, fits: pd.DataFrame, title: str,
         role = str(group["role"].iloc[0]) if "role" in group else ""
         fig.add_trace(go.Scatter(x=series.index, y=series, mode="lines", name=f"{role} {pid}",
                                  line={"width": 1.5}, legendgroup=role))  # fmt: skip
-        fit = fits[fits["pid"].astype("Int64") == int(pid)] if "pid" in fits else fits.iloc[0:0]
+        fit = (fits[fits["pid"].astype("Int64") == int(cast(int, pid))] if "pid" in fits
+               else fits.iloc[0:0])  # fmt: skip
         if len(fit) and np.isfinite(fit["slope_mib_per_hour"].iloc[0]):
             row = fit.iloc[0]
             hours = (group["time"] - start).dt.total_seconds() / 3600

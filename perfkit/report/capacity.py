@@ -6,7 +6,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -78,6 +78,7 @@ class CapacityReport:
         fit, cap = self.capacity, self.server_cap
         if fit is None:
             return None
+        steps = cast(pd.DataFrame, self.steps)  # what the model was fitted to
         import warnings
 
         from perfkit.errors import PerfkitWarning
@@ -92,8 +93,8 @@ class CapacityReport:
             "max_in_flight": None if cap is None else cap.max_in_flight,
             "plateau_per_s": _finite(fit.plateau), "peak": fit.peak, "uncertain": fit.uncertain,
             "measured_max": fit.measured_max,
-            "worker_timeouts": (None if "worker_timeouts" not in self.steps
-                                else int(self.steps["worker_timeouts"].sum())),
+            "worker_timeouts": (None if "worker_timeouts" not in steps
+                                else int(steps["worker_timeouts"].sum())),
             "projection": [{"users": float(r.concurrency), "throughput_per_s": r.throughput_per_s,
                             "low_per_s": r.low_per_s, "high_per_s": r.high_per_s,
                             "response_time_s": r.response_time_s, "range": r.range}
@@ -123,7 +124,8 @@ class CapacityReport:
                          f"[{p['low_per_s']:.1f}, {p['high_per_s']:.1f}], mean response "
                          f"{p['response_time_s'] * 1000:,.0f} ms ({p['range']})")  # fmt: skip
         if c["worker_timeouts"]:
-            steps = self.steps[self.steps["worker_timeouts"] > 0]
+            measured = cast(pd.DataFrame, self.steps)  # counted there
+            steps = measured[measured["worker_timeouts"] > 0]
             lines.append(f"**Gunicorn's error log: {c['worker_timeouts']:,} worker timeouts** "
                          f"(`WORKER TIMEOUT`), from the {int(steps['users'].iloc[0])}-user step "
                          "on: requests held a worker past `--timeout` there, and the master "
@@ -145,7 +147,8 @@ class CapacityReport:
         if history is not None:
             rows = history[history["name"] == "Aggregated"]
             users = rows["user_count"].dropna()
-            total = self.run.locust_stats.set_index("name")["request_count"].get("Aggregated")
+            stats = cast(pd.DataFrame, self.run.locust_stats)  # read before the history
+            total = stats.set_index("name")["request_count"].get("Aggregated")
             span = (rows["time"].max() - rows["time"].min()).total_seconds() if len(rows) else 0
             found.append(
                 f"Locust statistics: {_count(total)} requests over {span:.0f} s, "
@@ -272,7 +275,8 @@ class CapacityReport:
         if self.capacity is None:
             return md("{why}", why=self.run.absent(
                 "locust", "No step load in this run: no capacity model."))  # fmt: skip
-        return capacity_curve(self.steps["users"], self.steps["throughput_per_s"], self.capacity,
+        steps = cast(pd.DataFrame, self.steps)  # what the model was fitted to
+        return capacity_curve(steps["users"], steps["throughput_per_s"], self.capacity,
                               "Throughput against users: the chosen model",
                               self.targets.concurrent_users, "Locust steps")  # fmt: skip
 
@@ -301,7 +305,8 @@ class CapacityReport:
             return md("{why}", why=self.run.absent(
                 "locust", "No step load in this run: no USL fit from a load test."))  # fmt: skip
         rate = self.targets.requests_per_minute / 60
-        return usl_curve(self.steps["users"], self.steps["throughput_per_s"], self.usl,
+        steps = cast(pd.DataFrame, self.steps)  # what the USL was fitted to
+        return usl_curve(steps["users"], steps["throughput_per_s"], self.usl,
                          "Throughput against users (Locust step load)", rate,
                          self.targets.concurrent_users, "Locust steps")  # fmt: skip
 
@@ -314,7 +319,7 @@ class CapacityReport:
                 f"({'; '.join(self.evidence()) or 'nothing usable'}).")
                 if self.run.requests is None else "The access log does not cover enough "
                 "distinct concurrency levels for a USL fit of its own.")  # fmt: skip
-        points = self.log_points
+        points = cast(pd.DataFrame, self.log_points)  # what the USL was fitted to
         return usl_curve(points["concurrency"], points["throughput_per_s"], self.log_usl,
                          "Throughput against requests in flight (from the access log)",
                          source="log intervals")  # fmt: skip
@@ -499,7 +504,7 @@ def _queue_check(run: Run):
         client = None
         if run.locust_stats is not None:
             client = run.locust_stats.set_index("name")["mean_ms"].get("Aggregated")
-        return check_queue(run.requests, cap.servers,
+        return check_queue(cast(pd.DataFrame, run.requests), cap.servers,  # a timed log
                            None if client is None or pd.isna(client) else float(client))
     except InputError:
         return None  # an unstable or empty queue: no check rather than a wrong one
@@ -509,10 +514,10 @@ def _gunicorn_evidence(run: Run) -> tuple[str | None, Path | None]:
     """The Gunicorn command that served the logged requests (manifest.json) and its error log."""
     import json
 
-    folder = Path(run.folder) if getattr(run, "folder", None) else None
+    folder = Path(cast(Path, run.folder)) if getattr(run, "folder", None) else None
     if folder is None:
         return None, None
-    command = None
+    command: str | None = None
     try:
         manifest = json.loads((folder / "manifest.json").read_text())
         commands = [c for c in manifest.get("commands", []) if "gunicorn" in c]
@@ -520,9 +525,9 @@ def _gunicorn_evidence(run: Run) -> tuple[str | None, Path | None]:
         command = (logged or commands or [None])[0]
     except (OSError, ValueError, AttributeError):
         command = None
-    logs = [p for p in ("gunicorn.log", "error.log", "gunicorn_error.log") if (folder / p).exists()]
+    here = [p for p in ("gunicorn.log", "error.log", "gunicorn_error.log") if (folder / p).exists()]
     found = [Path(p) for p in run.sources.get("gunicorn log", [])]  # gunicorn*.log*, error*.log*
-    logs = [folder / p for p in logs] or found[:1]
+    logs = [folder / p for p in here] or found[:1]
     return command, logs[0] if logs else None
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -161,7 +161,8 @@ class MemoryReport(ReportDisplay):
 
         if self.fits is None:
             return md("{why}", why=self.run.absent("memory", "No memory samples in this run."))
-        return rss_lines(self.run.memory, self.fits, "RSS per process", self.limit_mib,
+        memory = cast(pd.DataFrame, self.run.memory)  # what the fits came from
+        return rss_lines(memory, self.fits, "RSS per process", self.limit_mib,
                          self.generations)  # fmt: skip
 
     def fit_table(self) -> Any:
@@ -243,7 +244,7 @@ def memory_report(
     run = run if isinstance(run, Run) else load_run(run, log_format, engine=engine)
     if run.memory is None and "memory" in run.problems:  # the report says so; the gate cannot
         return MemoryReport(run, None, limit_mib, container_limit_mib, None, 0,
-                            [run.failed("memory", "memory leaks")])  # fmt: skip
+                            [cast(str, run.failed("memory", "memory leaks"))])  # fmt: skip
     if run.memory is None:
         raise InputError(f"{run.name}: no memory samples (memory.csv, *.dat or *.prom)")
     per_hour = None

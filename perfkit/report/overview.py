@@ -7,7 +7,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -25,7 +25,7 @@ class OverviewReport(ReportDisplay):
     run: Run
     targets: Targets
     slo: pd.DataFrame
-    endpoints: pd.DataFrame
+    endpoints: pd.DataFrame | None
     health: dict[str, pd.DataFrame]
     external: pd.DataFrame | None
     memory: pd.DataFrame | None
@@ -285,7 +285,7 @@ def overview_report(
         frames = {}
         for view in ("tables", "indexes", "database"):
             try:
-                frames[view] = _view(run.pg_store, view)
+                frames[view] = _view(cast(Path, run.pg_store), view)  # beside the statements
             except InputError as exc:  # a damaged snapshot or export of this view
                 frames[view] = None
                 run.problems[f"pg {view}"] = str(exc)

@@ -61,7 +61,7 @@ class Cluster:
             "UTF8",
             "--no-instructions",
         )
-        settings = [
+        lines = [
             "listen_addresses = '127.0.0.1'",
             f"port = {self.port}",
             f"unix_socket_directories = '{self.root}'",
@@ -75,9 +75,9 @@ class Cluster:
             *settings,
         ]
         if preload:
-            settings.append("shared_preload_libraries = 'pg_stat_statements'")
+            lines.append("shared_preload_libraries = 'pg_stat_statements'")
         with open(self.data / "postgresql.conf", "a") as conf:
-            conf.write("\n".join(settings) + "\n")
+            conf.write("\n".join(lines) + "\n")
         self.start()
 
     def _run(self, tool: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
