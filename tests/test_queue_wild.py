@@ -72,7 +72,7 @@ def test_the_recording_is_the_planted_open_loop_load(phase):
     assert 5 < check.routes.loc["/fast", "mean_ms"] < 8
     assert 100 < check.routes.loc["/slow", "mean_ms"] < 103
     # the sender kept to its schedule (open loop): late by ~0.6 ms on average
-    assert joined["lag_ms"].mean() < 1.5 and joined["lag_ms"].quantile(0.99) < 10
+    assert joined["lag_ms"].mean() < 1.5 and joined["lag_ms"].quantile(0.99) < 20
     peak = int(re.search(r"peak in flight (\d+)", (HERE / phase / "command.txt").read_text())[1])
     assert peak < 256  # the pool of sender threads never ran out
 
