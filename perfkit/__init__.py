@@ -7,7 +7,7 @@ script that only reads access logs never imports scipy or plotly.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
@@ -47,6 +47,7 @@ _EXPORTS: dict[str, str] = {
     "read_locust": "perfkit.io.loadtest",
     "read_memory": "perfkit.io.memory",
     "read_gunicorn_log": "perfkit.io.gunicorn_log",
+    "read_pg_log": "perfkit.io.pg_log",
     "worker_generations": "perfkit.analysis.workers",
     "read_pg_stat": "perfkit.io.pg",
     "read_profile": "perfkit.io.profile",
@@ -64,12 +65,66 @@ _EXPORTS: dict[str, str] = {
     "Evidence": "perfkit.analysis.attribution",
 }
 
+if TYPE_CHECKING:  # the names above, as type checkers and editors see them (kept alike by a test)
+    from perfkit.analysis.attribution import Evidence as Evidence
+    from perfkit.analysis.attribution import attribute as attribute
+    from perfkit.analysis.calltree import call_tree as call_tree
+    from perfkit.analysis.capacity import USLFit as USLFit
+    from perfkit.analysis.capacity import erlang_c as erlang_c
+    from perfkit.analysis.capacity import fit_capacity as fit_capacity
+    from perfkit.analysis.capacity import fit_usl as fit_usl
+    from perfkit.analysis.capacity import max_arrival_rate as max_arrival_rate
+    from perfkit.analysis.capacity import size_workers as size_workers
+    from perfkit.analysis.changepoints import change_points as change_points
+    from perfkit.analysis.concurrency import concurrency_from_log as concurrency_from_log
+    from perfkit.analysis.concurrency import locust_steps as locust_steps
+    from perfkit.analysis.growth import daily_peaks as daily_peaks
+    from perfkit.analysis.growth import project_growth as project_growth
+    from perfkit.analysis.hotspots import hotspots as hotspots
+    from perfkit.analysis.leak import fit_leak as fit_leak
+    from perfkit.analysis.loadtest_compare import compare_loadtests as compare_loadtests
+    from perfkit.analysis.pg_deltas import pg_deltas as pg_deltas
+    from perfkit.analysis.profile_diff import compare_profiles as compare_profiles
+    from perfkit.analysis.queries import compare_queries as compare_queries
+    from perfkit.analysis.regression import Shift as Shift
+    from perfkit.analysis.regression import compare as compare
+    from perfkit.analysis.regression import compare_error_rates as compare_error_rates
+    from perfkit.analysis.regression import estimate_shift as estimate_shift
+    from perfkit.analysis.regression import mix_adjusted_change as mix_adjusted_change
+    from perfkit.analysis.sizing import recommend_gunicorn as recommend_gunicorn
+    from perfkit.analysis.sketch import LatencySketch as LatencySketch
+    from perfkit.analysis.sketch import merge_sketches as merge_sketches
+    from perfkit.analysis.sketch import sketch_by as sketch_by
+    from perfkit.analysis.slo import slo_compliance as slo_compliance
+    from perfkit.analysis.summary import summarize as summarize
+    from perfkit.analysis.workers import worker_generations as worker_generations
+    from perfkit.errors import InputError as InputError
+    from perfkit.errors import PerfkitError as PerfkitError
+    from perfkit.errors import PerfkitWarning as PerfkitWarning
+    from perfkit.io import list_formats as list_formats
+    from perfkit.io import parse_account as parse_account
+    from perfkit.io import read_access_log as read_access_log
+    from perfkit.io import rejected_frame as rejected_frame
+    from perfkit.io.gunicorn_log import read_gunicorn_log as read_gunicorn_log
+    from perfkit.io.jsonl import read_jsonl as read_jsonl
+    from perfkit.io.loadtest import read_ab as read_ab
+    from perfkit.io.loadtest import read_locust as read_locust
+    from perfkit.io.loadtest import read_wrk as read_wrk
+    from perfkit.io.memory import read_memory as read_memory
+    from perfkit.io.pg import read_pg_stat as read_pg_stat
+    from perfkit.io.pg import snapshot_pg as snapshot_pg
+    from perfkit.io.profile import Profile as Profile
+    from perfkit.io.profile import read_profile as read_profile
+    from perfkit.report.snakeviz import open_snakeviz as open_snakeviz
+    from perfkit.targets import Targets as Targets
+
 # subpackages reachable as attributes after a plain ``import perfkit`` (``perfkit.plots.flame``)
 _SUBPACKAGES = ("analysis", "collect", "io", "plots", "report", "sandbox")
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
 
 
+# the packages of the reports extra that perfkit imports (perfkit.report.run checks them), and
 # a package of an extra (not in the core install) -> the extra that brings it
 _REPORTS = (
     "plotly",

@@ -40,6 +40,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from perfkit import _REPORTS
 from perfkit.errors import InputError, PerfkitError
 from perfkit.io.paths import make_folder
 from perfkit.report.display import SUMMARY_MIME, embed_plotlyjs, finite
@@ -76,8 +77,7 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 # what running and exporting a notebook imports: the ``reports`` extra (not in the core install)
-REPORTS_STACK = ("papermill", "nbconvert", "nbformat", "jupyter_client", "ipykernel", "IPython",
-                 "plotly")  # fmt: skip
+REPORTS_STACK = _REPORTS
 INSTALL_REPORTS = "pip install 'perfkit[reports]'"
 
 
