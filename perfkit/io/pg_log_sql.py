@@ -1,0 +1,152 @@
+"""Statement texts of a PostgreSQL log: normalised as pg_stat_statements shows them.
+
+`normalize_sql` replaces each constant (a string, bit or hex literal, a dollar-quoted
+string, a number, with a leading minus when it is a negative constant) by ``$n``,
+numbered after the highest ``$n`` the text already holds (an extended-protocol
+statement's parameters), as pg_stat_statements' normalised ``query`` text does; the
+rest of the text (case, spacing, comments, identifiers) is kept. ``true``, ``false`` and
+``NULL`` are constants too; a bare number in ``ORDER BY``/``GROUP BY`` is a column position
+and stays (checked against PostgreSQL 15's own pg_stat_statements).
+"""
+
+from __future__ import annotations
+
+import re
+
+# one token at a time: what may hold a constant-looking run that is not one comes first
+_TOKEN = re.compile(
+    r"""(?P<comment>--[^\n]*|/\*.*?(?:\*/|\Z))"""
+    r"""|(?P<ident>"(?:[^"]|"")*"?)"""
+    r"""|(?P<dollar>\$\$.*?(?:\$\$|\Z)|\$(?P<tag>[A-Za-z_\x80-\uffff][\w\x80-\uffff]*)\$.*?(?:\$(?P=tag)\$|\Z))"""
+    r"""|(?P<param>\$\d+)"""
+    r"""|(?P<estring>[eE]'(?:[^'\\]|\\.|'')*'?)"""
+    r"""|(?P<prefixed>(?:[bBxXnN]|[uU]&)'(?:[^']|'')*'?)"""
+    r"""|(?P<string>'(?:[^']|'')*'?)"""
+    r"""|(?P<word>[A-Za-z_\x80-\uffff][\w$\x80-\uffff]*)"""
+    r"""|(?P<number>(?:0[xX][0-9A-Fa-f_]+|0[oO][0-7_]+|0[bB][01_]+|(?:\d[\d_]*\.?[\d_]*|\.\d[\d_]*)(?:[eE][+-]?\d+)?))"""
+    r"""|(?P<other>\s+|::|.)""",
+    re.DOTALL,
+)
+_CONSTANT = {"dollar", "estring", "prefixed", "string", "number"}
+
+
+def normalize_sql(text: str) -> str:
+    """`text` with its constants as ``$n`` (see the module docstring)."""
+    tokens = [(m.lastgroup, m.group()) for m in _TOKEN.finditer(text)]
+    words = [v.upper() for k, v in tokens if k == "word"]
+    if words and words[0] in _UTILITY:  # kept as written, as pg_stat_statements keeps them
+        return text
+    taken = [int(value[1:]) for kind, value in tokens if kind == "param"]
+    n = max(taken, default=0)
+    out: list[str] = []
+    ordinal = False  # inside ORDER BY / GROUP BY: a bare number there is a column position
+    last_word = ""
+    for i, (kind, value) in enumerate(tokens):
+        if kind == "tag":  # a named group inside 'dollar' never is lastgroup, but be safe
+            kind = "dollar"
+        if kind == "word":
+            upper = value.upper()
+            if upper == "BY" and last_word in ("ORDER", "GROUP"):
+                ordinal = True
+            elif upper not in ("ASC", "DESC", "NULLS", "FIRST", "LAST"):
+                ordinal = False
+            last_word = upper
+        elif kind == "other" and value not in (",",) and not value.isspace():
+            ordinal = False
+        if kind == "number" and ordinal and _alone(tokens, i):
+            out.append(value)  # ORDER BY 1: a position, not a constant to pg_stat_statements
+            continue
+        if kind == "word" and value.upper() in ("TRUE", "FALSE", "NULL") and \
+                not (value.upper() == "NULL" and last_before_null(out) in ("IS", "NOT")):
+            kind = "word_constant"
+        if kind in _CONSTANT or kind == "word_constant":
+            n += 1
+            if _negative(tokens, i, out):
+                out.pop()  # the minus sign belongs to the constant
+            out.append(f"${n}")
+        else:
+            out.append(value)
+    return "".join(out)
+
+
+def last_before_null(out: list[str]) -> str:
+    """The last word written before a ``NULL`` (``IS`` / ``NOT`` make it a test, not a
+    constant)."""
+    for value in reversed(out):
+        if not value.isspace():
+            return value.upper()
+    return ""
+
+
+# statements pg_stat_statements keeps as written (utility commands: no constants replaced)
+_UTILITY = {
+    "CREATE", "ALTER", "DROP", "GRANT", "REVOKE", "TRUNCATE", "VACUUM", "ANALYZE", "ANALYSE",
+    "SET", "RESET", "SHOW", "BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "SAVEPOINT",
+    "RELEASE", "CHECKPOINT", "LOCK", "COPY", "LISTEN", "UNLISTEN", "NOTIFY", "DISCARD",
+    "PREPARE", "DEALLOCATE", "DO", "CALL", "COMMENT", "REINDEX", "CLUSTER", "REFRESH",
+    "SECURITY", "LOAD", "DECLARE", "FETCH", "MOVE", "CLOSE", "IMPORT", "REASSIGN",
+}  # fmt: skip
+
+
+def _alone(tokens: list[tuple[str | None, str]], i: int) -> bool:
+    """Whether number token `i` is a whole sort/group item: followed by ',', ')', ASC/DESC,
+    NULLS, LIMIT..., ';' or the end (not ``ORDER BY 1 + x``)."""
+    j = i + 1
+    while j < len(tokens) and tokens[j][0] == "other" and tokens[j][1].isspace():
+        j += 1
+    if j == len(tokens):
+        return True
+    kind, value = tokens[j]
+    if kind == "comment":
+        return True
+    if kind == "word":
+        return value.upper() in ("ASC", "DESC", "NULLS", "LIMIT", "OFFSET", "FETCH", "FOR", "ORDER",
+                                 "HAVING", "WINDOW", "UNION", "EXCEPT", "INTERSECT")  # fmt: skip
+    return value in (",", ")", ";")
+
+
+def _negative(tokens: list[tuple[str | None, str]], i: int, out: list[str]) -> bool:
+    """Whether the '-' just before number token `i` makes it a negative constant: the token
+    before the minus is an operator, an opening bracket, a comma or a keyword (not a value)."""
+    if tokens[i][0] != "number" or not out or out[-1] != "-":
+        return False
+    j = i - 2
+    while j >= 0 and tokens[j][0] == "other" and tokens[j][1].isspace():
+        j -= 1
+    if j < 0:
+        return True
+    kind, value = tokens[j]
+    if kind in ("number", "ident", "param") or kind in _CONSTANT:
+        return False
+    if kind == "word":
+        return value.upper() in _KEYWORDS_BEFORE_VALUES
+    return value not in (")", "]")
+
+
+# keywords after which a '-' starts a value rather than subtracting from one
+_KEYWORDS_BEFORE_VALUES = {
+    "SELECT", "WHERE", "AND", "OR", "NOT", "IN", "VALUES", "SET", "LIMIT", "OFFSET", "THEN",
+    "ELSE", "WHEN", "BETWEEN", "RETURN", "BY", "ON", "HAVING", "IS", "LIKE", "AS", "CASE",
+}  # fmt: skip
+
+
+def fingerprint(text: str) -> str:
+    """A key equal for texts PostgreSQL's query jumbling treats alike: the normalised text's
+    ``$n`` as ``?``, comments dropped, whitespace collapsed, unquoted words in lower case (the
+    parser folds them), a trailing ';' dropped. pg_stat_statements keeps one text per
+    statement, the first it saw; this key joins it with every logged variant of the same
+    statement."""
+    out: list[str] = []
+    for m in _TOKEN.finditer(normalize_sql(text)):
+        kind, value = m.lastgroup, m.group()
+        if kind == "comment" or (kind == "other" and value.isspace()):
+            continue
+        if kind == "param":
+            out.append("?")
+        elif kind == "word":
+            out.append(value.lower())
+        else:
+            out.append(value)
+    while out and out[-1] == ";":
+        out.pop()
+    return " ".join(out)
