@@ -154,8 +154,16 @@ def _mask_member(m: re.Match[str]) -> str:
 def _mask_pair(m: re.Match[str]) -> str:
     whole: str = m.group()
     if not _sensitive_key(m.group(1)):  # its value may hold a pair: `ValueError: password=x`
-        inner = _PY_PAIR.sub(_mask_pair, m.group(3))
+        inner = _PY_PAIR.sub(_mask_inner_pair, m.group(3))  # one level: linear on `a=a=a=...`
         return whole if inner == m.group(3) else m.group(1) + m.group(2) + inner
+    return _mask_inner_pair(m)
+
+
+def _mask_inner_pair(m: re.Match[str]) -> str:
+    """`_mask_pair` for a pair inside another's value: masked when its key is sensitive."""
+    whole: str = m.group()
+    if not _sensitive_key(m.group(1)):
+        return whole
     if m.group(3).endswith(MASK) or m.group(3) == f'"{MASK}"':
         return whole
     if re.match(rf"\s+{MASK}\b", m.string[m.end() :]):  # `Authorization: Negotiate REDACTED`
