@@ -113,6 +113,7 @@ if TYPE_CHECKING:  # the names above, as type checkers and editors see them (kep
     from perfkit.io.memory import read_memory as read_memory
     from perfkit.io.pg import read_pg_stat as read_pg_stat
     from perfkit.io.pg import snapshot_pg as snapshot_pg
+    from perfkit.io.pg_log import read_pg_log as read_pg_log
     from perfkit.io.profile import Profile as Profile
     from perfkit.io.profile import read_profile as read_profile
     from perfkit.report.snakeviz import open_snakeviz as open_snakeviz

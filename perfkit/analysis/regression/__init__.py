@@ -13,6 +13,8 @@ rule without a cycle.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from perfkit._lazy import lazy_names
 
 _EXPORTS = {
@@ -26,6 +28,16 @@ _EXPORTS = {
     "compare_error_rates": ".errors",
 }
 __all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:  # the names above, as type checkers and editors see them (kept alike by a test)
+    from perfkit.analysis.regression.errors import compare_error_rates as compare_error_rates
+    from perfkit.analysis.regression.requests import MixAdjusted as MixAdjusted
+    from perfkit.analysis.regression.requests import compare as compare
+    from perfkit.analysis.regression.requests import mix_adjusted_change as mix_adjusted_change
+    from perfkit.analysis.regression.verdict import VERDICTS as VERDICTS
+    from perfkit.analysis.regression.verdict import Shift as Shift
+    from perfkit.analysis.regression.verdict import estimate_shift as estimate_shift
+    from perfkit.analysis.regression.verdict import judge as judge
 
 
 __getattr__, __dir__ = lazy_names(__name__, _EXPORTS)
