@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from perfkit.errors import InputError, PerfkitWarning
+from perfkit.io._dtypes import DtypeBackend, check_backend, to_backend
 from perfkit.io.account import ParseAccount
 from perfkit.io.logformat import (
     JsonFormat,
@@ -102,6 +103,7 @@ def read_access_log(
     engine: str = "pandas",
     partition_bytes: int | None = None,
     unmatched: str = "infer",
+    dtype_backend: DtypeBackend | None = None,
 ) -> pd.DataFrame:
     """Read web-server access logs into the requests frame (one row per request).
 
@@ -143,6 +145,11 @@ def read_access_log(
         DataFrame with the same columns and dtypes, one partition per file or per
         `partition_bytes` (64 MiB) of a plain file, for logs larger than memory or
         spread over a cluster (`perfkit.io.dask_engine`; needs ``perfkit[dask]``).
+    dtype_backend
+        As in `pandas.read_csv` (`perfkit.io._dtypes`): None (default) for pandas'
+        own dtypes (text is ``str``), ``"numpy_nullable"`` or ``"pyarrow"``.
+        ``method``, ``route``, ``protocol`` and ``source`` are categorical and
+        ``bytes``/``pid`` nullable integers in every backend.
 
     Returns
     -------
@@ -155,6 +162,7 @@ def read_access_log(
     """
     if on_bad_lines not in ("error", "warn", "skip"):
         raise InputError(f"on_bad_lines must be 'error', 'warn' or 'skip', not {on_bad_lines!r}")
+    check_backend(dtype_backend, "read_access_log")
     named_file = format_file(format)
     if named_file is not None:
         format = read_format_file(named_file)
@@ -168,7 +176,7 @@ def read_access_log(
 
         return dask_engine.read_access_log_dask(
             paths, partition_bytes or dask_engine.PARTITION_BYTES, format=format, routes=routes,
-            tz=tz, on_bad_lines=on_bad_lines, unmatched=unmatched,
+            tz=tz, on_bad_lines=on_bad_lines, unmatched=unmatched, dtype_backend=dtype_backend,
         )  # fmt: skip
     if engine != "pandas":
         raise InputError(f"engine must be 'pandas' or 'dask', not {engine!r}")
@@ -229,7 +237,7 @@ def read_access_log(
         frame.attrs["perfkit"]["format_file"] = ", ".join(
             dict.fromkeys(map(str, [named_file] if named_file else format_files))
         )
-    return frame
+    return to_backend(frame, dtype_backend, "read_access_log")
 
 
 def _formats_beside(files, fixed):
