@@ -5,13 +5,20 @@ bounded number of buckets, comparisons as one mark per key."""
 from __future__ import annotations
 
 import html
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
 from perfkit.plots.theme import IMPROVED, NEUTRAL, REGRESSED, styled
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from perfkit.analysis.capacity import CapacityFit, USLFit
+    from perfkit.analysis.sizing import GunicornPlan
+    from perfkit.analysis.sketch import LatencySketch
 
 QUANTILES = np.linspace(0, 1, 201)  # ECDF grid: 201 points per line, whatever the sample size
 MAX_BUCKETS = 240  # time series: at most this many points per line
@@ -76,7 +83,7 @@ def ecdf(base: pd.Series, cand: pd.Series, title: str) -> go.Figure:
     return styled(fig, title, "a curve to the right is slower; the gap at 0.95 is the p95 change")
 
 
-def ecdf_from_quantiles(base, cand, title: str) -> go.Figure:
+def ecdf_from_quantiles(base: LatencySketch, cand: LatencySketch, title: str) -> go.Figure:
     """The same ECDFs from two `LatencySketch`es (the Dask engine: no raw rows at hand)."""
     fig = go.Figure()
     for sketch, name, colour in ((base, "baseline", NEUTRAL), (cand, "candidate", REGRESSED)):
@@ -249,7 +256,8 @@ def _worker_endings(fig: go.Figure, workers: pd.DataFrame, generations: pd.DataF
 
 
 def usl_curve(
-    concurrency, throughput, fit, title: str, target_rate: float | None = None,
+    concurrency: ArrayLike, throughput: ArrayLike, fit: USLFit, title: str,
+    target_rate: float | None = None,
     target_users: float | None = None, source: str = "measured",
 ) -> go.Figure:  # fmt: skip
     """Measured throughput against concurrency, the USL fit and its projection past the data."""
@@ -283,8 +291,9 @@ def usl_curve(
     return styled(fig, title, subtitle)
 
 
-def capacity_curve(concurrency, throughput, fit, title: str, target_users: float | None = None,
-                   source: str = "measured") -> go.Figure:  # fmt: skip
+def capacity_curve(concurrency: ArrayLike, throughput: ArrayLike, fit: CapacityFit, title: str,
+                   target_users: float | None = None, source: str = "measured",
+                   ) -> go.Figure:  # fmt: skip
     """Measured throughput, the chosen capacity law (solid where measured, dashed where
     extrapolated) and its 95 % prediction band; past 4x the measured load nothing is drawn."""
     import warnings
@@ -329,8 +338,8 @@ def capacity_curve(concurrency, throughput, fit, title: str, target_users: float
     return styled(fig, title, subtitle)
 
 
-def concurrency_sides(users, server_in_flight, servers: int | None, title: str,
-                      source: str = "") -> go.Figure:  # fmt: skip
+def concurrency_sides(users: ArrayLike, server_in_flight: ArrayLike, servers: int | None,
+                      title: str, source: str = "") -> go.Figure:  # fmt: skip
     """Client users against the requests the server held at once (the access log), per step."""
     u = np.asarray(users, dtype=float)
     fig = go.Figure()
@@ -344,8 +353,8 @@ def concurrency_sides(users, server_in_flight, servers: int | None, title: str,
     return styled(fig, title, html.escape(source))  # from a log or command: escaped
 
 
-def sizing_curve(rate: float, service_s: float, plan, title: str, quantile: float = 0.95
-                 ) -> go.Figure:  # fmt: skip
+def sizing_curve(rate: float, service_s: float, plan: GunicornPlan, title: str,
+                 quantile: float = 0.95) -> go.Figure:  # fmt: skip
     """Mean and `quantile` response time against the number of request slots (Erlang C)."""
     from perfkit.analysis.capacity import erlang_c, response_quantile
 

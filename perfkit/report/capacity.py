@@ -269,7 +269,7 @@ class CapacityReport:
         lines += [f"\n{n}" for n in self.notes]
         return Markdown("\n".join(lines))
 
-    def capacity_figure(self):
+    def capacity_figure(self) -> Any:
         from perfkit.plots.charts import capacity_curve
 
         if self.capacity is None:
@@ -280,7 +280,7 @@ class CapacityReport:
                               "Throughput against users: the chosen model",
                               self.targets.concurrent_users, "Locust steps")  # fmt: skip
 
-    def concurrency_figure(self):
+    def concurrency_figure(self) -> Any:
         from perfkit.plots.charts import concurrency_sides
 
         if self.steps is None or "server_in_flight" not in self.steps:
@@ -298,7 +298,7 @@ class CapacityReport:
         shown = self.capacity.candidates[["holdout_error", "forecasts", "note"]].reset_index()
         return table(shown, floats="{:.1%}", index=False)
 
-    def usl_figure(self):
+    def usl_figure(self) -> Any:
         from perfkit.plots.charts import usl_curve
 
         if self.usl is None:
@@ -310,7 +310,7 @@ class CapacityReport:
                          "Throughput against users (Locust step load)", rate,
                          self.targets.concurrent_users, "Locust steps")  # fmt: skip
 
-    def log_usl_figure(self):
+    def log_usl_figure(self) -> Any:
         from perfkit.plots.charts import usl_curve
 
         if self.log_usl is None:
@@ -324,7 +324,7 @@ class CapacityReport:
                          "Throughput against requests in flight (from the access log)",
                          source="log intervals")  # fmt: skip
 
-    def sizing_figure(self):
+    def sizing_figure(self) -> Any:
         from perfkit.plots.charts import sizing_curve
 
         if self.plan is None:
@@ -336,7 +336,7 @@ class CapacityReport:
         return sizing_curve(self.plan.arrival_rate_per_s, self.service_s, self.plan,
                             "Response time against workers x threads (Erlang C)")  # fmt: skip
 
-    def growth_figure(self):
+    def growth_figure(self) -> Any:
         if self.growth is None and "traffic" in self.run.problems:
             return md("{why}", why=self.run.absent("traffic", ""))
         if self.growth is None:

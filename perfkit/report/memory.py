@@ -66,7 +66,7 @@ class MemoryReport(ReportDisplay):
         """The report's figures for ``--json``: the same values the text and table show
         (hours to limit, MiB/hour, KiB per request), unrounded."""
 
-        def value(v):
+        def value(v: Any) -> float | None:
             return None if v is None or pd.isna(v) else float(v)
 
         fits = self.fits if self.fits is not None else pd.DataFrame()
@@ -156,7 +156,7 @@ class MemoryReport(ReportDisplay):
             lines.append(text)
         return Markdown("\n".join(lines))
 
-    def figure(self):
+    def figure(self) -> Any:
         from perfkit.plots.charts import rss_lines
 
         if self.fits is None:

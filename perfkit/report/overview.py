@@ -153,7 +153,7 @@ class OverviewReport(ReportDisplay):
                          + (".**" if serious else "."))  # fmt: skip
         return Markdown("\n".join(lines))
 
-    def slo_figure(self):
+    def slo_figure(self) -> Any:
         from perfkit.plots.charts import slo_bars
 
         if self.slo.empty:
@@ -170,7 +170,7 @@ class OverviewReport(ReportDisplay):
             return md("{why}", why=self.endpoints_missing)
         return table(self.endpoints.head(top), floats="{:,.1f}")
 
-    def timeline(self):
+    def timeline(self) -> Any:
         """p50/p95 over the run; when there is nothing to draw, no figure but a sentence why."""
         from perfkit.plots.charts import latency_timeline, timeline_missing
 

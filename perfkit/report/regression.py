@@ -25,6 +25,7 @@ from perfkit.report.evidence import Run, load_run
 
 if TYPE_CHECKING:
     from perfkit.analysis.distributed import RouteTotals, Totals
+    from perfkit.analysis.regression.verdict import Shift
 
 
 @dataclass(repr=False)
@@ -76,7 +77,7 @@ class RegressionReport(ReportDisplay):
 
     # -- verdicts ------------------------------------------------------------------------
     @property
-    def shift(self):
+    def shift(self) -> Shift:
         """The run-wide shift of the endpoints (`perfkit.analysis.regression.Shift`)."""
         from perfkit.analysis.regression.verdict import Shift
 
@@ -354,7 +355,7 @@ class RegressionReport(ReportDisplay):
         return table(self.endpoints.assign(_o=order.fillna(4)).sort_values(["_o", "ratio"],
                      ascending=[True, False])[columns], floats="{:,.3g}")  # fmt: skip
 
-    def change_figure(self):
+    def change_figure(self) -> Any:
         if not self.timed:
             return md("No request times: no latency figure.")
         from perfkit.plots.charts import forest
@@ -460,7 +461,7 @@ class RegressionReport(ReportDisplay):
                    "mean_ms_cand", "change_ms_per_request", "query"]  # fmt: skip
         return table(shown[columns], floats="{:,.3g}")
 
-    def flame_diff(self):
+    def flame_diff(self) -> Any:
         if self.base.profile is None or self.cand.profile is None:
             return md("No profiles on both sides: no profile diff.")
         from perfkit.plots import flame_diff

@@ -32,9 +32,9 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, cast, overload
 
 import numpy as np
 import pandas as pd
@@ -291,11 +291,19 @@ class CapacityFit:
     def _out(values: np.ndarray, scalar: bool) -> np.ndarray | float:
         return float(values[0]) if scalar else values
 
+    @overload
+    def predict(self, n: float) -> float: ...
+    @overload
+    def predict(self, n: np.ndarray | Sequence[float]) -> np.ndarray: ...
     def predict(self, n: ArrayLike) -> np.ndarray | float:
         """Throughput (per second) at concurrency `n` by the chosen law."""
         scalar = np.ndim(n) == 0
         return self._out(self._laws[self.model].predict(self._check(n)), scalar)
 
+    @overload
+    def predict_response_time(self, n: float) -> float: ...
+    @overload
+    def predict_response_time(self, n: np.ndarray | Sequence[float]) -> np.ndarray: ...
     def predict_response_time(self, n: ArrayLike) -> np.ndarray | float:
         """Mean response time (s) at `n` by the response-time law ``R = N / X - Z``."""
         scalar = np.ndim(n) == 0
@@ -306,6 +314,12 @@ class CapacityFit:
         past = np.log2(np.maximum(n / self.measured_max, 1.0))
         return np.sqrt(self.scatter**2 + (self.growth * past) ** 2)
 
+    @overload
+    def predict_interval(self, n: float, level: float = 0.95) -> tuple[float, float]: ...
+    @overload
+    def predict_interval(
+        self, n: np.ndarray | Sequence[float], level: float = 0.95
+    ) -> tuple[np.ndarray, np.ndarray]: ...
     def predict_interval(
         self, n: ArrayLike, level: float = 0.95
     ) -> tuple[np.ndarray | float, np.ndarray | float]:
