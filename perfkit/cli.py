@@ -163,10 +163,9 @@ class _SafeFormatter(logging.Formatter):
     """Log records as ``2026-12-07T12:00:00Z perfkit: LEVEL: message``, UTC, escaped for the
     terminal (messages carry DSNs, paths and server text)."""
 
-    converter = time.gmtime
-
     def __init__(self) -> None:
         super().__init__("%(asctime)s perfkit: %(levelname)s: %(message)s", "%Y-%m-%dT%H:%M:%SZ")
+        self.converter = time.gmtime  # UTC, as the Z says
 
     def format(self, record: logging.LogRecord) -> str:  # one line each: a newline in server
         return safe_text(super().format(record), newlines=False)  # text cannot forge another
@@ -262,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _report_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The ``report`` subcommand's parser inside `parser`."""
-    for action in parser._subparsers._group_actions:  # argparse keeps subparsers here
+    for action in parser._actions:  # the subcommands are one of argparse's actions
         if isinstance(action, argparse._SubParsersAction):
             return action.choices["report"]
     raise LookupError("report")  # pragma: no cover - the parser always has it

@@ -287,9 +287,9 @@ def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
         target = path.resolve()  # through a symlink to the file it names
         temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-        handle = os.open(temporary, flags, 0o666)
+        descriptor = os.open(temporary, flags, 0o666)
         try:
-            with open(handle, "wb") as out:
+            with open(descriptor, "wb") as out:
                 if target.exists():  # the old file's permissions, not the umask's
                     os.chmod(out.fileno(), stat.S_IMODE(target.stat().st_mode))
                 out.write(raw)
@@ -356,7 +356,7 @@ def run_report(
         raise InputError(f"-o {html}: expected an .html file name (the report is HTML; "
                          "--keep-notebook keeps the executed notebook beside it)")  # fmt: skip
     shown = {**defaults, **given}
-    inputs = [notebook, *_path_values(shown.values())]
+    inputs: list[str | Path] = [notebook, *_path_values(shown.values())]
     kept = html.with_suffix(".ipynb")
     if _identity(kept) in {_identity(Path(p)) for p in inputs} or (
         json_path is not None and _identity(kept) == _identity(Path(json_path))
