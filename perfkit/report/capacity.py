@@ -380,23 +380,23 @@ class CapacityReport:
         return _Outputs([s for s in shown if s is not None])
 
 
-def _count(value) -> str:
+def _count(value: float | None) -> str:
     return "?" if value is None or pd.isna(value) else f"{int(value):,}"
 
 
-def _finite(value):
+def _finite(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
 
-def _pct(value) -> str:
+def _pct(value: float | None) -> str:
     return "not scored" if value is None else f"{value:.1%}"
 
 
-def _servers(value) -> str:
+def _servers(value: object) -> str:
     return "unknown" if value is None else f"{value}"
 
 
-def _date(value) -> str:
+def _date(value: pd.Timestamp | None) -> str:
     return "later" if value is None else str(value.date())
 
 

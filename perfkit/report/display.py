@@ -29,7 +29,7 @@ import os
 import re
 import sys
 import warnings
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -89,7 +89,10 @@ def scrub_paths(text: str) -> str:
     return _PATHLIKE.sub(cut, text)
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+def _show_warning(
+    message: Warning | str, category: type[Warning], filename: str, lineno: int,
+    file: TextIO | None = None, line: str | None = None,
+) -> None:  # fmt: skip
     """`warnings.showwarning` in a report's kernel: perfkit's warnings kept as notes for the
     data-trust section; anything else to the process's own stderr, never into the page."""
     from perfkit.errors import PerfkitWarning
