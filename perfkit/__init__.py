@@ -48,6 +48,7 @@ _EXPORTS: dict[str, str] = {
     "read_memory": "perfkit.io.memory",
     "read_gunicorn_log": "perfkit.io.gunicorn_log",
     "read_pg_log": "perfkit.io.pg_log",
+    "plan_changes": "perfkit.analysis.regression.plans",
     "worker_generations": "perfkit.analysis.workers",
     "read_pg_stat": "perfkit.io.pg",
     "read_profile": "perfkit.io.profile",
@@ -91,6 +92,7 @@ if TYPE_CHECKING:  # the names above, as type checkers and editors see them (kep
     from perfkit.analysis.regression import compare_error_rates as compare_error_rates
     from perfkit.analysis.regression import estimate_shift as estimate_shift
     from perfkit.analysis.regression import mix_adjusted_change as mix_adjusted_change
+    from perfkit.analysis.regression.plans import plan_changes as plan_changes
     from perfkit.analysis.sizing import recommend_gunicorn as recommend_gunicorn
     from perfkit.analysis.sketch import LatencySketch as LatencySketch
     from perfkit.analysis.sketch import merge_sketches as merge_sketches

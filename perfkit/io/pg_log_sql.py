@@ -133,13 +133,24 @@ _KEYWORDS_BEFORE_VALUES = {
 def fingerprint(text: str) -> str:
     """A key equal for texts PostgreSQL's query jumbling treats alike: the normalised text's
     ``$n`` as ``?``, comments dropped, whitespace collapsed, unquoted words in lower case (the
-    parser folds them), a trailing ';' dropped. pg_stat_statements keeps one text per
+    parser folds them), top-level ``AS name`` aliases dropped (they are not jumbled), a
+    trailing ';' dropped. pg_stat_statements keeps one text per
     statement, the first it saw; this key joins it with every logged variant of the same
     statement."""
     out: list[str] = []
+    depth, alias = 0, False
     for m in _TOKEN.finditer(normalize_sql(text)):
         kind, value = m.lastgroup, m.group()
         if kind == "comment" or (kind == "other" and value.isspace()):
+            continue
+        if alias:  # the name after a top-level AS: an alias, which query jumbling ignores
+            alias = False
+            if kind in ("word", "ident"):
+                continue
+            out.append("as")
+        depth += {"(": 1, ")": -1}.get(value, 0) if kind == "other" else 0
+        if kind == "word" and value.lower() == "as" and depth == 0:
+            alias = True
             continue
         if kind == "param":
             out.append("?")
@@ -147,6 +158,8 @@ def fingerprint(text: str) -> str:
             out.append(value.lower())
         else:
             out.append(value)
+    if alias:
+        out.append("as")
     while out and out[-1] == ";":
         out.pop()
     return " ".join(out)

@@ -1,0 +1,77 @@
+"""plan_changes: the statement whose index was dropped between two real pgbench runs (recorded by
+tests/data/wild/pg_log/record.py, auto_explain text plans; truth.json from the recorder: each
+run's plan nodes per statement, read with EXPLAIN outside the log) is the top row, Index Scan ->
+Seq Scan; an A/A pair shows no change. plan_shape on planted text and JSON plans (PostgreSQL's
+EXPLAIN formats) gives the same shape for both."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import perfkit
+from perfkit.analysis.regression.plans import plan_changes, plan_shape
+from perfkit.errors import InputError
+from perfkit.io.pg_log_sql import fingerprint
+
+PAIR = Path(__file__).parent / "data" / "wild" / "pg_log" / "plans_pair"
+TRUTH = json.loads((PAIR / "truth.json").read_text())["runs"]
+
+
+def read(run: str):
+    return perfkit.read_pg_log(PAIR / run / "server.log")
+
+
+def nodes(run: str) -> dict[str, set[str]]:
+    return {fingerprint(q): set(v["nodes"]) for q, v in TRUTH[run].items()}
+
+
+def test_the_dropped_index_is_the_top_row():
+    changes = plan_changes(read("base"), read("cand"))
+    top = changes.iloc[0]
+    base, cand = nodes("base"), nodes("cand")
+    moved = [k for k in base if base[k] != cand[k]]
+    assert [top["fingerprint"]] == moved  # the one statement the recorder saw change
+    assert bool(top["changed"]) and changes["changed"].sum() == 1
+    gone, came = top["change"].split(" -> ")
+    assert set(gone.split(" + ")) == base[moved[0]] - cand[moved[0]]
+    assert set(came.split(" + ")) == cand[moved[0]] - base[moved[0]]
+    truth = {fingerprint(q): v for q, v in TRUTH["cand"].items()}[moved[0]]
+    assert top["cand_calls"] == truth["calls"]
+    assert top["cand_ms"] == pytest.approx(truth["mean_exec_time_ms"], rel=0.05, abs=0.01)
+    assert top["ratio"] > 10 and top["added_ms"] == max(changes["added_ms"])
+
+
+def test_an_aa_pair_shows_no_plan_change():
+    changes = plan_changes(read("base"), read("base_again"))
+    assert len(changes) == len(TRUTH["base"]) and not changes["changed"].any()
+    for key, row in changes.set_index("fingerprint").iterrows():
+        assert set(row["base_plan"].replace("(", ",").replace(")", "").split(", ")) >= \
+            nodes("base")[key]  # fmt: skip
+
+
+TEXT = """Query Text: SELECT * FROM t JOIN u ON u.id = t.uid WHERE t.id = 5
+Nested Loop  (cost=0.57..16.61 rows=1 width=8) (actual time=0.010..0.011 rows=1 loops=1)
+  ->  Index Scan using t_pkey on t  (cost=0.29..8.30 rows=1 width=8) (actual time=0.005..0.005 rows=1 loops=1)
+        Index Cond: (id = 5)
+  ->  Seq Scan on u  (cost=0.00..8.30 rows=2 width=4) (actual time=0.003..0.003 rows=400 loops=1)
+        Filter: (id = t.uid)"""
+JSON = json.dumps({"Query Text": "SELECT ...", "Plan": {
+    "Node Type": "Nested Loop", "Plan Rows": 1, "Actual Rows": 1, "Plans": [
+        {"Node Type": "Index Scan", "Index Name": "t_pkey", "Relation Name": "t", "Plan Rows": 1,
+         "Actual Rows": 1},
+        {"Node Type": "Seq Scan", "Relation Name": "u", "Plan Rows": 2, "Actual Rows": 400}]}})
+
+
+def test_text_and_json_plans_have_one_shape_and_the_misestimate():
+    assert plan_shape(TEXT) == plan_shape(JSON) == (
+        "Nested Loop(Index Scan using t_pkey on t, Seq Scan on u)", 200.0)  # 400 rows for 2
+    assert plan_shape("not a plan") == ("", 1.0)
+
+
+def test_bad_input_is_named():
+    with pytest.raises(InputError, match="the base frame is not read_pg_log's"):
+        plan_changes(perfkit.read_gunicorn_log(PAIR.parents[1] / "memory_workers" / "error.log"),
+                     read("base"))  # fmt: skip
