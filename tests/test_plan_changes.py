@@ -75,3 +75,25 @@ def test_bad_input_is_named():
     with pytest.raises(InputError, match="the base frame is not read_pg_log's"):
         plan_changes(perfkit.read_gunicorn_log(PAIR.parents[1] / "memory_workers" / "error.log"),
                      read("base"))  # fmt: skip
+
+
+def test_the_regression_report_shows_the_same_plan_change_as_the_api(tmp_path):
+    """Two run folders holding only PostgreSQL's log (as `postgresql.log`): the report finds the
+    logs, and its verdict and JSON carry plan_changes' own rows."""
+    from perfkit.report.regression import regression_report
+
+    for run in ("base", "cand"):
+        (tmp_path / run).mkdir()
+        (tmp_path / run / "postgresql.log").write_bytes((PAIR / run / "server.log").read_bytes())
+    report = regression_report(tmp_path / "base", tmp_path / "cand")
+    api = plan_changes(read("base"), read("cand"))
+    changed = api[api["changed"]]
+    assert [p["change"] for p in report.summary()["plan_changes"]] == changed["change"].tolist()
+    assert report.summary()["plan_changes"][0]["added_ms"] == pytest.approx(
+        changed["added_ms"].iloc[0])  # fmt: skip
+    text = report.verdict().data
+    assert "**1 statement(s) changed plan**" in text and "Seq Scan on pgbench" in text
+    assert "access log" not in report.base.sources  # the server log is not an access log
+    trust = report.base.trust()
+    assert trust.loc[trust["source"] == "PostgreSQL server log", "files"].iloc[0] == \
+        "postgresql.log"  # fmt: skip

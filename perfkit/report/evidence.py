@@ -4,7 +4,9 @@ A run folder may hold any of: ``access.log*`` (or ``*.log*``), ``profiles/``
 (cProfile dumps, plain or compressed), ``pyspy.json*``, ``pg/`` (a
 `snapshot_pg` store), ``memory.csv`` (or ``*.dat``, ``*.prom``),
 ``locust_stats.csv`` and ``locust_stats_history.csv``, ``outbound.jsonl*``,
-Gunicorn's error log (``gunicorn*.log*``, ``error*.log*``; `perfkit.read_gunicorn_log`).
+Gunicorn's error log (``gunicorn*.log*``, ``error*.log*``; `perfkit.read_gunicorn_log`),
+PostgreSQL's server log (``postgresql*.log*``/``.csv*``/``.json*`` or ``pg_log/``;
+`perfkit.read_pg_log`).
 An ``access_log_format.txt`` beside the log gives the server's log format
 (e.g. Gunicorn's ``access_log_format``): `perfkit.read_access_log` reads it.
 ``pg/`` may also hold psql CSV exports (`perfkit.io.pg_csv`). Whatever is
@@ -46,6 +48,7 @@ class Run:
     locust_history: pd.DataFrame | None = None
     outbound: pd.DataFrame | None = None
     workers: pd.DataFrame | None = None  # Gunicorn's error-log events (read_gunicorn_log)
+    pg_log: pd.DataFrame | None = None  # PostgreSQL's server log entries (read_pg_log)
     sources: dict[str, list[str]] = field(default_factory=dict)
     problems: dict[str, str] = field(default_factory=dict)  # source -> why it failed
     folder: Path | None = None
@@ -145,9 +148,19 @@ class Run:
                          "from": self.workers["time"].min(), "to": self.workers["time"].max(),
                          "note": f"{int((kinds == 'boot').sum())} worker boots, "
                                  f"{int((kinds == 'error').sum())} errors logged"})  # fmt: skip
+        if self.pg_log is not None:
+            account = self.pg_log.attrs.get("perfkit", {})
+            kinds = self.pg_log["kind"].astype(str)
+            rows.append({"source": "PostgreSQL server log", "records": len(self.pg_log),
+                         "rejected": account.get("rejected", 0),
+                         "from": self.pg_log["time"].min(), "to": self.pg_log["time"].max(),
+                         "note": f"{int((kinds == 'statement').sum()):,} executions, "
+                                 f"{int((kinds == 'plan').sum()):,} plans ("
+                                 f"{account.get('format', '')})"})  # fmt: skip
         keys = {"access log": "access log", "profiles": "profiles", "pg_stat_statements": "pg",
                 "memory samples": "memory", "outbound calls": "outbound",
-                "Locust": "locust", "Gunicorn error log": "gunicorn log"}  # fmt: skip
+                "Locust": "locust", "Gunicorn error log": "gunicorn log",
+                "PostgreSQL server log": "pg log"}  # fmt: skip
         for row in rows:
             row["files"] = _shown_sources(self.sources.get(keys[row["source"]], []))
         for source in self.problems:
@@ -171,8 +184,10 @@ LABELS = {
     "outbound": "outbound-call log", "pg tables": "PostgreSQL table statistics",
     "pg indexes": "PostgreSQL index statistics", "pg database": "PostgreSQL database statistics",
     "pg live": "live PostgreSQL server", "traffic": "traffic history",
-    "gunicorn log": "Gunicorn error log",
+    "gunicorn log": "Gunicorn error log", "pg log": "PostgreSQL server log",
 }  # fmt: skip
+PG_LOGS = ("postgresql*.log*", "postgresql*.csv*", "postgresql*.json*", "pg_log/*.log*",
+           "pg_log/*.csv*", "pg_log/*.json*")  # log_directory's default file names
 ERROR_LOGS = ("gunicorn*.log*", "error*.log*", "*error*.log*")  # Gunicorn's --error-logfile
 
 
@@ -243,8 +258,9 @@ def load_run(
         raise InputError(f"{folder}: no such run folder (expected a folder of collected evidence)")
     run = Run(name or folder.name, folder=folder)
     errors = _first(folder, ERROR_LOGS)
+    server = _first(folder, PG_LOGS)
     logs = [f for f in _first(folder, ("access.log*", "access*.log*", "*.log.gz", "*.log"))
-            if f not in errors]  # fmt: skip
+            if f not in errors and f not in server]  # fmt: skip
     if logs:
 
         def requests() -> None:  # an access_log_format.txt beside the log is read there
@@ -284,6 +300,9 @@ def load_run(
     if outbound:
         _load(run, "outbound", outbound,
               lambda: setattr(run, "outbound", perfkit.read_jsonl(outbound)))  # fmt: skip
+    if server:
+        _load(run, "pg log", server,
+              lambda: setattr(run, "pg_log", perfkit.read_pg_log(server)))  # fmt: skip
     if errors:
         _load(run, "gunicorn log", errors,
               lambda: setattr(run, "workers", perfkit.read_gunicorn_log(errors)))  # fmt: skip
@@ -325,5 +344,5 @@ _FRAMES = {
     "access log": ("requests",), "profiles": ("profile",), "py-spy": ("pyspy",),
     "pg": ("statements", "pg_store"), "memory": ("memory",),
     "locust": ("locust_stats", "locust_history"), "outbound": ("outbound",),
-    "gunicorn log": ("workers",),
+    "gunicorn log": ("workers",), "pg log": ("pg_log",),
 }  # fmt: skip

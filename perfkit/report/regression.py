@@ -46,6 +46,7 @@ class RegressionReport(ReportDisplay):
     normalize: bool = True
     cannot_judge: list[str] = field(default_factory=list)
     problems: dict[str, str] = field(default_factory=dict)  # section -> what went wrong
+    plans: pd.DataFrame | None = None  # plan_changes of the runs' PostgreSQL server logs
 
     # -- display: a short repr (perfkit._display.ReportDisplay) -----------------------------
     def _display_facts(self) -> list[tuple[str, object]]:
@@ -119,6 +120,11 @@ class RegressionReport(ReportDisplay):
                     self.functions["verdict"] == "regressed", "function"]
             ],
             "loadtest_regressed": _keys(self.loadtest, "regressed"),
+            "plan_changes": None if self.plans is None else [
+                {"statement": str(r.statement)[:200], "change": str(r.change),
+                 "base_ms": _num(r.base_ms), "cand_ms": _num(r.cand_ms),
+                 "added_ms": _num(r.added_ms)}
+                for r in self.plans[self.plans["changed"]].itertuples()],
             "mix_adjusted_ratio": None if self.mix is None else _num(self.mix.adjusted_ratio),
             "raw_ratio": None if self.mix is None else _num(self.mix.raw_ratio),
             "problems": dict(self.problems),
@@ -321,7 +327,8 @@ class RegressionReport(ReportDisplay):
     def _query_lines(self) -> list[str]:
         if self.queries is None:
             why = self._section_problem("queries", "pg")
-            return [f"\nSQL statements not compared: {_escape_md(why)}."] if why else []
+            return ([f"\nSQL statements not compared: {_escape_md(why)}."] if why else []) + \
+                self._plan_lines()  # fmt: skip
         slower = _with(self.queries, "regressed")
         shift = self.queries.attrs["shift"]
         beyond = " beyond the shift of database time" if shift.applied else ""
@@ -330,7 +337,36 @@ class RegressionReport(ReportDisplay):
                  f"\nNo SQL statement regressed{beyond} (pg_stat_statements)."]  # fmt: skip
         if shift.material:
             lines.append(f"\nDatabase time: {shift.describe()}")
+        return lines + self._plan_lines()
+
+    def _plan_lines(self) -> list[str]:
+        """The statements whose plan changed (PostgreSQL's server logs, auto_explain)."""
+        if self.plans is None:
+            why = self.problems.get("plans")
+            return [f"\nPlans not compared: {_escape_md(why)}."] if why else []
+        changed = self.plans[self.plans["changed"]]
+        if not len(changed):
+            return [f"\nNo statement changed plan ({len(self.plans)} compared, auto_explain)."]
+        lines = [f"\n**{len(changed)} statement(s) changed plan** (auto_explain in PostgreSQL's "
+                 "server logs), the costliest first:\n"]  # fmt: skip
+        for row in changed.head(5).itertuples():
+            lines.append(f"- {code(str(row.statement)[:120])}: {_escape_md(row.change)}, "
+                         f"{row.base_ms:,.3g} → {row.cand_ms:,.3g} ms per call "
+                         f"({row.cand_calls:,} calls)")  # fmt: skip
         return lines
+
+    def plan_table(self, top: int = 12) -> Any:
+        """Statements planned in both runs: plan shape before and after, time per call."""
+        if self.plans is None:
+            why = self.problems.get("plans")
+            return md("Plans not compared: {why}.", why=why) if why else md(
+                "No auto_explain plans in both runs' PostgreSQL server logs "
+                "(postgresql*.log*, pg_log/): plan comparison skipped.")  # fmt: skip
+        columns = ["changed", "change", "base_ms", "cand_ms", "ratio", "base_calls",
+                   "cand_calls", "added_ms", "misestimate", "statement"]  # fmt: skip
+        shown = self.plans[columns].head(top).copy()
+        shown["statement"] = shown["statement"].astype(str).str.slice(0, 120)
+        return table(shown, floats="{:,.3g}", index=False)
 
     def _section_problem(self, section: str, source: str) -> str | None:
         if section in self.problems:
@@ -627,6 +663,10 @@ def _compare_rest(report: RegressionReport, base: Run, cand: Run, min_change: fl
     if base.locust_stats is not None and cand.locust_stats is not None:
         report.loadtest = section("loadtest", lambda: compare_loadtests(
             base.locust_stats, cand.locust_stats, min_ratio=min_change, **options))  # fmt: skip
+    if base.pg_log is not None and cand.pg_log is not None:
+        from perfkit.analysis.regression.plans import plan_changes
+
+        report.plans = section("plans", lambda: plan_changes(base.pg_log, cand.pg_log))
     usable = all(run.profile is not None or run.outbound is not None for run in (base, cand))
     if usable and report.timed:
         report.attribution = section("attribution", lambda: attribute(
