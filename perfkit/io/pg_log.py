@@ -85,6 +85,7 @@ COMMON_PREFIXES = [
     "%t [%p]: user=%u,db=%d,app=%a,client=%h ", "%t [%p-%l] %q%u@%d ", "%m [%p-%l] %q%u@%d ",
     "%t:%r:%u@%d:[%p]: ", "%m %u %d [%p] ", "[%a] ", "",
 ]  # fmt: skip
+SNIFF_LINES = 2000
 _LEVEL = r"(?P<level>DEBUG[1-5]|LOG|INFO|NOTICE|WARNING|ERROR|FATAL|PANIC|DETAIL|HINT|CONTEXT|" \
          r"STATEMENT|QUERY|LOCATION):  (?P<message>.*)$"  # fmt: skip
 _CSV_COLUMNS = ["time", "user", "database", "pid", "client", "session", "line_no", "tag",
@@ -198,12 +199,15 @@ def _stderr(text: str, name: str, prefix: str | None, account: ParseAccount) -> 
         raise InputError(f"{name}: empty; there are no log lines to read")
     candidates = [prefix] if prefix is not None else COMMON_PREFIXES
     best, parts = None, None
+    sample = lines.head(SNIFF_LINES)  # the prefix is chosen on the first lines, then applied
     for candidate in candidates:
-        found = lines.str.extract(prefix_regex(candidate) + _LEVEL)
+        found = sample.str.extract(prefix_regex(candidate) + _LEVEL)
         hits = int(found["level"].notna().sum())
         if best is None or hits > best[1] or (hits == best[1] and _richer(found, parts)):
             best, parts = (candidate, hits), found
     assert best is not None and parts is not None
+    if best[1] and len(lines) > len(sample):
+        parts = lines.str.extract(prefix_regex(best[0]) + _LEVEL)
     if best[1] == 0:
         given = f"the log_line_prefix {prefix!r}" if prefix is not None else \
             "any common log_line_prefix (pass prefix= the server's log_line_prefix)"  # fmt: skip
