@@ -144,13 +144,14 @@ def test_a_report_without_the_reports_extra_names_the_install_command(argv, monk
 
 def test_the_rss_collector_imports_nothing_of_the_reports_stack(sleeper, tmp_path):
     """`perfkit collect rss` runs without importing papermill, nbconvert, nbformat, plotly,
-    IPython, ipykernel or jupyter_*; the probe sees them once a report's parameters are read
-    (the control)."""
+    IPython, ipykernel or jupyter_*, nor pandas, pyarrow or numpy (a collector on a production
+    host starts in a fraction of a second); the probe sees them once a report's parameters are
+    read (the control)."""
     probe = (
         "import sys\n"
         "from perfkit.cli import main\n"
         "stack = ('papermill', 'nbconvert', 'nbformat', 'plotly', 'IPython', 'ipykernel',"
-        " 'jupyter_client', 'jupyter_core')\n"
+        " 'jupyter_client', 'jupyter_core', 'pandas', 'pyarrow', 'numpy')\n"
         f"assert main(['collect', 'rss', '--pid', '{sleeper.pid}', '--out', sys.argv[1],"
         " '--interval', '0.2', '--duration', '0.3']) == 0\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & set(stack)))\n"
