@@ -97,3 +97,16 @@ def test_the_regression_report_shows_the_same_plan_change_as_the_api(tmp_path):
     trust = report.base.trust()
     assert trust.loc[trust["source"] == "PostgreSQL server log", "files"].iloc[0] == \
         "postgresql.log"  # fmt: skip
+
+
+def test_a_text_plan_and_a_json_plan_of_the_same_statement_have_one_shape():
+    """The same pgbench workload logged with auto_explain's text format (stderr_prefix) and its
+    JSON format (jsonlog): every statement planned in both has the same usual shape, so a base
+    and a candidate logged in different formats compare (ModifyTable is 'Update' in text)."""
+    wild = PAIR.parent
+    text = perfkit.read_pg_log(wild / "stderr_prefix" / "server.log.gz")
+    data = perfkit.read_pg_log(wild / "jsonlog" / "server.json.gz")
+    changes = plan_changes(text, data)
+    assert len(changes) >= 5 and not changes["changed"].any(), changes[changes["changed"]]
+    assert {"Update on pgbench_accounts(Index Scan using pgbench_accounts_pkey on "
+            "pgbench_accounts)"} <= set(changes["cand_plan"])  # fmt: skip

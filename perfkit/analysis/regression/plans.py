@@ -82,8 +82,29 @@ def _nest(nodes: list[tuple[int, str, float]]) -> str:
     return ", ".join(map(render, roots))
 
 
+# JSON node types that EXPLAIN's text format names by a detail (PostgreSQL's explain.c)
+_AGGREGATE = {"Hashed": "HashAggregate", "Sorted": "GroupAggregate", "Mixed": "MixedAggregate"}
+_SETOP = {"Hashed": "HashSetOp"}
+
+
+def _json_label(node: dict[str, Any]) -> str:
+    """The node's name as the text format writes it (``Update``, not ``ModifyTable``)."""
+    kind = str(node.get("Node Type", "?"))
+    if kind == "ModifyTable":
+        return str(node.get("Operation", kind))
+    if kind == "Aggregate":
+        return _AGGREGATE.get(str(node.get("Strategy")), kind)
+    if kind == "SetOp":
+        return _SETOP.get(str(node.get("Strategy")), kind)
+    join = str(node.get("Join Type", "Inner"))
+    if join != "Inner" and kind in ("Nested Loop", "Hash Join", "Merge Join"):
+        stem = kind if kind == "Nested Loop" else kind.removesuffix(" Join")  # explain.c's names
+        return f"{stem} {join} Join"
+    return kind
+
+
 def _json_shape(node: dict[str, Any]) -> tuple[str, float]:
-    label = str(node.get("Node Type", "?"))
+    label = _json_label(node)
     if node.get("Parallel Aware"):
         label = f"Parallel {label}"
     if node.get("Index Name"):
