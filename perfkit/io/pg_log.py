@@ -48,6 +48,7 @@ from __future__ import annotations
 import json
 import re
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -339,7 +340,7 @@ def _times(text: pd.Series, tz: str | None) -> pd.Series:
 def _offset(zone: str, tz: str | None) -> int | str:
     """Minutes east of UTC for '', 'UTC', 'GMT', '+01', '-0530'; else `tz` (a zone name)."""
     if zone in ("", "UTC", "GMT", "Z", "UCT"):
-        return 0 if not (zone == "" and tz) else tz or 0  # type: ignore[return-value]
+        return tz if zone == "" and tz else 0
     m = re.fullmatch(r"([+-])(\d\d):?(\d\d)?", zone)
     if m:
         minutes = int(m.group(2)) * 60 + int(m.group(3) or 0)
@@ -480,7 +481,7 @@ def _plan_query(plan: str) -> str | None:
     return m.group(1) if m else None
 
 
-def _on_distinct(values: pd.Series, fn) -> pd.Series:  # type: ignore[no-untyped-def]
+def _on_distinct(values: pd.Series, fn: Callable[[str], str]) -> pd.Series:
     """`fn` once per distinct non-missing text of `values` (log texts repeat)."""
     present = values.notna()
     distinct = values[present].astype(str).unique()
