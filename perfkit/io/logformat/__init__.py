@@ -186,7 +186,7 @@ def format_file(fmt: object) -> Path | None:
     return path if path.is_file() else None
 
 
-def read_format_file(path: str | os.PathLike) -> str:
+def read_format_file(path: str | os.PathLike[str]) -> str:
     """The format string held in `path`: its one non-blank line that is not a ``#`` comment.
 
     Raises `InputError` naming the file when it is missing, unreadable, empty, or holds
@@ -215,7 +215,9 @@ def format_beside(path: object) -> Path | None:
     return sidecar if sidecar.is_file() else None
 
 
-def resolve(fmt: str | Mapping[str, str] | LogFormat | JsonFormat) -> LogFormat | JsonFormat:
+def resolve(
+    fmt: str | os.PathLike[str] | Mapping[str, str] | LogFormat | JsonFormat,
+) -> LogFormat | JsonFormat:
     """Compile what a user passed as ``format=`` (anything but "auto"; a path to a format file
     is read with `read_format_file`)."""
     if isinstance(fmt, LogFormat | JsonFormat):
@@ -243,7 +245,6 @@ def resolve(fmt: str | Mapping[str, str] | LogFormat | JsonFormat) -> LogFormat 
         "nginx or Apache format string, nor an existing file holding one"
         f"{where_looked(fmt) if ' ' not in fmt.strip() else ''}"
     )
-
 
 
 def _with_time(fmt: LogFormat) -> LogFormat:
@@ -300,6 +301,7 @@ def sniff(lines: list[str], where: str, numbers: list[int] | None = None) -> Log
         )
     best = max(read, key=lambda name: (int(read[name].sum()), -CANDIDATES.index(name)))
     fmt = named(best)
+    assert isinstance(fmt, LogFormat)  # every candidate is
     if best == "combined_us":
         fmt = _seconds_when_tiny(array.filter(pa.array(read[best])), fmt, where)
     others = np.zeros(len(sample), bool)
@@ -350,6 +352,7 @@ def _seconds_when_tiny(array: pa.Array, fmt: LogFormat, where: str) -> LogFormat
     else:
         chosen, unit, other = named("gunicorn_M"), "milliseconds (Gunicorn %(M)s)", (
             "whole seconds (Gunicorn %(T)s)")  # fmt: skip
+    assert isinstance(chosen, LogFormat)
     note = (
         f"{where}: the number after the user agent (median {median:g}, {zeros:.0%} zeros) is "
         f"too small for microseconds (Gunicorn %(D)s, Apache %D): read as {unit}; if it is "

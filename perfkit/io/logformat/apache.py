@@ -201,11 +201,11 @@ def _field(d: Directive, names: set[str], text: str) -> list[Item]:
         base = kind if kind != "extra" else NAMED_ARGS[letter] + column_name(key)
         items = [Field(kind, unique_name(base, names))]
     elif letter == "T":
-        kind = T_UNITS.get((arg or "").lower())
-        if kind is None:  # Apache writes the bogus unit itself: keep it as text
+        unit = T_UNITS.get((arg or "").lower())
+        if unit is None:  # Apache writes the bogus unit itself: keep it as text
             items = [Field("extra_opt", unique_name(f"T_{column_name(arg or '')}", names))]
         else:
-            items = [Field(kind, unique_name(kind, names))]
+            items = [Field(unit, unique_name(unit, names))]
     elif letter in ("a", "h") and arg:  # %{c}a, %{c}h: the peer of the connection
         items = [Field("client", unique_name("peer", names))]
     elif letter == "p" and arg:
@@ -258,6 +258,9 @@ def _time(d: Directive, names: set[str], text: str) -> list[Item]:
                   arg=f"{flavor}|{arg}")]  # fmt: skip
 
 
+# each directive with the items it writes
+_Fields = list[tuple[Directive, list[Item]]]
+
 _FRAME_COLUMNS = {"time", "client", "method", "path", "query", "status", "bytes", "referrer",
                   "user_agent", "duration_ms", "protocol", "user", "pid"}  # fmt: skip
 # which of several fields of one column the frame takes, by preference
@@ -273,7 +276,7 @@ _GROUPS = {
 }
 
 
-def _prefer(fields: list[tuple[Directive, list[Item]]], names: set[str]):
+def _prefer(fields: _Fields, names: set[str]) -> _Fields:
     """Keep one field per frame column; the others become opaque string columns.
 
     Status: the final request's (``%>s``) before the original's; request line,
@@ -291,7 +294,11 @@ def _prefer(fields: list[tuple[Directive, list[Item]]], names: set[str]):
         if len(members) < 2:
             continue
 
-        def rank(member, group=group, kinds=kinds):
+        def rank(
+            member: tuple[int, Directive, Field],
+            group: str = group,
+            kinds: tuple[str, ...] = kinds,
+        ) -> tuple[bool, int, int]:
             k, d, f = member
             side = 0
             if group == "status":
@@ -321,7 +328,7 @@ def _prefer(fields: list[tuple[Directive, list[Item]]], names: set[str]):
     return _complete_times(fields)
 
 
-def _complete_times(fields):
+def _complete_times(fields: _Fields) -> _Fields:
     """Strftime parts and fractions that make no complete time (per begin/end) become opaque."""
     by_flavor: dict[str, set[str]] = {}
     clf: set[str] = set()
@@ -332,9 +339,9 @@ def _complete_times(fields):
                 by_flavor.setdefault(flavor, set()).update(strftime.groups(fmt))
             elif isinstance(f, Field) and f.kind in ("time_clf", "time_sec"):
                 clf.add(f.arg)
-    out = []
+    out: _Fields = []
     for d, items in fields:
-        new = []
+        new: list[Item] = []
         for f in items:
             if isinstance(f, Field) and f.kind == "time_strf":
                 flavor = f.arg.split("|", 1)[0]

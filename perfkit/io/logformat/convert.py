@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,6 +28,8 @@ CLF_LOCAL = "%d/%b/%Y:%H:%M:%S"
 _OFFSET = re.compile(r"^[+-]\d{4}$")
 STRING_KINDS = ("client", "user", "referrer", "user_agent", "protocol", "extra", "extra_word",
                 "extra_opt")  # fmt: skip
+# how a server's text fields are read: (values, server) -> values
+_Text = Callable[[pa.Array, str], pa.Array]
 _METHOD = r"^[A-Za-z][A-Za-z_-]{0,19}$"
 _PROTOCOL = r"^HTTP/\d(?:\.\d)?$"
 
@@ -53,7 +55,8 @@ class Rejects:
 
     @property
     def ok(self) -> np.ndarray:
-        return self.codes == 0
+        kept: np.ndarray = self.codes == 0
+        return kept
 
 
 @dataclass
@@ -136,7 +139,9 @@ OUT_OF_RANGE = "out of range (expected a time between 1677-09-21 and 2262-04-11)
 _NAT = np.iinfo(np.int64).min
 
 
-def _time(raw, by_kind, tz, rejects) -> tuple[pa.Array, set[int]]:
+def _time(
+    raw: dict[str, pa.Array], by_kind: dict[str, str], tz: str | None, rejects: Rejects
+) -> tuple[pa.Array, set[int]]:
     n = rejects.n
     if "time_clf" in by_kind:
         name = by_kind["time_clf"]
@@ -188,7 +193,9 @@ def _in_range(seconds: pa.Array, name: str, rejects: Rejects) -> pa.Array:
     return pc.if_else(pc.fill_null(outside, False), pa.scalar(None, seconds.type), seconds)
 
 
-def _clf_halves(local, offset, name: str, rejects: Rejects) -> tuple[pa.Array, set[int]]:
+def _clf_halves(
+    local: pa.DictionaryArray, offset: pa.DictionaryArray, name: str, rejects: Rejects
+) -> tuple[pa.Array, set[int]]:
     """CLF times from their date-time and offset halves (dictionaries), both paths alike.
 
     A date-time must read back as written: strptime would roll 31 Feb over to 2 Mar.
@@ -277,7 +284,9 @@ def _offset_s(text: str) -> int:
     return sign * (int(text[1:3]) * 3600 + int(text[3:5]) * 60)
 
 
-def _request(raw, by_kind, server, text) -> dict[str, pa.Array]:
+def _request(
+    raw: dict[str, pa.Array], by_kind: dict[str, str], server: str, text: _Text
+) -> dict[str, pa.Array]:
     """method, path, query and protocol from a request line or from separate fields."""
     out: dict[str, pa.Array] = {}
     target = None
@@ -322,7 +331,7 @@ def _split_target(target: pa.Array) -> tuple[pa.Array, pa.Array]:
     return path, query
 
 
-def _split_request(request: pa.Array):
+def _split_request(request: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array, pa.Array]:
     """method, target, protocol of 'METHOD target [HTTP/x.y]' lines, and which lines are so."""
     parts = pc.split_pattern(request, " ", max_splits=2)
     count = pc.list_value_length(parts)
@@ -351,14 +360,19 @@ def _nth(lists: pa.ListArray, i: int) -> pa.Array:
     return pc.take(lists.values.slice(int(offsets[0])), index)
 
 
-def _on_values(values: pa.Array, fn) -> pa.Array:
+def _on_values(values: pa.Array, fn: Callable[[pa.Array], pa.Array]) -> pa.Array:
     """`fn` applied to a dictionary's values (keeping it encoded) or to plain values."""
     if pa.types.is_dictionary(values.type):
         return pa.DictionaryArray.from_arrays(values.indices, fn(values.dictionary))
     return fn(values)
 
 
-def _numbers(raw, by_kind, rejects, optional=frozenset()) -> dict[str, pa.Array]:
+def _numbers(
+    raw: dict[str, pa.Array],
+    by_kind: dict[str, str],
+    rejects: Rejects,
+    optional: Collection[str] = frozenset(),
+) -> dict[str, pa.Array]:
     out: dict[str, pa.Array] = {}
     if "status" in by_kind:
         out["status"] = pc.cast(_dash_null(raw[by_kind["status"]]), pa.int16())
@@ -441,7 +455,8 @@ def _dictionary(values: pa.Array) -> pa.DictionaryArray:
 def _np_bool(values: pa.Array | np.ndarray) -> np.ndarray:
     if isinstance(values, np.ndarray):
         return values.astype(bool)
-    return pc.fill_null(values, False).to_numpy(zero_copy_only=False).astype(bool)
+    mask: np.ndarray = pc.fill_null(values, False).to_numpy(zero_copy_only=False).astype(bool)
+    return mask
 
 
 def fixed_zone(offsets: set[int]) -> dt.tzinfo | None:
@@ -457,7 +472,13 @@ _PRECISION = {"time_usec": 0, "time_msec": 1, "strf_frac": 2, "clf_frac": 2, "ti
               "time_clf": 3, "time_sec": 4}  # fmt: skip
 
 
-def apache_time(raw, kinds, fields, tz, rejects) -> tuple[pa.Array, set[int]]:
+def apache_time(
+    raw: dict[str, pa.Array],
+    kinds: dict[str, str],
+    fields: Mapping[str, Field],
+    tz: str | None,
+    rejects: Rejects,
+) -> tuple[pa.Array, set[int]]:
     """The request time of Apache formats with ``%{FORMAT}t`` fields, and the offsets seen.
 
     Of the times a line carries (``begin:``/``end:``, epochs, strftime parts,
@@ -473,7 +494,7 @@ def apache_time(raw, kinds, fields, tz, rejects) -> tuple[pa.Array, set[int]]:
             arg = fields[name].arg if name in fields else "begin"
             flavor = arg.split("|", 1)[0] or "begin"
             by_flavor.setdefault(flavor, {}).setdefault(kind, []).append(name)
-    candidates = []
+    candidates: list[tuple[float, int, str, str, str]] = []  # (precision, flavor, ...)
     for flavor_rank, flavor in enumerate(("begin", "end")):
         have = by_flavor.get(flavor, {})
         for kind in ("time_usec", "time_msec", "time_sec"):
@@ -544,7 +565,9 @@ def apache_time(raw, kinds, fields, tz, rejects) -> tuple[pa.Array, set[int]]:
     return _with_fraction(ns, True, raw, kinds, fields, flavor), offsets
 
 
-def _clf_parts(raw, name: str) -> tuple[pa.DictionaryArray, pa.DictionaryArray]:
+def _clf_parts(
+    raw: dict[str, pa.Array], name: str
+) -> tuple[pa.DictionaryArray, pa.DictionaryArray]:
     """A CLF time's date-time and offset halves as dictionaries, from either path."""
     if name + OFFSET_SUFFIX in raw:  # the tokenizer split it at its space
         return _dictionary(raw[name]), _dictionary(raw[name + OFFSET_SUFFIX])
@@ -573,7 +596,14 @@ def _localize(local_s: np.ndarray, is_epoch: np.ndarray, tz: str | None) -> np.n
     return out
 
 
-def _with_fraction(ns: pa.Array, whole: bool, raw, kinds, fields, flavor) -> pa.Array:
+def _with_fraction(
+    ns: pa.Array,
+    whole: bool,
+    raw: dict[str, pa.Array],
+    kinds: dict[str, str],
+    fields: Mapping[str, Field],
+    flavor: str,
+) -> pa.Array:
     """`ns` plus the flavor's ``msec_frac``/``usec_frac`` when the time is whole seconds."""
     if whole:
         for name, kind in kinds.items():
@@ -603,12 +633,12 @@ def merge(parts: list[tuple[np.ndarray, Converted]], n: int) -> Converted:
         if len(kinds) > 1:  # e.g. dictionary-encoded by the tokenizer, plain by the pattern
             pieces = [_decoded(p) if p is not None else None for p in pieces]
         typ = next(p.type for p in pieces if p is not None)
-        pieces = [
+        filled: list[pa.Array] = [
             p if p is not None else pa.nulls(len(index), typ)
             for p, (index, _) in zip(pieces, parts, strict=True)
         ]
-        pieces = [p.cast(typ) if p.type != typ else p for p in pieces]
-        columns[name] = pc.take(pa.concat_arrays(pieces), order)
+        filled = [p.cast(typ) if p.type != typ else p for p in filled]
+        columns[name] = pc.take(pa.concat_arrays(filled), order)
     rejects = Rejects(n)
     for index, part in parts:
         for code, reason in enumerate(part.rejects.reasons):

@@ -50,6 +50,9 @@ REQUEST_COLUMNS = {"method", "path", "request_uri", "request", "status"}
 _EXACT_FLOAT = float(2**53)  # floats hold every integer below this exactly
 _MIN_SPLIT = 16  # below this many lines, parse each line on its own
 
+# parsed pieces of a block: (table, the block's row numbers of its rows)
+_Pieces = list[tuple[pa.Table, np.ndarray]]
+
 
 @dataclass(frozen=True)
 class JsonFormat:
@@ -66,7 +69,9 @@ class JsonFormat:
         return hash(tuple(sorted(self.fields.items())))
 
 
-def extract_json(data: memoryview, lines: pa.Array, fmt: JsonFormat, blank: pa.Array):
+def extract_json(
+    data: memoryview, lines: pa.Array, fmt: JsonFormat, blank: pa.Array
+) -> tuple[dict[str, pa.Array], dict[str, str], list[tuple[np.ndarray, str]]]:
     """Raw string columns, their kinds, and (mask, reason) problems for one block."""
     n = len(lines)
     blank_np = pc.fill_null(blank, True).to_numpy(zero_copy_only=False)
@@ -105,7 +110,7 @@ def extract_json(data: memoryview, lines: pa.Array, fmt: JsonFormat, blank: pa.A
             "JSON lines: no time field found (tried "
             f"{', '.join(COMMON_NAMES['time'][1])}); pass format={{'time': 'your_field', ...}}"
         )
-    masks = []
+    masks: list[tuple[np.ndarray, str]] = []
     for row_numbers, reason in problems:
         mask = np.zeros(n, dtype=bool)
         mask[row_numbers] = True
@@ -113,7 +118,9 @@ def extract_json(data: memoryview, lines: pa.Array, fmt: JsonFormat, blank: pa.A
     return raw, kinds, masks
 
 
-def parse_json_lines(lines: pa.Array, rows: np.ndarray, lo: int, hi: int):
+def parse_json_lines(
+    lines: pa.Array, rows: np.ndarray, lo: int, hi: int
+) -> tuple[_Pieces, list[tuple[np.ndarray, str]]]:
     """Parse lines rows[lo:hi] with Arrow's JSON reader, isolating lines it refuses by halving.
 
     Returns ([(table, row numbers)], [(row numbers, reason)]).
@@ -157,7 +164,7 @@ def _join(lines: pa.Array, rows: np.ndarray) -> bytes:
     return "".join(pc.take(lines, pa.array(rows)).to_pylist()).encode()
 
 
-def _mapping(fmt: JsonFormat, pieces) -> dict[str, str]:
+def _mapping(fmt: JsonFormat, pieces: _Pieces) -> dict[str, str]:
     """perfkit column -> JSON field: the names recognised, then the user's mapping on top
     (its keys win; a JSON field or a duration it claims is not also recognised)."""
     recognised = _recognise(pieces)
@@ -174,7 +181,7 @@ def _mapping(fmt: JsonFormat, pieces) -> dict[str, str]:
     return merged
 
 
-def _recognise(pieces) -> dict[str, str]:
+def _recognise(pieces: _Pieces) -> dict[str, str]:
     present: set[str] = set()
     for table, _ in pieces:
         present.update(table.column_names)
@@ -189,7 +196,7 @@ def _recognise(pieces) -> dict[str, str]:
     return mapping
 
 
-def get_field(table: pa.Table, dotted: str):
+def get_field(table: pa.Table, dotted: str) -> pa.Array | None:
     """The column at a dotted path (``req.host`` reaches into nested objects), or None."""
     head, *rest = dotted.split(".")
     if head not in table.column_names:
@@ -216,7 +223,7 @@ def _string_column(table: pa.Table, dotted: str, n: int) -> pa.Array:
     return pc.cast(column, pa.string())
 
 
-def _time_kind(pieces, source: str) -> str:
+def _time_kind(pieces: _Pieces, source: str) -> str:
     for table, _ in pieces:
         column = get_field(table, source)
         if column is not None and (

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
+from perfkit.io.logformat.fields import Kind
 from perfkit.io.logformat.spec import OFFSET_SUFFIX, Column, LogFormat
 from perfkit.io.textfiles import count_bytes
 
@@ -150,7 +151,9 @@ def _lines_together(data: memoryview, good: np.ndarray, lines: int) -> memoryvie
     return memoryview(b"".join(data[b:e] for b, e in pieces))
 
 
-def _read_words(data, names, types) -> tuple[pa.Table | None, list[int] | None]:
+def _read_words(
+    data: memoryview, names: list[str], types: dict[str, pa.DataType]
+) -> tuple[pa.Table | None, list[int] | None]:
     """The block's words as a table, and the 0-based rows the tokenizer skipped (None when
     it could not say which); (None, None) when a value would not convert."""
     invalid: list[int] | None = []
@@ -190,15 +193,22 @@ def _read_words(data, names, types) -> tuple[pa.Table | None, list[int] | None]:
     return table, invalid
 
 
-def _typed_words(table, types, columns, specs) -> tuple[pa.Table, np.ndarray | None]:
+def _typed_words(
+    table: pa.Table,
+    types: dict[str, pa.DataType],
+    columns: tuple[Column, ...],
+    specs: dict[str, Kind],
+) -> tuple[pa.Table, np.ndarray | None]:
     """`table` read as text, cast to the fast types; rows whose typed words do not match
     their field's pattern (what the exact path would reject) are marked bad."""
     bad = np.zeros(table.num_rows, dtype=bool)
-    out = []
+    out: list[pa.Array] = []
     for i, wanted in enumerate(types.values()):
         values = table.column(i).combine_chunks()
         if wanted not in (_DICT, pa.string()):
-            spec = specs[columns[i].name.removesuffix(OFFSET_SUFFIX)]
+            name = columns[i].name
+            assert name is not None  # a literal word is read as _DICT
+            spec = specs[name.removesuffix(OFFSET_SUFFIX)]
             ok = pc.fill_null(_matches(values, spec.pattern), True)
             if not pc.all(ok).as_py():
                 ok_np = ok.to_numpy(zero_copy_only=False)
@@ -225,7 +235,9 @@ def _matches(values: pa.Array, pattern: str) -> pa.Array:
     return pc.match_substring_regex(values, f"^(?:{pattern})$")
 
 
-def _drop(table: pa.Table, bad: np.ndarray, invalid: list[int] | None):
+def _drop(
+    table: pa.Table, bad: np.ndarray, invalid: list[int] | None
+) -> tuple[pa.Table, list[int] | None]:
     """`table` without its `bad` rows, which join the `invalid` ones (0-based, of the rows
     given to the tokenizer)."""
     if invalid is None:
@@ -259,7 +271,9 @@ def _fast_type(column: Column, kinds: dict[str, str]) -> pa.DataType:
     return FAST_TYPES.get(kinds[base], pa.string())
 
 
-def _columns_from_words(table: pa.Table, columns, kinds):
+def _columns_from_words(
+    table: pa.Table, columns: tuple[Column, ...], kinds: dict[str, str]
+) -> tuple[dict[str, pa.Array], np.ndarray | None] | None:
     """The raw columns of the tokenized words, and the rows (bool mask, or None for none) the
     exact path must read instead: a literal word that differs, a status outside 100-599, a
     negative or non-finite number. None when no row can stay."""
@@ -268,6 +282,7 @@ def _columns_from_words(table: pa.Table, columns, kinds):
     for i, column in enumerate(columns):
         values = table.column(i).combine_chunks()
         if column.name is None:
+            assert column.literal is not None  # a column without a name is a literal word
             literal = column.literal.strip('"')
             words = values.dictionary.to_pylist()
             if any(v != literal for v in words) or (literal != "-" and values.null_count):

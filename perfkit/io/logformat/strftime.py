@@ -113,7 +113,7 @@ def regex(fmt: str, capture: bool = False, where: str = "") -> str:
 
 def groups(fmt: str) -> set[str]:
     """The time parts `fmt` writes (Y, m, d, H, z, s, ...)."""
-    return {SPECIFIERS[v][0] for k, v in expand(fmt) if k == "spec"} - {None}  # type: ignore[misc]
+    return {g for k, v in expand(fmt) if k == "spec" and (g := SPECIFIERS[v][0]) is not None}
 
 
 def complete(parts: set[str]) -> bool:
@@ -162,11 +162,13 @@ def _days_from_civil(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
     mp = (m + 9) % 12
     doy = (153 * mp + 2) // 5 + d - 1
     doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    return era * 146097 + doe - 719468
+    days: np.ndarray = era * 146097 + doe - 719468
+    return days
 
 
 def _leap(y: np.ndarray) -> np.ndarray:
-    return ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
+    leap: np.ndarray = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
+    return leap
 
 
 _MONTH_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
