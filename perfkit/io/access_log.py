@@ -14,10 +14,11 @@ import os
 import sys
 import warnings
 from collections import deque
-from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import tzinfo
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import pandas as pd
@@ -50,6 +51,7 @@ from perfkit.io.redact import (
 )
 from perfkit.io.routes import (
     OTHER,
+    Rule,
     cap_routes,
     infer_routes,
     merge_route_info,
@@ -94,9 +96,16 @@ _ARROW_TYPES = {
 }
 
 
+_Format = LogFormat | JsonFormat
+# one block read: its table, the UTC offsets (s) its times carried, its route info
+_Part = tuple[pa.Table, set[int], dict[str, Any]]
+# one block parsed: table, offsets, rejects, its lines (None: not needed) and route info
+_Parsed = tuple[pa.Table, set[int], Rejects, pa.Array | None, dict[str, Any]]
+
+
 def read_access_log(
     paths: Paths,
-    format: str | os.PathLike | Mapping[str, str] | LogFormat | JsonFormat = "auto",
+    format: str | os.PathLike[str] | Mapping[str, str] | LogFormat | JsonFormat = "auto",
     routes: Any = None,
     tz: str | None = None,
     on_bad_lines: OnBadLines = "warn",
@@ -170,19 +179,20 @@ def read_access_log(
         from perfkit.io import dask_engine
 
         if isinstance(format, str) and format == "auto":  # whole-file partitions find it too
-            beside = {format_beside(f) for f in expand_paths(paths)} - {None}
+            beside = {b for f in expand_paths(paths) if (b := format_beside(f)) is not None}
             if len(beside) == 1:
                 format = read_format_file(beside.pop())
 
-        return dask_engine.read_access_log_dask(
+        lazy: pd.DataFrame = dask_engine.read_access_log_dask(  # a Dask DataFrame (Dask is Any)
             paths, partition_bytes or dask_engine.PARTITION_BYTES, format=format, routes=routes,
             tz=tz, on_bad_lines=on_bad_lines, unmatched=unmatched, dtype_backend=dtype_backend,
         )  # fmt: skip
+        return lazy
     if engine != "pandas":
         raise InputError(f"engine must be 'pandas' or 'dask', not {engine!r}")
     files = expand_paths(paths)
     fixed = None if isinstance(format, str) and format == "auto" else resolve(format)
-    per_file, format_files = _formats_beside(files, fixed)
+    file_formats, format_files = _formats_beside(files, fixed)
     rules = None if routes is None else rules_from(routes)
     if unmatched not in ("infer", "label"):
         raise InputError(f"unmatched must be 'infer' or 'label', not {unmatched!r}")
@@ -191,7 +201,7 @@ def read_access_log(
     with _progress(files) as progress:
         per_file = [
             list(_read_file(path, fmt, tz, rules, on_bad_lines, account, formats, progress))
-            for path, fmt in zip(files, per_file, strict=True)
+            for path, fmt in zip(files, file_formats, strict=True)
         ]
     # files in the order of their first request (rotations named oddly still line up)
     per_file.sort(key=lambda blocks: min((_first_time(t) for t, _, _ in blocks), default=0))
@@ -240,14 +250,16 @@ def read_access_log(
     return to_backend(frame, dtype_backend, "read_access_log")
 
 
-def _formats_beside(files, fixed):
+def _formats_beside(
+    files: list[Path | Buffer], fixed: _Format | None
+) -> tuple[list[_Format | None], list[Path]]:
     """Each file's fixed format (None: sniff) and the format files read: with no format given,
     the `FORMAT_FILE` beside a log gives its format."""
     if fixed is not None:
         return [fixed] * len(files), []
-    formats: list = []
+    formats: list[_Format | None] = []
     read: list[Path] = []
-    compiled: dict[Path, LogFormat | JsonFormat] = {}
+    compiled: dict[Path, _Format] = {}
     for path in files:
         sidecar = format_beside(path)
         if sidecar is not None and sidecar not in compiled:
@@ -257,8 +269,23 @@ def _formats_beside(files, fixed):
     return formats, read
 
 
-def _read_file(path, fixed, tz, rules, on_bad_lines, account, formats, progress):
-    counts = {"file": str(path), "lines": 0, "parsed": 0, "rejected": 0, "format": ""}
+def _read_file(
+    path: Path | Buffer,
+    fixed: _Format | None,
+    tz: str | None,
+    rules: list[Rule] | None,
+    on_bad_lines: OnBadLines,
+    account: ParseAccount,
+    formats: dict[str, _Format],
+    progress: _Bar,
+) -> Iterator[_Part]:
+    counts: dict[str, Any] = {
+        "file": str(path),
+        "lines": 0,
+        "parsed": 0,
+        "rejected": 0,
+        "format": "",
+    }
     try:
         for block, fmt, parsed in _parsed_blocks(path, fixed, tz, rules):
             counts["format"] = fmt.name
@@ -287,13 +314,15 @@ def _read_file(path, fixed, tz, rules, on_bad_lines, account, formats, progress)
     account.files.append(counts)
 
 
-def _parsed_blocks(path: Path, fixed, tz, rules):
+def _parsed_blocks(
+    path: Path | Buffer, fixed: _Format | None, tz: str | None, rules: list[Rule] | None
+) -> Iterator[tuple[Block, _Format, _Parsed]]:
     """(block, format, parse result) in file order, `PARSE_THREADS` blocks parsing at once.
 
     When the file turns out damaged, the blocks read before the damage are
     still yielded, then the error is raised.
     """
-    pending: deque = deque()
+    pending: deque[tuple[Block, _Format, Future[_Parsed]]] = deque()
     damage: TruncatedInput | None = None
     with ThreadPoolExecutor(PARSE_THREADS) as pool:
         fmt = fixed
@@ -339,7 +368,7 @@ def _sample(block: Block) -> tuple[list[str], list[int]]:
     return lines, numbers
 
 
-def _parse_block(block: Block, fmt: LogFormat | JsonFormat, tz: str | None, rules):
+def _parse_block(block: Block, fmt: _Format, tz: str | None, rules: list[Rule] | None) -> _Parsed:
     """One block's good lines as a typed, routed, redacted table.
 
     Clean lines go through the tokenizer; lines with escapes or damage (or every
@@ -348,7 +377,7 @@ def _parse_block(block: Block, fmt: LogFormat | JsonFormat, tz: str | None, rule
     its times carried, its rejects, its lines (None when the fast path never needed
     them) and its route info.
     """
-    lines = None
+    lines: pa.Array | None = None
     split = None if isinstance(fmt, JsonFormat) else tokenize(block.data, block.lines, fmt)
     if isinstance(fmt, JsonFormat):
         lines = lines_array(block.data, block.lines)
@@ -364,7 +393,7 @@ def _parse_block(block: Block, fmt: LogFormat | JsonFormat, tz: str | None, rule
     else:
         kinds = {f.name: f.kind for f in fmt.fields}
         fields = {f.name: f for f in fmt.fields}
-        parts = []
+        parts: list[tuple[np.ndarray, Converted]] = []
         if split is not None:
             fast = convert(split.raw, kinds, fmt.server, tz, Rejects(len(split.rows)),
                            plain=True, fields=fields)  # fmt: skip
@@ -383,7 +412,7 @@ def _parse_block(block: Block, fmt: LogFormat | JsonFormat, tz: str | None, rule
     return table, converted.offsets_s, converted.rejects, lines, route_info
 
 
-def _finish(table: pa.Table, rules) -> tuple[pa.Table, dict[str, Any]]:
+def _finish(table: pa.Table, rules: list[Rule] | None) -> tuple[pa.Table, dict[str, Any]]:
     """Standard columns present, route labels added, secrets redacted."""
     n = table.num_rows
     for name in COLUMNS:
@@ -414,7 +443,7 @@ def _blank(lines: pa.Array) -> pa.Array:
 def _typed_table(converted: Converted, block: Block) -> pa.Table:
     ok = converted.rejects.ok
     keep_all = bool(ok.all())
-    columns = {}
+    columns: dict[str, pa.Array] = {}
     for name, values in converted.columns.items():
         if is_sensitive_column(name):
             values = pc.if_else(pc.is_valid(values), "REDACTED", pa.scalar(None, pa.string()))
@@ -426,7 +455,16 @@ def _typed_table(converted: Converted, block: Block) -> pa.Table:
     return table.append_column("source", source)
 
 
-def _account_block(block, fmt, rejects, lines, kept, counts, account, on_bad_lines) -> None:
+def _account_block(
+    block: Block,
+    fmt: _Format,
+    rejects: Rejects,
+    lines: pa.Array | None,
+    kept: int,
+    counts: dict[str, Any],
+    account: ParseAccount,
+    on_bad_lines: OnBadLines,
+) -> None:
     n_bad = block.lines - kept
     counts["lines"] += block.lines
     counts["parsed"] += kept
@@ -446,9 +484,9 @@ def _account_block(block, fmt, rejects, lines, kept, counts, account, on_bad_lin
     # redacted before anything quotes them (the diagnosis's 'got ...' snippet too)
     texts = [redact_text(lines[int(row)].as_py().rstrip("\r\n")) for row in rows]
     reasons = [rejects.reasons[rejects.codes[row]] for row in rows]
-    unmatched = [
-        k for k, reason in enumerate(reasons) if reason.startswith("does not match")
-    ][: max(DIAGNOSED - len(account.rejected_lines), 0)]
+    unmatched = [k for k, reason in enumerate(reasons) if reason.startswith("does not match")][
+        : max(DIAGNOSED - len(account.rejected_lines), 0)
+    ]
     if unmatched and isinstance(fmt, LogFormat):
         for k, said in zip(unmatched, diagnose_many(fmt, [texts[k] for k in unmatched]),
                            strict=True):  # fmt: skip
@@ -463,7 +501,7 @@ def _account_block(block, fmt, rejects, lines, kept, counts, account, on_bad_lin
         account.keep(str(block.path), line_no, reason, text)
 
 
-def _assemble(parts, tz) -> pd.DataFrame:
+def _assemble(parts: list[_Part], tz: str | None) -> pd.DataFrame:
     """The blocks' tables, in the order given, as the requests frame."""
     offsets: set[int] = set().union(*(o for _, o, _ in parts)) if parts else set()
     tables = [t for t, _, _ in parts]
@@ -474,7 +512,7 @@ def _assemble(parts, tz) -> pd.DataFrame:
 
 def _first_time(table: pa.Table) -> int:
     """Earliest time in `table` in ns since 1970 (0 for none)."""
-    first = pc.min(table.column("time").cast(pa.int64())).as_py()
+    first: int | None = pc.min(table.column("time").cast(pa.int64())).as_py()
     return 0 if first is None else first
 
 
@@ -487,7 +525,7 @@ def _empty() -> pa.Table:
     return table
 
 
-def _to_pandas(table: pa.Table, zone) -> pd.DataFrame:
+def _to_pandas(table: pa.Table, zone: str | tzinfo) -> pd.DataFrame:
     # column by column: several times faster than Table.to_pandas, which consolidates blocks
     mapper = {
         pa.string(): STRING,
@@ -510,15 +548,25 @@ def _to_pandas(table: pa.Table, zone) -> pd.DataFrame:
     return df[order]
 
 
-def _names(files: list[Path]) -> str:
+def _names(files: Sequence[Path | Buffer]) -> str:
     return str(files[0]) if len(files) == 1 else f"{len(files)} files ({files[0]}, ...)"
 
 
+class _Bar(Protocol):
+    """A progress bar in lines (tqdm's, or none)."""
+
+    def __enter__(self) -> _Bar: ...
+
+    def __exit__(self, *exc: object) -> object: ...
+
+    def update(self, n: int) -> object: ...
+
+
 class _NoProgress:
-    def __enter__(self):
+    def __enter__(self) -> _NoProgress:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         return None
 
     def update(self, n: int) -> None:
@@ -546,7 +594,7 @@ def _in_kernel() -> bool:
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
-def _progress(files: list[Path | Buffer]):
+def _progress(files: list[Path | Buffer]) -> _Bar:
     """A tqdm bar in lines for big inputs in a terminal or notebook; silent otherwise.
 
     In a Jupyter kernel the bar is a widget when ipywidgets is installed, else a text bar
@@ -554,11 +602,11 @@ def _progress(files: list[Path | Buffer]):
     size = sum(len(f.data) if isinstance(f, Buffer) else f.stat().st_size for f in files)
     if size < PROGRESS_MIN_BYTES or not _interactive():
         return _NoProgress()
-    bar = _bar_class()
-    return bar(unit=" lines", unit_scale=True, desc="read_access_log", leave=False)
+    bar: _Bar = _bar_class()(unit=" lines", unit_scale=True, desc="read_access_log", leave=False)
+    return bar
 
 
-def _bar_class():
+def _bar_class() -> Any:  # a tqdm class (tqdm is not typed)
     """tqdm's notebook bar in a Jupyter kernel with ipywidgets, its text bar otherwise."""
     from tqdm.std import tqdm
 
