@@ -206,3 +206,16 @@ def test_numbers_the_patterns_refuse_are_refused_on_the_fast_path(tmp_path, monk
     assert fast["path"].tolist() == ["/a", "/c"]
     assert [kept["line"] for kept in fast.attrs["perfkit"]["rejected_lines"]] == [2]
     assert sent == 1  # only that line left the fast path
+
+
+def test_a_zone_seen_only_on_a_rejected_line_does_not_change_the_frames_zone(tmp_path, monkeypatch):
+    """Found by the property test above: a line the tokenizer hands to the exact path (negative
+    bytes, rejected there) stayed in the tokenizer's dictionary of UTC offsets, so the fast path
+    saw two zones (+0000, +0100) and returned UTC where the exact path, seeing only the good
+    line's +0100, returned UTC+01:00. The zone comes from the rows read, on both paths."""
+    path = tmp_path / "access.log"
+    path.write_text('0.0.0.0 - - [01/Jan/2000:00:00:00 +0000] "GET / HTTP/1.1" 200 -5 "-" "ua" 0\n'
+                    '0.0.0.0 - - [01/Jan/2000:00:00:00 +0100] "GET / HTTP/1.1" 200 5 "-" "0" 0\n')
+    fast, exact, sent = read_both(path, FORMATS["apache"], monkeypatch)
+    assert_same(fast, exact)
+    assert str(fast["time"].dt.tz) == "UTC+01:00" and sent == 1  # one line left to the exact path

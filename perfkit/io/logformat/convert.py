@@ -216,7 +216,10 @@ def _clf_halves(
     utc_s = _in_range(pc.subtract(local_s, offset_s), name, rejects)
     stamps = pc.multiply(utc_s, 1_000_000_000).cast(pa.timestamp("ns", "UTC"))
     rejects.add(pc.is_null(stamps), f"{name}: expected a valid date and time")
-    return stamps, {s for s in seconds if s is not None}
+    # the offsets rows carry, not every dictionary entry: the tokenizer's dictionary keeps the
+    # words of rows it dropped for the exact path (a zone seen only on a rejected line)
+    used = pc.unique(pc.drop_null(offset.indices)).to_pylist()
+    return stamps, {seconds[i] for i in used if seconds[i] is not None}
 
 
 def _iso(values: pa.Array, tz: str | None) -> tuple[pa.Array, np.ndarray, set[int]]:
