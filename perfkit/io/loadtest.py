@@ -220,10 +220,10 @@ def _numbers(path: Path, frame: pd.DataFrame, columns: list[str], damaged: dict[
     text = pd.Series(frame[columns].to_numpy(dtype=object).ravel(order="F"), dtype=object)
     text = text.astype(str).str.strip()
     missing = text.isin(["N/A", ""]).to_numpy().reshape(len(columns), rows)
-    number = pd.to_numeric(text.mask(text.isin(["N/A", ""])), errors="coerce")
-    number = number.to_numpy(np.float64).reshape(len(columns), rows)
-    written_whole = ~text.str.contains(r"[.eE]", regex=True).to_numpy(bool)
-    written_whole = written_whole.reshape(len(columns), rows)
+    numbers = pd.to_numeric(text.mask(text.isin(["N/A", ""])), errors="coerce")
+    number: np.ndarray = numbers.to_numpy(np.float64).reshape(len(columns), rows)
+    whole_flat = ~text.str.contains(r"[.eE]", regex=True).to_numpy(bool)
+    written_whole: np.ndarray = whole_flat.reshape(len(columns), rows)
     with np.errstate(invalid="ignore"):
         ok = missing | (np.isfinite(number) & (number >= 0))
         for j, column in enumerate(columns):
@@ -248,7 +248,7 @@ def _numbers(path: Path, frame: pd.DataFrame, columns: list[str], damaged: dict[
     return frame
 
 
-def _extra_records(path: Path) -> list[dict]:
+def _extra_records(path: Path) -> list[dict[str, object]]:
     """The rows of a Locust failures/exceptions CSV as dicts (numbers where a column is)."""
     header, raw, damaged = csv_rows(_decoded(path))
     left_out(path, damaged, len(raw), stacklevel=5)
@@ -258,7 +258,8 @@ def _extra_records(path: Path) -> list[dict]:
         number = pd.to_numeric(frame[column], errors="coerce")
         if len(frame) and number.notna().all():
             frame[column] = number
-    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+    records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    return [{str(k): v for k, v in record.items()} for record in records]
 
 
 def csv_rows(text: str, sep: str = ",") -> tuple[list[str], pd.DataFrame, dict[int, str]]:
@@ -336,7 +337,7 @@ def _snake(text: str) -> str:
     return re.sub(r"\s+", "_", text.strip().lower())
 
 
-def _one_text(source) -> tuple[Path, str]:
+def _one_text(source: Paths) -> tuple[Path, str]:
     """The name and text of one input: a path, a .gz/.bz2/.xz file or an open file."""
     from perfkit.io.paths import Buffer, expand_paths
     from perfkit.io.textfiles import open_binary
@@ -408,7 +409,7 @@ def _ab_percentiles(path: Path, text: str) -> pd.DataFrame:
             f"{path}:{line}: the time is below a smaller percentage's; ab -e times only grow"
         )
     values = dict(zip(raw["percent"].astype(int), raw["ms"].astype(float), strict=True))
-    row = {"type": "ab", "name": path.name.split(".")[0]}
+    row: dict[str, object] = {"type": "ab", "name": path.name.split(".")[0]}
     row.update(
         {f"p{p}_ms": values[p] for p in (50, 66, 75, 80, 90, 95, 98, 99, 100) if p in values}
     )
@@ -464,17 +465,17 @@ def read_wrk(source: Paths, dtype_backend: DtypeBackend | None = None) -> pd.Dat
 def _ms(value: str, path: Path) -> float:
     match = _WRK_TIME.match(value)
     number = _finite(match[1]) if match else None
-    if number is None:
+    if match is None or number is None:
         raise InputError(f"{path}: expected a wrk duration like 83.87ms, got {value!r}")
-    return number * _WRK_SCALE[match[2]]
+    return float(number * _WRK_SCALE[match[2]])
 
 
 def _bytes(value: str, path: Path) -> float:
     match = _WRK_BYTES.match(value)
     number = _finite(match[1]) if match else None
-    if number is None:
+    if match is None or number is None:
         raise InputError(f"{path}: expected a wrk size like 44.10KB, got {value!r}")
-    return number * _WRK_BYTE_SCALE[match[2]]
+    return float(number * _WRK_BYTE_SCALE[match[2]])
 
 
 def _finite(text: str) -> float | None:

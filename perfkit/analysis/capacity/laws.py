@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import optimize, stats
 
 from perfkit.errors import InputError
@@ -84,18 +85,19 @@ class USLFit:
         n = self.peak_concurrency
         return self.lambda_ / self.sigma if math.isinf(n) else float(self.predict(n))
 
-    def predict(self, n) -> np.ndarray | float:
+    def predict(self, n: ArrayLike) -> np.ndarray | float:
         """Throughput at concurrency `n` (scalar or array)."""
         n = np.asarray(n, dtype=float)
         out = self.lambda_ * n / (1 + self.sigma * (n - 1) + self.kappa * n * (n - 1))
         return float(out) if out.ndim == 0 else out
 
 
-def _usl(n, sigma, kappa, lam):
-    return lam * n / (1 + sigma * (n - 1) + kappa * n * (n - 1))
+def _usl(n: np.ndarray, sigma: float, kappa: float, lam: float) -> np.ndarray:
+    out: np.ndarray = lam * n / (1 + sigma * (n - 1) + kappa * n * (n - 1))
+    return out
 
 
-def fit_usl(concurrency, throughput) -> USLFit:
+def fit_usl(concurrency: ArrayLike, throughput: ArrayLike) -> USLFit:
     """Fit the USL to measured (concurrency, throughput) pairs; at least 4 distinct points."""
     n = np.asarray(concurrency, dtype=float)
     x = np.asarray(throughput, dtype=float)
