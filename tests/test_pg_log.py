@@ -105,12 +105,13 @@ def test_values_and_secrets_are_redacted_unless_kept(events, tmp_path):
     for secret in ("ann@example.com", "hunter2", "secret-ish", "'ann'"):
         assert secret not in text, secret
     execute = events[events["name"] == "<unnamed>"]
-    # the execute step's DETAIL (the bind step's is the same binding); NULL is no value
-    assert execute["parameters"].dropna().tolist() == ["$1 = 'REDACTED', $2 = NULL"]
+    # the bind and execute steps' DETAIL lines; NULL is no value
+    assert execute["parameters"].dropna().tolist() == ["$1 = 'REDACTED'",
+                                                       "$1 = 'REDACTED', $2 = NULL"]  # fmt: skip
     kept = read_pg_log(write(tmp_path / "k.log", LINES), prefix="%m [%p] %q%u@%d ",
                        keep_values=True)  # fmt: skip
     assert "ann@example.com" in kept["statement"].iloc[0]
-    assert kept["parameters"].dropna().iloc[0] == "$1 = 'secret-ish', $2 = NULL"
+    assert kept["parameters"].dropna().tolist() == ["$1 = '7'", "$1 = 'secret-ish', $2 = NULL"]
     assert "hunter2" not in kept.astype(str).to_string()  # a password literal: never kept
 
 
@@ -209,3 +210,55 @@ def test_normalize_sql_against_a_live_pg_stat_statements():
         cluster.close()
     for text, _ in PGSS:
         assert normalize_sql(text) in stored, text
+
+
+LEAKY = [  # forms a reviewer found leaking: log_statement lines, bind, errors' values
+    "2024-05-01 10:00:00.001 UTC [101] LOG:  execute <unnamed>: ALTER ROLE bob PASSWORD 'hunter2'",
+    "2024-05-01 10:00:00.002 UTC [101] LOG:  execute S_1: SELECT * FROM users WHERE email = $1",
+    "2024-05-01 10:00:00.002 UTC [101] DETAIL:  parameters: $1 = 'alice@example.com'",
+    "2024-05-01 10:00:00.003 UTC [101] LOG:  duration: 0.050 ms  bind S_2: SELECT 1 WHERE a = $1",
+    "2024-05-01 10:00:00.003 UTC [101] DETAIL:  parameters: $1 = 'bob@example.com'",
+    '2024-05-01 10:00:00.004 UTC [101] ERROR:  invalid input syntax for type integer: '
+    '"4111111111111111"',
+    "2024-05-01 10:00:00.004 UTC [101] STATEMENT:  select 1 where 1 = '4111111111111111'",
+    "2024-05-01 10:00:00.005 UTC [101] LOG:  statement: CREATE USER carol PASSWORD 'pw-carol'",
+    '2024-05-01 10:00:00.006 UTC [101] ERROR:  duplicate key value violates unique constraint '
+    '"u_email"',
+    "2024-05-01 10:00:00.006 UTC [101] DETAIL:  Key (email)=(dave@example.com) already exists.",
+]
+
+
+def test_no_form_of_statement_or_error_leaks_a_value(tmp_path):
+    events = read_pg_log(write(tmp_path / "x.log", LEAKY), prefix="%m [%p] ")
+    text = events.astype(str).to_csv()
+    for secret in ("hunter2", "alice@", "bob@", "4111111111111111", "pw-carol", "dave@"):
+        assert secret not in text, secret
+    assert events["kind"].astype(str).tolist() == ["logged", "logged", "bind", "error", "logged",
+                                                   "error"]  # fmt: skip
+    assert events["name"].tolist()[:3] == ["<unnamed>", "S_1", "S_2"]
+    assert '"u_email"' in events["message"].iloc[5]  # a constraint's name is no value
+    kept = read_pg_log(tmp_path / "x.log", prefix="%m [%p] ", keep_values=True)
+    assert "alice@example.com" in kept.astype(str).to_csv()
+    assert "hunter2" not in kept.astype(str).to_csv()  # secrets go even when values are kept
+
+
+def test_a_clock_change_and_padded_escapes(tmp_path):
+    """The hour that repeats when summer time ends is told apart by the abbreviation PostgreSQL
+    writes (CEST then CET); `%5p` pads the pid with spaces (log_line_prefix's padding)."""
+    events = read_pg_log(write(tmp_path / "dst.log", [
+        "2024-10-27 02:30:00.001 CEST [101] LOG:  duration: 1.0 ms  statement: select 1",
+        "2024-10-27 02:10:00.001 CET [101] LOG:  duration: 1.0 ms  statement: select 2"]),
+        prefix="%m [%p] ", tz="Europe/Paris")  # fmt: skip
+    assert events["time"].tolist() == [pd.Timestamp("2024-10-27 00:30:00.001", tz="UTC"),
+                                       pd.Timestamp("2024-10-27 01:10:00.001", tz="UTC")]
+    padded = read_pg_log(write(tmp_path / "pad.log", [
+        "2024-05-01 10:00:00.001 UTC [  101] app@db LOG:  duration: 1.0 ms  statement: select 1"]),
+        prefix="%m [%5p] %u@%d ")  # fmt: skip
+    assert (padded["pid"].iloc[0], padded["user"].iloc[0]) == (101, "app")
+
+
+def test_json_that_is_not_a_jsonlog_is_named_not_a_crash(tmp_path):
+    for name, text in (("settings.json", '{"work_mem": "4MB"}\n'), ("list.json", "[1, 2]\n"),
+                       ("number.json", "123\n")):  # fmt: skip
+        with pytest.raises(InputError, match=name.replace(".", r"\.")):
+            read_pg_log(write(tmp_path / name, [text.strip()]), format="jsonlog")

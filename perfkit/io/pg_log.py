@@ -104,8 +104,13 @@ def prefix_regex(prefix: str) -> str:
     while i < len(prefix):
         ch = prefix[i]
         if ch == "%" and i + 1 < len(prefix):
-            code = prefix[i + 1]
+            padding = re.match(r"-?\d+", prefix[i + 1 :])  # `%-10u`, `%5p`: padded with spaces
+            if padding:
+                i += len(padding.group())
+            code = prefix[i + 1] if i + 1 < len(prefix) else "%"
             i += 2
+            if padding and code in _ESCAPES:
+                out.append(" *")
             if code == "%":
                 out.append("%")
             elif code == "q":  # what follows is written by session processes only
@@ -118,7 +123,7 @@ def prefix_regex(prefix: str) -> str:
                     pattern = re.sub(r"^\(\?P<\w+>", "(?:", pattern)
                 elif name:
                     seen.add(name.group(1))
-                out.append(pattern)
+                out.append(pattern + (" *" if padding else ""))
             else:  # a padding digit or an unknown escape: PostgreSQL writes it as is
                 out.append(re.escape("%" + code))
             continue
@@ -161,10 +166,10 @@ def read_pg_log(
         else:
             raw = _stderr(text, str(item), prefix, account)
         raw["source"] = getattr(item, "name", str(item))
+        raw["time"] = _times(raw.pop("time_text"), tz, str(item), raw["line"])
         account.format = ", ".join(dict.fromkeys(filter(None, [account.format, kind])))
         frames.append(raw)
     frame = pd.concat(frames, ignore_index=True)
-    frame["time"] = _times(frame.pop("time_text"), tz)
     frame = frame.sort_values("time", kind="stable", ignore_index=True)
     _classify(frame, keep_values)
     frame["level"] = pd.Categorical(frame["level"], categories=LEVELS)
@@ -213,7 +218,7 @@ def _stderr(text: str, name: str, prefix: str | None, account: ParseAccount) -> 
         given = f"the log_line_prefix {prefix!r}" if prefix is not None else \
             "any common log_line_prefix (pass prefix= the server's log_line_prefix)"  # fmt: skip
         raise InputError(f"{name}: no line is a PostgreSQL log entry with {given}; got "
-                         f"{str(lines.iloc[0])[:200]!r}")  # fmt: skip
+                         f"{_secrets(str(lines.iloc[0]))[:200]!r}")  # fmt: skip
     account.format_string = best[0]
     entry = parts["level"].notna().to_numpy()
     tabbed = lines.str.startswith("\t").to_numpy()
@@ -297,8 +302,10 @@ def _jsonlog(text: str, name: str, account: ParseAccount) -> pd.DataFrame:
         try:
             record = json.loads(raw)
         except ValueError:
-            account.keep(name, number, "not a JSON object", redact_text(raw))
-            account.reasons.update({"not a JSON object": 1})
+            record = None
+        if not isinstance(record, dict) or "message" not in record:
+            account.keep(name, number, "not a jsonlog object", _secrets(raw))
+            account.reasons.update({"not a jsonlog object": 1})
             account.rejected += 1
             continue
         records.append(record)
@@ -306,15 +313,19 @@ def _jsonlog(text: str, name: str, account: ParseAccount) -> pd.DataFrame:
     account.lines += len(lines) + account.rejected
     account.parsed += len(lines)
     if not records:
-        raise InputError(f"{name}: no line is a PostgreSQL jsonlog object")
+        raise InputError(f"{name}: no line is a PostgreSQL jsonlog object (one JSON object per "
+                         'line with "timestamp", "error_severity" and "message")')  # fmt: skip
     frame = pd.DataFrame.from_records(records)
     frame = frame.rename(columns=_JSON_KEYS)
     frame = frame[[c for c in set(_JSON_KEYS.values()) if c in frame]].astype(object)
+    if "time_text" not in frame or "level" not in frame:
+        raise InputError(f"{name}: JSON objects without \"timestamp\" and \"error_severity\": "
+                         "not a PostgreSQL jsonlog")  # fmt: skip
     frame["line"] = lines
     return frame
 
 
-def _times(text: pd.Series, tz: str | None) -> pd.Series:
+def _times(text: pd.Series, tz: str | None, name: str, line: pd.Series) -> pd.Series:
     """UTC times from PostgreSQL's ``%Y-%m-%d %H:%M:%S[.fff] <zone>`` (jsonlog: the same)."""
     parts = text.astype(str).str.extract(r"^(?P<clock>\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d+)?)"
                                          r" ?(?P<zone>.*)$")  # fmt: skip
@@ -323,21 +334,35 @@ def _times(text: pd.Series, tz: str | None) -> pd.Series:
     out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns, UTC]")
     for value in zone.unique():
         mine = (zone == value).to_numpy()
-        offset = _offset(value, tz)
+        offset = _offset(value, tz, name)
         if isinstance(offset, str):
-            out[mine] = clock[mine].dt.tz_localize(offset, ambiguous="NaT",
-                                                   nonexistent="NaT").dt.tz_convert("UTC")
+            local = clock[mine].dt.tz_localize(offset, ambiguous="NaT", nonexistent="NaT")
+            twice = local.isna() & clock[mine].notna()  # the hour a clock change repeats
+            if twice.any():  # its abbreviation says which (CEST: the first, CET: the second)
+                local[twice] = [_by_abbreviation(t, offset, value) for t in clock[mine][twice]]
+            out[mine] = local.dt.tz_convert("UTC")
         else:
             out[mine] = (clock[mine] - pd.Timedelta(minutes=offset)).dt.tz_localize("UTC")
     if out.isna().any():
-        bad = text[out.isna()].iloc[0]
-        raise InputError(f"read_pg_log: the time {bad!r} is not a timestamp PostgreSQL writes; "
-                         "for a zone abbreviation other than UTC pass tz= the server's "
-                         "log_timezone")  # fmt: skip
+        first = int(np.flatnonzero(out.isna().to_numpy())[0])
+        raise InputError(f"{name}:{line.iloc[first]}: the time {text.iloc[first]!r} is not a "
+                         "timestamp PostgreSQL writes (or falls in a clock change's gap)")
     return out
 
 
-def _offset(zone: str, tz: str | None) -> int | str:
+def _by_abbreviation(clock: pd.Timestamp, tz: str, abbreviation: str) -> pd.Timestamp:
+    """A wall-clock time the zone shows twice (or never), resolved by the abbreviation the
+    server wrote beside it; NaT when neither reading carries it."""
+    from zoneinfo import ZoneInfo
+
+    for fold in (0, 1):
+        moment = clock.to_pydatetime().replace(tzinfo=ZoneInfo(tz), fold=fold)
+        if moment.tzname() == abbreviation:
+            return pd.Timestamp(moment)
+    return pd.NaT  # type: ignore[return-value]
+
+
+def _offset(zone: str, tz: str | None, name: str) -> int | str:
     """Minutes east of UTC for '', 'UTC', 'GMT', '+01', '-0530'; else `tz` (a zone name)."""
     if zone in ("", "UTC", "GMT", "Z", "UCT"):
         return tz if zone == "" and tz else 0
@@ -347,12 +372,16 @@ def _offset(zone: str, tz: str | None) -> int | str:
         return minutes if m.group(1) == "+" else -minutes
     if tz:
         return tz
-    raise InputError(f"read_pg_log: times are written in the zone {zone!r}; pass tz= the "
-                     "server's log_timezone (e.g. 'Europe/Paris') to read them")  # fmt: skip
+    raise InputError(f"{name}: times are written in the zone {zone!r}; pass tz= the server's "
+                     "log_timezone (e.g. 'Europe/Paris') to read them")  # fmt: skip
 
 
-_DURATION = re.compile(r"^duration: (?P<ms>[\d.]+) ms(?:  (?P<what>statement|execute|parse|bind"
-                       r"|plan)(?: (?P<name>[^:]*))?:(?P<rest>.*))?$", re.DOTALL)  # fmt: skip
+_DURATION = re.compile(
+    r"^duration: (?P<ms>\d+(?:\.\d+)?) ms(?:  (?P<what>statement|execute|parse|bind|plan)"
+    r"(?: (?P<name>[^:]*))?:(?P<rest>.*))?$", re.DOTALL)  # fmt: skip
+# log_statement's lines (no duration): `statement: <sql>`, `execute <name>: <sql>`
+_LOGGED = re.compile(
+    r"^(?P<what>statement|execute|parse|bind)(?: (?P<name>[^:]*))?: (?P<rest>.*)$", re.DOTALL)
 _LOCK = re.compile(r"^process (?P<proc>\d+) (?P<state>still waiting for|acquired) (?P<mode>\w+) "
                    r"on .*? after (?P<ms>[\d.]+) ms", re.DOTALL)  # fmt: skip
 _TEMP = re.compile(r'^temporary file: path "[^"]*", size (?P<bytes>\d+)')
@@ -396,9 +425,11 @@ def _classify(frame: pd.DataFrame, keep_values: bool) -> None:
     kind[planned] = "plan"
     plan[planned] = [_dedent(p) for p in rest[planned]]
     statement[planned] = [_plan_query(p) for p in plan[planned]]
-    logged = (~has) & message.str.startswith("statement: ").to_numpy() & (level == "LOG").to_numpy()
-    kind[logged] = "logged"
-    statement[logged] = message[logged].str.slice(len("statement: ")).to_numpy()
+    said = message.str.extract(_LOGGED)
+    logged = (~has) & said["rest"].notna().to_numpy() & (level == "LOG").to_numpy()
+    kind[logged] = "logged"  # log_statement: the text as it arrived, before it ran
+    statement[logged] = said.loc[logged, "rest"].to_numpy()
+    name[logged] = said.loc[logged, "name"].to_numpy()
     lock = message.str.extract(_LOCK)
     locked = lock["ms"].notna().to_numpy()
     kind[locked] = np.where(lock.loc[locked, "state"] == "acquired", "lock_acquired", "lock_wait")
@@ -432,8 +463,10 @@ def _classify(frame: pd.DataFrame, keep_values: bool) -> None:
     query = frame["query"].astype(object)
     take = pd.isna(statement) & query.notna().to_numpy()
     statement[take] = query[take].to_numpy()
-    params = frame["detail"].astype(object).where(kind == "statement")
-    params = params.astype(str).str.extract(_PARAMS)["params"].where(params.notna())
+    detail = frame["detail"].astype(object)
+    bound = detail.where(detail.notna(), "").astype(str).str.extract(_PARAMS)["params"]
+    params = bound.where(pd.Series(np.isin(kind, ["statement", "logged", "bind"]),
+                                   index=frame.index))  # fmt: skip
     if not keep_values:
         params = params.where(params.isna(), params.astype(str).str.replace(
             _PARAM_VALUE, r"\1'REDACTED'", regex=True))  # fmt: skip
@@ -452,13 +485,38 @@ def _classify(frame: pd.DataFrame, keep_values: bool) -> None:
     frame["plan"] = _on_distinct(plans, redact_sql_text)
     frame["lock_mode"] = mode
     frame["temp_bytes"] = pd.array(temp, dtype="Float64").astype("Int64")
-    head = message.str.extract(r"^(duration: [\d.]+ ms(?:  \w+(?: [^:]*)?)?|statement)")[0]
-    frame["message"] = _on_distinct(message.where(~(has | logged), head), redact_text)
-    frame["detail"] = _on_distinct(frame["detail"].where(kind != "statement"), redact_text)
+    # a statement's message is its head (the text is in `statement`); every message and detail
+    # is masked: secrets always, values (a key, an input, a bound parameter) unless kept
+    head = message.str.extract(r"^(duration: [\d.]+ ms(?:  \w+(?: [^:]*)?)?|"
+                               r"(?:statement|execute|parse|bind)(?: [^:]*)?)")[0]  # fmt: skip
+    shown = message.where(~(has | logged), head + ":")
+    detail = detail.where(bound.isna(), None)  # parameters: in their own column
+    mask = _secrets if keep_values else _secrets_and_values
+    frame["message"] = _on_distinct(shown, mask)
+    frame["detail"] = _on_distinct(detail, mask)
     frame["pid"] = pd.to_numeric(frame["pid"], errors="coerce").astype("Int64")
     for column in ("sqlstate", "user", "database", "application", "client", "session"):
         values = frame[column].astype(object)
         frame[column] = values.where(values.notna() & (values != ""), None)
+
+
+_KEY_VALUE = re.compile(r"(\)=\()(?:[^()]|\([^()]*\))*(\))")  # `Key (email)=(a@b.c)`
+_QUOTED = re.compile(r"""(?<![\w.])("(?:[^"]|"")*"|'(?:[^']|'')*')""")
+
+
+def _secrets(text: str) -> str:
+    """Credentials masked in a message: `redact_text`'s pairs and URLs, and SQL password
+    literals (``PASSWORD 'x'`` in an echoed statement)."""
+    return redact_sql_text(redact_text(text))
+
+
+def _secrets_and_values(text: str) -> str:
+    """`_secrets`, and the values PostgreSQL quotes in messages: ``Key (email)=(...)``,
+    ``invalid input syntax for type integer: "4111..."``, bound parameters."""
+    text = _KEY_VALUE.sub(r"\1REDACTED\2", _secrets(text))
+    text = _PARAM_VALUE.sub(r"\1'REDACTED'", text)
+    return _QUOTED.sub(lambda m: m.group()[0] + "REDACTED" + m.group()[0]
+                       if m.group()[0] == "'" or ": " + m.group() in text else m.group(), text)
 
 
 def _literals(sql: str) -> str:
