@@ -115,3 +115,34 @@ def test_the_loadmem_leak_run_recycled_eleven_workers_and_stopped_two():
     report = memory_report(HERE.parent / "loadmem" / "leak")
     assert report.summary()["worker_endings"] == {"recycled": 11, "stopped": 2}
     assert report.summary()["recycled_workers"] == 11  # the RSS samples' count agrees
+
+
+@pytest.mark.parametrize(("access", "error"), [
+    ("gunicorn-access.log", "gunicorn-error.log"),  # a common naming: both start "gunicorn"
+    ("app.log", "error.log.gz"),  # the error log compressed, the access log not
+    ("access.log", "gunicorn.log"),
+])  # fmt: skip
+def test_run_folders_tell_the_access_log_from_the_error_log(tmp_path, access, error):
+    import gzip
+    import shutil
+
+    from perfkit.report.evidence import load_run
+
+    shutil.copy(HERE / "access.log", tmp_path / access)
+    data = (HERE / "error.log").read_bytes()
+    (tmp_path / error).write_bytes(gzip.compress(data) if error.endswith(".gz") else data)
+    run = load_run(tmp_path)
+    assert run.sources == {"access log": [str(tmp_path / access)],
+                           "gunicorn log": [str(tmp_path / error)]}  # fmt: skip
+    assert not run.problems and len(run.requests) == 402 and len(run.workers) == 38
+
+
+def test_a_bad_first_line_is_quoted_masked_in_the_error(tmp_path):
+    from perfkit.errors import InputError
+
+    path = tmp_path / "gunicorn-error.log"
+    path.write_text('127.0.0.1 - - [07/Dec/2026:14:00:00 +0000] "GET /x?token=s3cr3tT0ken HTTP/1.1" '
+                    '200 2 "-" "curl"\n')  # fmt: skip
+    with pytest.raises(InputError) as caught:
+        perfkit.read_gunicorn_log(path)
+    assert "s3cr3tT0ken" not in str(caught.value) and "token=" in str(caught.value)

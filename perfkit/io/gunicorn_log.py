@@ -131,7 +131,7 @@ def _read_one(item: Path | Buffer, tz: str | None, account: ParseAccount) -> pd.
     if len(lines) and not entry.any():
         raise InputError(f"{name}: no line is a Gunicorn error-log entry; expected lines like "
                          f"'[2026-01-31 12:00:00 +0000] [123] [INFO] Booting worker with pid: "
-                         f"124', got {str(lines.iloc[0])[:200]!r}")  # fmt: skip
+                         f"124', got {redact_text(str(lines.iloc[0]))[:200]!r}")  # fmt: skip
     group = np.cumsum(entry)  # each line's entry (0: before the first)
     orphans = np.flatnonzero(group == 0)
     for i in orphans[: account.room]:  # sampled as data, secrets masked

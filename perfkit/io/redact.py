@@ -48,6 +48,10 @@ _SENSITIVE_NAME = re.compile(rf"(?i){'|'.join(SENSITIVE_PARTS)}")
 _PY_JSON_MEMBER = re.compile(
     r"""("([^"\\]{1,100})"\s*:\s*)("(?:[^"\\]|\\.)*"?|[^\s,{}\[\]"][^\s,}\]]*)"""
 )
+# the same in a Python repr (a traceback's `{'password': 'x'}`, SQLAlchemy's [parameters: ...])
+_PY_REPR_MEMBER = re.compile(
+    r"""('([^'\\]{1,100})'\s*:\s*)('(?:[^'\\]|\\.)*'?|[^\s,{}\[\]'][^\s,}\]]*)"""
+)
 # `Authorization: <any scheme> <credentials>` (Negotiate, NTLM...): the scheme is kept
 _PY_AUTH = re.compile(
     r"""(?i)((?<![\w.-])(?:proxy[-_])?authorization\s*:\s*)([A-Za-z][\w.+-]{0,40})(\s+)"""
@@ -119,6 +123,7 @@ def redact_text(text: str) -> str:
     text = _PY_URL.sub(_mask_url_value, text)
     text = _PY_USERINFO.sub(lambda m: m.group(1) + MASK + "@", text)
     text = _PY_JSON_MEMBER.sub(_mask_member, text)
+    text = _PY_REPR_MEMBER.sub(_mask_member, text)
     text = _PY_AUTH.sub(lambda m: m.group(1) + m.group(2) + m.group(3) + MASK, text)
     text = _PY_COOKIE.sub(lambda m: m.group(1) + MASK, text)
     text = _PY_PAIR.sub(_mask_pair, text)
@@ -145,9 +150,10 @@ def _sensitive_key(key: str) -> bool:
 
 def _mask_member(m: re.Match[str]) -> str:
     whole: str = m.group()
-    if not _sensitive_key(m.group(2)) or m.group(3) in ("null", '""'):
+    if not _sensitive_key(m.group(2)) or m.group(3) in ("null", '""', "None", "''"):
         return whole
-    masked: str = f'{m.group(1)}"{MASK}"' if m.group(3).startswith('"') else m.group(1) + MASK
+    quote = m.group(3)[0] if m.group(3)[:1] in ("'", '"') else ""
+    masked: str = f"{m.group(1)}{quote}{MASK}{quote}"
     return masked
 
 

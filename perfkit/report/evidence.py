@@ -188,7 +188,8 @@ LABELS = {
 }  # fmt: skip
 PG_LOGS = ("postgresql*.log*", "postgresql*.csv*", "postgresql*.json*", "pg_log/*.log*",
            "pg_log/*.csv*", "pg_log/*.json*")  # log_directory's default file names
-ERROR_LOGS = ("gunicorn*.log*", "error*.log*", "*error*.log*")  # Gunicorn's --error-logfile
+# Gunicorn's --error-logfile (a file named for access, e.g. gunicorn-access.log, is an access log)
+ERROR_LOGS = ("*error*.log*", "gunicorn.log*", "gunicorn_*.log*", "gunicorn-*.log*")
 
 
 def _shown_sources(sources: list[str], limit: int = 3) -> str:
@@ -233,9 +234,11 @@ def resolve(path: str | Path) -> Path:
     return locate(path)
 
 
-def _first(folder: Path, patterns: tuple[str, ...]) -> list[str]:
+def _first(folder: Path, patterns: tuple[str, ...], taken: tuple[str, ...] = ()) -> list[str]:
+    """The files of the first pattern that matches any file not already `taken` by another
+    source (an access log is never a file the error-log or server-log patterns took)."""
     for pattern in patterns:
-        found = sorted(glob.glob(str(folder / pattern)))
+        found = [f for f in sorted(glob.glob(str(folder / pattern))) if f not in taken]
         if found:
             return found
     return []
@@ -257,10 +260,10 @@ def load_run(
     if not folder.is_dir():
         raise InputError(f"{folder}: no such run folder (expected a folder of collected evidence)")
     run = Run(name or folder.name, folder=folder)
-    errors = _first(folder, ERROR_LOGS)
-    server = _first(folder, PG_LOGS)
-    logs = [f for f in _first(folder, ("access.log*", "access*.log*", "*.log.gz", "*.log"))
-            if f not in errors and f not in server]  # fmt: skip
+    access = _first(folder, ("access.log*", "access*.log*", "*access*.log*"))
+    errors = _first(folder, ERROR_LOGS, tuple(access))
+    server = _first(folder, PG_LOGS, tuple(access))
+    logs = access or _first(folder, ("*.log.gz", "*.log"), (*errors, *server))
     if logs:
 
         def requests() -> None:  # an access_log_format.txt beside the log is read there
