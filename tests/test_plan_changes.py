@@ -110,3 +110,34 @@ def test_a_text_plan_and_a_json_plan_of_the_same_statement_have_one_shape():
     assert len(changes) >= 5 and not changes["changed"].any(), changes[changes["changed"]]
     assert {"Update on pgbench_accounts(Index Scan using pgbench_accounts_pkey on "
             "pgbench_accounts)"} <= set(changes["cand_plan"])  # fmt: skip
+
+
+BACKWARD = """Limit  (cost=0.29..1.00 rows=3 width=8) (actual time=0.01..0.02 rows=3 loops=1)
+  ->  Index Scan Backward using t_pkey on t  (cost=0.29..100.00 rows=400 width=8) (actual time=0.01..0.02 rows=3 loops=1)"""
+BITMAP = """Finalize HashAggregate  (cost=1.00..2.00 rows=1 width=8) (actual time=0.1..0.2 rows=1 loops=1)
+  ->  Bitmap Heap Scan on u  (cost=4.18..12.64 rows=4 width=8) (actual time=0.1..0.2 rows=4 loops=1)
+        ->  Bitmap Index Scan on u_x_idx  (cost=0.00..4.18 rows=4 width=0) (actual time=0.1..0.1 rows=4 loops=1)
+  ->  Function Scan on generate_series g  (cost=0.00..0.10 rows=10 width=4) (actual time=0.0..0.0 rows=10 loops=1)"""
+
+
+def test_text_and_json_name_the_other_node_kinds_alike():
+    """EXPLAIN's text format writes some JSON fields into the node's name (Backward, Finalize,
+    'on <index>' for a bitmap index scan, 'on <function>'); a node under a Limit that stops
+    early (3 rows of 400 planned) is not a misestimate."""
+    backward = {"Node Type": "Limit", "Plan Rows": 3, "Actual Rows": 3, "Plans": [
+        {"Node Type": "Index Scan", "Scan Direction": "Backward", "Index Name": "t_pkey",
+         "Relation Name": "t", "Plan Rows": 400, "Actual Rows": 3}]}
+    bitmap = {"Node Type": "Aggregate", "Strategy": "Hashed", "Partial Mode": "Finalize",
+              "Plan Rows": 1, "Actual Rows": 1, "Plans": [
+                  {"Node Type": "Bitmap Heap Scan", "Relation Name": "u", "Plan Rows": 4,
+                   "Actual Rows": 4, "Plans": [{"Node Type": "Bitmap Index Scan",
+                                               "Index Name": "u_x_idx", "Plan Rows": 4,
+                                               "Actual Rows": 4}]},
+                  {"Node Type": "Function Scan", "Function Name": "generate_series",
+                   "Alias": "g", "Plan Rows": 10, "Actual Rows": 10}]}  # fmt: skip
+    for text, tree, shape in (
+        (BACKWARD, backward, "Limit(Index Scan Backward using t_pkey on t)"),
+        (BITMAP, bitmap, "Finalize HashAggregate(Bitmap Heap Scan on u(Bitmap Index Scan on "
+                         "u_x_idx), Function Scan on generate_series)"),
+    ):  # fmt: skip
+        assert plan_shape(text) == plan_shape(json.dumps({"Plan": tree})) == (shape, 1.0)

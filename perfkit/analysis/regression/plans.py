@@ -40,6 +40,7 @@ def plan_shape(plan: str) -> tuple[str, float]:
         root = tree.get("Plan", tree) if isinstance(tree, dict) else {}
         return _json_shape(root)
     nodes: list[tuple[int, str, float]] = []
+    above: list[tuple[int, str]] = []  # the ancestors of the current node: (depth, label)
     for line in text.splitlines():
         m = _NODE.match(line)
         if not m:
@@ -51,17 +52,23 @@ def plan_shape(plan: str) -> tuple[str, float]:
             label += f" using {m.group('index')}"
         if m.group("rel"):
             label += f" on {m.group('rel')}"
-        nodes.append((depth, label, _miss(m.group("est"), m.group("act"))))
+        while above and above[-1][0] >= depth:
+            above.pop()
+        limited = any(a[1].startswith("Limit") for a in above)
+        nodes.append((depth, label, _miss(m.group("est"), m.group("act"), limited)))
+        above.append((depth, label))
     if not nodes:
         return "", 1.0
     return _nest(nodes), max(n[2] for n in nodes)
 
 
-def _miss(est: Any, act: Any) -> float:
+def _miss(est: Any, act: Any, limited: bool = False) -> float:
+    """How far the planner's row estimate was off, as a factor; under a Limit a node stops
+    early by design, so only an underestimate (more rows than planned) counts there."""
     if act is None:
         return 1.0
     e, a = max(float(est), 1.0), max(float(act), 1.0)
-    return max(a / e, e / a)
+    return a / e if limited else max(a / e, e / a)
 
 
 def _nest(nodes: list[tuple[int, str, float]]) -> str:
@@ -88,14 +95,19 @@ _SETOP = {"Hashed": "HashSetOp"}
 
 
 def _json_label(node: dict[str, Any]) -> str:
-    """The node's name as the text format writes it (``Update``, not ``ModifyTable``)."""
+    """The node's name as the text format writes it (``Update``, not ``ModifyTable``;
+    ``Index Scan Backward``; ``Finalize HashAggregate``)."""
     kind = str(node.get("Node Type", "?"))
     if kind == "ModifyTable":
         return str(node.get("Operation", kind))
     if kind == "Aggregate":
-        return _AGGREGATE.get(str(node.get("Strategy")), kind)
+        kind = _AGGREGATE.get(str(node.get("Strategy")), kind)
+        mode = str(node.get("Partial Mode", "Simple"))
+        return kind if mode == "Simple" else f"{mode} {kind}"
     if kind == "SetOp":
         return _SETOP.get(str(node.get("Strategy")), kind)
+    if kind in ("Index Scan", "Index Only Scan") and node.get("Scan Direction") == "Backward":
+        return f"{kind} Backward"
     join = str(node.get("Join Type", "Inner"))
     if join != "Inner" and kind in ("Nested Loop", "Hash Join", "Merge Join"):
         stem = kind if kind == "Nested Loop" else kind.removesuffix(" Join")  # explain.c's names
@@ -103,16 +115,27 @@ def _json_label(node: dict[str, Any]) -> str:
     return kind
 
 
-def _json_shape(node: dict[str, Any]) -> tuple[str, float]:
+# what the text format names after "on" when a node scans no relation
+_SCANNED = {"Bitmap Index Scan": "Index Name", "Function Scan": "Function Name",
+            "CTE Scan": "CTE Name", "Subquery Scan": "Alias", "WorkTable Scan": "CTE Name"}
+
+
+def _json_shape(node: dict[str, Any], limited: bool = False) -> tuple[str, float]:
     label = _json_label(node)
     if node.get("Parallel Aware"):
         label = f"Parallel {label}"
-    if node.get("Index Name"):
-        label += f" using {node['Index Name']}"
-    if node.get("Relation Name"):
-        label += f" on {node['Relation Name']}"
-    miss = _miss(node.get("Plan Rows", 0), node.get("Actual Rows"))
-    children = [_json_shape(child) for child in node.get("Plans", []) or []]
+    kind = str(node.get("Node Type", ""))
+    if kind in _SCANNED:
+        if node.get(_SCANNED[kind]):
+            label += f" on {node[_SCANNED[kind]]}"
+    else:
+        if node.get("Index Name"):
+            label += f" using {node['Index Name']}"
+        if node.get("Relation Name"):
+            label += f" on {node['Relation Name']}"
+    miss = _miss(node.get("Plan Rows", 0), node.get("Actual Rows"), limited)
+    below = limited or kind == "Limit"
+    children = [_json_shape(child, below) for child in node.get("Plans", []) or []]
     if children:
         label += "(" + ", ".join(c[0] for c in children) + ")"
         miss = max(miss, *(c[1] for c in children))
@@ -150,10 +173,10 @@ def plan_changes(base: pd.DataFrame, cand: pd.DataFrame) -> pd.DataFrame:
                               "ms": plans["duration_ms"].astype(float)})  # fmt: skip
         sides.append(table)
     both = sorted(set(sides[0]["fingerprint"]) & set(sides[1]["fingerprint"]))
+    groups = [dict(tuple(side.groupby("fingerprint", sort=False))) for side in sides]
     rows = []
     for key in both:
-        b = sides[0][sides[0]["fingerprint"] == key]
-        c = sides[1][sides[1]["fingerprint"] == key]
+        b, c = groups[0][key], groups[1][key]
         base_plan, cand_plan = b["shape"].mode().iloc[0], c["shape"].mode().iloc[0]
         gone, came = _scans(base_plan) - _scans(cand_plan), _scans(cand_plan) - _scans(base_plan)
         change = ""
