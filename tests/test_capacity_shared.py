@@ -13,7 +13,7 @@ import pytest
 
 from perfkit.analysis.capacity import fit_capacity, mva
 from perfkit.analysis.capacity.mva import network
-from perfkit.analysis.capacity.select import PARSIMONY, _choose
+from perfkit.analysis.capacity.select import _choose
 from perfkit.errors import InputError
 
 pytestmark = pytest.mark.filterwarnings("ignore::perfkit.errors.PerfkitWarning")  # 8x past 8
@@ -119,7 +119,15 @@ def test_a_plain_pool_with_noise_keeps_the_pools_law():
     ({"mva": 0.0, "amdahl": 0.0}, "mva"),
 ])  # fmt: skip
 def test_parsimony_chooses_the_simplest_law_that_forecasts_about_as_well(errors, want):
-    assert PARSIMONY == 1.25
     assert _choose(errors) == want
     for order in itertools.permutations(errors):  # the table's order does not matter
         assert _choose({m: errors[m] for m in order}) == want
+
+
+def test_a_network_that_fits_its_server_count_has_two_parameters():
+    """With the server count unknown the network fits it beside D: as many parameters as
+    Amdahl's law, so on a tie the older law's order decides, not a parsimony it has not earned;
+    with the count known it has one and wins the tie."""
+    assert _choose({"mva": 0.1, "amdahl": 0.1}, servers_known=False) == "amdahl"
+    assert _choose({"mva": 0.1, "amdahl": 0.1}, servers_known=True) == "mva"
+    assert _choose({"mva": 0.1, "amdahl": 0.13}, servers_known=False) == "mva"  # lower error

@@ -13,7 +13,10 @@
   cores or a database the slots contend for, which no worker count shows),
   solved exactly by convolution (`perfkit.analysis.capacity.mva.network`); a
   plateau at ``min(c / D, 1 / B)``. It is how 8 gthread slots on 2 cores
-  level off long before 8 / D.
+  level off long before 8 / D. A product-form network: a request at the
+  shared station holds no pool slot, which is right for threads waiting on
+  the CPU and wrong for a sync worker held while it waits on a database (then
+  the pool's own demand D includes that wait, and `mva` is the law).
 
 The choice is by rolling-origin held-out error: for each origin k, each
 model is fitted on the k lowest steps and scored on all higher ones (mean
@@ -245,13 +248,19 @@ def _min_steps(name: str, servers: int | None) -> int:
     return {"usl": 4, "amdahl": 2, "shared": 2}.get(name, 1 if servers is not None else 2)
 
 
-def _choose(errors: dict[str, float]) -> str:
+def _params(model: str, servers_known: bool) -> int:
+    """Parameters a law fits: the network also fits its server count when none is given."""
+    return PARAMS[model] + (1 if model == "mva" and not servers_known else 0)
+
+
+def _choose(errors: dict[str, float], servers_known: bool = True) -> str:
     """The law to keep, from held-out errors: of the laws within `PARSIMONY` of the best,
     the one with fewest parameters (more freedom must forecast clearly better, not by the
     noise's margin), then the lower error, then `PARAMS`' order."""
     best = min(errors.values())
     close = [m for m, e in errors.items() if round(e, 4) <= round(PARSIMONY * best, 4)]
-    return min(close, key=lambda m: (PARAMS[m], round(errors[m], 4), list(PARAMS).index(m)))
+    return min(close, key=lambda m: (_params(m, servers_known), round(errors[m], 4),
+                                     list(PARAMS).index(m)))  # fmt: skip
 
 
 @dataclass
@@ -512,14 +521,14 @@ def fit_capacity(
     candidates = pd.DataFrame(rows).set_index("model")
     ranked = candidates[np.isfinite(candidates["holdout_error"])]
     if len(ranked):
-        chosen = _choose(dict(ranked["holdout_error"]))
+        chosen = _choose(dict(ranked["holdout_error"]), servers is not None)
         note = "chosen by rolling-origin held-out error"
     else:  # too few steps to hold any out (the network with known servers is always scored)
         chosen = "amdahl"
         note = "too few loads to score out of sample: not validated"
     law = laws[chosen]
     assert law is not None  # scored, or amdahl (2+ loads always fit it)
-    dof = max(1, len(n) - PARAMS[chosen] - (1 if chosen == "mva" and servers is None else 0))
+    dof = max(1, len(n) - _params(chosen, servers is not None))
     scatter = max(MIN_SCATTER, float(np.sqrt(np.sum(w * law.log_residuals**2) / dof)))
     held_out = np.array([(e, d) for _, e, d in errors[chosen]]).reshape(-1, 2)
     if len(held_out):
