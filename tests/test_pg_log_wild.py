@@ -112,3 +112,20 @@ def test_secrets_never_reach_the_frame_and_multi_line_statements_are_whole(name)
     for planted in truth["events"]["misc"]["multiline_statements"]:
         assert fingerprint(planted["text"]) in statements, planted["text"]
     assert log.attrs["perfkit"]["rejected"] == 0
+
+
+def test_csvlog_lines_are_the_files_and_an_unfinished_record_is_counted(tmp_path):
+    """`line` is the file line a record starts on (a quoted field spans lines); a live log's
+    unfinished last record is left out, counted and sampled, and the rest is read."""
+    truth, log, _ = load("csvlog")
+    text = gzip.decompress((HERE / "csvlog" / truth["log_file"]).read_bytes()).decode()
+    lines = text.splitlines()
+    for _, row in log.sample(20, random_state=1).iterrows():
+        assert lines[row["line"] - 1].startswith(row["time"].strftime("%Y-%m-%d %H:%M:%S"))
+    account = log.attrs["perfkit"]
+    assert account["parsed"] == len(log) and account["rejected"] == 0
+    cut = tmp_path / "postgresql.csv"
+    cut.write_text(text + '2026-12-07 14:00:00.001 UTC,"u","d",1,"h:1",s,1,"idle","unfinished\n')
+    with pytest.warns(UserWarning, match="not a csvlog record"):
+        again = perfkit.read_pg_log(cut)
+    assert len(again) == len(log) and again.attrs["perfkit"]["rejected"] == 1

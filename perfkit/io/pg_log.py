@@ -160,7 +160,7 @@ def read_pg_log(
         text = _text(item)
         kind = format if format != "auto" else _sniff_format(text, str(item))
         if kind == "csvlog":
-            raw = _csvlog(text, str(item))
+            raw = _csvlog(text, str(item), account)
         elif kind == "jsonlog":
             raw = _jsonlog(text, str(item), account)
         else:
@@ -271,19 +271,39 @@ def _attach_secondary(out: pd.DataFrame) -> pd.DataFrame:
     return primary.reset_index(drop=True).rename(columns={"time": "time_text"})
 
 
-def _csvlog(text: str, name: str) -> pd.DataFrame:
+def _csvlog(text: str, name: str, account: ParseAccount) -> pd.DataFrame:
+    """csvlog records (a quoted field may span lines) with the file line each starts on; a
+    record of the wrong width (a live log's unfinished last one) is counted and sampled."""
+    import csv
     import io
 
+    reader = csv.reader(io.StringIO(text, newline=""))
+    records, starts, width = [], [], None
+    before = rejected = 0
     try:
-        raw = pd.read_csv(io.StringIO(text), header=None, dtype=str, keep_default_na=False,
-                          na_values=[""], engine="python")  # fmt: skip
-    except (ValueError, pd.errors.ParserError) as exc:
-        raise InputError(f"{name}: not a PostgreSQL csvlog ({exc})") from None
-    width = raw.shape[1]
-    if width not in (22, 23, 24, 25, 26):
-        raise InputError(f"{name}: {width} columns; a PostgreSQL csvlog has 22 to 26")
-    raw.columns = _CSV_COLUMNS[:width]
-    raw["line"] = np.arange(len(raw)) + 1
+        for record in reader:
+            start, before = before + 1, reader.line_num
+            if width is None and len(record) in range(22, 27):
+                width = len(record)
+            if len(record) != width:
+                account.keep(name, start, "not a csvlog record", _secrets(",".join(record)))
+                account.reasons.update({"not a csvlog record": 1})
+                rejected += 1
+                continue
+            records.append(record)
+            starts.append(start)
+    except csv.Error as exc:
+        raise InputError(f"{name}:{before + 1}: not a PostgreSQL csvlog ({exc})") from None
+    if width is None or not records:
+        raise InputError(f"{name}: not a PostgreSQL csvlog (no record of 22 to 26 columns)")
+    account.lines += len(records) + rejected  # records: a quoted field may span lines
+    account.parsed += len(records)
+    account.rejected += rejected
+    account.files.append({"file": name, "lines": len(records) + rejected, "parsed": len(records),
+                          "rejected": rejected, "format": "csvlog"})  # fmt: skip
+    raw = pd.DataFrame(records, columns=_CSV_COLUMNS[:width], dtype=object)
+    raw = raw.where(raw != "", None)
+    raw["line"] = starts
     return raw.rename(columns={"time": "time_text"})
 
 
