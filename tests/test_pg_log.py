@@ -171,6 +171,12 @@ PGSS = [
     ("SET work_mem = '64kB'", "SET work_mem = '64kB'"),  # a utility statement: kept as written
     ("SELECT \"col 1\" FROM t WHERE \"x\" = 'q'", "SELECT \"col 1\" FROM t WHERE \"x\" = $1"),
     ("select v from t where id = $1 and v = 'a'", "select v from t where id = $1 and v = $2"),
+    # found by a review against PostgreSQL 15.18: type modifiers, a spaced sign, LIMIT ALL
+    ("select 1::numeric(10,2), cast(x as varchar(20)) from t",
+     "select $1::numeric(10,2), cast(x as varchar(20)) from t"),
+    ("select * from t where b = 5 or b = - 3", "select * from t where b = $1 or b = $2"),
+    ("select b from t limit all", "select b from t limit $1"),
+    ("explain select * from t where b = 7", "explain select * from t where b = 7"),  # utility
 ]  # fmt: skip
 
 

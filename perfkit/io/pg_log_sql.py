@@ -40,10 +40,18 @@ def normalize_sql(text: str) -> str:
     n = max(taken, default=0)
     out: list[str] = []
     ordinal = False  # inside ORDER BY / GROUP BY: a bare number there is a column position
+    typmod = 0  # depth inside a type's modifiers, `numeric(10,2)`: no constants there
     last_word = ""
     for i, (kind, value) in enumerate(tokens):
         if kind == "tag":  # a named group inside 'dollar' never is lastgroup, but be safe
             kind = "dollar"
+        if value == "(" and (typmod or _type_name_before(tokens, i)):
+            typmod += 1
+        elif value == ")" and typmod:
+            typmod -= 1
+        if typmod and kind == "number":
+            out.append(value)
+            continue
         if kind == "word":
             upper = value.upper()
             if upper == "BY" and last_word in ("ORDER", "GROUP"):
@@ -59,10 +67,12 @@ def normalize_sql(text: str) -> str:
         if kind == "word" and value.upper() in ("TRUE", "FALSE", "NULL") and \
                 not (value.upper() == "NULL" and last_before_null(out) in ("IS", "NOT")):
             kind = "word_constant"
+        if kind == "word" and value.upper() == "ALL" and last_before_null(out) == "LIMIT":
+            kind = "word_constant"  # LIMIT ALL is a NULL constant to the parser
         if kind in _CONSTANT or kind == "word_constant":
             n += 1
-            if _negative(tokens, i, out):
-                out.pop()  # the minus sign belongs to the constant
+            for _ in range(_negative(tokens, i, out)):
+                out.pop()  # the minus sign (and the space after it) belongs to the constant
             out.append(f"${n}")
         else:
             out.append(value)
@@ -84,7 +94,7 @@ _UTILITY = {
     "SET", "RESET", "SHOW", "BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "SAVEPOINT",
     "RELEASE", "CHECKPOINT", "LOCK", "COPY", "LISTEN", "UNLISTEN", "NOTIFY", "DISCARD",
     "PREPARE", "DEALLOCATE", "DO", "CALL", "COMMENT", "REINDEX", "CLUSTER", "REFRESH",
-    "SECURITY", "LOAD", "DECLARE", "FETCH", "MOVE", "CLOSE", "IMPORT", "REASSIGN",
+    "SECURITY", "LOAD", "DECLARE", "FETCH", "MOVE", "CLOSE", "IMPORT", "REASSIGN", "EXPLAIN",
 }  # fmt: skip
 
 
@@ -105,22 +115,40 @@ def _alone(tokens: list[tuple[str | None, str]], i: int) -> bool:
     return value in (",", ")", ";")
 
 
-def _negative(tokens: list[tuple[str | None, str]], i: int, out: list[str]) -> bool:
-    """Whether the '-' just before number token `i` makes it a negative constant: the token
-    before the minus is an operator, an opening bracket, a comma or a keyword (not a value)."""
-    if tokens[i][0] != "number" or not out or out[-1] != "-":
+def _negative(tokens: list[tuple[str | None, str]], i: int, out: list[str]) -> int:
+    """How many written tokens the constant at `i` takes back: a '-' before a number (spaces
+    between them too, ``- 3``) is its sign when the token before the minus is an operator, an
+    opening bracket, a comma or a keyword, not a value; 0 when it is not a negative number."""
+    if tokens[i][0] != "number":
+        return 0
+    m = i - 1
+    while m >= 0 and tokens[m][0] == "other" and tokens[m][1].isspace():
+        m -= 1
+    if m < 0 or tokens[m][1] != "-":
+        return 0
+    j = m - 1
+    while j >= 0 and tokens[j][0] == "other" and tokens[j][1].isspace():
+        j -= 1
+    if j >= 0:
+        kind, value = tokens[j]
+        if kind in ("number", "ident", "param") or kind in _CONSTANT:
+            return 0
+        if kind == "word" and value.upper() not in _KEYWORDS_BEFORE_VALUES:
+            return 0
+        if kind == "other" and value in (")", "]"):
+            return 0
+    return i - m  # the minus and the spaces after it, as written
+
+
+def _type_name_before(tokens: list[tuple[str | None, str]], i: int) -> bool:
+    """Whether the '(' at `i` opens a type's modifiers: it follows a type name written after
+    ``::`` or after ``AS`` (``CAST(x AS varchar(20))``), with no space before the '('."""
+    if i < 2 or tokens[i - 1][0] != "word":
         return False
     j = i - 2
     while j >= 0 and tokens[j][0] == "other" and tokens[j][1].isspace():
         j -= 1
-    if j < 0:
-        return True
-    kind, value = tokens[j]
-    if kind in ("number", "ident", "param") or kind in _CONSTANT:
-        return False
-    if kind == "word":
-        return value.upper() in _KEYWORDS_BEFORE_VALUES
-    return value not in (")", "]")
+    return j >= 0 and (tokens[j][1] == "::" or tokens[j][1].upper() == "AS")
 
 
 # keywords after which a '-' starts a value rather than subtracting from one
