@@ -63,3 +63,17 @@ def test_each_worker_ends_as_the_recorder_saw(run):
     assert not (by == "crashed").any()  # workers stopped on purpose are not crashes
     if run.name == "oom":  # the kernel's own record of whom it killed
         assert set(by.index[by == "killed"]) == set(truth["oom"]["kernel"]["dmesg_killed_pids"])
+
+
+@pytest.mark.parametrize("run", RUNS, ids=lambda p: f"{p.parent.name}-{p.name}")
+def test_restarts_are_replacements_not_scale_ups_or_reloads(run):
+    """A restart is a worker replaced because it ended (recycled, killed, timed out): the
+    `errors` runs boot 5 workers (HUP reload, TTIN, TTOU) and restart none."""
+    from perfkit.analysis.workers import worker_event_rates
+
+    truth = json.loads((run / "truth.json").read_text())
+    ends = [ENDING[w["end"]] for w in truth["worker_pids"]]
+    want = sum(e in ("recycled", "killed", "timed_out") for e in ends)
+    assert worker_event_rates(perfkit.read_gunicorn_log(run / "error.log"))["restarts"] == want
+    if run.name == "errors":
+        assert want == 0 and truth["expected"]["boots"] == 5

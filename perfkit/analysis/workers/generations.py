@@ -100,7 +100,8 @@ def worker_generations(events: pd.DataFrame) -> pd.DataFrame:
 
 def worker_event_rates(events: pd.DataFrame) -> dict[str, float | int]:
     """Counts and rates per hour over the log's span (its first to last entry): worker
-    ``restarts`` (boots after the first workers), ``killed`` (SIGKILL), ``timed_out``
+    ``restarts`` (workers that ended and were replaced: recycled, killed, timed out, crashed
+    or exited; not a TTIN scale-up, a TTOU or a reload), ``killed`` (SIGKILL), ``timed_out``
     (``WORKER TIMEOUT``), ``recycled`` (``max_requests``) and logged ``errors``; ``hours`` the
     span. Rates are None-free: a span under a minute gives rates over one minute."""
     generations = worker_generations(events)
@@ -108,7 +109,8 @@ def worker_event_rates(events: pd.DataFrame) -> dict[str, float | int]:
     hours = max(float(span_s), 60.0) / 3600
     endings = generations["ending"].astype(str)
     counts = {
-        "restarts": int((generations["generation"] > 0).sum()),
+        "restarts": int(endings.isin(["recycled", "killed", "timed_out", "crashed",
+                                       "exited"]).sum()),
         "killed": int((endings == "killed").sum()),
         "timed_out": int((endings == "timed_out").sum()),
         "recycled": int((endings == "recycled").sum()),
