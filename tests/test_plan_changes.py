@@ -7,6 +7,7 @@ EXPLAIN formats) gives the same shape for both."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -141,3 +142,21 @@ def test_text_and_json_name_the_other_node_kinds_alike():
                          "u_x_idx), Function Scan on generate_series)"),
     ):  # fmt: skip
         assert plan_shape(text) == plan_shape(json.dumps({"Plan": tree})) == (shape, 1.0)
+
+
+def test_a_run_folder_names_its_log_line_prefix(tmp_path):
+    """An uncommon log_line_prefix (`<%p> %m `) is sniffed by no one: a copy of the server's
+    postgresql.conf in the run folder gives it, as access_log_format.txt does for access logs."""
+    from perfkit.report.evidence import load_run
+
+    text = (PAIR / "base" / "server.log").read_text()
+    lines = [f"<{m.group(2)}> {m.group(1)} {m.group(3)}" for m in
+             (re.match(r"^(\S+ \S+ \S+) \[(\d+)\] (.*)$", line) for line in text.splitlines())
+             if m]  # fmt: skip
+    (tmp_path / "postgresql.log").write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError, match="log_line_prefix"):  # named, not guessed
+        load_run(tmp_path)
+    (tmp_path / "postgresql.conf").write_text("log_line_prefix = '<%p> %m '\n")
+    run = load_run(tmp_path)
+    assert not run.problems and (run.pg_log["kind"] == "plan").sum() == \
+        (read("base")["kind"] == "plan").sum()  # fmt: skip

@@ -6,7 +6,8 @@ A run folder may hold any of: ``access.log*`` (or ``*.log*``), ``profiles/``
 ``locust_stats.csv`` and ``locust_stats_history.csv``, ``outbound.jsonl*``,
 Gunicorn's error log (``gunicorn*.log*``, ``error*.log*``; `perfkit.read_gunicorn_log`),
 PostgreSQL's server log (``postgresql*.log*``/``.csv*``/``.json*`` or ``pg_log/``;
-`perfkit.read_pg_log`).
+`perfkit.read_pg_log`; its ``log_line_prefix`` from ``log_line_prefix.txt`` or a copy of
+``postgresql.conf`` in the folder, else sniffed).
 An ``access_log_format.txt`` beside the log gives the server's log format
 (e.g. Gunicorn's ``access_log_format``): `perfkit.read_access_log` reads it.
 ``pg/`` may also hold psql CSV exports (`perfkit.io.pg_csv`). Whatever is
@@ -304,8 +305,9 @@ def load_run(
         _load(run, "outbound", outbound,
               lambda: setattr(run, "outbound", perfkit.read_jsonl(outbound)))  # fmt: skip
     if server:
+        prefix = _log_line_prefix(folder)
         _load(run, "pg log", server,
-              lambda: setattr(run, "pg_log", perfkit.read_pg_log(server)))  # fmt: skip
+              lambda: setattr(run, "pg_log", perfkit.read_pg_log(server, prefix=prefix)))
     if errors:
         _load(run, "gunicorn log", errors,
               lambda: setattr(run, "workers", perfkit.read_gunicorn_log(errors)))  # fmt: skip
@@ -317,6 +319,23 @@ def load_run(
         raise InputError(f"{folder}: no source could be read: " + "; ".join(
             f"{LABELS.get(k, k)}: {v}" for k, v in run.problems.items()))  # fmt: skip
     return run
+
+
+def _log_line_prefix(folder: Path) -> str | None:
+    """The server's ``log_line_prefix`` when the run folder says it: ``log_line_prefix.txt``
+    (verbatim) or a ``postgresql.conf`` copy (its last setting); None: sniff the common ones."""
+    import re
+
+    given = folder / "log_line_prefix.txt"
+    if given.is_file():
+        return given.read_text().rstrip("\n")
+    conf = folder / "postgresql.conf"
+    if conf.is_file():
+        found = re.findall(r"^\s*log_line_prefix\s*=\s*'((?:[^']|'')*)'", conf.read_text(),
+                           re.MULTILINE)  # fmt: skip
+        if found:
+            return found[-1].replace("''", "'")
+    return None
 
 
 def _hidden(statements: pd.DataFrame) -> str:
