@@ -129,3 +129,15 @@ def test_csvlog_lines_are_the_files_and_an_unfinished_record_is_counted(tmp_path
     with pytest.warns(UserWarning, match="not a csvlog record"):
         again = perfkit.read_pg_log(cut)
     assert len(again) == len(log) and again.attrs["perfkit"]["rejected"] == 1
+
+
+@pytest.mark.parametrize("backend", [None, "numpy_nullable", "pyarrow"])
+def test_every_text_column_takes_the_backends_string_dtype(backend):
+    """As pandas.read_csv gives text for each dtype_backend (pandas is the reference)."""
+    import io
+
+    want = pd.read_csv(io.StringIO("a\nx\n"), dtype_backend=backend or "numpy_nullable")["a"].dtype \
+        if backend else pd.read_csv(io.StringIO("a\nx\n"))["a"].dtype  # fmt: skip
+    log = perfkit.read_pg_log(HERE / "csvlog" / "server.csv.gz", dtype_backend=backend)
+    for column in ("session", "sqlstate", "statement", "normalized", "message", "detail"):
+        assert log[column].dtype == want, column

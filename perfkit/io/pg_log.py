@@ -517,7 +517,8 @@ def _classify(frame: pd.DataFrame, keep_values: bool) -> None:
     frame["pid"] = pd.to_numeric(frame["pid"], errors="coerce").astype("Int64")
     for column in ("sqlstate", "user", "database", "application", "client", "session"):
         values = frame[column].astype(object)
-        frame[column] = values.where(values.notna() & (values != ""), None)
+        frame[column] = values.where(values.notna() & (values != ""), None).astype(
+            pd.StringDtype("pyarrow"))  # text: each dtype_backend gives its own string dtype
 
 
 _KEY_VALUE = re.compile(r"(\)=\()(?:[^()]|\([^()]*\))*(\))")  # `Key (email)=(a@b.c)`
