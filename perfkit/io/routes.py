@@ -181,6 +181,8 @@ def route_labels(
     encoded = pc.dictionary_encode(paths)
     if isinstance(encoded, pa.ChunkedArray):
         encoded = encoded.combine_chunks()
+    if infer and len(paths) > 100_000:  # the encoder's hash table back to the system before the
+        pa.default_memory_pool().release_unused()  # inference allocates (bounds the peak)
     distinct = encoded.dictionary
     inferred: list[dict[str, Any]] = []
     if rules is None:
@@ -460,23 +462,16 @@ def infer_templates(
     starts = offsets[:-1] - offsets[0]
     flat = pc.list_flatten(segs)
     enc = pc.dictionary_encode(flat)
-    seg_codes = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    seg_codes = enc.indices.to_numpy(zero_copy_only=False)  # int32, as Arrow wrote them
     values = enc.dictionary
     shapes = shape_templates(values)
     shaped = pc.not_equal(shapes, values).to_numpy(zero_copy_only=False)
-    vocab: list[str] = values.to_pylist()
-    index: dict[str, int] = {}
-
-    def code_of(label: str) -> int:
-        if label not in index:
-            index[label] = len(vocab)
-            vocab.append(label)
-        return index[label]
-
-    shape_list = shapes.to_pylist()
+    vocab = _Vocab(values)  # the distinct segments stay in Arrow; only new labels are Python
+    code_of = vocab.code_of
     base = np.arange(len(values), dtype=np.int64)
-    for i in np.flatnonzero(shaped):
-        base[i] = code_of(shape_list[i])
+    where = np.flatnonzero(shaped)
+    for i, shape in zip(where.tolist(), shapes.take(pa.array(where)).to_pylist(), strict=True):
+        base[i] = code_of(shape)
     stringy = ~shaped | pc.is_in(shapes, pa.array(_STRINGY)).to_numpy(zero_copy_only=False)
     stringy &= pc.not_equal(values, "").to_numpy(zero_copy_only=False)
 
@@ -496,11 +491,11 @@ def infer_templates(
     fixed = known.copy()
 
     depth = int(min(lengths.max(initial=0), MAX_DEPTH))
-    raw = np.full((n, depth), -1, dtype=np.int64)
+    raw = np.full((n, depth), -1, dtype=np.int32)  # codes < 2**31: half the memory
     for j in range(depth):
         rows = lengths > j
         raw[rows, j] = seg_codes[starts[rows] + j]
-    labels = np.where(raw >= 0, base[np.maximum(raw, 0)], -1)
+    labels = np.where(raw >= 0, base[np.maximum(raw, 0)], -1).astype(np.int32)
     node = np.zeros(n, dtype=np.int64)
     records: list[dict[str, Any]] = []
     for j in range(1, depth):
@@ -518,11 +513,38 @@ def infer_templates(
     for j in range(depth):
         rows = np.flatnonzero(lengths > j)
         flat_codes[starts[rows] + j] = labels[rows, j]
-    label_flat = pa.array(vocab, pa.string()).take(pa.array(flat_codes))
+    label_flat = vocab.array().take(pa.array(flat_codes))
     new_offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32))
     rebuilt = pa.ListArray.from_arrays(new_offsets, label_flat, mask=segs.is_null())
     table = pd.DataFrame(records, columns=INFERRED_COLUMNS)
     return pc.binary_join(rebuilt, "/"), table
+
+
+class _Vocab:
+    """The distinct path segments (an Arrow array, not copied into Python objects) followed by
+    the labels inference adds: `code_of` numbers a new label, ``vocab[code]`` reads any word."""
+
+    def __init__(self, values: pa.Array) -> None:
+        self.values = values
+        self.base = len(values)
+        self.extra: list[str] = []
+        self.index: dict[str, int] = {}
+
+    def code_of(self, label: str) -> int:
+        if label not in self.index:
+            self.index[label] = self.base + len(self.extra)
+            self.extra.append(label)
+        return self.index[label]
+
+    def __getitem__(self, code: int) -> str:
+        code = int(code)
+        if code >= self.base:
+            return self.extra[code - self.base]
+        return str(self.values[code].as_py())
+
+    def array(self) -> pa.Array:
+        """Every word in code order, as one Arrow string array."""
+        return pa.concat_arrays([self.values.cast(pa.string()), pa.array(self.extra, pa.string())])
 
 
 def _infer_level(
@@ -534,7 +556,7 @@ def _infer_level(
     counts: np.ndarray,
     lengths: np.ndarray,
     flags: tuple[np.ndarray, ...],
-    vocab: list[str],
+    vocab: _Vocab,
     code_of: Callable[[str], int],
 ) -> list[dict[str, Any]]:
     """Decide the parameters at segment `j`; relabel `labels[:, j]` in place; their records."""
