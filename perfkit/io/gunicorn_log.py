@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import signal as signals
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -54,7 +53,8 @@ from perfkit.errors import InputError, PerfkitWarning
 from perfkit.io._dtypes import DtypeBackend, check_backend, to_backend
 from perfkit.io.account import ParseAccount
 from perfkit.io.paths import Buffer, Paths, expand_paths
-from perfkit.io.redact import redact_text
+from perfkit.io.redact import map_distinct, redact_text
+from perfkit.io.textfiles import read_text
 
 _ENTRY = (r"^\[(?P<time>\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?: [+-]\d{4})?)\] "
           r"\[(?P<pid>\d{1,10})\] \[(?P<level>[A-Z]+)\] ?(?P<message>.*)$")  # fmt: skip
@@ -112,17 +112,8 @@ def read_gunicorn_log(
     return to_backend(frame[COLUMNS], dtype_backend, "read_gunicorn_log")
 
 
-def _text(item: Path | Buffer) -> str:
-    if isinstance(item, Buffer):
-        return item.data.decode("utf-8", errors="replace")
-    from perfkit.io.textfiles import open_binary
-
-    with open_binary(item) as handle:
-        return handle.read().decode("utf-8", errors="replace")
-
-
 def _read_one(item: Path | Buffer, tz: str | None, account: ParseAccount) -> pd.DataFrame:
-    lines = pd.Series(_text(item).splitlines(), dtype=pd.StringDtype("pyarrow"))
+    lines = pd.Series(read_text(item).splitlines(), dtype=pd.StringDtype("pyarrow"))
     name = str(item)
     parts = lines.str.extract(_ENTRY)
     entry = parts["time"].notna().to_numpy()
@@ -204,16 +195,9 @@ def _classify(out: pd.DataFrame) -> None:
     for column in ("signal", "version", "worker_class"):
         values = fields.get(column, pd.Series(pd.NA, index=out.index, dtype=object))
         out[column] = values.astype(pd.StringDtype("pyarrow"))
-    out["signal"] = _on_distinct(out["signal"], _signal_name)
+    out["signal"] = map_distinct(out["signal"], _signal_name)
     for column in ("message", "detail"):  # a traceback or a request line may carry a secret
-        out[column] = _on_distinct(out[column], redact_text)
-
-
-def _on_distinct(values: pd.Series, fn: Callable[[str], str]) -> pd.Series:
-    """`fn` applied once per distinct non-missing value of `values` (log messages repeat)."""
-    distinct = values.dropna().unique()
-    mapped = values.map(dict(zip(distinct, map(fn, distinct), strict=True)))
-    return mapped.astype(pd.StringDtype("pyarrow"))
+        out[column] = map_distinct(out[column], redact_text)
 
 
 def _signal_name(text: str) -> str:

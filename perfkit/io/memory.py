@@ -34,6 +34,7 @@ import pandas as pd
 from perfkit.errors import InputError, PerfkitWarning
 from perfkit.io._dtypes import DtypeBackend, check_backend, to_backend
 from perfkit.io.paths import Buffer, Paths, expand_paths
+from perfkit.io.textfiles import read_text
 
 UNITS = {"bytes": 1, "kib": 1024, "kb": 1024, "mib": 1024**2, "mb": 1024**2, "gib": 1024**3}
 METRIC = "process_resident_memory_bytes"
@@ -63,7 +64,7 @@ def read_memory(paths: Paths, dtype_backend: DtypeBackend | None = None) -> pd.D
 
 
 def _read_one(item: Path | Buffer) -> pd.DataFrame:
-    text = _text(item)
+    text = read_text(item).removeprefix("\ufeff")  # a byte order mark (Excel) is dropped
     name = item.name
     head = text.lstrip()[:2000]
     if not head:
@@ -78,15 +79,6 @@ def _read_one(item: Path | Buffer) -> pd.DataFrame:
         frame = _csv(item, text)
     frame["source"] = name
     return frame
-
-
-def _text(item: Path | Buffer) -> str:
-    if isinstance(item, Buffer):
-        return item.data.decode("utf-8", errors="replace").removeprefix("\ufeff")
-    from perfkit.io.textfiles import open_binary
-
-    with open_binary(item) as handle:  # a leading byte order mark (Excel) is dropped
-        return handle.read().decode("utf-8", errors="replace").removeprefix("\ufeff")
 
 
 def _csv(item: Path | Buffer, text: str) -> pd.DataFrame:

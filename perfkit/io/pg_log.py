@@ -48,8 +48,6 @@ from __future__ import annotations
 import json
 import re
 import warnings
-from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -57,9 +55,10 @@ import pandas as pd
 from perfkit.errors import InputError, PerfkitWarning
 from perfkit.io._dtypes import DtypeBackend, check_backend, to_backend
 from perfkit.io.account import ParseAccount
-from perfkit.io.paths import Buffer, Paths, expand_paths
+from perfkit.io.paths import Paths, expand_paths
 from perfkit.io.pg_log_sql import fingerprint, normalize_sql
-from perfkit.io.redact import redact_sql_text, redact_text
+from perfkit.io.redact import map_distinct, redact_sql_text, redact_text
+from perfkit.io.textfiles import read_text
 
 COLUMNS = ["time", "pid", "user", "database", "application", "client", "session", "level",
            "kind", "duration_ms", "statement", "normalized", "fingerprint", "name",
@@ -157,7 +156,7 @@ def read_pg_log(
     account = ParseAccount("read_pg_log")
     frames = []
     for item in expand_paths(paths):
-        text = _text(item)
+        text = read_text(item)
         kind = format if format != "auto" else _sniff_format(text, str(item))
         if kind == "csvlog":
             raw = _csvlog(text, str(item), account)
@@ -179,15 +178,6 @@ def read_pg_log(
     if account.rejected:
         warnings.warn(account.summary(), PerfkitWarning, stacklevel=2)
     return to_backend(frame[COLUMNS], dtype_backend, "read_pg_log")
-
-
-def _text(item: Path | Buffer) -> str:
-    if isinstance(item, Buffer):
-        return item.data.decode("utf-8", errors="replace")
-    from perfkit.io.textfiles import open_binary
-
-    with open_binary(item) as handle:
-        return handle.read().decode("utf-8", errors="replace")
 
 
 def _sniff_format(text: str, name: str) -> str:
@@ -492,17 +482,17 @@ def _classify(frame: pd.DataFrame, keep_values: bool) -> None:
             _PARAM_VALUE, r"\1'REDACTED'", regex=True))  # fmt: skip
     frame["kind"] = kind
     frame["duration_ms"] = duration
-    frame["statement"] = _on_distinct(pd.Series(statement, index=frame.index),
+    frame["statement"] = map_distinct(pd.Series(statement, index=frame.index),
                                       lambda s: s if keep_values else _literals(s))  # fmt: skip
-    frame["statement"] = _on_distinct(frame["statement"], redact_sql_text)
-    frame["normalized"] = _on_distinct(frame["statement"], normalize_sql)
-    frame["fingerprint"] = _on_distinct(frame["statement"], fingerprint)
+    frame["statement"] = map_distinct(frame["statement"], redact_sql_text)
+    frame["normalized"] = map_distinct(frame["statement"], normalize_sql)
+    frame["fingerprint"] = map_distinct(frame["statement"], fingerprint)
     frame["name"] = name
     frame["parameters"] = params
     plans = pd.Series(plan, index=frame.index)
     if not keep_values:  # a plan shows the statement's literals in its conditions
-        plans = _on_distinct(plans, lambda text: _PLAN_STRING.sub("'REDACTED'", text))
-    frame["plan"] = _on_distinct(plans, redact_sql_text)
+        plans = map_distinct(plans, lambda text: _PLAN_STRING.sub("'REDACTED'", text))
+    frame["plan"] = map_distinct(plans, redact_sql_text)
     frame["lock_mode"] = mode
     frame["temp_bytes"] = pd.array(temp, dtype="Float64").astype("Int64")
     # a statement's message is its head (the text is in `statement`); every message and detail
@@ -512,8 +502,8 @@ def _classify(frame: pd.DataFrame, keep_values: bool) -> None:
     shown = message.where(~(has | logged), head + ":")
     detail = detail.where(bound.isna(), None)  # parameters: in their own column
     mask = _secrets if keep_values else _secrets_and_values
-    frame["message"] = _on_distinct(shown, mask)
-    frame["detail"] = _on_distinct(detail, mask)
+    frame["message"] = map_distinct(shown, mask)
+    frame["detail"] = map_distinct(detail, mask)
     frame["pid"] = pd.to_numeric(frame["pid"], errors="coerce").astype("Int64")
     for column in ("sqlstate", "user", "database", "application", "client", "session"):
         values = frame[column].astype(object)
@@ -558,12 +548,3 @@ def _plan_query(plan: str) -> str | None:
             return None
     m = re.match(r"^Query Text: (.*?)(?:\n(?=\S)|\Z)", plan, re.DOTALL)
     return m.group(1) if m else None
-
-
-def _on_distinct(values: pd.Series, fn: Callable[[str], str]) -> pd.Series:
-    """`fn` once per distinct non-missing text of `values` (log texts repeat)."""
-    present = values.notna()
-    distinct = values[present].astype(str).unique()
-    mapping = dict(zip(distinct, map(fn, distinct), strict=True))
-    out = values.astype(object).where(~present, values[present].astype(str).map(mapping))
-    return out.astype(pd.StringDtype("pyarrow"))

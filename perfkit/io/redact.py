@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MASK = "REDACTED"
 # A query key is sensitive when it contains one of these (case-insensitive).
@@ -512,3 +516,14 @@ def parse_dsn(dsn: str) -> dict[str, str] | None:
         return {k: str(v) for k, v in conninfo_to_dict(dsn).items()}
     except Exception:  # ProgrammingError, and anything else: not a connection string
         return None
+
+
+def map_distinct(values: pd.Series, fn: Callable[[str], str]) -> pd.Series:
+    """`fn` once per distinct non-missing text of `values` (log texts repeat), as text."""
+    import pandas
+
+    present = values.notna()
+    distinct = values[present].astype(str).unique()
+    mapping = dict(zip(distinct, map(fn, distinct), strict=True))
+    out = values.astype(object).where(~present, values[present].astype(str).map(mapping))
+    return out.astype(pandas.StringDtype("pyarrow"))

@@ -96,6 +96,15 @@ def open_binary(path: Path) -> BinaryStream:
         raise InputError(f"{path}: cannot be opened ({exc})") from exc
 
 
+def read_text(item: Path | Buffer) -> str:
+    """The whole text of a small input (a path, compressed or not, or an open file's bytes);
+    bytes that are not UTF-8 become U+FFFD."""
+    if isinstance(item, Buffer):
+        return item.data.decode("utf-8", errors="replace")
+    with open_binary(item) as handle:
+        return handle.read().decode("utf-8", errors="replace")
+
+
 def is_regular(path: Path) -> bool:
     """Whether `path` is a regular file (not a pipe, FIFO, socket or device)."""
     try:
