@@ -482,11 +482,13 @@ def _classify(frame: pd.DataFrame, keep_values: bool) -> None:
             _PARAM_VALUE, r"\1'REDACTED'", regex=True))  # fmt: skip
     frame["kind"] = kind
     frame["duration_ms"] = duration
-    frame["statement"] = map_distinct(pd.Series(statement, index=frame.index),
-                                      lambda s: s if keep_values else _literals(s))  # fmt: skip
-    frame["statement"] = map_distinct(frame["statement"], redact_sql_text)
-    frame["normalized"] = map_distinct(frame["statement"], normalize_sql)
-    frame["fingerprint"] = map_distinct(frame["statement"], fingerprint)
+    # per distinct text, once: secrets masked, then constants as $n (the normalized text, and
+    # the statement itself unless values are kept), then its fingerprint from that
+    masked = map_distinct(pd.Series(statement, index=frame.index), redact_sql_text)
+    frame["normalized"] = map_distinct(masked, normalize_sql)
+    frame["statement"] = masked if keep_values else frame["normalized"]
+    frame["fingerprint"] = map_distinct(frame["normalized"],
+                                        lambda text: fingerprint(text, normalized=True))
     frame["name"] = name
     frame["parameters"] = params
     plans = pd.Series(plan, index=frame.index)
@@ -528,11 +530,6 @@ def _secrets_and_values(text: str) -> str:
     text = _PARAM_VALUE.sub(r"\1'REDACTED'", text)
     return _QUOTED.sub(lambda m: m.group()[0] + "REDACTED" + m.group()[0]
                        if m.group()[0] == "'" or ": " + m.group() in text else m.group(), text)
-
-
-def _literals(sql: str) -> str:
-    """`sql` with every constant as ``$n`` (literals may hold personal data)."""
-    return normalize_sql(sql)
 
 
 def _dedent(text: str) -> str:

@@ -158,16 +158,16 @@ _KEYWORDS_BEFORE_VALUES = {
 }  # fmt: skip
 
 
-def fingerprint(text: str) -> str:
+def fingerprint(text: str, normalized: bool = False) -> str:
     """A key equal for texts PostgreSQL's query jumbling treats alike: the normalised text's
     ``$n`` as ``?``, comments dropped, whitespace collapsed, unquoted words in lower case (the
     parser folds them), top-level ``AS name`` aliases dropped (they are not jumbled), a
     trailing ';' dropped. pg_stat_statements keeps one text per
     statement, the first it saw; this key joins it with every logged variant of the same
-    statement."""
+    statement. `normalized`: `text` is already `normalize_sql`'s (it is not tokenized twice)."""
     out: list[str] = []
     depth, alias = 0, False
-    for m in _TOKEN.finditer(normalize_sql(text)):
+    for m in _TOKEN.finditer(text if normalized else normalize_sql(text)):
         kind, value = m.lastgroup, m.group()
         if kind == "comment" or (kind == "other" and value.isspace()):
             continue
