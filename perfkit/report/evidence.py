@@ -142,22 +142,16 @@ class Run:
             rows.append({"source": "Locust", "records": int(total), "rejected": 0,
                          "from": pd.NaT, "to": pd.NaT, "note": "load-test statistics"})  # fmt: skip
         if self.workers is not None:
-            account = self.workers.attrs.get("perfkit", {})
-            kinds = self.workers["kind"].astype(str)
-            rows.append({"source": "Gunicorn error log", "records": len(self.workers),
-                         "rejected": account.get("rejected", 0),
-                         "from": self.workers["time"].min(), "to": self.workers["time"].max(),
-                         "note": f"{int((kinds == 'boot').sum())} worker boots, "
-                                 f"{int((kinds == 'error').sum())} errors logged"})  # fmt: skip
+            kinds = self.workers["kind"].astype(str).value_counts()
+            rows.append(_event_log_row("Gunicorn error log", self.workers,
+                                       f"{kinds.get('boot', 0)} worker boots, "
+                                       f"{kinds.get('error', 0)} errors logged"))  # fmt: skip
         if self.pg_log is not None:
-            account = self.pg_log.attrs.get("perfkit", {})
-            kinds = self.pg_log["kind"].astype(str)
-            rows.append({"source": "PostgreSQL server log", "records": len(self.pg_log),
-                         "rejected": account.get("rejected", 0),
-                         "from": self.pg_log["time"].min(), "to": self.pg_log["time"].max(),
-                         "note": f"{int((kinds == 'statement').sum()):,} executions, "
-                                 f"{int((kinds == 'plan').sum()):,} plans ("
-                                 f"{account.get('format', '')})"})  # fmt: skip
+            kinds = self.pg_log["kind"].astype(str).value_counts()
+            form = self.pg_log.attrs.get("perfkit", {}).get("format", "")
+            rows.append(_event_log_row("PostgreSQL server log", self.pg_log,
+                                       f"{kinds.get('statement', 0):,} executions, "
+                                       f"{kinds.get('plan', 0):,} plans ({form})"))  # fmt: skip
         keys = {"access log": "access log", "profiles": "profiles", "pg_stat_statements": "pg",
                 "memory samples": "memory", "outbound calls": "outbound",
                 "Locust": "locust", "Gunicorn error log": "gunicorn log",
@@ -191,6 +185,13 @@ PG_LOGS = ("postgresql*.log*", "postgresql*.csv*", "postgresql*.json*", "pg_log/
            "pg_log/*.csv*", "pg_log/*.json*")  # log_directory's default file names
 # Gunicorn's --error-logfile (a file named for access, e.g. gunicorn-access.log, is an access log)
 ERROR_LOGS = ("*error*.log*", "gunicorn.log*", "gunicorn_*.log*", "gunicorn-*.log*")
+
+
+def _event_log_row(source: str, events: pd.DataFrame, note: str) -> dict[str, object]:
+    """The trust row of a log read as events (Gunicorn's error log, PostgreSQL's)."""
+    return {"source": source, "records": len(events),
+            "rejected": events.attrs.get("perfkit", {}).get("rejected", 0),
+            "from": events["time"].min(), "to": events["time"].max(), "note": note}  # fmt: skip
 
 
 def _shown_sources(sources: list[str], limit: int = 3) -> str:
