@@ -117,11 +117,12 @@ def test_environment_yml_mirrors_pyproject_group_by_group():
 
 
 def test_the_dev_extra_brings_every_other_extra():
-    """`pip install -e '.[dev]'` (make test, make demo) installs the reports, lab and dask
-    extras too: the tests run notebooks, JupyterLab and dask."""
+    """`pip install -e '.[dev]'` (make test, make demo) installs every other extra too (reports,
+    lab, dask, memray): the tests run notebooks, JupyterLab, dask and memray."""
     dev = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     (self,) = [Requirement(r) for r in dev["dev"] if Requirement(r).name == "perfkit"]
-    assert self.extras == {"reports", "lab", "dask"}
+    assert self.extras == set(dev) - {"dev"}
+    assert {"reports", "lab", "dask", "memray"} <= self.extras
 
 
 @pytest.mark.parametrize("argv", [["report", "overview"], ["report", "overview", "--help"],
