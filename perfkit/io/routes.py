@@ -470,8 +470,10 @@ def infer_templates(
     code_of = vocab.code_of
     base = np.arange(len(values), dtype=np.int64)
     where = np.flatnonzero(shaped)
-    for i, shape in zip(where.tolist(), shapes.take(pa.array(where)).to_pylist(), strict=True):
-        base[i] = code_of(shape)
+    if len(where):  # the shape labels ({id}, {hash}...) are few: number each once, then map
+        shape_codes = pc.dictionary_encode(shapes.take(pa.array(where)))
+        numbered = np.array([code_of(s) for s in shape_codes.dictionary.to_pylist()], np.int64)
+        base[where] = numbered[shape_codes.indices.to_numpy(zero_copy_only=False)]
     stringy = ~shaped | pc.is_in(shapes, pa.array(_STRINGY)).to_numpy(zero_copy_only=False)
     stringy &= pc.not_equal(values, "").to_numpy(zero_copy_only=False)
 
