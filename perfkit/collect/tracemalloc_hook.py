@@ -1,0 +1,88 @@
+"""Gunicorn server hooks that take ``tracemalloc`` snapshots every N requests per worker.
+
+Use it as the config module (``gunicorn -c python:perfkit.collect.tracemalloc_hook app:app``)
+or import the hooks in your own ``gunicorn.conf.py``::
+
+    from perfkit.collect.tracemalloc_hook import post_fork, post_request, worker_exit
+
+Each worker starts ``tracemalloc`` when forked and writes
+``tracemalloc-<pid>-<requests>-<unix time in µs>.pickle`` (``tracemalloc.Snapshot.dump``)
+after every N-th request it serves and once when it exits; `perfkit.read_tracemalloc` reads
+the folder and `perfkit.allocation_growth` fits each site's growth. Settings (environment):
+
+- ``PERFKIT_TRACEMALLOC_DIR``: the folder (default ``tracemalloc`` in the working directory),
+- ``PERFKIT_TRACEMALLOC_EVERY``: requests between snapshots per worker (default 100),
+- ``PERFKIT_TRACEMALLOC_FRAMES``: frames kept per allocation (default 4; more frames cost
+  more memory and time per allocation).
+
+Only allocations made after the fork are traced (the worker's own growth). A snapshot holds
+file names and line numbers of the code, no request data.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+DIR_ENV, EVERY_ENV, FRAMES_ENV = ("PERFKIT_TRACEMALLOC_DIR", "PERFKIT_TRACEMALLOC_EVERY",
+                                  "PERFKIT_TRACEMALLOC_FRAMES")  # fmt: skip
+DEFAULT_EVERY = 100
+DEFAULT_FRAMES = 4
+
+_lock = threading.Lock()  # gthread workers call post_request from several threads
+_served = 0
+
+
+def _setting(name: str, default: int) -> int:
+    value = os.environ.get(name, "")
+    try:
+        return max(1, int(value)) if value else default
+    except ValueError:
+        raise ValueError(f"{name}={value!r}: expected a whole number") from None
+
+
+def folder() -> Path:
+    """Where snapshots go (``PERFKIT_TRACEMALLOC_DIR``, default ``./tracemalloc``)."""
+    return Path(os.environ.get(DIR_ENV) or "tracemalloc")
+
+
+def dump(requests: int) -> Path:
+    """Write this process's snapshot now, named for its pid, `requests` and the time."""
+    target = folder()
+    target.mkdir(parents=True, exist_ok=True)
+    snapshot = tracemalloc.take_snapshot()
+    path = target / f"tracemalloc-{os.getpid()}-{requests}-{time.time_ns() // 1000}.pickle"
+    partial = path.with_suffix(".part")
+    snapshot.dump(str(partial))
+    partial.replace(path)  # readers never see half a file
+    return path
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    """Start tracing in the new worker (``PERFKIT_TRACEMALLOC_FRAMES`` frames)."""
+    global _served
+    _served = 0
+    if not tracemalloc.is_tracing():
+        tracemalloc.start(_setting(FRAMES_ENV, DEFAULT_FRAMES))
+
+
+def post_request(worker: Any, req: Any, environ: Any, resp: Any) -> None:
+    """Count the request; every ``PERFKIT_TRACEMALLOC_EVERY``-th one dumps a snapshot."""
+    global _served
+    with _lock:
+        _served += 1
+        served = _served
+        if served % _setting(EVERY_ENV, DEFAULT_EVERY) or not tracemalloc.is_tracing():
+            return
+        dump(served)
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    """A last snapshot when the worker ends (recycled by ``max_requests`` or stopped)."""
+    with _lock:
+        if tracemalloc.is_tracing() and _served % _setting(EVERY_ENV, DEFAULT_EVERY):
+            dump(_served)
