@@ -7,7 +7,10 @@ Configuration from the environment (the recorder sets it):
 - ``INVENTORY_API``, ``SHIPPING_API``: base URLs of the API stubs;
 - ``OUTBOUND_LOG``: where perfkit's `OutboundLog` writes outbound calls;
 - ``PROFILE_DIR`` and ``PROFILE_RATE``: profile that share of requests with
-  Werkzeug's ProfilerMiddleware, one dump per request.
+  Werkzeug's ProfilerMiddleware, one dump per request;
+- ``WAREHOUSE_REDIS_URL``, ``WAREHOUSE_CACHE`` (``on``, ``cold``, ``off``),
+  ``WAREHOUSE_CACHE_TTL``: an optional Redis cache of ``GET /api/products/<id>``
+  (`examples.warehouse.cache`); without the URL the app never touches Redis.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from sqlalchemy.orm import Session, lazyload, selectinload, sessionmaker
 from urllib3.util.retry import Retry
 from werkzeug.middleware.profiler import ProfilerMiddleware
 
+from examples.warehouse.cache import from_env as cache_from_env
 from examples.warehouse.models import Location, Order, OrderLine, Product, Shipment, Stock
 from perfkit.collect.outbound import OutboundLog
 
@@ -69,6 +73,8 @@ def create_app() -> flask.Flask:
     inventory_api = os.environ.get("INVENTORY_API", "http://127.0.0.1:9")
     shipping_api = os.environ.get("SHIPPING_API", "http://127.0.0.1:9")
     app = flask.Flask(__name__)
+    cache = cache_from_env()
+    app.extensions["warehouse_cache"] = cache
 
     def product_by_sku(sku: str) -> Product:
         item = db().scalars(select(Product).where(Product.sku == sku)).first()
@@ -140,13 +146,11 @@ def create_app() -> flask.Flask:
         rows = db().scalars(select(Product).order_by(Product.id).limit(50).offset((page - 1) * 50))
         return {"page": page, "products": [_product(p) for p in rows]}
 
-    @app.get("/api/products/<int:product_id>")
-    def product(product_id: int):
-        global _served
+    def product_body(product_id: int) -> dict | None:
         s = db()
         item = s.get(Product, product_id)
         if item is None:
-            flask.abort(404)
+            return None
         since = dt.datetime.now(dt.UTC) - dt.timedelta(days=90)
         sold = s.execute(
             select(func.count(), func.coalesce(func.sum(OrderLine.quantity), 0))
@@ -154,7 +158,37 @@ def create_app() -> flask.Flask:
             .join(Order, Order.id == OrderLine.order_id)
             .where(OrderLine.product_id == product_id, Order.created_at >= since)
         ).one()
-        body = {**_product(item), "orders_90d": int(sold[0]), "units_90d": int(sold[1])}
+        return {**_product(item), "orders_90d": int(sold[0]), "units_90d": int(sold[1])}
+
+    def every_product_body() -> list[dict]:
+        """What product_body gives for each product, in one query (warming the cache)."""
+        since = dt.datetime.now(dt.UTC) - dt.timedelta(days=90)
+        sold = (
+            select(OrderLine.product_id, func.count().label("n"),
+                   func.sum(OrderLine.quantity).label("units"))
+            .join(Order, Order.id == OrderLine.order_id)
+            .where(Order.created_at >= since)
+            .group_by(OrderLine.product_id)
+            .subquery()
+        )  # fmt: skip
+        with sessions() as s:
+            rows = s.execute(select(Product, sold.c.n, sold.c.units)
+                             .outerjoin(sold, sold.c.product_id == Product.id)).all()  # fmt: skip
+        return [{**_product(p), "orders_90d": int(n or 0), "units_90d": int(u or 0)}
+                for p, n, u in rows]  # fmt: skip
+
+    if cache is not None:
+        cache.warm(every_product_body)
+
+    @app.get("/api/products/<int:product_id>")
+    def product(product_id: int):
+        global _served
+        if cache is None:
+            body = product_body(product_id)
+        else:
+            body = cache.get(product_id, lambda: product_body(product_id))
+        if body is None:
+            flask.abort(404)
         if scenario == "leak":  # "cache" every rendering, keyed so that nothing is ever reused
             _served += 1
             _RENDERED[(product_id, _served)] = os.urandom(LEAK_KIB * 1024)
