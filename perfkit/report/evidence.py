@@ -50,6 +50,7 @@ class Run:
     outbound: pd.DataFrame | None = None
     workers: pd.DataFrame | None = None  # Gunicorn's error-log events (read_gunicorn_log)
     pg_log: pd.DataFrame | None = None  # PostgreSQL's server log entries (read_pg_log)
+    line_profile: pd.DataFrame | None = None  # line_profiler dumps (read_line_profile, by_file)
     sources: dict[str, list[str]] = field(default_factory=dict)
     problems: dict[str, str] = field(default_factory=dict)  # source -> why it failed
     folder: Path | None = None
@@ -152,10 +153,20 @@ class Run:
             rows.append(_event_log_row("PostgreSQL server log", self.pg_log,
                                        f"{kinds.get('statement', 0):,} executions, "
                                        f"{kinds.get('plan', 0):,} plans ({form})"))  # fmt: skip
+        if self.line_profile is not None:
+            account = self.line_profile.attrs.get("perfkit", {})
+            units = ", ".join(f"{u:g} s" for u in account.get("units_s", []))
+            stale = len(account.get("source_stale", []))
+            rows.append({"source": "line profile", "records": len(self.line_profile),
+                         "rejected": 0, "from": pd.NaT, "to": pd.NaT,
+                         "note": f"{account.get('dumps', 0)} .lprof dumps, "
+                         f"{account.get('functions', 0)} functions, timer unit {units}; "
+                         f"source not found for {len(account.get('source_missing', []))} "
+                         f"file(s), edited since profiling: {stale} function(s)"})  # fmt: skip
         keys = {"access log": "access log", "profiles": "profiles", "pg_stat_statements": "pg",
                 "memory samples": "memory", "outbound calls": "outbound",
                 "Locust": "locust", "Gunicorn error log": "gunicorn log",
-                "PostgreSQL server log": "pg log"}  # fmt: skip
+                "PostgreSQL server log": "pg log", "line profile": "line profile"}  # fmt: skip
         for row in rows:
             row["files"] = _shown_sources(self.sources.get(keys[row["source"]], []))
         for source in self.problems:
@@ -180,6 +191,7 @@ LABELS = {
     "pg indexes": "PostgreSQL index statistics", "pg database": "PostgreSQL database statistics",
     "pg live": "live PostgreSQL server", "traffic": "traffic history",
     "gunicorn log": "Gunicorn error log", "pg log": "PostgreSQL server log",
+    "line profile": "line profile (.lprof)",
 }  # fmt: skip
 PG_LOGS = ("postgresql*.log*", "postgresql*.csv*", "postgresql*.json*", "pg_log/*.log*",
            "pg_log/*.csv*", "pg_log/*.json*")  # log_directory's default file names
@@ -312,6 +324,13 @@ def load_run(
     if errors:
         _load(run, "gunicorn log", errors,
               lambda: setattr(run, "workers", perfkit.read_gunicorn_log(errors)))  # fmt: skip
+    lprof = _first(folder, ("lprof/*.lprof*", "*.lprof*"))
+    if lprof:  # line_profiler dumps, kept per dump: the replicates compare_line_profiles tests
+        from perfkit.io.line_profile import read_line_profile
+
+        code = folder / "source"  # this run's copy of the profiled code: its own line texts
+        _load(run, "line profile", lprof, lambda: setattr(run, "line_profile", read_line_profile(
+            lprof, by_file=True, source_root=code if code.is_dir() else None)))  # fmt: skip
     if not run.sources:
         raise InputError(
             f"{folder}: no evidence found (access.log*, profiles/, pg/, memory.csv...)"
@@ -367,5 +386,5 @@ _FRAMES = {
     "access log": ("requests",), "profiles": ("profile",), "py-spy": ("pyspy",),
     "pg": ("statements", "pg_store"), "memory": ("memory",),
     "locust": ("locust_stats", "locust_history"), "outbound": ("outbound",),
-    "gunicorn log": ("workers",), "pg log": ("pg_log",),
+    "gunicorn log": ("workers",), "pg log": ("pg_log",), "line profile": ("line_profile",),
 }  # fmt: skip

@@ -47,6 +47,7 @@ class RegressionReport(ReportDisplay):
     cannot_judge: list[str] = field(default_factory=list)
     problems: dict[str, str] = field(default_factory=dict)  # section -> what went wrong
     plans: pd.DataFrame | None = None  # plan_changes of the runs' PostgreSQL server logs
+    lines: pd.DataFrame | None = None  # compare_line_profiles of the runs' .lprof dumps
 
     # -- display: a short repr (perfkit._display.ReportDisplay) -----------------------------
     def _display_facts(self) -> list[tuple[str, object]]:
@@ -470,6 +471,23 @@ class RegressionReport(ReportDisplay):
         return table(shown[["name", "group", "contribution_ms", "cum_ms_base", "cum_ms_cand",
                             "verdict", "function"]], floats="{:,.3g}")  # fmt: skip
 
+    def line_table(self, top: int = 12) -> Any:
+        """The lines whose time per call changed most (`compare_line_profiles`), in ms."""
+        if self.lines is None:
+            why = self._section_problem("lines", "line profile")
+            if why:
+                return md("Per-line comparison skipped: {why}.", why=why)
+            return md("No line profile (.lprof) in one of the runs: per-line comparison skipped.")
+        shown = self.lines.head(top).assign(
+            ms_per_call_base=lambda f: f["time_per_call_s_base"] * 1000,
+            ms_per_call_cand=lambda f: f["time_per_call_s_cand"] * 1000,
+            change_ms=lambda f: f["change_s"] * 1000,
+        )  # fmt: skip
+        return table(shown[["function", "line_base", "line_cand", "source", "ms_per_call_base",
+                            "ms_per_call_cand", "change_ms", "hits_per_call_base",
+                            "hits_per_call_cand", "verdict", "matched_by"]],
+                     floats="{:,.3g}")  # fmt: skip
+
     def loadtest_table(self) -> Any:
         if self.loadtest is None:
             why = self._section_problem("loadtest", "locust")
@@ -667,6 +685,11 @@ def _compare_rest(report: RegressionReport, base: Run, cand: Run, min_change: fl
         from perfkit.analysis.regression.plans import plan_changes
 
         report.plans = section("plans", lambda: plan_changes(base.pg_log, cand.pg_log))
+    if base.line_profile is not None and cand.line_profile is not None:
+        from perfkit.analysis.regression.lines import compare_line_profiles
+
+        report.lines = section("lines", lambda: compare_line_profiles(
+            base.line_profile, cand.line_profile, min_ratio=min_change, **options))  # fmt: skip
     usable = all(run.profile is not None or run.outbound is not None for run in (base, cand))
     if usable and report.timed:
         report.attribution = section("attribution", lambda: attribute(
