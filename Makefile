@@ -39,6 +39,7 @@ record: $(STAMP)
 
 bench: $(STAMP)
 	command -v goaccess >/dev/null || (command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && apt-get install -y -qq goaccess >/dev/null) || echo "goaccess not installed: perfkit figures only"
+	command -v pgbadger >/dev/null || (command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && apt-get install -y -qq pgbadger >/dev/null) || echo "pgbadger not installed: perfkit figures only"
 	$(BIN)/python -m benchmarks
 
 # mutation testing of the verdict code and the log-format parser (not part of `make test`);

@@ -11,6 +11,7 @@ Prints medians and ratios; goals: realistic log >= 10x GoAccess whole process an
 >= 20x in process, peak RSS <= 3x the DataFrame, exact path >= 3x GoAccess.
 
 Usage: python -m benchmarks [all|access|profiles|pg|pg_store|dask] [--lines N] [--dumps N] [--repeat K]
+       python -m benchmarks pg_log [--size MB] [--repeat K] [--file LOG]   (PostgreSQL log vs pgBadger)
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m benchmarks", description=__doc__.splitlines()[0]
     )
     parser.add_argument(
-        "which", nargs="?", choices=["all", "access", "profiles", "pg", "pg_store", "dask", "capacity"], default="all"
+        "which", nargs="?", choices=["all", "access", "profiles", "pg", "pg_store", "dask", "capacity", "pg_log"], default="all"
     )
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--dumps", type=int, default=1000, help="per-request dumps to merge")
@@ -103,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--file", type=Path, help="use this log instead of generating one")
     parser.add_argument("--sizes", default="1000000,4000000,20000000",
                         help="dask: log sizes (lines) for the peak-memory series")  # fmt: skip
+    parser.add_argument("--size", type=float, default=1000,
+                        help="pg_log: MB of PostgreSQL log to build")  # fmt: skip
     args = parser.parse_args(argv)
     # access logs first: GoAccess's peak RSS is read from this process's children
     if args.which in ("all", "access"):
@@ -132,6 +135,11 @@ def main(argv: list[str] | None = None) -> int:
 
         print()
         run_capacity([f"--repeat={args.repeat}"])
+    if args.which in ("all", "pg_log"):
+        from benchmarks.pg_log import run as run_pg_log
+
+        print()
+        run_pg_log(args.size, args.repeat, args.file if args.which == "pg_log" else None)
     return 0
 
 

@@ -41,6 +41,20 @@ PROFILES_PER_ROUTE = 5
 LEAK_BYTES_PER_CALL = 64 * 1024
 HOG_DUTY, HOG_PROCESSES = 0.2, 2  # baseline_drift: 2 processes busy 20 % of each 10 ms slice
 HOG_NICE = -15  # ... taking the CPU when they want it, as a neighbour's steal does
+# the server log kept per scenario (postgresql.log.gz + log_line_prefix.txt): events always;
+# every statement with its plan (row counts, no per-node timing) where pg is collected
+PG_LOG_PREFIX = "%m [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h "
+PG_LOG_SETTINGS = (
+    f"log_line_prefix = '{PG_LOG_PREFIX}'", "lc_messages = 'C'", "log_timezone = 'UTC'",
+    "log_lock_waits = on", "log_temp_files = 0", "log_checkpoints = on",
+    "log_autovacuum_min_duration = 0",
+)
+PG_LOG_STATEMENTS = (
+    "log_min_duration_statement = 0",
+    "shared_preload_libraries = 'pg_stat_statements,auto_explain'",
+    "auto_explain.log_min_duration = 0", "auto_explain.log_analyze = on",
+    "auto_explain.log_timing = off", "auto_explain.log_format = 'text'",
+)
 
 
 @dataclass
@@ -157,7 +171,10 @@ def record(plan: Plan, out: Path, short: bool = False) -> dict:
     shutil.rmtree(work, ignore_errors=True)
     (work / "profiles").mkdir(parents=True)
     started = dt.datetime.now(dt.UTC)
-    cluster = Cluster()
+    if plan.collect_pg:
+        cluster = Cluster(preload=False, settings=PG_LOG_SETTINGS + PG_LOG_STATEMENTS)
+    else:
+        cluster = Cluster(settings=PG_LOG_SETTINGS)
     try:
         cluster.psql("create database warehouse")
         cluster.psql("create extension pg_stat_statements", dbname="warehouse")
@@ -229,6 +246,8 @@ def record(plan: Plan, out: Path, short: bool = False) -> dict:
                                     str(work / "pg"), "--count", "1"], check=True, env=env,
                                    capture_output=True)  # fmt: skip
         server_version = cluster.psql("show server_version", "warehouse").strip()
+        cluster.stop()  # the shutdown's lines end the log
+        shutil.copy(cluster.root / "server.log", work / "postgresql.log")
     finally:
         cluster.close()
     manifest = _finish(plan, work, out, started, seconds, short, server_version,
@@ -265,6 +284,9 @@ def _finish(plan, work, out, started, seconds, short, server_version, commands) 
     out.mkdir(parents=True)
     _gzip(work / "access.log", out / "access.log.gz")
     (out / "access_log_format.txt").write_text(ACCESS_FORMAT + "\n")
+    if (work / "postgresql.log").exists():  # the server log and its prefix (read_pg_log's)
+        _gzip(work / "postgresql.log", out / "postgresql.log.gz")
+        (out / "log_line_prefix.txt").write_text(PG_LOG_PREFIX + "\n")
     kept = _sample_profiles(work / "profiles", out / "profiles")
     if (work / "pyspy.json").exists() and (work / "pyspy.json").stat().st_size:
         _gzip(work / "pyspy.json", out / "pyspy.json.gz")
