@@ -48,6 +48,7 @@ class Run:
     locust_stats: pd.DataFrame | None = None
     locust_history: pd.DataFrame | None = None
     outbound: pd.DataFrame | None = None
+    allocations: pd.DataFrame | None = None  # tracemalloc/ snapshots (read_tracemalloc)
     workers: pd.DataFrame | None = None  # Gunicorn's error-log events (read_gunicorn_log)
     pg_log: pd.DataFrame | None = None  # PostgreSQL's server log entries (read_pg_log)
     line_profile: pd.DataFrame | None = None  # line_profiler dumps (read_line_profile, by_file)
@@ -134,6 +135,13 @@ class Run:
             rows.append({"source": "memory samples", "records": len(self.memory), "rejected": 0,
                          "from": self.memory["time"].min(), "to": self.memory["time"].max(),
                          "note": f"{self.memory['pid'].nunique()} processes"})  # fmt: skip
+        if self.allocations is not None:
+            snaps = self.allocations.drop_duplicates("snapshot")
+            sites = self.allocations["traceback"].nunique()
+            rows.append({"source": "tracemalloc snapshots", "records": len(snaps),
+                         "rejected": 0, "from": snaps["time"].min(), "to": snaps["time"].max(),
+                         "note": f"{snaps['pid'].nunique()} processes, "
+                         f"{sites:,} allocation sites"})  # fmt: skip
         if self.outbound is not None:
             rows.append({"source": "outbound calls", "records": len(self.outbound), "rejected": 0,
                          "from": self.outbound["time"].min(), "to": self.outbound["time"].max(),
@@ -167,6 +175,7 @@ class Run:
                 "memory samples": "memory", "outbound calls": "outbound",
                 "Locust": "locust", "Gunicorn error log": "gunicorn log",
                 "PostgreSQL server log": "pg log", "line profile": "line profile"}  # fmt: skip
+        keys["tracemalloc snapshots"] = "allocations"
         for row in rows:
             row["files"] = _shown_sources(self.sources.get(keys[row["source"]], []))
         for source in self.problems:
@@ -193,6 +202,7 @@ LABELS = {
     "gunicorn log": "Gunicorn error log", "pg log": "PostgreSQL server log",
     "line profile": "line profile (.lprof)",
 }  # fmt: skip
+LABELS["allocations"] = "tracemalloc snapshots"
 PG_LOGS = ("postgresql*.log*", "postgresql*.csv*", "postgresql*.json*", "pg_log/*.log*",
            "pg_log/*.csv*", "pg_log/*.json*")  # log_directory's default file names
 # Gunicorn's --error-logfile (a file named for access, e.g. gunicorn-access.log, is an access log)
@@ -302,6 +312,12 @@ def load_run(
     memory = _first(folder, ("memory.csv", "rss*.csv", "*.dat", "*.prom"))
     if memory:
         _load(run, "memory", memory, lambda: setattr(run, "memory", perfkit.read_memory(memory)))
+    snapshots = folder / "tracemalloc"  # the Gunicorn hook's tracemalloc-*.pickle* files
+    if snapshots.is_dir():
+        from perfkit.io.allocations import read_tracemalloc
+
+        _load(run, "allocations", [str(snapshots)],
+              lambda: setattr(run, "allocations", read_tracemalloc(snapshots)))  # fmt: skip
     from perfkit.io.loadtest import locust_prefixes
 
     pairs = locust_prefixes(folder)  # any <prefix>_stats.csv + <prefix>_stats_history.csv
@@ -388,3 +404,4 @@ _FRAMES = {
     "locust": ("locust_stats", "locust_history"), "outbound": ("outbound",),
     "gunicorn log": ("workers",), "pg log": ("pg_log",), "line profile": ("line_profile",),
 }  # fmt: skip
+_FRAMES["allocations"] = ("allocations",)

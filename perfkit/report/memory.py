@@ -27,6 +27,7 @@ class MemoryReport(ReportDisplay):
     recycled: int
     cannot_judge: list[str] = field(default_factory=list)  # what a failed source left unjudged
     generations: pd.DataFrame | None = None  # worker_generations of Gunicorn's error log
+    allocations: pd.DataFrame | None = None  # allocation_growth of the run's tracemalloc/
 
     def _display_facts(self) -> list[tuple[str, object]]:
         facts: list[tuple[str, object]] = [("memory samples", sizes(self.run.memory, "sample"))]
@@ -87,6 +88,7 @@ class MemoryReport(ReportDisplay):
             },
             "container": self._container(),
             "worker_endings": None if self.generations is None else self.endings(),
+            "allocation_sites": self._allocation_summary(),
             "cannot_judge": list(self.cannot_judge),
             "failed_sources": {k: self.run.problem(k) for k in self.run.problems},
         }  # fmt: skip
@@ -175,6 +177,57 @@ class MemoryReport(ReportDisplay):
         shown = self.fits[columns].assign(pid=self.fits["pid"].astype("string").fillna(""))
         return table(shown, floats="{:,.3g}")  # the pooled and container rows have no pid
 
+    def growing_sites(self, top: int = 10) -> pd.DataFrame:
+        """The `top` allocation sites that are not flat (growing first, fastest first), as
+        `perfkit.allocation_growth` ranks them; empty without tracemalloc snapshots."""
+        if self.allocations is None:
+            return pd.DataFrame(columns=["site", "verdict"])
+        order = {"growing": 0, "inconclusive": 1, "warm-up-then-flat": 2}
+        shown = self.allocations[self.allocations["verdict"].isin(list(order))]
+        ranked = shown.assign(_rank=shown["verdict"].map(order))
+        return ranked.sort_values("_rank", kind="stable").drop(columns="_rank").head(top)
+
+    def allocation_sites(self, top: int = 10) -> Any:
+        """Under the RSS trend: which allocation sites grow (tracemalloc snapshots of the
+        Gunicorn hook, `perfkit.allocation_growth`), as a sentence and a table."""
+        from perfkit.report.overview import _Outputs
+
+        if self.allocations is None:
+            return md("{why}", why=self.run.absent(
+                "allocations", "No tracemalloc snapshots in this run (a tracemalloc/ folder "
+                "written by perfkit.collect.tracemalloc_hook)."))  # fmt: skip
+        growing = self.allocations[self.allocations["verdict"] == "growing"]
+        axis = self.allocations.attrs.get("perfkit", {}).get("axis", "requests")
+        slope = "slope_bytes_per_request" if axis == "requests" else "slope_bytes_per_s"
+        unit = "bytes per request" if axis == "requests" else "bytes/s"
+        if len(growing):
+            top_site = growing.iloc[0]
+            text = md(f"**{len(growing)} allocation site(s) grow.** The fastest, {{site}}, "
+                      f"grows {top_site[slope]:,.0f} {unit} per worker "
+                      f"(interval {top_site['ci_low_' + slope[6:]]:,.0f} to "
+                      f"{top_site['ci_high_' + slope[6:]]:,.0f}) and holds "
+                      f"{top_site['latest_bytes'] / 1024:,.0f} KiB in a worker's last snapshot.",
+                      site=top_site["site"])  # fmt: skip
+        else:
+            warm = int((self.allocations["verdict"] == "warm-up-then-flat").sum())
+            text = md(f"**No allocation site grows** ({len(self.allocations):,} sites; "
+                      f"{warm} filled during warm-up, then stayed flat).")  # fmt: skip
+        columns = ["site", "verdict", "slope_bytes_per_request", "ci_low_bytes_per_request",
+                   "ci_high_bytes_per_request", "slope_bytes_per_s", "latest_bytes",
+                   "warmup_bytes", "samples", "series"]  # fmt: skip
+        return _Outputs([text, table(self.growing_sites(top)[columns], floats="{:,.0f}",
+                                     index=False)])  # fmt: skip
+
+    def _allocation_summary(self) -> list[dict] | None:
+        """The growing sites for ``--json`` (None without snapshots)."""
+        if self.allocations is None:
+            return None
+        growing = self.allocations[self.allocations["verdict"] == "growing"]
+        return [{"site": str(r["site"]), "bytes_per_request": _number(r["slope_bytes_per_request"]),
+                 "bytes_per_s": _number(r["slope_bytes_per_s"]),
+                 "latest_bytes": _number(r["latest_bytes"])}
+                for _, r in growing.iterrows()]  # fmt: skip
+
     def trust(self) -> Any:
         """The data-trust section: perfkit's warnings as styled notes, then the table."""
         from perfkit.report.display import notes
@@ -182,6 +235,10 @@ class MemoryReport(ReportDisplay):
 
         shown = [notes(), table(self.run.trust(), index=False)]  # notes first: not listed twice
         return _Outputs([s for s in shown if s is not None])
+
+
+def _number(value: Any) -> float | None:
+    return None if pd.isna(value) else float(value)
 
 
 def _endings_text(endings: dict[str, int]) -> str:
@@ -264,5 +321,11 @@ def memory_report(
         from perfkit.analysis.workers import worker_generations
 
         generations = worker_generations(run.workers)
+    allocations = None
+    if run.allocations is not None:  # the same call as the API: perfkit.allocation_growth
+        from perfkit.analysis.allocations import allocation_growth
+
+        allocations = allocation_growth(run.allocations)
     return MemoryReport(run, fits, limit_mib, container_limit_mib, per_hour,
-                        recycled_workers(run.memory), generations=generations)  # fmt: skip
+                        recycled_workers(run.memory), generations=generations,
+                        allocations=allocations)  # fmt: skip

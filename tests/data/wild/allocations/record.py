@@ -45,6 +45,10 @@ def record(
     threads: int = 2,
     hook: bool = True,
     frames: int = 4,
+    start: str = "loaded",
+    rss: bool = False,
+    memray: bool = False,
+    compress: bool = False,
 ) -> dict:
     """Serve, drive `requests` requests with `threads` client threads, stop; the client log."""
     out.mkdir(parents=True, exist_ok=True)
@@ -56,7 +60,9 @@ def record(
         "PERFKIT_TRACEMALLOC_DIR": str(out / "tracemalloc"),
         "PERFKIT_TRACEMALLOC_EVERY": str(every),
         "PERFKIT_TRACEMALLOC_FRAMES": str(frames),
+        "PERFKIT_TRACEMALLOC_START": start,
         "PYTHONPATH": str(ROOT),
+        "MEMRAY_DIR": str(out / "memray"),
     }
     command = [
         sys.executable,
@@ -69,7 +75,9 @@ def record(
         "--chdir",
         str(HERE),
     ]
-    if hook:
+    if memray:
+        command += ["-c", str(HERE / "memray_conf.py")]
+    elif hook:
         command += ["-c", "python:perfkit.collect.tracemalloc_hook"]
     if max_requests:
         command += ["--max-requests", str(max_requests)]
@@ -80,6 +88,14 @@ def record(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+    sampler = None
+    if rss:  # perfkit's own RSS collector, every 0.2 s, until the master exits
+        from perfkit.collect.rss import collect_rss
+
+        sampler = threading.Thread(
+            target=collect_rss, args=(proc.pid, out / "memory.csv"), kwargs={"interval_s": 0.2}
+        )
+        sampler.start()
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -118,6 +134,14 @@ def record(
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=30)
+        if sampler is not None:
+            sampler.join(timeout=30)
+    if compress:  # stored gzip-compressed; read_tracemalloc reads .pickle.gz as it is
+        import gzip
+
+        for path in sorted((out / "tracemalloc").glob("*.pickle")):
+            path.with_name(path.name + ".gz").write_bytes(gzip.compress(path.read_bytes(), 9))
+            path.unlink()
     log = {
         "leak_bytes": leak_bytes,
         "leak_bytes_per_request": sys.getsizeof(bytes(leak_bytes)) if leak_bytes else 0,
@@ -133,7 +157,30 @@ def record(
         "answers": sorted(answers, key=lambda a: a[3]),
     }
     (out / "client.json").write_text(json.dumps(log))
+    (out / "truth.json").write_text(json.dumps(truth(log), indent=1))
     return log
+
+
+def truth(log: dict) -> dict:
+    """What the run planted and what the client saw, none of it from perfkit: the marked lines
+    of leak_app.py, sys.getsizeof of the kept objects, and per worker pid the responses it
+    answered and their rate over its first to last answer (client clock)."""
+    lines = (HERE / "leak_app.py").read_text().splitlines()
+    marked = {m: n for n, text in enumerate(lines, 1) for m in ("LEAK LINE", "CACHE LINE")
+              if text.rstrip().endswith(f"# {m}")}  # fmt: skip
+    per_pid: dict[str, dict] = {}
+    for pid, _, _, received in log["answers"]:
+        entry = per_pid.setdefault(str(pid), {"responses": 0, "first": received})
+        entry["responses"] += 1
+        entry["last"] = received
+    for entry in per_pid.values():
+        span = entry["last"] - entry["first"]
+        entry["requests_per_s"] = (entry["responses"] - 1) / span if span > 0 else None
+    return {"leak_line": f"leak_app.py:{marked['LEAK LINE']}",
+            "cache_line": f"leak_app.py:{marked['CACHE LINE']}",
+            "leak_bytes_per_request": log["leak_bytes_per_request"],
+            "cache_bytes": log["cache_entries"] * log["cache_bytes_per_entry"],
+            "requests": log["requests"], "workers": per_pid}  # fmt: skip
 
 
 if __name__ == "__main__":
@@ -144,6 +191,8 @@ if __name__ == "__main__":
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--every", type=int, default=10)
     parser.add_argument("--max-requests", type=int, default=0)
+    parser.add_argument("--rss", action="store_true", help="sample RSS into memory.csv")
+    parser.add_argument("--compress", action="store_true", help="gzip the snapshots")
     a = parser.parse_args()
     record(
         a.out,
@@ -152,4 +201,6 @@ if __name__ == "__main__":
         requests=a.requests,
         every=a.every,
         max_requests=a.max_requests,
+        rss=a.rss,
+        compress=a.compress,
     )
