@@ -141,13 +141,26 @@ def _parser() -> argparse.ArgumentParser:
                     help="snapshots to take (0: until stopped)")  # fmt: skip
     pg.add_argument("--retry", type=_natural, default=0,
                     help="retries with backoff when unreachable")  # fmt: skip
+    redis = collect.add_parser("redis", help="snapshots of Redis statistics into a store folder")
+    redis.add_argument("--url", default="", help="redis://[:password@]host:port/db; default: "
+                       "the PERFKIT_REDIS_URL environment variable")  # fmt: skip
+    redis.add_argument("--store", type=Path, required=True, help="snapshot store folder")
+    redis.add_argument("--interval", type=_seconds, default=60.0,
+                       help="seconds between snapshots")  # fmt: skip
+    redis.add_argument("--count", type=_natural, default=1,
+                       help="snapshots to take (0: until stopped)")  # fmt: skip
+    redis.add_argument("--retry", type=_natural, default=0,
+                       help="retries with backoff when unreachable")  # fmt: skip
+    redis.add_argument("--keep-arguments", action="store_true",
+                       help="store the slow log's argument values (default: names, counts and "
+                       "lengths only)")  # fmt: skip
     rss = collect.add_parser("rss", help="RSS of a process and its children into a CSV file")
     rss.add_argument("--pid", type=_pid, required=True, help="the Gunicorn master's pid")
     rss.add_argument("--children", action="store_true", help="also every worker/child")
     rss.add_argument("--out", type=Path, required=True, help="CSV file (appended to)")
     rss.add_argument("--interval", type=_seconds, default=1.0, help="seconds between samples")
     rss.add_argument("--duration", type=_seconds, help="stop after this many seconds")
-    for collector in (pg, rss):
+    for collector in (pg, rss, redis):
         collector.add_argument("--log-level", choices=LOG_LEVELS, type=str.lower,
                                help="messages shown (on stderr, timestamped): default info on "
                                "a terminal, else warning (cron mails what matters)")  # fmt: skip
@@ -440,9 +453,31 @@ def _check_dsn(dsn: str) -> None:
              "(PGSERVICE) instead", sys.stderr)  # fmt: skip
 
 
+def _redis_url(url: str) -> str:
+    """The Redis URL of ``--url``, else of PERFKIT_REDIS_URL; checked before connecting, a
+    warning when the command line holds a password (``ps`` shows it). Never echoes it."""
+    from perfkit.io.redis_wire import parse_url
+
+    given = url or os.environ.get("PERFKIT_REDIS_URL", "")
+    if not given:
+        raise InputError("--url: no Redis URL (give --url redis://host:port/0 or set "
+                         "PERFKIT_REDIS_URL)")  # fmt: skip
+    if parse_url(given).password and url:
+        _say("perfkit: warning: --url holds a password, which other users can read in `ps` "
+             "and shell history; set PERFKIT_REDIS_URL instead", sys.stderr)  # fmt: skip
+    return given
+
+
 def _collect(args: argparse.Namespace) -> int:
     if args.collector == "pg":
         _check_dsn(args.dsn)
+        if args.store.exists() and not args.store.is_dir():
+            raise InputError(f"--store {args.store}: is a file; expected a snapshot store folder")
+        from perfkit.report.run import writable_folder
+
+        writable_folder(args.store, f"--store {args.store}")
+    elif args.collector == "redis":
+        args.url = _redis_url(args.url)
         if args.store.exists() and not args.store.is_dir():
             raise InputError(f"--store {args.store}: is a file; expected a snapshot store folder")
         from perfkit.report.run import writable_folder
@@ -460,6 +495,11 @@ def _collect(args: argparse.Namespace) -> int:
             from perfkit.collect.pg import collect_pg
 
             collect_pg(args.dsn, args.store, args.interval, args.count, args.retry)
+        elif args.collector == "redis":
+            from perfkit.collect.redis import collect_redis
+
+            collect_redis(args.url, args.store, args.interval, args.count, args.retry,
+                          keep_arguments=args.keep_arguments)  # fmt: skip
         else:
             from perfkit.collect.rss import collect_rss
 

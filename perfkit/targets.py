@@ -25,6 +25,7 @@ class Targets:
     concurrent_users: int = 100
     requests_per_minute: float = 500.0
     availability: float = 0.999
+    cache_hit_ratio: float = 0.9  # Redis keyspace hits / (hits + misses); perfkit's default
 
     def with_(self, **changes: float) -> Targets:
         """A copy with some targets changed (unknown names are an error)."""

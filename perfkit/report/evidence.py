@@ -7,7 +7,8 @@ A run folder may hold any of: ``access.log*`` (or ``*.log*``), ``profiles/``
 Gunicorn's error log (``gunicorn*.log*``, ``error*.log*``; `perfkit.read_gunicorn_log`),
 PostgreSQL's server log (``postgresql*.log*``/``.csv*``/``.json*`` or ``pg_log/``;
 `perfkit.read_pg_log`; its ``log_line_prefix`` from ``log_line_prefix.txt`` or a copy of
-``postgresql.conf`` in the folder, else sniffed).
+``postgresql.conf`` in the folder, else sniffed), ``redis/`` (a `perfkit collect redis`
+store: `perfkit.read_redis`).
 An ``access_log_format.txt`` beside the log gives the server's log format
 (e.g. Gunicorn's ``access_log_format``): `perfkit.read_access_log` reads it.
 ``pg/`` may also hold psql CSV exports (`perfkit.io.pg_csv`). Whatever is
@@ -45,6 +46,8 @@ class Run:
     statements: pd.DataFrame | None = None  # pg_deltas of pg_stat_statements
     pg_store: Path | None = None  # pg/: a snapshot store or a folder of psql CSV exports
     memory: pd.DataFrame | None = None
+    redis: dict[str, pd.DataFrame] | None = None  # redis/ (perfkit collect redis): read_redis
+    # views info, commandstats and slowlog
     locust_stats: pd.DataFrame | None = None
     locust_history: pd.DataFrame | None = None
     outbound: pd.DataFrame | None = None
@@ -131,6 +134,8 @@ class Run:
                 "note": f"{intervals} intervals; statement rows inside a statistics reset "
                 f"(no delta): {resets}{_hidden(self.statements)}",
             })  # fmt: skip
+        if self.redis is not None:
+            rows.append(_redis_row(self.redis))
         if self.memory is not None:
             rows.append({"source": "memory samples", "records": len(self.memory), "rejected": 0,
                          "from": self.memory["time"].min(), "to": self.memory["time"].max(),
@@ -176,6 +181,7 @@ class Run:
                 "Locust": "locust", "Gunicorn error log": "gunicorn log",
                 "PostgreSQL server log": "pg log", "line profile": "line profile"}  # fmt: skip
         keys["tracemalloc snapshots"] = "allocations"
+        keys["Redis statistics"] = "redis"
         for row in rows:
             row["files"] = _shown_sources(self.sources.get(keys[row["source"]], []))
         for source in self.problems:
@@ -203,6 +209,7 @@ LABELS = {
     "line profile": "line profile (.lprof)",
 }  # fmt: skip
 LABELS["allocations"] = "tracemalloc snapshots"
+LABELS["redis"] = "Redis statistics"
 PG_LOGS = ("postgresql*.log*", "postgresql*.csv*", "postgresql*.json*", "pg_log/*.log*",
            "pg_log/*.csv*", "pg_log/*.json*")  # log_directory's default file names
 # Gunicorn's --error-logfile (a file named for access, e.g. gunicorn-access.log, is an access log)
@@ -214,6 +221,23 @@ def _event_log_row(source: str, events: pd.DataFrame, note: str) -> dict[str, ob
     return {"source": source, "records": len(events),
             "rejected": events.attrs.get("perfkit", {}).get("rejected", 0),
             "from": events["time"].min(), "to": events["time"].max(), "note": note}  # fmt: skip
+
+
+def _redis_row(views: dict[str, pd.DataFrame]) -> dict[str, object]:
+    """The trust row of a Redis store: snapshots, and the resets and restarts in between."""
+    info = views["info"]
+    times = info["snapshot_time"]
+    note = f"{times.nunique()} snapshots"
+    if times.nunique() >= 2:
+        from perfkit.analysis.cache import redis_intervals
+
+        status = redis_intervals(info, views["commandstats"])["status"].value_counts()
+        note += (f", {int(status.sum())} intervals; statistics resets: {status.get('reset', 0)}, "
+                 f"server restarts: {status.get('restart', 0)} (counted from the reset)")
+    else:
+        note += ": one snapshot, no interval to count (collect two or more)"
+    return {"source": "Redis statistics", "records": int(times.nunique()), "rejected": 0,
+            "from": times.min(), "to": times.max(), "note": note}  # fmt: skip
 
 
 def _shown_sources(sources: list[str], limit: int = 3) -> str:
@@ -333,6 +357,15 @@ def load_run(
     if outbound:
         _load(run, "outbound", outbound,
               lambda: setattr(run, "outbound", perfkit.read_jsonl(outbound)))  # fmt: skip
+    redis = folder / "redis"
+    if redis.is_dir():
+
+        def redis_views() -> None:
+            from perfkit.io.redis import read_redis
+
+            run.redis = {v: read_redis(redis, v) for v in ("info", "commandstats", "slowlog")}
+
+        _load(run, "redis", [str(redis)], redis_views)
     if server:
         prefix = _log_line_prefix(folder)
         _load(run, "pg log", server,
@@ -405,3 +438,4 @@ _FRAMES = {
     "gunicorn log": ("workers",), "pg log": ("pg_log",), "line profile": ("line_profile",),
 }  # fmt: skip
 _FRAMES["allocations"] = ("allocations",)
+_FRAMES["redis"] = ("redis",)

@@ -33,6 +33,8 @@ class OverviewReport(ReportDisplay):
     health_notes: dict[str, str] = field(default_factory=dict)  # section -> why it is not shown
     cannot_judge: list[str] = field(default_factory=list)  # what a failed source left unjudged
     _said: dict[str, set[str]] = field(default_factory=dict, repr=False)  # group -> reasons said
+    cache: dict[str, Any] | None = None  # the Redis cache section (`_cache_section`), if any
+    cache_missing: str = ""  # why there is no cache section ("" when there is one)
 
     def summary(self) -> dict:
         judged = "pg" not in self.run.problems
@@ -54,6 +56,7 @@ class OverviewReport(ReportDisplay):
             "cannot_judge": [*self.cannot_judge, *self._untimed()],
             "failed_sources": {k: self.run.problem(k) for k in self.run.problems},
             "workers": self.workers(),
+            "cache": None if self.cache is None else self.cache["summary"],
         }  # fmt: skip
 
     def workers(self) -> dict[str, float | int] | None:
@@ -142,6 +145,8 @@ class OverviewReport(ReportDisplay):
             leaking = self.memory[self.memory["verdict"] == "leak"]
             lines.append("\n**Memory: a process is leaking.**" if len(leaking) else
                          "\nMemory: no leak found.")  # fmt: skip
+        if self.cache is not None:
+            lines.append("\n" + self._cache_sentence())
         w = self.workers()
         if w is not None:
             serious = w["killed"] or w["timed_out"]
@@ -222,6 +227,31 @@ class OverviewReport(ReportDisplay):
             return md("{why}", why=self.run.absent("memory", "No memory samples in this run."))
         columns = ["pid", "role", "verdict", "slope_mib_per_hour", "ci_low", "ci_high"]
         return table(self.memory[columns], floats="{:,.3g}")
+
+    def _cache_sentence(self) -> str:
+        c = cast(dict[str, Any], self.cache)["summary"]
+        if c["hit_ratio"] is None:
+            return "Redis cache: no lookup (no GET-like command read a key) in the snapshots."
+        verdict = "meets" if c["meets"] else "**misses**"
+        evicted = f"; {c['evicted_keys']:,} keys evicted" if c["evicted_keys"] else ""
+        return (f"Redis cache: hit ratio {c['hit_ratio']:.1%} ({c['hits']:,} hits, "
+                f"{c['misses']:,} misses) {verdict} its {c['target']:.0%} target{evicted}.")
+
+    def cache_table(self, name: str = "hit_ratio") -> Any:
+        """One table of the cache section: ``hit_ratio`` per interval, ``commands`` (calls
+        and µs per call), ``slow`` (the slow log per command, arguments never shown) or
+        ``memory`` (used memory against maxmemory, evictions)."""
+        if self.cache is None:
+            return self._once("cache", self.cache_missing or self.run.absent(
+                "redis", "No Redis statistics in this run (collect them with "
+                "`perfkit collect redis` into the run's redis/ folder)."))  # fmt: skip
+        frame = self.cache[name]
+        if name == "hit_ratio":
+            head = md("{sentence}", sentence=self._cache_sentence())
+            return _Outputs([head, table(frame, floats="{:,.3g}", index=False)])
+        if frame.empty:
+            return md("Nothing found.")
+        return table(frame.head(15), floats="{:,.3g}", index=False)
 
     def trust(self) -> Any:
         """The data-trust section: perfkit's warnings as styled notes, then the table."""
@@ -325,8 +355,34 @@ def overview_report(
     if run.requests is not None:
         endpoints = perfkit.summarize(run.requests).sort_values("p95_ms", ascending=False)
     memory = fit_leak(run.memory) if run.memory is not None else None
+    unjudged.append(run.failed("redis", "the cache hit-ratio target"))
+    cache, cache_missing = _cache_section(run, targets)
     return OverviewReport(run, targets, slo, endpoints, health, external, memory, why, notes,
-                          [u for u in unjudged if u])  # fmt: skip
+                          [u for u in unjudged if u], cache=cache,
+                          cache_missing=cache_missing)  # fmt: skip
+
+
+def _cache_section(run: Run, targets: Targets) -> tuple[dict[str, Any] | None, str]:
+    """The cache section's frames and summary from the run's Redis snapshots, computed by
+    the same functions as the API (`perfkit.analysis.cache`); (None, why) without them."""
+    from perfkit.analysis import cache
+    from perfkit.errors import InputError
+
+    if run.redis is None:
+        return None, ""
+    info, commandstats, slowlog = run.redis["info"], run.redis["commandstats"], run.redis["slowlog"]
+    try:
+        summary = cache.cache_summary(info, commandstats, slowlog, targets.cache_hit_ratio)
+    except InputError as exc:  # fewer than two snapshots
+        return None, f"The run's Redis statistics cannot be judged: {exc}."
+    return {
+        "summary": summary,
+        "hit_ratio": cache.hit_ratio(info, commandstats),
+        "commands": cache.command_table(cache.command_deltas(info, commandstats),
+                                        include_perfkit=False),
+        "slow": cache.slow_commands(slowlog),
+        "memory": cache.memory_pressure(info, commandstats),
+    }, ""  # fmt: skip
 
 
 def _database_inputs():
