@@ -380,6 +380,7 @@ def test_the_regression_report_shows_the_apis_line_table(tmp_path):
                           source_root=tmp_path / "cand" / "source"))  # fmt: skip
     pd.testing.assert_frame_equal(report.lines, api, check_like=False)
     assert report.lines.iloc[0]["source"].strip() == "time.sleep(0.02)"
+    assert report.summary()["lines_regressed"] == [f"{tmp_path}/cand/app.py:9 handler"]
     html = report.line_table().data if hasattr(report.line_table(), "data") else str(
         report.line_table())  # fmt: skip
     assert "time.sleep(0.02)" in html
@@ -399,3 +400,31 @@ def test_a_broken_lprof_is_the_runs_problem_not_the_reports(tmp_path):
     run = load_run(tmp_path / "base")
     assert run.line_profile is None and "refused to unpickle" in run.problem("line profile")
     assert run.requests is not None
+
+
+LOOP_FIRST = """def handler(n):
+    for i in range(n):
+        n += 0
+    return n
+"""
+
+
+def test_a_function_opening_with_a_loop_is_flagged_per_pass_not_per_call(tmp_path):
+    # the easy rule (calls = hits of the first body line) counts loop passes here: 201 per call
+    frames = record(tmp_path, {"base": LOOP_FIRST, "cand": LOOP_FIRST}, dumps=1)
+    table = compare_line_profiles(frames["base"], frames["cand"], detail=True)
+    assert len(table.attrs["loop_first_line"]) == 2  # both sides' handler, named
+    merged = read_line_profile(tmp_path / "base" / "lprof")
+    assert merged.set_index("line").loc[2, "hits"] == 201 * 8  # range(200) + the exit test
+
+
+@pytest.mark.parametrize("backend", [None, "numpy_nullable", "pyarrow"])
+def test_dtype_backends_keep_the_values(backend):
+    frame = read_line_profile(WILD / "known_v5.lprof", source_root=WILD, dtype_backend=backend)
+    plain = read_line_profile(WILD / "known_v5.lprof", source_root=WILD)
+    assert frame["hits"].tolist() == plain["hits"].tolist()
+    assert frame["time_s"].astype(float).tolist() == plain["time_s"].tolist()
+    if backend == "pyarrow":
+        assert str(frame["hits"].dtype) == "int64[pyarrow]"
+    with pytest.raises(InputError, match="dtype_backend"):
+        read_line_profile(WILD / "known_v5.lprof", dtype_backend="nope")

@@ -121,6 +121,9 @@ class RegressionReport(ReportDisplay):
                     self.functions["verdict"] == "regressed", "function"]
             ],
             "loadtest_regressed": _keys(self.loadtest, "regressed"),
+            "lines_regressed": [] if self.lines is None else [
+                f"{r.file}:{r.line_cand} {r.function}" for r in _rows(
+                    self.lines[self.lines["verdict"] == "regressed"])],
             "plan_changes": None if self.plans is None else [
                 {"statement": str(r.statement)[:200], "change": str(r.change),
                  "base_ms": _num(r.base_ms), "cand_ms": _num(r.cand_ms),

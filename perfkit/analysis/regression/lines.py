@@ -21,7 +21,8 @@ file with the k-th; a file path absent on the other side matches the one sharing
 trailing path). Lines are matched by their source text (stripped; the k-th line of the same text
 in the function with the k-th), so a candidate that inserted lines above still matches; lines
 without text on either side, or whose text changed, fall back to their offset from the
-function's first line. The rest are new (or gone): 0 s on the side that lacks them.
+function's first line. The rest are new (or gone): 0 s on the side that lacks them. ``file``,
+``source`` and the function name are the candidate's (the baseline's for a line gone).
 
 **Verdict.** Welch's t on time per call (Welch–Satterthwaite degrees of freedom), then the
 shared rule of `perfkit.analysis.regression.verdict` (`judge`): Holm across lines, the practical
@@ -181,8 +182,11 @@ def _prepare(
 ) -> tuple[pd.DataFrame, pd.DataFrame, set[tuple[str, str]]]:
     """The side's rows with a shared function key and line offset; calls per (dump, function)
     (hits of the function's first body line); the functions whose first body line is a loop."""
-    index = pd.MultiIndex.from_frame(frame[["file", "function", "first_line"]])
-    frame = frame.assign(key=[keys[k] for k in index], offset=frame["line"] - frame["first_line"])
+    named = pd.DataFrame(
+        [(*k, v) for k, v in keys.items()], columns=["file", "function", "first_line", "key"]
+    )  # one row per function: the rows get their key by a merge, not a Python loop
+    frame = frame.merge(named, on=["file", "function", "first_line"], how="left")
+    frame["offset"] = frame["line"] - frame["first_line"]
     first = frame.groupby("key")["line"].transform("min")
     head = frame[frame["line"] == first]
     calls = head.groupby(["dump", "key"])["hits"].sum().rename("calls")
@@ -208,10 +212,8 @@ def _match(base: pd.DataFrame, cand: pd.DataFrame) -> pd.DataFrame:
     lb, lc = lines(base), lines(cand)
     text_b, text_c = lb[lb["text"].notna()], lc[lc["text"].notna()]
     by_text = text_b.merge(text_c, on=["key", "text", "occurrence"], suffixes=("_b", "_c"))
-    used_b = set(zip(by_text["key"], by_text["line_b"], strict=True))
-    used_c = set(zip(by_text["key"], by_text["line_c"], strict=True))
-    rest_b = lb[[k not in used_b for k in zip(lb["key"], lb["line"], strict=True)]]
-    rest_c = lc[[k not in used_c for k in zip(lc["key"], lc["line"], strict=True)]]
+    rest_b = _without(lb, by_text[["key", "line_b"]].rename(columns={"line_b": "line"}))
+    rest_c = _without(lc, by_text[["key", "line_c"]].rename(columns={"line_c": "line"}))
     by_offset = rest_b.merge(rest_c, on=["key", "offset"], how="outer", suffixes=("_b", "_c"),
                              indicator=True)  # fmt: skip
     pairs = pd.concat([
@@ -221,14 +223,20 @@ def _match(base: pd.DataFrame, cand: pd.DataFrame) -> pd.DataFrame:
     ], ignore_index=True)  # fmt: skip
     out = pd.DataFrame({
         "key": pairs["key"],
-        "file": pairs["key"].str.split("\0", n=1).str[0],  # the baseline's name of the file
-        "function": pairs["function_b"].fillna(pairs["function_c"]),
+        "file": pairs["file_c"].fillna(pairs["file_b"]),  # the candidate's path, if it has it
+        "function": pairs["function_c"].fillna(pairs["function_b"]),
         "line_base": pairs["line_b"].astype("Int64"),
         "line_cand": pairs["line_c"].astype("Int64"),
         "source": pairs["source_c"].where(pairs["source_c"].notna(), pairs["source_b"]),
         "matched_by": pairs["matched_by"].astype(str),
     })  # fmt: skip
     return out.reset_index(drop=True)
+
+
+def _without(lines: pd.DataFrame, used: pd.DataFrame) -> pd.DataFrame:
+    """The rows of `lines` whose (key, line) is not in `used`."""
+    marked = lines.merge(used.assign(_used=True), on=["key", "line"], how="left")
+    return lines[marked["_used"].isna().to_numpy()]
 
 
 def _estimate(frame: pd.DataFrame, calls: pd.DataFrame, pairs: pd.DataFrame,
