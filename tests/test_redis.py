@@ -599,3 +599,32 @@ def test_warehouse_cache_cold_warm_off(server, warehouse_db, monkeypatch, tmp_pa
     assert hit_ratio(info, commandstats)["lookups"].tolist() == [0]
     assert not {"get", "set"} & set(command_deltas(info, commandstats)["command"])
     os.environ.pop("WAREHOUSE_REDIS_URL", None)
+
+
+# ------------------------------------------------------------------- recorded store (no server)
+
+WILD = Path(__file__).parent / "data" / "wild" / "redis"
+
+
+def test_recorded_store_against_its_truth():
+    """tests/data/wild/redis: a benchmark, a CONFIG RESETSTAT and a restart, with the counts
+    read independently before each snapshot (truth.json)."""
+    truth = json.loads((WILD / "truth.json").read_text())["snapshots"]
+    info, commandstats = frames(WILD / "store")
+    intervals = redis_intervals(info, commandstats)
+    assert intervals["status"].tolist() == ["ok", "reset", "restart"]
+    deltas = command_deltas(info, commandstats)
+    ratios = hit_ratio(info, commandstats)
+    ends = intervals["interval_end"].tolist()
+    for k, end in enumerate(ends, start=1):
+        now, before = truth[k]["calls_before_snapshot"], truth[k - 1]["calls_before_snapshot"]
+        got = deltas[deltas["interval_end"] == end].set_index("command")["calls"]
+        for command in ("get", "set", "incr", "lpush"):
+            if command not in now:
+                continue
+            expected = now[command] - (before.get(command, 0) if k == 1 else 0)
+            assert got[command] == expected, (k, command)
+        hits = truth[k]["keyspace_hits"] - (truth[k - 1]["keyspace_hits"] if k == 1 else 0)
+        assert ratios["hits"].iloc[k - 1] == hits
+    assert deltas[deltas["command"] == "get"]["calls"].tolist() == [5000, 3000, 2000]
+    assert read_redis(WILD / "store", "info")["run_id"].nunique() == 2
