@@ -428,3 +428,25 @@ def test_dtype_backends_keep_the_values(backend):
         assert str(frame["hits"].dtype) == "int64[pyarrow]"
     with pytest.raises(InputError, match="dtype_backend"):
         read_line_profile(WILD / "known_v5.lprof", dtype_backend="nope")
+
+
+def test_a_line_whose_text_changed_matches_by_its_offset_and_regresses(tmp_path):
+    # the easy rule (match by text only) would call the old line gone and the new one new
+    longer = BASE.replace("time.sleep(0.002)", "time.sleep(0.012)")
+    frames = record(tmp_path, {"base": BASE, "cand": longer})
+    table = compare_line_profiles(frames["base"], frames["cand"])
+    top = table.iloc[0]
+    assert top["matched_by"] == "line offset" and top["line_base"] == top["line_cand"] == 8
+    assert top["source"].strip() == "time.sleep(0.012)" and top["verdict"] == "regressed"
+    assert 0.01 <= top["change_s"] < 0.015  # 10 ms more per call, as planted
+
+
+def test_a_profile_whose_functions_never_ran_is_empty_not_broken(tmp_path):
+    from line_profiler import line_profiler
+
+    path = tmp_path / "idle.lprof"
+    path.write_bytes(pickle.dumps(line_profiler.LineStats({("a.py", 1, "f"): []}, 1e-9)))
+    frame = read_line_profile(path)
+    assert frame.empty and frame.attrs["perfkit"]["not_run"] == ["a.py:1 f"]
+    assert str(frame["file"].dtype) == "str"
+    assert line_heat(frame).functions == 0

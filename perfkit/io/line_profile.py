@@ -86,6 +86,8 @@ def read_line_profile(
     loaded = [_read_one(item) for item in items]
     frame = pd.concat([f for f, _ in loaded], ignore_index=True)
     files = [info for _, info in loaded]
+    for column in ("dump", "file", "function"):  # text even when no line was recorded
+        frame[column] = frame[column].astype(pd.StringDtype("pyarrow", na_value=float("nan")))
     if not by_file:
         frame = _merge(frame)
     frame = _shares(frame, ["dump"] if by_file else [])
