@@ -167,6 +167,10 @@ def test_password_and_argument_values_never_stored_or_shown(tmp_path, capsys):
         assert sadd["arg_count"] == 42
         assert set(slow["command"]) >= {"SET", "SADD", "CONFIG GET", "SLOWLOG GET"}
         assert len(slow) == slow[["run_id", "id"]].drop_duplicates().shape[0]
+        info = read_redis(store, "info")
+        held = info[info["field"] == "slowlog_len"].set_index("snapshot_time")["number"]
+        fetched = read_redis(store, "slowlog").groupby("snapshot_time").size()
+        assert (fetched == held + 1).all()  # SLOWLOG LEN's own entry is logged before GET
         per = slow_commands(read_redis(store, "slowlog")).set_index("command")
         assert per.loc["SET", "entries"] == 1 and per.loc["SADD", "max_args"] == 42
         kept = tmp_path / "kept"

@@ -6,9 +6,9 @@ One snapshot is one connection of `perfkit.io.redis_wire.ReadOnlyRedis` sending,
 ``snapshot_time`` (UTC), the server's ``run_id`` and ``uptime_s``):
 
 - ``info``: every INFO field (all sections; ``keyspace`` and ``errorstats`` split into
-  ``db0.keys``, ``errorstat_ERR.count``...) and ``CONFIG GET maxmemory*`` (section
-  ``config``): ``section``, ``field``, ``value`` (text as Redis gave it), ``number`` (float,
-  NaN when not a number);
+  ``db0.keys``, ``errorstat_ERR.count``...), ``CONFIG GET maxmemory*`` (section ``config``)
+  and ``SLOWLOG LEN`` (section ``slowlog``, field ``slowlog_len``): ``section``, ``field``,
+  ``value`` (text as Redis gave it), ``number`` (float, NaN when not a number);
 - ``commandstats``: ``command``, ``calls``, ``usec``, ``usec_per_call``, ``rejected_calls``,
   ``failed_calls`` (cumulative since start or ``CONFIG RESETSTAT``);
 - ``latencystats`` (Redis 7): ``command``, ``percentile`` (50.0, 99.0, 99.9), ``usec``;
@@ -175,7 +175,7 @@ def take_snapshot(url: str, slowlog_entries: int = SLOWLOG_ENTRIES,
     with ReadOnlyRedis(url) as client:
         now = pd.Timestamp.now(tz="UTC")
         info, commands, latency = parse_info(_text(client.command("INFO", "all")))
-        client.command("SLOWLOG", "LEN")
+        held = client.command("SLOWLOG", "LEN")
         slow = parse_slowlog(client.command("SLOWLOG", "GET", str(slowlog_entries)),
                              keep_arguments)  # fmt: skip
         latest = parse_latency_latest(client.command("LATENCY", "LATEST"))
@@ -185,6 +185,9 @@ def take_snapshot(url: str, slowlog_entries: int = SLOWLOG_ENTRIES,
     info += [{"section": "config", "field": _text(k), "value": _text(v),
               "number": _number(_text(v))} for k, v in zip(pairs[::2], pairs[1::2],
                                                              strict=False)]  # fmt: skip
+    if isinstance(held, int):  # entries the slow log holds (SLOWLOG GET returns the newest n)
+        info.append({"section": "slowlog", "field": "slowlog_len", "value": str(held),
+                     "number": float(held)})  # fmt: skip
     fields = {r["field"]: r["value"] for r in info}
     run_id = fields.get("run_id", "")
     uptime = int(fields.get("uptime_in_seconds", "0") or 0)
