@@ -180,8 +180,13 @@ def test_read_tracemalloc_equals_tracemalloc_own_statistics(
     frame = read_tracemalloc(path)
     for key, depth in (("lineno", 1), ("traceback", snapshot.traceback_limit)):
         stats = snapshot.statistics(key)
-        expected = {" <- ".join(f"{f.filename}:{f.lineno}" for f in reversed(s.traceback)):
-                    (s.size, s.count) for s in stats}  # fmt: skip  (reversed: innermost first)
+        expected = {
+            " <- ".join(f"{f.filename}:{f.lineno}" for f in reversed(s.traceback)): (
+                s.size,
+                s.count,
+            )
+            for s in stats
+        }  # fmt: skip  (reversed: innermost first)
         got = read_tracemalloc(path, depth=depth)
         assert dict(zip(got["traceback"], zip(got["size_bytes"], got["count"], strict=True),
                         strict=True)) == expected  # fmt: skip
@@ -213,7 +218,9 @@ def test_a_hostile_snapshot_is_refused_and_never_runs(tmp_path: Path) -> None:
     flag = tmp_path / "ran"
     hostile = tmp_path / "tracemalloc-1-10-1700000000000000.pickle"
     hostile.write_bytes(pickle.dumps(_Planted(flag)))
-    with pytest.raises(InputError, match=r"tracemalloc-1-10.*refused to unpickle (posix|os)\.system"):
+    with pytest.raises(
+        InputError, match=r"tracemalloc-1-10.*refused to unpickle (posix|os)\.system"
+    ):
         read_tracemalloc(hostile)
     assert not flag.exists()
     # hidden inside a real snapshot's traces: refused too
@@ -255,8 +262,9 @@ def test_memray_captures_of_two_workers_summed_per_site(tmp_path: Path) -> None:
                         "-o", str(stats_file), str(capture)], check=True,
                        stdout=subprocess.DEVNULL, timeout=120)  # fmt: skip
         stats = json.loads(stats_file.read_text())
-        by_line = {e["location"].split(":", 1)[1]: e["size"]
-                   for e in stats["top_allocations_by_size"]}  # fmt: skip  function:file:line
+        by_line = {
+            e["location"].split(":", 1)[1]: e["size"] for e in stats["top_allocations_by_size"]
+        }  # fmt: skip  function:file:line
         pid = int(capture.stem.split("-")[1])
         rows = per_process[(per_process["pid"] == pid)
                            & per_process["site"].str.endswith("/" + leak_line)]  # fmt: skip
@@ -324,3 +332,28 @@ def test_a_broken_snapshot_folder_is_a_problem_not_a_crash(tmp_path: Path) -> No
     run = load_run(tmp_path)
     assert run.allocations is None and "allocations" in run.problems
     assert np.isfinite(len(run.memory))  # the rest loaded
+
+
+@pytest.mark.parametrize("tag", ["py39", "py310", "py311", "py312", "py313"])
+def test_snapshots_of_each_cpython_read_as_that_cpython_counts_them(tag: str) -> None:
+    """Snapshot.dump files written by CPython 3.9 to 3.13 (versions/plant.py): read with the
+    restricted unpickler (tracemalloc.Snapshot and _Traces only), the sites, bytes and blocks
+    equal that interpreter's own Snapshot.statistics, by line and by 2-frame traceback."""
+    folder = HERE / "versions"
+    truth = json.loads((folder / f"{tag}.truth.json").read_text())
+    lines = (folder / "plant.py").read_text().splitlines()
+    marked = next(n for n, t in enumerate(lines, 1) if t.endswith("# BYTES LINE"))
+    for key, depth in (("lineno", 1), ("traceback", 2)):
+        frame = read_tracemalloc(folder / f"{tag}.pickle.gz", depth=depth)
+        got = {
+            t: (s, c)
+            for t, s, c in zip(frame["traceback"], frame["size_bytes"], frame["count"], strict=True)
+        }
+        expected = {
+            " <- ".join(f"{f}:{n}" for f, n in stack): (size, count)
+            for stack, size, count in truth[key]
+        }
+        assert got == expected
+    top = read_tracemalloc(folder / f"{tag}.pickle.gz").iloc[0]
+    assert top["site"].endswith(f"plant.py:{marked}") and top["count"] == 40
+    assert frame.attrs["perfkit"]["traceback_limit"] == [truth["traceback_limit"]]

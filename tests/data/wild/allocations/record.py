@@ -2,7 +2,8 @@
 a known number of requests from 127.0.0.1; re-runnable:
 
     .venv/bin/python tests/data/wild/allocations/record.py OUT_DIR [--leak-bytes N]
-        [--cache-entries N] [--requests N] [--every N] [--max-requests N]
+        [--cache-entries N] [--requests N] [--every N] [--max-requests N] [--frames N]
+        [--rss] [--compress]
 
 Writes OUT_DIR/tracemalloc/ (the hook's snapshots) and OUT_DIR/client.json: every response's
 (worker pid, that worker's request count, client time) as the app answered it, and the run's
@@ -44,7 +45,7 @@ def record(
     workers: int = 2,
     threads: int = 2,
     hook: bool = True,
-    frames: int = 4,
+    frames: int = 1,
     start: str = "loaded",
     rss: bool = False,
     memray: bool = False,
@@ -191,6 +192,7 @@ if __name__ == "__main__":
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--every", type=int, default=10)
     parser.add_argument("--max-requests", type=int, default=0)
+    parser.add_argument("--frames", type=int, default=1, help="PERFKIT_TRACEMALLOC_FRAMES")
     parser.add_argument("--rss", action="store_true", help="sample RSS into memory.csv")
     parser.add_argument("--compress", action="store_true", help="gzip the snapshots")
     a = parser.parse_args()
@@ -201,6 +203,7 @@ if __name__ == "__main__":
         requests=a.requests,
         every=a.every,
         max_requests=a.max_requests,
+        frames=a.frames,
         rss=a.rss,
         compress=a.compress,
     )
