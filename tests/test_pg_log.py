@@ -268,3 +268,53 @@ def test_json_that_is_not_a_jsonlog_is_named_not_a_crash(tmp_path):
                        ("number.json", "123\n")):  # fmt: skip
         with pytest.raises(InputError, match=name.replace(".", r"\.")):
             read_pg_log(write(tmp_path / name, [text.strip()]), format="jsonlog")
+
+
+# --- normalize_many: normalize_sql once per shape of text, equal to it text by text ----------
+_TOKENS = ["SELECT", " ", "x", "1", "2.5", ".5", "'a'", "'b''c'", "e'q'", "E'a\\'b'", "x'0F'",
+           "$1", "$2", "$$d$$", "$t$z$t$", "--c\n", "/*k*/", '"Id"', '"2col"', "ORDER BY",
+           "GROUP BY", ",", "(", ")", "numeric", "::", "AS", "varchar(10)", "-", "+", "=", "IS",
+           "NULL", "NOT", "TRUE", "LIMIT", "ALL", "IN", "SET", "a.b", "1e5", "1e-5", "0x1F",
+           "0b1", "0o7", "\n", "\t", "é", "\U0001d400", "1_000", ";", "'", '"', "*", "FROM t",
+           "WHERE", "0", "7", ".", "e", "'x", "x1", "-1", "- 2"]  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_normalize_many_equals_normalize_sql_text_by_text(seed):
+    """Random SQL-ish texts (every token class normalize_sql knows, and the ones RE2 cannot
+    tokenize alike), many sharing a shape: the shape shortcut never changes an answer."""
+    import random
+
+    import pyarrow as pa
+
+    from perfkit.io.pg_log_sql import normalize_many
+
+    rng = random.Random(seed)
+    texts: list[str | None] = [
+        "".join(rng.choice(_TOKENS) + rng.choice(["", " "]) for _ in range(rng.randint(1, 16)))
+        for _ in range(6000)
+    ]
+    texts += [None, ""]
+    got = normalize_many(pa.array(texts, pa.string())).to_pylist()
+    assert got == [None if t is None else normalize_sql(t) for t in texts]
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("SELECT a FROM t ORDER BY 1", "SELECT a FROM t ORDER BY 2"),  # positions, not constants
+    ("SELECT 1::numeric(10,2)", "SELECT 1::numeric(12,2)"),  # type modifiers
+    ("SELECT x - 5", "SELECT x - 'a'"),  # a minus before a number, not before a string
+    ("SELECT .52.5", "SELECT .5"),  # two numbers, then one
+    ("SELECT 0x1F", "SELECT 5x1F"),  # a hex constant, then a number and a word
+    ("SELECT E'a\\'b' AND 1", "SELECT E'a\\'c' AND 2"),  # backslash escapes
+    ("SELECT $$a 1$$, 2", "SELECT $$b 1$$, 3"),  # dollar quotes
+    ("SET x = 5", "SET x = 6"),  # utility statements keep their constants
+])  # fmt: skip
+def test_normalize_many_on_texts_one_shape_rule_would_merge(a, b):
+    """Adversarial pairs: texts that differ only where a naive "replace the constants" key
+    would see constants, yet normalize differently (or alike for other reasons)."""
+    import pyarrow as pa
+
+    from perfkit.io.pg_log_sql import normalize_many
+
+    texts = [a, b, a, b]
+    assert normalize_many(pa.array(texts)).to_pylist() == [normalize_sql(t) for t in texts]

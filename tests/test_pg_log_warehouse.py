@@ -67,9 +67,12 @@ def pgss(truth: dict, toplevel: bool = True) -> pd.DataFrame:
 
 
 def executions(inside: pd.DataFrame) -> pd.DataFrame:
-    runs = inside[inside["kind"].astype(str) == "statement"]
+    """Per fingerprint: executions (``statement`` lines), their time with the portal's further
+    batches (``fetch`` lines), and whether all ran through the extended protocol."""
+    kind = inside["kind"].astype(str)
+    runs = inside[kind.isin(["statement", "fetch"])].assign(run=kind == "statement")
     return runs.groupby("fingerprint").agg(
-        count=("duration_ms", "size"), ms=("duration_ms", "sum"),
+        count=("run", "sum"), ms=("duration_ms", "sum"),
         extended=("name", lambda names: bool(names.notna().all())))  # fmt: skip
 
 
@@ -82,7 +85,7 @@ def test_every_statement_is_logged_as_often_as_pg_stat_statements_counted_it(nam
     want = pgss(truth)
     got = executions(inside)
     assert len(want) >= 40
-    for key, row in want.drop(index=PORTAL).iterrows():  # the portal: its own test (a bug)
+    for key, row in want.iterrows():
         assert key in got.index, key
         assert got.loc[key, "count"] == row["calls"], key
     lengths = {n["length"] for n in truth["side"]["sqlalchemy"]["in_lists"]}  # 1, 2, 3, 5, 8
@@ -178,11 +181,11 @@ def test_nested_statements_are_counted_but_not_logged(name):
     assert not set(nested.index) & set(inside["fingerprint"].dropna())
 
 
-@pytest.mark.xfail(strict=True, reason="read_pg_log counts PostgreSQL's `execute fetch from "
-                   "<portal>` lines (a further batch of a portal already executed) as new "
-                   "executions (kind 'statement', name 'fetch from <unnamed>')")  # fmt: skip
 @pytest.mark.parametrize("name", LOGS)
 def test_a_portal_fetched_in_batches_is_one_execution(name):
+    """A portal read in batches (`execute <unnamed>`, then `execute fetch from <unnamed>`
+    lines) is one execution, as pg_stat_statements counts it; the further batches are
+    ``fetch``."""
     truth, _, inside = load(name)
     runs = inside[(inside["kind"].astype(str) == "statement") & (inside["fingerprint"] == PORTAL)]
     assert len(truth["side"]["portal"]) == pgss(truth).loc[PORTAL, "calls"] == 2
@@ -193,7 +196,8 @@ def test_a_portal_fetched_in_batches_is_one_execution(name):
 def test_a_portal_fetched_in_batches_keeps_its_time(name):
     """All of the portal's lines (execute and execute fetch from) add up to its executor time."""
     truth, _, inside = load(name)
-    lines = inside[(inside["kind"].astype(str) == "statement") & (inside["fingerprint"] == PORTAL)]
+    kind = inside["kind"].astype(str)
+    lines = inside[kind.isin(["statement", "fetch"]) & (inside["fingerprint"] == PORTAL)]
     want = pgss(truth).loc[PORTAL]
     batches = sum(len(p["batches"]) for p in truth["side"]["portal"])
     assert len(lines) == batches == 6
@@ -201,10 +205,6 @@ def test_a_portal_fetched_in_batches_keeps_its_time(name):
         <= want["total_exec_time"] + 0.05 * batches  # fmt: skip
 
 
-@pytest.mark.xfail(strict=True, reason="read_pg_log takes auto_explain's `Query Text:` only up "
-                   "to the first continuation line that starts without indentation, so a "
-                   "multi-line statement's plan (every SQLAlchemy statement: '\\nFROM ...') "
-                   "gets a truncated statement and fingerprint")  # fmt: skip
 @pytest.mark.parametrize("name", LOGS)
 def test_every_plan_names_its_whole_statement(name):
     """auto_explain (log_analyze, text) logs each top-level statement's plan with its text:
@@ -216,9 +216,6 @@ def test_every_plan_names_its_whole_statement(name):
     assert plans["fingerprint"].isin(statements).all()
 
 
-@pytest.mark.xfail(strict=True, reason="format='auto' does not sniff pgBadger's prefix with %m "
-                   "(milliseconds) instead of %t: '%m [%p]: [%l-1] user=%u,db=%d,app=%a,"
-                   "client=%h ' raises InputError without prefix=")  # fmt: skip
 def test_the_prefix_is_sniffed():
     truth, log, _ = load("stderr")
     sniffed = perfkit.read_pg_log(FOLDER / "stderr" / truth["log_file"])

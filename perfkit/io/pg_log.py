@@ -17,6 +17,9 @@ kind                message
 ==================  =======================================================================
 ``statement``       ``duration: <ms> ms  statement: <sql>`` or ``execute <name>: <sql>``
                     (``log_min_duration_statement``; ``parameters`` from the DETAIL line)
+``fetch``           ``duration: <ms> ms  execute fetch from <portal>: <sql>``: a further batch
+                    of rows from a portal already executed (a cursor): its time counts for the
+                    statement, it is no new execution (pg_stat_statements counts one call)
 ``parse``/``bind``  the extended protocol's ``parse <name>:`` / ``bind <name>:`` steps
 ``duration``        ``duration: <ms> ms`` alone (``log_duration``)
 ``logged``          ``statement: <sql>`` without a duration (``log_statement``)
@@ -48,17 +51,20 @@ from __future__ import annotations
 import json
 import re
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from perfkit.errors import InputError, PerfkitWarning
 from perfkit.io._dtypes import DtypeBackend, check_backend, to_backend
 from perfkit.io.account import ParseAccount
 from perfkit.io.paths import Paths, expand_paths
-from perfkit.io.pg_log_sql import fingerprint, normalize_sql
-from perfkit.io.redact import map_distinct, redact_sql_text, redact_text
-from perfkit.io.textfiles import read_text
+from perfkit.io.pg_log_sql import fingerprint, normalize_many
+from perfkit.io.redact import redact_sql, redact_sql_text, redact_text
+from perfkit.io.textfiles import read_bytes
 
 COLUMNS = ["time", "pid", "user", "database", "application", "client", "session", "level",
            "kind", "duration_ms", "statement", "normalized", "fingerprint", "name",
@@ -82,12 +88,14 @@ _ESCAPES = {
 # prefixes tried by format="auto" when none is given (PostgreSQL's default first)
 COMMON_PREFIXES = [
     "%m [%p] ", "%t [%p] ", "%m [%p] %q%u@%d ", "%t [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h ",
-    "%t [%p]: user=%u,db=%d,app=%a,client=%h ", "%t [%p-%l] %q%u@%d ", "%m [%p-%l] %q%u@%d ",
+    "%m [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h ", "%t [%p]: user=%u,db=%d,app=%a,client=%h ",
+    "%m [%p]: user=%u,db=%d,app=%a,client=%h ", "%t [%p-%l] %q%u@%d ", "%m [%p-%l] %q%u@%d ",
     "%t:%r:%u@%d:[%p]: ", "%m %u %d [%p] ", "[%a] ", "",
 ]  # fmt: skip
 SNIFF_LINES = 2000
-_LEVEL = r"(?P<level>DEBUG[1-5]|LOG|INFO|NOTICE|WARNING|ERROR|FATAL|PANIC|DETAIL|HINT|CONTEXT|" \
-         r"STATEMENT|QUERY|LOCATION):  (?P<message>.*)$"  # fmt: skip
+_LEVEL_ONLY = r"(?P<level>DEBUG[1-5]|LOG|INFO|NOTICE|WARNING|ERROR|FATAL|PANIC|DETAIL|HINT|" \
+              r"CONTEXT|STATEMENT|QUERY|LOCATION):  "  # fmt: skip
+_LEVEL = _LEVEL_ONLY + r"(?P<message>.*)$"
 _CSV_COLUMNS = ["time", "user", "database", "pid", "client", "session", "line_no", "tag",
                 "session_start", "vxid", "txid", "level", "sqlstate", "message", "detail",
                 "hint", "internal_query", "internal_query_pos", "context", "query",
@@ -154,26 +162,29 @@ def read_pg_log(
         raise InputError(f"read_pg_log: format must be 'auto', 'stderr', 'csvlog' or 'jsonlog', "
                          f"not {format!r}")  # fmt: skip
     account = ParseAccount("read_pg_log")
-    frames = []
+    tables = []
     for item in expand_paths(paths):
-        text = read_text(item)
-        kind = format if format != "auto" else _sniff_format(text, str(item))
+        data = read_bytes(item)
+        head = data[:8192].decode("utf-8", errors="replace")
+        kind = format if format != "auto" else _sniff_format(head, str(item))
         if kind == "csvlog":
-            raw = _csvlog(text, str(item), account)
+            raw = _from_pandas(_csvlog(data.decode("utf-8", errors="replace"), str(item), account))
         elif kind == "jsonlog":
-            raw = _jsonlog(text, str(item), account)
+            raw = _from_pandas(_jsonlog(data.decode("utf-8", errors="replace"), str(item),
+                                        account))  # fmt: skip
         else:
-            raw = _stderr(text, str(item), prefix, account)
-        raw["source"] = getattr(item, "name", str(item))
-        raw["time"] = _times(raw.pop("time_text"), tz, str(item), raw["line"])
+            raw = _stderr(data, str(item), prefix, account)
+        del data
+        raw = raw.append_column("source", pa.repeat(getattr(item, "name", str(item)),
+                                                    raw.num_rows))  # fmt: skip
+        times = _times_distinct(raw.column("time_text"), tz, str(item), raw.column("line"))
+        raw = raw.append_column("time", times)
         account.format = ", ".join(dict.fromkeys(filter(None, [account.format, kind])))
-        frames.append(raw)
-    frame = pd.concat(frames, ignore_index=True)
-    frame = frame.sort_values("time", kind="stable", ignore_index=True)
-    _classify(frame, keep_values)
-    frame["level"] = pd.Categorical(frame["level"], categories=LEVELS)
-    for name in ("kind", "source", "user", "database", "application"):
-        frame[name] = frame[name].astype("category")
+        tables.append(raw)
+    table = pa.concat_tables(tables, promote_options="default")
+    order = pc.array_sort_indices(table.column("time"))  # stable: the log's order on ties
+    table = table.take(order)
+    frame = _classify(table, keep_values)
     frame.attrs["perfkit"] = account.to_dict()
     if account.rejected:
         warnings.warn(account.summary(), PerfkitWarning, stacklevel=2)
@@ -189,55 +200,103 @@ def _sniff_format(text: str, name: str) -> str:
     return "stderr"
 
 
-def _stderr(text: str, name: str, prefix: str | None, account: ParseAccount) -> pd.DataFrame:
-    lines = pd.Series(text.splitlines(), dtype=object)
-    if not len(lines):
+def _stderr(data: bytes, name: str, prefix: str | None, account: ParseAccount) -> pa.Table:
+    """A stderr log's entries (each with its tab-led continuation lines, and its DETAIL...
+    lines folded in) as Arrow columns; lines that are no entry are counted and sampled."""
+    if not data.strip():
         raise InputError(f"{name}: empty; there are no log lines to read")
+    if b"\r" in data:
+        data = data.replace(b"\r\n", b"\n")
+    if not data.endswith(b"\n"):
+        data += b"\n"
+    raw = np.frombuffer(data, np.uint8)
+    ends = np.flatnonzero(raw == 10)  # each line's newline
+    starts = np.empty_like(ends)
+    starts[0], starts[1:] = 0, ends[:-1] + 1
+    tabbed = raw[starts] == 9
+    del raw
+    best = _choose_prefix(data, ends, prefix, name)
+    account.format_string = best
+    entries = np.flatnonzero(~tabbed)  # each entry: its first line and the tab-led ones below
+    # one Arrow array over the file's bytes, without a copy: [first line][the rest] per entry
+    bounds = np.empty(2 * len(entries) + 1, dtype=np.int64)
+    bounds[0:-1:2], bounds[1::2], bounds[-1] = starts[entries], ends[entries], len(data)
+    large = len(data) >= 2**31 - 1
+    pieces = pa.Array.from_buffers(
+        pa.large_string() if large else pa.string(), len(bounds) - 1,
+        [None, pa.py_buffer(bounds if large else bounds.astype(np.int32)), pa.py_buffer(data)],
+    )  # fmt: skip
+    try:
+        pieces.validate(full=True)
+    except pa.ArrowInvalid:  # not UTF-8: undecodable bytes become U+FFFD, as read_text does
+        return _stderr(data.decode("utf-8", errors="replace").encode(), name, best, account)
+    heads = pieces.take(pa.array(np.arange(0, 2 * len(entries), 2)))  # the first lines
+    # the prefix's fields by RE2 (over the prefix only: it extracts submatches slowly); the
+    # message is every byte after the prefix up to the next entry, tab-led lines included
+    whole = "^(?P<_prefix>" + prefix_regex(best).removeprefix("^") + _LEVEL_ONLY + ")"
+    parts = _extract(heads, whole)
+    del heads
+    found = parts.is_valid().to_numpy(zero_copy_only=False)
+    lost = np.flatnonzero(~found)
+    rejected = int(entries[0]) + len(lost)  # tab-led lines above the first entry, stray lines
+    if len(lost):  # a stray line takes the tab-led lines below it along
+        following = np.diff(np.append(entries, len(ends)))[lost] - 1
+        rejected += int(following.sum())
+    orphans = np.sort(np.concatenate([np.arange(int(entries[0])), entries[lost]]))
+    for line in orphans[: account.room].tolist():
+        text = data[starts[line]:ends[line]].decode("utf-8", errors="replace")
+        account.keep(name, line + 1, "not a log entry", redact_text(text))
+    if rejected:
+        account.reasons.update({"not a log entry": rejected})
+    kept = np.flatnonzero(found)
+    parts = parts.filter(pa.array(found))
+    after = np.append(starts, len(data))[np.append(entries, len(ends))[kept + 1]] - 1
+    spans = np.empty(2 * len(kept), dtype=np.int64)  # [message][the next prefix] per entry
+    spans[0::2] = starts[entries[kept]] + pc.binary_length(parts.field("_prefix")).to_numpy(
+        zero_copy_only=False)  # fmt: skip
+    spans[1::2] = after
+    texts = pa.Array.from_buffers(
+        pa.large_string() if large else pa.string(), len(spans) - 1,
+        [None, pa.py_buffer(spans if large else spans.astype(np.int32)), pa.py_buffer(data)],
+    )  # fmt: skip
+    message = texts.take(pa.array(np.arange(0, len(spans), 2)))
+    message = pc.replace_substring(message, "\n\t", "\n")  # a tab-led line continues it
+    columns = {field.name: parts.field(field.name) for field in parts.type
+               if field.name != "_prefix"}  # fmt: skip
+    columns["message"] = message
+    columns["line"] = pa.array(entries[kept] + 1)
+    lines = len(ends)
+    account.lines += lines
+    account.parsed += lines - rejected
+    account.rejected += rejected
+    account.files.append({"file": name, "lines": lines, "parsed": lines - rejected,
+                          "rejected": rejected, "format": "stderr"})  # fmt: skip
+    if "time" not in columns and "epoch" in columns:
+        epoch = pd.to_datetime(pc.cast(columns["epoch"], pa.float64()).to_numpy(), unit="s",
+                               utc=True)  # fmt: skip
+        columns["time"] = pa.array(epoch.astype(str))
+    return _attach_secondary(pa.table(columns))
+
+
+def _choose_prefix(data: bytes, ends: np.ndarray, prefix: str | None, name: str) -> str:
+    """The ``log_line_prefix`` (given, or the common one matching most of the first
+    `SNIFF_LINES` lines, the one filling more columns on a tie)."""
+    stop = int(ends[min(SNIFF_LINES, len(ends)) - 1])
+    sample = pd.Series(data[:stop].decode("utf-8", errors="replace").split("\n"), dtype=object)
     candidates = [prefix] if prefix is not None else COMMON_PREFIXES
     best, parts = None, None
-    sample = lines.head(SNIFF_LINES)  # the prefix is chosen on the first lines, then applied
     for candidate in candidates:
         found = sample.str.extract(prefix_regex(candidate) + _LEVEL)
         hits = int(found["level"].notna().sum())
         if best is None or hits > best[1] or (hits == best[1] and _richer(found, parts)):
             best, parts = (candidate, hits), found
-    assert best is not None and parts is not None
-    if best[1] and len(lines) > len(sample):
-        parts = lines.str.extract(prefix_regex(best[0]) + _LEVEL)
+    assert best is not None
     if best[1] == 0:
         given = f"the log_line_prefix {prefix!r}" if prefix is not None else \
             "any common log_line_prefix (pass prefix= the server's log_line_prefix)"  # fmt: skip
         raise InputError(f"{name}: no line is a PostgreSQL log entry with {given}; got "
-                         f"{_secrets(str(lines.iloc[0]))[:200]!r}")  # fmt: skip
-    account.format_string = best[0]
-    entry = parts["level"].notna().to_numpy()
-    tabbed = lines.str.startswith("\t").to_numpy()
-    group = np.cumsum(entry)
-    stray = ~entry & ~tabbed
-    orphans = np.flatnonzero((group == 0) | stray)
-    for i in orphans[: account.room]:
-        account.keep(name, int(i) + 1, "not a log entry", redact_text(str(lines.iloc[i])))
-    if len(orphans):
-        account.reasons.update({"not a log entry": len(orphans)})
-    rows = np.flatnonzero(entry)
-    out = parts.loc[entry].reset_index(drop=True)
-    message = out["message"].astype(object)
-    tail = tabbed & (group > 0)
-    if tail.any():  # a tab-led line continues the entry above (multi-line text)
-        extra = lines[tail].str[1:].groupby(group[tail]).agg("\n".join)
-        joined = pd.Series(extra.to_numpy(), index=extra.index.to_numpy() - 1)
-        has = joined.reindex(range(len(out)))
-        message = message.where(has.isna(), message + "\n" + has.fillna(""))
-    out["message"] = message
-    out["line"] = rows + 1
-    account.lines += len(lines)
-    account.parsed += len(lines) - len(orphans)
-    account.rejected += len(orphans)
-    account.files.append({"file": name, "lines": len(lines), "parsed": len(lines) - len(orphans),
-                          "rejected": len(orphans), "format": "stderr"})  # fmt: skip
-    if "time" not in out and "epoch" in out:
-        out["time"] = pd.to_datetime(out["epoch"].astype(float), unit="s", utc=True).astype(str)
-    return _attach_secondary(out)
+                         f"{_secrets(str(sample.iloc[0]))[:200]!r}")  # fmt: skip
+    return best[0]
 
 
 def _richer(found: pd.DataFrame, than: pd.DataFrame | None) -> bool:
@@ -245,20 +304,43 @@ def _richer(found: pd.DataFrame, than: pd.DataFrame | None) -> bool:
     return than is None or found.notna().sum().sum() > than.notna().sum().sum()
 
 
-def _attach_secondary(out: pd.DataFrame) -> pd.DataFrame:
+def _attach_secondary(table: pa.Table) -> pa.Table:
     """DETAIL/HINT/CONTEXT/STATEMENT/QUERY lines folded into the entry above them."""
-    level = out["level"].astype(str)
-    secondary = level.isin(_SECONDARY).to_numpy()
-    owner = np.maximum.accumulate(np.where(~secondary, np.arange(len(out)), -1))
-    primary = out.loc[~secondary].copy()
+    level = pc.fill_null(table.column("level"), "")
+    secondary = pc.is_in(level, pa.array(sorted(_SECONDARY))).to_numpy(zero_copy_only=False)
+    n = len(secondary)
+    owner = np.maximum.accumulate(np.where(~secondary, np.arange(n), -1))
+    primary = np.flatnonzero(~secondary)
+    place = np.full(n, -1, dtype=np.int64)
+    place[primary] = np.arange(len(primary))
+    message = table.column("message")
+    out = table.take(pa.array(primary))
     for part in ("DETAIL", "HINT", "CONTEXT", "STATEMENT", "QUERY"):
-        mine = secondary & (level == part).to_numpy() & (owner >= 0)
-        column = part.lower() if part != "QUERY" else "internal_query"
-        values = pd.Series(out["message"].to_numpy()[mine], index=owner[mine])
-        values = values[~values.index.duplicated(keep="first")]
-        primary[column] = values.reindex(primary.index)
-    primary = primary.rename(columns={"statement": "query"})
-    return primary.reset_index(drop=True).rename(columns={"time": "time_text"})
+        mine = np.flatnonzero(secondary & pc.equal(level, part).to_numpy(zero_copy_only=False)
+                              & (owner >= 0))  # fmt: skip
+        target = place[owner[mine]]
+        taken, first = np.unique(target, return_index=True)  # the first such line wins
+        pick = np.full(len(primary), -1, dtype=np.int64)
+        pick[taken] = mine[first]
+        column = part.lower() if part not in ("QUERY", "STATEMENT") else \
+            {"QUERY": "internal_query", "STATEMENT": "query"}[part]  # fmt: skip
+        if column in out.column_names:
+            out = out.drop_columns([column])
+        out = out.append_column(column, message.take(pa.array(pick, mask=pick < 0)))
+    return out.rename_columns(["time_text" if c == "time" else c for c in out.column_names])
+
+
+def _from_pandas(frame: pd.DataFrame) -> pa.Table:
+    """A csvlog/jsonlog frame (text as objects) as Arrow columns: text, and `line` as int."""
+    columns = {}
+    for column in frame.columns:
+        values = frame[column]
+        if column == "line":
+            columns[column] = pa.array(values.to_numpy(dtype=np.int64))
+            continue
+        texts = values.astype(object).where(values.notna(), None)
+        columns[column] = pa.array([None if v is None else str(v) for v in texts], pa.string())
+    return pa.table(columns)
 
 
 def _csvlog(text: str, name: str, account: ParseAccount) -> pd.DataFrame:
@@ -335,6 +417,23 @@ def _jsonlog(text: str, name: str, account: ParseAccount) -> pd.DataFrame:
     return frame
 
 
+def _times_distinct(text: pa.ChunkedArray | pa.Array, tz: str | None, name: str,
+                    line: pa.ChunkedArray | pa.Array) -> pa.Array:  # fmt: skip
+    """`_times` of each distinct time text (a log repeats them), as an Arrow timestamp array."""
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
+    encoded = pc.dictionary_encode(pc.fill_null(text.cast(pa.string()), ""))
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    first = np.zeros(len(encoded.dictionary), dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes))[::-1]  # each text's first row
+    lines = pa.chunked_array([line]) if isinstance(line, pa.Array) else line
+    distinct = pd.Series(encoded.dictionary.to_pylist(), dtype=object)
+    first_line = pd.Series(lines.take(pa.array(first)).to_numpy())
+    parsed = _times(distinct, tz, name, first_line)
+    naive = parsed.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+    return pa.array(naive, pa.timestamp("ns", "UTC")).take(encoded.indices)
+
+
 def _times(text: pd.Series, tz: str | None, name: str, line: pd.Series) -> pd.Series:
     """UTC times from PostgreSQL's ``%Y-%m-%d %H:%M:%S[.fff] <zone>`` (jsonlog: the same)."""
     parts = text.astype(str).str.extract(r"^(?P<clock>\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d+)?)"
@@ -386,131 +485,287 @@ def _offset(zone: str, tz: str | None, name: str) -> int | str:
                      "log_timezone (e.g. 'Europe/Paris') to read them")  # fmt: skip
 
 
-_DURATION = re.compile(
-    r"^duration: (?P<ms>\d+(?:\.\d+)?) ms(?:  (?P<what>statement|execute|parse|bind|plan)"
-    r"(?: (?P<name>[^:]*))?:(?P<rest>.*))?$", re.DOTALL)  # fmt: skip
+KINDS = ["other", "statement", "fetch", "duration", "parse", "bind", "plan", "logged", "lock_wait",
+         "lock_acquired", "temp_file", "checkpoint", "autovacuum", "connection", "disconnection",
+         "error", "deadlock"]  # fmt: skip
+_K = {kind: code for code, kind in enumerate(KINDS)}
+# RE2 (Arrow's regex engine) patterns, each run on the entries that can match it; a message's
+# head is matched, its (long) rest cut off by one anchored replacement
+_DURATION = (r"^duration: (?P<ms>\d+(?:\.\d+)?) ms(?:  (?P<what>statement|execute|parse|bind|"
+             r"plan)(?P<fetch> fetch from)?(?P<named> (?P<name>[^:]*))?:|$)")  # fmt: skip
+_DURATION_HEAD = r"^duration: \d+(?:\.\d+)? ms  (?:statement|execute|parse|bind|plan)(?: [^:]*)?:"
+# `execute fetch from <portal>`: a further batch of rows from a portal already executed (a
+# cursor, JDBC's fetch size): the statement's time, not another execution of it
 # log_statement's lines (no duration): `statement: <sql>`, `execute <name>: <sql>`
-_LOGGED = re.compile(
-    r"^(?P<what>statement|execute|parse|bind)(?: (?P<name>[^:]*))?: (?P<rest>.*)$", re.DOTALL)
-_LOCK = re.compile(r"^process (?P<proc>\d+) (?P<state>still waiting for|acquired) (?P<mode>\w+) "
-                   r"on .*? after (?P<ms>[\d.]+) ms", re.DOTALL)  # fmt: skip
-_TEMP = re.compile(r'^temporary file: path "[^"]*", size (?P<bytes>\d+)')
-_CHECKPOINT = re.compile(r"^(?:checkpoint|restartpoint) (?:starting|complete)")
-_TOTAL = re.compile(r"total=(?P<s>[\d.]+) s")
-_SESSION = re.compile(r"^disconnection: session time: (?P<h>\d+):(?P<m>\d\d):(?P<s>[\d.]+)")
-_PARAMS = re.compile(r"^parameters: (?P<params>.*)$", re.DOTALL)
-_PLAN_STRING = re.compile(r"'(?:[^']|'')*'")
-_PARAM_VALUE = re.compile(r"(\$\d+ = )'(?:[^']|'')*'")  # NULL stays NULL
+_LOGGED = r"^(?P<what>statement|execute|parse|bind)(?P<named> (?P<name>[^:]*))?: "
+_LOCK = (r"^process (?P<proc>\d+) (?P<state>still waiting for|acquired) (?P<mode>\w+) "
+         r"on (?s:.*?) after (?P<ms>[\d.]+) ms")  # fmt: skip
+_TEMP = r'^temporary file: path "[^"]*", size (?P<bytes>\d+)'
+_CHECKPOINT = r"^(?:checkpoint|restartpoint) (?:starting|complete)"
+_TOTAL = r"total=(?P<s>[\d.]+) s"
+_SESSION = r"^disconnection: session time: (?P<h>\d+):(?P<m>\d\d):(?P<s>[\d.]+)"
+_PARAMS = r"^parameters: "
+_PLAN_STRING = r"'(?:[^']|'')*'"
+_PARAM_VALUE_RE2 = r"(\$\d+ = )'(?:[^']|'')*'"  # NULL stays NULL
+_PARAM_VALUE = re.compile(_PARAM_VALUE_RE2)
+# a text plan: the statement (any number of lines, indented or not) up to the plan's top node,
+# the first line with its costs; without one, up to the first line that is not indented
+_QUERY_TEXT = r"^Query Text: (?P<q>(?s:.*?))\n[^\n]*\(cost=\d"
+_QUERY_TEXT_BARE = r"^Query Text: (?P<q>(?:[^\n]|\n\s)*)"
+_JSON_QUERY_TEXT = r'"Query Text": "(?P<q>(?:[^"\\]|\\.)*)"'
 
 
-def _classify(frame: pd.DataFrame, keep_values: bool) -> None:
-    """Add kind, duration_ms, statement, plan... from each entry's message (in place)."""
-    n = len(frame)
-    for column in ("detail", "query", "context", "hint", "internal_query", "sqlstate", "user",
-                   "database", "application", "client", "session", "pid"):  # fmt: skip
-        if column not in frame:
-            frame[column] = None
-    message = frame["message"].fillna("").astype(str)
-    level = frame["level"].fillna("").astype(str)
-    kind = np.full(n, "other", dtype=object)
+PARALLEL_ROWS = 100_000  # an extraction over more rows than this runs on two threads
+
+
+def _extract(values: pa.Array, pattern: str) -> pa.Array:
+    """`pyarrow.compute.extract_regex`, on two threads for a long array (RE2's submatch
+    extraction costs microseconds a row; Arrow releases the GIL while it runs)."""
+    if len(values) < PARALLEL_ROWS:
+        return pc.extract_regex(values, pattern)
+    from concurrent.futures import ThreadPoolExecutor
+
+    half = len(values) // 2
+    with ThreadPoolExecutor(2) as pool:
+        parts = list(pool.map(lambda part: pc.extract_regex(part, pattern),
+                              [values.slice(0, half), values.slice(half)]))  # fmt: skip
+    return pa.concat_arrays(parts)
+
+
+def _np(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A boolean Arrow array as numpy (null as False)."""
+    out: np.ndarray = pc.fill_null(values, False).to_numpy(zero_copy_only=False)
+    return out
+
+
+def _put(values: pa.Array, rows: np.ndarray, n: int) -> pa.Array:
+    """`values` (one per row of `rows`) spread over `n` rows, null elsewhere."""
+    index = np.full(n, -1, dtype=np.int64)
+    index[rows] = np.arange(len(rows))
+    return values.take(pa.array(index, mask=index < 0))
+
+
+def _on(values: pa.Array, rows: np.ndarray) -> pa.Array:
+    return values.take(pa.array(rows))
+
+
+def _null_empty(values: pa.Array) -> pa.Array:
+    return pc.if_else(pc.equal(values, ""), pa.scalar(None, values.type), values)
+
+
+def _classify(table: pa.Table, keep_values: bool) -> pd.DataFrame:
+    """The frame: kind, duration_ms, statement, plan... from each entry's message."""
+    n = table.num_rows
+
+    def column(name: str) -> pa.Array:
+        if name not in table.column_names:
+            return pa.nulls(n, pa.string())
+        values = table.column(name).combine_chunks()
+        return values if values.type != pa.null() else pa.nulls(n, pa.string())
+
+    message = pc.fill_null(column("message"), "")
+    level = pc.fill_null(column("level"), "")
+    kind = np.zeros(n, dtype=np.int8)
     duration = np.full(n, np.nan)
-    statement = np.full(n, None, dtype=object)
-    name = np.full(n, None, dtype=object)
-    plan = np.full(n, None, dtype=object)
-    mode = np.full(n, None, dtype=object)
-    temp = np.full(n, np.nan)
-    found = message.str.extract(_DURATION)
-    has = found["ms"].notna().to_numpy()
-    duration[has] = found.loc[has, "ms"].astype(float).to_numpy()
-    what = found["what"].fillna("").to_numpy()
-    rest = found["rest"].fillna("").str.lstrip(" ").to_numpy()
-    kind[has & (what == "")] = "duration"
-    for step in ("statement", "execute", "parse", "bind"):
-        mine = has & (what == step)
-        kind[mine] = "statement" if step in ("statement", "execute") else step
-        statement[mine] = rest[mine]
-    name[has & (what != "") & (what != "plan")] = found.loc[has & (what != "") & (what != "plan"),
-                                                            "name"].to_numpy()  # fmt: skip
-    planned = has & (what == "plan")
-    kind[planned] = "plan"
-    plan[planned] = [_dedent(p) for p in rest[planned]]
-    statement[planned] = [_plan_query(p) for p in plan[planned]]
-    said = message.str.extract(_LOGGED)
-    logged = (~has) & said["rest"].notna().to_numpy() & (level == "LOG").to_numpy()
-    kind[logged] = "logged"  # log_statement: the text as it arrived, before it ran
-    statement[logged] = said.loc[logged, "rest"].to_numpy()
-    name[logged] = said.loc[logged, "name"].to_numpy()
-    lock = message.str.extract(_LOCK)
-    locked = lock["ms"].notna().to_numpy()
-    kind[locked] = np.where(lock.loc[locked, "state"] == "acquired", "lock_acquired", "lock_wait")
-    duration[locked] = lock.loc[locked, "ms"].astype(float).to_numpy()
-    mode[locked] = lock.loc[locked, "mode"].to_numpy()
-    tempfile = message.str.extract(_TEMP)["bytes"]
-    spilled = tempfile.notna().to_numpy()
-    kind[spilled] = "temp_file"
-    temp[spilled] = tempfile[spilled].astype(float).to_numpy()
-    checkpoint = message.str.contains(_CHECKPOINT).to_numpy()
-    kind[checkpoint] = "checkpoint"
-    total = message.str.extract(_TOTAL)["s"]
-    done = checkpoint & total.notna().to_numpy()
-    duration[done] = total[done].astype(float).to_numpy() * 1000
-    vacuum = message.str.startswith(("automatic vacuum of table", "automatic analyze of table",
-                                     "automatic aggressive vacuum")).to_numpy()  # fmt: skip
-    kind[vacuum] = "autovacuum"
-    kind[message.str.startswith(("connection received:", "connection authorized:")).to_numpy()] = \
-        "connection"  # fmt: skip
-    session = message.str.extract(_SESSION)
-    ended = session["h"].notna().to_numpy()
-    kind[ended] = "disconnection"
-    duration[ended] = (session.loc[ended, "h"].astype(float) * 3_600_000
-                       + session.loc[ended, "m"].astype(float) * 60_000
-                       + session.loc[ended, "s"].astype(float) * 1000).to_numpy()  # fmt: skip
-    serious = level.isin(["ERROR", "FATAL", "PANIC"]).to_numpy()
-    deadlock = serious & message.str.startswith("deadlock detected").to_numpy()
-    kind[serious & (kind == "other")] = "error"
-    kind[deadlock] = "deadlock"
+    statement: pa.Array = pa.nulls(n, pa.string())
+    names: pa.Array = pa.nulls(n, pa.string())
+    plan: pa.Array = pa.nulls(n, pa.string())
+
+    def starting(*heads: str) -> np.ndarray:
+        out = np.zeros(n, dtype=bool)
+        for head in heads:
+            out |= _np(pc.starts_with(message, head))
+        return out
+
+    timed = np.flatnonzero(starting("duration: "))
+    found = _extract(_on(message, timed), _DURATION)
+    ok = _np(found.is_valid())
+    timed, found = timed[ok], found.filter(pa.array(ok))
+    has = np.zeros(n, dtype=bool)
+    has[timed] = True
+    duration[timed] = pc.cast(found.field("ms"), pa.float64()).to_numpy(zero_copy_only=False)
+    what = found.field("what").to_numpy(zero_copy_only=False).astype(str)
+    codes = {"": _K["duration"], "statement": _K["statement"], "execute": _K["statement"],
+             "parse": _K["parse"], "bind": _K["bind"], "plan": _K["plan"]}  # fmt: skip
+    kind[timed] = np.vectorize(codes.__getitem__, otypes=[np.int8])(what) if len(what) else []
+    kind[timed[_np(pc.not_equal(found.field("fetch"), ""))]] = _K["fetch"]
+    stepped = timed[what != ""]
+    rest = pc.utf8_ltrim(pc.replace_substring_regex(_on(message, stepped), _DURATION_HEAD, "",
+                                                    max_replacements=1), " ")  # fmt: skip
+    planned_in = what[what != ""] == "plan"
+    steps = pa.array(what != "")
+    named = pc.if_else(pc.not_equal(found.field("named").filter(steps), ""),
+                       found.field("name").filter(steps), pa.scalar(None, pa.string()))
+    names = _put(pc.if_else(pa.array(planned_in), pa.scalar(None, pa.string()), named),
+                 stepped, n)  # fmt: skip
+    statement = _put(pc.if_else(pa.array(planned_in), pa.scalar(None, pa.string()), rest),
+                     stepped, n)  # fmt: skip
+    planned = stepped[planned_in]
+    plans = _dedent_all(rest.filter(pa.array(planned_in)))
+    plan = _put(plans, planned, n)
+    statement = pc.if_else(pa.array(np.isin(np.arange(n), planned)),
+                           _put(_plan_queries(plans), planned, n), statement)  # fmt: skip
+    # log_statement: the text as it arrived, before it ran
+    said = np.flatnonzero(~has & _np(pc.equal(level, "LOG")) & starting(
+        "statement: ", "execute ", "parse ", "bind "))  # fmt: skip
+    head = pc.extract_regex(_on(message, said), _LOGGED)
+    ok = _np(head.is_valid())
+    logged_rows, head = said[ok], head.filter(pa.array(ok))
+    logged = np.zeros(n, dtype=bool)
+    logged[logged_rows] = True
+    kind[logged_rows] = _K["logged"]
+    text = pc.replace_substring_regex(_on(message, logged_rows), _LOGGED, "", max_replacements=1)
+    statement = pc.if_else(pa.array(logged), _put(text, logged_rows, n), statement)
+    named = pc.if_else(pc.not_equal(head.field("named"), ""), head.field("name"),
+                       pa.scalar(None, pa.string()))  # fmt: skip
+    names = pc.if_else(pa.array(logged), _put(named, logged_rows, n), names)
+    rows = np.flatnonzero(starting("process "))
+    lock = pc.extract_regex(_on(message, rows), _LOCK)
+    ok = _np(lock.is_valid())
+    rows, lock = rows[ok], lock.filter(pa.array(ok))
+    acquired = _np(pc.equal(lock.field("state"), "acquired"))
+    kind[rows] = np.where(acquired, _K["lock_acquired"], _K["lock_wait"])
+    duration[rows] = pc.cast(lock.field("ms"), pa.float64()).to_numpy(zero_copy_only=False)
+    mode = _put(lock.field("mode"), rows, n)
+    rows = np.flatnonzero(starting("temporary file: "))
+    spill = pc.extract_regex(_on(message, rows), _TEMP)
+    ok = _np(spill.is_valid())
+    rows, spill = rows[ok], spill.filter(pa.array(ok))
+    kind[rows] = _K["temp_file"]
+    temp = _put(pc.cast(spill.field("bytes"), pa.int64()), rows, n)
+    rows = np.flatnonzero(starting("checkpoint ", "restartpoint "))
+    rows = rows[_np(pc.match_substring_regex(_on(message, rows), _CHECKPOINT))]
+    kind[rows] = _K["checkpoint"]
+    total = pc.extract_regex(_on(message, rows), _TOTAL)
+    ok = _np(total.is_valid())
+    duration[rows[ok]] = pc.cast(total.filter(pa.array(ok)).field("s"), pa.float64()).to_numpy(
+        zero_copy_only=False) * 1000  # fmt: skip
+    kind[starting("automatic vacuum of table", "automatic analyze of table",
+                  "automatic aggressive vacuum")] = _K["autovacuum"]  # fmt: skip
+    kind[starting("connection received:", "connection authorized:")] = _K["connection"]
+    rows = np.flatnonzero(starting("disconnection: "))
+    session = pc.extract_regex(_on(message, rows), _SESSION)
+    ok = _np(session.is_valid())
+    rows, session = rows[ok], session.filter(pa.array(ok))
+    kind[rows] = _K["disconnection"]
+    hms = [pc.cast(session.field(f), pa.float64()).to_numpy(zero_copy_only=False)
+           for f in ("h", "m", "s")]  # fmt: skip
+    duration[rows] = hms[0] * 3_600_000 + hms[1] * 60_000 + hms[2] * 1000
+    serious = _np(pc.is_in(level, pa.array(["ERROR", "FATAL", "PANIC"])))
+    kind[serious & (kind == _K["other"])] = _K["error"]
+    kind[serious & starting("deadlock detected")] = _K["deadlock"]
     # the STATEMENT line (or csv/json's query) gives an error's statement
-    query = frame["query"].astype(object)
-    take = pd.isna(statement) & query.notna().to_numpy()
-    statement[take] = query[take].to_numpy()
-    detail = frame["detail"].astype(object)
-    bound = detail.where(detail.notna(), "").astype(str).str.extract(_PARAMS)["params"]
-    params = bound.where(pd.Series(np.isin(kind, ["statement", "logged", "bind"]),
-                                   index=frame.index))  # fmt: skip
+    statement = pc.coalesce(statement, column("query"))
+    detail = column("detail")
+    bound = _np(pc.starts_with(detail, "parameters: "))
+    rows = np.flatnonzero(bound & np.isin(kind, [_K["statement"], _K["fetch"], _K["logged"],
+                                                 _K["bind"]]))  # fmt: skip
+    params = pc.replace_substring_regex(_on(detail, rows), _PARAMS, "", max_replacements=1)
     if not keep_values:
-        params = params.where(params.isna(), params.astype(str).str.replace(
-            _PARAM_VALUE, r"\1'REDACTED'", regex=True))  # fmt: skip
-    frame["kind"] = kind
-    frame["duration_ms"] = duration
-    # per distinct text, once: secrets masked, then constants as $n (the normalized text, and
-    # the statement itself unless values are kept), then its fingerprint from that
-    masked = map_distinct(pd.Series(statement, index=frame.index), redact_sql_text)
-    frame["normalized"] = map_distinct(masked, normalize_sql)
-    frame["statement"] = masked if keep_values else frame["normalized"]
-    frame["fingerprint"] = map_distinct(frame["normalized"],
-                                        lambda text: fingerprint(text, normalized=True))
-    frame["name"] = name
-    frame["parameters"] = params
-    plans = pd.Series(plan, index=frame.index)
+        params = pc.replace_substring_regex(params, _PARAM_VALUE_RE2, r"\1'REDACTED'")
+    parameters = _put(params, rows, n)
+    # secrets masked (only texts naming one are lexed); constants as $n per shape of text
+    masked = redact_sql(statement)
+    normalized = normalize_many(masked)
+    prints = pc.dictionary_encode(normalized)
+    keys = [None if t is None else fingerprint(t, normalized=True)
+            for t in prints.dictionary.to_pylist()]  # fmt: skip
+    fingerprints = pa.array(keys, pa.string()).take(prints.indices)
     if not keep_values:  # a plan shows the statement's literals in its conditions
-        plans = map_distinct(plans, lambda text: _PLAN_STRING.sub("'REDACTED'", text))
-    frame["plan"] = map_distinct(plans, redact_sql_text)
-    frame["lock_mode"] = mode
-    frame["temp_bytes"] = pd.array(temp, dtype="Float64").astype("Int64")
+        plan = pc.replace_substring_regex(plan, _PLAN_STRING, "'REDACTED'")
+    plan = redact_sql(plan)
     # a statement's message is its head (the text is in `statement`); every message and detail
     # is masked: secrets always, values (a key, an input, a bound parameter) unless kept
-    head = message.str.extract(r"^(duration: [\d.]+ ms(?:  \w+(?: [^:]*)?)?|"
-                               r"(?:statement|execute|parse|bind)(?: [^:]*)?)")[0]  # fmt: skip
-    shown = message.where(~(has | logged), head + ":")
-    detail = detail.where(bound.isna(), None)  # parameters: in their own column
     mask = _secrets if keep_values else _secrets_and_values
-    frame["message"] = map_distinct(shown, mask)
-    frame["detail"] = map_distinct(detail, mask)
-    frame["pid"] = pd.to_numeric(frame["pid"], errors="coerce").astype("Int64")
-    for column in ("sqlstate", "user", "database", "application", "client", "session"):
-        values = frame[column].astype(object)
-        frame[column] = values.where(values.notna() & (values != ""), None).astype(
-            pd.StringDtype("pyarrow"))  # text: each dtype_backend gives its own string dtype
+    shown = _heads(message, has | logged, mask)
+    others = np.flatnonzero(~(has | logged))
+    shown = pc.if_else(pa.array(has | logged), shown,
+                       _put(_mask_distinct(_on(message, others), mask), others, n))  # fmt: skip
+    detail = pc.if_else(pa.array(bound), pa.scalar(None, pa.string()), detail)
+    detail = _mask_distinct(detail, mask)
+    out = {
+        "time": pd.Series(table.column("time").combine_chunks().to_pandas(), name="time"),
+        "pid": _integers(column("pid")),
+    }
+    text = pd.StringDtype("pyarrow")
+    for name in ("user", "database", "application", "client", "session", "sqlstate"):
+        out[name] = pd.Series(pd.array(_null_empty(column(name)), dtype=text))
+    out["level"] = pd.Series(pd.Categorical(level.to_numpy(zero_copy_only=False),
+                                            categories=LEVELS))  # fmt: skip
+    kinds = pd.Categorical.from_codes(kind.astype(np.int64), pd.Index(KINDS))
+    kinds = kinds.remove_unused_categories()
+    out["kind"] = pd.Series(kinds.reorder_categories(sorted(kinds.categories)))
+    out["duration_ms"] = pd.Series(duration)
+    out["statement"] = pd.Series(pd.array(masked if keep_values else normalized, dtype=text))
+    out["normalized"] = pd.Series(pd.array(normalized, dtype=text))
+    out["fingerprint"] = pd.Series(pd.array(fingerprints, dtype=text))
+    out["name"] = pd.Series(names.to_numpy(zero_copy_only=False), dtype=object)
+    out["parameters"] = pd.Series(parameters.to_pandas())  # text as pandas reads it
+    out["plan"] = pd.Series(pd.array(plan, dtype=text))
+    out["lock_mode"] = pd.Series(mode.to_numpy(zero_copy_only=False), dtype=object)
+    out["temp_bytes"] = pd.Series(pd.array(temp.to_numpy(zero_copy_only=False), dtype="Int64"))
+    out["message"] = pd.Series(pd.array(shown, dtype=text))
+    out["detail"] = pd.Series(pd.array(detail, dtype=text))
+    for name in ("source", "user", "database", "application"):
+        values = table.column(name).combine_chunks() if name == "source" else column(name)
+        out[name] = pd.Series(pd.array(_null_empty(values), dtype=text)).astype("category")
+    out["line"] = pd.Series(table.column("line").combine_chunks().to_numpy(), dtype=np.int64)
+    return pd.DataFrame(out)
+
+
+def _integers(values: pa.Array) -> pd.Series:
+    """Process ids as nullable integers (text that is no integer: missing)."""
+    try:
+        return pd.Series(pd.array(pc.cast(_null_empty(values), pa.int64()), dtype="Int64"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return pd.to_numeric(pd.Series(values.to_pylist(), dtype=object),
+                             errors="coerce").astype("Int64")  # fmt: skip
+
+
+def _heads(message: pa.Array, rows: np.ndarray, mask: Callable[[str], str]) -> pa.Array:
+    """A statement entry's shown message: its head (``duration: 1.2 ms  execute P_1:``), the
+    prepared statement's name masked."""
+    n = len(message)
+    picked = np.flatnonzero(rows)
+    head = _extract(_on(message, picked), r"^(?P<h>(?:duration: [\d.]+ ms(?:  \w+)?|"
+                            r"(?:statement|execute|parse|bind)))(?P<n>(?: [^:]*)?)")  # fmt: skip
+    names = _mask_distinct(head.field("n"), mask)
+    return _put(pc.binary_join_element_wise(head.field("h"), names, ":", ""), picked, n)
+
+
+def _mask_distinct(values: pa.Array, mask: Callable[[str], str]) -> pa.Array:
+    """`mask` once per distinct text of `values` (nulls stay null)."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    encoded = pc.dictionary_encode(values)
+    masked = [None if t is None else mask(t) for t in encoded.dictionary.to_pylist()]
+    return pa.array(masked, pa.string()).take(encoded.indices)
+
+
+def _dedent_all(plans: pa.Array) -> pa.Array:
+    """auto_explain's plan text: leading newlines gone, one leading tab off each line, the
+    last newline gone."""
+    plans = pc.utf8_ltrim(plans, "\n")
+    plans = pc.replace_substring_regex(plans, r"(?m)^\t", "")
+    return pc.replace_substring_regex(plans, r"\n\z", "", max_replacements=1)
+
+
+def _plan_queries(plans: pa.Array) -> pa.Array:
+    """The statement auto_explain logged with each plan: its ``Query Text`` (text or JSON)."""
+    n = len(plans)
+    text = pc.extract_regex(plans, _QUERY_TEXT).field("q")
+    bare = np.flatnonzero(~_np(text.is_valid()))
+    if len(bare):
+        text = pc.coalesce(text, _put(pc.extract_regex(_on(plans, bare), _QUERY_TEXT_BARE)
+                                      .field("q"), bare, n))  # fmt: skip
+    json_rows = np.flatnonzero(_np(pc.starts_with(pc.utf8_ltrim_whitespace(plans), "{")))
+    if len(json_rows):
+        found = pc.extract_regex(_on(plans, json_rows), _JSON_QUERY_TEXT).field("q")
+        decoded = [(json.loads(f'"{q}"') if "\\" in q else q) or None if q is not None
+                   else None for q in found.to_pylist()]  # fmt: skip
+        text = pc.if_else(pa.array(np.isin(np.arange(n), json_rows)),
+                          _put(pa.array(decoded, pa.string()), json_rows, n), text)  # fmt: skip
+    return text
 
 
 _KEY_VALUE = re.compile(r"(\)=\()(?:[^()]|\([^()]*\))*(\))")  # `Key (email)=(a@b.c)`
@@ -530,18 +785,3 @@ def _secrets_and_values(text: str) -> str:
     text = _PARAM_VALUE.sub(r"\1'REDACTED'", text)
     return _QUOTED.sub(lambda m: m.group()[0] + "REDACTED" + m.group()[0]
                        if m.group()[0] == "'" or ": " + m.group() in text else m.group(), text)
-
-
-def _dedent(text: str) -> str:
-    return "\n".join(line.removeprefix("\t") for line in str(text).lstrip("\n").splitlines())
-
-
-def _plan_query(plan: str) -> str | None:
-    """The statement auto_explain logged with a plan: its ``Query Text``."""
-    if plan.lstrip().startswith("{"):
-        try:
-            return str(json.loads(plan).get("Query Text") or "") or None
-        except ValueError:
-            return None
-    m = re.match(r"^Query Text: (.*?)(?:\n(?=\S)|\Z)", plan, re.DOTALL)
-    return m.group(1) if m else None

@@ -12,6 +12,10 @@ and stays (checked against PostgreSQL 15's own pg_stat_statements).
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 # one token at a time: what may hold a constant-looking run that is not one comes first
 _TOKEN = re.compile(
@@ -32,10 +36,17 @@ _CONSTANT = {"dollar", "estring", "prefixed", "string", "number"}
 
 def normalize_sql(text: str) -> str:
     """`text` with its constants as ``$n`` (see the module docstring)."""
+    return _normalize(text)[0]
+
+
+def _normalize(text: str) -> tuple[str, int]:
+    """(`normalize_sql`'s text, how many literal constants (not TRUE/FALSE/NULL words) it
+    replaced)."""
     tokens = [(m.lastgroup, m.group()) for m in _TOKEN.finditer(text)]
     words = [v.upper() for k, v in tokens if k == "word"]
     if words and words[0] in _UTILITY:  # kept as written, as pg_stat_statements keeps them
-        return text
+        return text, 0
+    replaced = 0
     taken = [int(value[1:]) for kind, value in tokens if kind == "param"]
     n = max(taken, default=0)
     out: list[str] = []
@@ -71,12 +82,13 @@ def normalize_sql(text: str) -> str:
             kind = "word_constant"  # LIMIT ALL is a NULL constant to the parser
         if kind in _CONSTANT or kind == "word_constant":
             n += 1
+            replaced += kind != "word_constant"
             for _ in range(_negative(tokens, i, out)):
                 out.pop()  # the minus sign (and the space after it) belongs to the constant
             out.append(f"${n}")
         else:
             out.append(value)
-    return "".join(out)
+    return "".join(out), replaced
 
 
 def last_before_null(out: list[str]) -> str:
@@ -191,3 +203,74 @@ def fingerprint(text: str, normalized: bool = False) -> str:
     while out and out[-1] == ";":
         out.pop()
     return " ".join(out)
+
+
+# --- many texts at once (a log's statements: texts that differ only in their constants) -------
+# The same tokens as `_TOKEN` in RE2 (Arrow's regex engine): a run of tokens that are never
+# constants, or one constant. Replacing each match by itself (a run) or nothing (a constant),
+# then NUL, gives a key equal for texts that differ only inside their constants; `normalize_sql`
+# then runs once per key, and is trusted for the key when it replaced as many constants as RE2
+# saw. Texts RE2 cannot tokenize like `_TOKEN` (dollar quotes need a back-reference, E''
+# strings' backslashes, characters beyond U+FFFF that Python's \w may call letters) go one by
+# one, as do a key's texts when `normalize_sql` kept a number (ORDER BY 1, numeric(10,2)).
+_RE2_KEPT = (
+    r"""--[^\n]*|/\*(?s:.*?)(?:\*/|\z)"""
+    r"""|"(?:[^"]|"")*"?"""
+    r"""|\$\d+"""
+    r"""|[A-Za-z_\x{80}-\x{ffff}][\w$\x{80}-\x{ffff}]*"""
+    r"""|\s+|::|[^'0-9]"""
+)
+# a letter before a quote (E'', X'', N'', U&'') is a word here and the literal's prefix to
+# `_TOKEN`; a '.' before digits is kept here and the number's start there: either way the
+# constant RE2 sees lies inside the one `_TOKEN` sees. A number leaves its first digit in the
+# key (a string nothing), so the key tells numbers from strings, as a minus sign's meaning needs
+_RE2_CONSTANT = (
+    r"""'(?:[^']|'')*'?"""
+    r"""|(0)(?:[xX][0-9A-Fa-f_]+|[oO][0-7_]+|[bB][01_]+)"""
+    r"""|(\d)[\d_]*\.?[\d_]*(?:[eE][+-]?\d+)?"""
+)
+_RE2_KEY = f"((?:{_RE2_KEPT})+)|(?:{_RE2_CONSTANT})"
+# set apart: dollar quotes (a back-reference), backslashes (E'' escapes), beyond U+FFFF, and
+# `.52.5` and `.0x1` (two tokens to `_TOKEN`, a '.' and one number here)
+_RE2_APART = r"\$(?:[^0-9]|\z)|\\|[\x{10000}-\x{10ffff}]|\.\d[\d_]*\.|\.0[xXoObB]"
+
+
+def normalize_many(texts: pa.Array) -> pa.Array:
+    """`normalize_sql` of every text of `texts` (an Arrow string array; nulls stay null),
+    computed once per distinct shape (see above): equal to mapping `normalize_sql` over it."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
+    texts = texts.cast(pa.large_string()) if pa.types.is_large_string(texts.type) else \
+        texts.cast(pa.string())  # fmt: skip
+    distinct = pc.dictionary_encode(texts)
+    values = distinct.dictionary
+    if not len(values):
+        return texts
+    apart = pc.fill_null(pc.match_substring_regex(values, _RE2_APART), True).to_numpy(
+        zero_copy_only=False)  # fmt: skip
+    out: list[str | None] = [None] * len(values)
+    keys = pc.replace_substring_regex(values, _RE2_KEY, "\\1\\2\\3\x00")
+    shapes = pc.dictionary_encode(keys)
+    codes = shapes.indices.to_numpy(zero_copy_only=False)
+    first = np.full(len(shapes.dictionary), -1, dtype=np.int64)
+    order = np.flatnonzero(~apart)
+    first[codes[order[::-1]]] = order[::-1]  # each shape's first text (not one set apart)
+    shape_texts = values.take(pa.array(np.maximum(first, 0))).to_pylist()
+    per_shape: list[str | None] = [None] * len(first)
+    for k, (key, text) in enumerate(zip(shapes.dictionary.to_pylist(), shape_texts,
+                                        strict=True)):  # fmt: skip
+        if first[k] < 0:
+            continue
+        normalized, replaced = _normalize(text)
+        constants = sum(p == "" or p.isdigit() for p in key.split("\x00")[:-1])
+        if replaced == constants:  # every constant RE2 saw was replaced: the shape decides
+            per_shape[k] = normalized
+    shaped = np.array([per_shape[c] is not None for c in range(len(first))], dtype=bool)
+    for i in np.flatnonzero(apart | ~shaped[codes]).tolist():
+        out[i] = normalize_sql(values[i].as_py())
+    filled = [per_shape[c] if o is None else o for c, o in zip(codes.tolist(), out, strict=True)]
+    return pa.array(filled, values.type).take(distinct.indices)

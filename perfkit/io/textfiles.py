@@ -105,6 +105,15 @@ def read_text(item: Path | Buffer) -> str:
         return handle.read().decode("utf-8", errors="replace")
 
 
+def read_bytes(item: Path | Buffer) -> bytes:
+    """The whole content of an input (a path, decompressed when its suffix says so, or an open
+    file's bytes), undecoded."""
+    if isinstance(item, Buffer):
+        return item.data
+    with open_binary(item) as handle:
+        return handle.read()
+
+
 def is_regular(path: Path) -> bool:
     """Whether `path` is a regular file (not a pipe, FIFO, socket or device)."""
     try:
