@@ -59,6 +59,9 @@ kinds = df["kind"].astype(str)
 print(json.dumps({"import_s": t1 - t0, "read_s": t2 - t1, "read_cpu_s": c2 - c1, "rows": len(df),
                   "statements": int((kinds == "statement").sum()),
                   "plans": int((kinds == "plan").sum()),
+                  "fetches": int((kinds == "fetch").sum()),
+                  "deallocates": int(((kinds == "statement") & df["statement"].astype(str)
+                                      .str.upper().str.startswith("DEALLOCATE")).sum()),
                   "kinds": kinds.value_counts().to_dict(),
                   "frame_bytes": int(df.memory_usage(deep=True).sum()),
                   "rejected": df.attrs["perfkit"]["rejected"]}))
@@ -214,10 +217,14 @@ def _report(size: float, ours: list[dict], badger: list[dict | None], repeat: in
     counts = done[0]["counts"]
     queries = counts.get("queries_number")
     print(f"  pgBadger counts: {counts}")
-    print(f"  statements: read_pg_log {ref['statements']:,} (+ {ref['plans']:,} auto_explain "
-          f"plans = {ref['statements'] + ref['plans']:,}), pgBadger queries_number "
+    print(f"  statements: read_pg_log {ref['statements']:,}, pgBadger queries_number "
           f"{queries if queries is None else format(int(queries), ',')}"
           + ("" if queries == ref["statements"] else "  <- they disagree"))  # fmt: skip
+    # pgBadger also counts each auto_explain plan (darold/pgbadger#848) and each `execute fetch
+    # from` line, and not DEALLOCATE: its count rebuilt from read_pg_log's rows
+    rebuilt = ref["statements"] + ref["plans"] + ref.get("fetches", 0) - ref.get("deallocates", 0)
+    print(f"  read_pg_log statements + plans + fetch lines - DEALLOCATE = {rebuilt:,}"
+          + (" = pgBadger's" if rebuilt == queries else " != pgBadger's"))  # fmt: skip
     print(f"  read_pg_log kinds: {ref['kinds']}")
 
 
