@@ -357,3 +357,33 @@ def test_snapshots_of_each_cpython_read_as_that_cpython_counts_them(tag: str) ->
     top = read_tracemalloc(folder / f"{tag}.pickle.gz").iloc[0]
     assert top["site"].endswith(f"plant.py:{marked}") and top["count"] == 40
     assert frame.attrs["perfkit"]["traceback_limit"] == [truth["traceback_limit"]]
+
+
+def test_too_few_snapshots_are_inconclusive_not_flat() -> None:
+    """Adversarial: two snapshots 500 KB apart cannot be judged; "no significant trend" must
+    not read as flat."""
+    start = pd.Timestamp("2026-01-01", tz="UTC")
+    frame = pd.DataFrame({
+        "time": [start, start + pd.Timedelta(seconds=60)], "pid": pd.array([1, 1], "Int64"),
+        "requests": pd.array([100, 200], "Int64"), "snapshot": ["a", "b"],
+        "site": ["a.py:1"] * 2, "traceback": ["a.py:1"] * 2,
+        "size_bytes": [100_000, 600_000], "count": [1, 6],
+    })  # fmt: skip
+    assert allocation_growth(frame)["verdict"].tolist() == ["inconclusive"]
+
+
+def test_tracing_one_worker_of_two_and_its_successors(tmp_path: Path) -> None:
+    """PERFKIT_TRACEMALLOC_WORKERS=1: one traced worker at a time; when it is recycled its
+    slot passes to a new worker, so the traced lives follow one another without overlap and the
+    pooled slope still finds the planted rate."""
+    record(tmp_path, leak_bytes=1000, requests=900, every=10, max_requests=150, cache_entries=30,
+           env={"PERFKIT_TRACEMALLOC_WORKERS": "1"})  # fmt: skip
+    truth = json.loads((tmp_path / "truth.json").read_text())
+    frame = read_tracemalloc(tmp_path / "tracemalloc")
+    lives = frame.groupby("pid")["time"].agg(["min", "max"]).sort_values("min")
+    assert 2 <= len(lives) < len(truth["workers"])  # some workers were never traced
+    assert (lives["min"].iloc[1:].to_numpy() > lives["max"].iloc[:-1].to_numpy()).all()
+    top = allocation_growth(frame).iloc[0]
+    planted = truth["leak_bytes_per_request"]
+    assert top["site"].endswith("/" + truth["leak_line"])
+    assert abs(top["slope_bytes_per_request"] - planted) <= 0.10 * planted

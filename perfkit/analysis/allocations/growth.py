@@ -188,7 +188,7 @@ def _latest(site_codes: np.ndarray, column: np.ndarray, size: np.ndarray, last: 
 def _verdicts(out: pd.DataFrame, alpha: float, floor: float, per_request: bool,
               fitted_rows: int) -> None:  # fmt: skip
     """Verdicts on Holm-adjusted p-values across the fitted pooled rows (per-process rows
-    are adjusted among themselves)."""
+    are adjusted among themselves); `out`'s first `fitted_rows` rows were fitted."""
     from perfkit.analysis.significance import adjust
 
     axis = "bytes_per_request" if per_request else "bytes_per_s"
@@ -203,12 +203,12 @@ def _verdicts(out: pd.DataFrame, alpha: float, floor: float, per_request: bool,
     adjusted[~pooled] = adjust(p[~pooled])
     out["p_adjusted"] = adjusted
     out["growth_bytes"] = slope * span
-    fitted = ~np.isnan(p)
+    fitted = np.arange(len(out)) < fitted_rows  # the rest never changed by `floor`: flat
     with np.errstate(invalid="ignore"):
         growing = fitted & (adjusted < alpha) & (low > 0) & (slope * span >= floor)
         flat = ~fitted | (high * span < floor)
-        warm = ~growing & (out["warmup_bytes"].to_numpy(dtype=float) >= floor)
-    few = fitted & (out["samples"].to_numpy() < 6)
+        warm = fitted & ~growing & (out["warmup_bytes"].to_numpy(dtype=float) >= floor)
+    few = fitted & ((out["samples"].to_numpy() < 6) | np.isnan(p))
     verdict = np.select([few, growing, warm, flat], ["inconclusive", "growing",
                         "warm-up-then-flat", "flat"], "inconclusive")  # fmt: skip
     out["verdict"] = verdict

@@ -25,6 +25,8 @@ CONFIGS = {  # name -> record() options
     "4 frames": {"every": 100, "frames": 4},
     "every 10 requests": {"every": 10, "frames": 1},
     "start at fork (imports traced)": {"every": 100, "frames": 1, "start": "fork"},
+    "one worker of two traced": {"every": 100, "frames": 1,
+                                 "env": {"PERFKIT_TRACEMALLOC_WORKERS": "1"}},
 }
 
 
@@ -41,8 +43,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pairs", type=int, default=5)
     parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--only", help="run the configurations whose name contains this")
     a = parser.parse_args()
     for name, options in CONFIGS.items():
+        if a.only and a.only not in name:
+            continue
         rows = []
         for i in range(a.pairs):
             runs = [{"hook": False}, {"hook": True, **options}]

@@ -50,6 +50,7 @@ def record(
     rss: bool = False,
     memray: bool = False,
     compress: bool = False,
+    env: dict[str, str] | None = None,
 ) -> dict:
     """Serve, drive `requests` requests with `threads` client threads, stop; the client log."""
     out.mkdir(parents=True, exist_ok=True)
@@ -64,6 +65,7 @@ def record(
         "PERFKIT_TRACEMALLOC_START": start,
         "PYTHONPATH": str(ROOT),
         "MEMRAY_DIR": str(out / "memray"),
+        **(env or {}),
     }
     command = [
         sys.executable,
