@@ -438,7 +438,8 @@ def test_a_line_whose_text_changed_matches_by_its_offset_and_regresses(tmp_path)
     top = table.iloc[0]
     assert top["matched_by"] == "line offset" and top["line_base"] == top["line_cand"] == 8
     assert top["source"].strip() == "time.sleep(0.012)" and top["verdict"] == "regressed"
-    assert 0.01 <= top["change_s"] < 0.015  # 10 ms more per call, as planted
+    # 10 ms more per call, as planted (a loaded machine oversleeps either side by a little)
+    assert 0.009 <= top["change_s"] < 0.02
 
 
 def test_a_profile_whose_functions_never_ran_is_empty_not_broken(tmp_path):
