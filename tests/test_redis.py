@@ -470,13 +470,11 @@ def test_bad_stores(server, tmp_path):
 # ------------------------------------------------------------------- the overview report
 
 
-def test_overview_cache_section_agrees_with_the_api(server, tmp_path, gunicorn_log):
-    from perfkit.report.evidence import load_run
-    from perfkit.report.overview import overview_report
-
-    folder = tmp_path / "run"
+def cache_run(server: Server, folder: Path, gunicorn_log) -> Path:
+    """A run folder: an access log and redis/, 3 snapshots around a planted pattern: 10 items
+    asked 4 times (10 misses, 30 hits), then 20 new ones (20 misses)."""
     folder.mkdir()
-    writer = gunicorn_log(name="run/access.log")
+    writer = gunicorn_log(name=f"{folder.name}/access.log")
     for _ in range(30):
         writer.request(path="/api/products/1")
     writer.close()
@@ -492,6 +490,15 @@ def test_overview_cache_section_agrees_with_the_api(server, tmp_path, gunicorn_l
         client.get(f"/item/{i}")
     snap(server, store)
     app.conn.close()
+    return store
+
+
+def test_overview_cache_section_agrees_with_the_api(server, tmp_path, gunicorn_log):
+    from perfkit.report.evidence import load_run
+    from perfkit.report.overview import overview_report
+
+    folder = tmp_path / "run"
+    store = cache_run(server, folder, gunicorn_log)
     info, commandstats = frames(store)
     slowlog = read_redis(store, "slowlog")
     expected = cache_summary(info, commandstats, slowlog, target=0.9)
@@ -511,6 +518,21 @@ def test_overview_cache_section_agrees_with_the_api(server, tmp_path, gunicorn_l
     assert trust.loc["Redis statistics", "files"] == "redis"
 
 
+@pytest.mark.slow
+def test_overview_notebook_shows_the_api_numbers(server, tmp_path, gunicorn_log):
+    """`perfkit report overview` end to end (papermill): the page and its JSON summary carry
+    the numbers of `cache_summary`."""
+    from perfkit.report.run import run_report
+
+    store = cache_run(server, tmp_path / "run", gunicorn_log)
+    expected = cache_summary(*frames(store), read_redis(store, "slowlog"), target=0.4)
+    html, summary = tmp_path / "overview.html", tmp_path / "overview.json"
+    run_report("overview", {"run": str(tmp_path / "run"), "cache_hit_ratio": 0.4}, html, summary)
+    page = html.read_text()
+    assert "Cache (Redis)" in page and "hit ratio 50.0% (30 hits, 30 misses) meets its 40%" in page
+    assert json.loads(summary.read_text())["cache"] == expected
+
+
 def test_overview_without_redis_says_so(tmp_path, gunicorn_log):
     from perfkit.report.overview import overview_report
 
@@ -525,14 +547,38 @@ def test_overview_without_redis_says_so(tmp_path, gunicorn_log):
 # --------------------------------------------------------------- the warehouse app's cache
 
 
+SMALL_SEED = """
+insert into products (id, sku, name, category, price_cents, weight_g)
+select i, 'SKU-' || lpad(i::text, 6, '0'), 'Product ' || i, 'tools', 100 + i, 50 + i
+from generate_series(1, 300) i;
+insert into orders (id, customer, status, created_at)
+select i, 'customer-' || i, 'new', now() - (i % 120) * interval '1 day'
+from generate_series(1, 2000) i;
+insert into order_lines (id, order_id, product_id, quantity, price_cents)
+select i, 1 + (i % 2000), 1 + (i % 300), 1 + (i % 5), 199 from generate_series(1, 20000) i;
+analyze;
+"""
+
+
 @pytest.fixture(scope="module")
 def warehouse_db(pg):
-    from examples.warehouse.seed import seed
+    """The warehouse schema with a small deterministic data set (300 products, 20,000 order
+    lines: the cache's behaviour, not the database's size, is under test)."""
+    from sqlalchemy import create_engine
+
+    from examples.warehouse.models import Base
 
     pg.psql("drop database if exists warehouse_redis")
     pg.psql("create database warehouse_redis")
     url = f"postgresql+psycopg://postgres@127.0.0.1:{pg.port}/warehouse_redis"
-    seed(url)
+    engine = create_engine(url)
+    Base.metadata.create_all(engine)
+    raw = engine.raw_connection()
+    with raw.cursor() as cursor:
+        cursor.execute(SMALL_SEED)
+    raw.commit()
+    raw.close()
+    engine.dispose()
     return url
 
 
@@ -587,7 +633,7 @@ def test_warehouse_cache_cold_warm_off(server, warehouse_db, monkeypatch, tmp_pa
     store = tmp_path / "on"
     snap(server, store)
     warm = _warehouse(monkeypatch, warehouse_db, server.url, "on")  # warmed at start
-    assert int(server.command("DBSIZE")) == 2001  # every product and the marker
+    assert int(server.command("DBSIZE")) == 301  # every product and the marker
     bodies, _ = _lookups(warm.test_client(), ids)
     snap(server, store)
     assert bodies == expected
