@@ -453,3 +453,9 @@ def test_a_profile_whose_functions_never_ran_is_empty_not_broken(tmp_path):
     assert frame.empty and frame.attrs["perfkit"]["not_run"] == ["a.py:1 f"]
     assert str(frame["file"].dtype) == "str"
     assert line_heat(frame).functions == 0
+
+
+def test_an_open_file_reads_like_its_path():
+    with open(WILD / "known_v4.lprof", "rb") as handle:
+        frame = read_line_profile(handle)
+    assert as_dict(frame) == reference(WILD / "known_v4.lprof")
