@@ -78,9 +78,8 @@ def read_tracemalloc(
         raise InputError(f"read_tracemalloc: depth must be at least 1 frame, not {depth!r}")
     items = _expand(paths)
     frames, limits = [], set()
-    texts: dict[Any, str] = {}  # traceback tuple -> text, shared by the snapshots of one call
     for number, item in enumerate(items):
-        frame, limit = _read_snapshot(item, depth, texts)
+        frame, limit = _read_snapshot(item, depth)
         frames.append(frame.assign(_n=number))
         limits.add(limit)
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[*COLUMNS, "_n"])
@@ -115,9 +114,7 @@ def _expand(paths: Paths) -> list[Path | Buffer]:
     return out + (expand_paths(rest) if rest else [])
 
 
-def _read_snapshot(
-    item: Path | Buffer, depth: int, texts: dict[Any, str]
-) -> tuple[pd.DataFrame, int]:
+def _read_snapshot(item: Path | Buffer, depth: int) -> tuple[pd.DataFrame, int]:
     from perfkit.io.safe_pickle import load_file, restricted_load
 
     name = str(item)
@@ -131,10 +128,15 @@ def _read_snapshot(
     empty = pd.DataFrame({"site": pd.Series([], dtype=object), "traceback": [],
                           "size_bytes": np.array([], dtype=np.int64),
                           "count": np.array([], dtype=np.int64)})  # fmt: skip
-    grouped = _group(raw, depth, name, texts) if len(raw) else empty
-    grouped.insert(0, "time", pd.Series([time] * len(grouped), dtype="datetime64[us, UTC]"))
-    grouped.insert(1, "pid", pd.Series([pid] * len(grouped), dtype="Int64"))
-    grouped.insert(2, "requests", pd.Series([requests] * len(grouped), dtype="Int64"))
+    grouped = _group(raw, depth, name) if len(raw) else empty
+    n = len(grouped)
+    stamp = np.full(n, time.as_unit("us").asm8.view(np.int64)).view("datetime64[us]")
+    grouped.insert(0, "time", pd.DatetimeIndex(stamp).tz_localize("UTC"))
+    grouped.insert(1, "pid", pd.Series(np.full(n, pid if pid is not None else 0), dtype="Int64"))
+    grouped.insert(2, "requests", pd.Series(np.full(n, requests or 0), dtype="Int64"))
+    if pid is None:  # a file not named by the hook: no pid, no request count
+        grouped["pid"] = pd.NA
+        grouped["requests"] = pd.NA
     return grouped, int(limit) if isinstance(limit, int) else -1
 
 
@@ -149,16 +151,21 @@ def _raw_traces(snapshot: Any, name: str) -> tuple[Any, ...]:
     return tuple(raw)
 
 
-def _group(raw: tuple[Any, ...], depth: int, name: str, texts: dict[Any, str]) -> pd.DataFrame:
+def _group(raw: tuple[Any, ...], depth: int, name: str) -> pd.DataFrame:
     """Sum sizes and count blocks per traceback cut to `depth` frames: the traces' fields are
-    taken in C (itemgetter) and grouped by factorising their frame tuples; Python runs once per
-    distinct traceback, not per trace."""
+    taken in C (itemgetter), grouped first by the identity of their frame tuples (a dump holds
+    one tuple per distinct traceback, which the pickle keeps shared: hashing an int per trace,
+    not a nested tuple), then by the text of each distinct traceback's first `depth` frames (so
+    equal tracebacks held in separate tuples still meet). Python runs once per distinct
+    tuple, not per trace."""
     try:
         size = np.fromiter(map(itemgetter(1), raw), dtype=np.int64, count=len(raw))
-        stacks = pd.Series(list(map(itemgetter(2), raw)), dtype=object)
-        codes, uniques = pd.factorize(stacks, sort=False)
-        text = [texts.get(stack) or texts.setdefault(stack, _traceback_text(stack, depth))
-                for stack in uniques]  # fmt: skip
+        stacks = list(map(itemgetter(2), raw))
+        identity = np.fromiter(map(id, stacks), dtype=np.int64, count=len(stacks))
+        codes, distinct = pd.factorize(identity, sort=False)
+        first = np.zeros(len(distinct), dtype=np.int64)
+        first[codes[::-1]] = np.arange(len(codes))[::-1]  # each tuple's first trace
+        text = [_traceback_text(stacks[i], depth) for i in first]
     except (TypeError, ValueError, OverflowError) as exc:
         raise InputError(f"{name}: not {WHAT}: a trace is not (domain, size, frames, nframe) "
                          f"with frames of (file, line) ({exc})") from None  # fmt: skip
@@ -168,9 +175,10 @@ def _group(raw: tuple[Any, ...], depth: int, name: str, texts: dict[Any, str]) -
     n = len(site_texts)
     size_sum = np.bincount(per_trace, weights=size, minlength=n).astype(np.int64)
     blocks = np.bincount(per_trace, minlength=n).astype(np.int64)
-    traceback = pd.Series(site_texts, dtype=object)
-    return pd.DataFrame({"site": traceback.str.split(" <- ", n=1).str[0], "traceback": traceback,
-                         "size_bytes": size_sum, "count": blocks})  # fmt: skip
+    traceback = [str(t) for t in site_texts]
+    sites = [t.split(" <- ", 1)[0] for t in traceback]  # once per site, not per row
+    return pd.DataFrame({"site": sites, "traceback": traceback, "size_bytes": size_sum,
+                         "count": blocks})  # fmt: skip
 
 
 def _traceback_text(stack: Any, depth: int) -> str:
