@@ -678,3 +678,18 @@ def test_recorded_store_against_its_truth():
         assert ratios["hits"].iloc[k - 1] == hits
     assert deltas[deltas["command"] == "get"]["calls"].tolist() == [5000, 3000, 2000]
     assert read_redis(WILD / "store", "info")["run_id"].nunique() == 2
+
+
+def test_cli_url_from_the_environment(server, tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("PERFKIT_REDIS_URL", raising=False)
+    assert main(["collect", "redis", "--store", str(tmp_path / "s")]) == 2
+    assert "PERFKIT_REDIS_URL" in capsys.readouterr().err
+    monkeypatch.setenv("PERFKIT_REDIS_URL", server.url)
+    assert main(["collect", "redis", "--store", str(tmp_path / "s"), "--count", "2",
+                 "--interval", "0.01", "-q"]) == 0  # fmt: skip
+    assert capsys.readouterr().err == ""  # no password, nothing to warn about
+    assert read_redis(tmp_path / "s", "info")["snapshot_time"].nunique() == 2
+    monkeypatch.setenv("PERFKIT_REDIS_URL", "rediss://:pw@127.0.0.1:1/0")
+    assert main(["collect", "redis", "--store", str(tmp_path / "t")]) == 2
+    err = capsys.readouterr().err
+    assert "rediss:// is not supported" in err and ":pw@" not in err
