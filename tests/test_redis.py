@@ -693,3 +693,31 @@ def test_cli_url_from_the_environment(server, tmp_path, monkeypatch, capsys):
     assert main(["collect", "redis", "--store", str(tmp_path / "t")]) == 2
     err = capsys.readouterr().err
     assert "rediss:// is not supported" in err and ":pw@" not in err
+
+
+@pytest.mark.parametrize(("answer", "why"), [
+    (b"HTTP/1.1 400 Bad Request\r\n\r\n", "not a Redis reply"),
+    (b"$99999999999\r\n", "larger than"),
+    (b"*1\r\n" * 20 + b":1\r\n", "nested too deep"),
+    (b"$10\r\nabc", "closed mid-reply"),
+    (b"*abc\r\n", "not a Redis reply"),
+    (b"-NOPERM this user has no permissions to run the 'info' command\r\n", "NOPERM"),
+])  # fmt: skip
+def test_a_server_that_is_not_redis(tmp_path, answer, why):
+    """Whatever answers on the port, snapshot_redis raises InputError and writes nothing."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def answer_once() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(answer)
+
+    thread = threading.Thread(target=answer_once, daemon=True)
+    thread.start()
+    with pytest.raises(InputError, match=why):
+        snapshot_redis(f"redis://127.0.0.1:{port}/0", tmp_path / "store")
+    thread.join(10)
+    listener.close()
+    assert not (tmp_path / "store").exists()

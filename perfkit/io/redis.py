@@ -246,8 +246,9 @@ def snapshot_redis(url: str, store: str | Path, slowlog_entries: int = SLOWLOG_E
     an `InputError` naming it; both leave the store as it was.
     """
     store = Path(store)
-    _check_store(store, writing=True)
+    _check_store(store)
     tables = take_snapshot(url, slowlog_entries, keep_arguments)
+    _check_store(store, writing=True)  # made only once there is a snapshot to write
     return write_snapshot(tables, store)
 
 
