@@ -721,3 +721,35 @@ def test_a_server_that_is_not_redis(tmp_path, answer, why):
     thread.join(10)
     listener.close()
     assert not (tmp_path / "store").exists()
+
+
+def test_an_acl_without_admin_commands(server, tmp_path):
+    """A user without @admin (SLOWLOG, LATENCY, CONFIG refused, as on managed Redis): the
+    views they feed are empty with a warning, intervals are not taken for resets, and a real
+    CONFIG RESETSTAT is still seen through the commands that did answer."""
+    from perfkit.errors import PerfkitWarning
+
+    server.command("ACL", "SETUSER", "reader", "on", ">reader-pw", "~*", "+@all", "-@admin")
+    url = f"redis://reader:reader-pw@127.0.0.1:{server.port}/0"
+    store = tmp_path / "store"
+    c = server.connect()
+    for step in range(3):
+        with pytest.warns(PerfkitWarning, match=r"refused SLOWLOG LEN \(NOPERM"):
+            snapshot_redis(url, store)
+        for i in range(10 * (step + 1)):
+            c.command("SET", f"k{i}", "v")
+        if step == 1:
+            c.command("CONFIG", "RESETSTAT")  # the test's own (default) user may
+            for i in range(40):
+                c.command("GET", f"k{i % 5}")
+    c.close()
+    with pytest.warns(PerfkitWarning):
+        snapshot_redis(url, store)
+    info, commandstats = frames(store)
+    assert read_redis(store, "slowlog").empty and read_redis(store, "latency_latest").empty
+    assert not (info["section"] == "config").any()
+    assert redis_intervals(info, commandstats)["status"].tolist() == ["ok", "reset", "ok"]
+    sets = command_deltas(info, commandstats).query("command == 'set'")
+    assert sets["calls"].tolist() == [10, 30]  # the 20 SETs before the reset are not counted
+    assert sets["status"].tolist() == ["ok", "ok"]
+    assert hit_ratio(info, commandstats)["hits"].tolist() == [0, 40, 0]

@@ -32,17 +32,18 @@ from __future__ import annotations
 import json
 import os
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 
-from perfkit.errors import InputError
+from perfkit.errors import InputError, PerfkitWarning
 from perfkit.io import pg_store
 from perfkit.io._dtypes import DtypeBackend, check_backend, to_backend
 from perfkit.io.paths import make_folder
-from perfkit.io.redis_wire import ReadOnlyRedis, Reply
+from perfkit.io.redis_wire import ReadOnlyRedis, RedisError, Reply, Unreachable, redact_url
 
 VIEWS = ("info", "commandstats", "latencystats", "slowlog", "latency_latest", "memory_stats")
 MANIFEST = pg_store.MANIFEST
@@ -171,16 +172,39 @@ def parse_memory_stats(reply: Reply, prefix: str = "") -> list[dict[str, Any]]:
 
 def take_snapshot(url: str, slowlog_entries: int = SLOWLOG_ENTRIES,
                   keep_arguments: bool = False) -> dict[str, pa.Table]:  # fmt: skip
-    """One snapshot of the server at `url`, as a table per view (nothing written anywhere)."""
+    """One snapshot of the server at `url`, as a table per view (nothing written anywhere).
+
+    ``INFO`` must answer; a command after it that the server refuses (an ACL without
+    ``@admin``, a managed Redis that renamed CONFIG) leaves its view empty, with a
+    `PerfkitWarning`. The commands that answered are listed in the info view (section
+    ``perfkit``, fields ``sent.<command>``), so the reset detection relies only on those.
+    """
+    replies: dict[str, Reply] = {}
+    refused: list[str] = []
     with ReadOnlyRedis(url) as client:
         now = pd.Timestamp.now(tz="UTC")
         info, commands, latency = parse_info(_text(client.command("INFO", "all")))
-        held = client.command("SLOWLOG", "LEN")
-        slow = parse_slowlog(client.command("SLOWLOG", "GET", str(slowlog_entries)),
-                             keep_arguments)  # fmt: skip
-        latest = parse_latency_latest(client.command("LATENCY", "LATEST"))
-        memory = parse_memory_stats(client.command("MEMORY", "STATS"))
-        config = client.command("CONFIG", "GET", "maxmemory*")
+        for name, args in (("slowlog|len", ("SLOWLOG", "LEN")),
+                           ("slowlog|get", ("SLOWLOG", "GET", str(slowlog_entries))),
+                           ("latency|latest", ("LATENCY", "LATEST")),
+                           ("memory|stats", ("MEMORY", "STATS")),
+                           ("config|get", ("CONFIG", "GET", "maxmemory*"))):  # fmt: skip
+            try:
+                replies[name] = client.command(*args)
+            except Unreachable:
+                raise
+            except RedisError as exc:
+                refused.append(f"{' '.join(args[:2])} ({str(exc).split(': ', 1)[-1][:80]})")
+    if refused:
+        warnings.warn(f"{redact_url(url)}: the server refused {'; '.join(refused)}; those "
+                      "views are empty in this snapshot", PerfkitWarning, stacklevel=3)
+    info += [{"section": "perfkit", "field": f"sent.{name}", "value": "1", "number": 1.0}
+             for name in ("info", *replies)]  # fmt: skip
+    held = replies.get("slowlog|len")
+    slow = parse_slowlog(replies.get("slowlog|get"), keep_arguments)
+    latest = parse_latency_latest(replies.get("latency|latest"))
+    memory = parse_memory_stats(replies.get("memory|stats"))
+    config = replies.get("config|get")
     pairs = config if isinstance(config, list) else []
     info += [{"section": "config", "field": _text(k), "value": _text(v),
               "number": _number(_text(v))} for k, v in zip(pairs[::2], pairs[1::2],

@@ -201,6 +201,8 @@ class ReadOnlyRedis:
         except OSError as exc:
             raise Unreachable(f"lost the connection to Redis at {self.shown} "
                               f"({exc.strerror or exc})") from None  # fmt: skip
+        except RedisError:  # the server's own error reply (an InputError, so a ValueError)
+            raise
         except ValueError as exc:  # int() of a damaged length
             raise RedisError(f"{self.shown}: not a Redis reply ({exc})") from None
         name = args[0].upper() if args[0].upper() == "AUTH" else " ".join(args[:2]).upper()

@@ -12,8 +12,10 @@ two snapshots each interval gets a ``status``:
   ``INFO``, one ``SLOWLOG LEN``, ``SLOWLOG GET``, ``LATENCY LATEST``, ``MEMORY STATS`` and
   ``CONFIG GET``, so without a reset each of those commands' calls (and ``info``'s) grows by
   at least one from one snapshot to the next; when any of them does not, the interval
-  held a reset. (A reset goes unseen only if every counter and each of those commands,
-  called by others, outgrew its earlier value, and ``config|resetstat`` was already 1.)
+  held a reset. Only the commands the earlier snapshot sent and Redis answered count (an
+  ACL or a managed Redis may refuse some, see `perfkit.io.redis.take_snapshot`). A reset
+  goes unseen only if every counter and each of those commands, called by others, outgrew
+  its earlier value, and ``config|resetstat`` was already 1.
 - ``ok`` otherwise.
 
 In a ``reset`` or ``restart`` interval a counter's delta is its later value: what was
@@ -85,7 +87,9 @@ def redis_intervals(info: pd.DataFrame, commandstats: pd.DataFrame) -> pd.DataFr
     went_down = (counters.diff().iloc[1:] < 0).any(axis=1).to_numpy().copy()
     went_down |= (calls.diff().iloc[1:] < 0).any(axis=1).to_numpy()
     own = calls.reindex(columns=list(OWN_COMMANDS), fill_value=0.0)
-    stalled = (own.diff().iloc[1:] < 1).any(axis=1).to_numpy()
+    grew = own.diff().iloc[1:] >= 1
+    sent = _sent(info, times).iloc[:-1].to_numpy()  # what the earlier snapshot sent
+    stalled = ((~grew.to_numpy()) & sent).any(axis=1)
     if "config|resetstat" in calls:
         stalled |= (calls["config|resetstat"].diff().iloc[1:] > 0).to_numpy()
     status = np.where(restart, "restart", np.where(went_down | stalled, "reset", "ok"))
@@ -98,6 +102,18 @@ def redis_intervals(info: pd.DataFrame, commandstats: pd.DataFrame) -> pd.DataFr
                         "run_id": later["run_id"], "status": status, "reason": reason})
     out.insert(2, "interval_s", (out["interval_end"] - out["interval_start"]).dt.total_seconds())
     return out
+
+
+def _sent(info: pd.DataFrame, times: pd.Index) -> pd.DataFrame:
+    """snapshot_time x `OWN_COMMANDS`: whether that snapshot sent the command and Redis
+    answered (``perfkit`` section of the info view; a store without it: every command)."""
+    rows = info[info["section"] == "perfkit"]
+    if rows.empty:
+        return pd.DataFrame(True, index=times, columns=list(OWN_COMMANDS))
+    names = rows["field"].str.removeprefix("sent.")
+    table = pd.crosstab(rows["snapshot_time"], names).reindex(index=times,
+                                                              columns=list(OWN_COMMANDS))
+    return table.fillna(0).astype(bool)
 
 
 def _deltas(wide: pd.DataFrame, status: np.ndarray) -> pd.DataFrame:
