@@ -678,6 +678,8 @@ def test_recorded_store_against_its_truth():
         assert ratios["hits"].iloc[k - 1] == hits
     assert deltas[deltas["command"] == "get"]["calls"].tolist() == [5000, 3000, 2000]
     assert read_redis(WILD / "store", "info")["run_id"].nunique() == 2
+    older = info[info["section"] != "perfkit"]  # a store written before the "sent" rows
+    assert redis_intervals(older, commandstats)["status"].tolist() == ["ok", "reset", "restart"]
 
 
 def test_cli_url_from_the_environment(server, tmp_path, monkeypatch, capsys):
