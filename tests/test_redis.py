@@ -214,6 +214,10 @@ def test_benchmark_counts_equal_redis_own(server, tmp_path):
     before = independent(server)
     server.benchmark("-t", "set,get", "-n", "2000", "-r", "100", "-c", "4")
     after = independent(server)
+    percentiles = {line.split(":")[0].removeprefix("latency_percentiles_usec_"):
+                   dict(p.split("=") for p in line.split(":")[1].split(","))
+                   for line in server.command("INFO", "latencystats").decode().split("\r\n")
+                   if line.startswith("latency_percentiles_usec_")}  # fmt: skip
     snap(server, store)
     info, commandstats = frames(store)
     deltas = command_deltas(info, commandstats).set_index("command")
@@ -231,6 +235,11 @@ def test_benchmark_counts_equal_redis_own(server, tmp_path):
         (after["usec:get"] - before["usec:get"]) / 2000)
     assert redis_intervals(info, commandstats)["status"].tolist() == ["ok"]
     assert (info_deltas(info, commandstats)[list(COUNTERS)] >= 0).all().all()
+    with_latency = command_table(command_deltas(info, commandstats),
+                                 latencystats=read_redis(store, "latencystats"))  # fmt: skip
+    row = with_latency.set_index("command").loc["get"]
+    assert (row["p50_usec"], row["p99_usec"], row["p99.9_usec"]) == tuple(
+        float(percentiles["get"][k]) for k in ("p50", "p99", "p99.9"))  # Redis's own
 
 
 class CacheApp:

@@ -47,7 +47,7 @@ class Run:
     pg_store: Path | None = None  # pg/: a snapshot store or a folder of psql CSV exports
     memory: pd.DataFrame | None = None
     redis: dict[str, pd.DataFrame] | None = None  # redis/ (perfkit collect redis): read_redis
-    # views info, commandstats and slowlog
+    # views info, commandstats, slowlog and latencystats
     locust_stats: pd.DataFrame | None = None
     locust_history: pd.DataFrame | None = None
     outbound: pd.DataFrame | None = None
@@ -363,7 +363,8 @@ def load_run(
         def redis_views() -> None:
             from perfkit.io.redis import read_redis
 
-            run.redis = {v: read_redis(redis, v) for v in ("info", "commandstats", "slowlog")}
+            run.redis = {v: read_redis(redis, v)
+                         for v in ("info", "commandstats", "slowlog", "latencystats")}
 
         _load(run, "redis", [str(redis)], redis_views)
     if server:

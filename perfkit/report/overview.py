@@ -379,7 +379,8 @@ def _cache_section(run: Run, targets: Targets) -> tuple[dict[str, Any] | None, s
         "summary": summary,
         "hit_ratio": cache.hit_ratio(info, commandstats),
         "commands": cache.command_table(cache.command_deltas(info, commandstats),
-                                        include_perfkit=False),
+                                        include_perfkit=False,
+                                        latencystats=run.redis.get("latencystats")),
         "slow": cache.slow_commands(slowlog),
         "memory": cache.memory_pressure(info, commandstats),
     }, ""  # fmt: skip
