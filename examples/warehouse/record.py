@@ -10,8 +10,15 @@ the same way each time; the API stubs and the service under Gunicorn
 collectors (`perfkit collect pg` every 10 s, `perfkit collect rss` every
 second, `OutboundLog` in the app, sampled per-request cProfile dumps);
 py-spy on one worker when it can attach; Locust, headless, drives the
-load. Outputs go to ``OUT/<scenario>/`` with a ``manifest.json`` holding
-the versions, the exact commands, the planted truth and what was measured.
+load. A throw-away redis-server (`perfkit.sandbox.redis`) caches product
+lookups in every scenario, sampled by `perfkit collect redis` every few
+seconds into ``redis/``. The leak scenario's workers take tracemalloc
+snapshots (`perfkit.collect.tracemalloc_hook`) into ``tracemalloc/``; the
+regression pair's workers line-profile the dashboard view
+(`examples.warehouse.lineprof`) into ``lprof/``, with a copy of the profiled
+source in ``source/``. Outputs go to ``OUT/<scenario>/`` with a
+``manifest.json`` holding the versions, the exact commands, the planted truth
+and what was measured.
 """
 
 from __future__ import annotations
@@ -39,6 +46,17 @@ BIN = Path(sys.executable).parent
 ACCESS_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(D)s %(p)s'
 PROFILES_PER_ROUTE = 5
 LEAK_BYTES_PER_CALL = 64 * 1024
+APP_SOURCE = "examples/warehouse/app.py"
+LEAK_STATEMENT = "_RENDERED[(product_id, _served)] = os.urandom("  # the leaking line in app.py
+REDIS_INTERVAL_S = 10  # perfkit collect redis, throughout the load
+TRACEMALLOC_EVERY = 100  # requests per worker between snapshots (leak scenario)
+LPROF_EVERY = 10  # dashboard calls per worker in each .lprof dump
+GUNICORN_CONF = "python:examples.warehouse.gunicorn_conf"  # the hooks: tracemalloc, lineprof
+CACHE_TRUTH = (
+    "GET /api/products/<id> is cached in Redis (examples.warehouse.cache: warmed with all 2,000 "
+    "products when the first worker starts, 300 s TTL, longer than any load: every lookup of "
+    "an id Locust asks for, 1 to 2,000, hits); no other route touches Redis"
+)
 HOG_DUTY, HOG_PROCESSES = 0.2, 2  # baseline_drift: 2 processes busy 20 % of each 10 ms slice
 HOG_NICE = -15  # ... taking the CPU when they want it, as a neighbour's steal does
 # the server log kept per scenario (postgresql.log.gz + log_line_prefix.txt): events always;
@@ -73,35 +91,41 @@ class Plan:
     cpu_hog: float = 0.0  # duty of perfkit.sandbox.cpuhog processes beside the load (drift)
     cpu_hog_processes: int = 1
     truth: str = ""
+    tracemalloc: bool = False  # the workers take tracemalloc snapshots (tracemalloc/)
+    lprof: bool = False  # the workers line-profile the dashboard view (lprof/)
     expect: dict = field(default_factory=dict)  # what the reports must find (tests check it)
     server: tuple[str, ...] = ("-k", "gthread", "--workers", "2", "--threads", "4")  # Gunicorn
 
 
 PLANS = {
-    "baseline": Plan("baseline", "baseline", 100, truth="the service as it should be"),
+    "baseline": Plan("baseline", "baseline", 100, truth="the service as it should be",
+                     lprof=True),
     "baseline_repeat": Plan(
-        "baseline_repeat", "baseline", 100,
+        "baseline_repeat", "baseline", 100, lprof=True,
         truth="the same service again: an A/A pair with baseline, no regression",
         expect={"compare_with": "baseline", "regressed_routes": []},
     ),
     "baseline_drift": Plan(
-        "baseline_drift", "baseline", 100, cpu_hog=HOG_DUTY, cpu_hog_processes=HOG_PROCESSES,
+        "baseline_drift", "baseline", 100, lprof=True, cpu_hog=HOG_DUTY,
+        cpu_hog_processes=HOG_PROCESSES,
         truth="the same service as baseline with a CPU hog beside it: an A/A pair with drift, "
         "no code change",
         expect={"compare_with": "baseline", "regressed_routes": []},
     ),
     "candidate": Plan(
-        "candidate", "candidate", 100,
+        "candidate", "candidate", 100, lprof=True,
         truth="GET /api/orders/<id> loads lines and products lazily (an N+1, one query per "
         "line, 10 lines per order); the index on stock.product_id is dropped (GET "
-        "/api/stock/<sku> scans 100,000 lots); no other code changed",
+        "/api/stock/<sku> scans 100,000 lots); no other code changed (the dashboard view "
+        "is the baseline's, line for line: its full scan of stock never used that index)",
         expect={"compare_with": "baseline",
                 "regressed_routes": ["/api/orders/{id}", "/api/stock/{code}"]},
     ),
     "leak": Plan(
-        "leak", "leak", 150, profile_rate=0.0, collect_pg=False,
+        "leak", "leak", 150, profile_rate=0.0, collect_pg=False, tracemalloc=True,
         truth=f"GET /api/products/<id> keeps {LEAK_BYTES_PER_CALL // 1024} KiB per call in an "
-        "unbounded module-level dict: each worker grows by 64 KiB x its calls to that route",
+        "unbounded module-level dict: each worker grows by 64 KiB x its calls to that route "
+        "(the Redis cache answers the lookup; the leaking line runs after it, on every call)",
         expect={"leak": True},
     ),
     "recycling": Plan(
@@ -161,6 +185,7 @@ def record(plan: Plan, out: Path, short: bool = False) -> dict:
     """Record one scenario into `out` (replaced); returns its manifest."""
     from perfkit.sandbox.cpuhog import cpu_hog
     from perfkit.sandbox.postgres import Cluster
+    from perfkit.sandbox.redis import Server as RedisServer
 
     seconds = min(plan.seconds, 25) if short else plan.seconds
     steps = plan.steps[:4] if short else plan.steps
@@ -175,7 +200,9 @@ def record(plan: Plan, out: Path, short: bool = False) -> dict:
         cluster = Cluster(preload=False, settings=PG_LOG_SETTINGS + PG_LOG_STATEMENTS)
     else:
         cluster = Cluster(settings=PG_LOG_SETTINGS)
+    redis = None
     try:
+        redis = RedisServer()
         cluster.psql("create database warehouse")
         cluster.psql("create extension pg_stat_statements", dbname="warehouse")
         db_url = f"postgresql+psycopg://postgres@127.0.0.1:{cluster.port}/warehouse"
@@ -190,14 +217,22 @@ def record(plan: Plan, out: Path, short: bool = False) -> dict:
                "WAREHOUSE_LEAK_KIB": str(LEAK_BYTES_PER_CALL // 1024),
                "INVENTORY_API": f"http://127.0.0.1:{stub_port}",
                "SHIPPING_API": f"http://127.0.0.1:{stub_port}",
-               "OUTBOUND_LOG": str(work / "outbound.jsonl")}  # fmt: skip
+               "OUTBOUND_LOG": str(work / "outbound.jsonl"),
+               "WAREHOUSE_REDIS_URL": redis.url, "WAREHOUSE_CACHE": "on"}  # fmt: skip
+        if plan.tracemalloc:
+            env |= {"PERFKIT_TRACEMALLOC_DIR": str(work / "tracemalloc"),
+                    "PERFKIT_TRACEMALLOC_EVERY": str(TRACEMALLOC_EVERY // 4 if short
+                                                     else TRACEMALLOC_EVERY)}  # fmt: skip
+        if plan.lprof:
+            env |= {"WAREHOUSE_LPROF_DIR": str(work / "lprof"), "WAREHOUSE_LPROF_VIEW": "dashboard",
+                    "WAREHOUSE_LPROF_EVERY": str(LPROF_EVERY // 2 if short else LPROF_EVERY)}
         if plan.profile_rate:
             env |= {"PROFILE_DIR": str(work / "profiles"), "PROFILE_RATE": str(plan.profile_rate)}
         stub_cmd = [str(BIN / "python"), "-m", "gunicorn", "-b", f"127.0.0.1:{stub_port}",
                     "-k", "gthread", "--workers", "1", "--threads", "64",
                     "examples.warehouse.stub:app"]  # fmt: skip
         app_cmd = [str(BIN / "python"), "-m", "gunicorn", "-b", f"127.0.0.1:{app_port}",
-                   *plan.server,
+                   "-c", GUNICORN_CONF, *plan.server,
                    "--access-logfile", str(work / "access.log"),
                    "--access-logformat", ACCESS_FORMAT]  # fmt: skip
         if plan.max_requests:
@@ -225,11 +260,15 @@ def record(plan: Plan, out: Path, short: bool = False) -> dict:
                       str(work / "pg"), "--interval", "20", "--count", "0"]  # fmt: skip
             rss_cmd = [str(BIN / "perfkit"), "collect", "rss", "--pid", str(app.pid), "--children",
                        "--out", str(work / "memory.csv"), "--interval", "1"]  # fmt: skip
+            redis_cmd = [str(BIN / "perfkit"), "collect", "redis", "--url", redis.url,
+                         "--store", str(work / "redis"), "--interval", str(REDIS_INTERVAL_S),
+                         "--count", "0"]  # fmt: skip
             with (
                 running(pg_cmd, work / "collect.log", env)
                 if plan.collect_pg
                 else contextlib.nullcontext(),
                 running(rss_cmd, work / "collect.log", env),
+                running(redis_cmd, work / "collect.log", env),
             ):
                 spy = _start_pyspy(app.pid, work, min(seconds, 40)) if plan.profile_rate else None
                 with cpu_hog(plan.cpu_hog, plan.cpu_hog_processes, seconds=seconds + 120,
@@ -245,13 +284,19 @@ def record(plan: Plan, out: Path, short: bool = False) -> dict:
                     subprocess.run([str(BIN / "perfkit"), "collect", "pg", "--dsn", dsn, "--store",
                                     str(work / "pg"), "--count", "1"], check=True, env=env,
                                    capture_output=True)  # fmt: skip
+            subprocess.run([str(BIN / "perfkit"), "collect", "redis", "--url", redis.url,
+                            "--store", str(work / "redis"), "--count", "1"], check=True, env=env,
+                           capture_output=True)  # the counts after the load, Gunicorn stopped next
+        cache = _redis_truth(redis)
         server_version = cluster.psql("show server_version", "warehouse").strip()
         cluster.stop()  # the shutdown's lines end the log
         shutil.copy(cluster.root / "server.log", work / "postgresql.log")
     finally:
         cluster.close()
+        if redis is not None:
+            redis.close()
     manifest = _finish(plan, work, out, started, seconds, short, server_version,
-                       [stub_cmd, app_cmd, locust_cmd])  # fmt: skip
+                       [stub_cmd, app_cmd, locust_cmd, redis_cmd], cache)  # fmt: skip
     shutil.rmtree(work, ignore_errors=True)
     return manifest
 
@@ -276,7 +321,41 @@ def _start_pyspy(master: int, work: Path, seconds: int) -> subprocess.Popen | No
     return proc
 
 
-def _finish(plan, work, out, started, seconds, short, server_version, commands) -> dict:
+def _redis_truth(redis) -> dict:
+    """Redis's own counters at the end of the load (INFO stats, commandstats), read with the
+    sandbox's own client, not perfkit's: the cache's truth."""
+    hits, misses = int(redis.stat("keyspace_hits")), int(redis.stat("keyspace_misses"))
+    calls = {name: int(figures["calls"]) for name, figures in redis.commandstats().items()
+             if name in ("get", "set")}  # fmt: skip
+    return {"keyspace_hits": hits, "keyspace_misses": misses,
+            "hit_ratio": round(hits / (hits + misses), 4) if hits + misses else None,
+            "commands": calls, "redis_version": redis.stat("redis_version")}  # fmt: skip
+
+
+def _lprof_truth(dumps: list[Path]) -> dict:
+    """line_profiler's own reading of the dumps (its load_stats, our own files): the view's
+    calls (hits of its first body line, summed) and its time."""
+    from line_profiler import load_stats
+
+    calls, seconds = 0, 0.0
+    for dump in dumps:
+        stats = load_stats(str(dump))
+        for timings in stats.timings.values():
+            if timings:
+                calls += min(timings)[1]
+                seconds += sum(t for _, _, t in timings) * stats.unit
+    return {"dumps": len(dumps), "calls": calls, "time_s": round(seconds, 3)}
+
+
+def _leak_site() -> dict:
+    """Where app.py leaks (file:line of the module-level dict growth) and how much per call."""
+    lines = (ROOT / APP_SOURCE).read_text().splitlines()
+    line = next(i for i, text in enumerate(lines, 1) if LEAK_STATEMENT in text)
+    return {"file": APP_SOURCE, "line": line, "function": "create_app.<locals>.product",
+            "bytes_per_call": LEAK_BYTES_PER_CALL, "source": lines[line - 1].strip()}
+
+
+def _finish(plan, work, out, started, seconds, short, server_version, commands, cache) -> dict:
     """Compress and sample the artifacts into `out`, measure them, write the manifest."""
     import perfkit
     from perfkit.analysis.concurrency import locust_steps
@@ -294,6 +373,17 @@ def _finish(plan, work, out, started, seconds, short, server_version, commands) 
     shutil.copy(work / "memory.csv", out / "memory.csv")
     if (work / "pg").is_dir():
         shutil.copytree(work / "pg", out / "pg")
+    shutil.copytree(work / "redis", out / "redis")
+    snapshots = sorted((work / "tracemalloc").glob("tracemalloc-*.pickle"))
+    if snapshots:  # pickles of every live trace: gzip (about 5x smaller)
+        (out / "tracemalloc").mkdir()
+        for snapshot in snapshots:
+            _gzip(snapshot, out / "tracemalloc" / (snapshot.name + ".gz"))
+    dumps = sorted((work / "lprof").glob("*.lprof"))
+    if dumps:  # line_profiler dumps, and the profiled source as it was (read_line_profile's)
+        shutil.copytree(work / "lprof", out / "lprof", ignore=shutil.ignore_patterns("*.part"))
+        (out / "source" / APP_SOURCE).parent.mkdir(parents=True)
+        shutil.copy(ROOT / APP_SOURCE, out / "source" / APP_SOURCE)
     for name in ("locust_stats.csv", "locust_stats_history.csv", "locust_failures.csv",
                  "locust_exceptions.csv"):  # fmt: skip
         if (work / name).exists():
@@ -305,7 +395,21 @@ def _finish(plan, work, out, started, seconds, short, server_version, commands) 
         "requests": len(requests),
         "duration_s": round((requests["time"].max() - requests["time"].min()).total_seconds(), 1),
         "profiles_kept": kept,
-    }
+        "redis": {**cache, "snapshots": len(list((out / "redis" / "info").glob("*.parquet"))),
+                  "product_requests": int((requests["route"] == "/api/products/{id}").sum())},
+    }  # fmt: skip
+    if dumps:
+        measured["lprof"] = {
+            **_lprof_truth(dumps), "every_calls": LPROF_EVERY // 2 if short else LPROF_EVERY,
+            "view": "dashboard",
+            "dashboard_requests": int((requests["route"] == "/dashboard").sum()),
+        }  # fmt: skip
+    if snapshots:
+        measured["tracemalloc"] = {
+            "snapshots": len(snapshots), "every_requests": int(
+                TRACEMALLOC_EVERY // 4 if short else TRACEMALLOC_EVERY),
+            "leak_site": _leak_site(),
+        }  # fmt: skip
     if plan.name == "leak":  # per worker pid (%(p)s in the log): calls x 64 KiB over its life
         leaking = requests[requests["route"] == "/api/products/{id}"]
         per_worker = {}
@@ -326,7 +430,7 @@ def _finish(plan, work, out, started, seconds, short, server_version, commands) 
     manifest = {
         "scenario": plan.name, "plan": asdict(plan), "short": short,
         "started": started.isoformat(timespec="seconds"), "load_seconds": seconds,
-        "truth": plan.truth, "measured": measured,
+        "truth": plan.truth, "truth_cache": CACHE_TRUTH, "measured": measured,
         "commands": [" ".join(_shown(c)) for c in commands],
         "versions": _versions(server_version), "machine": machine(),
     }  # fmt: skip
@@ -373,7 +477,8 @@ def _sample_profiles(source: Path, target: Path) -> int:
 
 
 def _versions(server_version: str) -> dict:
-    names = ("flask", "sqlalchemy", "psycopg", "gunicorn", "locust", "py-spy", "perfkit")
+    names = ("flask", "sqlalchemy", "psycopg", "gunicorn", "locust", "py-spy", "line_profiler",
+             "perfkit")
     found = {}
     for name in names:
         with contextlib.suppress(metadata.PackageNotFoundError):
