@@ -42,9 +42,9 @@ def _site(frame: pd.DataFrame, line: str) -> pd.Series:
 
 @pytest.fixture(scope="module")
 def leak(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
-    """1,000 requests to the leak app (about 1 KB kept per request, a 150-entry cache)."""
+    """600 requests to the leak app (about 1 KB kept per request, a 60-entry cache: 122 KB)."""
     out = tmp_path_factory.mktemp("leak")
-    record(out, leak_bytes=1000, requests=1000, every=10)
+    record(out, leak_bytes=1000, requests=600, every=10, cache_entries=60)
     return out, json.loads((out / "truth.json").read_text())
 
 
@@ -52,7 +52,7 @@ def leak(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
 def clean(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     """The same app without the leak: only the warm-up cache fills, then stays full."""
     out = tmp_path_factory.mktemp("clean")
-    record(out, leak_bytes=0, requests=1000, every=10)
+    record(out, leak_bytes=0, requests=600, every=10, cache_entries=60)
     return out, json.loads((out / "truth.json").read_text())
 
 
@@ -60,7 +60,7 @@ def clean(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
 def recycled(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     """The leak under ``--max-requests 200``: each worker lives 200 requests, then a new one."""
     out = tmp_path_factory.mktemp("recycled")
-    record(out, leak_bytes=1000, requests=1200, every=10, max_requests=200, cache_entries=30)
+    record(out, leak_bytes=1000, requests=800, every=10, max_requests=200, cache_entries=30)
     return out, json.loads((out / "truth.json").read_text())
 
 
@@ -87,18 +87,25 @@ def test_the_planted_leak_is_the_top_growing_site_at_its_rate(leak: tuple[Path, 
 def test_bytes_per_second_match_each_workers_rate_from_the_client(
     leak: tuple[Path, dict],
 ) -> None:
+    """Each worker's rate on the client's clock: scipy's Theil-Sen of the count the worker
+    returned against the time the client received it (the typical rate; first-to-last
+    averages include pauses, and a 3 s run is noisy)."""
+    from scipy import stats
+
     out, truth = leak
+    answers = np.array(json.loads((out / "client.json").read_text())["answers"])
     growth = allocation_growth(read_tracemalloc(out / "tracemalloc"), per_process=True)
     rows = growth[growth["site"].str.endswith("/" + truth["leak_line"]) & growth["pid"].notna()]
     assert len(rows) == 2
     for _, row in rows.iterrows():
-        rate = truth["workers"][str(row["pid"])]["requests_per_s"]  # the client's clock
+        mine = answers[answers[:, 0] == row["pid"]]
+        rate = stats.theilslopes(mine[:, 1], mine[:, 3])[0]  # requests/s, client clock
         expected = truth["leak_bytes_per_request"] * rate
         assert abs(row["slope_bytes_per_s"] - expected) <= 0.10 * expected, (row, expected)
 
 
 def test_a_warm_up_cache_is_not_a_leak(leak: tuple[Path, dict]) -> None:
-    """Adversarial: the cache grew by 300 KB per worker, its least-squares slope over the run is
+    """Adversarial: the cache grew by 122 KB per worker, its least-squares slope over the run is
     positive and its Mann-Kendall trend significant, so "the slope is positive" calls it a
     leak; it filled and stopped."""
     out, truth = leak
@@ -116,11 +123,11 @@ def test_a_warm_up_cache_is_not_a_leak(leak: tuple[Path, dict]) -> None:
         [s["requests"].to_numpy(dtype=float) for s in series],
         [s["size_bytes"].to_numpy(dtype=float) for s in series],
     )
-    assert p_value < 1e-6  # a "significant upward trend" over the whole run
+    assert p_value < 0.01  # a "significant upward trend" over the whole run
     for s in series:  # and a clearly positive least-squares slope in every worker
         assert np.polyfit(s["requests"].to_numpy(dtype=float),
-                          s["size_bytes"].to_numpy(dtype=float), 1)[0] > 100  # fmt: skip
-    # and the cache holds what was planted: 150 entries of sys.getsizeof(bytes(2000)) each
+                          s["size_bytes"].to_numpy(dtype=float), 1)[0] > 50  # fmt: skip
+    # and the cache holds what was planted: 60 entries of sys.getsizeof(bytes(2000)) each
     assert cache["latest_bytes"] >= truth["cache_bytes"]
 
 
@@ -139,7 +146,7 @@ def test_recycled_workers_restart_their_series_and_the_pooled_slope_holds(
     frame = read_tracemalloc(out / "tracemalloc")
     snaps = snapshot_series(frame)
     pids = set(truth["workers"])  # the client saw every worker that answered
-    assert len(pids) >= 6 and {str(p) for p in snaps["pid"].unique()} == pids
+    assert len(pids) >= 4 and {str(p) for p in snaps["pid"].unique()} == pids
     assert snaps["series"].nunique() == len(pids)  # one series per generation
     assert (snaps.groupby("series")["requests"].max() <= 200).all()  # max_requests 200
     top = allocation_growth(frame).iloc[0]
@@ -376,7 +383,7 @@ def test_tracing_one_worker_of_two_and_its_successors(tmp_path: Path) -> None:
     """PERFKIT_TRACEMALLOC_WORKERS=1: one traced worker at a time; when it is recycled its
     slot passes to a new worker, so the traced lives follow one another without overlap and the
     pooled slope still finds the planted rate."""
-    record(tmp_path, leak_bytes=1000, requests=900, every=10, max_requests=150, cache_entries=30,
+    record(tmp_path, leak_bytes=1000, requests=600, every=10, max_requests=150, cache_entries=30,
            env={"PERFKIT_TRACEMALLOC_WORKERS": "1"})  # fmt: skip
     truth = json.loads((tmp_path / "truth.json").read_text())
     frame = read_tracemalloc(tmp_path / "tracemalloc")
