@@ -9,10 +9,11 @@ nothing happens unless ``WAREHOUSE_LPROF_DIR`` is set:
 
 In ``post_worker_init`` (the app is loaded) the view in ``app.view_functions`` is replaced
 by a wrapper that runs it under a `line_profiler.LineProfiler` (5.x: its enable count is
-per thread, so every gthread thread is traced). After every N-th call the worker writes
-``<pid>-<first call>.lprof`` (`LineProfiler.dump_stats`) and starts a fresh profiler, so each
-dump holds N calls: the replicates `perfkit.compare_line_profiles` tests; the calls left
-when the worker exits go to a last, smaller dump. Only the view's own lines are timed (time
+per thread, so every gthread thread is traced). Every N calls a fresh profiler takes over;
+the previous one is written as ``<pid>-<first call>.lprof`` (`LineProfiler.dump_stats`) once
+its last call has returned, so each dump holds exactly N calls: the replicates
+`perfkit.compare_line_profiles` tests. The calls left when the worker exits go to a last,
+smaller dump. Only the view's own lines are timed (time
 in what it calls is charged to the calling line).
 """
 
@@ -28,57 +29,61 @@ DIR_ENV, VIEW_ENV, EVERY_ENV = (
     "WAREHOUSE_LPROF_DIR", "WAREHOUSE_LPROF_VIEW", "WAREHOUSE_LPROF_EVERY")
 
 
+class _Batch:
+    """One profiler and the calls it holds: dumped once retired and its last call returned."""
+
+    def __init__(self, view: Any, first: int) -> None:
+        from line_profiler import LineProfiler
+
+        self.profiler = LineProfiler()
+        self.profiler.add_function(view)
+        self.first, self.calls, self.running, self.retired = first, 0, 0, False
+
+
 class ViewProfiler:
-    """One worker's profiler of `view`, rotated every `every` calls into `folder`."""
+    """One worker's profiler of `view`: a fresh profiler every `every` calls, each written to
+    `folder` as ``<pid>-<first call>.lprof`` once its calls have all returned."""
 
     def __init__(self, view: Any, folder: Path, every: int) -> None:
         self.view, self.folder, self.every = view, folder, every
         self.lock = threading.Lock()
-        self.calls = 0  # calls begun in this worker
-        self.first = 1  # the first call of the current dump
-        self.running = 0  # calls of the current profiler not yet returned
-        self.profiler = self._fresh()
-
-    def _fresh(self) -> Any:
-        from line_profiler import LineProfiler
-
-        profiler = LineProfiler()
-        profiler.add_function(self.view)
-        return profiler
+        self.batch = _Batch(view, 1)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         with self.lock:
-            self.calls += 1
-            profiler = self.profiler
-            self.running += 1
-        profiler.enable_by_count()
+            batch = self.batch
+            batch.calls += 1
+            batch.running += 1
+            if batch.calls >= self.every:  # the next call starts the next dump
+                batch.retired = True
+                self.batch = _Batch(self.view, batch.first + batch.calls)
+        batch.profiler.enable_by_count()
         try:
             return self.view(*args, **kwargs)
         finally:
-            profiler.disable_by_count()
+            batch.profiler.disable_by_count()
             with self.lock:
-                self.running -= 1
-                if profiler is self.profiler and self.calls - self.first + 1 >= self.every \
-                        and self.running == 0:  # fmt: skip
-                    self._dump()
+                batch.running -= 1
+                if batch.retired and batch.running == 0:
+                    self._dump(batch)
 
-    def _dump(self) -> Path | None:
-        """Write the current profiler's stats (lock held) and start a fresh one."""
-        if self.calls < self.first:
-            return None
+    def _dump(self, batch: _Batch) -> Path:
         self.folder.mkdir(parents=True, exist_ok=True)
-        path = self.folder / f"{os.getpid()}-{self.first}.lprof"
+        path = self.folder / f"{os.getpid()}-{batch.first}.lprof"
         partial = path.with_suffix(".part")
-        self.profiler.dump_stats(str(partial))
-        partial.replace(path)
-        self.first = self.calls + 1
-        self.profiler = self._fresh()
+        batch.profiler.dump_stats(str(partial))
+        partial.replace(path)  # readers never see half a file
         return path
 
     def close(self) -> Path | None:
-        """The last dump (the calls since the previous one), when the worker exits."""
+        """The last dump (the calls since the previous one), when the worker exits; None when
+        there were none."""
         with self.lock:
-            return self._dump()
+            batch = self.batch
+            if not batch.calls or batch.running:
+                return None
+            self.batch = _Batch(self.view, batch.first + batch.calls)
+            return self._dump(batch)
 
 
 _active: ViewProfiler | None = None
