@@ -394,3 +394,18 @@ def test_tracing_one_worker_of_two_and_its_successors(tmp_path: Path) -> None:
     planted = truth["leak_bytes_per_request"]
     assert top["site"].endswith("/" + truth["leak_line"])
     assert abs(top["slope_bytes_per_request"] - planted) <= 0.10 * planted
+
+
+def test_the_memory_notebook_shows_the_growing_sites(tmp_path: Path) -> None:
+    """The memory_leak notebook run by papermill on the recorded run: its --json summary names
+    the planted line at its rate, and the HTML shows the section's table."""
+    from perfkit.report.run import run_report
+
+    truth = json.loads((HERE / "leak_run" / "truth.json").read_text())
+    html = tmp_path / "memory.html"
+    summary = run_report("memory_leak", {"run": str(HERE / "leak_run")}, html)
+    sites = summary["allocation_sites"]
+    assert [s["site"].rsplit("/", 1)[1] for s in sites] == [truth["leak_line"]]
+    assert sites[0]["bytes_per_request"] == pytest.approx(truth["leak_bytes_per_request"], rel=0.1)
+    page = html.read_text()
+    assert "Allocation sites" in page and "warm-up-then-flat" in page
