@@ -5,7 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from examples.warehouse.record import ACCESS_FORMAT, PLANS
+from examples.warehouse.record import (
+    ACCESS_FORMAT,
+    CACHE_TRUTH,
+    LPROF_EVERY,
+    PLANS,
+    REDIS_INTERVAL_S,
+    TRACEMALLOC_EVERY,
+)
 
 HEADER = """# Demo data: the warehouse reference workload
 
@@ -29,6 +36,18 @@ Per scenario folder, and how to read it:
 - `locust_*.csv`: Locust's `--csv` output: `read_locust("locust", table="history")` (or `"stats"`).
 - `outbound.jsonl.gz`: perfkit's `OutboundLog` in the app, with the inbound
   path: `read_jsonl(path)`.
+- `postgresql.log.gz` + `log_line_prefix.txt`: PostgreSQL's server log (every statement with
+  its plan where `pg/` is collected): `read_pg_log(path, prefix=...)`.
+- `redis/`: the app's Redis cache (a throw-away redis-server per scenario) sampled by
+  `perfkit collect redis` every {redis_s} s through the load, and once after it:
+  `read_redis("redis", view)` (`info`, `commandstats`, `slowlog`...).
+- `tracemalloc/*.pickle.gz` (leak only): `perfkit.collect.tracemalloc_hook` in both workers,
+  a snapshot every {tm_every} requests per worker and at exit, 1 frame:
+  `read_tracemalloc("tracemalloc")`, `allocation_growth(...)`.
+- `lprof/<pid>-<first call>.lprof` (baseline, baseline_repeat, baseline_drift, candidate):
+  line_profiler on the dashboard view in each worker (`examples/warehouse/lineprof.py`), a dump
+  every {lprof_every} calls: `read_line_profile("lprof", by_file=True, source_root="source")`;
+  `source/` holds the profiled `app.py` as it was, for the line texts.
 - `manifest.json`: the recorder's versions, commands, truth and measurements.
 
 Gunicorn access log format (`FORMAT`; `%(p)s` is the worker's pid, so requests
@@ -51,7 +70,8 @@ def write_readme(data: Path) -> Path:
         path = data / name / "manifest.json"
         if path.exists():
             manifests[name] = json.loads(path.read_text())
-    lines = [HEADER.format(format=ACCESS_FORMAT)]
+    lines = [HEADER.format(format=ACCESS_FORMAT, redis_s=REDIS_INTERVAL_S,
+                           tm_every=TRACEMALLOC_EVERY, lprof_every=LPROF_EVERY)]
     first = next(iter(manifests.values()), None)
     if first is not None:
         versions = ", ".join(f"{k} {v}" for k, v in first["versions"].items())
@@ -68,7 +88,8 @@ def write_readme(data: Path) -> Path:
         ]
     total = sum(_size(data / n) for n in manifests)
     lines += ["## Scenarios and their ground truth\n",
-              f"Total size: {total / 2**20:.1f} MiB.\n"]  # fmt: skip
+              f"Total size: {total / 2**20:.1f} MiB.\n",
+              f"In every scenario: {CACHE_TRUTH}.\n"]  # fmt: skip
     for name, manifest in manifests.items():
         plan = PLANS[name]
         measured = manifest["measured"]
@@ -104,6 +125,29 @@ def write_readme(data: Path) -> Path:
             for step in measured["steps"]:
                 users, rate, ms = step["users"], step["throughput_per_s"], step["mean_ms"]
                 lines.append(f"  | {users} | {rate:.1f} | {ms:.0f} |")
+        cache = measured.get("redis")
+        if cache:
+            lines.append(
+                f"- Redis {cache['redis_version']} at the end, by its own counters (INFO stats): "
+                f"{cache['keyspace_hits']} hits, {cache['keyspace_misses']} misses; "
+                f"{cache['product_requests']} `GET /api/products/<id>` in the access log; "
+                f"{cache['snapshots']} snapshots in `redis/`."
+            )
+        site = measured.get("tracemalloc", {}).get("leak_site")
+        if site:
+            lines.append(
+                f"- The leaking line: `{site['file']}:{site['line']}` (`{site['source']}`, in "
+                f"`{site['function']}`), {site['bytes_per_call']} bytes per call; "
+                f"{measured['tracemalloc']['snapshots']} tracemalloc snapshots."
+            )
+        profiled = measured.get("lprof")
+        if profiled:
+            lines.append(
+                f"- Line profile of `{profiled['view']}`: {profiled['dumps']} dumps, "
+                f"{profiled['calls']} calls by line_profiler's own count "
+                f"({profiled['dashboard_requests']} in the access log), "
+                f"{profiled['time_s']} s in the view."
+            )
         if plan.expect:
             lines.append(f"- The reports must find: `{json.dumps(plan.expect)}`.")
         lines.append("")
