@@ -47,10 +47,17 @@ _EXPORTS: dict[str, str] = {
     "read_locust": "perfkit.io.loadtest",
     "read_memory": "perfkit.io.memory",
     "read_gunicorn_log": "perfkit.io.gunicorn_log",
+    "read_line_profile": "perfkit.io.line_profile",
+    "compare_line_profiles": "perfkit.analysis.regression.lines",
+    "line_heat": "perfkit.plots.lines",
     "read_pg_log": "perfkit.io.pg_log",
     "plan_changes": "perfkit.analysis.regression.plans",
     "worker_generations": "perfkit.analysis.workers",
     "read_pg_stat": "perfkit.io.pg",
+    "read_redis": "perfkit.io.redis",
+    "snapshot_redis": "perfkit.io.redis",
+    "cache_summary": "perfkit.analysis.cache",
+    "redis_intervals": "perfkit.analysis.cache",
     "read_profile": "perfkit.io.profile",
     "read_wrk": "perfkit.io.loadtest",
     "rejected_frame": "perfkit.io",
@@ -69,6 +76,8 @@ _EXPORTS: dict[str, str] = {
 if TYPE_CHECKING:  # the names above, as type checkers and editors see them (kept alike by a test)
     from perfkit.analysis.attribution import Evidence as Evidence
     from perfkit.analysis.attribution import attribute as attribute
+    from perfkit.analysis.cache import cache_summary as cache_summary
+    from perfkit.analysis.cache import redis_intervals as redis_intervals
     from perfkit.analysis.calltree import call_tree as call_tree
     from perfkit.analysis.capacity import USLFit as USLFit
     from perfkit.analysis.capacity import erlang_c as erlang_c
@@ -92,6 +101,7 @@ if TYPE_CHECKING:  # the names above, as type checkers and editors see them (kep
     from perfkit.analysis.regression import compare_error_rates as compare_error_rates
     from perfkit.analysis.regression import estimate_shift as estimate_shift
     from perfkit.analysis.regression import mix_adjusted_change as mix_adjusted_change
+    from perfkit.analysis.regression.lines import compare_line_profiles as compare_line_profiles
     from perfkit.analysis.regression.plans import plan_changes as plan_changes
     from perfkit.analysis.sizing import recommend_gunicorn as recommend_gunicorn
     from perfkit.analysis.sketch import LatencySketch as LatencySketch
@@ -109,6 +119,7 @@ if TYPE_CHECKING:  # the names above, as type checkers and editors see them (kep
     from perfkit.io import rejected_frame as rejected_frame
     from perfkit.io.gunicorn_log import read_gunicorn_log as read_gunicorn_log
     from perfkit.io.jsonl import read_jsonl as read_jsonl
+    from perfkit.io.line_profile import read_line_profile as read_line_profile
     from perfkit.io.loadtest import read_ab as read_ab
     from perfkit.io.loadtest import read_locust as read_locust
     from perfkit.io.loadtest import read_wrk as read_wrk
@@ -118,6 +129,9 @@ if TYPE_CHECKING:  # the names above, as type checkers and editors see them (kep
     from perfkit.io.pg_log import read_pg_log as read_pg_log
     from perfkit.io.profile import Profile as Profile
     from perfkit.io.profile import read_profile as read_profile
+    from perfkit.io.redis import read_redis as read_redis
+    from perfkit.io.redis import snapshot_redis as snapshot_redis
+    from perfkit.plots.lines import line_heat as line_heat
     from perfkit.report.snakeviz import open_snakeviz as open_snakeviz
     from perfkit.targets import Targets as Targets
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from perfkit.errors import InputError
-from perfkit.plots.theme import FONT, REGRESSED
+from perfkit.plots.palette import FONT, REGRESSED
 
 _KEYS = ["file", "function", "first_line"]
 _STYLE = (

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
+from typing import TYPE_CHECKING
 
-FONT = "Inter, -apple-system, Segoe UI, Helvetica, Arial, sans-serif"
-REGRESSED, IMPROVED, NEUTRAL = "#c0392b", "#1e8449", "#aab7b8"
-DIVERGING = [[0.0, IMPROVED], [0.5, "#f4f6f6"], [1.0, REGRESSED]]
-SEQUENTIAL = "YlOrRd"
+from perfkit.plots.palette import DIVERGING, FONT, IMPROVED, NEUTRAL, REGRESSED, SEQUENTIAL
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+__all__ = ["DIVERGING", "FONT", "IMPROVED", "NEUTRAL", "REGRESSED", "SEQUENTIAL", "styled"]
 
 
 def styled(fig: go.Figure, title: str, subtitle: str = "") -> go.Figure:

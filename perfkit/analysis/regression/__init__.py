@@ -5,7 +5,10 @@
 - `judge`, `estimate_shift`, `Shift`: the verdict rule every comparison
   shares, with the run-wide shift (`perfkit.analysis.regression.verdict`);
 - `compare_error_rates`: 5xx (and 4xx) rates per route
-  (`perfkit.analysis.regression.errors`).
+  (`perfkit.analysis.regression.errors`);
+- `compare_line_profiles`: per line of line_profiler dumps
+  (`perfkit.analysis.regression.lines`); `plan_changes`: PostgreSQL plans
+  (`perfkit.analysis.regression.plans`).
 
 Names load on first use, so the statistical core can import the verdict
 rule without a cycle.
@@ -26,11 +29,13 @@ _EXPORTS = {
     "Shift": ".verdict",
     "VERDICTS": ".verdict",
     "compare_error_rates": ".errors",
+    "compare_line_profiles": ".lines",
 }
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # the names above, as type checkers and editors see them (kept alike by a test)
     from perfkit.analysis.regression.errors import compare_error_rates as compare_error_rates
+    from perfkit.analysis.regression.lines import compare_line_profiles as compare_line_profiles
     from perfkit.analysis.regression.requests import MixAdjusted as MixAdjusted
     from perfkit.analysis.regression.requests import compare as compare
     from perfkit.analysis.regression.requests import mix_adjusted_change as mix_adjusted_change
