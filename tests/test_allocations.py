@@ -409,3 +409,47 @@ def test_the_memory_notebook_shows_the_growing_sites(tmp_path: Path) -> None:
     assert sites[0]["bytes_per_request"] == pytest.approx(truth["leak_bytes_per_request"], rel=0.1)
     page = html.read_text()
     assert "Allocation sites" in page and "warm-up-then-flat" in page
+
+
+def test_snapshots_not_named_by_the_hook_use_their_mtime_and_a_time_axis(tmp_path: Path) -> None:
+    """Files from elsewhere (no pid, no request count in the name): time is the file's
+    modification time and the slope is per second only."""
+    import os
+    import shutil
+
+    source = HERE / "versions" / "py311.pickle.gz"
+    base = pd.Timestamp("2026-03-01 12:00:00", tz="UTC")
+    for k in range(8):
+        copy = tmp_path / f"snap{k}.pickle.gz"
+        shutil.copy(source, copy)
+        stamp = (base + pd.Timedelta(seconds=10 * k)).timestamp()
+        os.utime(copy, (stamp, stamp))
+    frame = read_tracemalloc(sorted(tmp_path.glob("snap*.pickle.gz")))
+    assert frame["pid"].isna().all() and frame["requests"].isna().all()
+    assert frame["time"].drop_duplicates().tolist() == [
+        base + pd.Timedelta(seconds=10 * k) for k in range(8)
+    ]
+    assert frame.attrs["perfkit"]["time_from_mtime"] == 8
+    growth = allocation_growth(frame, min_growth_bytes=0)
+    assert growth.attrs["perfkit"]["axis"] == "time"
+    assert growth["slope_bytes_per_request"].isna().all()
+    assert (growth["slope_bytes_per_s"] == 0).all() and (growth["verdict"] == "flat").all()
+
+
+def test_site_text_from_a_snapshot_is_escaped_in_the_report() -> None:
+    """A file name is data: one holding markup is shown as text, in the sentence and table."""
+    from perfkit.report.evidence import Run
+    from perfkit.report.memory import MemoryReport
+
+    start = pd.Timestamp("2026-01-01", tz="UTC")
+    hostile = "<img src=x onerror=alert(1)>.py:3"
+    frame = pd.DataFrame({
+        "time": [start + pd.Timedelta(seconds=k) for k in range(30)],
+        "pid": pd.array([5] * 30, "Int64"), "requests": pd.array(range(10, 310, 10), "Int64"),
+        "snapshot": [f"s{k}" for k in range(30)], "site": hostile, "traceback": hostile,
+        "size_bytes": [10_000 * (k + 1) for k in range(30)], "count": 1,
+    })  # fmt: skip
+    report = MemoryReport(Run("x"), None, None, None, None, 0,
+                          allocations=allocation_growth(frame))  # fmt: skip
+    page = report.allocation_sites()._repr_html_()
+    assert "<img" not in page and "&lt;img" in page

@@ -18,7 +18,7 @@ Verdicts: ``growing`` when the adjusted p-value is below `alpha`, the interval i
 the growth over the fitted span (slope x the median series span) is at least
 `min_growth_bytes`; ``warm-up-then-flat`` when not growing but the cut warm-up rose by at least
 `min_growth_bytes` (a cache filling, then full); ``flat`` when even the interval's upper end
-grows less than `min_growth_bytes` over the span; ``inconclusive`` otherwise (noisy, or fewer
+grows at most `min_growth_bytes` over the span; ``inconclusive`` otherwise (noisy, or fewer
 than 6 snapshots). A site whose bytes never change by `min_growth_bytes` within the run is
 ``flat`` without a fit (its slopes are NaN): it cannot have grown by the floor.
 """
@@ -206,8 +206,9 @@ def _verdicts(out: pd.DataFrame, alpha: float, floor: float, per_request: bool,
     fitted = np.arange(len(out)) < fitted_rows  # the rest never changed by `floor`: flat
     with np.errstate(invalid="ignore"):
         growing = fitted & (adjusted < alpha) & (low > 0) & (slope * span >= floor)
-        flat = ~fitted | (high * span < floor)
-        warm = fitted & ~growing & (out["warmup_bytes"].to_numpy(dtype=float) >= floor)
+        flat = ~fitted | (high * span <= floor)
+        rise = out["warmup_bytes"].to_numpy(dtype=float)
+        warm = fitted & ~growing & (rise >= floor) & (rise > 0)
     few = fitted & ((out["samples"].to_numpy() < 6) | np.isnan(p))
     verdict = np.select([few, growing, warm, flat], ["inconclusive", "growing",
                         "warm-up-then-flat", "flat"], "inconclusive")  # fmt: skip
