@@ -621,6 +621,16 @@ def _classify(table: pa.Table, keep_values: bool) -> pd.DataFrame:
     named = pc.if_else(pc.not_equal(head.field("named"), ""), head.field("name"),
                        pa.scalar(None, pa.string()))  # fmt: skip
     names = pc.if_else(pa.array(logged), _put(named, logged_rows, n), names)
+    # a statement entry's shown message is its head (the text is in `statement`), as written:
+    # ``duration: 1.2 ms  execute P_1:``, ``statement:``; the part after the time is masked
+    step = pc.binary_join_element_wise(found.field("what"), found.field("fetch"),
+                                       found.field("named"), "")  # fmt: skip
+    timed_head = pc.binary_join_element_wise(
+        "duration: ", found.field("ms"), " ms",
+        pc.if_else(pc.equal(step, ""), "", pc.binary_join_element_wise("  ", step, "")),
+        ":", "")  # fmt: skip
+    said_head = pc.binary_join_element_wise(head.field("what"), head.field("named"), ":", "")
+    heads = pc.if_else(pa.array(has), _put(timed_head, timed, n), _put(said_head, logged_rows, n))
     rows = np.flatnonzero(starting("process "))
     lock = pc.extract_regex(_on(message, rows), _LOCK)
     ok = _np(lock.is_valid())
@@ -679,7 +689,7 @@ def _classify(table: pa.Table, keep_values: bool) -> pd.DataFrame:
     # a statement's message is its head (the text is in `statement`); every message and detail
     # is masked: secrets always, values (a key, an input, a bound parameter) unless kept
     mask = _secrets if keep_values else _secrets_and_values
-    shown = _heads(message, has | logged, mask)
+    shown = _mask_distinct(heads, mask)
     others = np.flatnonzero(~(has | logged))
     shown = pc.if_else(pa.array(has | logged), shown,
                        _put(_mask_distinct(_on(message, others), mask), others, n))  # fmt: skip
@@ -722,17 +732,6 @@ def _integers(values: pa.Array) -> pd.Series:
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return pd.to_numeric(pd.Series(values.to_pylist(), dtype=object),
                              errors="coerce").astype("Int64")  # fmt: skip
-
-
-def _heads(message: pa.Array, rows: np.ndarray, mask: Callable[[str], str]) -> pa.Array:
-    """A statement entry's shown message: its head (``duration: 1.2 ms  execute P_1:``), the
-    prepared statement's name masked."""
-    n = len(message)
-    picked = np.flatnonzero(rows)
-    head = _extract(_on(message, picked), r"^(?P<h>(?:duration: [\d.]+ ms(?:  \w+)?|"
-                            r"(?:statement|execute|parse|bind)))(?P<n>(?: [^:]*)?)")  # fmt: skip
-    names = _mask_distinct(head.field("n"), mask)
-    return _put(pc.binary_join_element_wise(head.field("h"), names, ":", ""), picked, n)
 
 
 def _mask_distinct(values: pa.Array, mask: Callable[[str], str]) -> pa.Array:
