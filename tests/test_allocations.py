@@ -314,6 +314,8 @@ def test_memory_report_shows_the_same_sites_as_the_api() -> None:
     api = allocation_growth(read_tracemalloc(run / "tracemalloc"))
     assert report.allocations is not None
     pd.testing.assert_frame_equal(report.allocations, api)
+    arrow = allocation_growth(read_tracemalloc(run / "tracemalloc", dtype_backend="pyarrow"))
+    pd.testing.assert_frame_equal(arrow, api)  # the backend changes dtypes, not the fits
     shown = report.growing_sites()
     assert shown.iloc[0]["site"].endswith("/" + truth["leak_line"])
     assert shown["verdict"].tolist() == ["growing", "warm-up-then-flat"]
@@ -426,6 +428,7 @@ def test_snapshots_not_named_by_the_hook_use_their_mtime_and_a_time_axis(tmp_pat
         os.utime(copy, (stamp, stamp))
     frame = read_tracemalloc(sorted(tmp_path.glob("snap*.pickle.gz")))
     assert frame["pid"].isna().all() and frame["requests"].isna().all()
+    assert str(frame["pid"].dtype) == "Int64" and str(frame["requests"].dtype) == "Int64"
     assert frame["time"].drop_duplicates().tolist() == [
         base + pd.Timedelta(seconds=10 * k) for k in range(8)
     ]

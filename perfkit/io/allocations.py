@@ -132,12 +132,18 @@ def _read_snapshot(item: Path | Buffer, depth: int) -> tuple[pd.DataFrame, int]:
     n = len(grouped)
     stamp = np.full(n, time.as_unit("us").asm8.view(np.int64)).view("datetime64[us]")
     grouped.insert(0, "time", pd.DatetimeIndex(stamp).tz_localize("UTC"))
-    grouped.insert(1, "pid", pd.Series(np.full(n, pid if pid is not None else 0), dtype="Int64"))
-    grouped.insert(2, "requests", pd.Series(np.full(n, requests or 0), dtype="Int64"))
-    if pid is None:  # a file not named by the hook: no pid, no request count
-        grouped["pid"] = pd.NA
-        grouped["requests"] = pd.NA
+    # a file not named by the hook has no pid and no request count: missing, not 0
+    grouped.insert(1, "pid", _ints(n, pid))
+    grouped.insert(2, "requests", _ints(n, requests))
     return grouped, int(limit) if isinstance(limit, int) else -1
+
+
+def _ints(n: int, value: int | None) -> pd.Series:
+    """`n` copies of `value` as nullable integers (all missing when None)."""
+    values = pd.array(np.full(n, value or 0), dtype="Int64")
+    if value is None:
+        values[:] = pd.NA
+    return pd.Series(values)
 
 
 def _raw_traces(snapshot: Any, name: str) -> tuple[Any, ...]:
