@@ -495,9 +495,8 @@ _K = {kind: code for code, kind in enumerate(KINDS)}
 # head is matched, its (long) rest cut off by one anchored replacement
 _DURATION = (r"^duration: (?P<ms>\d+(?:\.\d+)?) ms(?:  (?P<what>statement|execute|parse|bind|"
              r"plan)(?P<fetch> fetch from)?(?P<named> (?P<name>[^:]*))?:|$)")  # fmt: skip
-_DURATION_HEAD = r"^duration: \d+(?:\.\d+)? ms  (?:statement|execute|parse|bind|plan)(?: [^:]*)?:"
-# `execute fetch from <portal>`: a further batch of rows from a portal already executed (a
-# cursor, JDBC's fetch size): the statement's time, not another execution of it
+# (`execute fetch from <portal>`: a further batch of rows from a portal already executed, a
+# cursor's or JDBC's fetch size: the statement's time, not another execution of it)
 # log_statement's lines (no duration): `statement: <sql>`, `execute <name>: <sql>`
 _LOGGED = r"^(?P<what>statement|execute|parse|bind)(?P<named> (?P<name>[^:]*))?: "
 _LOCK = (r"^process (?P<proc>\d+) (?P<state>still waiting for|acquired) (?P<mode>\w+) "
@@ -538,6 +537,21 @@ def _np(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """A boolean Arrow array as numpy (null as False)."""
     out: np.ndarray = pc.fill_null(values, False).to_numpy(zero_copy_only=False)
     return out
+
+
+def _after(values: pa.Array, skip: np.ndarray) -> pa.Array:
+    """Each text of `values` (no nulls) without its first `skip` bytes (a head already matched):
+    sliced from the array's own buffer, no regex."""
+    if not len(values):
+        return values
+    large = pa.types.is_large_string(values.type)
+    offsets = np.frombuffer(values.buffers()[1], np.int64 if large else np.int32)
+    offsets = offsets[values.offset:values.offset + len(values) + 1].astype(np.int64)
+    bounds = np.empty(2 * len(values), dtype=np.int64)  # [the rest][the next head] per text
+    bounds[0::2], bounds[1::2] = offsets[:-1] + skip, offsets[1:]
+    pieces = pa.Array.from_buffers(values.type, len(bounds) - 1, [
+        None, pa.py_buffer(bounds if large else bounds.astype(np.int32)), values.buffers()[2]])
+    return pieces.take(pa.array(np.arange(0, len(bounds), 2)))
 
 
 def _put(values: pa.Array, rows: np.ndarray, n: int) -> pa.Array:
@@ -592,10 +606,11 @@ def _classify(table: pa.Table, keep_values: bool) -> pd.DataFrame:
     kind[timed] = np.vectorize(codes.__getitem__, otypes=[np.int8])(what) if len(what) else []
     kind[timed[_np(pc.not_equal(found.field("fetch"), ""))]] = _K["fetch"]
     stepped = timed[what != ""]
-    rest = pc.utf8_ltrim(pc.replace_substring_regex(_on(message, stepped), _DURATION_HEAD, "",
-                                                    max_replacements=1), " ")  # fmt: skip
-    planned_in = what[what != ""] == "plan"
     steps = pa.array(what != "")
+    head_bytes = sum(pc.binary_length(found.field(f).filter(steps)).to_numpy(zero_copy_only=False)
+                     for f in ("ms", "what", "fetch", "named")) + len("duration:  ms  :")
+    rest = pc.utf8_ltrim(_after(_on(message, stepped), head_bytes), " ")
+    planned_in = what[what != ""] == "plan"
     named = pc.if_else(pc.not_equal(found.field("named").filter(steps), ""),
                        found.field("name").filter(steps), pa.scalar(None, pa.string()))
     names = _put(pc.if_else(pa.array(planned_in), pa.scalar(None, pa.string()), named),
@@ -616,7 +631,8 @@ def _classify(table: pa.Table, keep_values: bool) -> pd.DataFrame:
     logged = np.zeros(n, dtype=bool)
     logged[logged_rows] = True
     kind[logged_rows] = _K["logged"]
-    text = pc.replace_substring_regex(_on(message, logged_rows), _LOGGED, "", max_replacements=1)
+    text = _after(_on(message, logged_rows), sum(pc.binary_length(head.field(f)).to_numpy(
+        zero_copy_only=False) for f in ("what", "named")) + len(": "))  # fmt: skip
     statement = pc.if_else(pa.array(logged), _put(text, logged_rows, n), statement)
     named = pc.if_else(pc.not_equal(head.field("named"), ""), head.field("name"),
                        pa.scalar(None, pa.string()))  # fmt: skip
