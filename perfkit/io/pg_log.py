@@ -511,7 +511,7 @@ _PARAM_VALUE_RE2 = r"(\$\d+ = )'(?:[^']|'')*'"  # NULL stays NULL
 _PARAM_VALUE = re.compile(_PARAM_VALUE_RE2)
 # a text plan: the statement (any number of lines, indented or not) up to the plan's top node,
 # the first line with its costs; without one, up to the first line that is not indented
-_QUERY_TEXT = r"^Query Text: (?P<q>(?s:.*?))\n[^\n]*\(cost=\d"
+_TOP_NODE = r"\n[^\n]*\(cost=\d"
 _QUERY_TEXT_BARE = r"^Query Text: (?P<q>(?:[^\n]|\n\s)*)"
 _JSON_QUERY_TEXT = r'"Query Text": "(?P<q>(?:[^"\\]|\\.)*)"'
 
@@ -539,16 +539,18 @@ def _np(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return out
 
 
-def _after(values: pa.Array, skip: np.ndarray) -> pa.Array:
-    """Each text of `values` (no nulls) without its first `skip` bytes (a head already matched):
-    sliced from the array's own buffer, no regex."""
+def _after(values: pa.Array, skip: np.ndarray | int,
+           stop: np.ndarray | None = None) -> pa.Array:  # fmt: skip
+    """Each text of `values` (no nulls) from byte `skip` (a head already matched) to byte `stop`
+    (default: its end), sliced from the array's own buffer: no regex."""
     if not len(values):
         return values
     large = pa.types.is_large_string(values.type)
     offsets = np.frombuffer(values.buffers()[1], np.int64 if large else np.int32)
     offsets = offsets[values.offset:values.offset + len(values) + 1].astype(np.int64)
-    bounds = np.empty(2 * len(values), dtype=np.int64)  # [the rest][the next head] per text
-    bounds[0::2], bounds[1::2] = offsets[:-1] + skip, offsets[1:]
+    bounds = np.empty(2 * len(values), dtype=np.int64)  # [the part][the rest, the next head]
+    bounds[0::2] = offsets[:-1] + skip
+    bounds[1::2] = offsets[1:] if stop is None else offsets[:-1] + stop
     pieces = pa.Array.from_buffers(values.type, len(bounds) - 1, [
         None, pa.py_buffer(bounds if large else bounds.astype(np.int32)), values.buffers()[2]])
     return pieces.take(pa.array(np.arange(0, len(bounds), 2)))
@@ -770,7 +772,9 @@ def _dedent_all(plans: pa.Array) -> pa.Array:
 def _plan_queries(plans: pa.Array) -> pa.Array:
     """The statement auto_explain logged with each plan: its ``Query Text`` (text or JSON)."""
     n = len(plans)
-    text = pc.extract_regex(plans, _QUERY_TEXT).field("q")
+    top = pc.find_substring_regex(plans, _TOP_NODE).to_numpy(zero_copy_only=False)
+    rows = np.flatnonzero(_np(pc.starts_with(plans, "Query Text: ")) & (top >= 0))
+    text = _put(_after(_on(plans, rows), len("Query Text: "), top[rows]), rows, n)
     bare = np.flatnonzero(~_np(text.is_valid()))
     if len(bare):
         text = pc.coalesce(text, _put(pc.extract_regex(_on(plans, bare), _QUERY_TEXT_BARE)
