@@ -55,6 +55,9 @@ _EXPORTS: dict[str, str] = {
     "worker_generations": "perfkit.analysis.workers",
     "read_pg_stat": "perfkit.io.pg",
     "read_redis": "perfkit.io.redis",
+    "read_tracemalloc": "perfkit.io.allocations",
+    "read_memray": "perfkit.io.allocations",
+    "allocation_growth": "perfkit.analysis.allocations",
     "snapshot_redis": "perfkit.io.redis",
     "cache_summary": "perfkit.analysis.cache",
     "redis_intervals": "perfkit.analysis.cache",
@@ -74,6 +77,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 if TYPE_CHECKING:  # the names above, as type checkers and editors see them (kept alike by a test)
+    from perfkit.analysis.allocations import allocation_growth as allocation_growth
     from perfkit.analysis.attribution import Evidence as Evidence
     from perfkit.analysis.attribution import attribute as attribute
     from perfkit.analysis.cache import cache_summary as cache_summary
@@ -117,6 +121,8 @@ if TYPE_CHECKING:  # the names above, as type checkers and editors see them (kep
     from perfkit.io import parse_account as parse_account
     from perfkit.io import read_access_log as read_access_log
     from perfkit.io import rejected_frame as rejected_frame
+    from perfkit.io.allocations import read_memray as read_memray
+    from perfkit.io.allocations import read_tracemalloc as read_tracemalloc
     from perfkit.io.gunicorn_log import read_gunicorn_log as read_gunicorn_log
     from perfkit.io.jsonl import read_jsonl as read_jsonl
     from perfkit.io.line_profile import read_line_profile as read_line_profile

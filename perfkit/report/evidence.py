@@ -8,7 +8,9 @@ Gunicorn's error log (``gunicorn*.log*``, ``error*.log*``; `perfkit.read_gunicor
 PostgreSQL's server log (``postgresql*.log*``/``.csv*``/``.json*`` or ``pg_log/``;
 `perfkit.read_pg_log`; its ``log_line_prefix`` from ``log_line_prefix.txt`` or a copy of
 ``postgresql.conf`` in the folder, else sniffed), ``redis/`` (a `perfkit collect redis`
-store: `perfkit.read_redis`).
+store: `perfkit.read_redis`), ``tracemalloc/`` (the Gunicorn hook's snapshots:
+`perfkit.read_tracemalloc`), ``lprof/*.lprof`` or ``*.lprof`` (`perfkit.read_line_profile`;
+a ``source/`` copy of the code gives each run its own line texts).
 An ``access_log_format.txt`` beside the log gives the server's log format
 (e.g. Gunicorn's ``access_log_format``): `perfkit.read_access_log` reads it.
 ``pg/`` may also hold psql CSV exports (`perfkit.io.pg_csv`). Whatever is
