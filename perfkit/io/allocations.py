@@ -33,7 +33,7 @@ import pandas as pd
 
 from perfkit.errors import InputError
 from perfkit.io._dtypes import DtypeBackend, check_backend, to_backend
-from perfkit.io.paths import Buffer, Paths, expand_paths
+from perfkit.io.paths import Buffer, Paths, expand_paths, expand_with_folders
 
 COLUMNS = ["time", "pid", "requests", "snapshot", "site", "traceback", "size_bytes", "count"]
 MEMRAY_COLUMNS = ["pid", "capture", "site", "traceback", "function", "size_bytes", "count"]
@@ -97,31 +97,15 @@ def read_tracemalloc(
 
 
 def _expand(paths: Paths) -> list[Path | Buffer]:
-    """Files named by `paths`; a folder stands for the hook's snapshot files in it."""
-    given: list[Any] = (
-        [paths] if isinstance(paths, str | os.PathLike) or hasattr(paths, "read") else list(paths)
-    )
-    out: list[Path | Buffer] = []
-    rest: list[Any] = []
-    for item in given:
-        if isinstance(item, str | os.PathLike) and Path(item).is_dir():
-            found = sorted(Path(item).glob(FOLDER_GLOB))
-            if not found:
-                raise InputError(f"{item}: a folder with no snapshot file ({FOLDER_GLOB})")
-            out.extend(found)
-        else:
-            rest.append(item)
-    return out + (expand_paths(rest) if rest else [])
+    """Files named by `paths`; a folder stands for the files in it ((FOLDER_GLOB,))."""
+    return expand_with_folders(paths, (FOLDER_GLOB,), "snapshot file")
 
 
 def _read_snapshot(item: Path | Buffer, depth: int) -> tuple[pd.DataFrame, int]:
-    from perfkit.io.safe_pickle import load_file, restricted_load
+    from perfkit.io.safe_pickle import load_item
 
     name = str(item)
-    if isinstance(item, Buffer):
-        snapshot = restricted_load(item.data, ALLOWED, name, WHAT)
-    else:
-        snapshot = load_file(item, ALLOWED, WHAT)
+    snapshot = load_item(item, ALLOWED, WHAT)
     raw = _raw_traces(snapshot, name)
     limit = snapshot.__dict__.get("traceback_limit")
     time, pid, requests = _stamp(item)

@@ -40,7 +40,7 @@ import pandas as pd
 
 from perfkit.errors import InputError
 from perfkit.io._dtypes import DtypeBackend, check_backend, to_backend
-from perfkit.io.paths import Buffer, Paths, expand_paths
+from perfkit.io.paths import Buffer, Paths, expand_with_folders
 
 COLUMNS = ["file", "function", "first_line", "line", "hits", "time_s", "per_hit_s", "share",
            "source"]  # fmt: skip
@@ -107,32 +107,15 @@ def read_line_profile(
 
 
 def _expand(paths: Paths) -> list[Path | Buffer]:
-    """Files named by `paths`; a folder stands for the ``.lprof`` files in it (and ``lprof/``)."""
-    given: list[Any] = (
-        [paths] if isinstance(paths, str | os.PathLike) or hasattr(paths, "read") else list(paths)
-    )
-    out: list[Path | Buffer] = []
-    rest: list[Any] = []
-    for item in given:
-        if isinstance(item, str | os.PathLike) and Path(item).is_dir():
-            found = sorted({p for pattern in FOLDER_GLOBS for p in Path(item).glob(pattern)})
-            if not found:
-                raise InputError(f"{item}: a folder with no line profile "
-                                 f"({', '.join(FOLDER_GLOBS)})")  # fmt: skip
-            out.extend(found)
-        else:
-            rest.append(item)
-    return out + (expand_paths(rest) if rest else [])
+    """Files named by `paths`; a folder stands for the files in it (FOLDER_GLOBS)."""
+    return expand_with_folders(paths, FOLDER_GLOBS, "line profile")
 
 
 def _read_one(item: Path | Buffer) -> tuple[pd.DataFrame, dict[str, Any]]:
-    from perfkit.io.safe_pickle import load_file, restricted_load
+    from perfkit.io.safe_pickle import load_item
 
     name = str(item)
-    if isinstance(item, Buffer):
-        stats = restricted_load(item.data, ALLOWED, name, WHAT)
-    else:
-        stats = load_file(item, ALLOWED, WHAT)
+    stats = load_item(item, ALLOWED, WHAT)
     state = stats.__dict__ if isinstance(stats, _LineStats) else None
     if state is None:
         raise InputError(f"{name}: not {WHAT}: the pickle holds a {type(stats).__name__}, not "

@@ -226,3 +226,23 @@ def make_folder(folder: PathLike, label: str, holds: str) -> Path:
         raise InputError(f"{label}: cannot create the folder {folder} "
                          f"({exc.strerror or exc})") from None  # fmt: skip
     return folder
+
+
+def expand_with_folders(paths: Paths, patterns: tuple[str, ...], what: str) -> list[Path | Buffer]:
+    """`expand_paths`, where a folder stands for the files in it matching `patterns` (globs
+    relative to it, e.g. ``("*.lprof*", "lprof/*.lprof*")``); a folder with none is an
+    `InputError` that says `what` was expected."""
+    given: list[Any] = (
+        [paths] if isinstance(paths, str | os.PathLike) or hasattr(paths, "read") else list(paths)
+    )
+    out: list[Path | Buffer] = []
+    rest: list[Any] = []
+    for item in given:
+        if isinstance(item, str | os.PathLike) and Path(item).is_dir():
+            found = sorted({p for pattern in patterns for p in Path(item).glob(pattern)})
+            if not found:
+                raise InputError(f"{item}: a folder with no {what} ({', '.join(patterns)})")
+            out.extend(found)
+        else:
+            rest.append(item)
+    return out + (expand_paths(rest) if rest else [])

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from perfkit.errors import InputError
+from perfkit.io.paths import Buffer
 
 # globals plain data may name: built-in containers and the protocol-2 object rebuilder, which only
 # calls ``cls.__new__(cls)`` for a class the caller admitted (it is checked as a global itself)
@@ -65,6 +66,13 @@ def restricted_load(
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
             IndexError, KeyError, MemoryError, OverflowError) as exc:  # fmt: skip
         raise InputError(f"{source}: not {what} ({type(exc).__name__}: {exc})") from None
+
+
+def load_item(item: Path | Buffer, allowed: Mapping[tuple[str, str], Any], what: str) -> Any:
+    """`load_file` of a path, or `restricted_load` of an open input's bytes."""
+    if isinstance(item, Buffer):
+        return restricted_load(item.data, allowed, str(item), what)
+    return load_file(item, allowed, what)
 
 
 def load_file(path: str | Path, allowed: Mapping[tuple[str, str], Any], what: str) -> Any:
