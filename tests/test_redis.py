@@ -764,3 +764,64 @@ def test_an_acl_without_admin_commands(server, tmp_path):
     assert sets["calls"].tolist() == [10, 30]  # the 20 SETs before the reset are not counted
     assert sets["status"].tolist() == ["ok", "ok"]
     assert hit_ratio(info, commandstats)["hits"].tolist() == [0, 40, 0]
+
+
+def _redis6(state: dict[str, int]) -> tuple[socket.socket, int]:
+    """A Redis 6.2 on 127.0.0.1 as the protocol and INFO text of Redis 6 show it: commandstats
+    name commands only (``cmdstat_slowlog``), never Redis 7's sub-commands (``slowlog|len``).
+    Its counters grow by known steps between snapshots, with no reset."""
+
+    def info(n: int) -> bytes:
+        stat = "calls={},usec=10,usec_per_call=1.00,rejected_calls=0,failed_calls=0\r\n"
+        return ("# Server\r\nredis_version:6.2.14\r\nrun_id:abc\r\nuptime_in_seconds:{}\r\n"
+                "# Stats\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\n"
+                "total_commands_processed:{}\r\n# Commandstats\r\n".format(
+                    100 + 60 * n, 1000 + 500 * n, 100 + 50 * n, 5000 + 1000 * n)
+                + "cmdstat_info:" + stat.format(n) + "cmdstat_slowlog:" + stat.format(2 * n)
+                + "cmdstat_latency:" + stat.format(n) + "cmdstat_memory:" + stat.format(n)
+                + "cmdstat_config:" + stat.format(n)
+                + "cmdstat_get:" + stat.format(1500 + 550 * n)).encode()  # fmt: skip
+
+    def serve(sock: socket.socket) -> None:
+        while True:
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                return
+            reader = conn.makefile("rb")
+            while line := reader.readline():
+                args = []
+                for _ in range(int(line[1:])):
+                    size = int(reader.readline()[1:])
+                    args.append(reader.read(size + 2)[:-2].decode())
+                if args[0].upper() == "INFO":
+                    body = info(state["n"])
+                    state["n"] += 1
+                    conn.sendall(b"$%d\r\n%s\r\n" % (len(body), body))
+                elif [a.upper() for a in args[:2]] == ["SLOWLOG", "LEN"]:
+                    conn.sendall(b":0\r\n")
+                else:
+                    conn.sendall(b"*0\r\n")
+            conn.close()
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    threading.Thread(target=serve, args=(sock,), daemon=True).start()
+    return sock, sock.getsockname()[1]
+
+
+def test_redis6_commandstats_without_subcommands_are_no_reset(tmp_path):
+    """Redis 6 counts `SLOWLOG LEN` and `SLOWLOG GET` as `slowlog`: perfkit's own commands grow
+    there, so no interval is a reset and the deltas are the planted steps (not the totals)."""
+    sock, port = _redis6({"n": 0})
+    try:
+        for _ in range(4):
+            snapshot_redis(f"redis://127.0.0.1:{port}", tmp_path)
+    finally:
+        sock.close()
+    info, stats = read_redis(tmp_path, "info"), read_redis(tmp_path, "commandstats")
+    out = info_deltas(info, stats)
+    assert list(out["status"]) == ["ok"] * 3
+    assert list(out["keyspace_hits"]) == [500.0] * 3
+    assert list(out["total_commands_processed"]) == [1000.0] * 3

@@ -86,10 +86,11 @@ def redis_intervals(info: pd.DataFrame, commandstats: pd.DataFrame) -> pd.DataFr
         later["uptime_s"].to_numpy() < earlier["uptime_s"].to_numpy())
     went_down = (counters.diff().iloc[1:] < 0).any(axis=1).to_numpy().copy()
     went_down |= (calls.diff().iloc[1:] < 0).any(axis=1).to_numpy()
-    own = calls.reindex(columns=list(OWN_COMMANDS), fill_value=0.0)
-    grew = own.diff().iloc[1:] >= 1
-    sent = _sent(info, times).iloc[:-1].to_numpy()  # what the earlier snapshot sent
-    stalled = ((~grew.to_numpy()) & sent).any(axis=1)
+    version = info[(info["section"] == "server") & (info["field"] == "redis_version")]
+    major = pd.to_numeric(version.groupby("snapshot_time")["value"].last().str.split(".").str[0],
+                          errors="coerce").reindex(times)  # fmt: skip
+    subcommands = ~(major.iloc[1:] < 7).to_numpy()  # unknown: Redis 7's naming
+    stalled = _stalled(calls, _sent(info, times).iloc[:-1], commandstats.empty, subcommands)
     if "config|resetstat" in calls:
         stalled |= (calls["config|resetstat"].diff().iloc[1:] > 0).to_numpy()
     status = np.where(restart, "restart", np.where(went_down | stalled, "reset", "ok"))
@@ -101,6 +102,28 @@ def redis_intervals(info: pd.DataFrame, commandstats: pd.DataFrame) -> pd.DataFr
                         "interval_end": later["snapshot_time"],
                         "run_id": later["run_id"], "status": status, "reason": reason})
     out.insert(2, "interval_s", (out["interval_end"] - out["interval_start"]).dt.total_seconds())
+    return out
+
+
+def _stalled(calls: pd.DataFrame, sent: pd.DataFrame, unknown: bool,
+             subcommands: np.ndarray) -> np.ndarray:  # fmt: skip
+    """Per interval: whether a command perfkit sent (and Redis answered) at its start did not
+    grow in commandstats by its end (a reset the counters cannot show; a command with no calls
+    is absent from commandstats: 0). Redis 7 counts sub-commands (``slowlog|len``); Redis 6 only
+    the command (``slowlog``, which then grows by every sub-command sent): `subcommands` says,
+    per interval, which the server at its end is."""
+    if unknown or not len(sent):
+        return np.zeros(len(sent), dtype=bool)
+    growth = calls.diff().iloc[1:].reset_index(drop=True)
+    out = np.zeros(len(sent), dtype=bool)
+    for seven in (True, False):
+        need: dict[str, np.ndarray] = {}
+        for command in OWN_COMMANDS:
+            column = command if seven else command.split("|")[0]
+            need[column] = need.get(column, 0) + sent[command].to_numpy().astype("int64")
+        for column, count in need.items():
+            grew = growth[column].to_numpy() if column in growth else np.zeros(len(sent))
+            out |= (subcommands == seven) & (grew < count)
     return out
 
 
