@@ -459,3 +459,32 @@ def test_an_open_file_reads_like_its_path():
     with open(WILD / "known_v4.lprof", "rb") as handle:
         frame = read_line_profile(handle)
     assert as_dict(frame) == reference(WILD / "known_v4.lprof")
+
+
+def test_a_hostile_profile_cannot_read_other_files_into_the_frame(tmp_path, monkeypatch):
+    """The source path comes from the .lprof, which may be hostile: /proc files, credentials
+    files and paths that climb out of source_root are never read; a Python file's secrets are
+    masked."""
+    import pickle
+
+    from line_profiler.line_profiler import LineStats
+
+    monkeypatch.setenv("PERFKIT_PLANTED", "hunter2-planted-secret")
+    creds = tmp_path / "home" / ".aws" / "credentials"
+    creds.parent.mkdir(parents=True)
+    creds.write_text("[default]\naws_secret_access_key = AKIA-planted-secret\n")
+    root = tmp_path / "src"
+    root.mkdir()
+    (tmp_path / "settings.py").write_text("def view():\n    PASSWORD = 'pw-planted-secret'\n")
+    timings = {
+        ("/proc/self/environ", 1, "<module>"): [(1, 1, 10)],
+        (str(creds), 1, "<module>"): [(1, 1, 10), (2, 1, 10)],
+        ("../settings.py", 1, "view"): [(2, 1, 10)],
+        (str(tmp_path / "settings.py"), 1, "view"): [(2, 1, 10)],
+    }
+    dump = tmp_path / "hostile.lprof"
+    dump.write_bytes(pickle.dumps(LineStats(timings, 1e-6)))
+    for frame in (read_line_profile(dump), read_line_profile(dump, source_root=root)):
+        shown = frame.to_csv() + line_heat(frame).to_html()
+        assert "planted-secret" not in shown
+        assert frame.loc[frame["file"].str.contains("proc|credentials"), "source"].isna().all()

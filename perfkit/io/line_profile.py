@@ -252,17 +252,33 @@ def _defines(lines: list[str], first: int, end: int, function: str) -> bool:
     return re.search(rf"\b(?:def|class)\s+{re.escape(name)}\b", head) is not None
 
 
+SOURCE_SUFFIXES = (".py", ".pyw", ".pyx")  # the only files read for line texts
+_SYSTEM = ("/proc", "/sys", "/dev")
+
+
 def _source_lines(file: str, root: str | os.PathLike[str] | None) -> list[str] | None:
-    """The text lines of the profiled `file` (found as recorded, else under `root`), or None."""
+    """The text lines of the profiled `file` (found as recorded, else under `root`), secrets
+    masked, or None. The path comes from the profile, which may be hostile: only a regular
+    Python source file is read, never one under /proc, /sys or /dev, and under `root` only what
+    resolves inside it."""
+    from perfkit.io.redact import redact_text
+
     for candidate in _candidates(file, root):
         try:
-            if not candidate.is_file():
+            if candidate.suffix.lower() not in SOURCE_SUFFIXES:
                 continue
-            with candidate.open("rb") as handle:
+            real = candidate.resolve()
+            if str(real).startswith(_SYSTEM) or not real.is_file():
+                continue
+            if root is not None and candidate != Path(file) and \
+                    not real.is_relative_to(Path(root).resolve()):  # fmt: skip
+                continue
+            with real.open("rb") as handle:
                 data = handle.read(50_000_000)
             encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-            return data.decode(encoding, errors="replace").splitlines()
-        except (OSError, SyntaxError, LookupError):
+            text = data.decode(encoding, errors="replace").splitlines()
+            return [redact_text(line) for line in text]
+        except (OSError, SyntaxError, LookupError, ValueError):
             continue
     return None
 
@@ -271,7 +287,8 @@ def _candidates(file: str, root: str | os.PathLike[str] | None) -> Iterable[Path
     if root is None:
         yield Path(file)
         return
-    parts = [p for p in Path(file).parts if p not in ("/", "\\") and not p.endswith(":\\")]
+    parts = [p for p in Path(file).parts
+             if p not in ("/", "\\", "..", ".") and not p.endswith(":\\")]  # fmt: skip
     for start in range(len(parts)):
         yield Path(root, *parts[start:])
     yield Path(file)
