@@ -488,3 +488,28 @@ def test_a_hostile_profile_cannot_read_other_files_into_the_frame(tmp_path, monk
         shown = frame.to_csv() + line_heat(frame).to_html()
         assert "planted-secret" not in shown
         assert frame.loc[frame["file"].str.contains("proc|credentials"), "source"].isna().all()
+
+
+def test_a_pickle_that_would_allocate_or_recurse_is_refused(tmp_path):
+    """`bytearray(2**30)` in 29 bytes is refused before it allocates; a timings key of 5,000
+    nested tuples (deeper than str() can go) is an InputError, not a RecursionError."""
+    bomb = tmp_path / "bomb.lprof"
+    bomb.write_bytes(b"cbuiltins\nbytearray\n(J\x00\x00\x00\x40tR.")
+    with pytest.raises(InputError, match="refused"):
+        read_line_profile(bomb)
+    from line_profiler.line_profiler import LineStats
+
+    key: object = ("f.py", 1, "g")
+    for _ in range(5_000):
+        key = (key,)
+    deep = tmp_path / "deep.lprof"
+    import sys
+
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(20_000)
+    try:
+        deep.write_bytes(pickle.dumps(LineStats({key: [(1, 1, 1)]}, 1e-6)))
+    finally:
+        sys.setrecursionlimit(limit)
+    with pytest.raises(InputError, match="timings key"):
+        read_line_profile(deep)

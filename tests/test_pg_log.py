@@ -318,3 +318,18 @@ def test_normalize_many_on_texts_one_shape_rule_would_merge(a, b):
 
     texts = [a, b, a, b]
     assert normalize_many(pa.array(texts)).to_pylist() == [normalize_sql(t) for t in texts]
+
+
+def test_rejected_line_samples_mask_sql_passwords(tmp_path):
+    """Lines that are no entry (a rotated log's first, tab-led lines; a stray line) are sampled
+    for the account: a password literal in them is masked like in every other column."""
+    log = tmp_path / "postgresql.log"
+    log.write_text("\tALTER ROLE carol PASSWORD 'pw6-planted'\n"
+                   "2026-12-07 10:00:00.000 UTC [1] LOG:  checkpoint starting: time\n"
+                   "ALTER ROLE dave ENCRYPTED PASSWORD 'pw7-planted'\n"
+                   "2026-12-07 10:00:01.000 UTC [1] LOG:  checkpoint starting: time\n")
+    with pytest.warns(Warning):
+        frame = read_pg_log(log)
+    account = frame.attrs["perfkit"]
+    assert account["rejected"] == 2
+    assert "planted" not in str(account) and "REDACTED" in str(account)

@@ -773,10 +773,10 @@ def _redis6(state: dict[str, int]) -> tuple[socket.socket, int]:
 
     def info(n: int) -> bytes:
         stat = "calls={},usec=10,usec_per_call=1.00,rejected_calls=0,failed_calls=0\r\n"
-        return ("# Server\r\nredis_version:6.2.14\r\nrun_id:abc\r\nuptime_in_seconds:{}\r\n"
-                "# Stats\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\n"
-                "total_commands_processed:{}\r\n# Commandstats\r\n".format(
-                    100 + 60 * n, 1000 + 500 * n, 100 + 50 * n, 5000 + 1000 * n)
+        uptime, hits, misses, total = 100 + 60 * n, 1000 + 500 * n, 100 + 50 * n, 5000 + 1000 * n
+        return (f"# Server\r\nredis_version:6.2.14\r\nrun_id:abc\r\nuptime_in_seconds:{uptime}\r\n"
+                f"# Stats\r\nkeyspace_hits:{hits}\r\nkeyspace_misses:{misses}\r\n"
+                f"total_commands_processed:{total}\r\n# Commandstats\r\n"
                 + "cmdstat_info:" + stat.format(n) + "cmdstat_slowlog:" + stat.format(2 * n)
                 + "cmdstat_latency:" + stat.format(n) + "cmdstat_memory:" + stat.format(n)
                 + "cmdstat_config:" + stat.format(n)
@@ -825,3 +825,15 @@ def test_redis6_commandstats_without_subcommands_are_no_reset(tmp_path):
     assert list(out["status"]) == ["ok"] * 3
     assert list(out["keyspace_hits"]) == [500.0] * 3
     assert list(out["total_commands_processed"]) == [1000.0] * 3
+
+
+@pytest.mark.parametrize("url", ["redis://:p@ss-planted@127.0.0.1:1/0",
+                                 "redis://bob:s3cr@t-planted@127.0.0.1:1",
+                                 "redis://:pa/ss-planted@127.0.0.1:1"])  # fmt: skip
+def test_passwords_with_at_or_slash_never_shown(url, tmp_path, capsys):
+    """A password holding an unencoded '@' or '/' (urlsplit cuts at the last '@', or at the
+    '/'): the message masks it whole, and a '/' is refused with what to do."""
+    with pytest.raises(InputError) as caught:
+        collect_redis(url, tmp_path / "store", count=1)
+    shown = str(caught.value) + "".join(capsys.readouterr())
+    assert "planted" not in shown and "ss" not in redact_url(url).split("@")[0]

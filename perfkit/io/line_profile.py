@@ -30,6 +30,7 @@ import io
 import math
 import os
 import re
+import reprlib
 import tokenize
 from collections.abc import Iterable
 from pathlib import Path
@@ -136,11 +137,11 @@ def _read_one(item: Path | Buffer) -> tuple[pd.DataFrame, dict[str, Any]]:
         if not (type(key) is tuple and len(key) == 3 and type(key[0]) is str
                 and type(key[1]) is int and type(key[2]) is str
                 and 0 <= key[1] < 2**31):  # fmt: skip
-            raise InputError(f"{name}: not {WHAT}: a timings key is {str(key)[:120]}, not "
+            raise InputError(f"{name}: not {WHAT}: a timings key is {reprlib.repr(key)}, not "
                              "(filename, first_lineno, function_name)")  # fmt: skip
         if not isinstance(entries, list | tuple):
             raise InputError(f"{name}: not {WHAT}: {key[2]} ({key[0]}:{key[1]}) holds "
-                             f"{str(entries)[:120]}, not a list of (lineno, nhits, "
+                             f"{reprlib.repr(entries)}, not a list of (lineno, nhits, "
                              "time)")  # fmt: skip
         if not entries:
             not_run.append(f"{key[0]}:{key[1]} {key[2]}")

@@ -247,7 +247,7 @@ def _stderr(data: bytes, name: str, prefix: str | None, account: ParseAccount) -
     orphans = np.sort(np.concatenate([np.arange(int(entries[0])), entries[lost]]))
     for line in orphans[: account.room].tolist():
         text = data[starts[line]:ends[line]].decode("utf-8", errors="replace")
-        account.keep(name, line + 1, "not a log entry", redact_text(text))
+        account.keep(name, line + 1, "not a log entry", _secrets(text))
     if rejected:
         account.reasons.update({"not a log entry": rejected})
     kept = np.flatnonzero(found)

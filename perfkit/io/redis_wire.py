@@ -83,6 +83,9 @@ def parse_url(url: str) -> Address:
     if not isinstance(url, str) or not url:
         raise InputError("a Redis URL is needed: redis://[:password@]host:port/db")
     parts = urlsplit(url)
+    userinfo = _USERINFO.match(url)
+    if userinfo and "/" in userinfo.group(2):
+        raise InputError(f"{shown}: the password holds '/': percent-encode it (%2F)")
     if parts.scheme in ("rediss", "unix"):
         raise InputError(f"{shown}: {parts.scheme}:// is not supported by perfkit's Redis "
                          "client; use redis://host:port (tunnel TLS through stunnel or spiped)")
@@ -106,7 +109,8 @@ def parse_url(url: str) -> Address:
     )
 
 
-_USERINFO = re.compile(r"^([a-z][a-z0-9+.-]*://)([^@/]*)@", re.IGNORECASE)
+# the user information runs to the LAST '@' (a password may hold '@' or '/' unencoded)
+_USERINFO = re.compile(r"^([a-z][a-z0-9+.-]*://)(.*)@", re.IGNORECASE | re.DOTALL)
 
 
 def redact_url(url: object) -> str:

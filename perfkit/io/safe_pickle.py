@@ -18,12 +18,11 @@ from typing import Any
 from perfkit.errors import InputError
 from perfkit.io.paths import Buffer
 
-# globals plain data may name: built-in containers and the protocol-2 object rebuilder, which only
-# calls ``cls.__new__(cls)`` for a class the caller admitted (it is checked as a global itself)
+# globals plain data may name: built-in containers (not bytearray: `bytearray(N)` would let a
+# 29-byte file allocate N bytes); a class the caller admitted is rebuilt by NEWOBJ/BUILD only
 _PLAIN: dict[tuple[str, str], Any] = {
     ("builtins", "set"): set,
     ("builtins", "frozenset"): frozenset,
-    ("builtins", "bytearray"): bytearray,
     ("builtins", "complex"): complex,
     ("__builtin__", "set"): set,
     ("__builtin__", "frozenset"): frozenset,
