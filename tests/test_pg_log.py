@@ -333,3 +333,20 @@ def test_rejected_line_samples_mask_sql_passwords(tmp_path):
     account = frame.attrs["perfkit"]
     assert account["rejected"] == 2
     assert "planted" not in str(account) and "REDACTED" in str(account)
+
+
+def test_utility_statements_keep_no_literals_unless_asked(tmp_path):
+    """pg_stat_statements keeps utility statements as written, literals included (a named
+    cursor's DECLARE, EXPLAIN, CALL, COPY): by default their strings are masked in every shown
+    column and in the fingerprint, which still joins the logged text with the stored one."""
+    texts = ["DECLARE \"c_7f\" CURSOR WITHOUT HOLD FOR SELECT * FROM users WHERE email = "
+             "'alice-planted@example.com'", "CALL charge('4111-planted', 12.50)",
+             "COPY (SELECT * FROM users WHERE email = 'bob-planted@example.com') TO STDOUT"]
+    log = tmp_path / "postgresql.log"
+    log.write_text("".join(f"2026-12-07 10:00:0{i}.000 UTC [7] LOG:  duration: 0.5 ms  "
+                           f"statement: {t}\n" for i, t in enumerate(texts)))  # fmt: skip
+    hidden = read_pg_log(log)
+    assert "planted" not in hidden.astype(str).to_csv()
+    assert list(hidden["fingerprint"]) == [fingerprint(t) for t in texts]
+    kept = read_pg_log(log, keep_values=True)
+    assert list(kept["statement"]) == texts

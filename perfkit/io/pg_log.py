@@ -62,7 +62,7 @@ from perfkit.errors import InputError, PerfkitWarning
 from perfkit.io._dtypes import DtypeBackend, check_backend, to_backend
 from perfkit.io.account import ParseAccount
 from perfkit.io.paths import Paths, expand_paths
-from perfkit.io.pg_log_sql import fingerprint, normalize_many
+from perfkit.io.pg_log_sql import STRING_RE2, UTILITY_RE2, fingerprint, normalize_many
 from perfkit.io.redact import redact_sql, redact_sql_text, redact_text
 from perfkit.io.textfiles import read_bytes
 
@@ -697,6 +697,13 @@ def _classify(table: pa.Table, keep_values: bool) -> pd.DataFrame:
     # secrets masked (only texts naming one are lexed); constants as $n per shape of text
     masked = redact_sql(statement)
     normalized = normalize_many(masked)
+    shown_normalized = normalized
+    if not keep_values:  # utility statements are kept as written: their strings masked here
+        utility = _np(pc.match_substring_regex(normalized, UTILITY_RE2))
+        if utility.any():
+            rows = np.flatnonzero(utility)
+            hidden = pc.replace_substring_regex(_on(normalized, rows), STRING_RE2, "'REDACTED'")
+            shown_normalized = pc.if_else(pa.array(utility), _put(hidden, rows, n), normalized)
     prints = pc.dictionary_encode(normalized)
     keys = [None if t is None else fingerprint(t, normalized=True)
             for t in prints.dictionary.to_pylist()]  # fmt: skip
@@ -726,8 +733,8 @@ def _classify(table: pa.Table, keep_values: bool) -> pd.DataFrame:
     kinds = kinds.remove_unused_categories()
     out["kind"] = pd.Series(kinds.reorder_categories(sorted(kinds.categories)))
     out["duration_ms"] = pd.Series(duration)
-    out["statement"] = pd.Series(pd.array(masked if keep_values else normalized, dtype=text))
-    out["normalized"] = pd.Series(pd.array(normalized, dtype=text))
+    out["statement"] = pd.Series(pd.array(masked if keep_values else shown_normalized, dtype=text))
+    out["normalized"] = pd.Series(pd.array(shown_normalized, dtype=text))
     out["fingerprint"] = pd.Series(pd.array(fingerprints, dtype=text))
     out["name"] = pd.Series(names.to_numpy(zero_copy_only=False), dtype=object)
     out["parameters"] = pd.Series(parameters.to_pandas())  # text as pandas reads it

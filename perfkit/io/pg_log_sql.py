@@ -176,12 +176,20 @@ def fingerprint(text: str, normalized: bool = False) -> str:
     parser folds them), top-level ``AS name`` aliases dropped (they are not jumbled), a
     trailing ';' dropped. pg_stat_statements keeps one text per
     statement, the first it saw; this key joins it with every logged variant of the same
-    statement. `normalized`: `text` is already `normalize_sql`'s (it is not tokenized twice)."""
+    statement. `normalized`: `text` is already `normalize_sql`'s (it is not tokenized twice).
+    A utility statement (kept as written by pg_stat_statements) has its string literals as
+    ``?`` here: they may hold personal data, and the key is shown."""
     out: list[str] = []
     depth, alias = 0, False
+    utility = False
     for m in _TOKEN.finditer(text if normalized else normalize_sql(text)):
         kind, value = m.lastgroup, m.group()
         if kind == "comment" or (kind == "other" and value.isspace()):
+            continue
+        if not out and kind == "word":
+            utility = value.upper() in _UTILITY
+        if utility and kind in ("string", "estring", "prefixed", "dollar"):
+            out.append("?")
             continue
         if alias:  # the name after a top-level AS: an alias, which query jumbling ignores
             alias = False
@@ -274,3 +282,8 @@ def normalize_many(texts: pa.Array) -> pa.Array:
         out[i] = normalize_sql(values[i].as_py())
     filled = [per_shape[c] if o is None else o for c, o in zip(codes.tolist(), out, strict=True)]
     return pa.array(filled, values.type).take(distinct.indices)
+
+
+# a utility statement's first word (RE2), for masking its literals in shown texts
+UTILITY_RE2 = r"(?i)^\s*(?:" + "|".join(sorted(_UTILITY)) + r")\b"
+STRING_RE2 = r"'(?:[^']|'')*'?"
