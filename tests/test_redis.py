@@ -837,3 +837,74 @@ def test_passwords_with_at_or_slash_never_shown(url, tmp_path, capsys):
         collect_redis(url, tmp_path / "store", count=1)
     shown = str(caught.value) + "".join(capsys.readouterr())
     assert "planted" not in shown and "ss" not in redact_url(url).split("@")[0]
+
+
+def _answering(replies: dict[str, bytes], drip_s: float = 0.0) -> tuple[socket.socket, int]:
+    """A hostile server on 127.0.0.1: each command (its first word, upper case) gets the given
+    raw bytes (default an empty array), one byte every `drip_s` seconds when set."""
+
+    def serve(sock: socket.socket) -> None:
+        while True:
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                return
+            reader = conn.makefile("rb")
+            try:
+                while line := reader.readline():
+                    args = [reader.read(int(reader.readline()[1:]) + 2)[:-2].decode()
+                            for _ in range(int(line[1:]))]  # fmt: skip
+                    body = replies.get(args[0].upper(), b"*0\r\n")
+                    if drip_s:
+                        for byte in body:
+                            conn.sendall(bytes([byte]))
+                            time.sleep(drip_s)
+                    else:
+                        conn.sendall(body)
+            except OSError:
+                pass
+            conn.close()
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    threading.Thread(target=serve, args=(sock,), daemon=True).start()
+    return sock, sock.getsockname()[1]
+
+
+def _bulk(text: str) -> bytes:
+    return b"$%d\r\n%s\r\n" % (len(text.encode()), text.encode())
+
+
+@pytest.mark.parametrize("replies", [
+    {"INFO": _bulk("# Server\r\nrun_id:x\r\nuptime_in_seconds:1.5\r\n")},
+    {"INFO": b":5\r\n"},
+    {"INFO": _bulk("# Commandstats\r\ncmdstat_get:calls=1e300,usec=1\r\n")},
+    {"INFO": _bulk("# Server\r\nrun_id:x\r\n"), "SLOWLOG": b"*1\r\n*4\r\n:1\r\n+abc\r\n:5\r\n*0\r\n"},
+    {"INFO": _bulk("# Server\r\nrun_id:x\r\n"),
+     "LATENCY": b"*1\r\n*4\r\n$7\r\ncommand\r\n:99999999999999\r\n:1\r\n:1\r\n"},
+])  # fmt: skip
+def test_a_server_that_is_not_redis_is_an_input_error(replies, tmp_path):
+    """Odd or hostile replies (a number where INFO gives text, numbers out of range, text where
+    a number belongs) are an InputError that leaves no snapshot, never another exception."""
+    sock, port = _answering(replies)
+    try:
+        with pytest.raises(InputError):
+            snapshot_redis(f"redis://127.0.0.1:{port}", tmp_path / "store")
+    finally:
+        sock.close()
+    assert not (tmp_path / "store").exists() or not list((tmp_path / "store").rglob("*.parquet"))
+
+
+def test_a_reply_that_drips_is_cut_off_at_the_deadline():
+    """One byte every 0.3 s keeps each recv under its timeout; the whole reply still has to
+    arrive within the deadline."""
+    sock, port = _answering({"INFO": _bulk("# Server\r\nrun_id:x\r\n" * 4)}, drip_s=0.3)
+    started = time.monotonic()
+    try:
+        with ReadOnlyRedis(f"redis://127.0.0.1:{port}", timeout_s=1.0) as client, \
+                pytest.raises(InputError, match="more than 1 s"):  # fmt: skip
+            client.command("INFO", "all")
+    finally:
+        sock.close()
+    assert time.monotonic() - started < 3

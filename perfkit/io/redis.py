@@ -179,11 +179,26 @@ def take_snapshot(url: str, slowlog_entries: int = SLOWLOG_ENTRIES,
     `PerfkitWarning`. The commands that answered are listed in the info view (section
     ``perfkit``, fields ``sent.<command>``), so the reset detection relies only on those.
     """
+    try:
+        return _take_snapshot(url, slowlog_entries, keep_arguments)
+    except (ValueError, TypeError, OverflowError, pd.errors.OutOfBoundsDatetime,
+            pa.ArrowException) as exc:  # fmt: skip
+        if isinstance(exc, InputError):
+            raise
+        raise RedisError(f"{redact_url(url)}: not a Redis reply ({type(exc).__name__}: "
+                         f"{str(exc)[:80]})") from None
+
+
+def _take_snapshot(url: str, slowlog_entries: int, keep_arguments: bool) -> dict[str, pa.Table]:
     replies: dict[str, Reply] = {}
     refused: list[str] = []
     with ReadOnlyRedis(url) as client:
         now = pd.Timestamp.now(tz="UTC")
-        info, commands, latency = parse_info(_text(client.command("INFO", "all")))
+        answer = client.command("INFO", "all")
+        if not isinstance(answer, bytes):
+            raise RedisError(f"{redact_url(url)}: INFO answered {type(answer).__name__}, not "
+                             "text: not a Redis server")  # fmt: skip
+        info, commands, latency = parse_info(_text(answer))
         for name, args in (("slowlog|len", ("SLOWLOG", "LEN")),
                            ("slowlog|get", ("SLOWLOG", "GET", str(slowlog_entries))),
                            ("latency|latest", ("LATENCY", "LATEST")),

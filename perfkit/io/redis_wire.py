@@ -16,8 +16,10 @@ password is never shown: `redact_url` replaces it with ``***`` in every message.
 
 from __future__ import annotations
 
+import io
 import re
 import socket
+import time
 from dataclasses import dataclass, field
 from typing import IO, Any
 from urllib.parse import unquote, urlsplit
@@ -25,8 +27,9 @@ from urllib.parse import unquote, urlsplit
 from perfkit.errors import InputError
 
 DEFAULT_PORT = 6379
-TIMEOUT_S = 5.0  # connect and per-reply timeout
+TIMEOUT_S = 5.0  # connect timeout, and the most a whole reply may take
 MAX_BULK = 64 * 1024 * 1024  # a bulk string longer than this is a damaged stream
+MAX_REPLY = 128 * 1024 * 1024  # nor is a reply (all its parts) longer than this
 MAX_DEPTH = 8  # nested arrays (MEMORY STATS nests two levels)
 
 Reply = bytes | int | list[Any] | None
@@ -165,6 +168,37 @@ def read_reply(stream: IO[bytes], depth: int = 0) -> Reply:
     raise RedisError(f"not a Redis reply (starts {line[:20]!r})")
 
 
+class _Deadline(io.RawIOBase):
+    """The socket's bytes, each reply within `limit_s` and `MAX_REPLY` bytes in all: a server
+    that drips a byte at a time or never ends a reply is cut off (`start` arms it)."""
+
+    def __init__(self, sock: socket.socket, limit_s: float) -> None:
+        self._sock, self._limit = sock, limit_s
+        self._until, self._left = 0.0, MAX_REPLY
+
+    def start(self) -> None:
+        self._until, self._left = time.monotonic() + self._limit, MAX_REPLY
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        left = self._until - time.monotonic()
+        if left <= 0:
+            raise Unreachable(f"Redis took more than {self._limit:g} s to answer one command")
+        if self._left <= 0:
+            raise RedisError(f"a Redis reply of more than {MAX_REPLY} bytes")
+        self._sock.settimeout(left)
+        view = memoryview(buffer)[: min(len(buffer), self._left)]
+        try:
+            got = self._sock.recv_into(view)
+        except TimeoutError:
+            raise Unreachable(f"Redis took more than {self._limit:g} s to answer one "
+                              "command") from None
+        self._left -= got
+        return got
+
+
 class ReadOnlyRedis:
     """A connection that can only read statistics (see the module docstring).
 
@@ -182,7 +216,8 @@ class ReadOnlyRedis:
         except OSError as exc:
             raise Unreachable(f"cannot connect to Redis at {self.shown} "
                               f"({exc.strerror or exc})") from None
-        self._stream = self._sock.makefile("rb")
+        self._raw = _Deadline(self._sock, timeout_s)
+        self._stream = io.BufferedReader(self._raw)
         if self.address.password is not None:
             auth = (self.address.username, self.address.password) if self.address.username \
                 else (self.address.password,)  # fmt: skip
@@ -201,14 +236,15 @@ class ReadOnlyRedis:
     def _send(self, args: tuple[str, ...]) -> Reply:
         try:
             self._sock.sendall(encode(*args))
+            self._raw.start()
             reply = read_reply(self._stream)
         except OSError as exc:
             raise Unreachable(f"lost the connection to Redis at {self.shown} "
                               f"({exc.strerror or exc})") from None  # fmt: skip
         except RedisError:  # the server's own error reply (an InputError, so a ValueError)
             raise
-        except ValueError as exc:  # int() of a damaged length
-            raise RedisError(f"{self.shown}: not a Redis reply ({exc})") from None
+        except (ValueError, OverflowError, MemoryError) as exc:  # a damaged length
+            raise RedisError(f"{self.shown}: not a Redis reply ({type(exc).__name__})") from None
         name = args[0].upper() if args[0].upper() == "AUTH" else " ".join(args[:2]).upper()
         self.sent[name] = self.sent.get(name, 0) + 1
         return reply
