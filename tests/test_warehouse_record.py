@@ -119,6 +119,8 @@ def test_short_recording_carries_redis_tracemalloc_and_line_profile(tmp_path):
     first = lines[lines["line"] == lines["line"].min()]
     assert first["hits"].sum() == measured["lprof"]["calls"] == routes["/dashboard"] > 0
     assert lines["source"].notna().all() and not lines.attrs["perfkit"]["source_stale"]
-    run = perfkit.load_run(out)
+    from perfkit.report.evidence import load_run
+
+    run = load_run(out)
     assert run.redis is not None and run.allocations is not None
     assert run.line_profile is not None and not run.problems
