@@ -49,7 +49,7 @@ _EXPORTS: dict[str, str] = {
     "read_gunicorn_log": "perfkit.io.gunicorn_log",
     "read_line_profile": "perfkit.io.line_profile",
     "compare_line_profiles": "perfkit.analysis.regression.lines",
-    "line_heat": "perfkit.plots.lines",
+    "line_heat": "perfkit.report.lines",
     "read_pg_log": "perfkit.io.pg_log",
     "plan_changes": "perfkit.analysis.regression.plans",
     "worker_generations": "perfkit.analysis.workers",
@@ -137,7 +137,7 @@ if TYPE_CHECKING:  # the names above, as type checkers and editors see them (kep
     from perfkit.io.profile import read_profile as read_profile
     from perfkit.io.redis import read_redis as read_redis
     from perfkit.io.redis import snapshot_redis as snapshot_redis
-    from perfkit.plots.lines import line_heat as line_heat
+    from perfkit.report.lines import line_heat as line_heat
     from perfkit.report.snakeviz import open_snakeviz as open_snakeviz
     from perfkit.targets import Targets as Targets
 

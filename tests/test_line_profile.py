@@ -26,7 +26,7 @@ from line_profiler import LineProfiler, load_stats
 from perfkit.analysis.regression.lines import CHANGED, compare_line_profiles
 from perfkit.errors import InputError
 from perfkit.io.line_profile import read_line_profile
-from perfkit.plots.lines import line_heat
+from perfkit.report.lines import line_heat
 from tests.conftest import DATA
 
 WILD = DATA / "wild" / "line_profile"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from perfkit.plots.palette import DIVERGING, FONT, IMPROVED, NEUTRAL, REGRESSED, SEQUENTIAL
+from perfkit._palette import DIVERGING, FONT, IMPROVED, NEUTRAL, REGRESSED, SEQUENTIAL
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from perfkit._palette import FONT, REGRESSED
 from perfkit.errors import InputError
-from perfkit.plots.palette import FONT, REGRESSED
 
 _KEYS = ["file", "function", "first_line"]
 _STYLE = (
