@@ -213,4 +213,4 @@ def _verdicts(out: pd.DataFrame, alpha: float, floor: float, per_request: bool,
     verdict = np.select([few, growing, warm, flat], ["inconclusive", "growing",
                         "warm-up-then-flat", "flat"], "inconclusive")  # fmt: skip
     out["verdict"] = verdict
-    out.drop(columns=["_span"], inplace=True)
+    del out["_span"]
