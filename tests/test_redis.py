@@ -12,6 +12,7 @@ import threading
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import flask
 import numpy as np
@@ -782,33 +783,14 @@ def _redis6(state: dict[str, int]) -> tuple[socket.socket, int]:
                 + "cmdstat_config:" + stat.format(n)
                 + "cmdstat_get:" + stat.format(1500 + 550 * n)).encode()  # fmt: skip
 
-    def serve(sock: socket.socket) -> None:
-        while True:
-            try:
-                conn, _ = sock.accept()
-            except OSError:
-                return
-            reader = conn.makefile("rb")
-            while line := reader.readline():
-                args = []
-                for _ in range(int(line[1:])):
-                    size = int(reader.readline()[1:])
-                    args.append(reader.read(size + 2)[:-2].decode())
-                if args[0].upper() == "INFO":
-                    body = info(state["n"])
-                    state["n"] += 1
-                    conn.sendall(b"$%d\r\n%s\r\n" % (len(body), body))
-                elif [a.upper() for a in args[:2]] == ["SLOWLOG", "LEN"]:
-                    conn.sendall(b":0\r\n")
-                else:
-                    conn.sendall(b"*0\r\n")
-            conn.close()
+    def answer(args: list[str]) -> bytes:
+        if args[0].upper() == "INFO":
+            body = info(state["n"])
+            state["n"] += 1
+            return b"$%d\r\n%s\r\n" % (len(body), body)
+        return b":0\r\n" if [a.upper() for a in args[:2]] == ["SLOWLOG", "LEN"] else b"*0\r\n"
 
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen()
-    threading.Thread(target=serve, args=(sock,), daemon=True).start()
-    return sock, sock.getsockname()[1]
+    return _answering({"INFO": answer, "SLOWLOG": answer})
 
 
 def test_redis6_commandstats_without_subcommands_are_no_reset(tmp_path):
@@ -839,9 +821,10 @@ def test_passwords_with_at_or_slash_never_shown(url, tmp_path, capsys):
     assert "planted" not in shown and "ss" not in redact_url(url).split("@")[0]
 
 
-def _answering(replies: dict[str, bytes], drip_s: float = 0.0) -> tuple[socket.socket, int]:
-    """A hostile server on 127.0.0.1: each command (its first word, upper case) gets the given
-    raw bytes (default an empty array), one byte every `drip_s` seconds when set."""
+def _answering(replies: dict[str, Any], drip_s: float = 0.0) -> tuple[socket.socket, int]:
+    """A server on 127.0.0.1 (hostile, or an older Redis): each command (its first word, upper
+    case) gets the given raw bytes, or what a callable of its arguments returns (default an
+    empty array), one byte every `drip_s` seconds when set."""
 
     def serve(sock: socket.socket) -> None:
         while True:
@@ -855,6 +838,7 @@ def _answering(replies: dict[str, bytes], drip_s: float = 0.0) -> tuple[socket.s
                     args = [reader.read(int(reader.readline()[1:]) + 2)[:-2].decode()
                             for _ in range(int(line[1:]))]  # fmt: skip
                     body = replies.get(args[0].upper(), b"*0\r\n")
+                    body = body(args) if callable(body) else body
                     if drip_s:
                         for byte in body:
                             conn.sendall(bytes([byte]))
