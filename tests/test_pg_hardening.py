@@ -366,13 +366,22 @@ def test_foreign_view_file_in_the_store_is_refused(server, tmp_path):
         read_pg_stat(store, "indexes")
 
 
-def test_foreign_view_file_in_a_recorded_store_is_refused(tmp_path):
+@pytest.mark.parametrize("recorded, version", [
+    (ROOT / "tests" / "data" / "pg_store_v1", 1),  # every file in a view folder is a snapshot
+    (ROOT / "data" / "baseline" / "pg", 2),  # the manifest lists the snapshots
+])  # fmt: skip
+def test_foreign_view_file_in_a_recorded_store_is_refused(tmp_path, recorded, version):
     store = tmp_path / "pg"
-    shutil.copytree(ROOT / "data" / "baseline" / "pg", store)
-    assert json.loads((store / "perfkit-store.json").read_text())["format_version"] == 1
+    shutil.copytree(recorded, store)
+    assert json.loads((store / "perfkit-store.json").read_text())["format_version"] == version
     assert read_pg_stat(store, "indexes")["snapshot_time"].nunique() == 7  # as recorded
     stray = store / "indexes" / "20991231T000000.000000Z.parquet"
     shutil.copyfile(next((store / "database").glob("*.parquet")), stray)
+    if version >= 2:  # a file the manifest does not list is not a snapshot (a crash's leftover)
+        assert read_pg_stat(store, "indexes")["snapshot_time"].nunique() == 7
+        manifest = json.loads((store / "perfkit-store.json").read_text())
+        manifest["snapshots"].append({"name": stray.name, "views": ["indexes"]})
+        (store / "perfkit-store.json").write_text(json.dumps(manifest))
     with pytest.raises(InputError, match=rf"{stray.name}.*database"):
         read_pg_stat(store, "indexes")
 

@@ -36,8 +36,9 @@ Per scenario folder, and how to read it:
 - `locust_*.csv`: Locust's `--csv` output: `read_locust("locust", table="history")` (or `"stats"`).
 - `outbound.jsonl.gz`: perfkit's `OutboundLog` in the app, with the inbound
   path: `read_jsonl(path)`.
-- `postgresql.log.gz` + `log_line_prefix.txt`: PostgreSQL's server log (every statement with
-  its plan where `pg/` is collected): `read_pg_log(path, prefix=...)`.
+- `postgresql.log.gz` + `log_line_prefix.txt`: PostgreSQL's server log (where `pg/` is
+  collected, every statement with its plan from auto_explain: shapes and estimated rows, no
+  ANALYZE, which would slow the statements the reports time): `read_pg_log(path, prefix=...)`.
 - `redis/`: the app's Redis cache (a throw-away redis-server per scenario) sampled by
   `perfkit collect redis` every {redis_s} s through the load, and once after it:
   `read_redis("redis", view)` (`info`, `commandstats`, `slowlog`...).

@@ -60,7 +60,9 @@ CACHE_TRUTH = (
 HOG_DUTY, HOG_PROCESSES = 0.2, 2  # baseline_drift: 2 processes busy 20 % of each 10 ms slice
 HOG_NICE = -15  # ... taking the CPU when they want it, as a neighbour's steal does
 # the server log kept per scenario (postgresql.log.gz + log_line_prefix.txt): events always;
-# every statement with its plan (row counts, no per-node timing) where pg is collected
+# every statement with its plan where pg is collected: the plan's shape and estimates only
+# (auto_explain.log_analyze off), since instrumenting every execution slows the statements
+# the regression reports time
 PG_LOG_PREFIX = "%m [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h "
 PG_LOG_SETTINGS = (
     f"log_line_prefix = '{PG_LOG_PREFIX}'", "lc_messages = 'C'", "log_timezone = 'UTC'",
@@ -70,8 +72,8 @@ PG_LOG_SETTINGS = (
 PG_LOG_STATEMENTS = (
     "log_min_duration_statement = 0",
     "shared_preload_libraries = 'pg_stat_statements,auto_explain'",
-    "auto_explain.log_min_duration = 0", "auto_explain.log_analyze = on",
-    "auto_explain.log_timing = off", "auto_explain.log_format = 'text'",
+    "auto_explain.log_min_duration = 0", "auto_explain.log_analyze = off",
+    "auto_explain.log_format = 'text'",
 )
 
 
@@ -359,6 +361,7 @@ def _finish(plan, work, out, started, seconds, short, server_version, commands, 
     """Compress and sample the artifacts into `out`, measure them, write the manifest."""
     import perfkit
     from perfkit.analysis.concurrency import locust_steps
+    from perfkit.io.pg_store import LOCK  # the redis store shares the store code
 
     out.mkdir(parents=True)
     _gzip(work / "access.log", out / "access.log.gz")
@@ -371,9 +374,10 @@ def _finish(plan, work, out, started, seconds, short, server_version, commands, 
         _gzip(work / "pyspy.json", out / "pyspy.json.gz")
     _gzip(work / "outbound.jsonl", out / "outbound.jsonl.gz")
     shutil.copy(work / "memory.csv", out / "memory.csv")
+    stores = shutil.ignore_patterns(LOCK)  # the collectors' lock files are not evidence
     if (work / "pg").is_dir():
-        shutil.copytree(work / "pg", out / "pg")
-    shutil.copytree(work / "redis", out / "redis")
+        shutil.copytree(work / "pg", out / "pg", ignore=stores)
+    shutil.copytree(work / "redis", out / "redis", ignore=stores)
     snapshots = sorted((work / "tracemalloc").glob("tracemalloc-*.pickle"))
     if snapshots:  # pickles of every live trace: gzip (about 5x smaller)
         (out / "tracemalloc").mkdir()
