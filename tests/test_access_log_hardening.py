@@ -503,3 +503,34 @@ def test_nginx_iso_times_with_impossible_offsets_are_rejected(tmp_path, monkeypa
     ]  # fmt: skip
     assert [r["line"] for r in account["rejected_lines"]] == [2, 3]
     assert all("UTC offset" in r["reason"] for r in account["rejected_lines"])
+
+
+def test_clf_times_read_back_as_strftime_writes_them():
+    """Which CLF date-times are kept (`_reads_back`, by the numbers) equals the reference
+    test it replaced: Arrow's strftime of the parsed time, compared case-insensitively.
+    Fuzzed around the edges: days 0-32, 29 February, hours 24-25, seconds 60-61, one-digit
+    fields, years 0-9999 and five digits, month names in any case or too long, trailing text."""
+    import random
+
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from perfkit.io.logformat.convert import CLF_LOCAL, _reads_back
+
+    rng = random.Random(5)
+    months = ["Jan", "Feb", "Mar", "May", "Sep", "Dec", "jan", "MAR", "Foo", "Sept", "ma"]
+    texts = [
+        f"{rng.choice([f'{rng.randint(0, 32):02d}', str(rng.randint(1, 9)), ' 1'])}/"
+        f"{rng.choice(months)}/{rng.choice([f'{rng.randint(0, 9999):04d}', '2024', '20266'])}:"
+        f"{rng.choice([f'{rng.randint(0, 25):02d}', '7'])}:{rng.randint(0, 61):02d}:"
+        f"{rng.choice([f'{rng.randint(0, 61):02d}', '5', '60'])}{rng.choice(['', '', ' ', 'x'])}"
+        for _ in range(50_000)
+    ] + [None, "", "29/Feb/2024:00:00:00", "29/Feb/2023:00:00:00", "31/Dec/9999:23:59:59"]
+    texts = pa.array(texts)
+    parsed = pc.strptime(texts, format=CLF_LOCAL, unit="s", error_is_null=True)
+    written = pc.utf8_lower(pc.strftime(parsed, format=CLF_LOCAL))
+    reference = pc.fill_null(pc.equal(written, pc.utf8_lower(texts)), False).to_numpy(False)
+    kept = pc.fill_null(_reads_back(texts, parsed), False).to_numpy(False)
+    assert 500 < reference.sum() < len(reference) // 2  # both kinds are there to tell apart
+    np.testing.assert_array_equal(kept, reference)

@@ -82,3 +82,17 @@ def test_time_buckets_run_in_time_order_within_each_group():
 def test_missing_column_is_named():
     with pytest.raises(InputError, match="no column duration_ms"):
         summarize(pd.DataFrame({"route": ["/"], "status": [200]}))
+
+
+@pytest.mark.parametrize("groups", [1, 33, 3000])  # one by one, and by the two-key sort past 1,000
+def test_sort_within_groups_equals_numpys_lexsort(groups):
+    from perfkit.analysis.summary import SORT_GROUPS_APART, sort_within_groups
+
+    rng = np.random.default_rng(groups)
+    codes = rng.integers(0, groups, 50_000)
+    values = np.round(rng.lognormal(3, 1, 50_000), 1)  # ties, as logged milliseconds have
+    n = np.bincount(codes, minlength=groups + 2)  # two groups left empty
+    start = np.concatenate([[0], np.cumsum(n)[:-1]])
+    expected = values[np.lexsort((values, codes))]
+    np.testing.assert_array_equal(sort_within_groups(codes, values, start, n), expected)
+    assert (groups > SORT_GROUPS_APART) == (np.count_nonzero(n > 1) > SORT_GROUPS_APART)

@@ -111,12 +111,9 @@ def _latency(
 ) -> pd.DataFrame:
     ok = ~np.isnan(values)
     codes, values = codes[ok], values[ok]
-    order = np.argsort(values)
-    small = codes.astype(np.int16) if n_groups <= np.iinfo(np.int16).max else codes
-    order = order[np.argsort(small[order], kind="stable")]  # radix sort: by group, values kept
-    sorted_values = values[order]
     n = np.bincount(codes, minlength=n_groups)
     start = np.concatenate([[0], np.cumsum(n)[:-1]])
+    sorted_values = sort_within_groups(codes, values, start, n)
     out = pd.DataFrame(index=index)
     with np.errstate(invalid="ignore"):  # a group without durations: 0 / 0, its mean NaN
         out["mean_ms"] = np.bincount(codes, weights=values, minlength=n_groups) / n
@@ -125,6 +122,27 @@ def _latency(
     last = start + n - 1  # -1 at least: a valid index, masked when the group is empty
     out["max_ms"] = np.where(n > 0, sorted_values[last] if len(sorted_values) else np.nan, np.nan)
     return out
+
+
+def sort_within_groups(
+    codes: np.ndarray, values: np.ndarray, start: np.ndarray, n: np.ndarray
+) -> np.ndarray:
+    """`values` ordered by group (`codes`; group g at ``start[g]``, ``n[g]`` long), each group
+    sorted. With few groups, a stable radix sort of the codes then one sort per group
+    (numpy's SIMD sort): about twice as fast as sorting by value then by group, which many
+    small groups (``freq=`` buckets) still do."""
+    small = codes.astype(np.int16) if len(n) <= np.iinfo(np.int16).max else codes
+    several = n > 1
+    if np.count_nonzero(several) > SORT_GROUPS_APART:
+        order = np.argsort(values)
+        return values[order[np.argsort(small[order], kind="stable")]]
+    grouped = values[np.argsort(small, kind="stable")]
+    for first, size in zip(start[several].tolist(), n[several].tolist(), strict=True):
+        grouped[first : first + size].sort()
+    return grouped
+
+
+SORT_GROUPS_APART = 1000  # groups sorted one by one up to this many (a Python loop over them)
 
 
 def group_quantile(

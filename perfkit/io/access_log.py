@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 
 from perfkit.errors import InputError, PerfkitWarning
 from perfkit.io._dtypes import DtypeBackend, check_backend, to_backend
+from perfkit.io._pool import read_pool
 from perfkit.io.account import ParseAccount
 from perfkit.io.logformat import (
     JsonFormat,
@@ -190,64 +191,65 @@ def read_access_log(
         return lazy
     if engine != "pandas":
         raise InputError(f"engine must be 'pandas' or 'dask', not {engine!r}")
-    files = expand_paths(paths)
-    fixed = None if isinstance(format, str) and format == "auto" else resolve(format)
-    file_formats, format_files = _formats_beside(files, fixed)
-    rules = None if routes is None else rules_from(routes)
-    if unmatched not in ("infer", "label"):
-        raise InputError(f"unmatched must be 'infer' or 'label', not {unmatched!r}")
-    account = ParseAccount("read_access_log")
-    formats: dict[str, LogFormat | JsonFormat] = {}
-    with _progress(files) as progress:
-        per_file = [
-            list(_read_file(path, fmt, tz, rules, on_bad_lines, account, formats, progress))
-            for path, fmt in zip(files, file_formats, strict=True)
-        ]
-    # files in the order of their first request (rotations named oddly still line up)
-    per_file.sort(key=lambda blocks: min((_first_time(t) for t, _, _ in blocks), default=0))
-    parts = [part for blocks in per_file for part in blocks]
-    if account.lines == 0:
-        raise InputError(f"{_names(files)}: empty; there are no log lines to read")
-    if account.parsed == 0 and account.rejected:
-        raise InputError(f"{_names(files)}: none of the {account.lines:,} lines could be read; "
-                         + account.summary())  # fmt: skip
-    account.format = ", ".join(dict.fromkeys(f.name for f in formats.values()))
-    account.format_string = " | ".join(dict.fromkeys(f.source for f in formats.values()))
-    account.routes = merge_route_info([info for _, _, info in parts])
-    frame = _assemble(parts, tz)
-    del parts, per_file
-    # the blocks' scratch memory goes back to the system before routes are inferred over the
-    # whole log (mimalloc keeps freed pages otherwise: about 120 MiB on 1M lines)
-    pa.default_memory_pool().release_unused()
-    frame["route"], inferred = infer_routes(frame["path"], frame["route"], rules, unmatched)
-    account.routes.update(inferred=inferred, unmatched_mode=unmatched)
-    if rules is None:
-        frame["route"], capped = cap_routes(frame["route"])
-        if capped:
-            account.routes.update(capped)
-            note = (
-                f"{_names(files)}: {capped['routes'] + capped['other_routes']:,} distinct "
-                f"routes; the {capped['other_routes']:,} least requested "
-                f"({capped['other_requests']:,} requests) are grouped as '{OTHER}' (the "
-                f"{capped['cap']:,} most requested are kept); pass routes= the app's rules "
-                "to label every request"
+    with read_pool():  # jemalloc while the columns are built (perfkit.io._pool)
+        files = expand_paths(paths)
+        fixed = None if isinstance(format, str) and format == "auto" else resolve(format)
+        file_formats, format_files = _formats_beside(files, fixed)
+        rules = None if routes is None else rules_from(routes)
+        if unmatched not in ("infer", "label"):
+            raise InputError(f"unmatched must be 'infer' or 'label', not {unmatched!r}")
+        account = ParseAccount("read_access_log")
+        formats: dict[str, LogFormat | JsonFormat] = {}
+        with _progress(files) as progress:
+            per_file = [
+                list(_read_file(path, fmt, tz, rules, on_bad_lines, account, formats, progress))
+                for path, fmt in zip(files, file_formats, strict=True)
+            ]
+        # files in the order of their first request (rotations named oddly still line up)
+        per_file.sort(key=lambda blocks: min((_first_time(t) for t, _, _ in blocks), default=0))
+        parts = [part for blocks in per_file for part in blocks]
+        if account.lines == 0:
+            raise InputError(f"{_names(files)}: empty; there are no log lines to read")
+        if account.parsed == 0 and account.rejected:
+            raise InputError(f"{_names(files)}: none of the {account.lines:,} lines could be read; "
+                             + account.summary())  # fmt: skip
+        account.format = ", ".join(dict.fromkeys(f.name for f in formats.values()))
+        account.format_string = " | ".join(dict.fromkeys(f.source for f in formats.values()))
+        account.routes = merge_route_info([info for _, _, info in parts])
+        frame = _assemble(parts, tz)
+        del parts, per_file
+        # the blocks' scratch memory goes back to the system before routes are inferred over the
+        # whole log (mimalloc keeps freed pages otherwise: about 120 MiB on 1M lines)
+        pa.default_memory_pool().release_unused()
+        frame["route"], inferred = infer_routes(frame["path"], frame["route"], rules, unmatched)
+        account.routes.update(inferred=inferred, unmatched_mode=unmatched)
+        if rules is None:
+            frame["route"], capped = cap_routes(frame["route"])
+            if capped:
+                account.routes.update(capped)
+                note = (
+                    f"{_names(files)}: {capped['routes'] + capped['other_routes']:,} distinct "
+                    f"routes; the {capped['other_routes']:,} least requested "
+                    f"({capped['other_requests']:,} requests) are grouped as '{OTHER}' (the "
+                    f"{capped['cap']:,} most requested are kept); pass routes= the app's rules "
+                    "to label every request"
+                )
+                account.notes.append(note)
+                warnings.warn(note, PerfkitWarning, stacklevel=2)
+        account.timed = int(frame["duration_ms"].count())
+        if account.timed == 0 and len(frame):
+            account.notes.append(
+                f"no request times: the format ({account.format}) has no duration field, so "
+                "latency cannot be judged (perfkit.io.logformat.timing_fix says how to add one)"
             )
-            account.notes.append(note)
-            warnings.warn(note, PerfkitWarning, stacklevel=2)
-    account.timed = int(frame["duration_ms"].count())
-    if account.timed == 0 and len(frame):
-        account.notes.append(
-            f"no request times: the format ({account.format}) has no duration field, so "
-            "latency cannot be judged (perfkit.io.logformat.timing_fix says how to add one)"
-        )
-    if account.rejected and on_bad_lines == "warn":
-        warnings.warn(account.summary(), PerfkitWarning, stacklevel=2)
-    frame.attrs["perfkit"] = account.to_dict()
-    if named_file is not None or format_files:
-        frame.attrs["perfkit"]["format_file"] = ", ".join(
-            dict.fromkeys(map(str, [named_file] if named_file else format_files))
-        )
-    return to_backend(frame, dtype_backend, "read_access_log")
+        if account.rejected and on_bad_lines == "warn":
+            warnings.warn(account.summary(), PerfkitWarning, stacklevel=2)
+        frame.attrs["perfkit"] = account.to_dict()
+        if named_file is not None or format_files:
+            frame.attrs["perfkit"]["format_file"] = ", ".join(
+                dict.fromkeys(map(str, [named_file] if named_file else format_files))
+            )
+        return to_backend(frame, dtype_backend, "read_access_log")
 
 
 def _formats_beside(
@@ -400,7 +402,7 @@ def _parse_block(block: Block, fmt: _Format, tz: str | None, rules: list[Rule] |
             parts.append((split.rows, fast))
         rest = np.arange(block.lines) if split is None else split.rest
         if len(rest):  # the exact path, line by line in Arrow
-            lines = lines_array(block.data, block.lines)
+            lines = lines_array(block.data, block.lines, None if split is None else split.ends)
             some = lines if len(rest) == block.lines else pc.take(lines, pa.array(rest))
             rejects = Rejects(len(rest))
             rejects.add(_blank(some), "blank line")

@@ -201,8 +201,7 @@ def _clf_halves(
     A date-time must read back as written: strptime would roll 31 Feb over to 2 Mar.
     """
     parsed = pc.strptime(local.dictionary, format=CLF_LOCAL, unit="s", error_is_null=True)
-    written = pc.strftime(parsed, format=CLF_LOCAL)
-    same = pc.equal(pc.utf8_lower(written), pc.utf8_lower(local.dictionary))
+    same = _reads_back(local.dictionary, parsed)
     parsed = pc.if_else(pc.fill_null(same, False), parsed, pa.scalar(None, parsed.type))
     texts = offset.dictionary.to_pylist()
     seconds = [_offset_s(t) if t is not None and _OFFSET.match(t) else None for t in texts]
@@ -220,6 +219,28 @@ def _clf_halves(
     # words of rows it dropped for the exact path (a zone seen only on a rejected line)
     used = pc.unique(pc.drop_null(offset.indices)).to_pylist()
     return stamps, {seconds[i] for i in used if seconds[i] is not None}
+
+
+_CLF_SHAPE = r"^\d\d/[A-Za-z]{3}/\d{4}:\d\d:\d\d:\d\d$"
+_MONTHS = pa.array(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov",
+                    "dec"])  # fmt: skip
+# (start, stop) of each number in a CLF date-time, and its component of the parsed time
+_CLF_NUMBERS = ((0, 2, pc.day), (7, 11, pc.year), (12, 14, pc.hour), (15, 17, pc.minute),
+                (18, 20, pc.second))  # fmt: skip
+
+
+def _reads_back(texts: pa.Array, parsed: pa.Array) -> pa.Array:
+    """Whether each CLF date-time `texts` is written as `parsed` would be (month names in
+    any case): strptime alone rolls 31 Feb over to 3 Mar and 23:59:60 into the next day.
+    The same test as comparing with strftime's text, by the numbers (about 10x faster)."""
+    same = pc.match_substring_regex(texts, _CLF_SHAPE)
+    shaped = pc.if_else(same, texts, "00/Jan/0000:00:00:00")  # digits where numbers are read
+    month = pc.index_in(pc.utf8_lower(pc.utf8_slice_codeunits(shaped, 3, 6)), _MONTHS)
+    same = pc.and_(same, pc.equal(pc.add(month, 1), pc.month(parsed)))
+    for start, stop, part in _CLF_NUMBERS:
+        number = pc.utf8_slice_codeunits(shaped, start, stop).cast(pa.int64())
+        same = pc.and_(same, pc.equal(number, part(parsed)))
+    return same
 
 
 def _iso(values: pa.Array, tz: str | None) -> tuple[pa.Array, np.ndarray, set[int]]:

@@ -23,13 +23,14 @@ from perfkit.io.logformat.spec import OFFSET_SUFFIX, Column, LogFormat
 from perfkit.io.textfiles import count_bytes
 
 
-def lines_array(data: memoryview, count: int) -> pa.StringArray:
+def lines_array(data: memoryview, count: int, ends: np.ndarray | None = None) -> pa.StringArray:
     """The `count` lines of `data` (each ending in a newline) as strings, without copying.
 
-    Each string keeps its trailing newline; patterns allow for it.
+    Each string keeps its trailing newline; patterns allow for it. `ends`: the newlines'
+    byte offsets when the caller has them already.
     """
-    raw = np.frombuffer(data, dtype=np.uint8)
-    ends = np.flatnonzero(raw == 0x0A)
+    if ends is None:
+        ends = line_ends(data)
     assert len(ends) == count, (len(ends), count)
     offsets = np.empty(count + 1, dtype=np.int32)
     offsets[0] = 0
@@ -47,6 +48,7 @@ class Tokenized:
     raw: dict[str, pa.Array]
     rows: np.ndarray
     rest: np.ndarray
+    ends: np.ndarray | None = None  # the block's newline offsets, when they had to be found
 
 
 def tokenize(data: memoryview, lines: int, fmt: LogFormat) -> Tokenized | None:
@@ -63,13 +65,14 @@ def tokenize(data: memoryview, lines: int, fmt: LogFormat) -> Tokenized | None:
     columns = fmt.columns
     if columns is None or lines == 0:
         return None
-    good = _clean_lines(data, lines, fmt.quotes_per_line)
+    good, ends = _clean_lines(data, lines, fmt.quotes_per_line)
     if good is None:
         good = np.arange(lines)
     elif len(good) == 0:
         return None
     else:  # the clean lines, copied together for the tokenizer
-        data = _lines_together(data, good, lines)
+        assert ends is not None  # found whenever some line is left out
+        data = _lines_together(data, good, lines, ends)
     kinds = {f.name: f.kind for f in fmt.fields}
     names = [f"c{i}" for i in range(len(columns))]
     types = {n: _fast_type(c, kinds) for n, c in zip(names, columns, strict=True)}
@@ -101,12 +104,19 @@ def tokenize(data: memoryview, lines: int, fmt: LogFormat) -> Tokenized | None:
         return None
     rest = np.ones(lines, dtype=bool)
     rest[good] = False
-    return Tokenized(words, good, np.flatnonzero(rest))
+    return Tokenized(words, good, np.flatnonzero(rest), ends)
 
 
-def _clean_lines(data: memoryview, lines: int, quotes: int) -> np.ndarray | None:
+def line_ends(data: memoryview) -> np.ndarray:
+    """Byte offsets of the newlines in `data`."""
+    return np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 0x0A)
+
+
+def _clean_lines(
+    data: memoryview, lines: int, quotes: int
+) -> tuple[np.ndarray | None, np.ndarray | None]:
     """The lines holding no backslash nor CR and exactly `quotes` double quotes (sorted
-    indices), or None when every line does.
+    indices), or None when every line does; and the newlines' offsets, when found.
 
     Counted over the whole block first: a block whose counts add up has no line to
     leave out (a line short of a quote would run into the next one, which the tokenizer's
@@ -115,7 +125,7 @@ def _clean_lines(data: memoryview, lines: int, quotes: int) -> np.ndarray | None
     """
     backslashes, total, returns = count_bytes(data, b'\\"\r')
     if not backslashes and not returns and total == quotes * lines:
-        return None
+        return None, None
     raw = np.frombuffer(data, dtype=np.uint8)
     ends = np.flatnonzero(raw == 0x0A)
     assert len(ends) == lines, (len(ends), lines)
@@ -129,18 +139,17 @@ def _clean_lines(data: memoryview, lines: int, quotes: int) -> np.ndarray | None
         stops = (ends[marked] + 1).tolist()
         held = sum(data[b:e].tobytes().count(b'"') for b, e in zip(starts, stops, strict=True))
         if total - held == quotes * (lines - len(marked)):
-            return np.flatnonzero(~bad)
+            return np.flatnonzero(~bad), ends
     per_line = np.bincount(np.searchsorted(ends, np.flatnonzero(raw == 0x22)), minlength=lines)
-    return np.flatnonzero((per_line[:lines] == quotes) & ~bad)
+    return np.flatnonzero((per_line[:lines] == quotes) & ~bad), ends
 
 
 _FEW = 4096  # lines whose quotes are counted one by one
 
 
-def _lines_together(data: memoryview, good: np.ndarray, lines: int) -> memoryview:
-    """The lines `good` (sorted indices) of `data`, copied into one buffer in order."""
-    raw = np.frombuffer(data, dtype=np.uint8)
-    ends = np.flatnonzero(raw == 0x0A)
+def _lines_together(data: memoryview, good: np.ndarray, lines: int, ends: np.ndarray) -> memoryview:
+    """The lines `good` (sorted indices) of `data` (newlines at `ends`), copied into one
+    buffer in order."""
     keep = np.zeros(lines + 2, dtype=np.int8)
     keep[good + 1] = 1
     steps = np.diff(keep)
