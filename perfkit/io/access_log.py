@@ -422,7 +422,11 @@ def _finish(table: pa.Table, rules: list[Rule] | None) -> tuple[pa.Table, dict[s
             table = table.append_column(name, pa.nulls(n, _ARROW_TYPES.get(name, pa.string())))
     i = table.schema.get_field_index("path")  # before routes are derived from it
     table = table.set_column(i, "path", redact_path(table.column(i).combine_chunks()))
-    labels, info = route_labels(table.column("path").combine_chunks(), rules, infer=False)
+    if rules is None:  # every route is inferred over the whole log once it is read
+        labels = pa.DictionaryArray.from_arrays(pa.nulls(n, pa.int32()), pa.array([], pa.string()))
+        info: dict[str, Any] = {"source": "heuristic", "requests": n}
+    else:
+        labels, info = route_labels(table.column("path").combine_chunks(), rules, infer=False)
     table = table.append_column("route", labels)
     for name, redact in (("query", redact_query), ("referrer", redact_urls)):
         i = table.schema.get_field_index(name)

@@ -113,7 +113,7 @@ def redact_path(values: pa.Array) -> pa.Array:
         v = pc.replace_substring_regex(v, _PATH_PARAM, rf"\1{MASK}")
         return pc.replace_substring_regex(v, _USERINFO, rf"\1{MASK}@")
 
-    return _on_distinct(values, mask)
+    return _on_distinct(values, mask, (";", "@"))
 
 
 def redact_text(text: str) -> str:
@@ -199,13 +199,27 @@ def is_sensitive_column(name: str) -> bool:
     return _sensitive_key(n)
 
 
-def _on_distinct(values: pa.Array, fn: Callable[[pa.Array], pa.Array]) -> pa.Array:
+def _on_distinct(
+    values: pa.Array, fn: Callable[[pa.Array], pa.Array], needs: tuple[str, ...] = ()
+) -> pa.Array:
+    """`fn` applied to each distinct value once; with `needs`, only to the values holding
+    one of those substrings (every match of `fn` holds one), `values` itself when none do."""
     if len(values) == 0:
         return values
     encoded = pc.dictionary_encode(values)
     if isinstance(encoded, pa.ChunkedArray):
         encoded = encoded.combine_chunks()
-    return pc.take(fn(encoded.dictionary), encoded.indices)
+    distinct = encoded.dictionary
+    if needs:
+        found = pc.match_substring(distinct, needs[0])
+        for more in needs[1:]:
+            found = pc.or_(found, pc.match_substring(distinct, more))
+        found = pc.fill_null(found, False)
+        if not pc.any(found).as_py():
+            return values
+        distinct = pc.replace_with_mask(distinct, found, fn(pc.filter(distinct, found)))
+        return pc.take(distinct, encoded.indices)
+    return pc.take(fn(distinct), encoded.indices)
 
 
 # --- SQL statement texts (pg_stat_statements.query, pg_stat_activity.query) ---------------------
