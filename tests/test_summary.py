@@ -96,3 +96,14 @@ def test_sort_within_groups_equals_numpys_lexsort(groups):
     expected = values[np.lexsort((values, codes))]
     np.testing.assert_array_equal(sort_within_groups(codes, values, start, n), expected)
     assert (groups > SORT_GROUPS_APART) == (np.count_nonzero(n > 1) > SORT_GROUPS_APART)
+
+
+def test_categories_without_requests_are_left_out_and_the_rest_unchanged():
+    frame = planted(seed=3)
+    plain = summarize(frame)
+    wider = frame.assign(route=frame["route"].cat.add_categories(["/absent", "/also-absent"])
+                         .cat.reorder_categories(["/absent", *frame["route"].cat.categories,
+                                                  "/also-absent"]))  # fmt: skip
+    table = summarize(wider)
+    assert "/absent" not in table.index and "/also-absent" not in table.index
+    pd.testing.assert_frame_equal(table, plain, check_index_type=False, check_categorical=False)

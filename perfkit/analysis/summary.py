@@ -97,7 +97,11 @@ def _group_codes(frame: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, pd.I
     if len(keys) == 1 and isinstance(column.dtype, pd.CategoricalDtype) and not column.hasnans:
         codes = column.cat.codes.to_numpy()
         used = np.flatnonzero(np.bincount(codes))  # the categories present, in their order
-        return np.searchsorted(used, codes), pd.Index(column.cat.categories[used], name=keys[0])
+        if len(used) < len(column.cat.categories):  # renumbered without the absent ones
+            renumber = np.zeros(len(column.cat.categories), dtype=np.int64)
+            renumber[used] = np.arange(len(used))
+            codes = renumber[codes]
+        return codes, pd.Index(column.cat.categories[used], name=keys[0])
     grouper = frame.groupby(keys, observed=True, dropna=False)
     return grouper.ngroup().to_numpy(), grouper.size().index
 
