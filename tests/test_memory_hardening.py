@@ -21,10 +21,13 @@ from perfkit.collect.rss import FIELDS, collect_rss
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDED = ROOT / "data" / "leak" / "memory.csv"
-# the recording's own window: from the manifest's start, load plus a margin for start-up
-_MANIFEST = json.loads((RECORDED.parent / "manifest.json").read_text())
-RECORDED_FROM = pd.Timestamp(_MANIFEST["started"])
-RECORDED_TO = RECORDED_FROM + pd.Timedelta(seconds=_MANIFEST["load_seconds"] + 600)
+
+
+def recorded_window() -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The recording's own window: from its manifest's start, the load plus 10 min of start-up."""
+    manifest = json.loads((RECORDED.parent / "manifest.json").read_text())
+    started = pd.Timestamp(manifest["started"])
+    return started, started + pd.Timedelta(seconds=manifest["load_seconds"] + 600)
 
 
 def _collect(pid: int, out: Path, rows: int) -> int:
@@ -129,7 +132,7 @@ def test_damaged_rows_are_left_out_and_counted(tmp_path, kind):
         memory = read_memory(path)
     assert len(memory) == rows - 2
     assert memory["rss_bytes"].between(2**20, 2**40).all()
-    assert memory["time"].between(RECORDED_FROM, RECORDED_TO).all()
+    assert memory["time"].between(*recorded_window()).all()
     assert memory["pid"].notna().all() and (memory["pid"] > 0).all()
 
 

@@ -439,3 +439,38 @@ def test_the_data_trust_table_names_the_inferred_parameters(tmp_path):
     assert top["template"] == "/user/{param}"  # the forum's most requested user pages
     assert f"routes inferred from the data: {top['template']} from {top['values']:,} values" in note
     assert "@" not in note and "%40" not in note
+
+
+def test_rules_with_unmatched_paths_over_many_blocks_match_one_block(tmp_path, monkeypatch):
+    """A log read in several blocks (a chunked path column) with rules that leave paths
+    unmatched: inferred the same as when it is one block (this raised AttributeError)."""
+    import gzip
+
+    import perfkit.io.textfiles as textfiles
+
+    path = tmp_path / "forum.log"
+    path.write_bytes(gzip.decompress((WILD / "forum.access.log.gz").read_bytes()))
+    rules = ["/", "/t/<int:topic>"]
+    whole = perfkit.read_access_log(path, routes=rules)
+    monkeypatch.setattr(textfiles, "BLOCK_BYTES", 16 << 10)
+    blocks = perfkit.read_access_log(path, routes=rules)
+    assert path.stat().st_size > 4 * (16 << 10)  # several blocks
+    assert blocks["route"].astype(str).tolist() == whole["route"].astype(str).tolist()
+    assert UNMATCHED not in set(blocks["route"].astype(str))
+    assert blocks.attrs["perfkit"]["routes"]["unmatched"] > 0  # inferred, not matched
+
+
+def test_rules_with_a_request_without_a_path(tmp_path):
+    """A JSON line without a path, with rules: its route is left empty (this raised
+    ArrowTypeError), and the other lines are labelled as without it."""
+    lines = [{"time": "2026-01-01T00:00:00Z", "path": p, "status": 200, "request_time": 0.01}
+             for p in ["/t/1", "/t/2", "/about", "/u/ann", "/u/bob"]]  # fmt: skip
+    path = tmp_path / "a.jsonl"
+    path.write_text("\n".join(map(json.dumps, lines)) + "\n")
+    expected = perfkit.read_access_log(path, routes=["/t/<int:id>"])["route"].astype(str).tolist()
+    del lines[2]["path"]
+    path.write_text("\n".join(map(json.dumps, lines)) + "\n")
+    df = perfkit.read_access_log(path, routes=["/t/<int:id>"])
+    routes = df["route"].astype(object).tolist()
+    assert pd.isna(routes[2])
+    assert [r for k, r in enumerate(routes) if k != 2] == expected[:2] + expected[3:]

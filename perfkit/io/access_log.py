@@ -219,7 +219,7 @@ def read_access_log(
         frame = _assemble(parts, tz)
         del parts, per_file
         # the blocks' scratch memory goes back to the system before routes are inferred over the
-        # whole log (mimalloc keeps freed pages otherwise: about 120 MiB on 1M lines)
+        # whole log (the pool keeps freed pages otherwise: about 120 MiB on 1M lines)
         pa.default_memory_pool().release_unused()
         frame["route"], inferred = infer_routes(frame["path"], frame["route"], rules, unmatched)
         account.routes.update(inferred=inferred, unmatched_mode=unmatched)

@@ -203,7 +203,8 @@ def _on_distinct(
     values: pa.Array, fn: Callable[[pa.Array], pa.Array], needs: tuple[str, ...] = ()
 ) -> pa.Array:
     """`fn` applied to each distinct value once; with `needs`, only to the values holding
-    one of those substrings (every match of `fn` holds one), `values` itself when none do."""
+    one of those substrings (every match of `fn` holds one), `values` itself when none do
+    and it is a plain array."""
     if len(values) == 0:
         return values
     encoded = pc.dictionary_encode(values)
@@ -216,7 +217,8 @@ def _on_distinct(
             found = pc.or_(found, pc.match_substring(distinct, more))
         found = pc.fill_null(found, False)
         if not pc.any(found).as_py():
-            return values
+            plain = isinstance(values, pa.Array) and not pa.types.is_dictionary(values.type)
+            return values if plain else pc.take(distinct, encoded.indices)
         distinct = pc.replace_with_mask(distinct, found, fn(pc.filter(distinct, found)))
         return pc.take(distinct, encoded.indices)
     return pc.take(fn(distinct), encoded.indices)

@@ -242,10 +242,12 @@ def infer_routes(
     if rules is not None and (unmatched == "label" or UNMATCHED not in route.cat.categories):
         return route, []
     paths = pa.array(path.array, pa.large_string()).cast(pa.string())
+    if isinstance(paths, pa.ChunkedArray):  # a log of several blocks
+        paths = paths.combine_chunks()
     if rules is None:
         labels, info = route_labels(paths, None)
     else:
-        current = pa.array(route.astype(object).to_numpy(), pa.string())
+        current = pa.array(route.astype(object).to_numpy(), pa.string(), from_pandas=True)
         encoded = pc.dictionary_encode(paths)
         labels, inferred = _infer_unmatched(pc.dictionary_encode(current), encoded)
         info = {"inferred": inferred}
