@@ -123,6 +123,7 @@ class PathProxy(http.server.BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")  # the worker fetches its own copy
         self.end_headers()
         self.wfile.write(body)
 
@@ -200,17 +201,26 @@ def test_snakeviz_draws_through_a_path_proxy_in_chromium(tmp_path):
     proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), PathProxy)
     threading.Thread(target=proxy.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{proxy.server_address[1]}/user/alice/proxy/"
+    fetched: list[str] = []
     try:
         with open_snakeviz(tmp_path / "w.prof", url_prefix=base) as server:
-            run = subprocess.run(
-                [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 f"--user-data-dir={tmp_path / 'chromium'}",
-                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-                 "--enable-logging=stderr", "--v=0", "--virtual-time-budget=20000", "--dump-dom",
-                 server.url],
-                capture_output=True, text=True, timeout=180,
-            )  # fmt: skip
+            # the worker starts once the page has drawn: on a loaded machine the DOM can be
+            # dumped before it asks for its library, so the page is loaded at most twice
+            for attempt in range(2):
+                PathProxy.requested.clear()
+                run = subprocess.run(
+                    [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update",
+                     f"--user-data-dir={tmp_path / f'chromium{attempt}'}",
+                     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+                     "--enable-logging=stderr", "--v=0", "--virtual-time-budget=20000",
+                     "--dump-dom", server.url],
+                    capture_output=True, text=True, timeout=180,
+                )  # fmt: skip
+                fetched = [p for p in PathProxy.requested
+                           if p.endswith("/static/vendor/immutable.min.js")]  # fmt: skip
+                if len(fetched) >= 2:
+                    break
     finally:
         proxy.shutdown()
         proxy.server_close()
@@ -218,5 +228,4 @@ def test_snakeviz_draws_through_a_path_proxy_in_chromium(tmp_path):
     assert not [m for m in console if "Could not load" in m or "Error" in m], console
     rows = re.findall(r"<tr[ >]", run.stdout)
     assert len(rows) >= 5 and "work" in run.stdout  # DataTables drew the functions
-    fetched = [p for p in PathProxy.requested if p.endswith("/static/vendor/immutable.min.js")]
     assert len(fetched) >= 2 and len(set(fetched)) == 1  # the page's, then the worker's

@@ -106,7 +106,7 @@ def test_short_recording_carries_redis_tracemalloc_and_line_profile(tmp_path):
     source = (Path(__file__).parents[1] / site["file"]).read_text().splitlines()
     assert "os.urandom" in source[site["line"] - 1] and "_RENDERED[" in source[site["line"] - 1]
     snapshots = read_tracemalloc(out / "tracemalloc")
-    assert snapshots["snapshot"].nunique() == measured["tracemalloc"]["snapshots"] >= 3
+    assert snapshots["snapshot"].nunique() == measured["tracemalloc"]["snapshots"] >= 12
     growth = perfkit.allocation_growth(snapshots)
     top = growth.iloc[0]
     assert top["site"].endswith(f"{site['file']}:{site['line']}") and top["verdict"] == "growing"

@@ -50,6 +50,9 @@ APP_SOURCE = "examples/warehouse/app.py"
 LEAK_STATEMENT = "_RENDERED[(product_id, _served)] = os.urandom("  # the leaking line in app.py
 REDIS_INTERVAL_S = 10  # perfkit collect redis, throughout the load
 TRACEMALLOC_EVERY = 100  # requests per worker between snapshots (leak scenario)
+# short runs (tests): every 5 requests, so each worker gets the 6 snapshots a verdict needs
+# even when a loaded machine serves few requests
+TRACEMALLOC_EVERY_SHORT = TRACEMALLOC_EVERY // 20
 LPROF_EVERY = 10  # dashboard calls per worker in each .lprof dump
 GUNICORN_CONF = "python:examples.warehouse.gunicorn_conf"  # the hooks: tracemalloc, lineprof
 CACHE_TRUTH = (
@@ -223,7 +226,7 @@ def record(plan: Plan, out: Path, short: bool = False) -> dict:
                "WAREHOUSE_REDIS_URL": redis.url, "WAREHOUSE_CACHE": "on"}  # fmt: skip
         if plan.tracemalloc:
             env |= {"PERFKIT_TRACEMALLOC_DIR": str(work / "tracemalloc"),
-                    "PERFKIT_TRACEMALLOC_EVERY": str(TRACEMALLOC_EVERY // 4 if short
+                    "PERFKIT_TRACEMALLOC_EVERY": str(TRACEMALLOC_EVERY_SHORT if short
                                                      else TRACEMALLOC_EVERY)}  # fmt: skip
         if plan.lprof:
             env |= {"WAREHOUSE_LPROF_DIR": str(work / "lprof"), "WAREHOUSE_LPROF_VIEW": "dashboard",
@@ -411,7 +414,7 @@ def _finish(plan, work, out, started, seconds, short, server_version, commands, 
     if snapshots:
         measured["tracemalloc"] = {
             "snapshots": len(snapshots), "every_requests": int(
-                TRACEMALLOC_EVERY // 4 if short else TRACEMALLOC_EVERY),
+                TRACEMALLOC_EVERY_SHORT if short else TRACEMALLOC_EVERY),
             "leak_site": _leak_site(),
         }  # fmt: skip
     if plan.name == "leak":  # per worker pid (%(p)s in the log): calls x 64 KiB over its life
