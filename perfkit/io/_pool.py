@@ -40,9 +40,8 @@ def _plain(pool: pa.MemoryPool, backend: str) -> bool:
     shows in `pool`'s count only when they are one."""
     if pool.backend_name != backend:
         return False
-    try:
-        own = pa.mimalloc_memory_pool() if backend == "mimalloc" else pa.jemalloc_memory_pool()
-    except (NotImplementedError, pa.ArrowException):
+    own = pa.mimalloc_memory_pool() if backend == "mimalloc" else _jemalloc()
+    if own is None:
         return False
     before = pool.num_allocations()
     probe = pa.allocate_buffer(64, memory_pool=own)

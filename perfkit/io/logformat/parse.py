@@ -127,7 +127,7 @@ def _clean_lines(
     if not backslashes and not returns and total == quotes * lines:
         return None, None
     raw = np.frombuffer(data, dtype=np.uint8)
-    ends = np.flatnonzero(raw == 0x0A)
+    ends = line_ends(data)
     assert len(ends) == lines, (len(ends), lines)
     bad = np.zeros(lines, dtype=bool)
     for byte, count in ((0x5C, backslashes), (0x0D, returns)):
