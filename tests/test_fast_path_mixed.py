@@ -4,8 +4,9 @@ Blocks mixing clean lines with escaped quotes, damaged lines, IPv6 clients and
 UTC offsets are read by the tokenizer (clean lines) and the exact RE2 path (the
 rest), put back in line order. The result must be what the exact path alone
 gives (frame and account, rejected lines with their numbers and reasons) and
-what the lines were rendered from; and only the offending lines may take the
-exact path (a spy counts them), at densities from 1 in 10,000 to one in two.
+what the lines were rendered from; and only the damaged lines (and lines with an escape
+other than an escaped quote, which the tokenizer undoes) may take the exact path (a spy
+counts them), at densities from 1 in 10,000 to one in two.
 """
 
 from __future__ import annotations
@@ -123,18 +124,25 @@ def test_mixed_blocks_read_as_the_exact_path_does(tmp_path_factory, monkeypatch,
         assert row["duration_ms"] == pytest.approx(expected_ms, abs=1e-6)
     rejected = [k + 1 for k, r in enumerate(records) if r["damage"] is not None]
     assert [kept["line"] for kept in fast.attrs["perfkit"]["rejected_lines"]] == rejected
-    # only lines with an escape or damage may leave the fast path (a single clean line
-    # may still follow them when the block holds nothing else)
-    offending = sum(
-        r["damage"] is not None or "\\" in ESCAPES[server](r["agent"]) or '"' in r["agent"]
-        for r in records
-    )
+    # only damaged lines and lines with an escape other than an escaped quote may leave the
+    # fast path (a single clean line may still follow them when the block holds nothing else)
+    offending = sum(r["damage"] is not None or _other_escape(r["agent"], server) for r in records)
     assert sent <= offending or sent == len(records)
+
+
+def _other_escape(agent: str, server: str) -> bool:
+    """Whether `server` writes `agent` with a backslash that does not escape a quote (nginx:
+    any backslash; it writes '"' as '\\x22')."""
+    text = ESCAPES[server](agent)
+    if server == "nginx":
+        return "\\" in text
+    return any(text[i + 1 : i + 2] != '"' for i, c in enumerate(text) if c == "\\")
 
 
 def _realistic(n: int, density: float, seed: int) -> tuple[list[str], np.ndarray, list[dict]]:
     """`n` Gunicorn lines (IPv6 clients, +0100, percent-encoded queries) of which about
-    `density` hold an escaped quote or damage; the lines, which offend, the truth of each."""
+    `density` hold an escaped quote or damage; the lines, which are damaged, the truth of
+    each."""
     rng = np.random.default_rng(seed)
     offending = rng.random(n) < density
     if not offending.any():
@@ -156,19 +164,23 @@ def _realistic(n: int, density: float, seed: int) -> tuple[list[str], np.ndarray
         line = render(r, "gunicorn").replace(f'"GET {r["path"]} ', f'"GET {r["path"]}{query} ')
         lines.append(line)
         truth.append({**r, "query": query[1:] or None})
-    return lines, offending, truth
+    damaged = np.array([r["damage"] is not None for r in truth])
+    assert (damaged.any() and (offending & ~damaged).any()) or density < 1e-3
+    return lines, damaged, truth
 
 
 @pytest.mark.parametrize("density", [1e-4, 0.012, 0.5], ids=["1-in-10000", "1.2%", "50%"])
-def test_only_offending_lines_take_the_exact_path(tmp_path, monkeypatch, density):
+def test_only_damaged_lines_take_the_exact_path(tmp_path, monkeypatch, density):
     n = 12_000
-    lines, offending, truth = _realistic(n, density, seed=18)
+    lines, damaged, truth = _realistic(n, density, seed=18)
     path = tmp_path / "access.log"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     monkeypatch.setattr(textfiles, "BLOCK_BYTES", 256 << 10)  # about ten blocks
     fast, exact, sent = read_both(path, FORMATS["gunicorn"], monkeypatch)
     assert_same(fast, exact)
-    assert sent == int(offending.sum())  # the rest of every block stayed columnar
+    # the damaged lines alone took the exact path: escaped quotes ('\\"') are undone by the
+    # tokenizer, and the rest of every block stayed columnar
+    assert sent == int(damaged.sum())
     good = [r for r in truth if r["damage"] is None]
     assert len(fast) == len(good)
     assert fast["client"].tolist() == [r["client"] for r in good]
@@ -219,3 +231,85 @@ def test_a_zone_seen_only_on_a_rejected_line_does_not_change_the_frames_zone(tmp
     fast, exact, sent = read_both(path, FORMATS["apache"], monkeypatch)
     assert_same(fast, exact)
     assert str(fast["time"].dt.tz) == "UTC+01:00" and sent == 1  # one line left to the exact path
+
+
+# Lines written raw (not by a server's escaping) from an alphabet of backslashes, quotes and
+# spaces, in quoted and unquoted fields: where a backslash escapes a quote, where it ends a
+# value (Gunicorn leaves '\' alone), where a quote sits in a field written without quotes.
+NASTY = st.text(alphabet='a\\" -', max_size=6)
+TIME = "[10/Oct/2024:13:55:36 +0000]"
+TIMES = st.sampled_from([TIME, TIME.replace("Oct", 'O\\"t')])
+nasty_line = st.fixed_dictionaries(
+    {"client": NASTY, "user": NASTY, "time": TIMES, "path": NASTY, "referrer": NASTY, "agent": NASTY}
+)
+TRICKY = [  # each beside clean lines; what the easy rule (trust every '\"') gets wrong
+    '10.0.0.1 - - [10/Oct/2024:13:55:36 +0000] "GET /x\\" 200 5 "-" "ua" 1500',  # ends in '\'
+    '10.0.0.1 - a\\"b [10/Oct/2024:13:55:36 +0000] "GET /x HTTP/1.1" 200 5 "-" "ua" 1500',
+    '10.0.0.1\\" - - [10/Oct/2024:13:55:36 +0000] "GET /x HTTP/1.1" 200 5 "-" "ua" 1500',
+    '10.0.0.1 - - [10/O\\"t/2024:13:55:36 +0000] "GET /x HTTP/1.1" 200 5 "-" "ua" 1500',
+    '10.0.0.1 - - [10/Oct/2024:13:55:36 +0000] "GET /x HTTP/1.1" 200 5 "-" "a\\\\"b" 1500',
+    '10.0.0.1 - - [10/Oct/2024:13:55:36 +0000] "GET /x HTTP/1.1" 200 5 "\\"" "\\" \\"" 1500',
+    '10.0.0.1 - - [10/Oct/2024:13:55:36 +0000] "GET /x HTTP/1.1" 200 5 "-" "u"a" 1500',
+    '10.0.0.1 - - [10/Oct/2024:13:55:36 +0000] "GET /x\\" 200 5 "-" "u"a" 1500',  # adds up
+    '10.0.0.1 - - [10/Oct/2024:13:55:36 +0000] x"GET /x" 200 5 "-" "ua" 1500',
+    '10.0.0.1 - - [10/Oct/2024:13:55:36 +0000] x\\"GET /x\\" 200 5 "-" "ua" 1500 ""',
+]
+CLEAN = '10.0.0.2 - - [10/Oct/2024:13:55:37 +0000] "GET /y HTTP/1.1" 200 7 "-" "ok" 2500'
+
+
+@pytest.mark.parametrize("server", ["gunicorn", "apache", "nginx"])
+@pytest.mark.parametrize("tricky", range(len(TRICKY)))
+def test_escaped_quotes_the_easy_rule_misreads(tmp_path, monkeypatch, server, tricky):
+    path = tmp_path / "access.log"
+    path.write_text("\n".join([CLEAN, TRICKY[tricky], CLEAN, TRICKY[-1 - tricky], CLEAN]) + "\n")
+    fast, exact, _ = read_both(path, FORMATS[server], monkeypatch)
+    assert_same(fast, exact)
+    assert (fast["path"] == "/y").sum() == 3  # the clean lines are read on either path
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(records=st.lists(nasty_line, min_size=1, max_size=8), server=st.sampled_from(["gunicorn", "apache"]))
+def test_raw_backslashes_and_quotes_read_as_the_exact_path_does(
+    tmp_path_factory, monkeypatch, records, server
+):
+    lines = [
+        f'{r["client"] or "-"} - {r["user"] or "-"} {r["time"]} "GET /{r["path"]} HTTP/1.1" 200 5 '
+        f'"{r["referrer"]}" "{r["agent"]}" 1500'
+        for r in records
+    ]
+    path = tmp_path_factory.mktemp("nasty") / "access.log"
+    path.write_text("\n".join([CLEAN, *lines, CLEAN]) + "\n")
+    fast, exact, _ = read_both(path, FORMATS[server], monkeypatch)
+    assert_same(fast, exact)
+
+
+# Known limits of the fast path, kept in view: text glued to a closing quote ('"ua"x', which
+# the tokenizer takes into the value) and two lines whose quote counts make up for each
+# other within a block (the block's count adds up, so neither is counted by itself; the
+# tokenizer reads a request written without quotes and a user written as '""'). No server
+# writes either; finding them costs a search of every quote's neighbours and every line's
+# count (0.08-0.14 s of CPU per million lines). strict: a fix shows up here as a pass.
+KNOWN = {
+    "glued to a closing quote": [
+        CLEAN, '10.0.0.1 - - [10/Oct/2024:13:55:36 +0000] "GET /x HTTP/1.1" 200 5 "-" "ua"x 1500'
+    ],
+    "counts that make up for each other": [
+        '10.0.0.1 - - [10/Oct/2024:13:55:36 +0000] GET 200 5 "-" "ua" 1500',
+        '10.0.0.3 - "" [10/Oct/2024:13:55:38 +0000] "GET /z HTTP/1.1" 200 5 "-" "ua" 1500',
+    ],
+    "an escaped line that makes up for another": [
+        '10.0.0.1 - - [10/Oct/2024:13:55:36 +0000] x\\"GET\\" 200 5 "-" "ua" 1500',
+        '10.0.0.3 - "" [10/Oct/2024:13:55:38 +0000] "GET /z HTTP/1.1" 200 5 "-" "ua" 1500',
+    ],
+}
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="a known limit (see KNOWN)")
+@pytest.mark.parametrize("case", list(KNOWN))
+def test_known_limits_of_the_fast_path(tmp_path, monkeypatch, case):
+    path = tmp_path / "access.log"
+    path.write_text("\n".join([CLEAN, *KNOWN[case], CLEAN]) + "\n")
+    fast, exact, _ = read_both(path, FORMATS["gunicorn"], monkeypatch)
+    assert_same(fast, exact)

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,18 +55,21 @@ class Tokenized:
 def tokenize(data: memoryview, lines: int, fmt: LogFormat) -> Tokenized | None:
     """Raw columns of a block's clean lines by the CSV fast path; None when it does not apply.
 
-    Clean lines are told apart line by line, vectorised: a line with a backslash (an
-    escape), a CR, or not exactly the format's number of quotes is left to the exact
-    path, as is a line the tokenizer finds with the wrong number of columns, a literal
-    word that differs, a status outside 100-599 or a negative or non-finite number.
-    The rest of the block stays columnar: numbers come out typed and repetitive words
-    dictionary-encoded, straight from the tokenizer. One thread per block: blocks are
-    parsed in parallel instead, and each column comes back as one chunk.
+    Clean lines are told apart line by line, vectorised: a line with a CR, a backslash
+    that does not escape a quote (`ESCAPED_QUOTE` servers) or any backslash (others),
+    or not exactly the format's number of unescaped quotes is left to the exact path,
+    as is a line the tokenizer finds with the wrong number of columns, a literal word
+    that differs, a status outside 100-599, a negative or non-finite number, or a quote
+    in a value written without quotes. The rest of the block stays columnar: numbers
+    come out typed, repetitive words dictionary-encoded and escaped quotes undone,
+    straight from the tokenizer. One thread per block: blocks are parsed in parallel
+    instead, and each column comes back as one chunk.
     """
     columns = fmt.columns
     if columns is None or lines == 0:
         return None
-    good, ends = _clean_lines(data, lines, fmt.quotes_per_line)
+    escapes = fmt.server in ESCAPED_QUOTE
+    good, ends, escaped = _clean_lines(data, lines, fmt.quotes_per_line, escapes)
     if good is None:
         good = np.arange(lines)
     elif len(good) == 0:
@@ -79,7 +83,7 @@ def tokenize(data: memoryview, lines: int, fmt: LogFormat) -> Tokenized | None:
     # numbers are read as text and checked against their field's pattern before the cast:
     # the tokenizer alone would also take '0x1F4', '+5' or '2e2', which the patterns refuse
     strings = {n: t if t == _DICT else pa.string() for n, t in types.items()}
-    table, invalid = _read_words(data, names, strings)
+    table, invalid = _read_words(data, names, strings, escapes)
     if table is None:
         return None
     specs = {f.name: f.spec for f in fmt.fields}
@@ -92,7 +96,10 @@ def tokenize(data: memoryview, lines: int, fmt: LogFormat) -> Tokenized | None:
         keep = np.ones(len(good), dtype=bool)
         keep[invalid] = False
         good = good[keep]
-    found = _columns_from_words(table, columns, kinds)
+    # an escaped quote in a value written without quotes reads the same on both paths only
+    # where the field's pattern takes any word
+    strict = {name for name, spec in specs.items() if spec.pattern not in (r"\S+", r"\S*")}
+    found = _columns_from_words(table, columns, kinds, strict if escaped else set())
     if found is None:
         return None
     words, bad = found
@@ -107,41 +114,60 @@ def tokenize(data: memoryview, lines: int, fmt: LogFormat) -> Tokenized | None:
     return Tokenized(words, good, np.flatnonzero(rest), ends)
 
 
+# Servers that write '"' in a value as '\"' (Gunicorn; Apache, which also writes '\' as
+# '\\'): a line whose every backslash is followed by '"' is read by the tokenizer, which
+# undoes that escape as the exact path's unescaping does. nginx writes '"' as '\x22'.
+ESCAPED_QUOTE = ("gunicorn", "apache")
+
+
 def line_ends(data: memoryview) -> np.ndarray:
     """Byte offsets of the newlines in `data`."""
     return np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 0x0A)
 
 
 def _clean_lines(
-    data: memoryview, lines: int, quotes: int
-) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """The lines holding no backslash nor CR and exactly `quotes` double quotes (sorted
-    indices), or None when every line does; and the newlines' offsets, when found.
+    data: memoryview, lines: int, quotes: int, escapes: bool = False
+) -> tuple[np.ndarray | None, np.ndarray | None, int]:
+    """The lines the tokenizer may read (sorted indices), or None when every line may; the
+    newlines' offsets, when found; and how many escaped quotes the block holds.
 
-    Counted over the whole block first: a block whose counts add up has no line to
-    leave out (a line short of a quote would run into the next one, which the tokenizer's
-    row count catches). Otherwise the lines holding a backslash or CR are found by their
-    bytes, and quotes are counted line by line only when the other lines do not add up.
+    A line may be read when it holds no CR, exactly `quotes` unescaped double quotes, and
+    no backslash, or with `escapes` none but the ones escaping a quote ('\\"'). Counted over
+    the whole block first: a block whose counts add up has no line to leave out (a line
+    short of a quote would run into the next one, which the tokenizer's row count catches).
+    Otherwise the lines holding a CR or another backslash are found by their bytes, and
+    quotes are counted line by line only when the other lines do not add up.
     """
     backslashes, total, returns = count_bytes(data, b'\\"\r')
-    if not backslashes and not returns and total == quotes * lines:
-        return None, None
     raw = np.frombuffer(data, dtype=np.uint8)
+    escaping = offending = np.zeros(0, dtype=np.int64)  # offsets of backslashes
+    if backslashes:
+        where = np.flatnonzero(raw == 0x5C)
+        if escapes:  # a backslash before a quote escapes it; the others offend
+            after = np.minimum(where + 1, len(raw) - 1)
+            quote_next = (raw[after] == 0x22) & (where + 1 < len(raw))
+            escaping, offending = where[quote_next], where[~quote_next]
+        else:
+            offending = where
+    if not len(offending) and not returns and total - len(escaping) == quotes * lines:
+        return None, None, len(escaping)
     ends = line_ends(data)
     assert len(ends) == lines, (len(ends), lines)
     bad = np.zeros(lines, dtype=bool)
-    for byte, count in ((0x5C, backslashes), (0x0D, returns)):
-        if count:
-            bad[np.searchsorted(ends, np.flatnonzero(raw == byte))] = True
+    bad[np.searchsorted(ends, offending)] = True
+    if returns:
+        bad[np.searchsorted(ends, np.flatnonzero(raw == 0x0D))] = True
+    escaped = np.bincount(np.searchsorted(ends, escaping), minlength=lines)  # per line
     marked = np.flatnonzero(bad)
     if len(marked) <= _FEW:
         starts = np.where(marked > 0, ends[marked - 1] + 1, 0).tolist()
         stops = (ends[marked] + 1).tolist()
         held = sum(data[b:e].tobytes().count(b'"') for b, e in zip(starts, stops, strict=True))
-        if total - held == quotes * (lines - len(marked)):
-            return np.flatnonzero(~bad), ends
+        if total - held - int(escaped[~bad].sum()) == quotes * (lines - len(marked)):
+            return np.flatnonzero(~bad), ends, len(escaping)
     per_line = np.bincount(np.searchsorted(ends, np.flatnonzero(raw == 0x22)), minlength=lines)
-    return np.flatnonzero((per_line[:lines] == quotes) & ~bad), ends
+    good = np.flatnonzero((per_line[:lines] - escaped == quotes) & ~bad)
+    return good, ends, len(escaping)
 
 
 _FEW = 4096  # lines whose quotes are counted one by one
@@ -161,10 +187,11 @@ def _lines_together(data: memoryview, good: np.ndarray, lines: int, ends: np.nda
 
 
 def _read_words(
-    data: memoryview, names: list[str], types: dict[str, pa.DataType]
+    data: memoryview, names: list[str], types: dict[str, pa.DataType], escapes: bool = False
 ) -> tuple[pa.Table | None, list[int] | None]:
     """The block's words as a table, and the 0-based rows the tokenizer skipped (None when
-    it could not say which); (None, None) when a value would not convert."""
+    it could not say which); (None, None) when a value would not convert. `escapes`:
+    '\\"' is a quote inside a value."""
     invalid: list[int] | None = []
 
     def on_invalid(row: pcsv.InvalidRow) -> str:
@@ -185,7 +212,7 @@ def _read_words(
             parse_options=pcsv.ParseOptions(
                 delimiter=" ",
                 quote_char='"',
-                escape_char=False,
+                escape_char="\\" if escapes else False,
                 double_quote=False,
                 ignore_empty_lines=False,
                 invalid_row_handler=on_invalid,
@@ -281,11 +308,16 @@ def _fast_type(column: Column, kinds: dict[str, str]) -> pa.DataType:
 
 
 def _columns_from_words(
-    table: pa.Table, columns: tuple[Column, ...], kinds: dict[str, str]
+    table: pa.Table,
+    columns: tuple[Column, ...],
+    kinds: dict[str, str],
+    no_quote: Collection[str] = (),
 ) -> tuple[dict[str, pa.Array], np.ndarray | None] | None:
     """The raw columns of the tokenized words, and the rows (bool mask, or None for none) the
     exact path must read instead: a literal word that differs, a status outside 100-599, a
-    negative or non-finite number. None when no row can stay."""
+    negative or non-finite number, or a quote in a value of a field in `no_quote` written
+    without quotes (its pattern, not the tokenizer, decides what '\\"' means there). None
+    when no row can stay."""
     raw: dict[str, pa.Array] = {}
     bad = np.zeros(table.num_rows, dtype=bool)
     for i, column in enumerate(columns):
@@ -301,6 +333,9 @@ def _columns_from_words(
                     ok = pc.fill_null(ok, True)  # '-' is read as null
                 bad |= ~pc.fill_null(ok, False).to_numpy(zero_copy_only=False)
             continue
+        base = column.name.removesuffix(OFFSET_SUFFIX)
+        if base in no_quote and not column.quoted and _textual(values.type):
+            bad |= _holds_quote(values)
         if column.strip:
             if pa.types.is_dictionary(values.type):
                 values = pa.DictionaryArray.from_arrays(
@@ -326,6 +361,21 @@ def _columns_from_words(
 
 
 _NON_NEGATIVE = {"bytes", "duration_us", "duration_ms", "duration_s"}
+
+
+def _textual(typ: pa.DataType) -> bool:
+    return pa.types.is_string(typ) or pa.types.is_dictionary(typ)
+
+
+def _holds_quote(values: pa.Array) -> np.ndarray:
+    """Whether each value holds a '"' (a dictionary's values are searched once each)."""
+    if pa.types.is_dictionary(values.type):
+        quoted = pc.match_substring(values.dictionary, '"')
+        found = pc.take(quoted, values.indices)
+    else:
+        found = pc.match_substring(values, '"')
+    out: np.ndarray = pc.fill_null(found, False).to_numpy(zero_copy_only=False)
+    return out
 
 
 def _non_negative(values: pa.Array) -> bool:

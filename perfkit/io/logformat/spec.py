@@ -26,6 +26,7 @@ class Column:
     name: str | None  # raw field name, or None for a literal word that is checked
     literal: str | None = None  # the word expected when `name` is None
     strip: str = ""  # characters wrapped around the value ('[', ']')
+    quoted: bool = False  # the value is written between double quotes
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ def _word_columns(word: str, items: tuple[Item, ...]) -> list[Column] | None:
     wrapper = _SLOT.sub("", word)
     inner = _SLOT.sub("X", word)
     if wrapper == '""' and inner == '"X"':
-        return [Column(item.name)]
+        return [Column(item.name, quoted=True)]
     if item.spec.spaces and item.kind != "time_clf":
         return None  # an unquoted value with spaces cannot be tokenized
     if item.kind == "time_clf" and inner in ("X", "[X]"):
