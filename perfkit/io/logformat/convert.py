@@ -186,10 +186,12 @@ def _time(
     return pa.nulls(n, pa.timestamp("ns", "UTC")), set()
 
 
-def _in_range(seconds: pa.Array, name: str, rejects: Rejects) -> pa.Array:
-    """`seconds` since 1970 with those outside pandas' range rejected and nulled."""
+def _in_range(seconds: pa.Array, name: str, rejects: Rejects | None) -> pa.Array:
+    """`seconds` since 1970 with those outside pandas' range rejected (when `rejects` is
+    given) and nulled."""
     outside = pc.or_(pc.less(seconds, MIN_S), pc.greater(seconds, MAX_S))
-    rejects.add(outside, f"{name}: {OUT_OF_RANGE}")
+    if rejects is not None:
+        rejects.add(outside, f"{name}: {OUT_OF_RANGE}")
     return pc.if_else(pc.fill_null(outside, False), pa.scalar(None, seconds.type), seconds)
 
 
@@ -210,10 +212,18 @@ def _clf_halves(
     rejects.add(pc.take(pa.array(impossible, pa.bool_()), offset.indices),
                 f"{name}: {BAD_OFFSET}")  # fmt: skip
     seconds = [None if bad else s for s, bad in zip(seconds, impossible, strict=True)]
-    local_s = pc.take(parsed.cast(pa.int64()), local.indices)
-    offset_s = pc.take(pa.array(seconds, pa.int64()), offset.indices)
-    utc_s = _in_range(pc.subtract(local_s, offset_s), name, rejects)
-    stamps = pc.multiply(utc_s, 1_000_000_000).cast(pa.timestamp("ns", "UTC"))
+    if len(seconds) == 1 and seconds[0] is not None and offset.null_count == 0:  # one zone
+        zone_s = pa.scalar(seconds[0], pa.int64())
+        utc_d = _in_range(pc.subtract(parsed.cast(pa.int64()), zone_s), name, None)
+        outside = pc.and_(pc.is_valid(parsed), pc.is_null(utc_d))
+        rejects.add(pc.take(outside, local.indices), f"{name}: {OUT_OF_RANGE}")
+        ns = pc.multiply(utc_d, 1_000_000_000).cast(pa.timestamp("ns", "UTC"))
+        stamps = pc.take(ns, local.indices)
+    else:
+        local_s = pc.take(parsed.cast(pa.int64()), local.indices)
+        offset_s = pc.take(pa.array(seconds, pa.int64()), offset.indices)
+        utc_s = _in_range(pc.subtract(local_s, offset_s), name, rejects)
+        stamps = pc.multiply(utc_s, 1_000_000_000).cast(pa.timestamp("ns", "UTC"))
     rejects.add(pc.is_null(stamps), f"{name}: expected a valid date and time")
     # the offsets rows carry, not every dictionary entry: the tokenizer's dictionary keeps the
     # words of rows it dropped for the exact path (a zone seen only on a rejected line)
@@ -316,6 +326,8 @@ def _request(
     target = None
     if "request" in by_kind:
         request = text(raw[by_kind["request"]], server)
+        if pa.types.is_dictionary(request.type):  # the tokenizer's: split each distinct line
+            return {**_request_lines(request), **_request(raw, _without(by_kind), server, text)}
         method, target, protocol, well_formed = _split_request(request)
         # a request line that is not 'METHOD target [HTTP/x]' keeps its text as the path
         null = pa.scalar(None, pa.string())
@@ -342,6 +354,31 @@ def _request(
             pc.if_else(pc.starts_with(query, "?"), pc.utf8_slice_codeunits(query, 1), None), server
         )
     return out
+
+
+def _request_lines(request: pa.DictionaryArray) -> dict[str, pa.Array]:
+    """method, path, query and protocol of dictionary-encoded request lines, each distinct line
+    split once: method and protocol stay encoded, path and query are spelled out per row."""
+    lines = request.dictionary
+    method, target, protocol, well_formed = _split_request(lines)
+    null = pa.scalar(None, pa.string())
+    # a request line that is not 'METHOD target [HTTP/x]' keeps its text as the path
+    target = pc.if_else(well_formed, target, lines)
+    path, query = _split_target(target)
+    out: dict[str, pa.Array] = {}
+    for name, values in (("method", pc.if_else(well_formed, method, null)),
+                         ("protocol", pc.if_else(well_formed, protocol, null))):  # fmt: skip
+        codes = _dictionary(values)  # distinct line -> distinct value
+        taken = pc.take(codes.indices, request.indices)
+        out[name] = pa.DictionaryArray.from_arrays(taken, codes.dictionary)
+    out["method"] = _on_values(out["method"], pc.utf8_upper)
+    out["path"] = pc.take(path, request.indices)
+    out["query"] = pc.take(query, request.indices)
+    return out
+
+
+def _without(by_kind: dict[str, str]) -> dict[str, str]:
+    return {kind: name for kind, name in by_kind.items() if kind != "request"}
 
 
 def _split_target(target: pa.Array) -> tuple[pa.Array, pa.Array]:

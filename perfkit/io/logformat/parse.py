@@ -294,6 +294,7 @@ FAST_TYPES: dict[str, pa.DataType] = {
     "duration_ms": pa.float64(),
     "duration_s": pa.float64(),
     "time_clf": _DICT,
+    "request": _DICT,  # split once per distinct line (convert)
     "method": _DICT,
     "protocol": _DICT,
     "ident": _DICT,
