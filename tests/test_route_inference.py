@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import perfkit
 from perfkit.errors import InputError
@@ -474,3 +476,40 @@ def test_rules_with_a_request_without_a_path(tmp_path):
     routes = df["route"].astype(object).tolist()
     assert pd.isna(routes[2])
     assert [r for k, r in enumerate(routes) if k != 2] == expected[:2] + expected[3:]
+
+
+@settings(max_examples=200, deadline=None)
+@given(pieces=st.lists(st.lists(st.one_of(st.none(), st.sampled_from(
+    ["/", "/a", "/a/1", "/b/x", "", "/ä"])), max_size=6), max_size=5))  # fmt: skip
+def test_pieces_encoded_apart_unify_as_encoding_them_together(pieces):
+    """The blocks' paths are dictionary-encoded as they are parsed; laid end to end they must
+    give what encoding the whole column gives: the same distinct values in the same order
+    (first appearance) and the same codes, nulls kept."""
+    import pyarrow.compute as pc
+
+    from perfkit.io.routes import unify_dictionaries
+
+    encoded = [pc.dictionary_encode(pa.array(p, pa.string())) for p in pieces]
+    whole = pc.dictionary_encode(pa.array([v for p in pieces for v in p], pa.string()))
+    unified = unify_dictionaries(encoded)
+    assert unified.dictionary.to_pylist() == whole.dictionary.to_pylist()
+    assert unified.indices.to_pylist() == whole.indices.to_pylist()
+
+
+def test_routes_inferred_over_many_blocks_match_one_block(tmp_path, monkeypatch):
+    """Without rules, the blocks' paths encoded apart (in the parse threads) and unified give
+    the routes and the inferred parameters that one block gives, on the forum app's log."""
+    import gzip
+
+    import perfkit.io.textfiles as textfiles
+
+    path = tmp_path / "forum.log"
+    path.write_bytes(gzip.decompress((WILD / "forum.access.log.gz").read_bytes()))
+    whole = perfkit.read_access_log(path)
+    monkeypatch.setattr(textfiles, "BLOCK_BYTES", 16 << 10)
+    blocks = perfkit.read_access_log(path)
+    assert path.stat().st_size > 4 * (16 << 10)  # several blocks
+    assert blocks["route"].astype(str).tolist() == whole["route"].astype(str).tolist()
+    assert list(blocks["route"].cat.categories) == list(whole["route"].cat.categories)
+    assert blocks.attrs["perfkit"]["routes"] == whole.attrs["perfkit"]["routes"]
+    assert whole.attrs["perfkit"]["routes"]["inferred"]  # something was inferred

@@ -30,7 +30,7 @@ inference works on the distinct-path table, never per request.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -167,7 +167,8 @@ def route_labels(
 ) -> tuple[pa.DictionaryArray, dict[str, Any]]:
     """Route label per path (dictionary-encoded) and how they were found.
 
-    `rules` come from `rules_from`; None infers routes (module docstring).
+    `paths`: strings, or already dictionary-encoded (distinct values). `rules` come
+    from `rules_from`; None infers routes (module docstring).
     With rules, paths no rule matches are inferred (``unmatched="infer"``)
     or labelled `UNMATCHED` (``"label"``); the info counts the requests no
     rule matched and their paths (most frequent `TOP_UNMATCHED`, e-mails
@@ -178,7 +179,7 @@ def route_labels(
     """
     if unmatched not in ("infer", "label"):
         raise InputError(f"unmatched must be 'infer' or 'label', not {unmatched!r}")
-    encoded = pc.dictionary_encode(paths)
+    encoded = paths if pa.types.is_dictionary(paths.type) else pc.dictionary_encode(paths)
     if isinstance(encoded, pa.ChunkedArray):
         encoded = encoded.combine_chunks()
     if infer and len(paths) > 100_000:  # the encoder's hash table back to the system before the
@@ -228,7 +229,11 @@ def _infer_unmatched(
 
 
 def infer_routes(
-    path: pd.Series, route: pd.Series, rules: list[Rule] | None, unmatched: str = "infer"
+    path: pd.Series,
+    route: pd.Series,
+    rules: list[Rule] | None,
+    unmatched: str = "infer",
+    encoded: Sequence[pa.DictionaryArray] | None = None,
 ) -> tuple[pd.Series, list[dict[str, Any]]]:
     """A whole log's ``route`` with inferred routes, and what was inferred.
 
@@ -236,17 +241,24 @@ def infer_routes(
     distinct paths at once (so a block or file boundary changes nothing);
     with rules only the requests labelled `UNMATCHED` are, from their own
     paths, unless `unmatched` is ``"label"``. Works on the distinct paths.
+    `encoded`: the paths already dictionary-encoded piece by piece (the
+    blocks of a read, in the frame's order), which saves encoding them again.
     """
     if unmatched not in ("infer", "label"):
         raise InputError(f"unmatched must be 'infer' or 'label', not {unmatched!r}")
     if rules is not None and (unmatched == "label" or UNMATCHED not in route.cat.categories):
         return route, []
-    paths = pa.array(path.array, pa.large_string()).cast(pa.string())
-    if isinstance(paths, pa.ChunkedArray):  # a log of several blocks
-        paths = paths.combine_chunks()
-    if rules is None:
+    if rules is None and encoded is not None and sum(map(len, encoded)) == len(path):
+        labels, info = route_labels(unify_dictionaries(encoded), None)
+    elif rules is None:
+        paths = pa.array(path.array, pa.large_string()).cast(pa.string())
+        if isinstance(paths, pa.ChunkedArray):  # a log of several blocks
+            paths = paths.combine_chunks()
         labels, info = route_labels(paths, None)
     else:
+        paths = pa.array(path.array, pa.large_string()).cast(pa.string())
+        if isinstance(paths, pa.ChunkedArray):
+            paths = paths.combine_chunks()
         current = pa.array(route.astype(object).to_numpy(), pa.string(), from_pandas=True)
         encoded = pc.dictionary_encode(paths)
         labels, inferred = _infer_unmatched(pc.dictionary_encode(current), encoded)
@@ -257,6 +269,25 @@ def infer_routes(
     )
     out = pd.Series(categorical, index=route.index, name=route.name)
     return out, info["inferred"]
+
+
+def unify_dictionaries(pieces: Sequence[pa.DictionaryArray]) -> pa.DictionaryArray:
+    """Dictionary-encoded pieces laid end to end as one array over one dictionary of
+    distinct values (in order of first appearance, as `pyarrow.compute.dictionary_encode`
+    gives them)."""
+    if not pieces:
+        return pa.DictionaryArray.from_arrays(pa.array([], pa.int32()), pa.array([], pa.string()))
+    values = pa.concat_arrays([p.dictionary.cast(pa.string()) for p in pieces])
+    merged = pc.dictionary_encode(values)  # each piece's distinct values -> one code each
+    codes = merged.indices
+    out: list[pa.Array] = []
+    start = 0
+    for piece in pieces:
+        size = len(piece.dictionary)
+        out.append(pc.take(codes.slice(start, size), piece.indices))
+        start += size
+    indices = pa.concat_arrays(out) if len(out) > 1 else out[0]
+    return pa.DictionaryArray.from_arrays(indices.cast(pa.int32()), merged.dictionary)
 
 
 TOP_UNMATCHED = 10
