@@ -107,3 +107,25 @@ def test_categories_without_requests_are_left_out_and_the_rest_unchanged():
     table = summarize(wider)
     assert "/absent" not in table.index and "/also-absent" not in table.index
     pd.testing.assert_frame_equal(table, plain, check_index_type=False, check_categorical=False)
+
+
+@pytest.mark.parametrize("percentiles", [(50, 90, 95, 99), (0, 100), (0.1, 33.3, 99.9)])
+def test_partitioned_groups_give_numpys_percentiles(percentiles):
+    """Groups of few are partitioned at the order statistics the percentiles read, not
+    sorted: every size from 1 to 40 (where floor(q*(n-1)) and its neighbour move), ties
+    included, against numpy's percentile and max."""
+    rng = np.random.default_rng(7)
+    sizes = np.arange(1, 41)
+    route = np.repeat([f"/g{k}" for k in sizes], sizes)
+    duration = np.round(rng.lognormal(3, 1, len(route)), 1)
+    df = pd.DataFrame({"route": pd.Categorical(route), "status": np.full(len(route), 200),
+                       "duration_ms": duration})  # fmt: skip
+    table = summarize(df, percentiles=percentiles)
+    for name, group in df.groupby("route", observed=True):
+        values = group["duration_ms"].to_numpy()
+        for p in percentiles:
+            label = str(int(p)) if float(p).is_integer() else str(p).replace(".", "_")
+            assert table.loc[name, f"p{label}_ms"] == pytest.approx(
+                np.percentile(values, p), rel=1e-12
+            ), (name, p)
+        assert table.loc[name, "max_ms"] == values.max()

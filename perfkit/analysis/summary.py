@@ -117,7 +117,8 @@ def _latency(
     codes, values = codes[ok], values[ok]
     n = np.bincount(codes, minlength=n_groups)
     start = np.concatenate([[0], np.cumsum(n)[:-1]])
-    sorted_values = sort_within_groups(codes, values, start, n)
+    quantiles = [p / 100 for p in percentiles]
+    sorted_values = sort_within_groups(codes, values, start, n, quantiles)
     out = pd.DataFrame(index=index)
     with np.errstate(invalid="ignore"):  # a group without durations: 0 / 0, its mean NaN
         out["mean_ms"] = np.bincount(codes, weights=values, minlength=n_groups) / n
@@ -129,12 +130,18 @@ def _latency(
 
 
 def sort_within_groups(
-    codes: np.ndarray, values: np.ndarray, start: np.ndarray, n: np.ndarray
+    codes: np.ndarray,
+    values: np.ndarray,
+    start: np.ndarray,
+    n: np.ndarray,
+    quantiles: Sequence[float] | None = None,
 ) -> np.ndarray:
     """`values` ordered by group (`codes`; group g at ``start[g]``, ``n[g]`` long), each group
     sorted. With few groups, a stable radix sort of the codes then one sort per group
     (numpy's SIMD sort): about twice as fast as sorting by value then by group, which many
-    small groups (``freq=`` buckets) still do."""
+    small groups (``freq=`` buckets) still do. Given `quantiles` (0-1), a group of few only
+    has the order statistics `group_quantile` reads for them, and its maximum, in place
+    (a partition: about twice as fast as its sort)."""
     small = codes.astype(np.int16) if len(n) <= np.iinfo(np.int16).max else codes
     several = n > 1
     if np.count_nonzero(several) > SORT_GROUPS_APART:
@@ -142,8 +149,21 @@ def sort_within_groups(
         return values[order[np.argsort(small[order], kind="stable")]]
     grouped = values[np.argsort(small, kind="stable")]
     for first, size in zip(start[several].tolist(), n[several].tolist(), strict=True):
-        grouped[first : first + size].sort()
+        if quantiles is None:
+            grouped[first : first + size].sort()
+        else:
+            grouped[first : first + size].partition(_order_statistics(size, quantiles))
     return grouped
+
+
+def _order_statistics(size: int, quantiles: Sequence[float]) -> list[int]:
+    """The positions `group_quantile` reads in a sorted group of `size` for `quantiles`, and
+    the last (the maximum)."""
+    wanted = {size - 1}
+    for q in quantiles:
+        low = int(np.floor(q * (size - 1)))
+        wanted.update((low, min(low + 1, size - 1)))
+    return sorted(wanted)
 
 
 SORT_GROUPS_APART = 1000  # groups sorted one by one up to this many (a Python loop over them)
