@@ -701,3 +701,24 @@ def test_redaction_is_linear_on_hostile_text(text):
         start = time.perf_counter()
         redact(text)
         assert time.perf_counter() - start < 3.0, redact.__name__  # quadratic: minutes
+
+
+def test_paths_that_differ_only_in_a_masked_value_are_one_path_and_route(tmp_path, monkeypatch):
+    """Masking happens on each block's distinct paths before routes are inferred: 60 session
+    ids in a path parameter, over several blocks, become one path and one route with all 60
+    requests (two masked texts must count as one, not as 60 values of a parameter)."""
+    import perfkit
+    import perfkit.io.textfiles as textfiles
+
+    line = ('10.0.0.1 - - [01/Jan/2024:00:00:{s:02d} +0000] "GET /cart;jsessionid=SID{k:04d}X '
+            'HTTP/1.1" 200 5 "-" "ua" 1500\n')  # fmt: skip
+    other = '10.0.0.2 - - [01/Jan/2024:00:01:00 +0000] "GET /home HTTP/1.1" 200 5 "-" "ua" 900\n'
+    path = tmp_path / "access.log"
+    path.write_text("".join(line.format(s=k % 60, k=k) for k in range(60)) + other * 5)
+    monkeypatch.setattr(textfiles, "BLOCK_BYTES", 2 << 10)  # several blocks
+    frame = perfkit.read_access_log(path, format="gunicorn_timed")
+    assert path.stat().st_size > 3 * (2 << 10)
+    _no_secret(frame, *[f"SID{k:04d}X" for k in range(60)])
+    assert frame["path"].value_counts().to_dict() == {"/cart;jsessionid=REDACTED": 60, "/home": 5}
+    assert frame["route"].value_counts().to_dict() == {"/cart;jsessionid=REDACTED": 60, "/home": 5}
+    assert frame.attrs["perfkit"]["routes"]["inferred"] == []

@@ -46,6 +46,7 @@ from perfkit.io.paths import Buffer, Paths, expand_paths
 from perfkit.io.redact import (
     is_sensitive_column,
     redact_path,
+    redact_paths_encoded,
     redact_query,
     redact_text,
     redact_urls,
@@ -428,12 +429,15 @@ def _finish(table: pa.Table, rules: list[Rule] | None) -> tuple[pa.Table, dict[s
         if name not in table.column_names and name not in ("time", "route"):
             table = table.append_column(name, pa.nulls(n, _ARROW_TYPES.get(name, pa.string())))
     i = table.schema.get_field_index("path")  # before routes are derived from it
-    table = table.set_column(i, "path", redact_path(table.column(i).combine_chunks()))
+    path = table.column(i).combine_chunks()
     if rules is None:  # every route is inferred over the whole log once it is read
         labels = pa.DictionaryArray.from_arrays(pa.nulls(n, pa.int32()), pa.array([], pa.string()))
-        paths = pc.dictionary_encode(table.column("path").combine_chunks())
+        paths, masked = redact_paths_encoded(pc.dictionary_encode(path))
+        if masked:
+            table = table.set_column(i, "path", paths.dictionary.take(paths.indices))
         info: dict[str, Any] = {"source": "heuristic", "requests": n, PATHS: paths}
     else:
+        table = table.set_column(i, "path", redact_path(path))
         labels, info = route_labels(table.column("path").combine_chunks(), rules, infer=False)
     table = table.append_column("route", labels)
     for name, redact in (("query", redact_query), ("referrer", redact_urls)):

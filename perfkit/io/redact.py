@@ -108,12 +108,29 @@ _PATH_PARAM = rf"(?i)(;(?:{_KEY})=)[^/;?#&\s\"]+"
 def redact_path(values: pa.Array) -> pa.Array:
     """Request paths with sensitive ``;key=value`` path parameters and the password of an
     absolute target (``http://u:pw@host/x``) masked."""
+    return _on_distinct(values, _mask_path, _PATH_NEEDS)
 
-    def mask(v: pa.Array) -> pa.Array:
-        v = pc.replace_substring_regex(v, _PATH_PARAM, rf"\1{MASK}")
-        return pc.replace_substring_regex(v, _USERINFO, rf"\1{MASK}@")
 
-    return _on_distinct(values, mask, (";", "@"))
+def redact_paths_encoded(encoded: pa.DictionaryArray) -> tuple[pa.DictionaryArray, bool]:
+    """`redact_path` on dictionary-encoded paths: the dictionary's values masked (two may
+    become one text), and whether any was."""
+    distinct = encoded.dictionary
+    found = pc.match_substring(distinct, _PATH_NEEDS[0])
+    for more in _PATH_NEEDS[1:]:
+        found = pc.or_(found, pc.match_substring(distinct, more))
+    found = pc.fill_null(found, False)
+    if not pc.any(found).as_py():
+        return encoded, False
+    masked = pc.replace_with_mask(distinct, found, _mask_path(pc.filter(distinct, found)))
+    return pa.DictionaryArray.from_arrays(encoded.indices, masked), True
+
+
+_PATH_NEEDS = (";", "@")  # every value _mask_path changes holds one of these
+
+
+def _mask_path(v: pa.Array) -> pa.Array:
+    v = pc.replace_substring_regex(v, _PATH_PARAM, rf"\1{MASK}")
+    return pc.replace_substring_regex(v, _USERINFO, rf"\1{MASK}@")
 
 
 def redact_text(text: str) -> str:
