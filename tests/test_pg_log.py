@@ -350,3 +350,19 @@ def test_utility_statements_keep_no_literals_unless_asked(tmp_path):
     assert list(hidden["fingerprint"]) == [fingerprint(t) for t in texts]
     kept = read_pg_log(log, keep_values=True)
     assert list(kept["statement"]) == texts
+
+
+def test_a_statement_heads_part_after_its_time_is_masked_as_the_whole_head_was(tmp_path):
+    """Shown messages of timed entries are masked on their part after the time, once per
+    distinct part (the time made every head distinct); the result must be what masking each
+    whole head gives, a name that looks like a secret included."""
+    from perfkit.io.pg_log import _secrets_and_values
+
+    steps = [("0.050", "execute S_1"), ("1.250", "execute S_1"), ("0.051", "bind password=hunter2"),
+             ("2.000", "execute token=abc123"), ("0.300", "statement"), ("0.400", "")]  # fmt: skip
+    lines = [f"2024-05-01 10:00:00.00{k} UTC [101] LOG:  duration: {ms} ms"
+             + (f"  {step}: SELECT 1" if step else "") for k, (ms, step) in enumerate(steps)]
+    events = read_pg_log(write(tmp_path / "heads.log", lines), prefix="%m [%p] ")
+    heads = [f"duration: {ms} ms" + (f"  {step}:" if step else ":") for ms, step in steps]
+    assert events["message"].tolist() == [_secrets_and_values(h) for h in heads]
+    assert "hunter2" not in events["message"].str.cat() and "abc123" not in events["message"].str.cat()
