@@ -366,3 +366,29 @@ def test_a_statement_heads_part_after_its_time_is_masked_as_the_whole_head_was(t
     heads = [f"duration: {ms} ms" + (f"  {step}:" if step else ":") for ms, step in steps]
     assert events["message"].tolist() == [_secrets_and_values(h) for h in heads]
     assert "hunter2" not in events["message"].str.cat() and "abc123" not in events["message"].str.cat()
+
+
+def test_timed_heads_matched_on_their_first_characters_read_as_whole_texts(tmp_path, monkeypatch):
+    """A timed entry's head is matched on its first HEAD_CHARS characters; a long message
+    whose head does not match there (a name running past them, a time followed by other
+    text) is matched whole: the frame equals matching every message whole."""
+    import perfkit.io.pg_log as pg_log
+
+    long_name = "S_" + "x" * 300
+    lines = [
+        "2024-05-01 10:00:00.001 UTC [101] LOG:  duration: 0.5 ms  statement: SELECT "
+        + "1 + 1, " * 80 + "2",
+        f"2024-05-01 10:00:00.002 UTC [101] LOG:  duration: 0.7 ms  execute {long_name}: SELECT 3",
+        "2024-05-01 10:00:00.003 UTC [101] LOG:  duration: 0.9 ms  and then " + "y" * 300,
+        "2024-05-01 10:00:00.004 UTC [101] LOG:  duration: 1.1 ms",
+        "2024-05-01 10:00:00.005 UTC [101] LOG:  duration: 1.3 ms  bind S_9: SELECT ':' || "
+        + "'z' || " * 60 + "'z'",
+    ]
+    path = write(tmp_path / "long.log", lines)
+    events = read_pg_log(path, prefix="%m [%p] ")
+    monkeypatch.setattr(pg_log, "HEAD_CHARS", 10**9)
+    whole = read_pg_log(path, prefix="%m [%p] ")
+    pd.testing.assert_frame_equal(events, whole)
+    assert events["name"].tolist()[1] == long_name
+    assert events["duration_ms"].tolist()[:2] == [0.5, 0.7]
+    assert events["kind"].astype(str).tolist()[0] == "statement"

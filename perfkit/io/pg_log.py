@@ -539,18 +539,42 @@ def _np(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return out
 
 
-def _after(values: pa.Array, skip: np.ndarray | int,
-           stop: np.ndarray | None = None) -> pa.Array:  # fmt: skip
-    """Each text of `values` (no nulls) from byte `skip` (a head already matched) to byte `stop`
-    (default: its end), sliced from the array's own buffer: no regex."""
-    if not len(values):
-        return values
+HEAD_CHARS = 256  # a timed entry's head ('duration: ... ms  execute <name>:') is matched on this
+
+
+def _extract_head(messages: pa.Array, rows: np.ndarray, pattern: str) -> pa.StructArray:
+    """`_DURATION`'s match of each message of `rows`, run on the messages' first
+    `HEAD_CHARS` characters instead of their whole statements and plans; a long message
+    whose head did not match, or matched only as a whole text ('duration: 1.0 ms' and
+    nothing after), is matched whole."""
+    long = _np(pc.greater(pc.binary_length(messages), HEAD_CHARS))[rows]
+    if not long.any():
+        return _extract(_on(messages, rows), pattern)
+    found = _extract(_on(pc.utf8_slice_codeunits(messages, 0, HEAD_CHARS), rows), pattern)
+    unsure = long & ~(_np(found.is_valid()) & _np(pc.not_equal(found.field("what"), "")))
+    if not unsure.any():
+        return found
+    again = np.flatnonzero(unsure)
+    whole = pc.extract_regex(_on(messages, rows[again]), pattern)
+    return pc.if_else(pa.array(unsure), _put(whole, again, len(rows)), found)
+
+
+def _after(values: pa.Array, skip: np.ndarray | int, stop: np.ndarray | None = None,
+           rows: np.ndarray | None = None) -> pa.Array:  # fmt: skip
+    """Each text of `values` (no nulls), or of its `rows` (ascending), from byte `skip` (a
+    head already matched) to byte `stop` (default: its end), sliced from the array's own
+    buffer: no regex, and only the parts copied."""
+    if not len(values) or (rows is not None and not len(rows)):
+        return values if rows is None else values.slice(0, 0)
     large = pa.types.is_large_string(values.type)
     offsets = np.frombuffer(values.buffers()[1], np.int64 if large else np.int32)
     offsets = offsets[values.offset:values.offset + len(values) + 1].astype(np.int64)
-    bounds = np.empty(2 * len(values), dtype=np.int64)  # [the part][the rest, the next head]
-    bounds[0::2] = offsets[:-1] + skip
-    bounds[1::2] = offsets[1:] if stop is None else offsets[:-1] + stop
+    starts, ends = offsets[:-1], offsets[1:]
+    if rows is not None:
+        starts, ends = starts[rows], ends[rows]
+    bounds = np.empty(2 * len(starts), dtype=np.int64)  # [the part][the rest, the next head]
+    bounds[0::2] = starts + skip
+    bounds[1::2] = ends if stop is None else starts + stop
     pieces = pa.Array.from_buffers(values.type, len(bounds) - 1, [
         None, pa.py_buffer(bounds if large else bounds.astype(np.int32)), values.buffers()[2]])
     return pieces.take(pa.array(np.arange(0, len(bounds), 2)))
@@ -596,7 +620,7 @@ def _classify(table: pa.Table, keep_values: bool) -> pd.DataFrame:
         return out
 
     timed = np.flatnonzero(starting("duration: "))
-    found = _extract(_on(message, timed), _DURATION)
+    found = _extract_head(message, timed, _DURATION)
     ok = _np(found.is_valid())
     timed, found = timed[ok], found.filter(pa.array(ok))
     has = np.zeros(n, dtype=bool)
@@ -611,7 +635,7 @@ def _classify(table: pa.Table, keep_values: bool) -> pd.DataFrame:
     steps = pa.array(what != "")
     head_bytes = sum(pc.binary_length(found.field(f).filter(steps)).to_numpy(zero_copy_only=False)
                      for f in ("ms", "what", "fetch", "named")) + len("duration:  ms  :")
-    rest = pc.utf8_ltrim(_after(_on(message, stepped), head_bytes), " ")
+    rest = pc.utf8_ltrim(_after(message, head_bytes, rows=stepped), " ")
     planned_in = what[what != ""] == "plan"
     named = pc.if_else(pc.not_equal(found.field("named").filter(steps), ""),
                        found.field("name").filter(steps), pa.scalar(None, pa.string()))
