@@ -318,3 +318,53 @@ def test_known_limits_of_the_fast_path(tmp_path, monkeypatch, case):
     path.write_text("\n".join([CLEAN, *KNOWN[case], CLEAN]) + "\n")
     fast, exact, _ = read_both(path, FORMATS["gunicorn"], monkeypatch)
     assert_same(fast, exact)
+
+
+G = '10.0.0.1 - - [10/Oct/2024:13:55:36 +0000] "GET /a HTTP/1.1" 200 5 "-" "ua" 1000'
+# found by review: lines the tokenizer must leave to the exact path (or read as it does)
+REVIEWED = {
+    "a dropped line's method and protocol": [
+        '10.0.0.9 - - [10/Oct/2024:13:55:35 +0000] "PROPFIND /dav HTTP/2.0" 999 5 "-" "s" 1000',
+        G, G.replace("GET /a", "POST /b")],
+    "lowercase and capital methods": [G.replace("GET", "get"), G, G.replace("GET", "Get")],
+    "a line rejected for its time, with a method of its own": [
+        G.replace("GET /a HTTP/1.1", "PRI /x HTTP/2.0").replace("/2024:", "/9999:"), G],
+    "a five-digit year": [G, G.replace("/2024:", "/20245:")],
+    "an offset with a colon": [G, G.replace("+0000]", "+00:00]")],
+    "an offset Z": [G, G.replace("+0000]", "Z]")],
+    "a short offset": [G, G.replace("+0000]", "+010]")],
+    "two brackets": [G, G.replace("[10/", "[[10/")],
+    "no bracket": [G, G.replace("[10/", "10/")],
+    "a status '-'": [G, G.replace(" 200 5 ", " - 5 ")],
+    "a duration '-'": [G, G.replace(" 1000", " -")],
+}
+
+
+@pytest.mark.parametrize("case", list(REVIEWED))
+def test_lines_a_review_found_read_as_the_exact_path_does(tmp_path, monkeypatch, case):
+    path = tmp_path / "access.log"
+    path.write_text("\n".join(REVIEWED[case]) + "\n")
+    fast, exact, _ = read_both(path, FORMATS["gunicorn"], monkeypatch)
+    assert_same(fast, exact)
+    assert list(fast["method"].cat.categories) == sorted(set(fast["method"]), key=list(
+        fast["method"]).index)  # only the methods of the rows read, in order of first use
+    assert (fast["path"] == "/a").any()
+    monkeypatch.setattr(textfiles, "BLOCK_BYTES", 100)  # a block a line: the same frame
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PerfkitWarning)
+        assert_same(read_access_log(path, format=FORMATS["gunicorn"]), fast)
+
+
+def test_a_method_field_of_its_own_is_checked_on_the_fast_path(tmp_path, monkeypatch):
+    """`%(m)s` written as a word of its own (not inside the request line): the exact path's
+    pattern refuses 'G1T' and a 25-letter method; so must the fast path."""
+    fmt = "%(h)s %(l)s %(u)s %(t)s %(m)s %(U)s %(s)s %(D)s"
+    good = "10.0.0.1 - - [10/Oct/2024:13:55:36 +0000] GET /a 200 1000"
+    lines = [good, good.replace("GET", "G1T"), good.replace("GET", "X" * 25),
+             good.replace("GET", "get")]  # fmt: skip
+    path = tmp_path / "access.log"
+    path.write_text("\n".join(lines) + "\n")
+    fast, exact, _ = read_both(path, fmt, monkeypatch)
+    assert_same(fast, exact)
+    assert fast["method"].tolist() == ["GET", "GET"]
+    assert [kept["line"] for kept in fast.attrs["perfkit"]["rejected_lines"]] == [2, 3]

@@ -129,3 +129,11 @@ def test_partitioned_groups_give_numpys_percentiles(percentiles):
                 np.percentile(values, p), rel=1e-12
             ), (name, p)
         assert table.loc[name, "max_ms"] == values.max()
+
+
+@pytest.mark.parametrize("percentiles", [(150,), (50, -1), ("p99",)])
+def test_percentiles_outside_0_to_100_are_refused(percentiles):
+    """Found by review: 150 raised numpy's 'kth out of bounds' (before the partition, it read
+    a neighbouring group's values)."""
+    with pytest.raises(InputError, match="percentiles are numbers from 0 to 100"):
+        summarize(planted(n=200), percentiles=percentiles)

@@ -9,6 +9,7 @@ request counts as an error when its status is 500 or more (server errors;
 from __future__ import annotations
 
 from collections.abc import Sequence
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,9 @@ def summarize(
     `freq` one row per group and ``bucket`` (the bucket's start): the groups
     by their total count, largest first, each group's buckets in time order.
     """
+    outside = [p for p in percentiles if not (isinstance(p, Real) and 0 <= p <= 100)]
+    if outside:
+        raise InputError(f"summarize: percentiles are numbers from 0 to 100, not {outside}")
     if _is_dask(requests):
         return _summarize_dask(requests, by, freq, metric, percentiles)
     keys = [by] if isinstance(by, str) else list(by)

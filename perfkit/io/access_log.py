@@ -38,7 +38,14 @@ from perfkit.io.logformat import (
     resolve,
     sniff,
 )
-from perfkit.io.logformat.convert import Converted, Rejects, convert, fixed_zone, merge
+from perfkit.io.logformat.convert import (
+    Converted,
+    Rejects,
+    convert,
+    fixed_zone,
+    merge,
+    used_entries,
+)
 from perfkit.io.logformat.jsonl import extract_json
 from perfkit.io.logformat.parse import extract, lines_array, tokenize
 from perfkit.io.logformat.spec import diagnose_many
@@ -468,7 +475,10 @@ def _typed_table(converted: Converted, block: Block) -> pa.Table:
     for name, values in converted.columns.items():
         if is_sensitive_column(name):
             values = pc.if_else(pc.is_valid(values), "REDACTED", pa.scalar(None, pa.string()))
-        columns[name] = values if keep_all else pc.filter(values, pa.array(ok))
+        values = values if keep_all else pc.filter(values, pa.array(ok))
+        if pa.types.is_dictionary(values.type):  # categories of the rows kept, in order of use
+            values = used_entries(values)
+        columns[name] = values
     table = pa.table(columns)
     source = pa.DictionaryArray.from_arrays(
         pa.array(np.zeros(table.num_rows, dtype=np.int32)), pa.array([block.path.name])

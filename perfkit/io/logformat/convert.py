@@ -332,12 +332,12 @@ def _request(
         # a request line that is not 'METHOD target [HTTP/x]' keeps its text as the path
         null = pa.scalar(None, pa.string())
         method = _dictionary(pc.if_else(well_formed, method, null))
-        out["method"] = _on_values(method, pc.utf8_upper)
+        out["method"] = _upper(method)
         out["protocol"] = _dictionary(pc.if_else(well_formed, protocol, null))
         if not pc.all(well_formed).as_py():
             target = pc.if_else(well_formed, target, request)
     if "method" in by_kind:
-        out["method"] = _on_values(raw[by_kind["method"]], lambda v: pc.utf8_upper(text(v, server)))
+        out["method"] = _upper(_on_values(raw[by_kind["method"]], lambda v: text(v, server)))
     if "protocol" in by_kind:
         out["protocol"] = _on_values(raw[by_kind["protocol"]], lambda v: text(v, server))
     if "request_uri" in by_kind:
@@ -359,6 +359,7 @@ def _request(
 def _request_lines(request: pa.DictionaryArray) -> dict[str, pa.Array]:
     """method, path, query and protocol of dictionary-encoded request lines, each distinct line
     split once: method and protocol stay encoded, path and query are spelled out per row."""
+    request = used_entries(request)  # the tokenizer's dictionary keeps lines it left out
     lines = request.dictionary
     method, target, protocol, well_formed = _split_request(lines)
     null = pa.scalar(None, pa.string())
@@ -371,10 +372,32 @@ def _request_lines(request: pa.DictionaryArray) -> dict[str, pa.Array]:
         codes = _dictionary(values)  # distinct line -> distinct value
         taken = pc.take(codes.indices, request.indices)
         out[name] = pa.DictionaryArray.from_arrays(taken, codes.dictionary)
-    out["method"] = _on_values(out["method"], pc.utf8_upper)
+    out["method"] = _upper(out["method"])
     out["path"] = pc.take(path, request.indices)
     out["query"] = pc.take(query, request.indices)
     return out
+
+
+def used_entries(values: pa.DictionaryArray) -> pa.DictionaryArray:
+    """`values` with only the dictionary entries its rows use, in the order of first use."""
+    used = pc.unique(pc.drop_null(values.indices)).to_numpy(zero_copy_only=False)
+    if len(used) == len(values.dictionary) and (used == np.arange(len(used))).all():
+        return values
+    position = np.full(len(values.dictionary), -1, dtype=np.int32)
+    position[used] = np.arange(len(used), dtype=np.int32)
+    indices = pc.take(pa.array(position), values.indices)
+    return pa.DictionaryArray.from_arrays(indices, values.dictionary.take(pa.array(used)))
+
+
+def _upper(method: pa.Array) -> pa.Array:
+    """Methods in capitals; a dictionary's values that become the same ('get', 'GET') one."""
+    if not pa.types.is_dictionary(method.type):
+        return pc.utf8_upper(method)
+    upper = pc.utf8_upper(method.dictionary)
+    codes = _dictionary(upper)
+    if len(codes.dictionary) == len(upper):
+        return pa.DictionaryArray.from_arrays(method.indices, upper)
+    return pa.DictionaryArray.from_arrays(pc.take(codes.indices, method.indices), codes.dictionary)
 
 
 def _without(by_kind: dict[str, str]) -> dict[str, str]:

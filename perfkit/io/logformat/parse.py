@@ -11,7 +11,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import re
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,7 +100,7 @@ def tokenize(data: memoryview, lines: int, fmt: LogFormat) -> Tokenized | None:
     # an escaped quote in a value written without quotes reads the same on both paths only
     # where the field's pattern takes any word
     strict = {name for name, spec in specs.items() if spec.pattern not in (r"\S+", r"\S*")}
-    found = _columns_from_words(table, columns, kinds, strict if escaped else set())
+    found = _columns_from_words(table, columns, kinds, strict if escaped else set(), specs)
     if found is None:
         return None
     words, bad = found
@@ -245,7 +246,7 @@ def _typed_words(
             name = columns[i].name
             assert name is not None  # a literal word is read as _DICT
             spec = specs[name.removesuffix(OFFSET_SUFFIX)]
-            ok = pc.fill_null(_matches(values, spec.pattern), True)
+            ok = pc.fill_null(_matches(values, spec.pattern), _takes_dash(spec.pattern))
             if not pc.all(ok).as_py():
                 ok_np = ok.to_numpy(zero_copy_only=False)
                 bad |= ~ok_np
@@ -313,12 +314,17 @@ def _columns_from_words(
     columns: tuple[Column, ...],
     kinds: dict[str, str],
     no_quote: Collection[str] = (),
+    specs: Mapping[str, Kind] | None = None,
 ) -> tuple[dict[str, pa.Array], np.ndarray | None] | None:
     """The raw columns of the tokenized words, and the rows (bool mask, or None for none) the
     exact path must read instead: a literal word that differs, a status outside 100-599, a
-    negative or non-finite number, or a quote in a value of a field in `no_quote` written
-    without quotes (its pattern, not the tokenizer, decides what '\\"' means there). None
-    when no row can stay."""
+    negative or non-finite number, a quote in a value of a field in `no_quote` written
+    without quotes (its pattern, not the tokenizer, decides what '\\"' means there), or a
+    dictionary-encoded word of a strict field (a time, a method; `specs`) that its
+    pattern refuses. None when no row can stay."""
+    specs = specs or {}
+    split = {c.name.removesuffix(OFFSET_SUFFIX) for c in columns
+             if c.name is not None and c.name.endswith(OFFSET_SUFFIX)}  # fmt: skip
     raw: dict[str, pa.Array] = {}
     bad = np.zeros(table.num_rows, dtype=bool)
     for i, column in enumerate(columns):
@@ -337,13 +343,13 @@ def _columns_from_words(
         base = column.name.removesuffix(OFFSET_SUFFIX)
         if base in no_quote and not column.quoted and _textual(values.type):
             bad |= _holds_quote(values)
-        if column.strip:
-            if pa.types.is_dictionary(values.type):
-                values = pa.DictionaryArray.from_arrays(
-                    values.indices, pc.utf8_trim(values.dictionary, column.strip)
-                )
-            else:
-                values = pc.utf8_trim(values, column.strip)
+        if column.strip:  # exactly the one '[' and ']' the format writes around the value
+            values, unwrapped = _unwrapped(values, column.strip)
+            bad |= ~unwrapped
+        spec = specs.get(base)
+        if spec is not None and spec.strict and pa.types.is_dictionary(values.type):
+            pattern = _word_pattern(spec.pattern, column.name, base in split)
+            bad |= _refused(values, pattern)
         raw[column.name] = values
     status = next((raw[n] for n, k in kinds.items() if k == "status" and n in raw), None)
     if status is not None and len(status) and not _in_range(status, 100, 599):
@@ -362,6 +368,54 @@ def _columns_from_words(
 
 
 _NON_NEGATIVE = {"bytes", "duration_us", "duration_ms", "duration_s"}
+
+
+def _unwrapped(values: pa.Array, strip: str) -> tuple[pa.Array, np.ndarray]:
+    """`values` without the '[' before and the ']' after them that `strip` names, and whether
+    each had them (a dictionary's values are unwrapped once each)."""
+    words = values.dictionary if pa.types.is_dictionary(values.type) else values
+    has = pa.array(np.ones(len(words), dtype=bool))
+    if "[" in strip:
+        has = pc.and_(has, pc.starts_with(words, "["))
+        words = pc.utf8_slice_codeunits(words, 1)
+    if "]" in strip:
+        has = pc.and_(has, pc.ends_with(words, "]"))
+        words = pc.utf8_slice_codeunits(words, 0, -1)
+    if pa.types.is_dictionary(values.type):
+        return (pa.DictionaryArray.from_arrays(values.indices, words),
+                _np_true(pc.take(has, values.indices)))  # fmt: skip
+    return words, _np_true(has)
+
+
+def _np_true(mask: pa.Array) -> np.ndarray:
+    """A boolean array as numpy, null as false."""
+    out: np.ndarray = pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
+    return out
+
+
+def _word_pattern(pattern: str, name: str, split: bool) -> str:
+    """The pattern of one word of a field: a CLF time split at its space is a date-time and
+    an offset."""
+    if not split or " " not in pattern:
+        return pattern
+    local, offset = pattern.split(" ", 1)
+    return offset if name.endswith(OFFSET_SUFFIX) else local
+
+
+def _refused(values: pa.DictionaryArray, pattern: str) -> np.ndarray:
+    """Whether `pattern` refuses each word (its dictionary searched once); '-' (read as
+    null) as the pattern takes it."""
+    ok = pc.take(pc.match_substring_regex(values.dictionary, f"^(?:{pattern})$"), values.indices)
+    out: np.ndarray = ~pc.fill_null(ok, _takes_dash(pattern)).to_numpy(zero_copy_only=False)
+    return out
+
+
+def _takes_dash(pattern: str) -> bool:
+    """Whether a field's pattern takes '-' (the tokenizer reads '-' as null)."""
+    try:
+        return re.fullmatch(pattern, "-") is not None
+    except re.error:  # RE2 syntax Python does not read: leave '-' to the exact path
+        return False
 
 
 def _textual(typ: pa.DataType) -> bool:
