@@ -419,7 +419,7 @@ def _takes_dash(pattern: str) -> bool:
 
 
 def _textual(typ: pa.DataType) -> bool:
-    return pa.types.is_string(typ) or pa.types.is_dictionary(typ)
+    return bool(pa.types.is_string(typ) or pa.types.is_dictionary(typ))
 
 
 def _holds_quote(values: pa.Array) -> np.ndarray:
