@@ -368,3 +368,20 @@ def test_a_method_field_of_its_own_is_checked_on_the_fast_path(tmp_path, monkeyp
     assert_same(fast, exact)
     assert fast["method"].tolist() == ["GET", "GET"]
     assert [kept["line"] for kept in fast.attrs["perfkit"]["rejected_lines"]] == [2, 3]
+
+
+def test_an_escaped_quote_in_a_word_whose_pattern_decides_goes_to_the_exact_path(
+    tmp_path, monkeypatch
+):
+    """Apache's '%q' written as a word of its own is '' or '?...': '\\"x' there is refused by
+    its pattern on the exact path. The tokenizer would undo the escape and read '"x', which
+    converts to no query; a quote in such a word sends the row to the exact path instead."""
+    fmt = '%h %l %u %t "%r" %>s %b %q'
+    good = '10.0.0.1 - - [10/Oct/2024:13:55:36 +0000] "GET /a HTTP/1.1" 200 5 ?k=1'
+    lines = [good, good.replace("?k=1", '\\"x'), good.replace("?k=1", '?k=\\"2')]
+    path = tmp_path / "access.log"
+    path.write_text("\n".join(lines) + "\n")
+    fast, exact, sent = read_both(path, fmt, monkeypatch)
+    assert_same(fast, exact)
+    assert [kept["line"] for kept in fast.attrs["perfkit"]["rejected_lines"]] == [2]
+    assert fast["query"].tolist() == ["k=1", 'k="2'] and sent == 2  # Apache's escape undone
