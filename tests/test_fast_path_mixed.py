@@ -268,7 +268,7 @@ def test_escaped_quotes_the_easy_rule_misreads(tmp_path, monkeypatch, server, tr
 
 
 @settings(
-    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(records=st.lists(nasty_line, min_size=1, max_size=8), server=st.sampled_from(["gunicorn", "apache"]))
 def test_backslashes_and_quotes_as_servers_write_them_read_as_the_exact_path_does(
