@@ -99,8 +99,8 @@ def tokenize(data: memoryview, lines: int, fmt: LogFormat) -> Tokenized | None:
         good = good[keep]
     # an escaped quote in a value written without quotes reads the same on both paths only
     # where the field's pattern takes any word
-    strict = {name for name, spec in specs.items() if spec.pattern not in (r"\S+", r"\S*")}
-    found = _columns_from_words(table, columns, kinds, strict if escaped else set(), specs)
+    deciding = {name for name, spec in specs.items() if spec.pattern not in (r"\S+", r"\S*")}
+    found = _columns_from_words(table, columns, kinds, deciding if escaped else set(), specs)
     if found is None:
         return None
     words, bad = found
@@ -406,8 +406,7 @@ def _refused(values: pa.DictionaryArray, pattern: str) -> np.ndarray:
     """Whether `pattern` refuses each word (its dictionary searched once); '-' (read as
     null) as the pattern takes it."""
     ok = pc.take(pc.match_substring_regex(values.dictionary, f"^(?:{pattern})$"), values.indices)
-    out: np.ndarray = ~pc.fill_null(ok, _takes_dash(pattern)).to_numpy(zero_copy_only=False)
-    return out
+    return ~_np_true(pc.fill_null(ok, _takes_dash(pattern)))
 
 
 def _takes_dash(pattern: str) -> bool:
@@ -429,8 +428,7 @@ def _holds_quote(values: pa.Array) -> np.ndarray:
         found = pc.take(quoted, values.indices)
     else:
         found = pc.match_substring(values, '"')
-    out: np.ndarray = pc.fill_null(found, False).to_numpy(zero_copy_only=False)
-    return out
+    return _np_true(found)
 
 
 def _non_negative(values: pa.Array) -> bool:
